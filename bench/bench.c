@@ -1,0 +1,46 @@
+/* bench.c -- `make bench': run every benchmark, print JSON lines. */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/bench.h"
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void bench_report(const char *name, const char *unit, double value, const char *extra_json)
+{
+    printf("{\"bench\": \"%s\", \"unit\": \"%s\", \"value\": %.6g%s%s}\n",
+           name, unit, value, extra_json ? ", " : "", extra_json ? extra_json : "");
+    fflush(stdout);
+}
+
+double bench_rate(void (*fn)(void *), void *arg, double seconds)
+{
+    unsigned long calls = 0, batch = 64;
+    double start = bench_now(), elapsed;
+    do {
+        for (unsigned long i = 0; i < batch; i++)
+            fn(arg);
+        calls += batch;
+        elapsed = bench_now() - start;
+        if (batch < (1ul << 20))
+            batch *= 2;
+    } while (elapsed < seconds);
+    return (double)calls / elapsed;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    bench_core();
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* main.c -- instar-img: a qemu-img-shaped command line over the core. */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "instar/error.h"
+
+static const char usage_text[] =
+    "usage: instar-img COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  create [-f FMT] [-o K=V[,K=V...]] [--preallocation MODE] [-q] FILE [SIZE]\n"
+    "  resize [-f FMT] [--shrink] [--preallocation MODE] [-q] FILE [+|-]SIZE\n"
+    "  plan   [-f FMT] [--shrink] [--preallocation MODE] FILE [+|-]SIZE\n"
+    "\n"
+    "FMT is raw, qcow2, vpc, vhdx or vmdk (probed from content when absent).\n"
+    "MODE is off, metadata, falloc or full.  SIZE takes qemu-img's syntax:\n"
+    "bytes, or a number with a suffix k, M, G, T, P, E (powers of 1024).\n"
+    "`plan' prints the plan as JSON and leaves the file untouched.\n";
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("instar-img: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'instar-img --help' for more information\n", stderr);
+    return CLI_USAGE;
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("instar-img: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_report(int code, const struct instar_diag *diag)
+{
+    if (diag && diag->message[0] != '\0')
+        cli_error("%s", diag->message);
+    else
+        cli_error("%s", instar_strerror(code));
+    return CLI_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error("missing command");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("instar-img (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "create") == 0)
+        return cli_cmd_create(argc - 1, argv + 1);
+    if (strcmp(cmd, "resize") == 0)
+        return cli_cmd_resize(argc - 1, argv + 1, 0);
+    if (strcmp(cmd, "plan") == 0)
+        return cli_cmd_resize(argc - 1, argv + 1, 1);
+    return cli_usage_error("unknown command '%s'", cmd);
+}

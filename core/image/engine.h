@@ -1,0 +1,36 @@
+/* engine.h -- what each format's engine provides (internal to the core). */
+#ifndef INSTAR_ENGINE_H
+#define INSTAR_ENGINE_H
+
+#include "instar/image.h"
+
+struct instar_format_engine {
+    enum instar_format format;
+    /* Read the facts, stage what the planner asks for, plan.  Fills
+     * OUT->plan, OUT->scratch and OUT->staging; never writes. */
+    int (*plan)(struct instar_io *io, const struct instar_resize_args *args,
+                struct instar_image_plan *out, struct instar_diag *diag);
+    /* Write a new image of O->size bytes into an empty IO. */
+    int (*create)(struct instar_io *io, const struct instar_create_opts *o,
+                  struct instar_diag *diag);
+};
+
+extern const struct instar_format_engine instar_engine_raw;
+extern const struct instar_format_engine instar_engine_qcow2;
+extern const struct instar_format_engine instar_engine_vpc;
+extern const struct instar_format_engine instar_engine_vhdx;
+extern const struct instar_format_engine instar_engine_vmdk;
+
+const struct instar_format_engine *instar_engine_for(enum instar_format fmt);
+
+/* The generic "New image size" resolution every engine uses: resolve the
+ * spec against CURRENT and apply qemu's block-layer maximum. */
+int instar_engine_resolve_size(const struct instar_resize_args *args,
+                               uint64_t current, uint64_t *new_size,
+                               struct instar_diag *diag);
+
+/* Turn a planner error into the diag message qemu-img would print. */
+int instar_engine_planner_error(int code, const struct instar_resize_plan *plan,
+                                struct instar_diag *diag);
+
+#endif

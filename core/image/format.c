@@ -1,0 +1,86 @@
+/* format.c -- format names, the engine table and content probing. */
+#include <config.h>
+
+#include <string.h>
+
+#include "image/engine.h"
+#include "instar/error.h"
+#include "instar/image.h"
+
+static const char *const names[] = {
+    [INSTAR_FORMAT_UNKNOWN] = "unknown",
+    [INSTAR_FORMAT_RAW] = "raw",
+    [INSTAR_FORMAT_QCOW2] = "qcow2",
+    [INSTAR_FORMAT_VPC] = "vpc",
+    [INSTAR_FORMAT_VHDX] = "vhdx",
+    [INSTAR_FORMAT_VMDK] = "vmdk",
+};
+
+const char *instar_format_name(enum instar_format fmt)
+{
+    if ((unsigned)fmt < sizeof names / sizeof names[0])
+        return names[fmt];
+    return "unknown";
+}
+
+int instar_format_parse(const char *name, enum instar_format *out)
+{
+    for (unsigned i = INSTAR_FORMAT_RAW; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum instar_format)i;
+            return INSTAR_OK;
+        }
+    }
+    if (strcmp(name, "vhd") == 0) {
+        *out = INSTAR_FORMAT_VPC;
+        return INSTAR_OK;
+    }
+    return INSTAR_E_UNKNOWN_FORMAT;
+}
+
+const struct instar_format_engine *instar_engine_for(enum instar_format fmt)
+{
+    switch (fmt) {
+    case INSTAR_FORMAT_RAW: return &instar_engine_raw;
+    case INSTAR_FORMAT_QCOW2: return &instar_engine_qcow2;
+    case INSTAR_FORMAT_VPC: return &instar_engine_vpc;
+    case INSTAR_FORMAT_VHDX: return &instar_engine_vhdx;
+    case INSTAR_FORMAT_VMDK: return &instar_engine_vmdk;
+    case INSTAR_FORMAT_UNKNOWN:
+    default: return NULL;
+    }
+}
+
+/* Magic numbers at offset 0; a fixed VHD has its only footer at the end
+ * (and looks like raw from the front), so the tail is read too. */
+int instar_probe(struct instar_io *io, enum instar_format *out)
+{
+    uint8_t head[512];
+    uint64_t size;
+    int rc = instar_io_size(io, &size);
+    if (rc != INSTAR_OK)
+        return rc;
+    rc = instar_io_read(io, head, sizeof head, 0);
+    if (rc != INSTAR_OK)
+        return rc;
+    if (size >= 4 && memcmp(head, "QFI\xfb", 4) == 0)
+        *out = INSTAR_FORMAT_QCOW2;
+    else if (size >= 8 && memcmp(head, "vhdxfile", 8) == 0)
+        *out = INSTAR_FORMAT_VHDX;
+    else if (size >= 4 && memcmp(head, "KDMV", 4) == 0)
+        *out = INSTAR_FORMAT_VMDK;
+    else if (size >= 8 && memcmp(head, "conectix", 8) == 0)
+        *out = INSTAR_FORMAT_VPC;
+    else {
+        *out = INSTAR_FORMAT_RAW;
+        if (size >= 512) {
+            uint8_t tail[512];
+            rc = instar_io_read(io, tail, sizeof tail, size - 512);
+            if (rc != INSTAR_OK)
+                return rc;
+            if (memcmp(tail, "conectix", 8) == 0)
+                *out = INSTAR_FORMAT_VPC;
+        }
+    }
+    return INSTAR_OK;
+}

@@ -1,0 +1,146 @@
+/* io-fd.c -- instar_io over a POSIX file descriptor. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "instar/error.h"
+#include "instar/io.h"
+#include "util/checked.h"
+
+#define FD_IO(io) ((struct instar_fd_io *)(io))
+
+static int fail(struct instar_io *io, int err)
+{
+    io->sys_errno = err;
+    return err == EFBIG ? INSTAR_E_FILE_TOO_LARGE : INSTAR_E_IO;
+}
+
+static int fd_pread(struct instar_io *io, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(FD_IO(io)->fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(io, errno);
+        }
+        if (n == 0) {           /* past end of file: zeros */
+            memset(p, 0, len);
+            return INSTAR_OK;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return INSTAR_OK;
+}
+
+static int fd_pwrite(struct instar_io *io, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(FD_IO(io)->fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(io, errno);
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return INSTAR_OK;
+}
+
+static int fd_get_size(struct instar_io *io, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(FD_IO(io)->fd, &st) != 0)
+        return fail(io, errno);
+    *size = (uint64_t)st.st_size;
+    return INSTAR_OK;
+}
+
+static int fd_set_size(struct instar_io *io, uint64_t size)
+{
+    if (size > (uint64_t)INT64_MAX)
+        return fail(io, EFBIG);
+    while (ftruncate(FD_IO(io)->fd, (off_t)size) != 0) {
+        if (errno != EINTR)
+            return fail(io, errno);
+    }
+    return INSTAR_OK;
+}
+
+static int write_zeros(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    static const uint8_t zeros[65536];
+    while (len > 0) {
+        size_t chunk = len < sizeof zeros ? (size_t)len : sizeof zeros;
+        int rc = fd_pwrite(io, zeros, chunk, off);
+        if (rc != INSTAR_OK)
+            return rc;
+        off += chunk;
+        len -= chunk;
+    }
+    return INSTAR_OK;
+}
+
+static int fd_zero(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
+        return fail(io, EFBIG);
+#if defined(HAVE_FALLOCATE) && defined(FALLOC_FL_ZERO_RANGE)
+    /* Cheap when the filesystem can; otherwise write the zeros. */
+    if (len > 0 && fallocate(FD_IO(io)->fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
+        return INSTAR_OK;
+#endif
+    return write_zeros(io, off, len);
+}
+
+static int fd_allocate(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    uint64_t end;
+    if (len == 0)
+        return INSTAR_OK;
+    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
+        return fail(io, EFBIG);
+#ifdef HAVE_POSIX_FALLOCATE
+    int err = posix_fallocate(FD_IO(io)->fd, (off_t)off, (off_t)len);
+    if (err != 0)
+        return fail(io, err);
+    return INSTAR_OK;
+#else
+    return write_zeros(io, off, len);
+#endif
+}
+
+static int fd_sync(struct instar_io *io)
+{
+    if (fsync(FD_IO(io)->fd) != 0 && errno != EINVAL)
+        return fail(io, errno);
+    return INSTAR_OK;
+}
+
+static const struct instar_io_ops fd_ops = {
+    .pread = fd_pread,
+    .pwrite = fd_pwrite,
+    .get_size = fd_get_size,
+    .set_size = fd_set_size,
+    .zero = fd_zero,
+    .allocate = fd_allocate,
+    .sync = fd_sync,
+};
+
+void instar_fd_io_init(struct instar_fd_io *fio, int fd)
+{
+    fio->io.ops = &fd_ops;
+    fio->io.sys_errno = 0;
+    fio->fd = fd;
+}

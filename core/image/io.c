@@ -1,0 +1,33 @@
+/* io.c -- checked helpers over struct instar_io. */
+#include <config.h>
+
+#include <errno.h>
+
+#include "instar/error.h"
+#include "instar/io.h"
+#include "util/checked.h"
+
+int instar_io_read(struct instar_io *io, void *buf, size_t len, uint64_t off)
+{
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end)) {
+        io->sys_errno = EINVAL;
+        return INSTAR_E_OVERFLOW;
+    }
+    return io->ops->pread(io, buf, len, off);
+}
+
+int instar_io_write(struct instar_io *io, const void *buf, size_t len, uint64_t off)
+{
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end)) {
+        io->sys_errno = EFBIG;
+        return INSTAR_E_OVERFLOW;
+    }
+    return io->ops->pwrite(io, buf, len, off);
+}
+
+int instar_io_size(struct instar_io *io, uint64_t *size)
+{
+    return io->ops->get_size(io, size);
+}

@@ -1,0 +1,11 @@
+/* qcow2.c -- the qcow2 engine.  Not implemented yet: the engine table entry
+ * exists so every caller answers "not supported yet" with a clean error. */
+#include <config.h>
+
+#include "image/engine.h"
+
+const struct instar_format_engine instar_engine_qcow2 = {
+    .format = INSTAR_FORMAT_QCOW2,
+    .plan = NULL,
+    .create = NULL,
+};

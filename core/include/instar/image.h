@@ -1,0 +1,120 @@
+/* instar/image.h -- the image engine: probe, create, plan and resize.  */
+#ifndef INSTAR_IMAGE_H
+#define INSTAR_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "instar/io.h"
+#include "instar/plan.h"
+#include "instar/resize.h"
+#include "instar/size.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum instar_format {
+    INSTAR_FORMAT_UNKNOWN = 0,
+    INSTAR_FORMAT_RAW,
+    INSTAR_FORMAT_QCOW2,
+    INSTAR_FORMAT_VPC,          /* VHD; qemu's driver name */
+    INSTAR_FORMAT_VHDX,
+    INSTAR_FORMAT_VMDK
+};
+
+/* qemu-img's driver name ("raw", "qcow2", "vpc", "vhdx", "vmdk"). */
+const char *instar_format_name(enum instar_format fmt);
+/* Accepts the driver names (and "vhd" for vpc). */
+int instar_format_parse(const char *name, enum instar_format *out);
+
+/* A detailed, user-facing message to go with an error code. */
+struct instar_diag {
+    int sys_errno;
+    char message[512];
+};
+void instar_diag_clear(struct instar_diag *diag);
+/* printf into diag->message (DIAG may be NULL); returns CODE. */
+int instar_diag_set(struct instar_diag *diag, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Probe the format from content (never from a name).  Unknown content is
+ * raw, as qemu-img probes. */
+int instar_probe(struct instar_io *io, enum instar_format *out);
+
+/* ---- resize ---------------------------------------------------------------- */
+struct instar_resize_args {
+    enum instar_format format;  /* UNKNOWN: probe */
+    struct instar_size_spec size;
+    bool allow_shrink;
+    enum instar_prealloc prealloc;
+};
+
+/* The outcome of planning against a live image. */
+struct instar_image_plan {
+    enum instar_format format;
+    uint64_t current_size;      /* virtual size before */
+    struct instar_resize_plan plan;
+    uint8_t *scratch;           /* owned; payloads of plan->patches */
+    size_t scratch_len;
+    void *staging;              /* owned by the format engine */
+    void (*release_staging)(void *staging);
+};
+
+/* Read the image's facts, stage what the planner asks for and plan.
+ * Nothing is written.  Free OUT with instar_image_plan_free (also on error). */
+int instar_image_plan(struct instar_io *io, const struct instar_resize_args *args,
+                      struct instar_image_plan *out, struct instar_diag *diag);
+void instar_image_plan_free(struct instar_image_plan *p);
+
+/* Apply PLAN's patches in order, set the final length, preallocate,
+ * sync.  Applying only the first LIMIT patches (and nothing else) is how
+ * crash prefixes are simulated; pass SIZE_MAX for a real resize. */
+int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *plan,
+                      enum instar_prealloc prealloc, size_t limit,
+                      struct instar_diag *diag);
+
+/* Plan and apply: the whole resize. */
+int instar_image_resize(struct instar_io *io, const struct instar_resize_args *args,
+                        struct instar_diag *diag);
+
+/* Convenience wrappers on a path. */
+int instar_resize_file(const char *path, const struct instar_resize_args *args,
+                       struct instar_diag *diag);
+
+/* ---- create ---------------------------------------------------------------- */
+/* Options as qemu-img's -o key=value list; unknown keys are an error. */
+struct instar_create_opts {
+    enum instar_format format;
+    uint64_t size;
+    enum instar_prealloc prealloc;
+    /* qcow2 */
+    uint32_t cluster_size;      /* 0: default 65536 */
+    bool extended_l2;
+    bool lazy_refcounts;
+    uint32_t refcount_bits;     /* 0: default 16 */
+    uint32_t compat;            /* 0: default (3); 2 = "0.10", 3 = "1.1" */
+    /* vpc / vhdx / vmdk */
+    char subformat[32];         /* "" = the format's default */
+    uint32_t block_size;        /* vhdx block_size; 0 = default */
+    uint32_t log_size;          /* vhdx log_size; 0 = default */
+    bool force_size;            /* vpc */
+    bool block_state_zero;      /* vhdx (default true) */
+    char adapter_type[16];      /* vmdk */
+    bool zeroed_grain;          /* vmdk */
+};
+void instar_create_opts_init(struct instar_create_opts *o, enum instar_format fmt);
+/* Apply one "key=value" option; INSTAR_E_INVALID_OPTION with a message. */
+int instar_create_opts_set(struct instar_create_opts *o, const char *key,
+                           const char *value, struct instar_diag *diag);
+
+int instar_image_create(struct instar_io *io, const struct instar_create_opts *o,
+                        struct instar_diag *diag);
+int instar_create_file(const char *path, const struct instar_create_opts *o,
+                       struct instar_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

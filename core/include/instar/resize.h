@@ -1,0 +1,167 @@
+/* instar/resize.h -- the resize planners.
+ *
+ * A planner is a pure function: scalar facts read from an image, read-only
+ * slices of its existing metadata, and a caller-supplied scratch buffer in;
+ * a plan (instar/plan.h) or an error code out.  No I/O, no allocation, no
+ * global state.  Every number in the options is untrusted: planners range-
+ * and overflow-check all of it and answer an error rather than crash.
+ *
+ * When a plan needs a table the caller did not stage, the planner answers
+ * INSTAR_E_NOT_STAGED and lists what it needs in plan->needs; the host
+ * stages those and calls again.  So hosts read exactly what a plan touches,
+ * whatever the virtual size.  */
+#ifndef INSTAR_RESIZE_H
+#define INSTAR_RESIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "instar/plan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A read-only view of existing bytes.  len 0 means "not staged". */
+struct instar_slice {
+    const uint8_t *data;
+    size_t len;
+};
+
+/* One staged table, identified by its index (L1 index for L2 tables,
+ * refcount-table index for refcount blocks). */
+struct instar_staged_table {
+    uint64_t index;
+    struct instar_slice bytes;
+};
+
+/* Common request part shared by every format. */
+struct instar_resize_request {
+    uint64_t new_size;          /* requested virtual size in bytes */
+    bool allow_shrink;          /* qemu-img's --shrink */
+    enum instar_prealloc prealloc;
+};
+
+/* ---- raw ----------------------------------------------------------------- */
+struct instar_raw_resize_opts {
+    struct instar_resize_request req;
+    uint64_t current_file_size; /* raw: the virtual size is the file length */
+};
+
+/* ---- qcow2 --------------------------------------------------------------- */
+struct instar_qcow2_resize_opts {
+    struct instar_resize_request req;
+    uint64_t current_file_size;
+    /* Header facts (must agree with `header' when it is staged). */
+    uint32_t version;               /* 2 or 3 */
+    uint32_t cluster_bits;          /* 9..21 */
+    uint64_t virtual_size;
+    uint32_t l1_size;
+    uint64_t l1_table_offset;
+    uint64_t refcount_table_offset;
+    uint32_t refcount_table_clusters;
+    uint32_t refcount_order;        /* refcount_bits = 1 << order; 0..6 */
+    uint64_t incompatible_features;
+    uint64_t compatible_features;
+    uint64_t autoclear_features;
+    uint32_t header_length;
+    uint32_t nb_snapshots;
+    uint64_t snapshots_offset;
+    bool has_bitmaps;               /* bitmaps header extension present */
+    /* Existing state. */
+    struct instar_slice header;     /* cluster 0 (at least header_length bytes) */
+    struct instar_slice l1;         /* l1_size * 8 bytes */
+    struct instar_slice reftable;   /* refcount_table_clusters * cluster bytes */
+    const struct instar_staged_table *refblocks;
+    size_t n_refblocks;
+    const struct instar_staged_table *l2_tables;
+    size_t n_l2_tables;
+};
+
+/* ---- VHD (vpc) ----------------------------------------------------------- */
+enum instar_vhd_type {
+    INSTAR_VHD_FIXED = 2,
+    INSTAR_VHD_DYNAMIC = 3,
+    INSTAR_VHD_DIFFERENCING = 4
+};
+
+struct instar_vhd_resize_opts {
+    struct instar_resize_request req;
+    uint64_t current_file_size;
+    enum instar_vhd_type disk_type;
+    uint64_t virtual_size;          /* as qemu reads it (CHS or current size) */
+    uint32_t block_size;            /* dynamic only */
+    uint32_t max_table_entries;     /* dynamic only */
+    uint64_t bat_offset;            /* dynamic only */
+    struct instar_slice footer;     /* 512 bytes (the copy at EOF) */
+    struct instar_slice dyn_header; /* 1024 bytes, dynamic only */
+    struct instar_slice bat;        /* round_up(4*max_table_entries, 512) bytes */
+    uint64_t first_block_offset;    /* lowest allocated block (or file end) */
+};
+
+/* ---- VHDX ---------------------------------------------------------------- */
+struct instar_vhdx_resize_opts {
+    struct instar_resize_request req;
+    uint64_t current_file_size;
+    uint64_t virtual_size;
+    uint32_t block_size;
+    uint32_t logical_sector_size;
+    bool leave_blocks_allocated;    /* "fixed" subformat */
+    struct instar_slice header1;    /* 4 KiB at 64 KiB */
+    struct instar_slice header2;    /* 4 KiB at 128 KiB */
+    struct instar_slice region1;    /* 64 KiB at 192 KiB */
+    struct instar_slice region2;    /* 64 KiB at 256 KiB */
+    struct instar_slice metadata;   /* the metadata region (<= 1 MiB staged) */
+    uint64_t metadata_offset;       /* file offset of the metadata region */
+    struct instar_slice bat;        /* the BAT region's used part */
+    uint64_t bat_offset;
+    uint32_t bat_region_length;
+};
+
+/* ---- VMDK (monolithicSparse) -------------------------------------------- */
+struct instar_vmdk_resize_opts {
+    struct instar_resize_request req;
+    uint64_t current_file_size;
+    uint64_t capacity_sectors;
+    uint64_t grain_sectors;
+    uint32_t gtes_per_gt;
+    uint64_t gd_offset_sectors;
+    uint64_t rgd_offset_sectors;    /* 0 when no redundant GD */
+    uint64_t descriptor_offset_sectors;
+    uint64_t descriptor_sectors;
+    struct instar_slice header;     /* 512 bytes */
+    struct instar_slice descriptor; /* descriptor_sectors * 512 bytes */
+    struct instar_slice gd;         /* grain directory */
+    struct instar_slice rgd;        /* redundant grain directory */
+};
+
+/* The planners.  Each fills PLAN and returns INSTAR_OK, or returns an
+ * error code (PLAN then holds no patches; for INSTAR_E_NOT_STAGED it lists
+ * plan->needs).  SCRATCH holds every patch payload; INSTAR_E_SCRATCH_TOO_SMALL
+ * when it is too short. */
+int instar_plan_resize_raw(const struct instar_raw_resize_opts *opts,
+                           uint8_t *scratch, size_t scratch_len,
+                           struct instar_resize_plan *plan);
+int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
+                             uint8_t *scratch, size_t scratch_len,
+                             struct instar_resize_plan *plan);
+int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
+                           uint8_t *scratch, size_t scratch_len,
+                           struct instar_resize_plan *plan);
+int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
+                            uint8_t *scratch, size_t scratch_len,
+                            struct instar_resize_plan *plan);
+int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
+                            uint8_t *scratch, size_t scratch_len,
+                            struct instar_resize_plan *plan);
+
+/* Shared request checks, in qemu-img's order: size > 0, preallocation only
+ * for growing, shrink only with the flag.  Planners call it first. */
+int instar_resize_check_request(const struct instar_resize_request *req,
+                                uint64_t current_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,51 @@
+## core/local.mk -- libinstar (the C core) and the instar-img CLI.
+
+noinst_LTLIBRARIES += core/libinstar.la
+
+instar_public_headers = \
+	core/include/instar/error.h \
+	core/include/instar/image.h \
+	core/include/instar/io.h \
+	core/include/instar/plan.h \
+	core/include/instar/resize.h \
+	core/include/instar/size.h
+
+core_libinstar_la_SOURCES = \
+	$(instar_public_headers) \
+	core/util/checked.h \
+	core/util/endian.h \
+	core/util/error.c \
+	core/util/size.c \
+	core/check/invariants.c \
+	core/check/plan-names.c \
+	core/resize/builder.c \
+	core/resize/builder.h \
+	core/resize/request.c \
+	core/image/engine.h \
+	core/image/create.c \
+	core/image/diag.c \
+	core/image/format.c \
+	core/image/io.c \
+	core/image/io-fd.c \
+	core/image/io-mem.c \
+	core/image/resize.c
+
+# raw
+core_libinstar_la_SOURCES += core/resize/raw.c core/image/raw.c
+# qcow2
+core_libinstar_la_SOURCES += core/resize/qcow2.c core/image/qcow2.c
+# vpc (VHD)
+core_libinstar_la_SOURCES += core/resize/vhd.c core/image/vpc.c
+# vhdx
+core_libinstar_la_SOURCES += core/resize/vhdx.c core/image/vhdx.c
+# vmdk
+core_libinstar_la_SOURCES += core/resize/vmdk.c core/image/vmdk.c
+
+bin_PROGRAMS += core/cli/instar-img
+core_cli_instar_img_SOURCES = \
+	core/cli/cli.h \
+	core/cli/main.c \
+	core/cli/cmd-create.c \
+	core/cli/cmd-resize.c \
+	core/cli/plan-json.c
+core_cli_instar_img_LDADD = core/libinstar.la

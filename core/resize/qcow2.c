@@ -1,0 +1,17 @@
+/* qcow2.c -- the qcow2 resize planner (not implemented yet: it refuses every
+ * request, so no image is ever touched by a half-built planner). */
+#include <config.h>
+
+#include "instar/error.h"
+#include "instar/resize.h"
+#include "resize/builder.h"
+
+int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
+                          uint8_t *scratch, size_t scratch_len,
+                          struct instar_resize_plan *plan)
+{
+    struct instar_builder b;
+    (void)opts;
+    instar_builder_init(&b, plan, scratch, scratch_len);
+    return INSTAR_E_UNSUPPORTED_FORMAT;
+}

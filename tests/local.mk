@@ -1,0 +1,39 @@
+## tests/local.mk -- every test runs through automake's TAP driver, so each
+## assertion is counted (.ci/run sums the :test-result: lines).
+
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+TEST_EXTENSIONS = .sh
+AM_TESTS_ENVIRONMENT = \
+	INSTAR_IMG='$(abs_top_builddir)/core/cli/instar-img'; export INSTAR_IMG; \
+	QEMU_IMG='$(QEMU_IMG)'; export QEMU_IMG; \
+	QEMU_IO='$(QEMU_IO)'; export QEMU_IO; \
+	abs_top_srcdir='$(abs_top_srcdir)'; export abs_top_srcdir; \
+	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir;
+
+# The C unit tests: also what CI's sanitizer build runs (make check-c).
+C_TESTS = \
+	tests/c/test-invariants \
+	tests/c/test-size \
+	tests/c/test-raw
+
+check_PROGRAMS += $(C_TESTS)
+tests_c_test_invariants_SOURCES = tests/c/test-invariants.c tests/c/tap.h
+tests_c_test_invariants_LDADD = core/libinstar.la
+tests_c_test_size_SOURCES = tests/c/test-size.c tests/c/tap.h
+tests_c_test_size_LDADD = core/libinstar.la
+tests_c_test_raw_SOURCES = tests/c/test-raw.c tests/c/tap.h
+tests_c_test_raw_LDADD = core/libinstar.la
+
+# Integration tests against the real qemu-img.
+SH_TESTS = \
+	tests/cli-usage.sh \
+	tests/raw-vs-qemu.sh
+
+TESTS += $(C_TESTS) $(SH_TESTS)
+EXTRA_DIST += $(SH_TESTS) tests/lib.sh
+
+# Run only the C unit tests (the sanitizer build uses this).
+check-c:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(C_TESTS)'
+.PHONY: check-c
