@@ -32,14 +32,8 @@ core_libinstar_la_SOURCES = \
 
 # raw
 core_libinstar_la_SOURCES += core/resize/raw.c core/image/raw.c
-# qcow2
-core_libinstar_la_SOURCES += core/resize/qcow2.c core/image/qcow2.c
-# vpc (VHD)
-core_libinstar_la_SOURCES += core/resize/vhd.c core/image/vpc.c
-# vhdx
-core_libinstar_la_SOURCES += core/resize/vhdx.c core/image/vhdx.c
-# vmdk
-core_libinstar_la_SOURCES += core/resize/vmdk.c core/image/vmdk.c
+# Each other format keeps its sources, tests and benchmarks in its own
+# fragment (core/<format>.mk).
 
 bin_PROGRAMS += core/cli/instar-img
 core_cli_instar_img_SOURCES = \

@@ -1,0 +1,1 @@
+## core/fuzz/local.mk -- libFuzzer targets, their replay drivers and make fuzz-resize.

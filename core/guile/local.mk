@@ -1,0 +1,1 @@
+## core/guile/local.mk -- the compiled Guile extension (libguile-instar).

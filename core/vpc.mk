@@ -1,0 +1,3 @@
+## core/vpc.mk -- the vpc planner, engine, create path, their tests and benchmarks.
+
+core_libinstar_la_SOURCES += core/resize/vhd.c core/image/vpc.c

@@ -1,0 +1,1 @@
+## recipes/local.mk -- the runnable recipes and their tests.

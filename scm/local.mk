@@ -1,0 +1,1 @@
+## scm/local.mk -- the (instar ...) Guile modules, their tests and instar-fuzz-repl.
