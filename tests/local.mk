@@ -16,8 +16,10 @@ C_TESTS = \
 	tests/c/test-invariants \
 	tests/c/test-size \
 	tests/c/test-raw
+CORE_C_TESTS = $(C_TESTS)
+C_TESTS += $(FORMAT_C_TESTS)
 
-check_PROGRAMS += $(C_TESTS)
+check_PROGRAMS += $(CORE_C_TESTS)
 tests_c_test_invariants_SOURCES = tests/c/test-invariants.c tests/c/tap.h
 tests_c_test_invariants_LDADD = core/libinstar.la
 tests_c_test_size_SOURCES = tests/c/test-size.c tests/c/tap.h
@@ -30,7 +32,7 @@ SH_TESTS = \
 	tests/cli-usage.sh \
 	tests/raw-vs-qemu.sh
 
-TESTS += $(C_TESTS) $(SH_TESTS)
+TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh
 
 # Run only the C unit tests (the sanitizer build uses this).

@@ -3,9 +3,10 @@
 #include <config.h>
 
 #include "image/engine.h"
+#include "image/qcow2-create.h"
 
 const struct instar_format_engine instar_engine_qcow2 = {
     .format = INSTAR_FORMAT_QCOW2,
     .plan = NULL,
-    .create = NULL,
+    .create = instar_qcow2_create,
 };
