@@ -24,3 +24,5 @@ check_PROGRAMS += tests/c/test-qcow2-prealloc
 TESTS += tests/c/test-qcow2-prealloc
 tests_c_test_qcow2_prealloc_SOURCES = tests/c/test-qcow2-prealloc.c $(QCOW2_TEST_LIB)
 tests_c_test_qcow2_prealloc_LDADD = core/libinstar.la
+
+BENCH_FORMAT_SOURCES += bench/bench-qcow2.c tests/c/qcow2-testimg.c tests/c/qcow2-testimg.h
