@@ -26,3 +26,7 @@ tests_c_test_qcow2_prealloc_SOURCES = tests/c/test-qcow2-prealloc.c $(QCOW2_TEST
 tests_c_test_qcow2_prealloc_LDADD = core/libinstar.la
 
 BENCH_FORMAT_SOURCES += bench/bench-qcow2.c tests/c/qcow2-testimg.c tests/c/qcow2-testimg.h
+
+# A small qcow2 comparison with qemu-img (the broad matrix is qcow2-create.mk's).
+TESTS += tests/qcow2-smoke.sh
+EXTRA_DIST += tests/qcow2-smoke.sh
