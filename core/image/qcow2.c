@@ -147,6 +147,9 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_PARSE:
     case INSTAR_E_HEADER_MISMATCH:
         return instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
+    case INSTAR_E_UNSUPPORTED_PREALLOC:
+        return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
+                               "reads from the backing file (not supported)");
     case INSTAR_E_SCRATCH_TOO_SMALL:
         return instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
                                "may carry (not supported)");
@@ -199,10 +202,10 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     o.current_file_size = file_size;
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
-    out->current_size = o.virtual_size;
+    out->current_size = o.virtual_size & ~511ull;   /* whole sectors, as qemu */
     if (o.virtual_size > (uint64_t)INT64_MAX)
         return instar_diag_set(diag, INSTAR_E_PARSE, "Invalid qcow2 image size");
-    rc = instar_engine_resolve_size(args, o.virtual_size, &o.req.new_size, diag);
+    rc = instar_engine_resolve_size(args, out->current_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
 

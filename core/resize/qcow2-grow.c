@@ -36,6 +36,19 @@ static bool needs_data(const struct q2 *q, const uint8_t *l2, uint64_t g)
     return (e & Q2_OFFSET_MASK) == 0;
 }
 
+/* Does guest cluster G read from the backing file?  Allocating it would
+ * need its head copied from there (qemu's copy-on-write): not done. */
+static bool backing_shows(const struct q2 *q, const uint8_t *l2, uint64_t g)
+{
+    const uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
+    uint64_t e = instar_be64(p);
+    if ((e & Q2_OFFSET_MASK) || (e & Q2_OFLAG_COMPRESSED))
+        return false;
+    if (q->extl2)
+        return (instar_be64(p + 8) >> 32) != 0xffffffffu;
+    return !(q->version == 3 && (e & Q2_OFLAG_ZERO));
+}
+
 static uint64_t first_g(const struct q2 *q, const struct grow *g, uint64_t i)
 {
     uint64_t s = i << q->l2_shift;
@@ -69,6 +82,8 @@ static int prealloc_count(struct q2 *q, struct grow *g)
         if (rc != INSTAR_OK)
             return rc;
         if (off == 0) {
+            if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0)
+                return INSTAR_E_UNSUPPORTED_PREALLOC;
             g->n_tables++;
             g->n_data += end_g(q, g, i) - first_g(q, g, i);
             continue;
@@ -85,6 +100,9 @@ static int prealloc_count(struct q2 *q, struct grow *g)
         }
         for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++)
             g->n_data += needs_data(q, l2, x);
+        if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0
+            && backing_shows(q, l2, g->g0))
+            return INSTAR_E_UNSUPPORTED_PREALLOC;
     }
     return result;
 }

@@ -165,6 +165,10 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
         return INSTAR_E_PARSE;
     if (q->old_size > (uint64_t)INT64_MAX)
         return INSTAR_E_PARSE;
+    /* qemu sees the size in whole sectors (total_sectors = size / 512). */
+    q->old_size &= ~511ull;
+    q->has_backing = instar_be64(h + 8) != 0;
+    q->snap_offset = nb_snap ? snap_off : 0;
 
     rc = scan_extensions(q, h, hl, &bitmaps);
     if (rc != INSTAR_OK)

@@ -120,6 +120,8 @@ struct q2 {
     uint64_t new_rt_cluster;
     uint64_t new_rt_entries;
     bool has_bitmaps;
+    bool has_backing;
+    uint64_t snap_offset;       /* snapshot table, 0 when none */
     /* Fills the contents of a new L2 run (prealloc, copy-on-write). */
     void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
     void *op;                   /* state of the operation (grow/shrink) */
