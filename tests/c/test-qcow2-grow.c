@@ -363,8 +363,51 @@ static void test_protocol(void)
     timg_free(&t);
 }
 
+/* A refcount table with a hole (a block unhooked by a shrink between live
+ * ones): new blocks fill the hole without touching the live entries. */
+static void test_holed_reftable(void)
+{
+    /* 512 B clusters, 16-bit refcounts: a block covers 256 clusters.
+     * c0-c4 header, table, block 0, L1 (2 clusters); 247 data + 4 L2
+     * fill block 0; 251 data + 4 L2 + block 1 itself fill block 1; more
+     * data goes to block 2.  Shrinking away the second set empties block
+     * 1: a hole between live entries 0 and 2. */
+    struct timg t;
+    struct timg_opts o = def(4 << 20);
+    struct rs r;
+    uint64_t rt = 512, e[4], hole = 0;
+    o.cluster_bits = 9;
+    timg_create(&t, &o);
+    for (uint64_t g = 0; g < 247; g++)
+        timg_write_cluster(&t, g, 1);
+    for (uint64_t g = 1024; g < 1024 + 251; g++)
+        timg_write_cluster(&t, g, 2);
+    for (uint64_t g = 300; g < 400; g++)
+        timg_write_cluster(&t, g, 3);
+    r = rs_do(&t, "512K", 1, INSTAR_PREALLOC_OFF, "shrink that unhooks a middle block");
+    is_int(r.rc, INSTAR_OK, "shrink succeeds");
+    for (uint64_t i = 0; i < 4; i++)
+        e[i] = timg_u64(&t, rt + i * 8);
+    for (uint64_t i = 1; i < 3; i++)
+        if (e[i] == 0 && e[i + 1] != 0)
+            hole = i;
+    is_u64(hole, 1, "the refcount table has a hole at entry 1");
+    r = rs_do(&t, "256M", 0, INSTAR_PREALLOC_OFF, "grow into the hole");
+    is_int(r.rc, INSTAR_OK, "grow succeeds");
+    is_u64(timg_u64(&t, 40), 256 * 512, "the new L1 goes first fit into the hole (c256)");
+    ok(timg_u64(&t, rt + 8) != 0, "the hole got a new refcount block");
+    is_u64(timg_u64(&t, rt + 16), e[2], "the live entry after it is untouched");
+    {
+        uint8_t b;
+        timg_read(&t, 350ull * 512, &b, 1);
+        is_int(b, 3, "data behind the live block intact");
+    }
+    timg_free(&t);
+}
+
 int main(void)
 {
+    test_holed_reftable();
     test_header_only();
     test_l1_grow();
     test_limit();
