@@ -24,7 +24,7 @@ static const char *const specs[] = {
     "+512", "+64K", "1G", "2T", "2P", "64M", "17M", "+1M", "8M", "1M", "-512", "-64K", "512",
 };
 
-static void fuzz(struct timg *base, const char *name, unsigned iterations)
+static void fuzz(struct timg *base, const char *name, unsigned iterations, uint64_t extra)
 {
     uint64_t len, regions[8][2];
     uint8_t *orig = rs_snapshot_bytes(base, &len);
@@ -37,6 +37,8 @@ static void fuzz(struct timg *base, const char *name, unsigned iterations)
     regions[nreg][0] = l1, regions[nreg++][1] = 64;
     if (l2)
         regions[nreg][0] = l2, regions[nreg++][1] = 256;
+    if (extra)
+        regions[nreg][0] = extra, regions[nreg++][1] = 32;
     for (unsigned it = 0; it < iterations; it++) {
         struct timg t = *base;
         struct instar_resize_args a;
@@ -97,7 +99,7 @@ int main(void)
     timg_zero_entry(&t, 201);
     timg_snapshot(&t);
     timg_write_cluster(&t, 131, 3);
-    fuzz(&t, "64K clusters with a snapshot", 1000);
+    fuzz(&t, "64K clusters with a snapshot and a bitmap", 1000, timg_bitmap(&t, 16, 2));
     timg_free(&t);
 
     memset(&o, 0, sizeof o);
@@ -108,7 +110,7 @@ int main(void)
     timg_create(&t, &o);
     for (uint64_t g = 0; g < 2048; g += 17)
         timg_write_cluster(&t, g, 1);
-    fuzz(&t, "512 B clusters, 1-bit refcounts", 1000);
+    fuzz(&t, "512 B clusters, 1-bit refcounts", 1000, 0);
     timg_free(&t);
 
     memset(&o, 0, sizeof o);
@@ -121,7 +123,7 @@ int main(void)
     for (uint64_t g = 0; g < 4096; g += 101)
         timg_write_cluster(&t, g, 1);
     timg_compressed(&t, 4000);
-    fuzz(&t, "16K clusters, extended L2, 32-bit refcounts", 1000);
+    fuzz(&t, "16K clusters, extended L2, 32-bit refcounts", 1000, 0);
     timg_free(&t);
     return tap_done();
 }
