@@ -293,7 +293,7 @@ int q2_grow(struct q2 *q)
         /* A shared table copied into the live L1 would be referenced twice
          * between the commit and its link: not with rewritten refcounts. */
         if (g.n_cow > 0 && !g.l1_grows)
-            return INSTAR_E_SCRATCH_TOO_SMALL;
+            return INSTAR_E_SNAPSHOTS;
         rc = q2_compact_plan(q);
     } else {
         rc = q2_cover_refcounts(q);

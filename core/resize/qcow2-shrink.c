@@ -329,7 +329,7 @@ int q2_shrink(struct q2 *q)
          * file does not get shorter.  A copied table would be counted
          * before its link: not combined. */
         if (s.cow)
-            return INSTAR_E_SCRATCH_TOO_SMALL;
+            return INSTAR_E_SNAPSHOTS;
         rc = q2_compact_plan(q);
         if (rc != INSTAR_OK)
             return rc;
