@@ -1,0 +1,2 @@
+(define-module (instar plan-print)
+  #:use-module (instar core))

@@ -1,0 +1,2 @@
+(define-module (instar repl)
+  #:use-module (instar core))
