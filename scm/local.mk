@@ -64,8 +64,10 @@ dist_man_MANS += doc/instar-fuzz-repl.1
 SCM_TESTS = \
 	tests/scm/core.scm \
 	tests/scm/errors.scm \
-	tests/scm/raw-agreement.scm
-SCM_SH_TESTS =
+	tests/scm/raw-agreement.scm \
+	tests/scm/plan-print.scm \
+	tests/scm/repl.scm
+SCM_SH_TESTS = tests/scm/repl-session.sh
 TESTS += $(SCM_TESTS) $(SCM_SH_TESTS)
 EXTRA_DIST += $(SCM_TESTS) $(SCM_SH_TESTS)
 # The tests load the compiled modules and the launcher.
