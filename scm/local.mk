@@ -73,6 +73,15 @@ EXTRA_DIST += $(SCM_TESTS) $(SCM_SH_TESTS)
 # The tests load the compiled modules and the launcher.
 $(SCM_TESTS:.scm=.log) $(SCM_SH_TESTS:.sh=.log): $(instarobject_DATA) instar-fuzz-repl
 
+# make bench: plans per second from Scheme against C (bench/bench-guile.scm).
+bench-guile: $(instarobject_DATA)
+	$(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile $(srcdir)/bench/bench-guile.scm
+
 check-scm:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SCM_TESTS) $(SCM_SH_TESTS)'
+else
+bench-guile:
+	@echo "bench-guile: Guile disabled (configure --disable-guile)"
 endif
+EXTRA_DIST += bench/bench-guile.scm
+.PHONY: bench-guile

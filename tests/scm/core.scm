@@ -123,6 +123,22 @@
     (invariants #:total-file-size 4096
                 #:patches (list (make-patch 'write 0 16 #f) (make-patch 'append 8 16 #f)))))
 
+;;; Plans own their payloads: they survive the collector after the
+;;; bytevectors they were made from are gone.
+(test-group "plans survive garbage collection"
+  (let ((plans (map (lambda (i)
+                      (make-plan #:total-file-size 1000000
+                                 #:patches (list (make-patch 'write (* i 1000) 600
+                                                             (make-bytevector 600 (modulo i 256))))))
+                    (iota 200))))
+    (do ((i 0 (+ i 1))) ((= i 5))
+      (make-list 200000 i)
+      (gc))
+    (test-assert "every payload intact"
+      (every (lambda (p i)
+               (equal? (patch-payload (car (plan-patches p))) (make-bytevector 600 (modulo i 256))))
+             plans (iota 200)))))
+
 ;;; images on files
 (test-group "images"
   (let ((raw (tmp "a.raw")))
