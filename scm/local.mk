@@ -25,6 +25,8 @@ dist_instarmodule_DATA = $(INSTAR_SCM_MODULES)
 nodist_instarmodule_DATA = scm/instar/config.scm
 instarobject_DATA = scm/instar/config.go $(INSTAR_SCM_MODULES:.scm=.go)
 CLEANFILES += scm/instar/config.scm $(instarobject_DATA)
+# Guile ignores a .go older than its .scm: install the sources first.
+install-instarobjectDATA: install-dist_instarmoduleDATA install-nodist_instarmoduleDATA
 
 # (instar config): the installed extension directory, fully expanded.
 scm/instar/config.scm: $(srcdir)/scm/instar/config.scm.in Makefile
