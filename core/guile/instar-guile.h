@@ -55,6 +55,7 @@ SCM instar_guile_sym(const char *name);
 struct instar_guile_plan {
     enum instar_format format;
     enum instar_resize_action action;
+    enum instar_prealloc prealloc;  /* the mode it was planned for */
     uint64_t old_virtual_size;
     uint64_t new_virtual_size;
     uint64_t total_file_size;
@@ -71,7 +72,7 @@ void instar_guile_plan_expand(const struct instar_guile_plan *gp,
 
 /* Wrap a copy of PLAN (payloads are copied, so the source's scratch,
  * staging and bytevectors may go away afterwards). */
-SCM instar_guile_make_plan(enum instar_format format,
+SCM instar_guile_make_plan(enum instar_format format, enum instar_prealloc prealloc,
                            const struct instar_resize_plan *plan);
 struct instar_guile_plan *instar_guile_plan_ref(SCM obj, const char *subr, int pos);
 /* The (needs ...) detail for an INSTAR_E_NOT_STAGED answer. */

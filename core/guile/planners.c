@@ -194,6 +194,7 @@ static int payloads_in_bounds(const struct instar_resize_plan *plan,
 
 /* Plan with a growing scratch buffer; a plan object or an instar-error. */
 static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *opts,
+                       const struct instar_resize_request *req,
                        const struct payload_sources *src)
 {
     struct instar_resize_plan plan;
@@ -223,7 +224,7 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
         instar_guile_throw(INSTAR_E_INVALID_ARGUMENT,
                            "planner bug: a patch payload lies outside the scratch buffer "
                            "and the staged slices", SCM_EOL);
-    return instar_guile_make_plan(fmt, &plan);
+    return instar_guile_make_plan(fmt, req->prealloc, &plan);
 }
 
 SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
@@ -240,7 +241,7 @@ SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
     request(&o.req, ns, sh, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     struct payload_sources src = {0};
-    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &src);
+    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src);
 }
 #undef FUNC_NAME
 
@@ -299,7 +300,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
     src.ntables[0] = o.n_refblocks;
     src.tables[1] = o.l2_tables;
     src.ntables[1] = o.n_l2_tables;
-    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o, &src);
+    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o, &o.req, &src);
     scm_remember_upto_here_2(header, l1);
     scm_remember_upto_here_2(reftable, refblocks);
     scm_remember_upto_here_1(l2s);
@@ -352,7 +353,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
     add_slice(&src, o.footer);
     add_slice(&src, o.dyn_header);
     add_slice(&src, o.bat);
-    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o, &src);
+    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o, &o.req, &src);
     scm_remember_upto_here_2(footer, dyn);
     scm_remember_upto_here_1(bat);
     return result;
@@ -401,7 +402,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     add_slice(&src, o.region2);
     add_slice(&src, o.metadata);
     add_slice(&src, o.bat);
-    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o, &src);
+    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o, &o.req, &src);
     scm_remember_upto_here_2(h1, h2);
     scm_remember_upto_here_2(r1, r2);
     scm_remember_upto_here_2(meta, bat);
@@ -446,7 +447,7 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     add_slice(&src, o.descriptor);
     add_slice(&src, o.gd);
     add_slice(&src, o.rgd);
-    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o, &src);
+    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o, &o.req, &src);
     scm_remember_upto_here_2(header, desc);
     scm_remember_upto_here_2(gd, rgd);
     return result;

@@ -32,6 +32,7 @@ SCM_KEYWORD(kw_new_virtual_size, "new-virtual-size");
 SCM_KEYWORD(kw_total_file_size, "total-file-size");
 SCM_KEYWORD(kw_prealloc_range, "prealloc-range");
 SCM_KEYWORD(kw_patches, "patches");
+SCM_KEYWORD(kw_prealloc, "prealloc");
 
 static SCM action_symbol(enum instar_resize_action a)
 {
@@ -65,7 +66,7 @@ static int has_payload(const struct instar_patch *p)
     return p->kind != INSTAR_PATCH_ZERO_FILL && p->data != NULL;
 }
 
-SCM instar_guile_make_plan(enum instar_format format,
+SCM instar_guile_make_plan(enum instar_format format, enum instar_prealloc prealloc,
                            const struct instar_resize_plan *plan)
 {
     size_t n = stored_patches(plan), total = 0;
@@ -83,6 +84,7 @@ SCM instar_guile_make_plan(enum instar_format format,
     uint8_t *payload = total ? scm_gc_malloc_pointerless(total, "instar-plan-payload") : NULL;
     gp->format = format;
     gp->action = plan->action;
+    gp->prealloc = prealloc;
     gp->old_virtual_size = plan->old_virtual_size;
     gp->new_virtual_size = plan->new_virtual_size;
     gp->total_file_size = plan->total_file_size;
@@ -168,6 +170,14 @@ SCM_DEFINE(scm_instar_plan_format, "plan-format", 1, 0, 0, (SCM plan),
     if (gp->format == INSTAR_FORMAT_UNKNOWN)
         return SCM_BOOL_F;
     return scm_from_utf8_symbol(instar_format_name(gp->format));
+}
+#undef FUNC_NAME
+
+SCM_DEFINE(scm_instar_plan_prealloc, "plan-prealloc", 1, 0, 0, (SCM plan),
+           "The preallocation mode the plan was made for: off metadata falloc full.")
+#define FUNC_NAME s_scm_instar_plan_prealloc
+{
+    return scm_from_utf8_symbol(instar_prealloc_name(PLAN(plan)->prealloc));
 }
 #undef FUNC_NAME
 
@@ -294,14 +304,14 @@ SCM_DEFINE(scm_instar_make_plan_raw, "%make-plan", 0, 0, 1, (SCM rest),
 {
     SCM format = SCM_UNDEFINED, action = SCM_UNDEFINED, oldv = SCM_UNDEFINED;
     SCM newv = SCM_UNDEFINED, total = SCM_UNDEFINED, range = SCM_UNDEFINED;
-    SCM patches = SCM_UNDEFINED;
+    SCM patches = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
     struct instar_resize_plan plan;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
                                  kw_format, &format, kw_action, &action,
                                  kw_old_virtual_size, &oldv, kw_new_virtual_size, &newv,
                                  kw_total_file_size, &total, kw_prealloc_range, &range,
-                                 kw_patches, &patches, SCM_UNDEFINED);
+                                 kw_patches, &patches, kw_prealloc, &prealloc, SCM_UNDEFINED);
     instar_plan_init(&plan);
     enum instar_format fmt = instar_guile_to_format(format, FUNC_NAME, 0, "#:format");
     if (INSTAR_GIVEN(action)) {
@@ -352,7 +362,8 @@ SCM_DEFINE(scm_instar_make_plan_raw, "%make-plan", 0, 0, 1, (SCM rest),
         }
         plan.npatches = i;
     }
-    SCM obj = instar_guile_make_plan(fmt, &plan);
+    enum instar_prealloc pa = instar_guile_to_prealloc(prealloc, FUNC_NAME, 0, "#:prealloc");
+    SCM obj = instar_guile_make_plan(fmt, pa, &plan);
     scm_remember_upto_here_1(patches);
     return obj;
 }
