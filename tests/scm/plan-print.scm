@@ -1,5 +1,6 @@
 ;;; plan-print.scm -- the plan pretty-printer and its header-field diffs.
 (use-modules (srfi srfi-64)
+             (srfi srfi-1)
              (rnrs bytevectors)
              (instar core)
              (instar plan-print))
@@ -142,5 +143,11 @@
       (test-assert "old and new length" (contains? out "file length   4096 -> 8192 (0x2000)"))
       (test-equal "file untouched" 4096 (stat:size (stat img))))
     (system* "rm" "-rf" dir)))
+
+(test-assert "every export of (instar plan-print) is documented"
+  (every (lambda (name)
+           (string? (procedure-documentation
+                     (module-ref (resolve-interface '(instar plan-print)) name))))
+         (module-map (lambda (name var) name) (resolve-interface '(instar plan-print)))))
 
 (test-end "plan-print")
