@@ -144,6 +144,22 @@
       (test-equal "file untouched" 4096 (stat:size (stat img))))
     (system* "rm" "-rf" dir)))
 
+(test-group "hostile plans print"
+  (for-each
+   (lambda (fmt)
+     (test-assert (format #f "~a: huge offsets, overlaps, 129 patches" fmt)
+       (not (string-contains (plan->string
+                 (make-plan #:format fmt #:total-file-size 10
+                            #:patches (append
+                                       (list (make-patch 'write (- (expt 2 64) 1) 2 #f)
+                                             (make-patch 'write 0 8 (make-bytevector 8 255))
+                                             (make-patch 'append 4 8 (make-bytevector 8 1))
+                                             (make-patch 'zero-fill #x10000 (expt 2 63) #f))
+                                       (map (lambda (i) (make-patch 'zero-fill i 1 #f)) (iota 125))))
+                 #:before (make-bytevector 600 #xff))
+                             "unavailable"))))
+   '(raw qcow2 vpc vhdx vmdk #f)))
+
 (test-assert "every export of (instar plan-print) is documented"
   (every (lambda (name)
            (string? (procedure-documentation
