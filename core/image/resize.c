@@ -137,7 +137,7 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
         }
         /* A barrier after every patch: the prepare -> commit -> cleanup
          * order must survive power loss, not only a process crash. */
-        if (rc == INSTAR_OK && p->kind != INSTAR_PATCH_ZERO_FILL)
+        if (rc == INSTAR_OK)
             rc = io->ops->sync(io);
         if (rc != INSTAR_OK)
             return io_error(io, rc, diag, "Could not write image metadata");
