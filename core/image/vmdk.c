@@ -87,6 +87,18 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
     out->staging = s;
     out->release_staging = release;
+    /* Flat and split subformats keep their descriptor in a text file of
+     * its own, which points at the extents. */
+    static const char text_desc[] = "# Disk DescriptorFile";
+    if (fsize >= sizeof text_desc - 1) {
+        rc = instar_io_read(io, s->header, sizeof text_desc - 1, 0);
+        if (rc != INSTAR_OK)
+            return instar_diag_set(diag, rc, "Could not read the VMDK header");
+        if (memcmp(s->header, text_desc, sizeof text_desc - 1) == 0)
+            return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_SUBFORMAT,
+                                   "Cannot resize a VMDK descriptor file (monolithicFlat or "
+                                   "split subformats): only monolithicSparse is supported");
+    }
     if (fsize < VMDK_HEADER_SIZE)
         return instar_diag_set(diag, INSTAR_E_PARSE,
                                "VMDK image is truncated: %" PRIu64 " bytes, no header", fsize);
