@@ -9,5 +9,5 @@ core_libinstar_la_SOURCES += core/image/vmdk-create.c core/image/vmdk-create.h
 check_PROGRAMS += tests/tools/vmdk-apply-prefix
 tests_tools_vmdk_apply_prefix_SOURCES = tests/tools/vmdk-apply-prefix.c
 tests_tools_vmdk_apply_prefix_LDADD = core/libinstar.la
-TESTS += tests/vmdk-consistency.sh
-EXTRA_DIST += tests/vmdk-consistency.sh
+TESTS += tests/vmdk-consistency.sh tests/vmdk-create.sh
+EXTRA_DIST += tests/vmdk-consistency.sh tests/vmdk-create.sh
