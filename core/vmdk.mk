@@ -16,3 +16,5 @@ tests_c_test_vmdk_SOURCES = tests/c/test-vmdk.c tests/c/tap.h
 tests_c_test_vmdk_LDADD = core/libinstar.la
 TESTS += tests/c/test-vmdk
 FORMAT_C_TESTS += tests/c/test-vmdk
+
+FORMAT_BENCH_SOURCES += bench/bench-vmdk.c
