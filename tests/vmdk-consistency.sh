@@ -187,6 +187,11 @@ h=$(mk); sed -i 's/^CID=/XID=/' "$h";       hostile "descriptor without CID" "CI
 hostile "streamOptimized image" "streamOptimized" "$TMPD/s.vmdk" 2G
 "$QEMU_IMG" create -q -f vmdk -o subformat=monolithicFlat "$TMPD/f.vmdk" 1M
 hostile "monolithicFlat descriptor file" "descriptor file" "$TMPD/f.vmdk" 2M
+cp "$TMPD/f.vmdk" "$TMPD/before"
+"$INSTAR_IMG" resize -q "$TMPD/f.vmdk" 2M 2>"$TMPD/err" >/dev/null
+r=$?
+[ $r -ne 0 ] && cmp -s "$TMPD/f.vmdk" "$TMPD/before" && grep -q "descriptor file" "$TMPD/err"
+ok $? "probing: a descriptor file is VMDK (not raw) and is refused untouched"
 "$QEMU_IMG" create -q -f vmdk "$TMPD/base.vmdk" 1G
 "$QEMU_IMG" create -q -f vmdk -b "$TMPD/base.vmdk" -F vmdk "$TMPD/child.vmdk" >/dev/null
 hostile "image with a parent" "parent" "$TMPD/child.vmdk" 2G
