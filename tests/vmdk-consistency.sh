@@ -58,6 +58,9 @@ run_case() {  # run_case CREATOR START END
     f="$TMPD/$who-$start-$end.vmdk"
     if [ "$who" = qemu ]; then
         "$QEMU_IMG" create -q -f vmdk "$f" "$start" >/dev/null 2>&1
+    elif [ "$who" = qemu-zeroed-lsilogic ]; then
+        "$QEMU_IMG" create -q -f vmdk -o zeroed_grain=on,adapter_type=lsilogic "$f" "$start" \
+            >/dev/null 2>&1
     else
         "$INSTAR_IMG" create -q -f vmdk "$f" "$start" >/dev/null 2>&1
     fi
@@ -99,6 +102,35 @@ for pair in $MATRIX; do
         run_case "$who" "${pair%%:*}" "${pair#*:}"
     done
 done
+
+# zeroed-grain (version 2) images with another geometry
+run_case qemu-zeroed-lsilogic 1000000 3G
+run_case qemu-zeroed-lsilogic 2G 2200M
+
+# ---- a chain of grows: a relocated directory grows in place, then moves
+# again; the data written at every step stays. ----
+f="$TMPD/chain.vmdk"
+"$QEMU_IMG" create -q -f vmdk "$f" 100M
+qio "$f" "write -P 0x01 0 64k" "write -P 0x02 104792064 64k" >/dev/null
+written=""
+good=0
+for step in 5G:0x03 5200M:0x04 +1:0x05 20G:0x06 1T:0x07; do
+    sz=${step%%:*} pat=${step#*:}
+    "$INSTAR_IMG" resize -q -f vmdk "$f" "$sz" 2>"$TMPD/err" || good=1
+    v=$(vsize "$f")
+    qio "$f" "write -P $pat $(( v - 512 )) 512" "read -P $pat $(( v - 512 )) 512" \
+        "read -P 0x01 0 64k" "read -P 0x02 104792064 64k" || good=1
+    written="$written $pat@$(( v - 512 ))"
+    for w in $written; do       # every earlier step's data, still there
+        case $w in
+        "$pat@"*) ;;
+        *) qio "$f" "read -P ${w%@*} ${w#*@} 512" || good=1 ;;
+        esac
+    done
+    checks_clean "$f" || good=1
+done
+[ "$(vsize "$f")" = 1099511627776 ]
+ok $(( good + $? )) "chain 100M -> 5G -> 5200M -> +1 -> 20G -> 1T: data of every step intact, clean"
 
 # ---- crash prefixes: every prefix of a plan leaves an image qemu opens,
 # with the old data in place and one of the two sizes. ----

@@ -67,7 +67,10 @@ size_t instar_vmdk_scratch_hint(const struct instar_vmdk_resize_opts *o)
         || o->descriptor_sectors > VMDK_MAX_DESC_SECTORS)
         return SIZE_MAX;
     cover = o->grain_sectors * o->gtes_per_gt;
+    /* Sizes past sector 2^32 are refused, so no directory needs more. */
     sectors = o->req.new_size / 512 + 1;
+    if (sectors > VMDK_MAX_SECTOR)
+        sectors = VMDK_MAX_SECTOR;
     gt = sectors / cover + 1;
     if (gt > VMDK_MAX_GD_ENTRIES)
         gt = VMDK_MAX_GD_ENTRIES;
