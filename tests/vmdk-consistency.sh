@@ -212,8 +212,12 @@ h=$(mk);                                    hostile "preallocation=full" "preall
 h=$(mk);                                    hostile "grow past 2 TiB of grains" "2^32" "$h" 3T
 h=$(mk); sed -i 's/createType="monolithicSparse"/createType="vmfsSparse"      /' "$h"
                                             hostile "descriptor createType vmfsSparse" "monolithicSparse" "$h" 2G
-h=$(mk); sed -i 's/RW 2097152 SPARSE/RW 2097153 SPARSE/' "$h"
-                                            hostile "extent line disagrees with capacity" "disagrees" "$h" 2G
+# A resize interrupted after its header commit leaves a stale extent line:
+# the next resize repairs it.
+h=$(mk); sed -i 's/RW 2097152 SPARSE/RW 1048576 SPARSE/' "$h"
+"$INSTAR_IMG" resize -q -f vmdk "$h" 3G 2>"$TMPD/err" >/dev/null \
+    && grep -aq '^RW 6291456 SPARSE' "$h" && [ "$(vsize "$h")" = 3221225472 ] && checks_clean "$h"
+ok $? "a stale extent line (interrupted resize) is repaired by the next grow"
 h=$(mk); sed -i 's/^CID=/XID=/' "$h";       hostile "descriptor without CID" "CID" "$h" 2G
 "$QEMU_IMG" create -q -f vmdk -o subformat=streamOptimized "$TMPD/s.vmdk" 1G
 hostile "streamOptimized image" "streamOptimized" "$TMPD/s.vmdk" 2G

@@ -195,9 +195,10 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     if (d.has_parent)
         return refuse(&b, why, INSTAR_E_UNSUPPORTED_SUBFORMAT,
                       "VMDK images with a parent are not supported");
-    if (d.rw_sectors != h.capacity)
-        return refuse(&b, why, INSTAR_E_HEADER_MISMATCH,
-                      "descriptor extent size disagrees with the header capacity");
+    /* The extent line's count may disagree with the header: qemu ignores
+     * it, and a resize interrupted between its header commit and its
+     * descriptor write leaves exactly that.  It is rewritten below, which
+     * repairs it. */
 
     /* ---- every existing grain table: allocated, inside the file, clear of
      * the header, descriptor and directories ---- */

@@ -500,6 +500,20 @@ static void test_crash_prefixes(uint64_t from, const char *to)
             hdr = i;
     ok(hdr != SIZE_MAX && hdr + 2 == p.plan.npatches && p.plan.patches[hdr + 1].offset == 512,
        "crash %s: header commit is the next-to-last patch, the descriptor the last", to);
+    /* Interrupted right before the descriptor write: the next grow works
+     * and repairs the extent line. */
+    instar_mem_io_init(&m, UINT64_C(1) << 32);
+    instar_mem_io_load(&m, b0, (size_t)base.size);
+    instar_plan_apply(&m.io, &p.plan, INSTAR_PREALLOC_OFF, p.plan.npatches - 1, &diag);
+    int rc2 = resize_mem(&m, "6G", false, INSTAR_PREALLOC_OFF, &diag);
+    uint8_t *d = snap(&m);
+    char text[10240];
+    desc_text(d, text, sizeof text);
+    ok(rc2 == INSTAR_OK && strstr(text, "RW 12582912 SPARSE") && audit(d, m.size, false, 0) == 0,
+       "crash %s before the descriptor: a later grow to 6G works and repairs it %s", to,
+       diag.message);
+    free(d);
+    instar_mem_io_free(&m);
     instar_image_plan_free(&p);
     free(b0);
     instar_mem_io_free(&base);
