@@ -107,6 +107,22 @@ done
 run_case qemu-zeroed-lsilogic 1000000 3G
 run_case qemu-zeroed-lsilogic 2G 2200M
 
+# zeroed-grain entries (GTE 1: qemu writes them for a whole-grain write -z
+# on a zeroed_grain image) survive a grow and still read as zeros.
+f="$TMPD/zg.vmdk"
+"$QEMU_IMG" create -q -f vmdk -o zeroed_grain=on "$f" 1000000
+qio "$f" "write -P 0x31 0 64k" "write -P 0x39 64k 64k" "write -z 64k 64k" >/dev/null
+gte1() { gd=$(od -An -t u8 -j 56 -N 8 "$f"); gt=$(od -An -t u4 -j $((gd * 512)) -N 4 "$f")
+         od -An -t u4 -j $((gt * 512 + 4)) -N 4 "$f" | tr -d ' '; }
+[ "$(gte1)" = 1 ]
+ok $? "zeroed_grain: qemu wrote a zeroed-grain entry (GTE 1) for grain 1"
+"$INSTAR_IMG" resize -q -f vmdk "$f" 70M \
+    && [ "$(gte1)" = 1 ] \
+    && qio "$f" "read -P 0x31 0 64k" "read -P 0 64k 64k" "read -P 0 1000448 512" \
+           "write -P 0x32 73399808 512" "read -P 0x32 73399808 512" \
+    && checks_clean "$f"
+ok $? "zeroed_grain image grows; the zeroed-grain entry stays and reads as zeros"
+
 # ---- a chain of grows: a relocated directory grows in place, then moves
 # again; the data written at every step stays. ----
 f="$TMPD/chain.vmdk"
@@ -219,6 +235,12 @@ h=$(mk); sed -i 's/RW 2097152 SPARSE/RW 1048576 SPARSE/' "$h"
     && grep -aq '^RW 6291456 SPARSE' "$h" && [ "$(vsize "$h")" = 3221225472 ] && checks_clean "$h"
 ok $? "a stale extent line (interrupted resize) is repaired by the next grow"
 h=$(mk); sed -i 's/^CID=/XID=/' "$h";       hostile "descriptor without CID" "CID" "$h" 2G
+# A relocated image (tables at the end of the file) cut short.
+h="$TMPD/reloc.vmdk"
+"$QEMU_IMG" create -q -f vmdk "$h" 1G
+"$INSTAR_IMG" resize -q -f vmdk "$h" 5G
+truncate -s -64K "$h"
+hostile "grain tables cut off by truncation" "outside the file" "$h" 6G
 "$QEMU_IMG" create -q -f vmdk -o subformat=streamOptimized "$TMPD/s.vmdk" 1G
 hostile "streamOptimized image" "streamOptimized" "$TMPD/s.vmdk" 2G
 "$QEMU_IMG" create -q -f vmdk -o subformat=monolithicFlat "$TMPD/f.vmdk" 1M

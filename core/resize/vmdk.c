@@ -224,7 +224,7 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
      * grain past the old capacity become guest-visible: make them zero. */
     const uint64_t last_grain = (h.capacity - 1) / h.grain;
     const uint64_t last_gt = last_grain / h.gtes, last_slot = last_grain % h.gtes;
-    struct range slots[2] = { {0, 0}, {0, 0} }, tail = {0, 0};
+    struct range slots[2] = { {0, 0}, {0, 0} }, tail = {0, 0}, grain_r = {0, 0};
     for (int k = 0; k < 2; k++) {
         if (dirs[k] != NULL && last_slot + 1 < h.gtes) {
             uint64_t t = (uint64_t)instar_le32(dirs[k] + 4 * last_gt) * 512;
@@ -241,26 +241,29 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
         uint32_t g = instar_le32(opts->tail_gte.data);
         bool zeroed = g == 1 && (h.flags & VMDK_FLAG_ZERO_GRAIN);
         if (g != 0 && !zeroed) {
-            /* g >= 1 here, so the header is safe; the descriptor, the
-             * directories and the tables are checked below. */
+            /* The whole grain must be clear of the metadata (g >= 1 keeps
+             * it off the header; the tables are checked below): a grain
+             * inside it means the image is already corrupt. */
+            grain_r.start = (uint64_t)g * 512;
+            grain_r.end = ((uint64_t)g + h.grain) * 512;
+            if (overlap(grain_r, desc_r) || overlap(grain_r, gd_r) || overlap(grain_r, rgd_r))
+                return refuse(&b, why, INSTAR_E_PARSE, "the last grain overlaps metadata");
             tail.start = (uint64_t)g * 512 + (h.capacity % h.grain) * 512;
             tail.end = ((uint64_t)g + h.grain) * 512;
             if (tail.end > fsize)
                 tail.end = fsize;
             if (tail.start >= tail.end)
                 tail.start = tail.end = 0;
-            if (overlap(tail, desc_r) || overlap(tail, gd_r) || overlap(tail, rgd_r))
-                return refuse(&b, why, INSTAR_E_PARSE, "the last grain overlaps metadata");
         }
     }
-    if (slots[0].end || slots[1].end || tail.end) {
+    if (slots[0].end || slots[1].end || grain_r.end) {
         for (int k = 0; k < 2; k++) {
             if (dirs[k] == NULL)
                 continue;
             for (uint64_t i = 0; i < old_gt; i++) {
                 uint64_t e = instar_le32(dirs[k] + 4 * i);
                 struct range r = { e * 512, (e + gt_sectors) * 512 };
-                if (overlap(r, tail))
+                if (overlap(r, grain_r))
                     return refuse(&b, why, INSTAR_E_PARSE, "the last grain overlaps a grain table");
                 for (int j = 0; j < 2; j++)
                     if (!(j == k && i == last_gt) && overlap(r, slots[j]))

@@ -552,6 +552,26 @@ static void test_tail_grain(void)
     is_u64(le32(d + gt * 512 + 100 * 4), 0, "stale table entry past the old capacity zeroed");
     free(d);
     instar_mem_io_free(&m);
+
+    /* GTE 1 for the last grain: a zeroed grain with the flag (nothing to
+     * zero), a grain at sector 1 -- the descriptor -- without it. */
+    for (int flag = 0; flag < 2; flag++) {
+        make_image(&m, 1000000, flag ? "zeroed" : NULL);
+        d = snap(&m);
+        read_facts(d, m.size, &f);
+        gt = le32(d + f.gd * 512);
+        rgt = le32(d + f.rgd * 512);
+        free(d);
+        poke32(&m, gt * 512 + 15 * 4, 1);
+        poke32(&m, rgt * 512 + 15 * 4, 1);
+        int rc = resize_mem(&m, "100M", false, INSTAR_PREALLOC_OFF, &diag);
+        if (flag)
+            is_int(rc, INSTAR_OK, "zeroed_grain image, last grain GTE 1: grows %s", diag.message);
+        else
+            is_int(rc, INSTAR_E_PARSE, "no zeroed-grain flag, last grain GTE 1 (the descriptor): %s",
+                   diag.message);
+        instar_mem_io_free(&m);
+    }
 }
 
 /* Descriptors written by other tools: CRLF, extra DDB keys, no cylinders. */
