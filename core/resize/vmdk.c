@@ -14,9 +14,9 @@
  *   cleanup  the descriptor (extent sector count, cylinders, a new CID).
  * A crash before the commit leaves the old image plus unreferenced bytes;
  * after it, a complete new one with a stale descriptor (qemu ignores the
- * descriptor's size).  Shrink, streamOptimized, flat and split images,
- * images with a parent, and preallocation are refused before anything is
- * planned. */
+ * descriptor's size).  A shrink (with the flag) rewrites the header and
+ * the descriptor only.  streamOptimized, flat and split images, images with
+ * a parent, and preallocation are refused before anything is planned. */
 #include <config.h>
 
 #include <string.h>
@@ -75,6 +75,35 @@ size_t instar_vmdk_scratch_hint(const struct instar_vmdk_resize_opts *o)
     if (gt > VMDK_MAX_GD_ENTRIES)
         gt = VMDK_MAX_GD_ENTRIES;
     return (size_t)(4096 + o->descriptor_sectors * 512 + 2 * (gt * 4 + 512));
+}
+
+/* Header (commit) then descriptor: the new capacity and nothing else.
+ * Directory entries, tables and grains past the new end stay where they
+ * are (qemu reads only what the capacity covers); they are unreferenced
+ * space.  A later grow never reuses them: it zeroes the unused entries of
+ * the last table and the tail of the last grain, and gives every new
+ * directory entry a fresh zero table, so no old data comes back. */
+static int plan_shrink(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
+                       struct instar_vmdk_header *h, const struct instar_vmdk_desc *d,
+                       uint64_t new_cap, struct range desc_r, const char **why)
+{
+    struct instar_resize_plan *plan = b->plan;
+    uint8_t *hb = instar_builder_alloc(b, VMDK_HEADER_SIZE);
+    uint8_t *db = instar_builder_alloc(b, (size_t)(h->desc_sectors * 512));
+    plan->action = INSTAR_ACTION_SHRINK;
+    plan->new_virtual_size = new_cap * 512;
+    plan->total_file_size = opts->current_file_size;
+    if (hb == NULL || db == NULL)
+        return instar_builder_finish(b);
+    if (instar_vmdk_desc_rewrite(opts->descriptor.data, d, opts->new_cid, new_cap, db,
+                                 (size_t)(h->desc_sectors * 512)) != INSTAR_OK)
+        return refuse(b, why, INSTAR_E_TOO_LARGE, "the new descriptor does not fit its sectors");
+    memcpy(hb, opts->header.data, VMDK_HEADER_SIZE);
+    h->capacity = new_cap;
+    instar_vmdk_header_encode(hb, h);
+    instar_builder_write(b, 0, hb, VMDK_HEADER_SIZE);
+    instar_builder_write(b, desc_r.start, db, h->desc_sectors * 512);
+    return instar_builder_finish(b);
 }
 
 int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
@@ -164,15 +193,14 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
      * below 2^63 here, so this cannot overflow). */
     new_cap = instar_div_round_up_u64(opts->req.new_size, 512);
     plan->old_virtual_size = old_size;
-    if (new_cap < h.capacity)
-        return refuse(&b, why, INSTAR_E_UNSUPPORTED_SHRINK, "VMDK shrink is not supported");
+    const bool shrink = new_cap < h.capacity;   /* allow_shrink was checked */
     if (new_cap == h.capacity) {
         plan->new_virtual_size = old_size;
         plan->total_file_size = fsize;
         return instar_builder_finish(&b);
     }
     new_gt = instar_div_round_up_u64(new_cap, cover);
-    if (new_gt > VMDK_MAX_GD_ENTRIES)
+    if (!shrink && new_gt > VMDK_MAX_GD_ENTRIES)
         return refuse(&b, why, INSTAR_E_TOO_LARGE,
                       "grain directory would pass qemu's limit of 32 Mi entries");
 
@@ -219,6 +247,9 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
                               "a grain table overlaps the descriptor or a directory");
         }
     }
+
+    if (shrink)
+        return plan_shrink(&b, opts, &h, &d, new_cap, desc_r, why);
 
     /* The unused slots of the last grain table and the bytes of the last
      * grain past the old capacity become guest-visible: make them zero. */

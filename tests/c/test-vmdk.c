@@ -325,7 +325,12 @@ static void test_refusals(void)
     is_int(PLAN(G, false, INSTAR_PREALLOC_OFF), INSTAR_OK, "same size: ok");
     ok(plan.action == INSTAR_ACTION_NOOP && plan.npatches == 0, "same size: a no-op plan");
     is_int(PLAN(G / 2, false, INSTAR_PREALLOC_OFF), INSTAR_E_SHRINK_NEEDS_FLAG, "shrink without flag");
-    is_int(PLAN(G / 2, true, INSTAR_PREALLOC_OFF), INSTAR_E_UNSUPPORTED_SHRINK, "shrink with flag");
+    is_int(PLAN(G / 2, true, INSTAR_PREALLOC_OFF), INSTAR_OK, "shrink with flag");
+    ok(plan.action == INSTAR_ACTION_SHRINK && plan.npatches == 2 && plan.patches[0].offset == 0
+       && plan.patches[1].offset == 512 && plan.total_file_size == len
+       && plan.new_virtual_size == G / 2 && instar_plan_check(&plan, NULL) == 0,
+       "shrink: header then descriptor, file length kept");
+    is_u64(le64(plan.patches[0].data + 12), G / 2 / 512, "shrink: the new capacity in the header");
     is_int(PLAN(G / 2, true, INSTAR_PREALLOC_FULL), INSTAR_E_PREALLOC_NOT_GROW,
            "prealloc on a shrink: qemu's message first");
     is_int(PLAN(2 * G, false, INSTAR_PREALLOC_FALLOC), INSTAR_E_UNSUPPORTED_PREALLOC, "falloc grow");

@@ -1,7 +1,7 @@
 /* vmdk-apply-prefix.c -- simulate a crash part-way through a resize.
  *
- *   vmdk-apply-prefix FILE SIZE        print the number of patches the plan has
- *   vmdk-apply-prefix FILE SIZE K      apply only the first K patches (nothing else)
+ *   vmdk-apply-prefix [--shrink] FILE SIZE     print the number of patches the plan has
+ *   vmdk-apply-prefix [--shrink] FILE SIZE K   apply only the first K patches (nothing else)
  *
  * Used by tests/vmdk-consistency.sh to prove that every crash prefix of a
  * VMDK plan leaves an image qemu-img still opens. */
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "instar/error.h"
@@ -24,8 +25,13 @@ int main(int argc, char **argv)
     struct instar_fd_io fio;
     int fd, rc;
 
+    if (argc > 1 && strcmp(argv[1], "--shrink") == 0) {
+        args.allow_shrink = true;
+        argv++;
+        argc--;
+    }
     if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: %s FILE SIZE [K]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--shrink] FILE SIZE [K]\n", argv[0]);
         return 2;
     }
     if (instar_parse_size_spec(argv[2], &args.size) != INSTAR_OK) {
