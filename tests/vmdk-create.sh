@@ -17,10 +17,8 @@ info_norm() {
 desc_norm() {  # the descriptor text without its CID line
     dd if="$1" bs=512 skip=1 count=20 status=none | tr -d '\000' | grep -v '^CID='
 }
-outside_desc() {  # the file with the descriptor sectors blanked
-    head -c 512 "$1"
-    head -c 10240 /dev/zero
-    tail -c +10753 "$1"
+same_outside_desc() {  # same_outside_desc A B: equal but for sectors 1-20
+    cmp -s -n 512 "$1" "$2" && cmp -s -i 10752 "$1" "$2"
 }
 
 same_create() {  # same_create SIZE [OPTS]
@@ -38,17 +36,21 @@ same_create() {  # same_create SIZE [OPTS]
     ok $? "$d: both succeed $(head -c 200 "$TMPD/err")"
     [ "$(stat -c %s "$TMPD/q/d.vmdk")" = "$(stat -c %s "$TMPD/i/d.vmdk")" ]
     ok $? "$d: same file length ($(stat -c %s "$TMPD/i/d.vmdk"))"
-    outside_desc "$TMPD/q/d.vmdk" > "$TMPD/o.q"
-    outside_desc "$TMPD/i/d.vmdk" > "$TMPD/o.i"
-    cmp -s "$TMPD/o.q" "$TMPD/o.i"
+    same_outside_desc "$TMPD/q/d.vmdk" "$TMPD/i/d.vmdk"
     ok $? "$d: header, directories and tables byte-identical"
     [ "$(desc_norm "$TMPD/q/d.vmdk")" = "$(desc_norm "$TMPD/i/d.vmdk")" ]
     ok $? "$d: descriptor identical but for the CID"
     if [ "$size" != 0 ]; then
         [ "$(info_norm "$TMPD/q/d.vmdk")" = "$(info_norm "$TMPD/i/d.vmdk")" ]
         ok $? "$d: qemu-img info identical (normalised)"
-        "$QEMU_IMG" check -q -f vmdk "$TMPD/i/d.vmdk" >/dev/null 2>&1
-        ok $? "$d: qemu-img check clean"
+        # qemu-img check walks every grain (~5 s at 3T); the bytes already
+        # equal qemu-img's own, so the largest sizes skip it.
+        case $size in
+        *T) ;;
+        *)
+            "$QEMU_IMG" check -q -f vmdk "$TMPD/i/d.vmdk" >/dev/null 2>&1
+            ok $? "$d: qemu-img check clean" ;;
+        esac
     fi
 }
 
