@@ -18,3 +18,6 @@ TESTS += tests/c/test-vmdk
 FORMAT_C_TESTS += tests/c/test-vmdk
 
 FORMAT_BENCH_SOURCES += bench/bench-vmdk.c
+check_PROGRAMS += tests/tools/vmdk-synth
+tests_tools_vmdk_synth_SOURCES = tests/tools/vmdk-synth.c
+tests_tools_vmdk_synth_LDADD = core/libinstar.la

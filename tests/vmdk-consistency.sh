@@ -13,6 +13,8 @@ require "$QEMU_IMG" qemu-img
 require "$QEMU_IO" qemu-io
 PREFIX="$abs_top_builddir/tests/tools/vmdk-apply-prefix"
 require "$PREFIX" vmdk-apply-prefix
+SYNTH="$abs_top_builddir/tests/tools/vmdk-synth"
+require "$SYNTH" vmdk-synth
 
 # qemu-io with a list of commands; any "Pattern verification failed" or
 # error line makes it fail.
@@ -58,6 +60,9 @@ run_case() {  # run_case CREATOR START END
     f="$TMPD/$who-$start-$end.vmdk"
     if [ "$who" = qemu ]; then
         "$QEMU_IMG" create -q -f vmdk "$f" "$start" >/dev/null 2>&1
+    elif [ "${who%%:*}" = synth ]; then   # synth:GRAIN:GTES[:norgd]
+        set -- $(echo "$who" | tr ':' ' ')
+        "$SYNTH" "$f" "$(num "$start")" "$2" "$3" ${4:-}
     elif [ "$who" = qemu-zeroed-lsilogic ]; then
         "$QEMU_IMG" create -q -f vmdk -o zeroed_grain=on,adapter_type=lsilogic "$f" "$start" \
             >/dev/null 2>&1
@@ -102,6 +107,14 @@ for pair in $MATRIX; do
         run_case "$who" "${pair%%:*}" "${pair#*:}"
     done
 done
+
+# Layouts qemu-img never writes (tests/tools/vmdk-synth: GD before RGD,
+# tables in reverse order, 4-sector descriptor with a ddb.uuid): other
+# grain sizes, other table sizes, no redundant directory.
+run_case synth:16:128 50000000 300M           # 8 KiB grains, 1 MiB per table: relocation
+run_case synth:256:64 50000000 1G             # 128 KiB grains, 64-entry tables
+run_case synth:8:512:norgd 50000000 2G        # no redundant directory
+run_case synth:2048:16 50000000 3G            # 1 MiB grains, one-sector tables
 
 # zeroed-grain (version 2) images with another geometry
 run_case qemu-zeroed-lsilogic 1000000 3G
