@@ -203,6 +203,14 @@ shrink_case() {  # shrink_case CREATOR START END
                "write -P 0x46 $(( old - 512 )) 512" "read -P 0x46 $(( old - 512 )) 512" \
         && checks_clean "$f"
     ok $? "$d, then grow back to $start: the dropped range reads as zeros (nothing resurrected)"
+    ref="$TMPD/ref.raw"
+    rm -f "$ref"
+    truncate -s "$old" "$ref"
+    "$QEMU_IO" -f raw -c "write -P 0x41 0 4k" -c "write -P 0x45 $(( new - 512 )) 512" \
+        -c "write -P 0x46 $(( old - 512 )) 512" "$ref" >/dev/null 2>&1
+    "$QEMU_IMG" compare -q -f vmdk -F raw "$f" "$ref" >/dev/null 2>&1
+    ok $? "$d and back: qemu-img compare: the whole disk equals the raw reference"
+    rm -f "$ref"
 }
 shrink_case qemu 1G 100M             # whole tables dropped
 shrink_case instar 5G 1000000         # to an unaligned size: a partial grain
