@@ -17,7 +17,7 @@ tests_c_test_vmdk_LDADD = core/libinstar.la
 TESTS += tests/c/test-vmdk
 FORMAT_C_TESTS += tests/c/test-vmdk
 
-FORMAT_BENCH_SOURCES += bench/bench-vmdk.c
+bench_instar_bench_SOURCES += bench/bench-vmdk.c
 check_PROGRAMS += tests/tools/vmdk-synth
 tests_tools_vmdk_synth_SOURCES = tests/tools/vmdk-synth.c
 tests_tools_vmdk_synth_LDADD = core/libinstar.la
