@@ -132,8 +132,17 @@ struct instar_vmdk_resize_opts {
     uint64_t descriptor_sectors;
     struct instar_slice header;     /* 512 bytes */
     struct instar_slice descriptor; /* descriptor_sectors * 512 bytes */
-    struct instar_slice gd;         /* grain directory */
-    struct instar_slice rgd;        /* redundant grain directory */
+    struct instar_slice gd;         /* grain directory: ceil(4*gt_count/512) sectors */
+    struct instar_slice rgd;        /* redundant grain directory (same length) */
+    /* The 4-byte grain-table entry of the last grain, staged only when the
+     * old capacity is not grain-aligned (the planner asks for it with
+     * INSTAR_NEED_BYTES; it trusts the host to stage the bytes it named). */
+    struct instar_slice tail_gte;
+    /* The descriptor's new CID (the host picks it at random; an input so
+     * the planner stays pure). */
+    uint32_t new_cid;
+    /* When not NULL, a refusal stores a static one-line reason here. */
+    const char **why;
 };
 
 /* The planners.  Each fills PLAN and returns INSTAR_OK, or returns an
