@@ -10,11 +10,13 @@
  *
  * Crash order (DESIGN.md 3.3):
  *   fixed:   new footer at the new end -> zero the old footer (now data)
- *   dynamic: BAT growth (in its padding, at the tail over the old EOF
- *            footer, or a relocated copy at the old EOF footer) -> dynamic
- *            header (table offset, entries, checksum) -> footer at offset 0
- *            (the commit: qemu reads that copy) -> footer at end of file.
- * A table larger than the size needs is legal, so every prefix opens. */
+ *   dynamic: footer copy at the (new) end of file -> BAT growth (in its
+ *            padding, at the tail over the old EOF footer, or a relocated
+ *            copy at the old EOF footer) -> dynamic header (table offset,
+ *            entries, checksum) -> footer at offset 0 (the commit: qemu
+ *            reads that copy).
+ * A table larger than the size needs is legal, and the file always ends
+ * in a footer, so every prefix opens (in qemu and in our own reader). */
 #include <config.h>
 
 #include <string.h>
@@ -205,6 +207,8 @@ static int check_dynamic(struct instar_builder *b, const struct instar_vhd_resiz
     return INSTAR_OK;
 }
 
+enum bat_growth { BAT_KEEP, BAT_IN_PLACE, BAT_AT_TAIL, BAT_RELOCATE };
+
 static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize_opts *o,
                         const struct dyn *d, uint64_t stored, const struct vhd_chs *chs)
 {
@@ -212,41 +216,35 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
     uint64_t file = o->current_file_size, eof_footer = file - VHD_FOOTER_SIZE;
     uint64_t new_n = instar_div_round_up_u64(stored, d->bs);
     uint64_t eof = file, footer_at = eof_footer, table_off = d->bat_off;
-    uint64_t new_end, pad_end;
+    uint64_t pad_end, table_len = 0;
+    enum bat_growth how;
     uint8_t *foot, *hdr;
 
     if (new_n > VHD_MAX_TABLE_ENTRIES)
         return INSTAR_E_TOO_LARGE;
     if (new_n < d->n)
         new_n = d->n;               /* a larger table is legal: keep it */
-    new_end = d->bat_off + 4 * new_n;       /* both < 2^63: no overflow */
-    if (!instar_align_up_u64(new_end, VHD_SECTOR, &pad_end))
+    /* bat_off < 2^42 (file bound) and 4 * new_n < 2^31: no overflow. */
+    if (!instar_align_up_u64(d->bat_off + 4 * new_n, VHD_SECTOR, &pad_end))
         return INSTAR_E_OVERFLOW;
 
     if (new_n == d->n) {
-        /* The table already covers the new size. */
+        how = BAT_KEEP;             /* the table already covers the new size */
     } else if (pad_end <= d->room_end) {
-        /* In place, inside the padding or free space after the table. */
-        emit_fill(b, d->bat_end, pad_end - d->bat_end, &eof);
+        how = BAT_IN_PLACE;         /* inside its padding or free space */
     } else if (d->room_end == eof_footer) {
-        /* The table is the last structure: grow it over the old EOF footer
-         * (qemu reads the copy at offset 0) and move the footer out. */
-        emit_fill(b, d->bat_end, pad_end - d->bat_end, &eof);
+        /* The table is the last structure: it grows over the old EOF
+         * footer and the footer moves out. */
+        how = BAT_AT_TAIL;
         footer_at = pad_end;
     } else {
-        /* Relocate: a copy at the old EOF footer's place, then the footer
-         * after it.  The old table becomes dead space. */
-        uint64_t len;
+        /* Relocate: a copy where the old EOF footer is, the footer after
+         * it.  The old table becomes dead space. */
+        how = BAT_RELOCATE;
         table_off = eof_footer;
-        if (!instar_align_up_u64(4 * new_n, VHD_SECTOR, &len))
+        if (!instar_align_up_u64(4 * new_n, VHD_SECTOR, &table_len))
             return INSTAR_E_OVERFLOW;
-        if (d->n > 0) {
-            emit(b, table_off, o->bat.data, 4 * (uint64_t)d->n, eof);
-            if (table_off + 4 * (uint64_t)d->n > eof)
-                eof = table_off + 4 * (uint64_t)d->n;
-        }
-        emit_fill(b, table_off + 4 * (uint64_t)d->n, len - 4 * (uint64_t)d->n, &eof);
-        footer_at = table_off + len;
+        footer_at = table_off + table_len;
     }
     /* New blocks go right after the last structure; BAT entries must be
      * able to name them (32-bit sector numbers). */
@@ -254,7 +252,24 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
         return INSTAR_E_TOO_LARGE;
     plan->total_file_size = footer_at + VHD_FOOTER_SIZE;
 
-    if (new_n != d->n) {
+    /* 1. The copy at end of file, first: the file's tail is a valid footer
+     *    at every step (qemu reads the copy at offset 0 for dynamic disks,
+     *    so the new size there changes nothing yet). */
+    foot = new_footer(b, o->footer.data, stored, chs);
+    emit(b, footer_at, foot, VHD_FOOTER_SIZE, eof);
+    if (footer_at + VHD_FOOTER_SIZE > eof)
+        eof = footer_at + VHD_FOOTER_SIZE;
+    /* 2. The table, where nothing points yet. */
+    if (how == BAT_IN_PLACE || how == BAT_AT_TAIL) {
+        emit_fill(b, d->bat_end, pad_end - d->bat_end, &eof);
+    } else if (how == BAT_RELOCATE) {
+        if (d->n > 0)
+            instar_builder_write(b, table_off, o->bat.data, 4 * (uint64_t)d->n);
+        emit_fill(b, table_off + 4 * (uint64_t)d->n, table_len - 4 * (uint64_t)d->n, &eof);
+    }
+    /* 3. The dynamic header points at it (a table larger than the size
+     *    needs is legal, so this is safe on its own). */
+    if (how != BAT_KEEP) {
         hdr = instar_builder_alloc(b, VHD_DYN_HEADER_SIZE);
         if (hdr != NULL) {
             memcpy(hdr, o->dyn_header.data, VHD_DYN_HEADER_SIZE);
@@ -265,9 +280,8 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
             instar_builder_write(b, d->hdr_off, hdr, VHD_DYN_HEADER_SIZE);
         }
     }
-    foot = new_footer(b, o->footer.data, stored, chs);
-    instar_builder_write(b, 0, foot, VHD_FOOTER_SIZE);          /* commit */
-    emit(b, footer_at, foot, VHD_FOOTER_SIZE, eof);             /* the copy at EOF */
+    /* 4. Commit: the footer qemu reads, with the new size. */
+    instar_builder_write(b, 0, foot, VHD_FOOTER_SIZE);
     return instar_builder_finish(b);
 }
 
