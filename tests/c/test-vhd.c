@@ -48,11 +48,19 @@ static void refresh_header(uint8_t *h)
     instar_put_be32(h + VHD_D_CHECKSUM, vhd_checksum(h, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM));
 }
 
-/* Planner options straight from the bytes of M, as the engine reads them. */
+/* Planner options from the bytes of M, as the engine reads them.  The
+ * slices are copies (as the engine stages them): a plan may point into the
+ * staged BAT, and the image's own buffer moves when a patch grows it. */
+static uint8_t stage[16u << 20];
+
 static void opts_of(const struct instar_mem_io *m, struct instar_vhd_resize_opts *o,
                     uint64_t new_size)
 {
-    const uint8_t *d = m->data;
+    const uint8_t *d = stage;
+    memset(stage, 0, sizeof stage);
+    memcpy(stage, m->data, m->size < sizeof stage ? (size_t)m->size : sizeof stage);
+    if (m->size > sizeof stage)     /* fixed images: their footer at the end */
+        d = m->data;
     memset(o, 0, sizeof *o);
     o->current_file_size = m->size;
     o->req.new_size = new_size;

@@ -99,7 +99,10 @@ struct instar_vhd_resize_opts {
      * a dynamic disk, at end of file for a fixed one (512 bytes). */
     struct instar_slice footer;
     struct instar_slice dyn_header; /* 1024 bytes at the footer's data offset */
-    struct instar_slice bat;        /* at least 4 * max_table_entries bytes */
+    /* At least 4 * max_table_entries bytes.  A relocating plan writes the
+     * old entries straight from this slice: keep it alive and unchanged
+     * (not a view of the file being patched) until the plan is applied. */
+    struct instar_slice bat;
     /* Informational (the engine fills it; the planner derives the layout
      * from the staged BAT and ignores this): lowest allocated block. */
     uint64_t first_block_offset;
