@@ -15,3 +15,6 @@ FORMAT_C_TESTS += tests/c/test-vhd
 TESTS += tests/c/test-vhd
 tests_c_test_vhd_SOURCES = tests/c/test-vhd.c tests/c/tap.h
 tests_c_test_vhd_LDADD = core/libinstar.la
+
+# Benchmarks: plans per second per VHD growth path.
+bench_instar_bench_SOURCES += bench/bench-vhd.c
