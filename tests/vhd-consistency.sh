@@ -92,6 +92,58 @@ run_case() {  # run_case CREATOR SUB FORCE START END WRITE
     ok $t "$desc: qemu-io writes the new range and reads it back"
 }
 
+# ---- create: the same bytes as qemu-img 7.2 ------------------------------
+# Only the timestamp (24..27), checksum (64..67) and unique id (68..83) of
+# each footer may differ; qemu-img info must agree (minus file name and
+# allocation).
+footer_diffs_only() {  # footer_diffs_only A B FOOTER-OFFSET...
+    a=$1 b=$2; shift 2
+    cmp -l "$a" "$b" | awk -v offs="$*" '
+        BEGIN { n = split(offs, f, " ") }
+        { pos = $1 - 1; good = 0
+          for (i = 1; i <= n; i++) { r = pos - f[i]
+              if ((r >= 24 && r < 28) || (r >= 64 && r < 84)) good = 1 }
+          if (!good) { print "byte " pos " differs"; bad = 1 } }
+        END { exit bad }'
+}
+info_norm() {
+    "$QEMU_IMG" info --output=json -f vpc "$1" 2>&1 | grep -v -e '"filename"' -e '"actual-size"'
+}
+create_case() {  # create_case SUB FORCE SIZE
+    rm -f "$TMPD/cq.vhd" "$TMPD/ci.vhd"
+    "$QEMU_IMG" create -q -f vpc -o "subformat=$1,force_size=$2" "$TMPD/cq.vhd" "$3" 2>"$TMPD/qerr"
+    qrc=$?
+    "$INSTAR_IMG" create -q -f vpc -o "subformat=$1,force_size=$2" "$TMPD/ci.vhd" "$3" 2>"$TMPD/ierr"
+    irc=$?
+    t=0
+    if [ $qrc -ne 0 ] || [ $irc -ne 0 ]; then
+        [ $qrc -ne 0 ] && [ $irc -ne 0 ] || t=1
+        ok $t "create $1 force_size=$2 $3: both refuse ($(head -c 80 "$TMPD/ierr"))"
+        return
+    fi
+    len=$(stat -c %s "$TMPD/cq.vhd")
+    [ "$len" = "$(stat -c %s "$TMPD/ci.vhd")" ] || t=1
+    [ "$(info_norm "$TMPD/cq.vhd")" = "$(info_norm "$TMPD/ci.vhd")" ] || t=1
+    if [ $t -eq 0 ]; then
+        if [ "$1" = dynamic ]; then
+            footer_diffs_only "$TMPD/cq.vhd" "$TMPD/ci.vhd" 0 $((len - 512)) || t=1
+        else
+            # Fixed: the data area is a hole in both; compare the footer.
+            tail -c 512 "$TMPD/cq.vhd" > "$TMPD/fq"; tail -c 512 "$TMPD/ci.vhd" > "$TMPD/fi"
+            footer_diffs_only "$TMPD/fq" "$TMPD/fi" 0 || t=1
+        fi
+    fi
+    ok $t "create $1 force_size=$2 $3: same length ($len), same qemu-img info, same bytes but time/uuid/checksum"
+}
+for sub in dynamic fixed; do
+    for force in off on; do
+        for size in 513 1000000 16M 1G 127G 200G 2040G 2041G; do
+            create_case $sub $force $size
+        done
+    done
+done
+create_case dynamic off 0
+
 # ---- the matrix ---------------------------------------------------------
 # Dynamic: 16M has an 8-entry BAT in a 128-entry pad (in place up to 256 MiB);
 # with data the BAT is followed by blocks (relocation beyond); without data
