@@ -169,6 +169,38 @@ for cr in qemu instar; do
 done
 run_case qemu dynamic off 1G 2040G no
 
+# Shrink (qemu-img cannot): the kept range reads back, the size is what
+# qemu-img create gives, and growing back shows zeros where data was dropped.
+shrink_case() {  # shrink_case CREATOR SUB FORCE START END
+    cr=$1 sub=$2 force=$3 start=$4 end=$5
+    desc="$cr $sub force_size=$force $start -> $end (shrink)"
+    rm -f "$TMPD/s.vhd"
+    mk "$cr" "$sub" "$force" "$TMPD/s.vhd" "$start"
+    old=$(vsize "$TMPD/s.vhd")
+    fill "$TMPD/s.vhd" "$old"
+    exp=$(expected "$force" "$end")
+    t=0
+    "$INSTAR_IMG" resize -q -f vpc --shrink "$TMPD/s.vhd" "$end" || t=1
+    new=$(vsize "$TMPD/s.vhd")
+    [ "$new" = "$exp" ] || t=1
+    ok $t "$desc: qemu reads $new (qemu-img create gives $exp)"
+    t=0
+    qio "$TMPD/s.vhd" "read -P 0x5a 0 $K64" "write -P 0x33 $((new - 512)) 512" \
+        "read -P 0x33 $((new - 512)) 512" || t=1
+    "$INSTAR_IMG" resize -q -f vpc "$TMPD/s.vhd" "$old" || t=1
+    [ "$(vsize "$TMPD/s.vhd")" = "$old" ] || t=1
+    qio "$TMPD/s.vhd" "read -P 0x5a 0 $K64" "read -P 0x33 $((new - 512)) 512" \
+        "read -P 0 $new $((old - new))" || t=1
+    ok $t "$desc: kept data intact; grown back to $old, the dropped range reads zeros"
+}
+for cr in qemu instar; do
+    shrink_case $cr dynamic off 16M 5M
+    shrink_case $cr dynamic off 64M 30000000
+    shrink_case $cr dynamic on 64M 3000001
+    shrink_case $cr fixed off 16M 1M
+    shrink_case $cr fixed on 8M 5000000
+done
+
 # Twice in a row (a relocated BAT grows again; its old copy stays dead space).
 rm -f "$TMPD/s.vhd"
 mk qemu dynamic off "$TMPD/s.vhd" 16M
@@ -214,19 +246,23 @@ crash_case() {  # crash_case SUB FORCE START END WRITE
     rm -f "$TMPD/c0.vhd"
     mk qemu "$sub" "$force" "$TMPD/c0.vhd" "$start"
     old=$(vsize "$TMPD/c0.vhd")
-    [ "$wr" = yes ] && fill "$TMPD/c0.vhd" "$old"
-    np=$("$PREFIX" "$TMPD/c0.vhd" "$end" count)
+    [ "$wr" = no ] || fill "$TMPD/c0.vhd" "$old"
+    sflag=""; [ "$wr" = head ] && sflag=--shrink
+    np=$("$PREFIX" $sflag "$TMPD/c0.vhd" "$end" count)
     exp=$(expected "$force" "$end")
     t=0
     k=0
     while [ "$k" -le "${np:-0}" ]; do
         cp --sparse=always "$TMPD/c0.vhd" "$TMPD/c.vhd"
-        "$PREFIX" "$TMPD/c.vhd" "$end" "$k" || t=1
+        "$PREFIX" $sflag "$TMPD/c.vhd" "$end" "$k" || t=1
         v=$(vsize "$TMPD/c.vhd")
         if [ "$v" != "$old" ] && [ "$v" != "$exp" ]; then
             diag "prefix $k: qemu reads size '$v'"; t=1
         fi
         if [ "$wr" = yes ]; then old_ok "$TMPD/c.vhd" "$old" || { diag "prefix $k: old data"; t=1; }; fi
+        if [ "$wr" = head ]; then
+            qio "$TMPD/c.vhd" "read -P 0x5a 0 $K64" || { diag "prefix $k: kept data"; t=1; }
+        fi
         # A crashed image must still take writes (qemu allocates after the tables).
         qio "$TMPD/c.vhd" "write -P 0x42 $((v - 512)) 512" "read -P 0x42 $((v - 512)) 512" ||
             { diag "prefix $k: write at the end"; t=1; }
@@ -241,6 +277,8 @@ crash_case dynamic off 16M 1G no        # BAT grown over the EOF footer
 crash_case dynamic on 1G 5G yes
 crash_case fixed off 16M 40M yes
 crash_case fixed on 1M 2M yes
+crash_case dynamic off 16M 5M head     # shrink: size, then unmap what is beyond
+crash_case fixed off 16M 5M head        # shrink: footer inside, then the cut
 
 # ---- refusals: clear error, file untouched ----------------------------
 refuse() {  # refuse DESC FILE EXPECTED-TEXT OPTION... SIZE
@@ -264,7 +302,6 @@ rm -f "$TMPD/h.vhd"
 mk qemu dynamic off "$TMPD/h.vhd" 16M
 fill "$TMPD/h.vhd" 16781312
 refuse "grow past 2040 GiB" "$TMPD/h.vhd" "too large" -f vpc 2041G
-refuse "shrink" "$TMPD/h.vhd" "Shrinking VHD images is not supported" -f vpc --shrink 8M
 refuse "shrink without --shrink" "$TMPD/h.vhd" "shrink" -f vpc 8M
 refuse "dynamic with --preallocation=falloc" "$TMPD/h.vhd" "not supported" -f vpc --preallocation=falloc 32M
 refuse "dynamic with --preallocation=full" "$TMPD/h.vhd" "not supported" -f vpc --preallocation=full 32M

@@ -116,12 +116,21 @@ static int plan_fixed(struct instar_builder *b, const struct instar_vhd_resize_o
     struct instar_resize_plan *plan = b->plan;
     uint64_t file = o->current_file_size;
     uint64_t data_len = file - VHD_FOOTER_SIZE;
-    /* Another tool may keep more data than the geometry shows: never cut it. */
-    uint64_t new_end = stored > data_len ? stored : data_len;
     const uint8_t *foot = new_footer(b, o->footer.data, stored, chs);
-    (void)f;
 
-    plan->total_file_size = new_end + VHD_FOOTER_SIZE;   /* <= 2040 GiB + 512 */
+    if (stored < f->virtual_size) {
+        /* Shrink: the footer goes inside the discarded data, then the
+         * length cut (the host's final step) makes it the last sector. */
+        plan->total_file_size = stored + VHD_FOOTER_SIZE;
+        instar_builder_write(b, stored, foot, VHD_FOOTER_SIZE);
+        return instar_builder_finish(b);
+    }
+    /* Another tool may keep more data than the size shows: never cut it,
+     * but zero what is about to become visible (it is invisible now). */
+    uint64_t new_end = stored > data_len ? stored : data_len;
+    plan->total_file_size = new_end + VHD_FOOTER_SIZE;   /* <= 2 TiB + 512 */
+    if (data_len > f->virtual_size)
+        instar_builder_zero(b, f->virtual_size, data_len - f->virtual_size);
     if (new_end == data_len) {
         instar_builder_write(b, data_len, foot, VHD_FOOTER_SIZE);  /* commit */
     } else {
@@ -207,16 +216,56 @@ static int check_dynamic(struct instar_builder *b, const struct instar_vhd_resiz
     return INSTAR_OK;
 }
 
+/* Guest data at and beyond virtual offset V that is still mapped: the
+ * tail of the block holding V (from V on) and whole blocks from index
+ * ceil(V / bs) up to LIMIT.  Before a grow it is invisible and must read
+ * as zeros once visible (another tool, or a shrink, may have left data
+ * there); after a shrink it is dead.  Zero the tail, unmap the blocks
+ * (their space stays allocated in the file: a leak, never reused data). */
+static void clear_beyond(struct instar_builder *b, const struct instar_vhd_resize_opts *o,
+                         const struct dyn *d, uint64_t v, uint64_t limit, uint64_t *eof)
+{
+    uint64_t first = instar_div_round_up_u64(v, d->bs), p = v / d->bs;
+    if (v % d->bs != 0 && p < d->n) {
+        uint32_t e = instar_be32(o->bat.data + 4 * p);
+        if (e != VHD_BAT_UNUSED)
+            instar_builder_zero(b, (uint64_t)e * VHD_SECTOR + d->bitmap + v % d->bs,
+                                d->bs - v % d->bs);
+    }
+    if (limit > d->n)
+        limit = d->n;
+    for (uint64_t i = first; i < limit; i++) {
+        if (instar_be32(o->bat.data + 4 * i) != VHD_BAT_UNUSED) {
+            emit_fill(b, d->bat_off + 4 * first, 4 * (limit - first), eof);
+            return;
+        }
+    }
+}
+
+static int shrink_dynamic(struct instar_builder *b, const struct instar_vhd_resize_opts *o,
+                          const struct dyn *d, uint64_t stored, const struct vhd_chs *chs)
+{
+    uint64_t file = o->current_file_size, eof = file;
+    const uint8_t *foot = new_footer(b, o->footer.data, stored, chs);
+    b->plan->total_file_size = file;    /* dead blocks stay: no compaction */
+    /* The table keeps its size (a larger table is legal). */
+    instar_builder_write(b, file - VHD_FOOTER_SIZE, foot, VHD_FOOTER_SIZE);
+    instar_builder_write(b, 0, foot, VHD_FOOTER_SIZE);          /* commit */
+    clear_beyond(b, o, d, stored, d->n, &eof);                  /* cleanup */
+    return instar_builder_finish(b);
+}
+
 enum bat_growth { BAT_KEEP, BAT_IN_PLACE, BAT_AT_TAIL, BAT_RELOCATE };
 
 static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize_opts *o,
-                        const struct dyn *d, uint64_t stored, const struct vhd_chs *chs)
+                        const struct dyn *d, uint64_t old, uint64_t stored,
+                        const struct vhd_chs *chs)
 {
     struct instar_resize_plan *plan = b->plan;
     uint64_t file = o->current_file_size, eof_footer = file - VHD_FOOTER_SIZE;
     uint64_t new_n = instar_div_round_up_u64(stored, d->bs);
     uint64_t eof = file, footer_at = eof_footer, table_off = d->bat_off;
-    uint64_t pad_end, table_len = 0;
+    uint64_t pad_end, table_len = 0, keep;
     enum bat_growth how;
     uint8_t *foot, *hdr;
 
@@ -259,13 +308,21 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
     emit(b, footer_at, foot, VHD_FOOTER_SIZE, eof);
     if (footer_at + VHD_FOOTER_SIZE > eof)
         eof = footer_at + VHD_FOOTER_SIZE;
-    /* 2. The table, where nothing points yet. */
-    if (how == BAT_IN_PLACE || how == BAT_AT_TAIL) {
-        emit_fill(b, d->bat_end, pad_end - d->bat_end, &eof);
-    } else if (how == BAT_RELOCATE) {
-        if (d->n > 0)
-            instar_builder_write(b, table_off, o->bat.data, 4 * (uint64_t)d->n);
-        emit_fill(b, table_off + 4 * (uint64_t)d->n, table_len - 4 * (uint64_t)d->n, &eof);
+    /* 2. What becomes visible must read as zeros; then the table, where
+     *    nothing points yet.  A relocated copy keeps only the entries
+     *    below the old size. */
+    keep = instar_div_round_up_u64(old, d->bs);
+    if (keep > d->n)
+        keep = d->n;
+    if (how == BAT_RELOCATE) {
+        clear_beyond(b, o, d, old, 0, &eof);        /* the partial block only */
+        if (keep > 0)
+            instar_builder_write(b, table_off, o->bat.data, 4 * keep);
+        emit_fill(b, table_off + 4 * keep, table_len - 4 * keep, &eof);
+    } else {
+        clear_beyond(b, o, d, old, d->n, &eof);
+        if (how != BAT_KEEP)
+            emit_fill(b, d->bat_end, pad_end - d->bat_end, &eof);
     }
     /* 3. The dynamic header points at it (a table larger than the size
      *    needs is legal, so this is safe on its own). */
@@ -349,10 +406,19 @@ int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
     plan->old_virtual_size = f.virtual_size;
     plan->new_virtual_size = stored;
     plan->total_file_size = file;
-    if (stored < f.virtual_size)
-        return INSTAR_E_UNSUPPORTED_SHRINK;
+    /* A smaller request never grows (a geometry qemu would not pick for
+     * the current size could round it up past it). */
+    if (opts->req.new_size < f.virtual_size && stored > f.virtual_size)
+        stored = f.virtual_size;
+    plan->new_virtual_size = stored;
     if (stored == f.virtual_size)
         return instar_builder_finish(&b);   /* rounds to the current size */
+    if (stored < f.virtual_size) {
+        plan->action = INSTAR_ACTION_SHRINK;
+        if (opts->disk_type == INSTAR_VHD_FIXED)
+            return plan_fixed(&b, opts, &f, stored, &chs);
+        return shrink_dynamic(&b, opts, &d, stored, &chs);
+    }
     plan->action = INSTAR_ACTION_GROW;
     if (opts->disk_type == INSTAR_VHD_FIXED)
         return plan_fixed(&b, opts, &f, stored, &chs);
@@ -360,5 +426,5 @@ int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
      * could preallocate without allocating blocks, which we do not do. */
     if (opts->req.prealloc != INSTAR_PREALLOC_OFF)
         return INSTAR_E_UNSUPPORTED_PREALLOC;
-    return plan_dynamic(&b, opts, &d, stored, &chs);
+    return plan_dynamic(&b, opts, &d, f.virtual_size, stored, &chs);
 }

@@ -2,12 +2,14 @@
  * of FILE to SIZE (format vpc) and apply only the first K patches, as if
  * the machine stopped right there.
  *
- *   vhd-apply-prefix FILE SIZE count   print the plan's patch count
- *   vhd-apply-prefix FILE SIZE K       apply patches 0..K-1 (no length change)
+ *   vhd-apply-prefix [--shrink] FILE SIZE count   print the plan's patch count
+ *   vhd-apply-prefix [--shrink] FILE SIZE K       apply patches 0..K-1
+ * (a K below the patch count changes no length: the crash came first).
  * Exit 0 on success, 1 on a refusal or failure (message on stderr). */
 #include <config.h>
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,12 @@ int main(int argc, char **argv)
     struct instar_fd_io fio;
     int count_only, fd, rc;
     size_t k = 0;
+    bool shrink = argc > 1 && strcmp(argv[1], "--shrink") == 0;
 
+    if (shrink) {
+        argv++;
+        argc--;
+    }
     if (argc != 4) {
         fprintf(stderr, "usage: %s FILE SIZE count|K\n", argv[0]);
         return 2;
@@ -35,6 +42,7 @@ int main(int argc, char **argv)
         k = (size_t)strtoull(argv[3], NULL, 10);
     memset(&args, 0, sizeof args);
     args.format = INSTAR_FORMAT_VPC;
+    args.allow_shrink = shrink;
     if (instar_parse_size_spec(argv[2], &args.size) != INSTAR_OK) {
         fprintf(stderr, "bad size '%s'\n", argv[2]);
         return 2;
