@@ -1,6 +1,6 @@
-/* vhd.c -- the VHD (qemu "vpc") resize planner: grow fixed and dynamic
- * disks so that qemu 7.2 reads back the new size, the old data and zeros
- * in the new range.
+/* vhd.c -- the VHD (qemu "vpc") resize planner: grow and shrink fixed and
+ * dynamic disks so that qemu 7.2 reads back the new size, the kept data
+ * and zeros in any new range.
  *
  * Sizes are rounded as qemu-img create would store them for the image's
  * creator app: CHS-sized creators ("qemu", "vpc ", ...) get the first
@@ -9,12 +9,16 @@
  * request rounded up to 512.
  *
  * Crash order (DESIGN.md 3.3):
- *   fixed:   new footer at the new end -> zero the old footer (now data)
- *   dynamic: footer copy at the (new) end of file -> BAT growth (in its
- *            padding, at the tail over the old EOF footer, or a relocated
- *            copy at the old EOF footer) -> dynamic header (table offset,
- *            entries, checksum) -> footer at offset 0 (the commit: qemu
- *            reads that copy).
+ *   fixed grow:     new footer at the new end -> zero the old footer (now data)
+ *   fixed shrink:   new footer inside the discarded data -> (host) cut
+ *   dynamic grow:   footer copy at the (new) end of file -> zero/unmap stale
+ *                   data beyond the old size -> BAT growth (in its padding,
+ *                   at the tail over the old EOF footer, or a relocated copy
+ *                   at the old EOF footer) -> dynamic header (table offset,
+ *                   entries, checksum) -> footer at offset 0 (the commit:
+ *                   qemu reads that copy)
+ *   dynamic shrink: footer copy at end -> footer at 0 (commit) -> unmap
+ *                   blocks beyond, zero the new last block's tail.
  * A table larger than the size needs is legal, and the file always ends
  * in a footer, so every prefix opens (in qemu and in our own reader). */
 #include <config.h>
