@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -659,6 +660,66 @@ static void test_random(void)
     ok(okplans > 0, "random inputs reached successful plans (%u)", okplans);
 }
 
+/* The whole engine on mutated images: each resize either succeeds and
+ * leaves an image our reader parses with the planned size (and the kept
+ * block's data), or refuses and leaves every byte as it was. */
+static void test_engine_mutations(void)
+{
+    struct instar_mem_io base;
+    uint64_t x = 0x243f6a8885a308d3ull;
+    unsigned done = 0, refused = 0, bad = 0;
+    create(&base, "dynamic", false, 16 << 20);
+    alloc_block(&base, 0, 0x5a);
+    for (int it = 0; it < 400; it++) {
+        struct instar_mem_io c = copy_of(&base), before;
+        struct instar_resize_args a;
+        struct instar_image_plan ip;
+        char spec[32];
+        int nmut = 1 + it % 4;
+        for (int j = 0; j < nmut; j++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            /* Metadata: footer copy, dynamic header, BAT, or the EOF footer. */
+            uint64_t off = (x >> 8) % 2048;
+            if (x & 1)
+                off = c.size - 512 + (x >> 20) % 512;
+            c.data[off] ^= (uint8_t)(1u << ((x >> 40) % 8));
+        }
+        if (it & 1) {
+            refresh_footer(c.data);
+            refresh_header(c.data + 512);
+        }
+        before = copy_of(&c);
+        memset(&a, 0, sizeof a);
+        a.format = INSTAR_FORMAT_VPC;
+        a.allow_shrink = (x >> 50) & 1;
+        snprintf(spec, sizeof spec, "%llu", (unsigned long long)((x >> 30) % (8ull << 30)) + 1);
+        instar_parse_size_spec(spec, &a.size);
+        int rc = instar_image_plan(&c.io, &a, &ip, NULL);
+        if (rc == INSTAR_OK) {
+            uint64_t want = ip.plan.new_virtual_size;
+            rc = instar_plan_apply(&c.io, &ip.plan, INSTAR_PREALLOC_OFF, SIZE_MAX, NULL);
+            uint64_t got = engine_size(&c);
+            if (rc != INSTAR_OK || got != want) {
+                printf("# iteration %d: rc %d, size %llu, planned %llu\n", it, rc,
+                       (unsigned long long)got, (unsigned long long)want);
+                bad++;
+            }
+            done++;
+        } else {
+            if (c.size != before.size || memcmp(c.data, before.data, (size_t)c.size) != 0)
+                bad++;
+            refused++;
+        }
+        instar_image_plan_free(&ip);
+        instar_mem_io_free(&before);
+        instar_mem_io_free(&c);
+    }
+    ok(bad == 0, "400 mutated images: %u resized and re-parsed with the planned size, "
+       "%u refused with bytes untouched", done, refused);
+    ok(done > 0 && refused > 0, "both outcomes were reached");
+    instar_mem_io_free(&base);
+}
+
 int main(void)
 {
     test_rounding();
@@ -668,5 +729,6 @@ int main(void)
     test_fixed();
     test_hostile();
     test_random();
+    test_engine_mutations();
     return tap_done();
 }
