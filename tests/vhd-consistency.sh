@@ -238,6 +238,23 @@ t=$?
 [ "$(stat -c %s "$TMPD/s.vhd")" = $(($(expected off 32M) + 512)) ] || t=1
 ok $t "fixed VHD probed without -f: resized as vpc, file = size + footer"
 
+# Preallocation on fixed disks: falloc/full allocate the new data range,
+# metadata adds nothing (a fixed disk has no mapping metadata).
+for pa in falloc full metadata; do
+    rm -f "$TMPD/s.vhd"
+    mk qemu fixed off "$TMPD/s.vhd" 16M
+    fill "$TMPD/s.vhd" 16781312
+    t=0
+    "$INSTAR_IMG" resize -q -f vpc --preallocation=$pa "$TMPD/s.vhd" 64M || t=1
+    new=$(vsize "$TMPD/s.vhd")
+    [ "$new" = "$(expected off 64M)" ] || t=1
+    old_ok "$TMPD/s.vhd" 16781312 || t=1
+    qio "$TMPD/s.vhd" "read -P 0 16781312 $((new - 16781312))" || t=1
+    kb=$(du -k "$TMPD/s.vhd" | cut -f1)
+    if [ $pa = metadata ]; then [ "$kb" -lt 16384 ] || t=1; else [ "$kb" -ge 49152 ] || t=1; fi
+    ok $t "fixed 16M -> 64M --preallocation=$pa: size, data, zeros; ${kb} KiB allocated"
+done
+
 # Relative sizes count from the size qemu reads.
 rm -f "$TMPD/s.vhd"
 mk qemu dynamic off "$TMPD/s.vhd" 16M
