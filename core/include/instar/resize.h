@@ -89,15 +89,23 @@ enum instar_vhd_type {
 struct instar_vhd_resize_opts {
     struct instar_resize_request req;
     uint64_t current_file_size;
-    enum instar_vhd_type disk_type;
+    enum instar_vhd_type disk_type; /* differencing disks are refused */
+    /* Facts (must agree with the staged bytes, else HEADER_MISMATCH). */
     uint64_t virtual_size;          /* as qemu reads it (CHS or current size) */
     uint32_t block_size;            /* dynamic only */
     uint32_t max_table_entries;     /* dynamic only */
-    uint64_t bat_offset;            /* dynamic only */
-    struct instar_slice footer;     /* 512 bytes (the copy at EOF) */
-    struct instar_slice dyn_header; /* 1024 bytes, dynamic only */
-    struct instar_slice bat;        /* round_up(4*max_table_entries, 512) bytes */
-    uint64_t first_block_offset;    /* lowest allocated block (or file end) */
+    uint64_t bat_offset;            /* dynamic only: the header's table offset */
+    /* Existing state.  The footer is the copy qemu reads: at offset 0 for
+     * a dynamic disk, at end of file for a fixed one (512 bytes). */
+    struct instar_slice footer;
+    struct instar_slice dyn_header; /* 1024 bytes at the footer's data offset */
+    /* At least 4 * max_table_entries bytes.  A relocating plan writes the
+     * old entries straight from this slice: keep it alive and unchanged
+     * (not a view of the file being patched) until the plan is applied. */
+    struct instar_slice bat;
+    /* Informational (the engine fills it; the planner derives the layout
+     * from the staged BAT and ignores this): lowest allocated block. */
+    uint64_t first_block_offset;
 };
 
 /* ---- VHDX ---------------------------------------------------------------- */
@@ -132,8 +140,17 @@ struct instar_vmdk_resize_opts {
     uint64_t descriptor_sectors;
     struct instar_slice header;     /* 512 bytes */
     struct instar_slice descriptor; /* descriptor_sectors * 512 bytes */
-    struct instar_slice gd;         /* grain directory */
-    struct instar_slice rgd;        /* redundant grain directory */
+    struct instar_slice gd;         /* grain directory: ceil(4*gt_count/512) sectors */
+    struct instar_slice rgd;        /* redundant grain directory (same length) */
+    /* The 4-byte grain-table entry of the last grain, staged only when the
+     * old capacity is not grain-aligned (the planner asks for it with
+     * INSTAR_NEED_BYTES; it trusts the host to stage the bytes it named). */
+    struct instar_slice tail_gte;
+    /* The descriptor's new CID (the host picks it at random; an input so
+     * the planner stays pure). */
+    uint32_t new_cid;
+    /* When not NULL, a refusal stores a static one-line reason here. */
+    const char **why;
 };
 
 /* The planners.  Each fills PLAN and returns INSTAR_OK, or returns an
