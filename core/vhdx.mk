@@ -19,7 +19,7 @@ tests_tools_vhdx_apply_prefix_SOURCES = tests/tools/vhdx-apply-prefix.c
 tests_tools_vhdx_apply_prefix_LDADD = core/libinstar.la
 
 # Integration tests against qemu-img / qemu-io.
-VHDX_SH_TESTS = tests/vhdx-create.sh tests/vhdx-consistency.sh
+VHDX_SH_TESTS = tests/vhdx-create.sh tests/vhdx-consistency.sh tests/vhdx-hostile.sh
 TESTS += $(VHDX_SH_TESTS)
 EXTRA_DIST += $(VHDX_SH_TESTS)
 
