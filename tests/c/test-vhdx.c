@@ -202,6 +202,26 @@ static void test_crc(void)
     is_u64(instar_crc32c(0, "", 0), 0, "CRC-32C of the empty string is 0");
     is_u64(instar_crc32c(instar_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u,
            "CRC-32C chains over pieces");
+    /* The sliced fast path against a bit-at-a-time reference, on every
+     * length and alignment of a pseudo-random buffer. */
+    static uint8_t buf[300];
+    uint32_t x = 1;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(x >> 16);
+    }
+    int same = 1;
+    for (size_t off = 0; off < 9; off++)
+        for (size_t len = 0; off + len <= sizeof buf; len += 7) {
+            uint32_t c = 0xFFFFFFFFu;
+            for (size_t i = 0; i < len; i++) {
+                c ^= buf[off + i];
+                for (int k = 0; k < 8; k++)
+                    c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            }
+            same &= instar_crc32c(0, buf + off, len) == ~c;
+        }
+    ok(same, "slicing-by-8 CRC-32C equals the bitwise definition on all lengths and alignments");
 }
 
 static void test_create(void)
@@ -630,6 +650,31 @@ static void test_planner_inputs(void)
     instar_mem_io_free(&m);
 }
 
+/* 4 KiB logical sectors (qemu cannot create them, but the format has them):
+ * the chunk ratio is 8 times larger and sizes must be 4 KiB multiples. */
+static void test_4k_sectors(void)
+{
+    struct instar_mem_io m;
+    struct instar_diag d;
+    mk(&m, "", 64 * MIB, 1 * MIB, true);
+    struct facts f = reparse(&m);
+    uint8_t lss[4] = {0x00, 0x10, 0x00, 0x00};      /* 4096 */
+    instar_io_write(&m.io, lss, 4, f.rt1.meta_offset + 65536 + 32);
+    f = reparse(&m);
+    is_u64(f.md.logical_sector_size, 4096, "patched image has 4 KiB logical sectors");
+    is_u64(instar_vhdx_chunk_ratio(1 << 20, 4096), 32768, "chunk ratio 32768 for 1 MiB blocks");
+    struct instar_mem_io before;
+    copy_mem(&before, &m);
+    is_int(resize_engine(&m, "+512", false, INSTAR_PREALLOC_OFF, &d), INSTAR_E_INVALID_SIZE,
+           "4 KiB sectors: +512 is refused");
+    ok(same_mem(&before, &m), "refusal left the image untouched");
+    instar_mem_io_free(&before);
+    is_int(resize_engine(&m, "+4K", false, INSTAR_PREALLOC_OFF, &d), INSTAR_OK, "4 KiB sectors: +4K grows");
+    f = reparse(&m);
+    ok(f.ok && f.md.virtual_size == 64 * MIB + 4096, "virtual size 64 MiB + 4 KiB");
+    instar_mem_io_free(&m);
+}
+
 /* Deterministic mutations of a valid image's staged bytes: the planner
  * must never crash, and every plan it returns must hold the invariants
  * and never shrink the file. */
@@ -645,13 +690,14 @@ static void test_mutations(void)
 
     mk(&m, "", 300 * MIB, 1 * MIB, true);
     stage(&m, &s, &o, 0);
+    o.metadata.len = 1 << 17;           /* table + items: all the planner reads */
     uint8_t *areas[] = {s.h1, s.h2, s.r1, s.r2, s.meta, s.bat};
     size_t lens[] = {4096, 4096, 1024, 1024, 65536 + 64, o.bat.len};
     for (int it = 0; it < 3000; it++) {
         struct staged c = s;
         struct instar_vhdx_resize_opts oc = o;
         uint8_t h1[4096], h2[4096], r1[65536], r2[65536];
-        static uint8_t meta[1 << 20], bat[4096];
+        static uint8_t meta[1 << 17], bat[4096];
         memcpy(h1, s.h1, sizeof h1);
         memcpy(h2, s.h2, sizeof h2);
         memcpy(r1, s.r1, sizeof r1);
@@ -715,6 +761,7 @@ int main(void)
     test_sequence_edge();
     test_hostile();
     test_planner_inputs();
+    test_4k_sectors();
     test_mutations();
     return tap_done();
 }
