@@ -64,7 +64,9 @@ for opts in subformat=fixed subformat=dynamic block_size=1M block_size=512K bloc
             block_size=3M block_size=300M block_size=256M log_size=3M log_size=100K \
             block_state_zero=off "subformat=fixed,block_state_zero=off" \
             "subformat=fixed,block_size=1M,block_state_zero=off" subformat=foo \
-            subformat=differencing; do
+            subformat=differencing preallocation=off preallocation=falloc \
+            preallocation=full preallocation=metadata \
+            "subformat=fixed,preallocation=full"; do
     case_create 20M "$opts"
 done
 case_create 1G "block_size=1M,block_state_zero=off"

@@ -187,10 +187,12 @@ int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
     else
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION,
                                "Parameter 'subformat' does not accept value '%s'", o->subformat);
-    if (o->prealloc != INSTAR_PREALLOC_OFF)
+    /* qemu-img 7.2 hands falloc/full to the protocol layer and the result
+     * is indistinguishable from off (same length, same allocation); only
+     * metadata is refused. */
+    if (o->prealloc == INSTAR_PREALLOC_METADATA)
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_PREALLOC,
-                               "Unsupported preallocation mode '%s' for vhdx",
-                               instar_prealloc_name(o->prealloc));
+                               "Unsupported preallocation mode: metadata");
     /* qemu's option layer rounds log_size and block_size up to 1 MiB and
      * caps block_size at 256 MiB before the driver validates them. */
     log_size = o->log_size == 0 ? VHDX_MIB : o->log_size;
