@@ -49,4 +49,11 @@ fresh; poke 65636 'garbage'
 "$INSTAR_IMG" resize -q -f vhdx "$TMPD/x.vhdx" 128M; ok $? "one corrupt header: resize succeeds"
 "$QEMU_IMG" check -q "$TMPD/x.vhdx"; ok $? "one corrupt header: result checks clean"
 
+# Without -f the format is probed from content (never from the name).
+cp "$TMPD/good.vhdx" "$TMPD/probe.img"
+"$INSTAR_IMG" resize -q "$TMPD/probe.img" +16M; ok $? "probed vhdx: resize succeeds"
+ok $("$QEMU_IMG" info --output=json "$TMPD/probe.img" | grep -q '"virtual-size": 83886080'; echo $?) \
+   "probed vhdx: qemu-img info shows 80 MiB"
+"$QEMU_IMG" check -q "$TMPD/probe.img"; ok $? "probed vhdx: checks clean"
+
 done_testing
