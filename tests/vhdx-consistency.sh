@@ -120,6 +120,9 @@ for creator in qemu instar; do
     run_case $creator $((127 * G)) $((130 * G)) "block_size=1M,block_state_zero=off"
     run_case $creator 0 $((100 * M)) ""
     run_case $creator $((100 * M)) $((64 * 1024 * G)) "block_size=256M"
+    run_case $creator 1000448 $((3 * M)) ""
+    run_case $creator $((300 * M)) $((600 * M + 512)) "subformat=fixed,block_size=256M,block_state_zero=off"
+    run_case $creator $((40 * M + 512)) $((100 * M)) "block_size=32M"
 done
 
 done_testing
