@@ -103,6 +103,56 @@ read -P 0xa3 $last 512"
     ok $([ -z "$bad" ]; echo $?) "$desc: all $((n + 1)) crash prefixes open, check clean, keep the data${bad:+ (bad:$bad)}"
 }
 
+# Shrink: the data below the new size stays, and growing back (with
+# instar-img) shows zeros, not the old data, past the new size.
+run_shrink() {  # run_shrink CREATOR START END OPTIONS
+    creator=$1 start=$2 end=$3 opts=$4
+    img="$TMPD/img.vhdx"
+    rm -f "$img" "$TMPD/start.vhdx"
+    if [ -n "$opts" ]; then set -- -o "$opts"; else set --; fi
+    if [ "$creator" = qemu ]; then
+        "$QEMU_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
+    else
+        "$INSTAR_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
+    fi
+    desc="$creator shrink $start -> $end ${opts:-(defaults)}"
+    keep1="read -P 0xa1 0 512"
+    keep2="read -P 0xa4 $((end - 512)) 512"
+    qio "$img" "write -P 0xa1 0 512" "write -P 0xa4 $((end - 512)) 512" \
+        "write -P 0xa5 $((start - 512)) 512" || { ok 1 "$desc: start patterns"; return; }
+    cp --sparse=always "$img" "$TMPD/start.vhdx"
+    "$INSTAR_IMG" resize -q -f vhdx --shrink "$img" "$end" 2>"$TMPD/err"
+    ok $? "$desc: instar-img resize --shrink"
+    [ -s "$TMPD/err" ] && diag "$(cat "$TMPD/err")"
+    ok $([ "$(vsize "$img")" = "$end" ]; echo $?) "$desc: qemu-img info shows $end"
+    clean "$img"; ok $? "$desc: qemu-img check clean"
+    qio "$img" "$keep1" "$keep2"; ok $? "$desc: content below the new size reads back"
+    "$INSTAR_IMG" resize -q -f vhdx "$img" "$start"
+    ok $([ "$(vsize "$img")" = "$start" ]; echo $?) "$desc: grown back to $start"
+    z=$(zero_reads "$end" "$start")
+    echo "$z" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$img" "$@" "$keep1" "$keep2"; }
+    ok $? "$desc: grown back, the range past $end reads as zeros (no old data)"
+    qio "$img" "write -P 0xb8 $((start - 512)) 512" && qio "$img" "read -P 0xb8 $((start - 512)) 512"
+    ok $? "$desc: qemu-io writes there and reads it back"
+    clean "$img"; ok $? "$desc: still clean"
+
+    [ "$creator" = qemu ] || return
+    n=$("$PREFIX" "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
+    bad=""
+    k=0
+    while [ $k -le "$n" ]; do
+        cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
+        "$PREFIX" "$TMPD/p.vhdx" "$end" $k || bad="$bad $k(apply)"
+        s=$(vsize "$TMPD/p.vhdx")
+        { [ "$s" = "$start" ] || [ "$s" = "$end" ]; } || bad="$bad $k(size=$s)"
+        clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
+        qio "$TMPD/p.vhdx" "$keep1" "$keep2" || bad="$bad $k(data)"
+        [ "$s" = "$start" ] && { qio "$TMPD/p.vhdx" "read -P 0xa5 $((start - 512)) 512" || bad="$bad $k(old-data)"; }
+        k=$((k + 1))
+    done
+    ok $([ -z "$bad" ]; echo $?) "$desc: all $((n + 1)) crash prefixes open, check clean, keep the visible data${bad:+ (bad:$bad)}"
+}
+
 M=1048576
 G=$((1024 * M))
 for creator in qemu instar; do
@@ -123,6 +173,14 @@ for creator in qemu instar; do
     run_case $creator 1000448 $((3 * M)) ""
     run_case $creator $((300 * M)) $((600 * M + 512)) "subformat=fixed,block_size=256M,block_state_zero=off"
     run_case $creator $((40 * M + 512)) $((100 * M)) "block_size=32M"
+done
+for creator in qemu instar; do
+    run_shrink $creator $((64 * M)) $((10 * M + 524288)) "block_size=1M"
+    run_shrink $creator $((200 * M)) $((64 * M)) ""
+    run_shrink $creator $((20 * M)) $((12 * M)) "subformat=fixed,block_state_zero=off"
+    run_shrink $creator $((100 * M)) $((20 * M + 512)) "subformat=fixed"
+    run_shrink $creator $((130 * G)) $((100 * G)) "block_size=1M"
+    run_shrink $creator $G 1024 ""
 done
 
 done_testing

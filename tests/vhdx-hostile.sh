@@ -26,7 +26,7 @@ poke() {  # poke OFFSET BYTES...: overwrite bytes (octal escapes via printf)
 }
 
 fresh; refuse "shrink without --shrink" "shrink" "$TMPD/x.vhdx" 32M
-fresh; refuse "shrink" "unsupported shrink" "$TMPD/x.vhdx" --shrink 32M
+fresh; refuse "preallocation on a shrink" "preallocation" "$TMPD/x.vhdx" --shrink --preallocation=falloc 32M
 fresh; refuse "falloc" "preallocation" "$TMPD/x.vhdx" --preallocation=falloc 128M
 fresh; refuse "full" "preallocation" "$TMPD/x.vhdx" --preallocation=full 128M
 fresh; refuse "not a multiple of 512" "multiple" "$TMPD/x.vhdx" +1

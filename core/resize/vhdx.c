@@ -17,7 +17,13 @@
  * Every prefix leaves an image qemu opens with its old size (new BAT
  * entries lie beyond the old entry count, or in a region that holds a
  * superset of the old table) or, once the size item is written, the new.
- * Shrinking is refused.  Refusals happen before any patch is emitted. */
+ *
+ * Shrink (with allow_shrink): headers, then the size item as the commit,
+ * then cleanup: the tail of a present, now partial last block is zeroed
+ * and the BAT entries past the new table are cleared, so no later grow
+ * can bring old data back.  Blocks past the new size become unused space;
+ * the file keeps its length.  Refusals happen before any patch is
+ * emitted. */
 #include <config.h>
 
 #include <string.h>
@@ -193,6 +199,58 @@ static uint8_t *updated_header(struct instar_builder *b, const struct instar_vhd
     return h;
 }
 
+/* The header update (MS-VHDX: the non-current header with seq+1 and the
+ * new GUIDs, then the other with seq+2) and the commit: the Virtual Disk
+ * Size item. */
+static void emit_headers_and_commit(struct instar_builder *b,
+                                    const struct instar_vhdx_resize_opts *o,
+                                    const struct vhdx_facts *f, uint64_t new_size)
+{
+    const uint8_t *cur = f->hdr.current == 0 ? o->header1.data : o->header2.data;
+    uint8_t *h_first = updated_header(b, o, cur, f->hdr.seq + 1);
+    uint8_t *h_second = updated_header(b, o, cur, f->hdr.seq + 2);
+    uint8_t *size_item = instar_builder_alloc(b, 8);
+    if (h_first == NULL || h_second == NULL || size_item == NULL)
+        return;                                 /* b->err is set */
+    const uint64_t other_off = f->hdr.current == 0 ? VHDX_HEADER2_OFFSET : VHDX_HEADER1_OFFSET;
+    const uint64_t cur_off = f->hdr.current == 0 ? VHDX_HEADER1_OFFSET : VHDX_HEADER2_OFFSET;
+    instar_builder_write(b, other_off, h_first, VHDX_HEADER_SIZE);
+    instar_builder_write(b, cur_off, h_second, VHDX_HEADER_SIZE);
+    instar_put_le64(size_item, new_size);
+    instar_builder_write(b, f->rt1.meta_offset + f->meta.size_item_offset, size_item, 8);
+}
+
+/* After a shrink commits, nothing past the new size is visible; clear what
+ * a later grow (by any tool) could otherwise resurrect: the tail of a
+ * present, now partial last block, and the BAT entries past the new
+ * table (their blocks become unused space; the file keeps its length). */
+static void emit_shrink_cleanup(struct instar_builder *b,
+                                const struct instar_vhdx_resize_opts *o,
+                                const struct vhdx_facts *f, uint64_t new_size,
+                                uint64_t cr, uint64_t old_entries)
+{
+    const uint64_t bs = f->meta.block_size;
+    const uint64_t p_new = instar_div_round_up_u64(new_size, bs);
+    if (new_size % bs != 0) {
+        uint64_t e = instar_le64(o->bat.data + instar_vhdx_payload_index(p_new - 1, cr) * 8);
+        if ((e & VHDX_BAT_STATE_MASK) == VHDX_PAYLOAD_FULLY_PRESENT) {
+            uint64_t from = (e & VHDX_BAT_OFFSET_MASK) + new_size % bs;
+            uint64_t to = (e & VHDX_BAT_OFFSET_MASK) + bs;
+            if (to > o->current_file_size)
+                to = o->current_file_size;
+            if (from < to)
+                instar_builder_zero(b, from, to - from);
+        }
+    }
+    /* Entries past the end of the file read as zeros already. */
+    uint64_t from = f->rt1.bat_offset + instar_vhdx_payload_index(p_new, cr) * 8;
+    uint64_t to = f->rt1.bat_offset + old_entries * 8;
+    if (to > o->current_file_size)
+        to = o->current_file_size;
+    if (from < to)
+        instar_builder_zero(b, from, to - from);
+}
+
 int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
                             uint8_t *scratch, size_t scratch_len,
                             struct instar_resize_plan *plan)
@@ -216,8 +274,6 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
     rc = instar_resize_check_request(req, old_size);
     if (rc != INSTAR_OK)
         return rc;
-    if (new_size < old_size)
-        return INSTAR_E_UNSUPPORTED_SHRINK;
     if (req->prealloc != INSTAR_PREALLOC_OFF)
         return INSTAR_E_UNSUPPORTED_PREALLOC;
     if (new_size % lss != 0)
@@ -231,7 +287,10 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
     const uint64_t old_entries = instar_vhdx_bat_entries(old_size, f.meta.block_size, lss);
     const uint64_t new_entries = instar_vhdx_bat_entries(new_size, f.meta.block_size, lss);
     const uint64_t first_new = instar_vhdx_payload_index(p_old, cr);
-    const uint64_t keep = old_entries < first_new ? old_entries : first_new;
+    /* Entries that stay in use: growing keeps those before the first new
+     * payload block, shrinking those of the new size. */
+    const uint64_t keep = new_size < old_size ? new_entries
+                        : old_entries < first_new ? old_entries : first_new;
 
     if (old_entries > f.rt1.bat_length / 8)
         return INSTAR_E_PARSE;                  /* qemu: BAT region too small */
@@ -250,6 +309,12 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
     plan->total_file_size = opts->current_file_size;
     if (new_size == old_size)
         return instar_builder_finish(&b);       /* no-op: nothing to write */
+    if (new_size < old_size) {
+        plan->action = INSTAR_ACTION_SHRINK;
+        emit_headers_and_commit(&b, opts, &f, new_size);
+        emit_shrink_cleanup(&b, opts, &f, new_size, cr, old_entries);
+        return instar_builder_finish(&b);
+    }
     plan->action = INSTAR_ACTION_GROW;
 
     /* Where new things may go: past the file, every present block and every
@@ -360,18 +425,6 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
         instar_builder_zero(&b, from, total - from);
     }
 
-    /* ---- headers, then the commit ---- */
-    const uint8_t *cur = f.hdr.current == 0 ? opts->header1.data : opts->header2.data;
-    uint8_t *h_first = updated_header(&b, opts, cur, f.hdr.seq + 1);
-    uint8_t *h_second = updated_header(&b, opts, cur, f.hdr.seq + 2);
-    uint8_t *size_item = instar_builder_alloc(&b, 8);
-    if (h_first == NULL || h_second == NULL || size_item == NULL)
-        return instar_builder_finish(&b);
-    const uint64_t other_off = f.hdr.current == 0 ? VHDX_HEADER2_OFFSET : VHDX_HEADER1_OFFSET;
-    const uint64_t cur_off = f.hdr.current == 0 ? VHDX_HEADER1_OFFSET : VHDX_HEADER2_OFFSET;
-    instar_builder_write(&b, other_off, h_first, VHDX_HEADER_SIZE);
-    instar_builder_write(&b, cur_off, h_second, VHDX_HEADER_SIZE);
-    instar_put_le64(size_item, new_size);
-    instar_builder_write(&b, f.rt1.meta_offset + f.meta.size_item_offset, size_item, 8);
+    emit_headers_and_commit(&b, opts, &f, new_size);
     return instar_builder_finish(&b);
 }

@@ -521,7 +521,8 @@ static void test_hostile(void)
 
     mk(&m, "", 64 * MIB, 0, true);
     refuse(&m, "32M", false, INSTAR_PREALLOC_OFF, INSTAR_E_SHRINK_NEEDS_FLAG, "shrink without --shrink");
-    refuse(&m, "32M", true, INSTAR_PREALLOC_OFF, INSTAR_E_UNSUPPORTED_SHRINK, "shrink");
+    refuse(&m, "32M", true, INSTAR_PREALLOC_FALLOC, INSTAR_E_PREALLOC_NOT_GROW, "falloc on a shrink");
+    refuse(&m, "0", true, INSTAR_PREALLOC_OFF, INSTAR_E_SIZE_NOT_POSITIVE, "shrink to 0");
     refuse(&m, "128M", false, INSTAR_PREALLOC_FALLOC, INSTAR_E_UNSUPPORTED_PREALLOC, "falloc");
     refuse(&m, "128M", false, INSTAR_PREALLOC_METADATA, INSTAR_E_UNSUPPORTED_PREALLOC, "metadata prealloc");
     refuse(&m, "+1", false, INSTAR_PREALLOC_OFF, INSTAR_E_NOT_SECTOR_MULTIPLE, "size not a multiple of 512");
@@ -650,6 +651,95 @@ static void test_planner_inputs(void)
     instar_mem_io_free(&m);
 }
 
+static void test_shrink(void)
+{
+    struct instar_mem_io m;
+    struct staged s;
+    struct instar_vhdx_resize_opts o;
+    struct instar_resize_plan plan;
+    static uint8_t scratch[1 << 20];
+    struct instar_diag d;
+
+    /* Dynamic, 1 MiB blocks; blocks 10 and 40 present with data. */
+    mk(&m, "", 64 * MIB, 1 * MIB, true);
+    struct facts b = reparse(&m);
+    uint64_t b10 = m.size, b40 = m.size + MIB;
+    uint8_t *fill = malloc(MIB);
+    memset(fill, 0xab, MIB);
+    instar_io_write(&m.io, fill, MIB, b10);
+    memset(fill, 0xcd, MIB);
+    instar_io_write(&m.io, fill, MIB, b40);
+    wr64(&m, b.rt1.bat_offset + 10 * 8, b10 | 6);
+    wr64(&m, b.rt1.bat_offset + 40 * 8, b40 | 6);
+    uint64_t len = m.size;
+
+    stage(&m, &s, &o, 10 * MIB + 512 * 1024);
+    o.req.allow_shrink = false;
+    is_int(instar_plan_resize_vhdx(&o, scratch, sizeof scratch, &plan), INSTAR_E_SHRINK_NEEDS_FLAG,
+           "shrink without allow_shrink refused");
+    o.req.allow_shrink = true;
+    is_int(instar_plan_resize_vhdx(&o, scratch, sizeof scratch, &plan), INSTAR_OK, "plan 64M -> 10.5M");
+    is_int(instar_plan_check(&plan, NULL), 0, "shrink plan satisfies the invariants");
+    ok(plan.action == INSTAR_ACTION_SHRINK && plan.total_file_size == len, "shrink keeps the file length");
+    struct instar_mem_io orig;
+    copy_mem(&orig, &m);
+    int prefixes_ok = 1;
+    for (size_t k = 0; k <= plan.npatches; k++) {
+        struct instar_mem_io c;
+        uint8_t x[4];
+        copy_mem(&c, &orig);
+        instar_plan_apply(&c.io, &plan, INSTAR_PREALLOC_OFF, k, NULL);
+        struct facts f = reparse(&c);
+        instar_io_read(&c.io, x, 4, b10);
+        if (!f.ok || (f.md.virtual_size != 64 * MIB && f.md.virtual_size != 10 * MIB + 512 * 1024)
+            || x[0] != 0xab)
+            prefixes_ok = 0;
+        /* While the old size is live, block 40 must still be there. */
+        if (f.md.virtual_size == 64 * MIB && rd64(&c, f.rt1.bat_offset + 40 * 8) != (b40 | 6))
+            prefixes_ok = 0;
+        instar_mem_io_free(&c);
+    }
+    ok(prefixes_ok, "all %zu shrink prefixes parse with old or new size, data intact while visible",
+       plan.npatches + 1);
+    instar_mem_io_free(&orig);
+    instar_plan_apply(&m.io, &plan, INSTAR_PREALLOC_OFF, SIZE_MAX, NULL);
+    struct facts f = reparse(&m);
+    ok(f.ok && f.md.virtual_size == 10 * MIB + 512 * 1024, "shrunk to 10.5 MiB");
+    uint8_t *back = malloc(MIB);
+    instar_io_read(&m.io, back, MIB, b10);
+    int kept = 1, zero = 1;
+    for (size_t i = 0; i < MIB / 2; i++) kept &= back[i] == 0xab;
+    for (size_t i = MIB / 2; i < MIB; i++) zero &= back[i] == 0;
+    ok(kept, "last block: bytes below the new size kept");
+    ok(zero, "last block: tail beyond the new size zeroed");
+    is_u64(rd64(&m, f.rt1.bat_offset + 40 * 8), 0, "BAT entry past the new table cleared");
+    is_int(resize_engine(&m, "64M", false, INSTAR_PREALLOC_OFF, &d), INSTAR_OK, "grow back to 64M");
+    is_u64(rd64(&m, f.rt1.bat_offset + 40 * 8) & 7, VHDX_PAYLOAD_ZERO, "regrown block 40 reads as zeros (ZERO)");
+    is_u64(rd64(&m, f.rt1.bat_offset + 10 * 8), b10 | 6, "block 10 still present after regrow");
+    free(back);
+    free(fill);
+    unstage(&s);
+    instar_mem_io_free(&m);
+
+    /* Fixed: 20M, 8 MiB blocks all present; shrink to 12M. */
+    mk(&m, "fixed", 20 * MIB, 0, false);
+    uint8_t junk[4096];
+    memset(junk, 0x77, sizeof junk);
+    instar_io_write(&m.io, junk, sizeof junk, 16 * MIB + 4 * MIB);   /* block 1, past 12M */
+    instar_io_write(&m.io, junk, sizeof junk, 16 * MIB);             /* block 1, below 12M */
+    len = m.size;
+    is_int(resize_engine(&m, "12M", true, INSTAR_PREALLOC_OFF, &d), INSTAR_OK, "fixed 20M -> 12M");
+    f = reparse(&m);
+    ok(f.ok && f.md.virtual_size == 12 * MIB && m.size == len, "fixed shrunk to 12 MiB, same file length");
+    uint8_t x[4096];
+    instar_io_read(&m.io, x, sizeof x, 16 * MIB);
+    ok(x[0] == 0x77 && x[4095] == 0x77, "data below the new size kept");
+    instar_io_read(&m.io, x, sizeof x, 20 * MIB);
+    ok(x[0] == 0 && x[4095] == 0, "data of the last block past the new size zeroed");
+    is_u64(rd64(&m, f.rt1.bat_offset + 2 * 8), 0, "entry of the dropped block cleared");
+    instar_mem_io_free(&m);
+}
+
 /* 4 KiB logical sectors (qemu cannot create them, but the format has them):
  * the chunk ratio is 8 times larger and sizes must be 4 KiB multiples. */
 static void test_4k_sectors(void)
@@ -762,6 +852,7 @@ int main(void)
     test_hostile();
     test_planner_inputs();
     test_4k_sectors();
+    test_shrink();
     test_mutations();
     return tap_done();
 }

@@ -29,6 +29,7 @@ int main(int argc, char **argv)
     }
     memset(&a, 0, sizeof a);
     a.format = INSTAR_FORMAT_VHDX;
+    a.allow_shrink = true;      /* the suite prefixes shrinks too */
     if (instar_parse_size_spec(argv[2], &a.size) != INSTAR_OK) {
         fprintf(stderr, "bad size '%s'\n", argv[2]);
         return 2;
