@@ -105,8 +105,6 @@ static int explain(int rc, const struct instar_resize_args *args, uint64_t new_s
                    const struct instar_resize_plan *plan, struct instar_diag *diag)
 {
     switch (rc) {
-    case INSTAR_E_UNSUPPORTED_SHRINK:
-        return instar_diag_set(diag, rc, "VHDX images cannot be shrunk (unsupported shrink)");
     case INSTAR_E_UNSUPPORTED_PREALLOC:
         return instar_diag_set(diag, rc, "Unsupported preallocation mode '%s' for vhdx "
                                "(only 'off')", instar_prealloc_name(args->prealloc));
