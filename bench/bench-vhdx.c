@@ -1,5 +1,6 @@
 /* bench-vhdx.c -- VHDX planner throughput per path: grow in place
- * (dynamic), grow with BAT relocation, fixed growth, and a refusal. */
+ * (dynamic), grow with BAT relocation, fixed growth, shrink, and a
+ * refusal. */
 #include <config.h>
 
 #include <stdlib.h>
@@ -79,13 +80,14 @@ static void run(void *arg)
 }
 
 static void one(const char *name, const char *subformat, uint64_t size, uint32_t bs,
-                uint64_t new_size)
+                uint64_t new_size, bool shrink)
 {
     struct vhdx_case *c = malloc(sizeof *c);
     if (c == NULL || setup(c, subformat, size, bs, new_size) != 0) {
         free(c);
         return;
     }
+    c->o.req.allow_shrink = shrink;
     double rate = bench_rate(run, c, 0.3);
     bench_report(name, "plans/s", rate, c->rc == 0 ? "\"result\": \"plan\"" : "\"result\": \"refused\"");
     free(c->scratch);
@@ -96,8 +98,9 @@ static void one(const char *name, const char *subformat, uint64_t size, uint32_t
 
 void bench_vhdx(void)
 {
-    one("plan-vhdx-grow-dynamic-in-place", "dynamic", 1ull << 30, 0, 2ull << 30);
-    one("plan-vhdx-grow-dynamic-relocate", "dynamic", 127ull << 30, 1u << 20, 130ull << 30);
-    one("plan-vhdx-grow-fixed", "fixed", 64ull << 20, 0, 1ull << 30);
-    one("plan-vhdx-refuse-shrink", "dynamic", 1ull << 30, 0, 1ull << 29);
+    one("plan-vhdx-grow-dynamic-in-place", "dynamic", 1ull << 30, 0, 2ull << 30, false);
+    one("plan-vhdx-grow-dynamic-relocate", "dynamic", 127ull << 30, 1u << 20, 130ull << 30, false);
+    one("plan-vhdx-grow-fixed", "fixed", 64ull << 20, 0, 1ull << 30, false);
+    one("plan-vhdx-shrink-dynamic", "dynamic", 1ull << 30, 0, 1ull << 29, true);
+    one("plan-vhdx-refuse-shrink-without-flag", "dynamic", 1ull << 30, 0, 1ull << 29, false);
 }
