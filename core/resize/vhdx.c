@@ -3,11 +3,12 @@
  * qemu-img 7.2 cannot resize VHDX, so the plan follows MS-VHDX and what
  * qemu 7.2 accepts as a reader (block/vhdx.c).  Order (DESIGN.md 3.3):
  *
- *   prepare  zero the tail of a partial, present last block; write the new
+ *   prepare  extend the file over everything a present BAT entry or the
+ *            BAT will cover (first, so a refused length changes nothing);
+ *            zero the tail of a partial, present last block; write the new
  *            BAT entries (in place, or into a new 1 MiB-aligned region past
  *            everything, existing entries copied so no index moves); point
- *            both region tables at a relocated BAT; extend the file over
- *            every block a present BAT entry will cover;
+ *            both region tables at a relocated BAT;
  *   headers  the non-current header with seq+1 and new File/DataWriteGuids,
  *            then the other with seq+2 (MS-VHDX: the DataWriteGuid changes
  *            *before* the user-visible change);
@@ -357,7 +358,15 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
     plan->total_file_size = total;
 
     /* ---- prepare ---- */
-    uint64_t eof = opts->current_file_size;
+    const uint64_t eof = opts->current_file_size;
+    /* 0. Extend the file first (sparsely: only its last bytes are
+     *    zero-filled), so that a file system refusing the length (EFBIG,
+     *    ENOSPC) fails the resize before anything else is written; the
+     *    hole reads as zeros and everything placed there is written later. */
+    if (total > eof) {
+        uint64_t from = max_u64(eof, total - 512);
+        instar_builder_zero(&b, from, total - from);
+    }
     /* 1. The bytes of a partial last block beyond the old size become
      *    guest-visible: make sure they read as zeros. */
     if (p_old > 0 && old_size % bs != 0) {
@@ -405,7 +414,6 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
         uint64_t used = new_entries * 8;
         if (used < bat_len)
             instar_builder_zero(&b, bat_base + used, bat_len - used);
-        eof = max_u64(eof, bat_base + bat_len);
         /* 3. Both region tables: the copy qemu ignores first. */
         uint8_t *t2 = moved_region_table(&b, opts->region2, f.rt2.bat_index, bat_base,
                                          (uint32_t)bat_len);
@@ -415,14 +423,6 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
             return instar_builder_finish(&b);
         instar_builder_write(&b, VHDX_REGION2_OFFSET, t2, VHDX_REGION_SIZE);
         instar_builder_write(&b, VHDX_REGION1_OFFSET, t1, VHDX_REGION_SIZE);
-    } else {
-        eof = max_u64(eof, bat_base + new_entries * 8);
-    }
-    /* 4. Extend the file (sparsely: only its last bytes are zero-filled)
-     *    before any entry pointing there becomes live. */
-    if (total > eof) {
-        uint64_t from = max_u64(eof, total - 512);
-        instar_builder_zero(&b, from, total - from);
     }
 
     emit_headers_and_commit(&b, opts, &f, new_size);

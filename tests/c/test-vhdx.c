@@ -390,6 +390,9 @@ static void test_relocation(void)
     instar_mem_io_free(&m);
 }
 
+static void refuse(struct instar_mem_io *m, const char *spec, bool shrink,
+                   enum instar_prealloc pa, int want, const char *what);
+
 static void test_fixed_and_tail(void)
 {
     struct instar_mem_io m;
@@ -438,6 +441,13 @@ static void test_fixed_and_tail(void)
     ok(tail_zero, "partial block: tail beyond the old size zeroed");
     free(ones);
     free(back2);
+    instar_mem_io_free(&m);
+
+    /* A store that refuses the new length (here: the 512 MiB memory
+     * limit, on disk EFBIG or ENOSPC) fails the resize on its first patch,
+     * the file extension, so nothing is changed. */
+    mk(&m, "fixed", 20 * MIB, 0, false);
+    refuse(&m, "1G", false, INSTAR_PREALLOC_OFF, INSTAR_E_IO, "fixed grow beyond what the store takes");
     instar_mem_io_free(&m);
 
     /* Growing from size 0 (qemu's wrapped BAT). */
