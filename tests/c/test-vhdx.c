@@ -613,6 +613,26 @@ static void test_hostile(void)
     fix_crc(&h, VHDX_REGION1_OFFSET, VHDX_REGION_SIZE);
     refuse(&h, "128M", false, INSTAR_PREALLOC_OFF, INSTAR_E_PARSE, "BAT region at offset 0");
     instar_mem_io_free(&h);
+    /* A metadata region claiming 4 GiB - 1 MiB (valid CRC): the engine
+     * stages a bounded part (prior art: this length once became a 4 GiB
+     * allocation), the items are found and the grow works. */
+    copy_mem(&h, &m);
+    uint8_t big[4];
+    instar_put_le32(big, 0xFFF00000u);
+    instar_io_write(&h.io, big, 4, VHDX_REGION1_OFFSET + 72);
+    fix_crc(&h, VHDX_REGION1_OFFSET, VHDX_REGION_SIZE);
+    instar_io_write(&h.io, big, 4, VHDX_REGION2_OFFSET + 72);
+    fix_crc(&h, VHDX_REGION2_OFFSET, VHDX_REGION_SIZE);
+    {
+        struct instar_diag d;
+        uint64_t len0 = h.size;
+        is_int(resize_engine(&h, "64G", false, INSTAR_PREALLOC_OFF, &d), INSTAR_OK,
+               "metadata region length 4 GiB - 1 MiB: bounded staging, grow works");
+        struct facts g = reparse(&h);
+        ok(g.ok && g.md.virtual_size == 64 * GIB && h.size == len0,
+           "result parses with 64 GiB, BAT grown in place");
+    }
+    instar_mem_io_free(&h);
     /* Not a VHDX at all. */
     copy_mem(&h, &m);
     wr64(&h, 0, 0);
