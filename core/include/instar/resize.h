@@ -109,22 +109,34 @@ struct instar_vhd_resize_opts {
 };
 
 /* ---- VHDX ---------------------------------------------------------------- */
+/* The scalars are cross-checked against the staged bytes (a disagreement is
+ * INSTAR_E_HEADER_MISMATCH); the staged bytes are parsed and validated as
+ * qemu 7.2 would before anything is planned. */
 struct instar_vhdx_resize_opts {
     struct instar_resize_request req;
     uint64_t current_file_size;
-    uint64_t virtual_size;
-    uint32_t block_size;
-    uint32_t logical_sector_size;
+    uint64_t virtual_size;          /* the Virtual Disk Size item */
+    uint32_t block_size;            /* File Parameters: BlockSize */
+    uint32_t logical_sector_size;   /* 512 or 4096 */
     bool leave_blocks_allocated;    /* "fixed" subformat */
     struct instar_slice header1;    /* 4 KiB at 64 KiB */
     struct instar_slice header2;    /* 4 KiB at 128 KiB */
-    struct instar_slice region1;    /* 64 KiB at 192 KiB */
-    struct instar_slice region2;    /* 64 KiB at 256 KiB */
-    struct instar_slice metadata;   /* the metadata region (<= 1 MiB staged) */
+    struct instar_slice region1;    /* 64 KiB at 192 KiB (the one qemu reads) */
+    struct instar_slice region2;    /* 64 KiB at 256 KiB (kept in step) */
+    struct instar_slice metadata;   /* the metadata region's first bytes (table + items) */
     uint64_t metadata_offset;       /* file offset of the metadata region */
-    struct instar_slice bat;        /* the BAT region's used part */
-    uint64_t bat_offset;
+    struct instar_slice bat;        /* BAT entries from index 0: at least the entries
+                                       before the first new payload block (the
+                                       planner asks for them with NEED_BYTES) */
+    uint64_t bat_offset;            /* BAT region, as region table 1 says */
     uint32_t bat_region_length;
+    /* New GUIDs for the header update (MS-VHDX: a new FileWriteGuid before
+     * the first write of a session, a new DataWriteGuid before a
+     * user-visible change such as the disk size).  The planner is pure, so
+     * the caller supplies them: the engine from getrandom(), fuzzers and
+     * tests fixed bytes. */
+    uint8_t file_write_guid[16];
+    uint8_t data_write_guid[16];
 };
 
 /* ---- VMDK (monolithicSparse) -------------------------------------------- */
