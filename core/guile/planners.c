@@ -65,6 +65,8 @@ SCM_KEYWORD(kw_region2, "region2");
 SCM_KEYWORD(kw_metadata, "metadata");
 SCM_KEYWORD(kw_metadata_offset, "metadata-offset");
 SCM_KEYWORD(kw_bat_region_length, "bat-region-length");
+SCM_KEYWORD(kw_file_write_guid, "file-write-guid");
+SCM_KEYWORD(kw_data_write_guid, "data-write-guid");
 /* vmdk */
 SCM_KEYWORD(kw_capacity_sectors, "capacity-sectors");
 SCM_KEYWORD(kw_grain_sectors, "grain-sectors");
@@ -97,6 +99,18 @@ static uint32_t opt_u32(SCM v, uint32_t def, const char *subr, const char *what)
 static bool opt_bool(SCM v, const char *subr, const char *what)
 {
     return INSTAR_GIVEN(v) && instar_guile_to_bool(v, subr, 0, what);
+}
+
+/* A 16-byte GUID from a bytevector (absent: zeros). */
+static void opt_guid(uint8_t out[16], SCM v, const char *subr, const char *what)
+{
+    memset(out, 0, 16);
+    if (!INSTAR_GIVEN(v) || scm_is_false(v))
+        return;
+    struct instar_slice s = instar_guile_to_slice(v, subr, 0, what);
+    if (s.len != 16)
+        scm_out_of_range(subr, v);
+    memcpy(out, s.data, 16);
 }
 
 static void request(struct instar_resize_request *req, SCM new_size, SCM shrink,
@@ -371,7 +385,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     SCM leave = SCM_UNDEFINED, h1 = SCM_UNDEFINED, h2 = SCM_UNDEFINED;
     SCM r1 = SCM_UNDEFINED, r2 = SCM_UNDEFINED, meta = SCM_UNDEFINED;
     SCM meta_off = SCM_UNDEFINED, bat = SCM_UNDEFINED, bat_off = SCM_UNDEFINED;
-    SCM bat_len = SCM_UNDEFINED;
+    SCM bat_len = SCM_UNDEFINED, fw_guid = SCM_UNDEFINED, dw_guid = SCM_UNDEFINED;
     struct instar_vhdx_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
@@ -380,7 +394,8 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
         kw_logical_sector_size, &lss, kw_leave_blocks_allocated, &leave,
         kw_header1, &h1, kw_header2, &h2, kw_region1, &r1, kw_region2, &r2,
         kw_metadata, &meta, kw_metadata_offset, &meta_off, kw_bat, &bat,
-        kw_bat_offset, &bat_off, kw_bat_region_length, &bat_len, SCM_UNDEFINED);
+        kw_bat_offset, &bat_off, kw_bat_region_length, &bat_len,
+        kw_file_write_guid, &fw_guid, kw_data_write_guid, &dw_guid, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
     request(&o.req, ns, sh, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
@@ -397,6 +412,8 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     o.bat = instar_guile_to_slice(bat, FUNC_NAME, 0, "#:bat");
     o.bat_offset = opt_u64(bat_off, 0, FUNC_NAME, "#:bat-offset");
     o.bat_region_length = opt_u32(bat_len, 0, FUNC_NAME, "#:bat-region-length");
+    opt_guid(o.file_write_guid, fw_guid, FUNC_NAME, "#:file-write-guid");
+    opt_guid(o.data_write_guid, dw_guid, FUNC_NAME, "#:data-write-guid");
     struct payload_sources src = {0};
     add_slice(&src, o.header1);
     add_slice(&src, o.header2);

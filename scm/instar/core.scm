@@ -152,8 +152,10 @@ bytevectors #:footer #:dyn-header #:bat.")
  (plan-resize-vhdx
   "(plan-resize-vhdx #:new-size N ...) -- plan a VHDX resize.  Keywords:
 #:current-file-size #:virtual-size #:block-size #:logical-sector-size
-#:leave-blocks-allocated? #:metadata-offset #:bat-offset #:bat-region-length
-and the bytevectors #:header1 #:header2 #:region1 #:region2 #:metadata #:bat.")
+#:leave-blocks-allocated? #:metadata-offset #:bat-offset #:bat-region-length,
+the bytevectors #:header1 #:header2 #:region1 #:region2 #:metadata #:bat, and
+the new header GUIDs #:file-write-guid #:data-write-guid (16-byte bytevectors,
+default zeros: the planner is pure, so the caller supplies them).")
  (plan-resize-vmdk
   "(plan-resize-vmdk #:new-size N ...) -- plan a VMDK (monolithicSparse)
 resize.  Keywords: #:current-file-size #:capacity-sectors #:grain-sectors

@@ -168,6 +168,15 @@
       (test-assert "VMDK descriptor extent line rewritten"
         (member (list "+" #f (format #f "RW ~d SPARSE \"a.vmdk\"" (/ (plan-new-virtual-size plan) 512)))
                 (cddr (assoc "VMDK descriptor" changes)))))
+    (image-create (path "a.vhdx") #:format 'vhdx #:size "64M")
+    (let* ((plan (image-plan (path "a.vhdx") "+64M"))
+           (changes (header-changes plan #:image (path "a.vhdx"))))
+      (test-equal "VHDX virtual disk size item, old -> new"
+        (list "virtual_disk_size" (plan-old-virtual-size plan) (plan-new-virtual-size plan))
+        (field changes "VHDX virtual disk size item" "virtual_disk_size"))
+      (test-assert "VHDX header sequence numbers advance"
+        (let ((f (field changes "VHDX header 1" "sequence_number")))
+          (and f (> (caddr f) (cadr f))))))
     (system* "rm" "-rf" dir)))
 
 (test-group "hostile plans print"
