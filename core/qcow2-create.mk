@@ -4,6 +4,14 @@
 core_libinstar_la_SOURCES += core/image/qcow2-create.c core/image/qcow2-create.h
 core_libinstar_la_SOURCES += core/image/qcow2-create-layout.c core/image/qcow2-create-layout.h
 
+# C unit test of create (in memory; also run under ASan/UBSan in CI).
+FORMAT_C_TESTS += tests/tools/test-create-qcow2
+check_PROGRAMS += tests/tools/test-create-qcow2
+TESTS += tests/tools/test-create-qcow2
+tests_tools_test_create_qcow2_SOURCES = tests/tools/test-create-qcow2.c tests/c/tap.h
+tests_tools_test_create_qcow2_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/c
+tests_tools_test_create_qcow2_LDADD = core/libinstar.la
+
 # A test driver: plan a resize, apply only the first K patches (a crash).
 check_PROGRAMS += tests/tools/apply-prefix
 tests_tools_apply_prefix_SOURCES = tests/tools/apply-prefix.c
