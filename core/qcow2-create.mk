@@ -18,15 +18,14 @@ tests_tools_apply_prefix_SOURCES = tests/tools/apply-prefix.c
 tests_tools_apply_prefix_LDADD = core/libinstar.la
 
 # Integration tests against qemu-img (TAP, tests/lib.sh).
+# Cases instar refuses as "not supported" while qemu succeeds are TAP TODO
+# (XFAIL) lines, so the known gaps stay visible in every summary.
 QCOW2_CREATE_SH_TESTS = \
-	tests/qcow2-create-vs-qemu.sh
-# Waiting for the qcow2 resize planner (branch qcow2-planner): runnable by
-# hand with `make check TESTS=...', joined to TESTS once they pass.
-QCOW2_RESIZE_SH_TESTS = \
+	tests/qcow2-create-vs-qemu.sh \
 	tests/qcow2-vs-qemu.sh \
 	tests/qcow2-crash-prefix.sh
 TESTS += $(QCOW2_CREATE_SH_TESTS)
-EXTRA_DIST += $(QCOW2_CREATE_SH_TESTS) $(QCOW2_RESIZE_SH_TESTS) tests/qcow2-lib.sh
+EXTRA_DIST += $(QCOW2_CREATE_SH_TESTS) tests/qcow2-lib.sh
 
 # Benchmarks: instar-img vs qemu-img resize (wall time, peak memory) and
 # qcow2 creates per second; `make bench' runs them after instar-bench.

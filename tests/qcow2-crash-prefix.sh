@@ -3,7 +3,8 @@
 # an image qemu-img checks without corruption (DESIGN.md 3.3; leaks are
 # allowed).  For each case the plan's patches 0..n are applied to a fresh
 # copy (tests/tools/apply-prefix) and `qemu-img check' runs on the result;
-# the complete resize ("all") must check clean, leaks included.
+# the complete resize ("all") must check clean, leaks included.  A plan
+# instar refuses as "not supported" is a TAP TODO (XFAIL), never a pass.
 . "$abs_top_srcdir/tests/lib.sh"
 . "$abs_top_srcdir/tests/qcow2-lib.sh"
 APPLY=$abs_top_builddir/tests/tools/apply-prefix
@@ -26,6 +27,10 @@ run_case() {
     cp --sparse=always "$TMPD/orig" "$TMPD/t"
     n=$("$APPLY" -f qcow2 "$@" "$TMPD/t" "$end" 0 2>"$TMPD/err")
     if [ $? -ne 0 ] || [ -z "$n" ]; then
+        if unsupported "$TMPD/err"; then
+            todo "$desc: $(head -n 1 "$TMPD/err")"
+            return
+        fi
         ok 1 "$desc: planned"
         diag "$(cat "$TMPD/err")"
         return
@@ -57,6 +62,7 @@ run_case "" 16M 1G "a1:0:64k b2:15M:64k"
 run_case "" 16M 2T "a1:0:64k"
 run_case cluster_size=512,refcount_bits=64 1M 1G "a1:0:4k"
 run_case cluster_size=512,refcount_bits=1 1M 16G "a1:0:4k"
+run_case cluster_size=512,refcount_bits=64 1M 16G "a1:0:4k b2:900k:64k"
 run_case compat=0.10 16M 1G "a1:0:64k"
 run_case extended_l2=on 16M 1G "a1:0:64k"
 run_case cluster_size=4k 1M +2M "a1:0:4k" --preallocation=metadata

@@ -5,6 +5,8 @@
 # cluster that straddles the new end), the file is copied, one copy is
 # resized by qemu-img and the other by instar-img.  Required:
 #   - the same exit class (and on refusal: qemu's message, our file untouched);
+#     where instar refuses as "not supported" what qemu does (a known gap,
+#     file untouched) the case is a TAP TODO: counted as XFAIL, never a pass;
 #   - on success: equal normalised `qemu-img info', a `qemu-img check' of
 #     ours without corruptions (and without leaks when qemu has none), and
 #     equal guest data (`qemu-img compare'; for virtual sizes beyond 2 TiB,
@@ -81,6 +83,11 @@ run_case() {
     [ $qrc -eq 0 ] && qc=ok || qc=fail
     [ $irc -eq 0 ] && ic=ok || ic=fail
     desc="$desc: qemu $qc, instar $ic"
+    if [ $qc = ok ] && [ $ic = fail ] && unsupported "$TMPD/i.err" &&
+       cmp -s "$TMPD/orig" "$TMPD/i"; then
+        todo "$desc ($(err_text "$TMPD/i.err"); file untouched)"
+        return
+    fi
     if [ $qc != $ic ]; then
         ok 1 "$desc"
         diag "qemu: $(cat "$TMPD/q.err")" "instar: $(cat "$TMPD/i.err")"
