@@ -40,3 +40,7 @@ bench-qcow2-vs-qemu: core/cli/instar-img$(EXEEXT) tests/tools/create-rate$(EXEEX
 	$(SHELL) $(srcdir)/bench/qcow2-vs-qemu.sh
 .PHONY: bench-qcow2-vs-qemu
 bench: bench-qcow2-vs-qemu
+
+# Manual: a subsection for the qcow2 section (the lead includes it from
+# doc/formats.texi after fmt-qcow2.texi).
+EXTRA_DIST += doc/fmt-qcow2-create.texi
