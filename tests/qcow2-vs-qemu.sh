@@ -247,7 +247,9 @@ end_pool="1G 16M 3M 1049088 2P 3P +512 +513 +64K +1M +1G +2T -512 -513 -1M -64K 
 data_pool="none head head,tail head,tail,straddle tail,straddle"
 mode_pool="off off metadata falloc full"
 
-seed=20261125
+# QCOW2_MATRIX_SEED / QCOW2_MATRIX_CASES widen an exploratory run by hand;
+# `make check' always uses the defaults.
+seed=${QCOW2_MATRIX_SEED:-20261125}
 pick() {  # pick VAR LIST: set VAR to one word of LIST chosen by the LCG
     seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
     _var=$1
@@ -257,7 +259,7 @@ pick() {  # pick VAR LIST: set VAR to one word of LIST chosen by the LCG
     eval "$_var=\$1"
 }
 n=0
-while [ $n -lt 70 ]; do
+while [ $n -lt "${QCOW2_MATRIX_CASES:-70}" ]; do
     n=$((n + 1))
     pick o "$opts_pool"; [ "$o" = - ] && o=
     pick s "$start_pool"; pick e "$end_pool"; pick d "$data_pool"; pick m "$mode_pool"
