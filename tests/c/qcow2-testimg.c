@@ -329,6 +329,7 @@ void timg_snapshot(struct timg *t)
 }
 
 /* ---- the walker ---- */
+bool timg_quiet_leaks;
 struct walk {
     struct timg *t;
     uint64_t *exp;
@@ -439,9 +440,12 @@ unsigned timg_check(struct timg *t, unsigned *leaks)
         uint64_t want = c < w.n ? w.exp[c] : 0, have = timg_get_rc(t, c);
         if (want == have)
             continue;
-        if (want == 0) {
+        /* As qemu-img check: more counted than referenced is a leak,
+         * fewer is a corruption. */
+        if (have > want) {
             (*leaks)++;
-            printf("# leaked cluster %llu (refcount %llu)\n", (unsigned long long)c,
+            if (!timg_quiet_leaks)
+                printf("# leaked cluster %llu (refcount %llu)\n", (unsigned long long)c,
                    (unsigned long long)have);
         } else {
             w.errors++;

@@ -79,3 +79,48 @@ static inline int rs_same(struct timg *t, const uint8_t *bytes, uint64_t len)
 }
 
 #endif
+
+/* Plan SPEC once, then apply every prefix of the plan (a crash after k
+ * patches) to a fresh copy: none may leave a corrupt image (leaks are
+ * allowed).  The full plan must also leave no leak. */
+static inline void rs_crash_prefixes(struct timg *t, const char *spec, int shrink,
+                                     enum instar_prealloc pa, const char *what)
+{
+    struct instar_resize_args a;
+    struct instar_image_plan p;
+    struct instar_diag d;
+    uint64_t len;
+    uint8_t *orig = rs_snapshot_bytes(t, &len);
+    unsigned bad = 0;
+    size_t n;
+    memset(&a, 0, sizeof a);
+    a.format = INSTAR_FORMAT_QCOW2;
+    a.allow_shrink = shrink;
+    a.prealloc = pa;
+    instar_parse_size_spec(spec, &a.size);
+    if (!ok(instar_image_plan(&t->m.io, &a, &p, &d) == INSTAR_OK, "%s: planned", what)) {
+        printf("#   %s\n", d.message);
+        instar_image_plan_free(&p);
+        free(orig);
+        return;
+    }
+    n = p.plan.npatches;
+    for (size_t k = 0; k <= n; k++) {
+        struct timg c = *t;
+        unsigned leaks, errs;
+        instar_mem_io_init(&c.m, 1ull << 31);
+        instar_mem_io_load(&c.m, orig, len);
+        instar_plan_apply(&c.m.io, &p.plan, pa, k == n ? SIZE_MAX : k, &d);
+        timg_quiet_leaks = k < n;
+        errs = timg_check(&c, &leaks);
+        timg_quiet_leaks = false;
+        if (errs != 0 || (k == n && leaks != 0)) {
+            printf("#   prefix %zu of %zu: %u errors, %u leaks\n", k, n, errs, leaks);
+            bad++;
+        }
+        instar_mem_io_free(&c.m);
+    }
+    ok(bad == 0, "%s: every crash prefix (0..%zu patches) is free of corruption", what, n);
+    instar_image_plan_free(&p);
+    free(orig);
+}
