@@ -186,5 +186,10 @@ int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
     /* Same size: nothing changes (qemu leaves the file byte-identical). */
     if (rc != INSTAR_OK)
         return fail(&q, rc);
+    /* Metadata that overlaps itself (a hostile image) could make two
+     * writes meet or a write outlive the cut; such a plan is never
+     * handed out. */
+    if (q.b.err == INSTAR_OK && instar_plan_check(plan, NULL) != 0)
+        return fail(&q, INSTAR_E_NEEDS_CHECK);
     return instar_builder_finish(&q.b);
 }

@@ -120,6 +120,10 @@ struct q2 {
     uint64_t new_rt_cluster;
     uint64_t new_rt_entries;
     bool has_bitmaps;
+    bool has_backing;
+    uint32_t nb_bitmaps;
+    uint64_t bmdir_size, bmdir_offset;
+    uint64_t snap_offset;       /* snapshot table, 0 when none */
     /* Fills the contents of a new L2 run (prealloc, copy-on-write). */
     void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
     void *op;                   /* state of the operation (grow/shrink) */
@@ -131,6 +135,8 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o);
 /* Checks that depend on the request, in qemu's order after the generic ones. */
 int q2_check_request(struct q2 *q);
 int q2_index_tables(struct q2 *q);
+/* Persistent bitmaps: fine when no bitmap table changes size (qcow2-bitmaps.c). */
+int q2_check_bitmaps(struct q2 *q);
 /* The host offset an L1/L2 standard entry points to; 0 when none.  An
  * unaligned or out-of-range offset is INSTAR_E_PARSE. */
 int q2_entry_offset(const struct q2 *q, uint64_t entry, uint64_t *off);
