@@ -46,7 +46,8 @@ ncase=0
 #   DATA: a list of head | tail | straddle | compressed (two compressed
 #   clusters: mid-image and near the end) | zero (zero-flag clusters, v3)
 #   | snap (an internal snapshot of
-#   what was written so far) | bitmap (a persistent dirty bitmap) | none,
+#   what was written so far) | bitmap (a persistent dirty bitmap) | finebitmap (one
+#   with 512-byte granularity: its table changes size on resize) | none,
 #   comma separated, applied in order
 run_case() {
     opts=$1 start=$2 end=$3 data=$4; shift 4
@@ -76,6 +77,8 @@ run_case() {
         snap)     "$QEMU_IMG" snapshot -c s1 "$TMPD/orig" >/dev/null 2>&1 ||
                       diag "qemu-img snapshot failed" ;;
         bitmap)   "$QEMU_IMG" bitmap -f qcow2 --add "$TMPD/orig" b0 >/dev/null 2>&1 ||
+                      diag "qemu-img bitmap failed" ;;
+        finebitmap) "$QEMU_IMG" bitmap -f qcow2 --add -g 512 "$TMPD/orig" b1 >/dev/null 2>&1 ||
                       diag "qemu-img bitmap failed" ;;
         esac
         [ -n "$w" ] || continue
@@ -208,6 +211,8 @@ run_case compat=0.10 16M 1G head,snap
 run_case compat=0.10 16M +0 head,snap
 run_case "" 16M 1G head,bitmap
 run_case "" 16M 8M head,bitmap --shrink
+run_case "" 16M 1G head,finebitmap
+run_case "" 16M 4M head,finebitmap --shrink
 
 # Compressed clusters and zero-flag clusters, kept and cut off.
 run_case "" 16M 1G head,compressed,zero
