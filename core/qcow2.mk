@@ -4,7 +4,7 @@ core_libinstar_la_SOURCES += \
 	core/resize/qcow2.c core/resize/qcow2.h \
 	core/resize/qcow2-header.c core/resize/qcow2-refcount.c \
 	core/resize/qcow2-alloc.c core/resize/qcow2-grow.c \
-	core/resize/qcow2-shrink.c core/resize/qcow2-bitmaps.c \
+	core/resize/qcow2-shrink.c core/resize/qcow2-bitmaps.c core/resize/qcow2-compact.c \
 	core/image/qcow2.c
 
 QCOW2_TEST_LIB = tests/c/qcow2-testimg.c tests/c/qcow2-testimg.h \

@@ -139,8 +139,9 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_SNAPSHOTS:
         if (o->version == 2 && o->nb_snapshots > 0)
             return instar_diag_set(diag, rc, "Can't resize a v2 image which has snapshots");
-        return instar_diag_set(diag, rc, "Cannot preallocate into an L2 table shared "
-                               "with an internal snapshot (not supported)");
+        return instar_diag_set(diag, rc, "The refcount changes need every refcount block "
+                               "rewritten, which cannot be combined with copying an L2 "
+                               "table an internal snapshot shares (not supported)");
     case INSTAR_E_TOO_LARGE:
         return instar_diag_set(diag, rc, "Failed to grow the L1 table: File too large");
     case INSTAR_E_NEEDS_CHECK:

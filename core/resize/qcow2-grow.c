@@ -217,6 +217,35 @@ static int release_copied(struct q2 *q, struct grow *g)
     return INSTAR_OK;
 }
 
+/* Links of new data and tables into live tables: existing private L2
+ * tables, and the live L1 when it does not move. */
+static int emit_links(struct q2 *q, struct grow *gp)
+{
+    struct grow g = *gp;
+    int rc = INSTAR_OK;
+    if (g.n_data > 0)
+        rc = prealloc_walk(q, gp, NULL, true);      /* links into existing tables */
+    if (rc == INSTAR_OK && !g.l1_grows && g.n_tables > 0) {
+        /* New tables hooked into the live L1: entries [lo, hi]. */
+        uint64_t lo = UINT64_MAX, hi = 0;
+        uint8_t *img;
+        for (uint64_t i = g.i0; i <= g.i1; i++) {
+            if (gets_new_table(q, i)) {
+                if (lo == UINT64_MAX)
+                    lo = i;
+                hi = i;
+            }
+        }
+        img = instar_builder_alloc(&q->b, (hi - lo + 1) * 8);
+        if (img == NULL)
+            return q->b.err;
+        memcpy(img, q->o->l1.data + lo * 8, (hi - lo + 1) * 8);
+        put_l1_entries(q, &g, img, lo);
+        instar_builder_write(&q->b, q->l1_offset + lo * 8, img, (hi - lo + 1) * 8);
+    }
+    return rc;
+}
+
 int q2_grow(struct q2 *q)
 {
     struct grow g;
@@ -260,11 +289,19 @@ int q2_grow(struct q2 *q)
         return rc;
     if (g.n_data > 0 && (rc = q2_alloc(q, g.n_data, Q2_RUN_DATA, 0, &g.data_start)) != INSTAR_OK)
         return rc;
-    rc = q2_cover_refcounts(q);
-    if (rc == INSTAR_OK && q->rt_moved)
-        rc = q2_rc_decrement(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
-    if (rc == INSTAR_OK)
-        rc = q2_build_phase_a(q);
+    if (q->compact) {
+        /* A shared table copied into the live L1 would be referenced twice
+         * between the commit and its link: not with rewritten refcounts. */
+        if (g.n_cow > 0 && !g.l1_grows)
+            return INSTAR_E_SNAPSHOTS;
+        rc = q2_compact_plan(q);
+    } else {
+        rc = q2_cover_refcounts(q);
+        if (rc == INSTAR_OK && q->rt_moved)
+            rc = q2_rc_decrement(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
+        if (rc == INSTAR_OK)
+            rc = q2_build_phase_a(q);
+    }
     if (rc != INSTAR_OK)
         return rc;
 
@@ -304,37 +341,21 @@ int q2_grow(struct q2 *q)
         instar_builder_write(&q->b, end - 1, z, 1);
     }
     rc = q2_emit_new_clusters(q, l1_image, l1_image_len);
-    if (rc == INSTAR_OK)
+    if (rc == INSTAR_OK && !q->compact)
         rc = q2_emit_refblock_phase(q, false);
-    if (rc == INSTAR_OK)
+    if (rc == INSTAR_OK && !q->compact)
         rc = q2_emit_reftable_hooks(q);
-    if (rc == INSTAR_OK && g.n_data > 0)
-        rc = prealloc_walk(q, &g, NULL, true);      /* links into existing tables */
-    if (rc == INSTAR_OK && !g.l1_grows && g.n_tables > 0) {
-        /* New tables hooked into the live L1: entries [lo, hi]. */
-        uint64_t lo = UINT64_MAX, hi = 0;
-        uint8_t *img;
-        for (uint64_t i = g.i0; i <= g.i1; i++) {
-            if (gets_new_table(q, i)) {
-                if (lo == UINT64_MAX)
-                    lo = i;
-                hi = i;
-            }
-        }
-        img = instar_builder_alloc(&q->b, (hi - lo + 1) * 8);
-        if (img == NULL)
-            return q->b.err;
-        memcpy(img, q->o->l1.data + lo * 8, (hi - lo + 1) * 8);
-        put_l1_entries(q, &g, img, lo);
-        instar_builder_write(&q->b, q->l1_offset + lo * 8, img, (hi - lo + 1) * 8);
-    }
+    if (rc == INSTAR_OK && !q->compact)
+        rc = emit_links(q, &g);
     if (rc != INSTAR_OK)
         return rc;
 
-    /* Commit, then release the old L1 / refcount table. */
+    /* Commit, then release the old L1 / refcount table.  With rewritten
+     * refcounts the commit releases them; links into live tables follow
+     * it (their targets are counted only from the commit on). */
     rc = q2_emit_header(q, g.l1_grows, (uint32_t)g.new_l1, g.l1_cluster << q->cluster_bits);
     if (rc == INSTAR_OK)
-        rc = q2_emit_refblock_phase(q, true);
+        rc = q->compact ? emit_links(q, &g) : q2_emit_refblock_phase(q, true);
     if (rc == INSTAR_OK && g.n_data > 0 && q->o->req.prealloc != INSTAR_PREALLOC_METADATA) {
         q->b.plan->prealloc_offset = g.data_start << q->cluster_bits;
         q->b.plan->prealloc_length = g.n_data << q->cluster_bits;

@@ -40,7 +40,7 @@ static int scan_extensions(struct q2 *q, const uint8_t *h, size_t len,
         if (type == 0)
             return INSTAR_OK;
         next = off + 8 + (((uint64_t)elen + 7) & ~7ull);
-        if (next > q->cs)
+        if (next > end)
             return INSTAR_E_PARSE;
         if (type == Q2_EXT_BITMAPS) {
             if (elen < 24)

@@ -51,7 +51,8 @@ enum q2_kind {
     Q2_RUN_L2,
     Q2_RUN_REFBLOCK,
     Q2_RUN_REFTABLE,
-    Q2_RUN_DATA
+    Q2_RUN_DATA,
+    Q2_RUN_COMPACT              /* new refcount table + every block (qcow2-compact.c) */
 };
 
 struct q2_run {
@@ -128,6 +129,8 @@ struct q2 {
     void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
     void *op;                   /* state of the operation (grow/shrink) */
     uint64_t op_l1_bytes;       /* byte length of a new L1 table */
+    bool compact;               /* rewrite all refcount blocks (qcow2-compact.c) */
+    uint64_t compact_blocks;
 };
 
 /* ---- header (qcow2-header.c) ---- */
@@ -184,6 +187,10 @@ int q2_emit_header(struct q2 *q, bool l1_changed, uint32_t new_l1_size,
                    uint64_t new_l1_offset);
 /* Content of the new L2 table for L1 index I (prealloc), filled by grow. */
 void q2_fill_new_l2(struct q2 *q, uint64_t l1_index, uint8_t *out);
+
+/* ---- the refcount rewrite (qcow2-compact.c) ---- */
+int q2_compact_plan(struct q2 *q);
+void q2_fill_compact(struct q2 *q, const struct q2_run *run, uint8_t *buf);
 
 /* ---- operations ---- */
 int q2_grow(struct q2 *q);

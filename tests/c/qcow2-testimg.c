@@ -146,7 +146,7 @@ uint64_t timg_alloc(struct timg *t)
 int timg_create(struct timg *t, const struct timg_opts *o)
 {
     uint8_t h[512];
-    uint64_t l1_size;
+    uint64_t l1_size, rtc = o->rt_clusters ? o->rt_clusters : 1;
     memset(t, 0, sizeof *t);
     t->cb = o->cluster_bits ? o->cluster_bits : 16;
     t->cs = 1ull << t->cb;
@@ -164,9 +164,9 @@ int timg_create(struct timg *t, const struct timg_opts *o)
     instar_put_be32(h + 20, t->cb);
     instar_put_be64(h + 24, o->size);
     instar_put_be32(h + 36, (uint32_t)l1_size);
-    instar_put_be64(h + 40, l1_size ? 3 * t->cs : 0);
+    instar_put_be64(h + 40, l1_size ? (2 + rtc) * t->cs : 0);
     instar_put_be64(h + 48, t->cs);
-    instar_put_be32(h + 56, 1);
+    instar_put_be32(h + 56, (uint32_t)rtc);
     if (t->version == 3) {
         instar_put_be64(h + 72, t->extl2 ? 16 : 0);
         instar_put_be64(h + 80, o->lazy ? 1 : 0);
@@ -182,11 +182,11 @@ int timg_create(struct timg *t, const struct timg_opts *o)
     }
     if (instar_mem_io_load(&t->m, h, sizeof h) != 0)
         return -1;
-    t->m.io.ops->zero(&t->m.io, 0, 3 * t->cs + l1_size * 8);
+    t->m.io.ops->zero(&t->m.io, 0, (2 + rtc) * t->cs + l1_size * 8);
     instar_io_write(&t->m.io, h, sizeof h, 0);
-    timg_put_u64(t, t->cs, 2 * t->cs);
-    for (uint64_t c = 0; c < 3 + (l1_size ? (l1_size * 8 + t->cs - 1) / t->cs : 0); c++)
-        rc_write(t, 2 * t->cs, c, 1);
+    timg_put_u64(t, t->cs, (1 + rtc) * t->cs);
+    for (uint64_t c = 0; c < 2 + rtc + (l1_size ? (l1_size * 8 + t->cs - 1) / t->cs : 0); c++)
+        rc_write(t, (1 + rtc) * t->cs, c, 1);
     return 0;
 }
 

@@ -32,6 +32,7 @@ struct timg_opts {
     unsigned version;           /* 0: 3 */
     bool extl2, lazy;
     bool feature_table;         /* add a feature-name-table extension */
+    unsigned rt_clusters;       /* refcount table length (0: 1) */
 };
 
 int timg_create(struct timg *t, const struct timg_opts *o);

@@ -160,6 +160,13 @@ static void test_widths(void)
                 ok(b[0] == 8 && b[1] == 8, "%s: data intact", what);
             }
             timg_free(&t);
+            /* Every crash prefix of the L1 (and refcount) growth. */
+            timg_create(&t, &o);
+            for (uint64_t g = 0; g < 8; g++)
+                timg_write_cluster(&t, g * 3, (uint8_t)(g + 1));
+            snprintf(what, sizeof what, "refcount_bits=%u cs=%u big grow (L1 + refcount growth)", 1u << order, 1u << cb);
+            rs_crash_prefixes(&t, cb == 9 ? "64G" : "8T", 0, INSTAR_PREALLOC_OFF, what);
+            timg_free(&t);
         }
     }
 }
