@@ -6,7 +6,8 @@
 #
 # Environment: INSTAR_IMG, QEMU_IMG, QEMU_IO, CREATE_RATE (paths).
 # Wall time from the nanosecond clock around each run; peak RSS from GNU
-# time's %M.  Each resize runs on a fresh copy of the same start image.
+# time's %M.  Each resize runs on a fresh copy of the same start image;
+# the cheap grows take the fastest of 5 runs, the slow shrinks run once.
 set -u
 I=${INSTAR_IMG:?INSTAR_IMG must name instar-img}
 Q=${QEMU_IMG:-qemu-img}
@@ -32,17 +33,32 @@ measure() {
     kb=$(tail -n 1 "$D/time.out")
 }
 
-# bench_case NAME END FLAGS...: resize copies of $D/start with both tools.
+# best TOOL END REPS FLAGS...: the fastest of REPS runs of TOOL's resize on
+# fresh copies of $D/start into $D/out; sets bs, bkb, brc, berr.
+best() {
+    tool=$1 bend=$2 left=$3; shift 3
+    bs= bkb=0 brc=0
+    while [ "$left" -gt 0 ]; do
+        cp --sparse=always "$D/start" "$D/out"
+        measure "$tool" resize -q -f qcow2 "$@" "$D/out" "$bend"
+        [ "$mrc" -ne 0 ] && brc=$mrc
+        if [ -z "$bs" ] || awk -v a="$secs" -v b="$bs" 'BEGIN { exit !(a < b) }'; then bs=$secs; fi
+        [ "$kb" -gt "$bkb" ] && bkb=$kb
+        left=$((left - 1))
+    done
+    berr=$(head -n 1 "$D/cmd.err" | tr -d '"\\')
+}
+
+# bench_case NAME END REPS FLAGS...: both tools on copies of $D/start
+# (fastest of REPS runs each; peak memory the largest seen).
 bench_case() {
-    name=$1 end=$2; shift 2
-    cp --sparse=always "$D/start" "$D/q"
-    cp --sparse=always "$D/start" "$D/i"
-    measure "$Q" resize -q -f qcow2 "$@" "$D/q" "$end"
-    qs=$secs qkb=$kb qrc=$mrc
-    qerr=$(head -n 1 "$D/cmd.err" | tr -d '"\\')
-    measure "$I" resize -q -f qcow2 "$@" "$D/i" "$end"
-    is=$secs ikb=$kb irc=$mrc
-    ierr=$(head -n 1 "$D/cmd.err" | tr -d '"\\')
+    name=$1 end=$2 reps=$3; shift 3
+    best "$Q" "$end" "$reps" "$@"
+    qs=$bs qkb=$bkb qrc=$brc qerr=$berr
+    mv "$D/out" "$D/q"
+    best "$I" "$end" "$reps" "$@"
+    is=$bs ikb=$bkb irc=$brc ierr=$berr
+    mv "$D/out" "$D/i"
     if [ "$qrc" -ne 0 ] || [ "$irc" -ne 0 ]; then
         say "\"case\": \"$name\", \"qemu_rc\": $qrc, \"instar_rc\": $irc, \"qemu_error\": \"$qerr\", \"instar_error\": \"$ierr\""
         return
@@ -57,20 +73,20 @@ bench_case() {
 }
 
 "$Q" create -q -f qcow2 "$D/start" 16M
-bench_case grow-16M-to-1G 1G
+bench_case grow-16M-to-1G 1G 5
 
 "$Q" create -q -f qcow2 "$D/start" 1T
-bench_case grow-1T-to-2T 2T
+bench_case grow-1T-to-2T 2T 5
 
 # 1 TiB with data spread over it (head, middle, end), shrunk to 1 GiB.
 "$Q" create -q -f qcow2 "$D/start" 1T
 for off in 0 16M 100G 512G 1073741758464; do
     "$QIO" -f qcow2 -c "write -q -P 0xa5 $off 64k" "$D/start" >/dev/null 2>&1
 done
-bench_case shrink-1T-data-to-1G 1G --shrink
+bench_case shrink-1T-data-to-1G 1G 1 --shrink
 
 "$Q" create -q -f qcow2 "$D/start" 2T
-bench_case shrink-2T-to-1G 1G --shrink
+bench_case shrink-2T-to-1G 1G 1 --shrink
 
 rm -f "$D/start" "$D/q" "$D/i"
 if [ -n "${CREATE_RATE:-}" ] && [ -x "$CREATE_RATE" ]; then
