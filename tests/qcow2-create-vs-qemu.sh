@@ -30,6 +30,9 @@ run_case() {  # run_case OPTIONS SIZE
         qm=$(err_text "$TMPD/q.err"); im=$(err_text "$TMPD/i.err")
         [ "$qm" = "$im" ]; ok $? "$desc: same message ($qm)"
         [ "$qm" = "$im" ] || diag "instar said: $im"
+        # qemu-img deletes the file of a failed qcow2 create.
+        r=0; [ -e "$TMPD/q.qcow2" ] && r=1; [ -e "$TMPD/i.qcow2" ] && r=1
+        ok $r "$desc: no file left behind (as qemu)"
         return
     fi
     norm_info "$TMPD/q.qcow2" "$TMPD/q.info"

@@ -156,5 +156,9 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
     if (close(fd) != 0 && rc == INSTAR_OK)
         rc = instar_diag_set(diag, INSTAR_E_IO, "Could not close '%s': %s",
                              path, strerror(errno));
+    /* qemu-img's qcow2 create deletes the file when it fails (options
+     * refused, size too large, I/O error), so no half-made image remains. */
+    if (rc != INSTAR_OK && o->format == INSTAR_FORMAT_QCOW2)
+        (void)unlink(path);
     return rc;
 }
