@@ -26,6 +26,7 @@ run_case() {  # run_case CREATE-OPTS SIZE SETUP END FLAGS...
         case $step in
             snap) "$QEMU_IMG" snapshot -c s1 "$TMPD/orig" ;;
             bitmap) "$QEMU_IMG" bitmap --add "$TMPD/orig" b0 ;;
+            bitmap512) "$QEMU_IMG" bitmap --add -g 512 "$TMPD/orig" b512 ;;
             c@*) "$QEMU_IO" -c "write -c -P 0xcd ${step#c@} 64k" "$TMPD/orig" >/dev/null ;;
             z@*) "$QEMU_IO" -c "write -z ${step#z@} 64k" "$TMPD/orig" >/dev/null ;;
             @*) "$QEMU_IO" -c "write -P 0xab ${step#@} 64k" "$TMPD/orig" >/dev/null ;;
@@ -51,6 +52,12 @@ run_case() {  # run_case CREATE-OPTS SIZE SETUP END FLAGS...
     ok $? "$desc: same normalised qemu-img info"
     "$QEMU_IMG" compare -q "$TMPD/q" "$TMPD/i" >/dev/null 2>&1
     ok $? "$desc: same guest data"
+    case $setup in
+    *bitmap*)   # qemu must still load (and store back) our bitmaps
+        "$QEMU_IMG" bitmap --add "$TMPD/i" smoke-check >/dev/null 2>&1 &&
+            "$QEMU_IMG" check -q "$TMPD/i" >/dev/null 2>&1
+        ok $? "$desc: qemu loads and stores the bitmaps afterwards" ;;
+    esac
 }
 
 run_case "cluster_size=65536" 16M "" 1G
@@ -75,6 +82,8 @@ run_case "cluster_size=65536" 16M "@15M" +1M --preallocation=falloc
 run_case "cluster_size=512" 1M "@0" 2M --preallocation=full
 run_case "cluster_size=65536" 16M "bitmap @0 @15M" 8M --shrink
 run_case "cluster_size=65536" 16M "bitmap @0" 1G
+run_case "cluster_size=65536" 16M "bitmap512 @0 bitmap @5M" 1G
+run_case "cluster_size=4096,refcount_bits=1" 64M "bitmap512 @0 @60M" 8M --shrink
 run_case "cluster_size=65536" 16M "" +513
 run_case "cluster_size=65536" 2P "" +512
 run_case "cluster_size=65536" 16M "" 16M --preallocation=falloc

@@ -21,11 +21,10 @@
 #define Q2E_MAX_ROUNDS 100000
 
 struct q2_staging {
-    uint8_t *header, *l1, *reftable, *bmdir;
-    struct instar_staged_table *rbs, *l2s;
-    size_t nrbs, caprbs, nl2s, capl2s;
+    uint8_t *header, *l1, *reftable;
+    struct instar_staged_table *rbs, *l2s, *bytes;
+    size_t nrbs, caprbs, nl2s, capl2s, nbytes, capbytes;
     uint64_t staged_bytes;
-    uint64_t bmdir_len;
 };
 
 static void release(void *p)
@@ -37,12 +36,14 @@ static void release(void *p)
         free((void *)s->rbs[i].bytes.data);
     for (size_t i = 0; i < s->nl2s; i++)
         free((void *)s->l2s[i].bytes.data);
+    for (size_t i = 0; i < s->nbytes; i++)
+        free((void *)s->bytes[i].bytes.data);
+    free(s->bytes);
     free(s->rbs);
     free(s->l2s);
     free(s->header);
     free(s->l1);
     free(s->reftable);
-    free(s->bmdir);
     free(s);
 }
 
@@ -72,16 +73,33 @@ static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_s
     int rc;
 
     if (n->kind == INSTAR_NEED_BYTES) {
-        /* The bitmap directory: one range, bounded by the file. */
-        if (s->bmdir != NULL || n->length == 0 || n->length > (64u << 20)
-            || n->index > file_size || n->length > file_size - n->index)
+        /* Bitmap directory and tables: bounded ranges inside the file. */
+        uint8_t *b;
+        if (n->length == 0 || n->length > (64u << 20) || n->index > file_size
+            || n->length > file_size - n->index || s->nbytes >= 4096
+            || s->staged_bytes + n->length > Q2E_MAX_STAGED)
             return INSTAR_E_PARSE;
-        rc = read_table(io, file_size, n->index, n->length, &s->bmdir);
-        if (rc == INSTAR_OK && s->bmdir == NULL)
+        for (size_t i = 0; i < s->nbytes; i++)
+            if (s->bytes[i].index == n->index && s->bytes[i].bytes.len >= n->length)
+                return INSTAR_E_PARSE;
+        if (s->nbytes == s->capbytes) {
+            size_t ncap = s->capbytes ? s->capbytes * 2 : 16;
+            struct instar_staged_table *t = realloc(s->bytes, ncap * sizeof *t);
+            if (t == NULL)
+                return INSTAR_E_NOMEM;
+            s->bytes = t;
+            s->capbytes = ncap;
+        }
+        rc = read_table(io, file_size, n->index, n->length, &b);
+        if (rc == INSTAR_OK && b == NULL)
             rc = INSTAR_E_PARSE;
         if (rc != INSTAR_OK)
             return rc;
-        s->bmdir_len = n->length;
+        s->bytes[s->nbytes].index = n->index;
+        s->bytes[s->nbytes].bytes.data = b;
+        s->bytes[s->nbytes].bytes.len = (size_t)n->length;
+        s->nbytes++;
+        s->staged_bytes += n->length;
         return INSTAR_OK;
     }
     if (n->kind == INSTAR_NEED_REFBLOCK) {
@@ -153,9 +171,8 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
         return instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
                                "run 'qemu-img check -r all' first");
     case INSTAR_E_BITMAPS:
-        return instar_diag_set(diag, rc, "Cannot resize qcow2 images whose persistent "
-                               "bitmaps are in use or would need larger or smaller "
-                               "bitmap tables (not supported)");
+        return instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
+                               "bitmaps that are in use or carry extra data (not supported)");
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
         if (o->version != 2 && o->version != 3)
             return instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
@@ -256,8 +273,8 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
         o.n_refblocks = s->nrbs;
         o.l2_tables = s->l2s;
         o.n_l2_tables = s->nl2s;
-        o.bitmap_directory.data = s->bmdir;
-        o.bitmap_directory.len = (size_t)s->bmdir_len;
+        o.byte_ranges = s->bytes;
+        o.n_byte_ranges = s->nbytes;
         rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
         if (rc == INSTAR_OK)
             return INSTAR_OK;

@@ -262,8 +262,10 @@ int q2_grow(struct q2 *q)
     g.prealloc = q->o->req.prealloc != INSTAR_PREALLOC_OFF;
     q2_protect(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
 
-    if (!g.l1_grows && !g.prealloc)
+    if (!g.l1_grows && !g.prealloc && q->nbm == 0)
         return q2_emit_header(q, false, 0, 0);      /* the L1 covers it already */
+    if ((rc = q2_bitmaps_release(q)) != INSTAR_OK)
+        return rc;
 
     if (g.prealloc) {
         rc = prealloc_count(q, &g);
@@ -288,6 +290,8 @@ int q2_grow(struct q2 *q)
     if (g.n_tables > 0 && (rc = q2_alloc(q, g.n_tables, Q2_RUN_L2, 0, &g.l2_start)) != INSTAR_OK)
         return rc;
     if (g.n_data > 0 && (rc = q2_alloc(q, g.n_data, Q2_RUN_DATA, 0, &g.data_start)) != INSTAR_OK)
+        return rc;
+    if ((rc = q2_bitmaps_alloc(q)) != INSTAR_OK)
         return rc;
     if (q->compact) {
         /* A shared table copied into the live L1 would be referenced twice

@@ -49,6 +49,7 @@ static int scan_extensions(struct q2 *q, const uint8_t *h, size_t len,
             q->nb_bitmaps = instar_be32(h + off + 8);
             q->bmdir_size = instar_be64(h + off + 16);
             q->bmdir_offset = instar_be64(h + off + 24);
+            q->bm_ext_off = off;
         }
         else if (type == Q2_EXT_DATA_FILE || type == Q2_EXT_CRYPTO)
             return INSTAR_E_UNSUPPORTED_SUBFORMAT;

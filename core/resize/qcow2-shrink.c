@@ -322,6 +322,8 @@ int q2_shrink(struct q2 *q)
         return s.result;
     s.discover = false;
     rc = walk(q, &s);
+    if (rc == INSTAR_OK)
+        rc = q2_bitmaps_release(q);
     if (rc != INSTAR_OK)
         return rc;
     if (q->compact) {
@@ -330,7 +332,9 @@ int q2_shrink(struct q2 *q)
          * before its link: not combined. */
         if (s.cow)
             return INSTAR_E_SNAPSHOTS;
-        rc = q2_compact_plan(q);
+        rc = q2_bitmaps_alloc(q);
+        if (rc == INSTAR_OK)
+            rc = q2_compact_plan(q);
         if (rc != INSTAR_OK)
             return rc;
         q->b.plan->total_file_size = q->runs_end << q->cluster_bits;
@@ -344,6 +348,8 @@ int q2_shrink(struct q2 *q)
         return rc;
     }
     if (s.cow && (rc = q2_alloc(q, 1, Q2_RUN_L2, s.si, &s.cow_cluster)) != INSTAR_OK)
+        return rc;
+    if ((rc = q2_bitmaps_alloc(q)) != INSTAR_OK)
         return rc;
     rc = q2_cover_refcounts(q);
     if (rc == INSTAR_OK)

@@ -99,6 +99,8 @@ int q2_emit_new_clusters(struct q2 *q, const uint8_t *l1_image, uint64_t l1_imag
             fill_reftable(q, buf);
         else if (run->kind == Q2_RUN_COMPACT)
             q2_fill_compact(q, run, buf);
+        else if (run->kind == Q2_RUN_BMTABLE || run->kind == Q2_RUN_BMDIR)
+            q2_fill_bitmaps(q, run, buf);
         write_merged(q, off, buf, len);
     }
     return q->b.err;
@@ -131,10 +133,17 @@ int q2_emit_header(struct q2 *q, bool l1_changed, uint32_t new_l1_size,
     /* size @24, l1_size @36 + l1_table_offset @40, reftable @48 + @56:
      * one write, so the commit is a single sector update. */
     uint64_t len = q->rt_moved ? 36 : l1_changed ? 24 : 8;
-    uint8_t *buf = instar_builder_alloc(&q->b, 36);
+    uint8_t *buf;
+    /* A rewritten bitmap directory: the same write reaches the bitmaps
+     * extension's directory offset (inside cluster 0). */
+    if (q->nbm > 0)
+        len = q->bm_ext_off + 32 - 24;
+    buf = instar_builder_alloc(&q->b, len > 36 ? len : 36);
     if (buf == NULL)
         return q->b.err;
-    memcpy(buf, q->o->header.data + 24, 36);
+    memcpy(buf, q->o->header.data + 24, len > 36 ? len : 36);
+    if (q->nbm > 0)
+        instar_put_be64(buf + q->bm_ext_off + 24 - 24, q->bm_new_dir << q->cluster_bits);
     instar_put_be64(buf, q->new_size);
     if (l1_changed) {
         instar_put_be32(buf + 12, new_l1_size);

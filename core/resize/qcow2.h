@@ -52,8 +52,19 @@ enum q2_kind {
     Q2_RUN_REFBLOCK,
     Q2_RUN_REFTABLE,
     Q2_RUN_DATA,
-    Q2_RUN_COMPACT              /* new refcount table + every block (qcow2-compact.c) */
+    Q2_RUN_COMPACT,             /* new refcount table + every block (qcow2-compact.c) */
+    Q2_RUN_BMTABLE,             /* a rewritten bitmap table (first_index: which) */
+    Q2_RUN_BMDIR                /* the rewritten bitmap directory */
 };
+
+/* A bitmap whose table changes size. */
+struct q2_bm {
+    uint64_t dir_pos;           /* its entry's offset in the directory */
+    uint64_t old_offset, old_entries, new_entries;
+    const uint8_t *table;       /* staged old table */
+    uint64_t new_cluster;
+};
+#define Q2_MAX_BM 16
 
 struct q2_run {
     uint64_t start;             /* first cluster */
@@ -124,6 +135,10 @@ struct q2 {
     bool has_backing;
     uint32_t nb_bitmaps;
     uint64_t bmdir_size, bmdir_offset;
+    uint64_t bm_ext_off;        /* the bitmaps extension in the header */
+    struct q2_bm bm[Q2_MAX_BM];
+    size_t nbm;                 /* bitmaps rewritten by this plan */
+    uint64_t bm_new_dir;
     uint64_t snap_offset;       /* snapshot table, 0 when none */
     /* Fills the contents of a new L2 run (prealloc, copy-on-write). */
     void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
@@ -138,8 +153,12 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o);
 /* Checks that depend on the request, in qemu's order after the generic ones. */
 int q2_check_request(struct q2 *q);
 int q2_index_tables(struct q2 *q);
-/* Persistent bitmaps: fine when no bitmap table changes size (qcow2-bitmaps.c). */
+/* Persistent bitmaps (qcow2-bitmaps.c): find the tables that change size,
+ * release the old ones (phase B), allocate and fill the new ones. */
 int q2_check_bitmaps(struct q2 *q);
+int q2_bitmaps_release(struct q2 *q);
+int q2_bitmaps_alloc(struct q2 *q);
+void q2_fill_bitmaps(struct q2 *q, const struct q2_run *run, uint8_t *buf);
 /* The host offset an L1/L2 standard entry points to; 0 when none.  An
  * unaligned or out-of-range offset is INSTAR_E_PARSE. */
 int q2_entry_offset(const struct q2 *q, uint64_t entry, uint64_t *off);
