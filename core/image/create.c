@@ -68,6 +68,7 @@ int instar_create_opts_set(struct instar_create_opts *o, const char *key,
                                    "Invalid parameter '%s'", value);
     } else if (q && strcmp(key, "cluster_size") == 0) {
         rc = parse_u32_size(value, &o->cluster_size);
+        o->cluster_size_set = rc == INSTAR_OK;
     } else if (q && strcmp(key, "extended_l2") == 0) {
         rc = parse_bool(value, &o->extended_l2);
     } else if (q && strcmp(key, "lazy_refcounts") == 0) {
@@ -78,6 +79,7 @@ int instar_create_opts_set(struct instar_create_opts *o, const char *key,
         unsigned long v = strtoul(value, &end, 10);
         if (errno == 0 && *end == '\0' && end != value && v <= UINT32_MAX) {
             o->refcount_bits = (uint32_t)v;
+            o->refcount_bits_set = true;
             rc = INSTAR_OK;
         }
     } else if (q && strcmp(key, "compat") == 0) {
@@ -157,5 +159,9 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
     if (close(fd) != 0 && rc == INSTAR_OK)
         rc = instar_diag_set(diag, INSTAR_E_IO, "Could not close '%s': %s",
                              path, strerror(errno));
+    /* qemu-img's qcow2 create deletes the file when it fails (options
+     * refused, size too large, I/O error), so no half-made image remains. */
+    if (rc != INSTAR_OK && o->format == INSTAR_FORMAT_QCOW2)
+        (void)unlink(path);
     return rc;
 }
