@@ -72,13 +72,31 @@
                 (core-xxh3-128 bv)
                 (with-mutex hash-mutex ((force ffi-xxh3-128) bv))))))
 
+(define (op-kind op)
+  "resize-2 (the second resize of a chain) is still a resize."
+  (let ((dash (string-rindex op #\-)))
+    (if (and dash (string->number (substring op (+ dash 1))))
+        (substring op 0 dash)
+        op)))
+
 (define (canonical-shape diffs)
-  "op=OP|KEY|KEY... with the keys sorted and unique."
-  (let ((ops (delete-duplicates (map (lambda (d) (assoc-ref d "op")) diffs))))
+  "op=OP|KEY|KEY... with the keys sorted and unique.  Exit-class keys name
+the step kind too, so they go through `op-kind' as well."
+  (let ((ops (delete-duplicates (map (lambda (d) (op-kind (assoc-ref d "op"))) diffs))))
     (string-join
      (cons (string-append "op=" (string-join (sort ops string<?) ","))
-           (sort (delete-duplicates (map diff-key diffs)) string<?))
+           (sort (delete-duplicates
+                  (map (lambda (d)
+                         (diff-key (map (lambda (kv)
+                                          (if (member (car kv) '("op" "field"))
+                                              (cons (car kv) (op-kind (->str (cdr kv))))
+                                              kv))
+                                        d)))
+                       diffs))
+                 string<?))
      "|")))
+
+(define (->str v) (if (string? v) v (format #f "~a" v)))
 
 (define (signature diffs) (xxh3-128-hex (canonical-shape diffs)))
 
