@@ -11,6 +11,8 @@ GUILE=${GUILE:-guile}
 RECIPE="$abs_top_srcdir/recipes/resize-diff.scm"
 WRONG="$abs_top_srcdir/tests/wrong-engines"
 export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
+GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
+export GUILE_LOAD_COMPILED_PATH
 
 diff_run() {  # diff_run ENGINE OUT ARGS...
     engine=$1 out=$2; shift 2
@@ -45,7 +47,7 @@ check_engine() {  # check_engine ENGINE EXPECTED-SHAPE ARGS...
     ok $([ $? -eq 0 ] && [ $rc -eq 1 ]; echo $?) "$engine: --replay $si reproduces (exit $rc)"
     hits=$(ls "$dir/hits" | wc -l)
     # A later run with another seed: counted, not duplicated, not new.
-    diff_run "$engine" "$out" "$@" --seed 1001 >"$TMPD/$engine.log2" 2>&1; rc=$?
+    diff_run "$engine" "$out" "$@" --seed 1001 --iterations 6 >"$TMPD/$engine.log2" 2>&1; rc=$?
     n=$(ls "$out/findings" | wc -l)
     hits2=$(ls "$dir/hits" | wc -l)
     ok $([ $rc -eq 0 ] && [ "$n" -eq 1 ] && [ "$hits2" -gt "$hits" ]; echo $?) \

@@ -11,6 +11,7 @@
 ;;;   info / check   qemu-img info / check --output=json on each side
 ;;;   compare        qemu-img compare of the two results
 ;;;   length         the file length on each side (raw: guest-visible)
+;;;   verify         qemu-io `read -P' commands (resize-consistency)
 ;;; `run-chain' runs one chain in a private temporary directory and
 ;;; returns a trace: every step's result record, in order.
 
@@ -158,6 +159,17 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
                                         (assoc-ref step "spec") (assoc-ref step "shrink")
                                         (assoc-ref step "prealloc")
                                         #:timeout timeout #:scratch dir))))
+            (sides-of step)))
+          ("verify"
+           ;; qemu-io reads with -P: the bytes must be the pattern.
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side
+                         (run `(,qemu-io "-f" ,fmt
+                                         ,@(append-map (lambda (c) (list "-c" c))
+                                                       (vector->list (assoc-ref step "commands")))
+                                         ,(path side))))))
             (sides-of step)))
           ("info"
            (for-each

@@ -228,8 +228,10 @@ the step kind too, so they go through `op-kind' as well."
                                                          (assoc-ref step "size")
                                                          (assoc-ref step "options")
                                                          (assoc-ref step "prealloc")))
-                            "; echo \"" side " create: $?\""))
-                    (sides step)))
+                            "; rc=$?; echo \"" side " create: $rc\"; "
+                            "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \""))
+                    (sides step))
+          (emit "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes="))
          ("write-pattern"
           (for-each (lambda (side)
                       (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt ,@(qemu-io-commands
@@ -239,6 +241,15 @@ the step kind too, so they go through `op-kind' as well."
                             " >/dev/null"))
                     (sides step)))
          ("copy" (emit "cp --sparse=always \"$R\" \"$E\""))
+         ("verify"
+          (for-each (lambda (side)
+                      (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt
+                                                         ,@(append-map (lambda (c) (list "-c" c))
+                                                                       (vector->list (assoc-ref step "commands")))
+                                                         ,(path side))
+                                                       vars)
+                            " 2>&1 | grep -i 'fail' && status=1"))
+                    (sides step)))
          ("resize"
           (for-each (lambda (side)
                       (emit (tool-argv side (resize-argv "x" fmt (path side)
@@ -249,6 +260,12 @@ the step kind too, so they go through `op-kind' as well."
                             "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \""))
                     (sides step))
           (emit "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes="))
+         ((or "info" "check")
+          (=> skip)
+          (if (equal? (assoc-ref step "side") "both")
+              (skip)
+              (emit "echo '== " (assoc-ref step "step") " (engine)'; \"$QEMU_IMG\" "
+                    (assoc-ref step "step") " --output=json -f " fmt " \"$E\"")))
          ("info"
           (emit "for s in E R; do eval f=\\$$s; \"$QEMU_IMG\" info --output=json -f " fmt
                 " \"$f\" | grep -v -e '\"filename\"' -e '\"actual-size\"' > \"$d/$s.info\"; done")
