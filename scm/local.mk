@@ -1,1 +1,78 @@
 ## scm/local.mk -- the (instar ...) Guile modules, their tests and instar-fuzz-repl.
+##
+## Other fragments add modules with `INSTAR_SCM_MODULES += scm/instar/foo.scm'
+## (inside `if HAVE_GUILE'); each is installed to $(guilemoduledir)/instar
+## and compiled with guild to $(guileobjectdir)/instar/foo.go.  A module
+## that needs another compiled first says so: `scm/instar/foo.go:
+## scm/instar/core.go'.
+
+# SRFI-64 suites: one :test-result: line per test case (see tests/scm/driver.scm).
+TEST_EXTENSIONS += .scm
+SCM_LOG_DRIVER = $(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile \
+	$(top_srcdir)/tests/scm/driver.scm
+EXTRA_DIST += tests/scm/driver.scm
+
+if HAVE_GUILE
+instarmoduledir = $(guilemoduledir)/instar
+instarobjectdir = $(guileobjectdir)/instar
+
+INSTAR_SCM_MODULES = \
+	scm/instar/core.scm \
+	scm/instar/plan-print.scm \
+	scm/instar/repl.scm
+
+dist_instarmodule_DATA = $(INSTAR_SCM_MODULES)
+nodist_instarmodule_DATA = scm/instar/config.scm
+instarobject_DATA = scm/instar/config.go $(INSTAR_SCM_MODULES:.scm=.go)
+CLEANFILES += scm/instar/config.scm $(instarobject_DATA)
+
+# (instar config): the installed extension directory, fully expanded.
+scm/instar/config.scm: $(srcdir)/scm/instar/config.scm.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) scm/instar && \
+	sed -e 's|@guileextensiondir[@]|$(guileextensiondir)|g' \
+	    -e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g' \
+	    $(srcdir)/scm/instar/config.scm.in > $@.tmp && mv $@.tmp $@
+
+# Compiling (instar core) loads the extension (its primitives are bound at
+# expansion time), so every .go waits for it.
+GUILD_WARNINGS = -Wunbound-variable -Warity-mismatch -Wformat -Wshadowed-toplevel
+instar_guild_compile = $(AM_V_GEN)$(MKDIR_P) $(@D) && \
+	GUILE_AUTO_COMPILE=0 $(top_builddir)/pre-inst-env $(GUILD) compile \
+	  $(GUILD_WARNINGS) -L $(abs_top_builddir)/scm -L $(abs_top_srcdir)/scm -o $@ $<
+
+scm/instar/config.go: scm/instar/config.scm
+	$(instar_guild_compile)
+scm/instar/%.go: scm/instar/%.scm core/guile/libguile-instar.la scm/instar/config.go
+	$(instar_guild_compile)
+scm/instar/core.go: scm/instar/config.go
+scm/instar/plan-print.go: scm/instar/core.go
+scm/instar/repl.go: scm/instar/core.go scm/instar/plan-print.go
+
+# The REPL launcher: installed paths expanded by make; a load path already
+# in the environment (./pre-inst-env) comes first.
+bin_SCRIPTS += instar-fuzz-repl
+CLEANFILES += instar-fuzz-repl
+EXTRA_DIST += instar-fuzz-repl.in
+instar-fuzz-repl: $(srcdir)/instar-fuzz-repl.in Makefile
+	$(AM_V_GEN)sed -e 's|@GUILE[@]|$(GUILE)|g' \
+	    -e 's|@guilemoduledir[@]|$(guilemoduledir)|g' \
+	    -e 's|@guileobjectdir[@]|$(guileobjectdir)|g' \
+	    $(srcdir)/instar-fuzz-repl.in > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+
+dist_man_MANS += doc/instar-fuzz-repl.1
+
+SCM_TESTS = \
+	tests/scm/core.scm \
+	tests/scm/errors.scm \
+	tests/scm/raw-agreement.scm \
+	tests/scm/plan-print.scm \
+	tests/scm/repl.scm
+SCM_SH_TESTS = tests/scm/repl-session.sh
+TESTS += $(SCM_TESTS) $(SCM_SH_TESTS)
+EXTRA_DIST += $(SCM_TESTS) $(SCM_SH_TESTS)
+# The tests load the compiled modules and the launcher.
+$(SCM_TESTS:.scm=.log) $(SCM_SH_TESTS:.sh=.log): $(instarobject_DATA) instar-fuzz-repl
+
+check-scm:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SCM_TESTS) $(SCM_SH_TESTS)'
+endif

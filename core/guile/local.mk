@@ -1,1 +1,31 @@
 ## core/guile/local.mk -- the compiled Guile extension (libguile-instar).
+## SCM_DEFINE + guile-snarf; loaded by (instar core) with load-extension.
+
+if HAVE_GUILE
+guileextension_LTLIBRARIES = core/guile/libguile-instar.la
+
+instar_guile_sources = \
+	core/guile/errors.c \
+	core/guile/plans.c \
+	core/guile/planners.c \
+	core/guile/image.c \
+	core/guile/hashing.c \
+	core/guile/fuzz-decode.c \
+	core/guile/init.c
+core_guile_libguile_instar_la_SOURCES = core/guile/instar-guile.h $(instar_guile_sources)
+core_guile_libguile_instar_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/core/guile \
+	$(GUILE_CFLAGS) $(XXHASH_CFLAGS)
+core_guile_libguile_instar_la_LDFLAGS = -module -avoid-version -no-undefined
+core_guile_libguile_instar_la_LIBADD = core/libinstar.la $(GUILE_LIBS) $(XXHASH_LIBS)
+
+# guile-snarf collects the SCM_DEFINE/SCM_KEYWORD/SCM_SYMBOL registrations
+# of each file into a .x file that file's init function includes.
+instar_guile_snarfed = $(instar_guile_sources:.c=.x)
+BUILT_SOURCES += $(instar_guile_snarfed)
+CLEANFILES += $(instar_guile_snarfed)
+
+core/guile/%.x: core/guile/%.c core/guile/instar-guile.h
+	$(AM_V_GEN)$(MKDIR_P) core/guile && \
+	CPP="$(CPP)" $(GUILE_SNARF) -o $@ $< $(DEFS) $(DEFAULT_INCLUDES) \
+	  $(core_guile_libguile_instar_la_CPPFLAGS) $(CPPFLAGS)
+endif

@@ -1,0 +1,327 @@
+/* image.c -- images on files: create, probe, plan, resize; size specs.
+ *
+ * Long operations (create and resize, which may preallocate gigabytes)
+ * run outside Guile mode, so other threads, the collector and Ctrl-C
+ * (delivered as an async once the call returns) are not held up.  */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "instar-guile.h"
+#include "instar/error.h"
+
+SCM_KEYWORD(kw_format, "format");
+SCM_KEYWORD(kw_size, "size");
+SCM_KEYWORD(kw_options, "options");
+SCM_KEYWORD(kw_prealloc, "prealloc");
+SCM_KEYWORD(kw_shrink, "shrink?");
+
+SCM_SYMBOL(sym_absolute, "absolute");
+SCM_SYMBOL(sym_plus, "plus");
+SCM_SYMBOL(sym_minus, "minus");
+SCM_SYMBOL(sym_errno, "errno");
+
+static SCM errno_detail(int err)
+{
+    return err ? scm_list_1(scm_cons(sym_errno, scm_from_int(err))) : SCM_EOL;
+}
+
+/* Raise CODE with DIAG's message; frees nothing (callers free first). */
+static SCM_NORETURN void throw_diag(int code, const struct instar_diag *diag)
+{
+    instar_guile_throw(code, diag->message, errno_detail(diag->sys_errno));
+}
+
+static SCM_NORETURN void throw_size(int code, SCM text)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s", instar_strerror(code));
+    instar_guile_throw(code, msg, scm_list_1(text));
+}
+
+static SCM sign_symbol(enum instar_size_sign s)
+{
+    return s == INSTAR_SIZE_PLUS ? sym_plus : s == INSTAR_SIZE_MINUS ? sym_minus : sym_absolute;
+}
+
+SCM_DEFINE(scm_instar_parse_size, "parse-size", 1, 0, 0, (SCM text),
+           "Parse a qemu-img size (\"1.5M\", \"0x200\", \"512\") into bytes.")
+#define FUNC_NAME s_scm_instar_parse_size
+{
+    uint64_t out;
+    char *c = instar_guile_to_cstring(text, FUNC_NAME, SCM_ARG1, "size");
+    int rc = instar_parse_size(c, &out);
+    free(c);
+    if (rc != INSTAR_OK)
+        throw_size(rc, text);
+    return scm_from_uint64(out);
+}
+#undef FUNC_NAME
+
+SCM_DEFINE(scm_instar_parse_size_spec, "parse-size-spec", 1, 0, 0, (SCM text),
+           "Parse a resize spec (\"+1M\", \"-512\", \"2G\") into (sign . bytes), "
+           "sign one of absolute, plus, minus.")
+#define FUNC_NAME s_scm_instar_parse_size_spec
+{
+    struct instar_size_spec spec;
+    char *c = instar_guile_to_cstring(text, FUNC_NAME, SCM_ARG1, "size spec");
+    int rc = instar_parse_size_spec(c, &spec);
+    free(c);
+    if (rc != INSTAR_OK)
+        throw_size(rc, text);
+    return scm_cons(sign_symbol(spec.sign), scm_from_uint64(spec.amount));
+}
+#undef FUNC_NAME
+
+/* A size spec argument: a string, a non-negative integer (absolute) or a
+ * (sign . amount) pair as parse-size-spec returns. */
+static struct instar_size_spec to_spec(SCM v, const char *subr, int pos)
+{
+    struct instar_size_spec spec = {INSTAR_SIZE_ABSOLUTE, 0};
+    if (scm_is_string(v)) {
+        char *c = instar_guile_to_cstring(v, subr, pos, "size spec");
+        int rc = instar_parse_size_spec(c, &spec);
+        free(c);
+        if (rc != INSTAR_OK)
+            throw_size(rc, v);
+    } else if (scm_is_pair(v)) {
+        SCM s = scm_car(v);
+        if (scm_is_eq(s, sym_plus))
+            spec.sign = INSTAR_SIZE_PLUS;
+        else if (scm_is_eq(s, sym_minus))
+            spec.sign = INSTAR_SIZE_MINUS;
+        else if (!scm_is_eq(s, sym_absolute))
+            scm_wrong_type_arg_msg(subr, pos, v, "size spec (string, integer or (sign . amount))");
+        spec.amount = instar_guile_to_u64(scm_cdr(v), subr, pos, "size spec amount");
+    } else if (scm_is_exact_integer(v)) {
+        spec.amount = instar_guile_to_u64(v, subr, pos, "size");
+    } else {
+        scm_wrong_type_arg_msg(subr, pos, v, "size spec (string, integer or (sign . amount))");
+    }
+    return spec;
+}
+
+SCM_DEFINE(scm_instar_image_probe, "image-probe", 1, 0, 0, (SCM path),
+           "The format of the image at PATH, from its content: raw qcow2 vpc vhdx vmdk.")
+#define FUNC_NAME s_scm_instar_image_probe
+{
+    struct instar_fd_io fio;
+    enum instar_format fmt;
+    char msg[512];
+    char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
+    int fd = open(c, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        snprintf(msg, sizeof msg, "Could not open '%s': %s", c, strerror(err));
+        free(c);
+        instar_guile_throw(INSTAR_E_IO, msg, errno_detail(err));
+    }
+    instar_fd_io_init(&fio, fd);
+    int rc = instar_probe(&fio.io, &fmt);
+    int err = fio.io.sys_errno;
+    close(fd);
+    if (rc != INSTAR_OK) {
+        snprintf(msg, sizeof msg, "Could not probe '%s': %s", c, strerror(err ? err : EIO));
+        free(c);
+        instar_guile_throw(rc, msg, errno_detail(err));
+    }
+    free(c);
+    return scm_from_utf8_symbol(instar_format_name(fmt));
+}
+#undef FUNC_NAME
+
+static void resize_args(struct instar_resize_args *a, SCM spec, SCM format, SCM shrink,
+                        SCM prealloc, const char *subr)
+{
+    memset(a, 0, sizeof *a);
+    a->size = to_spec(spec, subr, SCM_ARG2);
+    a->format = instar_guile_to_format(format, subr, 0, "#:format");
+    a->allow_shrink = INSTAR_GIVEN(shrink) && instar_guile_to_bool(shrink, subr, 0, "#:shrink?");
+    a->prealloc = instar_guile_to_prealloc(prealloc, subr, 0, "#:prealloc");
+}
+
+SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SCM rest),
+           "Plan resizing the image at PATH to SPEC (#:format #:shrink? #:prealloc); "
+           "the file is only read.")
+#define FUNC_NAME s_scm_instar_image_plan
+{
+    SCM format = SCM_UNDEFINED, shrink = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
+    struct instar_resize_args a;
+    struct instar_image_plan ip;
+    struct instar_diag diag;
+    struct instar_fd_io fio;
+
+    scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_format, &format, kw_shrink, &shrink,
+                                 kw_prealloc, &prealloc, SCM_UNDEFINED);
+    resize_args(&a, spec, format, shrink, prealloc, FUNC_NAME);
+    char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
+    instar_diag_clear(&diag);
+    int fd = open(c, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        diag.sys_errno = err;
+        instar_diag_set(&diag, INSTAR_E_IO, "Could not open '%s': %s", c, strerror(err));
+        free(c);
+        throw_diag(INSTAR_E_IO, &diag);
+    }
+    free(c);
+    instar_fd_io_init(&fio, fd);
+    int rc = instar_image_plan(&fio.io, &a, &ip, &diag);
+    close(fd);
+    if (rc != INSTAR_OK) {
+        SCM details = rc == INSTAR_E_NOT_STAGED ? instar_guile_needs_detail(&ip.plan)
+                                                : errno_detail(diag.sys_errno);
+        instar_image_plan_free(&ip);
+        instar_guile_throw(rc, diag.message, details);
+    }
+    /* Copying can only fail by raising; free the C side first would lose
+     * the payloads, so copy inside a dynwind that frees on either exit. */
+    scm_dynwind_begin(0);
+    scm_dynwind_unwind_handler((void (*)(void *))instar_image_plan_free, &ip,
+                               SCM_F_WIND_EXPLICITLY);
+    SCM obj = instar_guile_make_plan(ip.format, &ip.plan);
+    scm_dynwind_end();
+    return obj;
+}
+#undef FUNC_NAME
+
+struct resize_job {
+    const char *path;
+    struct instar_resize_args args;
+    struct instar_diag diag;
+    int rc;
+};
+
+static void *resize_outside_guile(void *data)
+{
+    struct resize_job *j = data;
+    j->rc = instar_resize_file(j->path, &j->args, &j->diag);
+    return NULL;
+}
+
+SCM_DEFINE(scm_instar_image_resize, "image-resize", 2, 0, 1, (SCM path, SCM spec, SCM rest),
+           "Resize the image at PATH to SPEC (#:format #:shrink? #:prealloc); #t or an "
+           "instar-error.")
+#define FUNC_NAME s_scm_instar_image_resize
+{
+    SCM format = SCM_UNDEFINED, shrink = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
+    struct resize_job j;
+
+    scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_format, &format, kw_shrink, &shrink,
+                                 kw_prealloc, &prealloc, SCM_UNDEFINED);
+    resize_args(&j.args, spec, format, shrink, prealloc, FUNC_NAME);
+    char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
+    instar_diag_clear(&j.diag);
+    j.path = c;
+    scm_without_guile(resize_outside_guile, &j);
+    free(c);
+    if (j.rc != INSTAR_OK)
+        throw_diag(j.rc, &j.diag);
+    return SCM_BOOL_T;
+}
+#undef FUNC_NAME
+
+static void option_check(SCM v, const char *subr)
+{
+    if (!scm_is_string(v) && !scm_is_symbol(v) && !scm_is_bool(v) && !scm_is_exact_integer(v))
+        scm_wrong_type_arg_msg(subr, 0, v, "string, symbol, boolean or integer in #:options");
+}
+
+/* An option value as the text qemu-img's -o would carry. */
+static char *option_text(SCM v, const char *subr)
+{
+    if (scm_is_string(v))
+        return instar_guile_to_cstring(v, subr, 0, "#:options value");
+    if (scm_is_symbol(v))
+        return instar_guile_to_cstring(scm_symbol_to_string(v), subr, 0, "#:options value");
+    if (scm_is_bool(v))
+        return strdup(scm_is_true(v) ? "on" : "off");
+    if (scm_is_exact_integer(v))
+        return instar_guile_to_cstring(scm_number_to_string(v, scm_from_int(10)), subr, 0,
+                                       "#:options value");
+    scm_wrong_type_arg_msg(subr, 0, v, "string, symbol, boolean or integer option value");
+    return NULL;
+}
+
+struct create_job {
+    const char *path;
+    struct instar_create_opts opts;
+    struct instar_diag diag;
+    int rc;
+};
+
+static void *create_outside_guile(void *data)
+{
+    struct create_job *j = data;
+    j->rc = instar_create_file(j->path, &j->opts, &j->diag);
+    return NULL;
+}
+
+SCM_DEFINE(scm_instar_image_create, "image-create", 1, 0, 1, (SCM path, SCM rest),
+           "Create an image at PATH: #:format (raw) #:size (bytes or a size string) "
+           "#:options (alist of qemu-img -o keys and values) #:prealloc.")
+#define FUNC_NAME s_scm_instar_image_create
+{
+    SCM format = SCM_UNDEFINED, size = SCM_UNDEFINED, options = SCM_UNDEFINED;
+    SCM prealloc = SCM_UNDEFINED;
+    struct create_job j;
+
+    scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_format, &format, kw_size, &size,
+                                 kw_options, &options, kw_prealloc, &prealloc, SCM_UNDEFINED);
+    enum instar_format fmt = instar_guile_to_format(format, FUNC_NAME, 0, "#:format");
+    if (fmt == INSTAR_FORMAT_UNKNOWN)
+        fmt = INSTAR_FORMAT_RAW;
+    instar_create_opts_init(&j.opts, fmt);
+    instar_diag_clear(&j.diag);
+    if (INSTAR_GIVEN(size)) {
+        if (scm_is_string(size)) {
+            char *c = instar_guile_to_cstring(size, FUNC_NAME, 0, "#:size");
+            int rc = instar_parse_size(c, &j.opts.size);
+            free(c);
+            if (rc != INSTAR_OK)
+                throw_size(rc, size);
+        } else {
+            j.opts.size = instar_guile_to_u64(size, FUNC_NAME, 0, "#:size");
+        }
+    }
+    j.opts.prealloc = instar_guile_to_prealloc(prealloc, FUNC_NAME, 0, "#:prealloc");
+    if (INSTAR_GIVEN(options) && scm_is_true(options)) {
+        if (scm_ilength(options) < 0)
+            scm_wrong_type_arg_msg(FUNC_NAME, 0, options, "alist for #:options");
+        for (SCM l = options; scm_is_pair(l); l = scm_cdr(l)) {
+            SCM e = scm_car(l);
+            if (!scm_is_pair(e))
+                scm_wrong_type_arg_msg(FUNC_NAME, 0, e, "(key . value) pair for #:options");
+            /* Both types first, so a refusal leaks no converted key. */
+            option_check(scm_car(e), FUNC_NAME);
+            option_check(scm_cdr(e), FUNC_NAME);
+            char *k = option_text(scm_car(e), FUNC_NAME);
+            char *v = option_text(scm_cdr(e), FUNC_NAME);
+            int rc = instar_create_opts_set(&j.opts, k, v, &j.diag);
+            free(k);
+            free(v);
+            if (rc != INSTAR_OK)
+                throw_diag(rc, &j.diag);
+        }
+    }
+    char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
+    j.path = c;
+    scm_without_guile(create_outside_guile, &j);
+    free(c);
+    if (j.rc != INSTAR_OK)
+        throw_diag(j.rc, &j.diag);
+    return SCM_BOOL_T;
+}
+#undef FUNC_NAME
+
+void instar_guile_init_image(void)
+{
+#ifndef SCM_MAGIC_SNARFER
+#include "image.x"
+#endif
+}

@@ -1,0 +1,75 @@
+/* instar-guile.h -- shared internals of the Guile extension libguile-instar.
+ *
+ * One file per job: errors.c (argument conversion and the instar-error
+ * key), plans.c (the plan foreign object), planners.c (the five planners
+ * with keyword arguments), image.c (files: create, probe, plan, resize,
+ * size specs), hashing.c (xxh3), fuzz-decode.c (the fuzz header) and
+ * init.c (the entry point load-extension calls).  */
+#ifndef INSTAR_GUILE_H
+#define INSTAR_GUILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libguile.h>
+
+#include "instar/image.h"
+#include "instar/plan.h"
+#include "instar/resize.h"
+
+/* ---- errors.c -------------------------------------------------------------- */
+
+/* Raise (throw 'instar-error 'NAME MESSAGE . DETAILS).  MESSAGE may be
+ * NULL or empty: the core's strerror text is used.  Never returns. */
+SCM_NORETURN void instar_guile_throw(int code, const char *message, SCM details);
+
+/* Argument conversion.  Each raises Guile's standard wrong-type-arg or
+ * out-of-range error naming SUBR and WHAT (e.g. "#:new-size"). */
+uint64_t instar_guile_to_u64(SCM v, const char *subr, int pos, const char *what);
+uint32_t instar_guile_to_u32(SCM v, const char *subr, int pos, const char *what);
+int instar_guile_to_bool(SCM v, const char *subr, int pos, const char *what);
+enum instar_prealloc instar_guile_to_prealloc(SCM v, const char *subr, int pos,
+                                              const char *what);
+/* A format symbol or string; #f gives INSTAR_FORMAT_UNKNOWN (probe). */
+enum instar_format instar_guile_to_format(SCM v, const char *subr, int pos,
+                                          const char *what);
+/* A bytevector as a slice (or #f / unbound: the empty "not staged" slice).
+ * The slice borrows the bytevector's storage: keep V alive. */
+struct instar_slice instar_guile_to_slice(SCM v, const char *subr, int pos,
+                                          const char *what);
+/* A string argument as a malloc'd UTF-8 C string (free it). */
+char *instar_guile_to_cstring(SCM v, const char *subr, int pos, const char *what);
+
+/* Value or default when the keyword was not given. */
+#define INSTAR_GIVEN(v) (!SCM_UNBNDP(v))
+
+SCM instar_guile_u64(uint64_t v);
+SCM instar_guile_sym(const char *name);
+
+/* ---- plans.c --------------------------------------------------------------- */
+
+/* What a plan object holds: a copy of the C plan whose WRITE/APPEND
+ * payloads point into PAYLOAD (GC-managed, owned by the object). */
+struct instar_guile_plan {
+    enum instar_format format;
+    struct instar_resize_plan plan;
+    uint8_t *payload;
+    size_t payload_len;
+};
+
+/* Wrap a copy of PLAN (payloads are copied, so the source's scratch,
+ * staging and bytevectors may go away afterwards). */
+SCM instar_guile_make_plan(enum instar_format format,
+                           const struct instar_resize_plan *plan);
+struct instar_guile_plan *instar_guile_plan_ref(SCM obj, const char *subr, int pos);
+/* The (needs ...) detail for an INSTAR_E_NOT_STAGED answer. */
+SCM instar_guile_needs_detail(const struct instar_resize_plan *plan);
+
+void instar_guile_init_errors(void);
+void instar_guile_init_plans(void);
+void instar_guile_init_planners(void);
+void instar_guile_init_image(void);
+void instar_guile_init_hashing(void);
+void instar_guile_init_fuzz_decode(void);
+
+#endif
