@@ -30,27 +30,48 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-engines.sh \
 	tests/diff-recipes.sh
 
-EXTRA_DIST += $(DIFF_MODULES) $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) \
+# SRFI-64 suites (run through the driver scm/local.mk defines).
+DIFF_SCM_TESTS = \
+	tests/scm/test-pickers.scm \
+	tests/scm/test-whitelist.scm \
+	tests/scm/test-findings.scm
+
+EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	bench/diff-bench.sh
 
 if HAVE_GUILE
-DIFF_GO = $(DIFF_MODULES:.scm=.go)
+# Installed and compiled with the other (instar ...) modules (scm/local.mk).
+INSTAR_SCM_MODULES += $(DIFF_MODULES)
+scm/instar/pickers.go scm/instar/process.go: scm/instar/config.go
+scm/instar/engine.go: scm/instar/process.go
+scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go
+scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
+scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
+scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \
+	scm/instar/oracles.go
+scm/instar/reduce.go: scm/instar/pickers.go
+scm/instar/report.go: scm/instar/findings.go
+scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
+	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
+	scm/instar/findings.go scm/instar/reduce.go scm/instar/report.go
 
-diffmoduledir = $(guilemoduledir)/instar
-diffmodule_DATA = $(DIFF_MODULES)
-diffobjectdir = $(guileobjectdir)/instar
-nodist_diffobject_DATA = $(DIFF_GO)
 recipesdir = $(pkgdatadir)/recipes
-recipes_DATA = $(DIFF_RECIPES)
-CLEANFILES += $(DIFF_GO)
+dist_recipes_DATA = $(DIFF_RECIPES)
 
-$(DIFF_GO): %.go: %.scm
-	$(AM_V_GEN)$(MKDIR_P) $(@D) && \
-	GUILE_AUTO_COMPILE=0 $(GUILD) compile \
-	  -L $(abs_top_builddir)/scm -L $(abs_top_srcdir)/scm \
-	  -Wunbound-variable -Warity-mismatch -Wformat -o $@ $< >/dev/null
+TESTS += $(DIFF_SCM_TESTS) $(DIFF_SH_TESTS)
+# The tests load the compiled modules and run instar-img.
+$(DIFF_SCM_TESTS:.scm=.log) $(DIFF_SH_TESTS:.sh=.log): $(instarobject_DATA) \
+	core/cli/instar-img$(EXEEXT)
 
-TESTS += $(DIFF_SH_TESTS)
+DIFF_BENCH_DEPS = $(instarobject_DATA) core/cli/instar-img$(EXEEXT)
 endif
+
+# `make bench' also measures the differential engine (bench/diff-bench.sh).
+bench-diff: $(DIFF_BENCH_DEPS)
+	@if test -n "$(DIFF_BENCH_DEPS)"; then \
+	  srcdir='$(abs_top_srcdir)' builddir='$(abs_top_builddir)' GUILE='$(GUILE)' \
+	  QEMU_IMG='$(QEMU_IMG)' QEMU_IO='$(QEMU_IO)' $(SHELL) $(srcdir)/bench/diff-bench.sh; \
+	else echo '{"bench": "diff", "skipped": "built without Guile"}'; fi
+.PHONY: bench-diff
 
 dist_man_MANS += doc/resize-diff.1 doc/create-diff.1 doc/resize-consistency.1

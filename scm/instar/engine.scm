@@ -59,7 +59,12 @@ before option parsing, which is what lets -N through)."
   (make-engine name 'external program #f))
 
 (define (in-process-available?)
-  (false-if-exception (resolve-interface '(instar core))))
+  "Whether (instar core) loads with its extension.  A failed load can
+leave a half-made module behind, so look for the primitives themselves."
+  (let ((m (false-if-exception (resolve-interface '(instar core)))))
+    (define (bound? name)
+      (let ((v (module-variable m name))) (and v (variable-bound? v))))
+    (and m (bound? 'image-resize) (bound? 'image-create) #t)))
 
 (define (make-in-process-engine instar-img)
   "The C core in this process.  INSTAR-IMG names the CLI used in repro.sh."

@@ -48,8 +48,10 @@
 ;;; libxxhash through the FFI -- the same function, so signatures agree.
 
 (define core-xxh3-128
-  (let ((m (false-if-exception (resolve-interface '(instar core)))))
-    (and m (false-if-exception (module-ref m 'xxh3-128)))))
+  ;; Looked up by variable: a failed load can leave a half-made module.
+  (let* ((m (false-if-exception (resolve-interface '(instar core))))
+         (v (and m (module-variable m 'xxh3-128))))
+    (and v (variable-bound? v) (variable-ref v))))
 
 (define ffi-xxh3-128
   (delay
