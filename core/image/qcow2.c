@@ -1,12 +1,271 @@
-/* qcow2.c -- the qcow2 engine.  Not implemented yet: the engine table entry
- * exists so every caller answers "not supported yet" with a clean error. */
+/* qcow2.c -- the qcow2 engine: read the header, the L1 table and the
+ * refcount table, then call the planner, staging exactly the refcount
+ * blocks and L2 tables it asks for (INSTAR_E_NOT_STAGED rounds) and growing
+ * the scratch buffer when it is too small.  Every read is bounded by the
+ * file size and a sane maximum, so a hostile header cannot make it read or
+ * allocate gigabytes. */
 #include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "image/engine.h"
 #include "image/qcow2-create.h"
+#include "instar/error.h"
+#include "instar/resize.h"
+#include "util/checked.h"
+#include "util/endian.h"
+
+#define Q2E_MAX_SCRATCH (1ull << 30)    /* payload bytes one plan may carry */
+#define Q2E_MAX_STAGED (2ull << 30)     /* tables staged for one plan */
+#define Q2E_MAX_ROUNDS 100000
+
+struct q2_staging {
+    uint8_t *header, *l1, *reftable;
+    struct instar_staged_table *rbs, *l2s;
+    size_t nrbs, caprbs, nl2s, capl2s;
+    uint64_t staged_bytes;
+};
+
+static void release(void *p)
+{
+    struct q2_staging *s = p;
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->nrbs; i++)
+        free((void *)s->rbs[i].bytes.data);
+    for (size_t i = 0; i < s->nl2s; i++)
+        free((void *)s->l2s[i].bytes.data);
+    free(s->rbs);
+    free(s->l2s);
+    free(s->header);
+    free(s->l1);
+    free(s->reftable);
+    free(s);
+}
+
+/* Read LEN bytes at OFF into a new buffer, when the range is sane. */
+static int read_table(struct instar_io *io, uint64_t file_size, uint64_t off, uint64_t len,
+                      uint8_t **out)
+{
+    uint64_t end;
+    *out = NULL;
+    if (len == 0)
+        return INSTAR_OK;
+    if (!instar_add_u64(off, len, &end) || end > file_size || len > Q2E_MAX_STAGED)
+        return INSTAR_OK;       /* left unstaged: the planner refuses the header */
+    *out = malloc((size_t)len);
+    if (*out == NULL)
+        return INSTAR_E_NOMEM;
+    return instar_io_read(io, *out, (size_t)len, off);
+}
+
+static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_size,
+                     const struct instar_qcow2_resize_opts *o, const struct instar_need *n)
+{
+    uint64_t cs = 1ull << o->cluster_bits, off, e;
+    struct instar_staged_table **arr;
+    size_t *cnt, *cap;
+    uint8_t *buf;
+    int rc;
+
+    if (n->kind == INSTAR_NEED_REFBLOCK) {
+        if (n->index >= (uint64_t)o->refcount_table_clusters * cs / 8)
+            return INSTAR_E_PARSE;
+        e = instar_be64(s->reftable + n->index * 8) & 0xfffffffffffffe00ull;
+        arr = &s->rbs, cnt = &s->nrbs, cap = &s->caprbs;
+    } else if (n->kind == INSTAR_NEED_L2) {
+        if (n->index >= o->l1_size)
+            return INSTAR_E_PARSE;
+        e = instar_be64(s->l1 + n->index * 8) & 0x00fffffffffffe00ull;
+        arr = &s->l2s, cnt = &s->nl2s, cap = &s->capl2s;
+    } else {
+        return INSTAR_E_PARSE;
+    }
+    off = e;
+    if (off == 0 || (off & (cs - 1)) || off >= (1ull << 56))
+        return INSTAR_E_PARSE;
+    for (size_t i = 0; i < *cnt; i++)
+        if ((*arr)[i].index == n->index)
+            return INSTAR_E_PARSE;      /* asked twice: the planner is confused */
+    if (s->staged_bytes + cs > Q2E_MAX_STAGED)
+        return INSTAR_E_NOMEM;
+    if (*cnt == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        struct instar_staged_table *t = realloc(*arr, ncap * sizeof *t);
+        if (t == NULL)
+            return INSTAR_E_NOMEM;
+        *arr = t;
+        *cap = ncap;
+    }
+    buf = malloc((size_t)cs);
+    if (buf == NULL)
+        return INSTAR_E_NOMEM;
+    /* A table past the end of the file reads as zeros (io contract). */
+    rc = off < file_size ? instar_io_read(io, buf, (size_t)cs, off) : (memset(buf, 0, cs), INSTAR_OK);
+    if (rc != INSTAR_OK) {
+        free(buf);
+        return rc;
+    }
+    (*arr)[*cnt].index = n->index;
+    (*arr)[*cnt].bytes.data = buf;
+    (*arr)[*cnt].bytes.len = (size_t)cs;
+    (*cnt)++;
+    s->staged_bytes += cs;
+    return INSTAR_OK;
+}
+
+static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
+                           const struct instar_resize_plan *plan, struct instar_diag *diag)
+{
+    switch (rc) {
+    case INSTAR_E_NOT_SECTOR_MULTIPLE:
+        return instar_diag_set(diag, rc, "The new size must be a multiple of 512");
+    case INSTAR_E_SNAPSHOTS:
+        if (o->version == 2 && o->nb_snapshots > 0)
+            return instar_diag_set(diag, rc, "Can't resize a v2 image which has snapshots");
+        return instar_diag_set(diag, rc, "Cannot preallocate into an L2 table shared "
+                               "with an internal snapshot (not supported)");
+    case INSTAR_E_TOO_LARGE:
+        return instar_diag_set(diag, rc, "Failed to grow the L1 table: File too large");
+    case INSTAR_E_NEEDS_CHECK:
+        if (o->incompatible_features & 2)
+            return instar_diag_set(diag, rc, "qcow2: Image is corrupt; cannot be opened read/write");
+        if (o->incompatible_features & 1)
+            return instar_diag_set(diag, rc, "Image is dirty; run 'qemu-img check -r all' "
+                                   "before resizing it");
+        return instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
+                               "run 'qemu-img check -r all' first");
+    case INSTAR_E_BITMAPS:
+        return instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
+                               "bitmaps (not supported)");
+    case INSTAR_E_UNSUPPORTED_SUBFORMAT:
+        if (o->version != 2 && o->version != 3)
+            return instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
+        return instar_diag_set(diag, rc, "Unsupported qcow2 image: encryption, external "
+                               "data files and unknown incompatible features are not supported");
+    case INSTAR_E_PARSE:
+    case INSTAR_E_HEADER_MISMATCH:
+        return instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
+    case INSTAR_E_SCRATCH_TOO_SMALL:
+        return instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
+                               "may carry (not supported)");
+    default:
+        return instar_engine_planner_error(rc, plan, diag);
+    }
+}
+
+static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *args,
+                      struct instar_image_plan *out, struct instar_diag *diag)
+{
+    struct instar_qcow2_resize_opts o;
+    struct q2_staging *s;
+    uint8_t head[104];
+    uint64_t file_size, cs, hlen;
+    int rc;
+
+    rc = instar_io_size(io, &file_size);
+    if (rc != INSTAR_OK)
+        return instar_diag_set(diag, rc, "Could not get file size");
+    memset(head, 0, sizeof head);
+    rc = instar_io_read(io, head, sizeof head, 0);
+    if (rc != INSTAR_OK)
+        return instar_diag_set(diag, rc, "Could not read the qcow2 header");
+    if (file_size < 72 || instar_be32(head) != 0x514649fbu)
+        return instar_diag_set(diag, INSTAR_E_PARSE, "Image is not in qcow2 format");
+    memset(&o, 0, sizeof o);
+    o.version = instar_be32(head + 4);
+    o.cluster_bits = instar_be32(head + 20);
+    if (o.cluster_bits < 9 || o.cluster_bits > 21)
+        return instar_diag_set(diag, INSTAR_E_PARSE,
+                               "Unsupported cluster size: 2^%u", o.cluster_bits);
+    cs = 1ull << o.cluster_bits;
+    o.virtual_size = instar_be64(head + 24);
+    o.l1_size = instar_be32(head + 36);
+    o.l1_table_offset = instar_be64(head + 40);
+    o.refcount_table_offset = instar_be64(head + 48);
+    o.refcount_table_clusters = instar_be32(head + 56);
+    o.nb_snapshots = instar_be32(head + 60);
+    o.snapshots_offset = instar_be64(head + 64);
+    o.refcount_order = 4;
+    o.header_length = 72;
+    if (o.version >= 3) {
+        o.incompatible_features = instar_be64(head + 72);
+        o.compatible_features = instar_be64(head + 80);
+        o.autoclear_features = instar_be64(head + 88);
+        o.refcount_order = instar_be32(head + 96);
+        o.header_length = instar_be32(head + 100);
+    }
+    o.current_file_size = file_size;
+    o.req.allow_shrink = args->allow_shrink;
+    o.req.prealloc = args->prealloc;
+    out->current_size = o.virtual_size;
+    if (o.virtual_size > (uint64_t)INT64_MAX)
+        return instar_diag_set(diag, INSTAR_E_PARSE, "Invalid qcow2 image size");
+    rc = instar_engine_resolve_size(args, o.virtual_size, &o.req.new_size, diag);
+    if (rc != INSTAR_OK)
+        return rc;
+
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+    out->staging = s;
+    out->release_staging = release;
+    hlen = file_size < cs ? file_size : cs;
+    rc = read_table(io, file_size, 0, hlen, &s->header);
+    if (rc == INSTAR_OK && o.l1_size <= (4u << 20))
+        rc = read_table(io, file_size, o.l1_table_offset, (uint64_t)o.l1_size * 8, &s->l1);
+    if (rc == INSTAR_OK && (uint64_t)o.refcount_table_clusters * cs <= (8u << 20))
+        rc = read_table(io, file_size, o.refcount_table_offset,
+                        (uint64_t)o.refcount_table_clusters * cs, &s->reftable);
+    if (rc != INSTAR_OK)
+        return instar_diag_set(diag, rc, "Could not read the qcow2 metadata");
+    o.header.data = s->header;
+    o.header.len = s->header ? (size_t)hlen : 0;
+    o.l1.data = s->l1;
+    o.l1.len = s->l1 ? (size_t)o.l1_size * 8 : 0;
+    o.reftable.data = s->reftable;
+    o.reftable.len = s->reftable ? (size_t)((uint64_t)o.refcount_table_clusters * cs) : 0;
+
+    out->scratch_len = (size_t)(1u << 20) + 4 * (size_t)cs;
+    out->scratch = malloc(out->scratch_len);
+    if (out->scratch == NULL)
+        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+    for (unsigned round = 0; round < Q2E_MAX_ROUNDS; round++) {
+        o.refblocks = s->rbs;
+        o.n_refblocks = s->nrbs;
+        o.l2_tables = s->l2s;
+        o.n_l2_tables = s->nl2s;
+        rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
+        if (rc == INSTAR_OK)
+            return INSTAR_OK;
+        if (rc == INSTAR_E_NOT_STAGED && out->plan.nneeds > 0) {
+            for (size_t i = 0; i < out->plan.nneeds && rc != INSTAR_OK; i++) {
+                int src = stage_one(io, s, file_size, &o, &out->plan.needs[i]);
+                if (src != INSTAR_OK)
+                    return planner_message(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE,
+                                           &o, &out->plan, diag);
+            }
+            continue;
+        }
+        if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
+            && out->scratch_len < Q2E_MAX_SCRATCH) {
+            size_t n = out->scratch_len * 4 < Q2E_MAX_SCRATCH ? out->scratch_len * 4
+                                                              : (size_t)Q2E_MAX_SCRATCH;
+            uint8_t *p = realloc(out->scratch, n);
+            if (p == NULL)
+                return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+            out->scratch = p;
+            out->scratch_len = n;
+            continue;
+        }
+        return planner_message(rc, &o, &out->plan, diag);
+    }
+    return instar_diag_set(diag, INSTAR_E_TIMEOUT, "too many staging rounds");
+}
 
 const struct instar_format_engine instar_engine_qcow2 = {
     .format = INSTAR_FORMAT_QCOW2,
-    .plan = NULL,
+    .plan = qcow2_plan,
     .create = instar_qcow2_create,
 };

@@ -1,0 +1,222 @@
+/* qcow2-alloc.c -- cluster allocation for the qcow2 planner.
+ *
+ * Like qemu's allocator: next fit from a cursor that starts at cluster 0
+ * (qemu's free_cluster_index after open), a cluster being free when its
+ * refcount is 0 or it lies past the end of the file.  Clusters this plan
+ * frees stay in use until the plan is done: a crash-ordered plan cannot
+ * reuse them (qemu does, e.g. an old L1 slot for a new L2 table).
+ * Allocations are kept as runs, so a 32 MiB L1 costs one record. */
+#include <config.h>
+
+#include "instar/error.h"
+#include "resize/qcow2.h"
+#include "util/checked.h"
+
+bool q2_in_runs(const struct q2 *q, uint64_t c)
+{
+    for (size_t i = 0; i < q->nruns; i++)
+        if (c >= q->runs[i].start && c - q->runs[i].start < q->runs[i].count)
+            return true;
+    return false;
+}
+
+void q2_protect(struct q2 *q, uint64_t start, uint64_t count)
+{
+    if (q->nprotect < Q2_MAX_PROTECT && count > 0) {
+        q->protect[q->nprotect].start = start;
+        q->protect[q->nprotect].count = count;
+        q->nprotect++;
+    }
+}
+
+static bool protected_cluster(const struct q2 *q, uint64_t c)
+{
+    for (size_t i = 0; i < q->nprotect; i++)
+        if (c >= q->protect[i].start && c - q->protect[i].start < q->protect[i].count)
+            return true;
+    return false;
+}
+
+/* Widths below 8 pack several refcounts into a byte.  A new cluster's
+ * refcount (written before the commit) must not share a byte with one that
+ * changes after it, or the two writes would overlap (invariant 4). */
+static bool shares_byte(struct q2 *q, uint64_t c)
+{
+    uint64_t per = 8 / q->rbits, base = c & ~(per - 1);
+    struct q2_rb *rb;
+    if (q->rbits >= 8)
+        return false;
+    for (uint64_t x = base; x < base + per; x++)
+        if (x != c && protected_cluster(q, x))
+            return true;
+    rb = q2_find_rb(q, c >> q->rb_shift);
+    if (rb && rb->fin) {
+        uint64_t byte = ((c & (q->rb_entries - 1)) * q->rbits) >> 3;
+        if (rb->fin[byte] != rb->orig[byte])
+            return true;
+    }
+    return false;
+}
+
+/* 1: free, 0: used, negative never; an error code via *RC. */
+static bool is_free(struct q2 *q, uint64_t c, int *rc)
+{
+    uint64_t v;
+    *rc = INSTAR_OK;
+    if (q2_in_runs(q, c))
+        return false;
+    if (c >= q->file_clusters)
+        return !shares_byte(q, c);
+    *rc = q2_refcount_orig(q, c, &v);
+    if (*rc != INSTAR_OK || v != 0)
+        return false;
+    return !shares_byte(q, c);
+}
+
+int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
+             uint64_t *start)
+{
+    uint64_t c = q->cursor, run_start = c, len = 0, limit = Q2_MAX_HOST_OFFSET >> q->cluster_bits;
+    uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;
+    /* Past the file and every run all is free, but for sub-byte refcounts
+     * not within the byte of the last cluster in use. */
+    if (q->rbits < 8)
+        free_from = (free_from + 8 / q->rbits - 1) & ~(uint64_t)(8 / q->rbits - 1);
+    struct q2_run *prev = q->nruns ? &q->runs[q->nruns - 1] : NULL;
+
+    if (n == 0 || n > limit)
+        return INSTAR_E_TOO_LARGE;
+    while (len < n) {
+        int rc;
+        if (c >= free_from) {
+            if (len == 0)
+                run_start = c;
+            len = n;
+            break;
+        }
+        if (is_free(q, c, &rc)) {
+            if (len++ == 0)
+                run_start = c;
+        } else {
+            if (rc != INSTAR_OK)
+                return rc;
+            len = 0;
+        }
+        c++;
+    }
+    if (run_start > limit - n)
+        return INSTAR_E_TOO_LARGE;
+    /* Consecutive refcount blocks (or data) extend the previous run. */
+    if (prev && prev->kind == kind && prev->start + prev->count == run_start
+        && (kind == Q2_RUN_DATA
+            || (kind == Q2_RUN_REFBLOCK && prev->first_index + prev->count == first_index))) {
+        prev->count += n;
+    } else {
+        if (q->nruns >= Q2_MAX_RUNS)
+            return INSTAR_E_TOO_LARGE;
+        q->runs[q->nruns].start = run_start;
+        q->runs[q->nruns].count = n;
+        q->runs[q->nruns].kind = kind;
+        q->runs[q->nruns].first_index = first_index;
+        q->nruns++;
+    }
+    q->cursor = run_start + n;
+    if (q->cursor > q->runs_end)
+        q->runs_end = q->cursor;
+    *start = run_start;
+    return INSTAR_OK;
+}
+
+int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster)
+{
+    uint64_t off;
+    int rc;
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        if (run->kind == Q2_RUN_REFBLOCK && i >= run->first_index
+            && i - run->first_index < run->count) {
+            *cluster = run->start + (i - run->first_index);
+            return INSTAR_OK;
+        }
+    }
+    rc = q2_reftable_entry(q, i, &off);
+    *cluster = off >> q->cluster_bits;
+    return rc;
+}
+
+/* The first reftable index covering an allocated cluster that has no
+ * refcount block yet; UINT64_MAX when all are covered. */
+static int first_uncovered(struct q2 *q, uint64_t *out)
+{
+    *out = UINT64_MAX;
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        uint64_t last = (run->start + run->count - 1) >> q->rb_shift;
+        for (uint64_t bi = run->start >> q->rb_shift; bi <= last && bi < *out; bi++) {
+            uint64_t cl;
+            int rc = q2_refblock_cluster(q, bi, &cl);
+            if (rc != INSTAR_OK)
+                return rc;
+            if (cl == 0) {
+                *out = bi;
+                break;
+            }
+        }
+    }
+    return INSTAR_OK;
+}
+
+/* A new refcount table big enough for every block the plan can end up
+ * with, plus half again (qemu sizes grown tables generously too). */
+static int size_new_table(struct q2 *q, uint64_t *clusters)
+{
+    uint64_t end = q->runs_end > q->file_clusters ? q->runs_end : q->file_clusters;
+    uint64_t total = end, blocks = 0, tcl = 0;
+    for (int it = 0; it < 64; it++) {
+        uint64_t entries, next;
+        blocks = instar_div_round_up_u64(total, q->rb_entries);
+        entries = blocks + blocks / 2 + 1;
+        tcl = instar_div_round_up_u64(entries * 8, q->cs);
+        if (tcl < q->rt_clusters)
+            tcl = q->rt_clusters;
+        next = end + tcl + blocks;      /* every block new: an upper bound */
+        if (instar_div_round_up_u64(next, q->rb_entries) <= blocks)
+            break;
+        total = next;
+    }
+    if (tcl * q->cs > Q2_MAX_REFTABLE_BYTES)
+        return INSTAR_E_TOO_LARGE;
+    *clusters = tcl;
+    return INSTAR_OK;
+}
+
+int q2_cover_refcounts(struct q2 *q)
+{
+    for (unsigned guard = 0; guard < (1u << 22); guard++) {
+        uint64_t bi, cap, at;
+        int rc = first_uncovered(q, &bi);
+        if (rc != INSTAR_OK)
+            return rc;
+        if (bi == UINT64_MAX)
+            return INSTAR_OK;
+        cap = q->rt_moved ? q->new_rt_entries : q->rt_entries;
+        if (bi >= cap) {
+            uint64_t tcl;
+            if (q->rt_moved)
+                return INSTAR_E_TOO_LARGE;
+            rc = size_new_table(q, &tcl);
+            if (rc == INSTAR_OK)
+                rc = q2_alloc(q, tcl, Q2_RUN_REFTABLE, 0, &at);
+            if (rc != INSTAR_OK)
+                return rc;
+            q->rt_moved = true;
+            q->new_rt_cluster = at;
+            q->new_rt_entries = tcl * q->cs / 8;
+            continue;
+        }
+        rc = q2_alloc(q, 1, Q2_RUN_REFBLOCK, bi, &at);
+        if (rc != INSTAR_OK)
+            return rc;
+    }
+    return INSTAR_E_TOO_LARGE;
+}

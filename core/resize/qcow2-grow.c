@@ -1,0 +1,289 @@
+/* qcow2-grow.c -- growing a qcow2 image, with or without preallocation.
+ *
+ * As qemu 7.2: only the header's size changes while the L1 table covers
+ * the new size; otherwise the L1 grows to exactly size_to_l1(new) entries
+ * (never 1.5x) in newly allocated clusters, and the old L1 is released
+ * after the commit.  Preallocation (metadata/falloc/full) also allocates
+ * the data clusters of the new range, including the partly used last old
+ * cluster, as one contiguous run, and links them in L2 tables. */
+#include <config.h>
+
+#include <string.h>
+
+#include "instar/error.h"
+#include "resize/qcow2.h"
+#include "util/checked.h"
+#include "util/endian.h"
+
+struct grow {
+    uint64_t new_l1;            /* entries */
+    bool l1_grows;
+    uint64_t l1_cluster;        /* new L1 (when it grows) */
+    /* Preallocation. */
+    bool prealloc;
+    uint64_t g0, g1;            /* guest clusters [g0, g1) to back */
+    uint64_t i0, i1;            /* L1 indices [i0, i1] */
+    uint64_t n_tables, n_data;
+    uint64_t l2_start, data_start;
+};
+
+/* Does guest cluster G (in an existing L2 table) still need a data cluster? */
+static bool needs_data(const struct q2 *q, const uint8_t *l2, uint64_t g)
+{
+    uint64_t e = instar_be64(l2 + (g & (q->l2_entries - 1)) * q->l2_esize);
+    if (e & Q2_OFLAG_COMPRESSED)
+        return false;           /* keeps its compressed data */
+    return (e & Q2_OFFSET_MASK) == 0;
+}
+
+static uint64_t first_g(const struct q2 *q, const struct grow *g, uint64_t i)
+{
+    uint64_t s = i << q->l2_shift;
+    return s > g->g0 ? s : g->g0;
+}
+
+static uint64_t end_g(const struct q2 *q, const struct grow *g, uint64_t i)
+{
+    uint64_t e = (i + 1) << q->l2_shift;
+    return e < g->g1 ? e : g->g1;
+}
+
+static int l2_of(struct q2 *q, uint64_t i, uint64_t *off)
+{
+    return q2_entry_offset(q, q2_l1_entry(q, i), off);
+}
+
+/* Count the new L2 tables and data clusters; ask for the existing L2
+ * tables of the range. */
+static int prealloc_count(struct q2 *q, struct grow *g)
+{
+    int result = INSTAR_OK;
+    g->g0 = q->old_size >> q->cluster_bits;
+    g->g1 = instar_div_round_up_u64(q->new_size, q->cs);
+    g->i0 = g->g0 >> q->l2_shift;
+    g->i1 = (g->g1 - 1) >> q->l2_shift;
+    for (uint64_t i = g->i0; i <= g->i1; i++) {
+        uint64_t off;
+        const uint8_t *l2;
+        int rc = l2_of(q, i, &off);
+        if (rc != INSTAR_OK)
+            return rc;
+        if (off == 0) {
+            g->n_tables++;
+            g->n_data += end_g(q, g, i) - first_g(q, g, i);
+            continue;
+        }
+        /* Linking entries into a table a snapshot shares would change the
+         * snapshot too (qemu copies the table first): refuse instead. */
+        if (!(q2_l1_entry(q, i) & Q2_OFLAG_COPIED))
+            return INSTAR_E_SNAPSHOTS;
+        l2 = q2_find_l2(q, i);
+        if (l2 == NULL) {
+            instar_builder_need(&q->b, INSTAR_NEED_L2, i, q->cs);
+            result = INSTAR_E_NOT_STAGED;
+            continue;
+        }
+        for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++)
+            g->n_data += needs_data(q, l2, x);
+    }
+    return result;
+}
+
+static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t host)
+{
+    uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
+    /* Extended L2: the subcluster bitmap stays 0 for preallocated
+     * clusters, as qemu leaves it. */
+    instar_put_be64(p, (host << q->cluster_bits) | Q2_OFLAG_COPIED);
+    if (q->l2_esize == 16)
+        instar_put_be64(p + 8, 0);
+}
+
+/* Walk the range in guest order, handing out data clusters in sequence:
+ * into the new tables (BUF != NULL) or the existing ones (EXISTING). */
+static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool existing)
+{
+    uint64_t next = g->data_start, ordinal = 0;
+    for (uint64_t i = g->i0; i <= g->i1; i++) {
+        uint64_t off;
+        int rc = l2_of(q, i, &off);
+        if (rc != INSTAR_OK)
+            return rc;
+        if (off == 0) {
+            uint8_t *t = new_tables ? new_tables + (ordinal << q->cluster_bits) : NULL;
+            for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++, next++)
+                if (t)
+                    put_l2_entry(q, t, x, next);
+            ordinal++;
+            continue;
+        }
+        const uint8_t *l2 = q2_find_l2(q, i);
+        uint8_t *copy = NULL;
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++) {
+            if (!needs_data(q, l2, x))
+                continue;
+            if (existing) {
+                if (copy == NULL) {
+                    copy = instar_builder_alloc(&q->b, q->cs);
+                    if (copy == NULL)
+                        return q->b.err;
+                    memcpy(copy, l2, q->cs);
+                }
+                put_l2_entry(q, copy, x, next);
+                if (lo == UINT64_MAX)
+                    lo = x & (q->l2_entries - 1);
+                hi = x & (q->l2_entries - 1);
+            }
+            next++;
+        }
+        if (copy)
+            instar_builder_write(&q->b, off + lo * q->l2_esize, copy + lo * q->l2_esize,
+                                 (hi - lo + 1) * q->l2_esize);
+    }
+    return q->b.err;
+}
+
+static void fill_l2(struct q2 *q, const struct q2_run *run, uint8_t *buf)
+{
+    (void)run;
+    (void)prealloc_walk(q, q->op, buf, false);
+}
+
+/* The L1 entries of the new tables, in order. */
+static void put_l1_entries(struct q2 *q, struct grow *g, uint8_t *l1, uint64_t base_index)
+{
+    uint64_t ordinal = 0;
+    for (uint64_t i = g->i0; i <= g->i1; i++) {
+        uint64_t off;
+        if (l2_of(q, i, &off) != INSTAR_OK || off != 0)
+            continue;
+        instar_put_be64(l1 + (i - base_index) * 8,
+                        ((g->l2_start + ordinal) << q->cluster_bits) | Q2_OFLAG_COPIED);
+        ordinal++;
+    }
+}
+
+int q2_grow(struct q2 *q)
+{
+    struct grow g;
+    const uint8_t *l1_image = q->o->l1.data;
+    uint64_t l1_image_len = (uint64_t)q->l1_size * 8, end;
+    uint64_t old_l1_clusters = instar_div_round_up_u64((uint64_t)q->l1_size * 8, q->cs);
+    int rc;
+
+    memset(&g, 0, sizeof g);
+    q->op = &g;
+    q->fill_l2 = fill_l2;
+    g.new_l1 = q2_size_to_l1(q, q->new_size);
+    g.l1_grows = g.new_l1 > q->l1_size;
+    g.prealloc = q->o->req.prealloc != INSTAR_PREALLOC_OFF;
+    q2_protect(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
+
+    if (!g.l1_grows && !g.prealloc)
+        return q2_emit_header(q, false, 0, 0);      /* the L1 covers it already */
+
+    if (g.prealloc) {
+        rc = prealloc_count(q, &g);
+        if (rc != INSTAR_OK)
+            return rc;
+    }
+    if (g.l1_grows) {
+        if (q->l1_size > 0) {
+            q2_protect(q, q->l1_offset >> q->cluster_bits, old_l1_clusters);
+            rc = q2_rc_decrement(q, q->l1_offset >> q->cluster_bits, old_l1_clusters);
+            if (rc != INSTAR_OK)
+                return rc;
+        }
+        q->op_l1_bytes = g.new_l1 * 8;
+        rc = q2_alloc(q, instar_div_round_up_u64(g.new_l1 * 8, q->cs), Q2_RUN_L1, 0,
+                      &g.l1_cluster);
+        if (rc != INSTAR_OK)
+            return rc;
+    }
+    if (g.n_tables > 0 && (rc = q2_alloc(q, g.n_tables, Q2_RUN_L2, 0, &g.l2_start)) != INSTAR_OK)
+        return rc;
+    if (g.n_data > 0 && (rc = q2_alloc(q, g.n_data, Q2_RUN_DATA, 0, &g.data_start)) != INSTAR_OK)
+        return rc;
+    rc = q2_cover_refcounts(q);
+    if (rc == INSTAR_OK && q->rt_moved)
+        rc = q2_rc_decrement(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
+    if (rc == INSTAR_OK)
+        rc = q2_build_phase_a(q);
+    if (rc != INSTAR_OK)
+        return rc;
+
+    /* The new L1: old entries (plus the new tables' entries when
+     * preallocating), the rest zero-filled rather than carried in scratch. */
+    if (g.l1_grows && g.n_tables > 0) {
+        uint64_t hi = g.i1 + 1 > q->l1_size ? g.i1 + 1 : q->l1_size;
+        uint8_t *img = instar_builder_alloc(&q->b, hi * 8);
+        if (img == NULL)
+            return q->b.err;
+        if (q->l1_size > 0)
+            memcpy(img, q->o->l1.data, (size_t)q->l1_size * 8);
+        put_l1_entries(q, &g, img, 0);
+        l1_image = img;
+        l1_image_len = hi * 8;
+    }
+
+    /* File end: the new structures start at cluster boundaries; an L1 that
+     * ends the file leaves it mid-cluster, as qemu's exact-length write. */
+    end = q->file_size;
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        uint64_t e = run->kind == Q2_RUN_L1 ? (run->start << q->cluster_bits) + q->op_l1_bytes
+                                            : (run->start + run->count) << q->cluster_bits;
+        if (e > end)
+            end = e;
+    }
+    q->b.plan->total_file_size = end;
+
+    /* Prepare.  Data clusters are never written by the plan: when they end
+     * the file, one byte extends it first, so no entry ever points past
+     * the end of the file, even after a crash. */
+    if (g.n_data > 0 && (g.data_start + g.n_data) << q->cluster_bits == end && end > q->file_size) {
+        uint8_t *z = instar_builder_alloc(&q->b, 1);
+        if (z == NULL)
+            return q->b.err;
+        instar_builder_write(&q->b, end - 1, z, 1);
+    }
+    rc = q2_emit_new_clusters(q, l1_image, l1_image_len);
+    if (rc == INSTAR_OK)
+        rc = q2_emit_refblock_phase(q, false);
+    if (rc == INSTAR_OK)
+        rc = q2_emit_reftable_hooks(q);
+    if (rc == INSTAR_OK && g.n_data > 0)
+        rc = prealloc_walk(q, &g, NULL, true);      /* links into existing tables */
+    if (rc == INSTAR_OK && !g.l1_grows && g.n_tables > 0) {
+        /* New tables hooked into the live L1: entries [lo, hi]. */
+        uint64_t lo = UINT64_MAX, hi = 0;
+        uint8_t *img;
+        for (uint64_t i = g.i0; i <= g.i1; i++) {
+            uint64_t off;
+            if (l2_of(q, i, &off) == INSTAR_OK && off == 0) {
+                if (lo == UINT64_MAX)
+                    lo = i;
+                hi = i;
+            }
+        }
+        img = instar_builder_alloc(&q->b, (hi - lo + 1) * 8);
+        if (img == NULL)
+            return q->b.err;
+        memcpy(img, q->o->l1.data + lo * 8, (hi - lo + 1) * 8);
+        put_l1_entries(q, &g, img, lo);
+        instar_builder_write(&q->b, q->l1_offset + lo * 8, img, (hi - lo + 1) * 8);
+    }
+    if (rc != INSTAR_OK)
+        return rc;
+
+    /* Commit, then release the old L1 / refcount table. */
+    rc = q2_emit_header(q, g.l1_grows, (uint32_t)g.new_l1, g.l1_cluster << q->cluster_bits);
+    if (rc == INSTAR_OK)
+        rc = q2_emit_refblock_phase(q, true);
+    if (rc == INSTAR_OK && g.n_data > 0 && q->o->req.prealloc != INSTAR_PREALLOC_METADATA) {
+        q->b.plan->prealloc_offset = g.data_start << q->cluster_bits;
+        q->b.plan->prealloc_length = g.n_data << q->cluster_bits;
+    }
+    return rc;
+}

@@ -1,0 +1,304 @@
+/* qcow2-header.c -- parse and validate the qcow2 header and the staged
+ * tables.  Every number comes from an untrusted file: each is range-checked
+ * before it sizes anything, and the scalar facts in the options must agree
+ * with the staged header bytes. */
+#include <config.h>
+
+#include <string.h>
+
+#include "instar/error.h"
+#include "resize/qcow2.h"
+#include "util/checked.h"
+#include "util/endian.h"
+
+static unsigned log2_u64(uint64_t x)
+{
+    unsigned n = 0;
+    while (x > 1) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+}
+
+/* Walk the header extensions inside cluster 0: refuse what we cannot carry
+ * through a resize (persistent bitmaps, external data file, encryption
+ * header) and malformed lists. */
+static int scan_extensions(const struct q2 *q, const uint8_t *h, size_t len,
+                           bool *bitmaps)
+{
+    uint64_t off = q->header_length;
+    uint64_t end = len < q->cs ? len : q->cs;
+    *bitmaps = false;
+    for (unsigned n = 0; n < 1024; n++) {
+        uint32_t type, elen;
+        uint64_t next;
+        if (off + 8 > end)
+            return INSTAR_OK;   /* qemu stops at the end of the cluster too */
+        type = instar_be32(h + off);
+        elen = instar_be32(h + off + 4);
+        if (type == 0)
+            return INSTAR_OK;
+        next = off + 8 + (((uint64_t)elen + 7) & ~7ull);
+        if (next > q->cs)
+            return INSTAR_E_PARSE;
+        if (type == Q2_EXT_BITMAPS)
+            *bitmaps = true;
+        else if (type == Q2_EXT_DATA_FILE || type == Q2_EXT_CRYPTO)
+            return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+        off = next;
+    }
+    return INSTAR_E_PARSE;
+}
+
+static bool range_in_file(const struct q2 *q, uint64_t off, uint64_t len)
+{
+    uint64_t end;
+    return instar_add_u64(off, len, &end) && end <= q->file_size;
+}
+
+int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
+{
+    const uint8_t *h = o->header.data;
+    size_t hl = o->header.data ? o->header.len : 0;
+    uint64_t incompat = 0, compat = 0, autoclear = 0;
+    uint32_t order = 4, nb_snap;
+    uint64_t snap_off;
+    bool bitmaps;
+    int rc;
+
+    memset(q, 0, sizeof *q);
+    q->o = o;
+    q->file_size = o->current_file_size;
+    q->new_size = o->req.new_size;
+    if (hl < 72)
+        return INSTAR_E_PARSE;
+    if (instar_be32(h) != Q2_MAGIC)
+        return INSTAR_E_PARSE;
+    q->version = instar_be32(h + 4);
+    if (q->version != 2 && q->version != 3)
+        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+    q->cluster_bits = instar_be32(h + 20);
+    if (q->cluster_bits < 9 || q->cluster_bits > 21)
+        return INSTAR_E_PARSE;
+    q->cs = 1ull << q->cluster_bits;
+    q->old_size = instar_be64(h + 24);
+    if (instar_be32(h + 32) != 0)
+        return INSTAR_E_UNSUPPORTED_SUBFORMAT;      /* encrypted */
+    q->l1_size = instar_be32(h + 36);
+    q->l1_offset = instar_be64(h + 40);
+    q->rt_offset = instar_be64(h + 48);
+    q->rt_clusters = instar_be32(h + 56);
+    nb_snap = instar_be32(h + 60);
+    snap_off = instar_be64(h + 64);
+    q->header_length = 72;
+    if (q->version == 3) {
+        if (hl < 104)
+            return INSTAR_E_PARSE;
+        incompat = instar_be64(h + 72);
+        compat = instar_be64(h + 80);
+        autoclear = instar_be64(h + 88);
+        order = instar_be32(h + 96);
+        q->header_length = instar_be32(h + 100);
+        if (q->header_length < 104 || q->header_length % 8 != 0
+            || q->header_length > q->cs || q->header_length > hl)
+            return INSTAR_E_PARSE;
+    }
+    if (order > 6)
+        return INSTAR_E_PARSE;
+
+    /* The options must describe the same image as the staged bytes. */
+    if (o->version != q->version || o->cluster_bits != q->cluster_bits
+        || o->virtual_size != q->old_size || o->l1_size != q->l1_size
+        || o->l1_table_offset != q->l1_offset
+        || o->refcount_table_offset != q->rt_offset
+        || o->refcount_table_clusters != q->rt_clusters
+        || o->refcount_order != order || o->incompatible_features != incompat
+        || o->compatible_features != compat || o->autoclear_features != autoclear
+        || o->header_length != q->header_length || o->nb_snapshots != nb_snap
+        || o->snapshots_offset != snap_off)
+        return INSTAR_E_HEADER_MISMATCH;
+
+    /* Feature bits: an image qemu would not open read-write, or one whose
+     * metadata we cannot trust without a repair, is refused. */
+    if (incompat & ~Q2_INCOMPAT_KNOWN)
+        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+    if (incompat & Q2_INCOMPAT_CORRUPT)
+        return INSTAR_E_NEEDS_CHECK;
+    if (incompat & Q2_INCOMPAT_DATA_FILE)
+        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+    if (incompat & Q2_INCOMPAT_DIRTY)
+        return INSTAR_E_NEEDS_CHECK;
+    q->extl2 = (incompat & Q2_INCOMPAT_EXTL2) != 0;
+    if (q->extl2 && q->cluster_bits < 14)
+        return INSTAR_E_PARSE;
+
+    q->rbits = 1u << order;
+    q->rb_entries = (q->cs * 8) >> order;
+    q->rb_shift = log2_u64(q->rb_entries);
+    q->l2_esize = q->extl2 ? 16 : 8;
+    q->l2_entries = q->cs / q->l2_esize;
+    q->l2_shift = log2_u64(q->l2_entries);
+    q->file_clusters = q->file_size >> q->cluster_bits;
+    if (q->file_size & (q->cs - 1))
+        q->file_clusters++;
+    if (q->file_size > Q2_MAX_HOST_OFFSET)
+        return INSTAR_E_PARSE;
+
+    /* Tables: aligned, sane sizes, inside the file. */
+    if (q->l1_size > Q2_MAX_L1_ENTRIES)
+        return INSTAR_E_PARSE;
+    if (q->l1_offset & (q->cs - 1))
+        return INSTAR_E_PARSE;
+    if (q->l1_size > 0 && (q->l1_offset == 0
+                           || !range_in_file(q, q->l1_offset, (uint64_t)q->l1_size * 8)))
+        return INSTAR_E_PARSE;
+    if (q2_size_to_l1(q, q->old_size) > q->l1_size)
+        return INSTAR_E_PARSE;      /* qemu: "L1 table is too small" */
+    if (q->rt_offset == 0 || (q->rt_offset & (q->cs - 1)) || q->rt_clusters == 0
+        || (uint64_t)q->rt_clusters * q->cs > Q2_MAX_REFTABLE_BYTES
+        || !range_in_file(q, q->rt_offset, (uint64_t)q->rt_clusters * q->cs))
+        return INSTAR_E_PARSE;
+    q->rt_entries = (uint64_t)q->rt_clusters * q->cs / 8;
+    if (nb_snap > 0 && ((snap_off & (q->cs - 1)) || snap_off == 0
+                        || !range_in_file(q, snap_off, 1)))
+        return INSTAR_E_PARSE;
+    if (q->old_size > (uint64_t)INT64_MAX)
+        return INSTAR_E_PARSE;
+
+    rc = scan_extensions(q, h, hl, &bitmaps);
+    if (rc != INSTAR_OK)
+        return rc;
+    q->has_bitmaps = bitmaps || o->has_bitmaps;
+
+    /* The staged slices the planner always reads. */
+    if (o->l1.len < (uint64_t)q->l1_size * 8 || (q->l1_size > 0 && o->l1.data == NULL))
+        return INSTAR_E_HEADER_MISMATCH;
+    if (o->reftable.data == NULL || o->reftable.len < q->rt_entries * 8)
+        return INSTAR_E_HEADER_MISMATCH;
+    return INSTAR_OK;
+}
+
+int q2_check_request(struct q2 *q)
+{
+    const struct instar_qcow2_resize_opts *o = q->o;
+    /* qcow2_co_truncate's order: sector multiple, v2 snapshots, bitmaps. */
+    if (q->new_size % 512 != 0)
+        return INSTAR_E_NOT_SECTOR_MULTIPLE;
+    if (q->version == 2 && o->nb_snapshots > 0)
+        return INSTAR_E_SNAPSHOTS;
+    if (q->has_bitmaps)
+        return INSTAR_E_BITMAPS;
+    if (q2_size_to_l1(q, q->new_size) > Q2_MAX_L1_ENTRIES)
+        return INSTAR_E_TOO_LARGE;
+    return INSTAR_OK;
+}
+
+uint64_t q2_size_to_l1(const struct q2 *q, uint64_t size)
+{
+    unsigned shift = q->cluster_bits + q->l2_shift;
+    return (size >> shift) + ((size & ((1ull << shift) - 1)) != 0);
+}
+
+/* Shell sorts by index: the planner stays allocation-free (qsort may
+ * allocate). */
+#define Q2_SHELLSORT(name, type)                                        \
+    static void name(type *a, size_t n)                                 \
+    {                                                                   \
+        static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1}; \
+        for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {     \
+            size_t gap = gaps[g];                                       \
+            for (size_t i = gap; i < n; i++) {                          \
+                type t = a[i];                                          \
+                size_t j = i;                                           \
+                for (; j >= gap && a[j - gap].index > t.index; j -= gap) \
+                    a[j] = a[j - gap];                                  \
+                a[j] = t;                                               \
+            }                                                           \
+        }                                                               \
+    }
+Q2_SHELLSORT(sort_rbs, struct q2_rb)
+Q2_SHELLSORT(sort_l2s, struct q2_l2)
+
+/* Copy the staged-table lists into sorted arrays (in scratch) so lookups
+ * are binary searches; reject tables that do not fit the image. */
+int q2_index_tables(struct q2 *q)
+{
+    const struct instar_qcow2_resize_opts *o = q->o;
+    size_t n = o->refblocks ? o->n_refblocks : 0;
+    size_t m = o->l2_tables ? o->n_l2_tables : 0;
+    if (n > q->rt_entries || m > q->l1_size)
+        return INSTAR_E_HEADER_MISMATCH;
+    q->rbs = (struct q2_rb *)instar_builder_alloc(&q->b, (n ? n : 1) * sizeof *q->rbs);
+    q->l2s = (struct q2_l2 *)instar_builder_alloc(&q->b, (m ? m : 1) * sizeof *q->l2s);
+    if (q->rbs == NULL || q->l2s == NULL)
+        return q->b.err;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t off;
+        const struct instar_staged_table *t = &o->refblocks[i];
+        if (t->bytes.data == NULL || t->bytes.len < q->cs || t->index >= q->rt_entries)
+            return INSTAR_E_HEADER_MISMATCH;
+        if (q2_reftable_entry(q, t->index, &off) != INSTAR_OK || off == 0)
+            return INSTAR_E_HEADER_MISMATCH;
+        q->rbs[i].index = t->index;
+        q->rbs[i].orig = t->bytes.data;
+        q->rbs[i].a = NULL;
+        q->rbs[i].fin = NULL;
+        q->rbs[i].dropped = false;
+    }
+    for (size_t i = 0; i < m; i++) {
+        const struct instar_staged_table *t = &o->l2_tables[i];
+        uint64_t off;
+        if (t->bytes.data == NULL || t->bytes.len < q->cs || t->index >= q->l1_size)
+            return INSTAR_E_HEADER_MISMATCH;
+        if (q2_entry_offset(q, q2_l1_entry(q, t->index), &off) != INSTAR_OK || off == 0)
+            return INSTAR_E_HEADER_MISMATCH;
+        q->l2s[i].index = t->index;
+        q->l2s[i].bytes = t->bytes.data;
+    }
+    sort_rbs(q->rbs, n);
+    sort_l2s(q->l2s, m);
+    for (size_t i = 1; i < n; i++)
+        if (q->rbs[i].index == q->rbs[i - 1].index)
+            return INSTAR_E_HEADER_MISMATCH;
+    for (size_t i = 1; i < m; i++)
+        if (q->l2s[i].index == q->l2s[i - 1].index)
+            return INSTAR_E_HEADER_MISMATCH;
+    q->nrbs = n;
+    q->nl2s = m;
+    return INSTAR_OK;
+}
+
+int q2_entry_offset(const struct q2 *q, uint64_t entry, uint64_t *off)
+{
+    uint64_t v = entry & Q2_OFFSET_MASK;
+    *off = 0;
+    if (v == 0)
+        return INSTAR_OK;
+    if (v & (q->cs - 1))
+        return INSTAR_E_PARSE;
+    *off = v;
+    return INSTAR_OK;
+}
+
+uint64_t q2_l1_entry(const struct q2 *q, uint64_t index)
+{
+    if (index >= q->l1_size)
+        return 0;
+    return instar_be64(q->o->l1.data + index * 8);
+}
+
+const uint8_t *q2_find_l2(struct q2 *q, uint64_t l1_index)
+{
+    size_t lo = 0, hi = q->nl2s;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q->l2s[mid].index == l1_index)
+            return q->l2s[mid].bytes;
+        if (q->l2s[mid].index < l1_index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}

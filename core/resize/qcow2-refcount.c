@@ -1,0 +1,247 @@
+/* qcow2-refcount.c -- refcount entries of any width (1..64 bits; widths
+ * below 8 packed least-significant bit first, as qemu does), lookups in the
+ * staged refcount blocks, phase-B decrements and the refcount writes. */
+#include <config.h>
+
+#include <string.h>
+
+#include "instar/error.h"
+#include "resize/qcow2.h"
+#include "util/endian.h"
+
+uint64_t q2_rc_get(const uint8_t *block, unsigned rbits, uint64_t k)
+{
+    switch (rbits) {
+    case 8: return block[k];
+    case 16: return instar_be16(block + k * 2);
+    case 32: return instar_be32(block + k * 4);
+    case 64: return instar_be64(block + k * 8);
+    default: {
+        uint64_t bit = k * rbits;
+        return (uint64_t)(block[bit >> 3] >> (bit & 7)) & ((1u << rbits) - 1);
+    }
+    }
+}
+
+void q2_rc_set(uint8_t *block, unsigned rbits, uint64_t k, uint64_t v)
+{
+    switch (rbits) {
+    case 8: block[k] = (uint8_t)v; break;
+    case 16: instar_put_be16(block + k * 2, (uint16_t)v); break;
+    case 32: instar_put_be32(block + k * 4, (uint32_t)v); break;
+    case 64: instar_put_be64(block + k * 8, v); break;
+    default: {
+        uint64_t bit = k * rbits;
+        unsigned mask = ((1u << rbits) - 1) << (bit & 7);
+        uint8_t *p = &block[bit >> 3];
+        *p = (uint8_t)((*p & ~mask) | (((unsigned)v << (bit & 7)) & mask));
+        break;
+    }
+    }
+}
+
+int q2_reftable_entry(const struct q2 *q, uint64_t i, uint64_t *off)
+{
+    uint64_t e;
+    *off = 0;
+    if (i >= q->rt_entries)
+        return INSTAR_OK;
+    e = instar_be64(q->o->reftable.data + i * 8) & Q2_REFT_OFFSET_MASK;
+    if (e == 0)
+        return INSTAR_OK;
+    if ((e & (q->cs - 1)) || e >= Q2_MAX_HOST_OFFSET)
+        return INSTAR_E_PARSE;
+    *off = e;
+    return INSTAR_OK;
+}
+
+struct q2_rb *q2_find_rb(struct q2 *q, uint64_t index)
+{
+    size_t lo = 0, hi = q->nrbs;
+    if (q->rb_hint < q->nrbs && q->rbs[q->rb_hint].index == index)
+        return &q->rbs[q->rb_hint];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q->rbs[mid].index == index) {
+            q->rb_hint = mid;
+            return &q->rbs[mid];
+        }
+        if (q->rbs[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The staged block for index BI, or NULL with *RC = INSTAR_OK when the
+ * block does not exist (all refcounts 0), or a need recorded. */
+static struct q2_rb *block_for(struct q2 *q, uint64_t bi, int *rc)
+{
+    uint64_t off;
+    struct q2_rb *rb;
+    *rc = q2_reftable_entry(q, bi, &off);
+    if (*rc != INSTAR_OK || off == 0)
+        return NULL;
+    rb = q2_find_rb(q, bi);
+    if (rb == NULL) {
+        instar_builder_need(&q->b, INSTAR_NEED_REFBLOCK, bi, q->cs);
+        *rc = INSTAR_E_NOT_STAGED;
+    }
+    return rb;
+}
+
+int q2_refcount_orig(struct q2 *q, uint64_t c, uint64_t *out)
+{
+    int rc;
+    struct q2_rb *rb = block_for(q, c >> q->rb_shift, &rc);
+    *out = rb ? q2_rc_get(rb->orig, q->rbits, c & (q->rb_entries - 1)) : 0;
+    if (rc != INSTAR_OK)
+        *out = UINT64_MAX;
+    return rc;
+}
+
+int q2_refcount_final(struct q2 *q, uint64_t c, uint64_t *out)
+{
+    int rc;
+    struct q2_rb *rb;
+    if (q2_in_runs(q, c)) {
+        *out = 1;
+        return INSTAR_OK;
+    }
+    rb = block_for(q, c >> q->rb_shift, &rc);
+    *out = 0;
+    if (rc != INSTAR_OK) {
+        *out = UINT64_MAX;
+        return rc;
+    }
+    if (rb && !rb->dropped)
+        *out = q2_rc_get(rb->fin ? rb->fin : rb->orig, q->rbits, c & (q->rb_entries - 1));
+    return INSTAR_OK;
+}
+
+int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
+{
+    int result = INSTAR_OK;
+    for (uint64_t i = 0; i < n; i++) {
+        int rc;
+        uint64_t k = (c + i) & (q->rb_entries - 1), v;
+        struct q2_rb *rb = block_for(q, (c + i) >> q->rb_shift, &rc);
+        if (rc == INSTAR_E_NOT_STAGED) {
+            result = rc;        /* keep collecting needs */
+            continue;
+        }
+        if (rc != INSTAR_OK)
+            return rc;
+        if (rb == NULL)
+            return INSTAR_E_NEEDS_CHECK;    /* a referenced cluster with refcount 0 */
+        if (rb->fin == NULL) {
+            rb->fin = instar_builder_alloc(&q->b, q->cs);
+            if (rb->fin == NULL)
+                return q->b.err;
+            memcpy(rb->fin, rb->orig, q->cs);
+        }
+        v = q2_rc_get(rb->fin, q->rbits, k);
+        if (v == 0)
+            return INSTAR_E_NEEDS_CHECK;
+        q2_rc_set(rb->fin, q->rbits, k, v - 1);
+    }
+    return result;
+}
+
+/* Emit WRITE patches of BUF over [LO, HI] for bytes where BUF differs from
+ * ORIG, split wherever OTHER (the other phase's state, may be NULL) differs
+ * from ORIG.  Unchanged bytes between changes are rewritten as they are, so
+ * scattered changes cost one patch per block. */
+static int emit_span(struct q2 *q, uint64_t block_off, const uint8_t *orig,
+                     const uint8_t *buf, const uint8_t *other)
+{
+    size_t lo = SIZE_MAX, hi = 0, start;
+    bool open = false;
+    for (size_t i = 0; i < q->cs; i++)
+        if (buf[i] != orig[i]) {
+            if (lo == SIZE_MAX)
+                lo = i;
+            hi = i;
+            if (other && other[i] != orig[i])
+                return INSTAR_E_UNSUPPORTED_SUBFORMAT;  /* shared byte: see qcow2.h */
+        }
+    if (lo == SIZE_MAX)
+        return INSTAR_OK;
+    start = lo;
+    for (size_t i = lo; i <= hi + 1; i++) {
+        bool blocked = i > hi || (other && other[i] != orig[i]);
+        if (!blocked && !open) {
+            start = i;
+            open = true;
+        } else if (blocked && open) {
+            /* Trim unchanged bytes at the segment's end. */
+            size_t end = i;
+            while (end > start && buf[end - 1] == orig[end - 1])
+                end--;
+            while (start < end && buf[start] == orig[start])
+                start++;
+            if (end > start)
+                instar_builder_write(&q->b, block_off + start, buf + start, end - start);
+            open = false;
+        }
+    }
+    return q->b.err;
+}
+
+/* Phase A: the refcounts of new clusters that live in existing blocks,
+ * built as a modified copy (rb->a) of each block the runs touch. */
+int q2_build_phase_a(struct q2 *q)
+{
+    int result = INSTAR_OK;
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        uint64_t end = run->start + run->count;
+        for (uint64_t bi = run->start >> q->rb_shift; bi <= (end - 1) >> q->rb_shift; bi++) {
+            uint64_t first = bi << q->rb_shift, last = first + q->rb_entries;
+            uint64_t s = run->start > first ? run->start : first;
+            uint64_t e = end < last ? end : last;
+            int rc;
+            struct q2_rb *rb = block_for(q, bi, &rc);
+            if (rc == INSTAR_E_NOT_STAGED) {
+                result = rc;
+                continue;
+            }
+            if (rc != INSTAR_OK)
+                return rc;
+            if (rb == NULL)
+                continue;       /* a new block: written whole */
+            if (rb->a == NULL) {
+                rb->a = instar_builder_alloc(&q->b, q->cs);
+                if (rb->a == NULL)
+                    return q->b.err;
+                memcpy(rb->a, rb->orig, q->cs);
+            }
+            for (uint64_t c = s; c < e; c++)
+                q2_rc_set(rb->a, q->rbits, c - first, 1);
+        }
+    }
+    return result;
+}
+
+int q2_emit_refblock_phase(struct q2 *q, bool phase_b)
+{
+    for (size_t i = 0; i < q->nrbs; i++) {
+        struct q2_rb *rb = &q->rbs[i];
+        uint64_t off;
+        int rc = q2_reftable_entry(q, rb->index, &off);
+        if (rc != INSTAR_OK)
+            return rc;
+        if (rb->dropped)
+            continue;
+        if (phase_b) {
+            if (rb->fin)
+                rc = emit_span(q, off, rb->orig, rb->fin, rb->a);
+        } else if (rb->a) {
+            rc = emit_span(q, off, rb->orig, rb->a, rb->fin);
+        }
+        if (rc != INSTAR_OK)
+            return rc;
+    }
+    return q->b.err;
+}

@@ -1,0 +1,186 @@
+/* qcow2.h -- internals of the qcow2 resize planner (core/resize/qcow2*.c).
+ *
+ * The planner works on a context built from the options: validated header
+ * facts, lookup arrays over the staged tables (carved from scratch), the
+ * clusters it allocates (as runs, never as bitmaps: a 2 PiB grow allocates
+ * one 32 MiB L1 run) and the refcount changes it makes.
+ *
+ * Refcount changes come in two phases, because a plan is crash-ordered:
+ * phase A (prepare, before the header commit) only ever raises refcounts of
+ * newly allocated clusters, phase B (cleanup, after the commit) lowers the
+ * refcounts of clusters that stopped being referenced.  Phase A is derived
+ * from the allocation runs when the plan is emitted; phase B is kept as a
+ * modified copy of each touched refcount block.  The two never touch the
+ * same byte (invariant 4): the allocator refuses clusters whose refcount
+ * byte is shared with a phase-B change (only possible for widths < 8). */
+#ifndef INSTAR_RESIZE_QCOW2_H
+#define INSTAR_RESIZE_QCOW2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "instar/resize.h"
+#include "resize/builder.h"
+
+#define Q2_MAGIC 0x514649fbu
+#define Q2_MAX_L1_ENTRIES (4u * 1024 * 1024)      /* QCOW_MAX_L1_SIZE / 8 */
+#define Q2_MAX_REFTABLE_BYTES (8u * 1024 * 1024)  /* QCOW_MAX_REFTABLE_SIZE */
+/* Host offsets live in bits 9..55 of table entries. */
+#define Q2_OFFSET_MASK 0x00fffffffffffe00ull
+#define Q2_REFT_OFFSET_MASK 0xfffffffffffffe00ull
+#define Q2_OFLAG_COPIED (1ull << 63)
+#define Q2_OFLAG_COMPRESSED (1ull << 62)
+#define Q2_OFLAG_ZERO 1ull
+#define Q2_MAX_HOST_OFFSET (1ull << 56)
+
+#define Q2_INCOMPAT_DIRTY 1ull
+#define Q2_INCOMPAT_CORRUPT 2ull
+#define Q2_INCOMPAT_DATA_FILE 4ull
+#define Q2_INCOMPAT_COMPRESSION 8ull
+#define Q2_INCOMPAT_EXTL2 16ull
+#define Q2_INCOMPAT_KNOWN 31ull
+
+#define Q2_EXT_BITMAPS 0x23852875u
+#define Q2_EXT_CRYPTO 0x0537be77u
+#define Q2_EXT_DATA_FILE 0x44415441u
+
+/* What an allocation run holds (decides how it is emitted). */
+enum q2_kind {
+    Q2_RUN_L1 = 1,
+    Q2_RUN_L2,
+    Q2_RUN_REFBLOCK,
+    Q2_RUN_REFTABLE,
+    Q2_RUN_DATA
+};
+
+struct q2_run {
+    uint64_t start;             /* first cluster */
+    uint64_t count;
+    enum q2_kind kind;
+    uint64_t first_index;       /* L2: first L1 index; REFBLOCK: first reftable index */
+};
+
+/* A staged refcount block and its phase-B copy. */
+struct q2_rb {
+    uint64_t index;             /* reftable index */
+    const uint8_t *orig;        /* staged bytes (cluster size) */
+    uint8_t *a;                 /* phase-A state (new clusters counted), or NULL */
+    uint8_t *fin;               /* phase-B state, NULL until first lowered */
+    bool dropped;               /* became empty on shrink: unhooked, not written */
+};
+
+struct q2_l2 {
+    uint64_t index;             /* L1 index */
+    const uint8_t *bytes;
+};
+
+#define Q2_MAX_RUNS 96
+#define Q2_MAX_PROTECT 4
+
+struct q2 {
+    const struct instar_qcow2_resize_opts *o;
+    struct instar_builder b;
+    /* Header facts (validated). */
+    uint32_t version;
+    uint32_t cluster_bits;
+    uint64_t cs;                /* cluster size */
+    uint64_t old_size, new_size;
+    uint64_t file_size;
+    uint64_t file_clusters;     /* ceil(file_size / cs) */
+    uint32_t l1_size;
+    uint64_t l1_offset;
+    uint64_t rt_offset;
+    uint32_t rt_clusters;
+    uint64_t rt_entries;        /* entries of the existing reftable */
+    unsigned rbits;             /* refcount bits */
+    uint64_t rb_entries;        /* refcounts per block */
+    unsigned rb_shift;          /* log2(rb_entries) */
+    bool extl2;
+    unsigned l2_esize;          /* 8 or 16 */
+    uint64_t l2_entries;
+    unsigned l2_shift;          /* log2(l2_entries) */
+    uint32_t header_length;
+    /* Staged tables, sorted by index. */
+    struct q2_rb *rbs;
+    size_t nrbs;
+    size_t rb_hint;
+    struct q2_l2 *l2s;
+    size_t nl2s;
+    /* Allocations. */
+    struct q2_run runs[Q2_MAX_RUNS];
+    size_t nruns;
+    uint64_t cursor;            /* next-fit cursor, as qemu's free_cluster_index */
+    uint64_t runs_end;          /* max end cluster of all runs */
+    /* Clusters whose refcount byte the allocator must not share (widths < 8). */
+    struct { uint64_t start, count; } protect[Q2_MAX_PROTECT];
+    size_t nprotect;
+    /* A moved (larger) refcount table. */
+    bool rt_moved;
+    uint64_t new_rt_cluster;
+    uint64_t new_rt_entries;
+    bool has_bitmaps;
+    /* Fills the contents of a new L2 run (prealloc, copy-on-write). */
+    void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
+    void *op;                   /* state of the operation (grow/shrink) */
+    uint64_t op_l1_bytes;       /* byte length of a new L1 table */
+};
+
+/* ---- header (qcow2-header.c) ---- */
+int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o);
+/* Checks that depend on the request, in qemu's order after the generic ones. */
+int q2_check_request(struct q2 *q);
+int q2_index_tables(struct q2 *q);
+/* The host offset an L1/L2 standard entry points to; 0 when none.  An
+ * unaligned or out-of-range offset is INSTAR_E_PARSE. */
+int q2_entry_offset(const struct q2 *q, uint64_t entry, uint64_t *off);
+uint64_t q2_l1_entry(const struct q2 *q, uint64_t index);
+const uint8_t *q2_find_l2(struct q2 *q, uint64_t l1_index);
+uint64_t q2_size_to_l1(const struct q2 *q, uint64_t size);
+
+/* ---- refcounts (qcow2-refcount.c) ---- */
+uint64_t q2_rc_get(const uint8_t *block, unsigned rbits, uint64_t k);
+void q2_rc_set(uint8_t *block, unsigned rbits, uint64_t k, uint64_t v);
+/* Reftable entry I of the existing table as a refblock offset (0: none). */
+int q2_reftable_entry(const struct q2 *q, uint64_t i, uint64_t *off);
+struct q2_rb *q2_find_rb(struct q2 *q, uint64_t index);
+/* The refcount of cluster C before this plan.  *OUT = UINT64_MAX and a need
+ * recorded when its block is not staged (return INSTAR_E_NOT_STAGED). */
+int q2_refcount_orig(struct q2 *q, uint64_t c, uint64_t *out);
+/* Phase B: lower the refcount of clusters [C, C+N) by one. */
+int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n);
+/* The refcount of C once the plan is complete (runs counted). */
+int q2_refcount_final(struct q2 *q, uint64_t c, uint64_t *out);
+/* Count the allocation runs into copies of the existing blocks. */
+int q2_build_phase_a(struct q2 *q);
+/* Emit the refcount writes for existing blocks of phase A or B. */
+int q2_emit_refblock_phase(struct q2 *q, bool phase_b);
+
+/* ---- allocation (qcow2-alloc.c) ---- */
+bool q2_in_runs(const struct q2 *q, uint64_t c);
+int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
+             uint64_t *start);
+/* Add refcount blocks (and a larger refcount table) until every allocated
+ * cluster has a refcount block. */
+int q2_cover_refcounts(struct q2 *q);
+/* Cluster of the (new or existing) refcount block for reftable index I,
+ * 0 when there is none. */
+int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster);
+void q2_protect(struct q2 *q, uint64_t start, uint64_t count);
+
+/* ---- emission (qcow2.c) ---- */
+/* Write the contents of every newly allocated metadata run (L2, refcount
+ * blocks, refcount table) and zero reused data clusters. */
+int q2_emit_new_clusters(struct q2 *q, const uint8_t *l1_image, uint64_t l1_image_len);
+int q2_emit_reftable_hooks(struct q2 *q);
+/* The commit: one header write covering size, L1 and reftable fields. */
+int q2_emit_header(struct q2 *q, bool l1_changed, uint32_t new_l1_size,
+                   uint64_t new_l1_offset);
+/* Content of the new L2 table for L1 index I (prealloc), filled by grow. */
+void q2_fill_new_l2(struct q2 *q, uint64_t l1_index, uint8_t *out);
+
+/* ---- operations ---- */
+int q2_grow(struct q2 *q);
+int q2_shrink(struct q2 *q);
+
+#endif

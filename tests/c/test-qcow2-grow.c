@@ -1,0 +1,376 @@
+/* test-qcow2-grow.c -- the qcow2 planner and engine on growing images:
+ * header-only grows, exact L1 growth at qemu's places, refcount-block and
+ * refcount-table growth, the L1 limit, every refcount width, v2/v3,
+ * extended L2, snapshots and the planner's staging protocol. */
+#include <config.h>
+
+#include <stdio.h>
+
+#include "instar/resize.h"
+#include "qcow2-testutil.h"
+#include "util/endian.h"
+
+static struct timg_opts def(uint64_t size)
+{
+    struct timg_opts o;
+    memset(&o, 0, sizeof o);
+    o.size = size;
+    return o;
+}
+
+static void test_header_only(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct rs r;
+    uint64_t len;
+    uint8_t *before;
+    o.feature_table = true;
+    timg_create(&t, &o);
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "64M", 0, INSTAR_PREALLOC_OFF, "16M -> 64M");
+    is_int(r.rc, INSTAR_OK, "16M -> 64M succeeds");
+    is_u64(r.npatches, 1, "16M -> 64M: one patch (the size)");
+    is_u64(timg_u64(&t, 24), 64 << 20, "size field updated");
+    is_u64(timg_u32(&t, 36), 1, "l1_size unchanged");
+    is_u64(timg_file_size(&t), len, "file length unchanged");
+    instar_put_be64(before + 24, 64 << 20);
+    ok(rs_same(&t, before, len), "only the size field changed (extensions preserved)");
+    free(before);
+
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "64M", 0, INSTAR_PREALLOC_OFF, "same size");
+    ok(r.rc == INSTAR_OK && r.npatches == 0 && rs_same(&t, before, len),
+       "same-size resize leaves the file byte-identical");
+    free(before);
+    r = rs_do(&t, "+513", 0, INSTAR_PREALLOC_OFF, "+513");
+    is_int(r.rc, INSTAR_E_NOT_SECTOR_MULTIPLE, "+513 refused");
+    ok(strcmp(r.msg, "The new size must be a multiple of 512") == 0, "with qemu's message (%s)", r.msg);
+    r = rs_do(&t, "32M", 0, INSTAR_PREALLOC_OFF, "shrink without flag");
+    is_int(r.rc, INSTAR_E_SHRINK_NEEDS_FLAG, "shrink without --shrink refused");
+    r = rs_do(&t, "32M", 1, INSTAR_PREALLOC_FALLOC, "prealloc shrink");
+    is_int(r.rc, INSTAR_E_PREALLOC_NOT_GROW, "preallocation on a shrink refused");
+    timg_free(&t);
+}
+
+static void test_l1_grow(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct rs r;
+    uint8_t buf[4];
+    o.feature_table = true;
+    timg_create(&t, &o);
+    timg_write_cluster(&t, 3, 0xab);        /* L2 at c4, data at c5 */
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "16M -> 1G with data");
+    is_int(r.rc, INSTAR_OK, "16M -> 1G succeeds");
+    is_u64(timg_u32(&t, 36), 2, "l1_size is exactly size_to_l1 (2)");
+    is_u64(timg_u64(&t, 40), 6 << 16, "new L1 first fit after the data (c6)");
+    is_u64(timg_file_size(&t), (6 << 16) + 16, "file ends right after the new L1 (exact length)");
+    is_u64(timg_get_rc(&t, 3), 0, "old L1 cluster released");
+    timg_read(&t, 3 << 16, buf, 4);
+    ok(buf[0] == 0xab && buf[3] == 0xab, "guest data still mapped through the new L1");
+    is_u64(timg_u32(&t, 112), 0x6803f857, "header extension preserved");
+
+    /* Ping-pong between the freed slots, as qemu. */
+    r = rs_do(&t, "2T", 0, INSTAR_PREALLOC_OFF, "1G -> 2T");
+    is_u64(timg_u32(&t, 36), 4096, "1G -> 2T: l1_size 4096");
+    is_u64(timg_u64(&t, 40), 3 << 16, "1G -> 2T: the 32K L1 reuses the freed c3 (ping-pong, as qemu)");
+    r = rs_do(&t, "+512", 0, INSTAR_PREALLOC_OFF, "2T -> 2T+512");
+    is_u64(timg_u32(&t, 36), 4097, "2T+512: l1_size 4097");
+    timg_free(&t);
+
+    /* A fresh image: the new L1 at c4, as qemu-img resize 16M -> 1G. */
+    timg_create(&t, &o);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "fresh 16M -> 1G");
+    is_u64(timg_u64(&t, 40), 4 << 16, "fresh 16M -> 1G: L1 at c4 (0x40000)");
+    is_u64(timg_file_size(&t), 262160, "file 262160 bytes, as qemu");
+    timg_free(&t);
+
+    /* Size 0 (no L1 at all): the L1 lands at c3. */
+    o.size = 0;
+    timg_create(&t, &o);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "0 -> 1G");
+    is_int(r.rc, INSTAR_OK, "0 -> 1G succeeds");
+    is_u64(timg_u64(&t, 40), 3 << 16, "0 -> 1G: L1 at c3");
+    is_u64(timg_file_size(&t), 196624, "0 -> 1G: file 196624, as qemu");
+    timg_free(&t);
+}
+
+static void test_limit(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct rs r;
+    uint64_t len;
+    uint8_t *before;
+    timg_create(&t, &o);
+    r = rs_do(&t, "2P", 0, INSTAR_PREALLOC_OFF, "16M -> 2P");
+    is_int(r.rc, INSTAR_OK, "16M -> 2P (the L1 limit) succeeds");
+    is_u64(timg_u32(&t, 36), 4194304, "l1_size 4 Mi entries");
+    is_u64(timg_file_size(&t), 33816576, "file 33816576, as qemu");
+    ok(r.npatches <= 6, "a 32 MiB L1 costs a handful of patches (%zu)", r.npatches);
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "+512", 0, INSTAR_PREALLOC_OFF, "2P + 512");
+    is_int(r.rc, INSTAR_E_TOO_LARGE, "beyond the L1 limit refused");
+    ok(strcmp(r.msg, "Failed to grow the L1 table: File too large") == 0, "qemu's message (%s)", r.msg);
+    ok(rs_same(&t, before, len), "refused resize leaves the image untouched");
+    free(before);
+    timg_free(&t);
+
+    o.cluster_bits = 9;
+    o.size = 1 << 20;
+    timg_create(&t, &o);
+    r = rs_do(&t, "128G", 0, INSTAR_PREALLOC_OFF, "512 B clusters 1M -> 128G");
+    is_int(r.rc, INSTAR_OK, "512 B clusters: 1M -> 128G (its limit) succeeds");
+    is_u64(timg_u32(&t, 36), 4194304, "l1_size 4 Mi entries");
+    ok(timg_u32(&t, 56) > 1, "the refcount table grew (%u clusters)", timg_u32(&t, 56));
+    is_u64(timg_get_rc(&t, 1), 0, "old refcount table released");
+    r = rs_do(&t, "+512", 0, INSTAR_PREALLOC_OFF, "512 B clusters 128G + 512");
+    is_int(r.rc, INSTAR_E_TOO_LARGE, "512 B clusters: 128G + 512 refused");
+    timg_free(&t);
+}
+
+static void test_widths(void)
+{
+    for (unsigned order = 0; order <= 6; order++) {
+        for (unsigned cb = 9; cb <= 16; cb += 7) {
+            struct timg t;
+            struct timg_opts o = def(1 << 20);
+            struct rs r;
+            char what[96];
+            uint64_t want;
+            o.cluster_bits = cb;
+            o.refcount_order = order;
+            o.order_set = true;
+            timg_create(&t, &o);
+            for (uint64_t g = 0; g < 8; g++)
+                timg_write_cluster(&t, g * 3, (uint8_t)(g + 1));
+            snprintf(what, sizeof what, "refcount_bits=%u cs=%u 1M -> 8G", 1u << order, 1u << cb);
+            r = rs_do(&t, "8G", 0, INSTAR_PREALLOC_OFF, what);
+            is_int(r.rc, INSTAR_OK, "%s succeeds", what);
+            want = (8ull << 30) / ((1ull << cb) * ((1ull << cb) / 8));
+            is_u64(timg_u32(&t, 36), want, "%s: l1_size exact", what);
+            snprintf(what, sizeof what, "refcount_bits=%u cs=%u 8G -> 8G+512", 1u << order, 1u << cb);
+            r = rs_do(&t, "+512", 0, INSTAR_PREALLOC_OFF, what);
+            is_int(r.rc, INSTAR_OK, "%s succeeds", what);
+            {
+                uint8_t b[2];
+                timg_read(&t, (uint64_t)21 << cb, b, 2);
+                ok(b[0] == 8 && b[1] == 8, "%s: data intact", what);
+            }
+            timg_free(&t);
+        }
+    }
+}
+
+static void test_versions(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct rs r;
+    uint64_t len;
+    uint8_t *before;
+
+    o.version = 2;
+    timg_create(&t, &o);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "v2 16M -> 1G");
+    is_int(r.rc, INSTAR_OK, "v2 grows");
+    is_u64(timg_u32(&t, 4), 2, "v2 stays v2");
+    timg_snapshot(&t);
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "2G", 0, INSTAR_PREALLOC_OFF, "v2 with snapshot");
+    is_int(r.rc, INSTAR_E_SNAPSHOTS, "v2 with snapshots refused");
+    ok(strcmp(r.msg, "Can't resize a v2 image which has snapshots") == 0, "qemu's message (%s)", r.msg);
+    ok(rs_same(&t, before, len), "image untouched");
+    free(before);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "v2 with snapshot, same size");
+    is_int(r.rc, INSTAR_E_SNAPSHOTS, "even at the same size, as qemu");
+    timg_free(&t);
+
+    o.version = 3;
+    timg_create(&t, &o);
+    timg_write_cluster(&t, 1, 0x11);
+    timg_snapshot(&t);
+    r = rs_do(&t, "4G", 0, INSTAR_PREALLOC_OFF, "v3 with snapshot 16M -> 4G");
+    is_int(r.rc, INSTAR_OK, "v3 with a snapshot grows");
+    is_u64(timg_u32(&t, 60), 1, "snapshot kept");
+    timg_free(&t);
+
+    o.extl2 = true;
+    timg_create(&t, &o);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "extended L2 16M -> 1G");
+    is_int(r.rc, INSTAR_OK, "extended L2 grows");
+    is_u64(timg_u32(&t, 36), 4, "extended L2 halves the coverage: l1_size 4");
+    is_u64(timg_u64(&t, 72), 16, "incompatible bits preserved");
+    timg_free(&t);
+
+    o.extl2 = false;
+    o.lazy = true;
+    timg_create(&t, &o);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "lazy refcounts 16M -> 1G");
+    is_int(r.rc, INSTAR_OK, "lazy refcounts grows");
+    is_u64(timg_u64(&t, 80), 1, "compatible bits preserved");
+    timg_free(&t);
+}
+
+/* Corrupt one field and expect a clean refusal with the file untouched. */
+static void hostile(const char *what, uint64_t off, unsigned width, uint64_t value, int want)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct rs r;
+    uint64_t len;
+    uint8_t *before;
+    o.feature_table = true;
+    timg_create(&t, &o);
+    if (width == 8)
+        timg_put_u64(&t, off, value);
+    else
+        timg_put_u32(&t, off, (uint32_t)value);
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, what);
+    if (want)
+        is_int(r.rc, want, "%s: refused (%s)", what, r.msg);
+    else
+        ok(r.rc != INSTAR_OK, "%s: refused (%s)", what, r.msg);
+    ok(rs_same(&t, before, len), "%s: image untouched", what);
+    free(before);
+    timg_free(&t);
+}
+
+static void test_hostile(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct rs r;
+    hostile("cluster_bits 30", 20, 4, 30, INSTAR_E_PARSE);
+    hostile("cluster_bits 8", 20, 4, 8, INSTAR_E_PARSE);
+    hostile("l1_size 5 Mi", 36, 4, 5u << 20, INSTAR_E_PARSE);
+    hostile("l1_size 0xffffffff", 36, 4, 0xffffffffu, INSTAR_E_PARSE);
+    hostile("l1_size 0 below the size", 36, 4, 0, INSTAR_E_PARSE);
+    hostile("misaligned L1 offset", 40, 8, (3 << 16) + 8, INSTAR_E_PARSE);
+    hostile("L1 past the end of the file", 40, 8, 1ull << 40, INSTAR_E_PARSE);
+    hostile("misaligned reftable", 48, 8, (1 << 16) + 512, INSTAR_E_PARSE);
+    hostile("reftable offset 0", 48, 8, 0, INSTAR_E_PARSE);
+    hostile("reftable clusters 0", 56, 4, 0, INSTAR_E_PARSE);
+    hostile("reftable 4G clusters", 56, 4, 0xffffffffu, INSTAR_E_PARSE);
+    hostile("refcount_order 7", 96, 4, 7, INSTAR_E_PARSE);
+    hostile("header_length 7", 100, 4, 7, INSTAR_E_PARSE);
+    hostile("header_length 1M", 100, 4, 1 << 20, INSTAR_E_PARSE);
+    hostile("version 4", 4, 4, 4, INSTAR_E_UNSUPPORTED_SUBFORMAT);
+    hostile("dirty", 72, 8, 1, INSTAR_E_NEEDS_CHECK);
+    hostile("corrupt", 72, 8, 2, INSTAR_E_NEEDS_CHECK);
+    hostile("external data file", 72, 8, 4, INSTAR_E_UNSUPPORTED_SUBFORMAT);
+    hostile("unknown incompatible bit", 72, 8, 1ull << 40, INSTAR_E_UNSUPPORTED_SUBFORMAT);
+    hostile("encrypted", 32, 4, 2, INSTAR_E_UNSUPPORTED_SUBFORMAT);
+    hostile("size 2^63", 24, 8, 1ull << 63, 0);
+    hostile("snapshot table misaligned", 60, 4, 1, INSTAR_E_PARSE);
+    hostile("bitmaps extension", 112, 4, 0x23852875, INSTAR_E_BITMAPS);
+    hostile("huge extension length", 116, 4, 0xfffffff0u, INSTAR_E_PARSE);
+    /* A refcount table entry pointing nowhere sensible. */
+    timg_create(&t, &o);
+    timg_put_u64(&t, 1 << 16, (2 << 16) + 512);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "misaligned refblock");
+    ok(r.rc != INSTAR_OK, "misaligned refcount block refused (%s)", r.msg);
+    timg_free(&t);
+    /* A truncated file. */
+    timg_create(&t, &o);
+    t.m.io.ops->set_size(&t.m.io, 50);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "truncated");
+    ok(r.rc != INSTAR_OK, "a 50-byte file is refused (%s)", r.msg);
+    t.m.io.ops->set_size(&t.m.io, 70000);
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "truncated after the reftable");
+    ok(r.rc != INSTAR_OK, "a file cut inside the refcount block is refused (%s)", r.msg);
+    timg_free(&t);
+    /* An L1 entry with a misaligned L2 offset (needed by preallocation). */
+    timg_create(&t, &o);
+    timg_write_cluster(&t, 0, 1);
+    timg_put_u64(&t, (3 << 16), (4 << 16) + 512);
+    r = rs_do(&t, "17M", 0, INSTAR_PREALLOC_METADATA, "misaligned L2");
+    ok(r.rc != INSTAR_OK, "misaligned L2 table refused (%s)", r.msg);
+    timg_free(&t);
+}
+
+/* The staging protocol, straight on the planner. */
+static void test_protocol(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct instar_qcow2_resize_opts q;
+    static struct instar_resize_plan plan;
+    static uint8_t scratch[1 << 20];
+    uint8_t *hdr, *l1, *rt, *rb;
+    struct instar_staged_table st;
+    int rc;
+
+    timg_create(&t, &o);
+    hdr = t.m.data;
+    l1 = t.m.data + (3 << 16);
+    rt = t.m.data + (1 << 16);
+    rb = t.m.data + (2 << 16);
+    memset(&q, 0, sizeof q);
+    q.req.new_size = 1 << 30;
+    q.current_file_size = timg_file_size(&t);
+    q.version = 3;
+    q.cluster_bits = 16;
+    q.virtual_size = 16 << 20;
+    q.l1_size = 1;
+    q.l1_table_offset = 3 << 16;
+    q.refcount_table_offset = 1 << 16;
+    q.refcount_table_clusters = 1;
+    q.refcount_order = 4;
+    q.header_length = 112;
+    q.header.data = hdr;
+    q.header.len = 1 << 16;
+    q.l1.data = l1;
+    q.l1.len = 8;
+    q.reftable.data = rt;
+    q.reftable.len = 1 << 16;
+    rc = instar_plan_resize_qcow2(&q, scratch, sizeof scratch, &plan);
+    is_int(rc, INSTAR_E_NOT_STAGED, "without refcount blocks: not staged");
+    ok(plan.nneeds == 1 && plan.needs[0].kind == INSTAR_NEED_REFBLOCK && plan.needs[0].index == 0,
+       "asks for refcount block 0 only");
+    st.index = 0;
+    st.bytes.data = rb;
+    st.bytes.len = 1 << 16;
+    q.refblocks = &st;
+    q.n_refblocks = 1;
+    rc = instar_plan_resize_qcow2(&q, scratch, sizeof scratch, &plan);
+    is_int(rc, INSTAR_OK, "with it staged: planned");
+    ok(instar_plan_check(&plan, NULL) == 0, "plan passes the invariants");
+    ok(plan.npatches >= 3 && plan.patches[plan.npatches - 2].offset == 24
+       && plan.patches[plan.npatches - 2].length == 24,
+       "prepare, then one 24-byte header commit at 24, then cleanup");
+    rc = instar_plan_resize_qcow2(&q, scratch, 100, &plan);
+    is_int(rc, INSTAR_E_SCRATCH_TOO_SMALL, "tiny scratch: scratch too small");
+    rc = instar_plan_resize_qcow2(&q, NULL, 0, &plan);
+    is_int(rc, INSTAR_E_SCRATCH_TOO_SMALL, "no scratch: scratch too small");
+    q.l1_size = 2;
+    rc = instar_plan_resize_qcow2(&q, scratch, sizeof scratch, &plan);
+    is_int(rc, INSTAR_E_HEADER_MISMATCH, "options disagreeing with the header: mismatch");
+    q.l1_size = 1;
+    q.l1.len = 4;
+    rc = instar_plan_resize_qcow2(&q, scratch, sizeof scratch, &plan);
+    is_int(rc, INSTAR_E_HEADER_MISMATCH, "short L1 slice: mismatch");
+    q.l1.len = 8;
+    st.index = 9000;
+    rc = instar_plan_resize_qcow2(&q, scratch, sizeof scratch, &plan);
+    is_int(rc, INSTAR_E_HEADER_MISMATCH, "staged block with an absurd index: mismatch");
+    q.header.len = 50;
+    rc = instar_plan_resize_qcow2(&q, scratch, sizeof scratch, &plan);
+    is_int(rc, INSTAR_E_PARSE, "short header slice: parse error");
+    timg_free(&t);
+}
+
+int main(void)
+{
+    test_header_only();
+    test_l1_grow();
+    test_limit();
+    test_widths();
+    test_versions();
+    test_hostile();
+    test_protocol();
+    return tap_done();
+}
