@@ -68,6 +68,7 @@ int instar_create_opts_set(struct instar_create_opts *o, const char *key,
                                    "Invalid parameter '%s'", value);
     } else if (q && strcmp(key, "cluster_size") == 0) {
         rc = parse_u32_size(value, &o->cluster_size);
+        o->cluster_size_set = rc == INSTAR_OK;
     } else if (q && strcmp(key, "extended_l2") == 0) {
         rc = parse_bool(value, &o->extended_l2);
     } else if (q && strcmp(key, "lazy_refcounts") == 0) {
@@ -78,6 +79,7 @@ int instar_create_opts_set(struct instar_create_opts *o, const char *key,
         unsigned long v = strtoul(value, &end, 10);
         if (errno == 0 && *end == '\0' && end != value && v <= UINT32_MAX) {
             o->refcount_bits = (uint32_t)v;
+            o->refcount_bits_set = true;
             rc = INSTAR_OK;
         }
     } else if (q && strcmp(key, "compat") == 0) {

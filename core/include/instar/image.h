@@ -95,6 +95,10 @@ struct instar_create_opts {
     bool lazy_refcounts;
     uint32_t refcount_bits;     /* 0: default 16 */
     uint32_t compat;            /* 0: default (3); 2 = "0.10", 3 = "1.1" */
+    /* Whether cluster_size / refcount_bits were given (an explicit 0 is
+     * an error for qemu-img, not the default). */
+    bool cluster_size_set;
+    bool refcount_bits_set;
     /* vpc / vhdx / vmdk */
     char subformat[32];         /* "" = the format's default */
     uint32_t block_size;        /* vhdx block_size; 0 = default */

@@ -1,0 +1,78 @@
+#!/bin/sh
+# qcow2-vs-qemu.sh -- wall time and peak memory of `instar-img resize' and
+# `qemu-img resize' on the same qcow2 images, as JSON lines with ratios
+# (qemu / instar: above 1 means instar is faster or smaller), then qcow2
+# creates per second in memory (tests/tools/create-rate).
+#
+# Environment: INSTAR_IMG, QEMU_IMG, QEMU_IO, CREATE_RATE (paths).
+# Wall time from the nanosecond clock around each run; peak RSS from GNU
+# time's %M.  Each resize runs on a fresh copy of the same start image.
+set -u
+I=${INSTAR_IMG:?INSTAR_IMG must name instar-img}
+Q=${QEMU_IMG:-qemu-img}
+QIO=${QEMU_IO:-qemu-io}
+GNU_TIME=/usr/bin/time
+
+say() { printf '{"bench": "qcow2-vs-qemu", %s}\n' "$1"; }
+
+if ! [ -x "$GNU_TIME" ]; then
+    say '"error": "GNU time (/usr/bin/time, Debian package time) is missing"'
+    exit 0
+fi
+D=$(mktemp -d "${TMPDIR:-/tmp}/instar-bench.XXXXXX") || exit 1
+trap 'rm -rf "$D"' EXIT
+
+# measure CMD...: sets secs, kb and mrc for one run of CMD.
+measure() {
+    t0=$(date +%s%N)
+    "$GNU_TIME" -f '%M' -o "$D/time.out" "$@" >/dev/null 2>"$D/cmd.err"
+    mrc=$?
+    t1=$(date +%s%N)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+    kb=$(tail -n 1 "$D/time.out")
+}
+
+# bench_case NAME END FLAGS...: resize copies of $D/start with both tools.
+bench_case() {
+    name=$1 end=$2; shift 2
+    cp --sparse=always "$D/start" "$D/q"
+    cp --sparse=always "$D/start" "$D/i"
+    measure "$Q" resize -q -f qcow2 "$@" "$D/q" "$end"
+    qs=$secs qkb=$kb qrc=$mrc
+    qerr=$(head -n 1 "$D/cmd.err" | tr -d '"\\')
+    measure "$I" resize -q -f qcow2 "$@" "$D/i" "$end"
+    is=$secs ikb=$kb irc=$mrc
+    ierr=$(head -n 1 "$D/cmd.err" | tr -d '"\\')
+    if [ "$qrc" -ne 0 ] || [ "$irc" -ne 0 ]; then
+        say "\"case\": \"$name\", \"qemu_rc\": $qrc, \"instar_rc\": $irc, \"qemu_error\": \"$qerr\", \"instar_error\": \"$ierr\""
+        return
+    fi
+    if "$Q" check -q -f qcow2 "$D/i" >/dev/null 2>&1; then chk=clean; else chk=NOT-CLEAN; fi
+    awk -v n="$name" -v qs="$qs" -v is="$is" -v qk="$qkb" -v ik="$ikb" -v c="$chk" \
+        -v qf="$(stat -c %s "$D/q")" -v if_="$(stat -c %s "$D/i")" 'BEGIN {
+        printf "{\"bench\": \"qcow2-vs-qemu\", \"case\": \"%s\", \"instar_s\": %.4f, " \
+               "\"qemu_s\": %.4f, \"time_ratio\": %.1f, \"instar_kb\": %d, \"qemu_kb\": %d, " \
+               "\"mem_ratio\": %.2f, \"instar_file\": %d, \"qemu_file\": %d, \"instar_check\": \"%s\"}\n",
+               n, is, qs, (is > 0 ? qs / is : 0), ik, qk, (ik > 0 ? qk / ik : 0), if_, qf, c }'
+}
+
+"$Q" create -q -f qcow2 "$D/start" 16M
+bench_case grow-16M-to-1G 1G
+
+"$Q" create -q -f qcow2 "$D/start" 1T
+bench_case grow-1T-to-2T 2T
+
+# 1 TiB with data spread over it (head, middle, end), shrunk to 1 GiB.
+"$Q" create -q -f qcow2 "$D/start" 1T
+for off in 0 16M 100G 512G 1073741758464; do
+    "$QIO" -f qcow2 -c "write -q -P 0xa5 $off 64k" "$D/start" >/dev/null 2>&1
+done
+bench_case shrink-1T-data-to-1G 1G --shrink
+
+"$Q" create -q -f qcow2 "$D/start" 2T
+bench_case shrink-2T-to-1G 1G --shrink
+
+rm -f "$D/start" "$D/q" "$D/i"
+if [ -n "${CREATE_RATE:-}" ] && [ -x "$CREATE_RATE" ]; then
+    "$CREATE_RATE"
+fi
