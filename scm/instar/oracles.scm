@@ -192,6 +192,18 @@ or 'inconclusive (REASON says why)."
                              diffs)))
           (add! (list (mkdiff op "data" "compare"
                               (if (eqv? (result-status c) 1) "differ" "error") "same")))))
+      ;; regrow: when the data differs, the engine's cut tail must read as
+      ;; zeros -- the only difference the stale-tail rule may excuse.  (A
+      ;; cut tail that is neither qemu's stale bytes nor zeros stays a
+      ;; finding.)
+      (let ((v (res "tail-zero" "engine"))
+            (shrink (and (pair? resize-names) (res (car resize-names) "engine"))))
+        (when (and v shrink (result-ok? shrink)
+                   (any (lambda (d) (equal? (assoc-ref d "field") "compare")) diffs)
+                   (or (not (result-ok? v))
+                       (string-contains (result-stdout v) "fail")
+                       (string-contains (result-stderr v) "fail")))
+          (add! (list (mkdiff op "data" "tail-zero" "stale" "zero")))))
       ;; raw file length
       (let ((e (res "length" "engine")) (r (res "length" "reference")))
         (when (and e r (not (= e r)))

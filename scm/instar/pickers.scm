@@ -287,6 +287,16 @@ resize) or `regrow' (shrink, then grow back to the start size)."
                   ;; --shrink whenever the end is smaller, as qemu-img needs.
                   ("shrink" . ,(< first-end start))
                   ("prealloc" . ,(or (pick-prealloc rng format start first-end) 'null))))
+         ;; regrow is about what survives a shrink: add bytes straddling
+         ;; the new end, where a kept partial cluster would hold them.
+         (patterns (if (and (string=? op "regrow") (< 0 first-end start))
+                       (let ((off (* 512 (quotient (max 0 (- first-end 4096)) 512))))
+                         (list->vector
+                          (append (vector->list patterns)
+                                  (list `(("offset" . ,off)
+                                          ("length" . ,(min 65536 (- start off)))
+                                          ("byte" . ,(+ 1 (rng-below rng 255))))))))
+                       patterns))
          (resizes (if (string=? op "regrow")
                       (vector first `(("spec" . ,start-str) ("shrink" . #f)
                                       ("prealloc" . null)))
