@@ -27,7 +27,10 @@ DIFF_WRONG_ENGINES = \
 # End-to-end tests against qemu-img (TAP, like tests/*.sh).
 DIFF_SH_TESTS = \
 	tests/diff-clean.sh \
-	tests/diff-wrong-engines.sh \
+	tests/diff-wrong-rounding.sh \
+	tests/diff-wrong-feature.sh \
+	tests/diff-wrong-data.sh \
+	tests/diff-wrong-leak.sh \
 	tests/diff-recipes.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
@@ -37,6 +40,7 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-findings.scm
 
 EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
+	tests/diff-wrong-lib.sh \
 	bench/diff-bench.sh
 
 if HAVE_GUILE
