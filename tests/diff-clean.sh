@@ -12,7 +12,7 @@ export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
 GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
 export GUILE_LOAD_COMPILED_PATH
 
-rd() { "$GUILE" -s "$RECIPE" --instar "$QEMU_IMG" --tmpdir "$TMPD" "$@"; }
+rd() { "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$RECIPE" --instar "$QEMU_IMG" --tmpdir "$TMPD" "$@"; }
 # The iteration rows of a JUnit file (names and verdicts, no times).
 rows() { grep '<testcase' "$1" | sed 's/ time="[^"]*"//' | sort; }
 
@@ -54,7 +54,7 @@ rd --ops nosuch >/dev/null 2>&1
 ok $([ $? -eq 2 ]; echo $?) "unknown op: exit 2"
 rd --replay nosuchsig --out "$TMPD/a" >/dev/null 2>&1
 ok $([ $? -eq 2 ]; echo $?) "unknown finding: exit 2"
-"$GUILE" -s "$RECIPE" --qemu-img "$TMPD/no-qemu-img" --iterations 1 --out "$TMPD/e" >/dev/null 2>&1
+"$abs_top_builddir/pre-inst-env" "$GUILE" -s "$RECIPE" --qemu-img "$TMPD/no-qemu-img" --iterations 1 --out "$TMPD/e" >/dev/null 2>&1
 ok $([ $? -eq 3 ]; echo $?) "qemu-img missing: exit 3"
 
 done_testing

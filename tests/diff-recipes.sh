@@ -12,13 +12,13 @@ export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
 GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
 export GUILE_LOAD_COMPILED_PATH
 
-"$GUILE" -s "$abs_top_srcdir/recipes/create-diff.scm" --instar "$QEMU_IMG" --seed 3 \
+"$abs_top_builddir/pre-inst-env" "$GUILE" -s "$abs_top_srcdir/recipes/create-diff.scm" --instar "$QEMU_IMG" --seed 3 \
     --iterations 10 --out "$TMPD/c" --tmpdir "$TMPD" -q >"$TMPD/c.log" 2>&1
 ok $? "create-diff: qemu-img against itself exits 0"
 grep -q 'verdicts: 10 match, 0 divergence' "$TMPD/c.log"
 ok $? "create-diff: 10 matches over raw, qcow2, vpc, vhdx, vmdk"
 
-"$GUILE" -s "$abs_top_srcdir/recipes/resize-consistency.scm" --instar "$QEMU_IMG" --seed 3 \
+"$abs_top_builddir/pre-inst-env" "$GUILE" -s "$abs_top_srcdir/recipes/resize-consistency.scm" --instar "$QEMU_IMG" --seed 3 \
     --iterations 6 --out "$TMPD/r" --tmpdir "$TMPD" -q >"$TMPD/r.log" 2>&1
 ok $? "resize-consistency: refusals are not findings (exit 0)"
 grep -q 'verdicts: 0 match, 0 divergence, 0 known, 0 inconclusive, 6 refused' "$TMPD/r.log"
@@ -43,7 +43,7 @@ t=$(mktemp -d) || exit 1
 rm -rf "$t"; exit $rc
 EOS
 chmod +x "$TMPD/via-raw"
-"$GUILE" -s "$abs_top_srcdir/recipes/resize-consistency.scm" --instar "$TMPD/via-raw" \
+"$abs_top_builddir/pre-inst-env" "$GUILE" -s "$abs_top_srcdir/recipes/resize-consistency.scm" --instar "$TMPD/via-raw" \
     --seed 3 --iterations 4 --formats vhdx,vmdk --out "$TMPD/w" --tmpdir "$TMPD" \
     --reduce-time 2 -q >"$TMPD/w.log" 2>&1
 ok $([ $? -eq 1 ]; echo $?) "resize-consistency: lost data is a finding (exit 1)"

@@ -15,7 +15,7 @@ export GUILE_LOAD_COMPILED_PATH
 
 diff_run() {  # diff_run ENGINE OUT ARGS...
     engine=$1 out=$2; shift 2
-    "$GUILE" -s "$RECIPE" --instar "$WRONG/$engine" --out "$out" --tmpdir "$TMPD" \
+    "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$RECIPE" --instar "$WRONG/$engine" --out "$out" --tmpdir "$TMPD" \
         --reduce-time 2 -q "$@"
 }
 
