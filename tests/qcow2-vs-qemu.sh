@@ -208,8 +208,10 @@ stale_case() {  # stale_case OPTS START MID
     desc="-o '$opts' $start -> $mid -> $start: the old tail reads as zeros"
     rm -f "$TMPD/i"
     "$QEMU_IMG" create -q -f qcow2 ${opts:+-o "$opts"} "$TMPD/i" "$start" >/dev/null 2>&1
-    sb=$(to_bytes "$start")
-    "$QEMU_IO" -f qcow2 -c "write -q -P 0xd4 $((sb - 131072)) 131072" "$TMPD/i" >/dev/null 2>&1
+    sb=$(to_bytes "$start") mb=$(to_bytes "$mid")
+    # 0xd4 from 64k before the new end to the old end.
+    "$QEMU_IO" -f qcow2 -c "write -q -P 0xd4 $((mb - 65536)) $((sb - mb + 65536))" "$TMPD/i" \
+        >/dev/null 2>&1
     cp --sparse=always "$TMPD/i" "$TMPD/orig"
     "$INSTAR_IMG" resize -q -f qcow2 --shrink "$TMPD/i" "$mid" >/dev/null 2>"$TMPD/i.err"
     if [ $? -ne 0 ]; then
@@ -222,9 +224,8 @@ stale_case() {  # stale_case OPTS START MID
     fi
     "$INSTAR_IMG" resize -q -f qcow2 "$TMPD/i" "$start" >/dev/null 2>"$TMPD/i.err" ||
         diag "regrow: $(cat "$TMPD/i.err")"
-    mb=$(to_bytes "$mid")
     r=0
-    "$QEMU_IO" -f qcow2 -r -c "read -q -P 0xd4 $((sb - 131072)) $((mb - sb + 131072))" "$TMPD/i" 2>&1 |
+    "$QEMU_IO" -f qcow2 -r -c "read -q -P 0xd4 $((mb - 65536)) 65536" "$TMPD/i" 2>&1 |
         grep -q . && r=1
     "$QEMU_IO" -f qcow2 -r -c "read -q -P 0 $mb $((sb - mb))" "$TMPD/i" 2>&1 | grep -q . && r=1
     no_corruption "$TMPD/i" "$TMPD/i.check" || r=1
