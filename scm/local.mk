@@ -25,6 +25,8 @@ dist_instarmodule_DATA = $(INSTAR_SCM_MODULES)
 nodist_instarmodule_DATA = scm/instar/config.scm
 instarobject_DATA = scm/instar/config.go $(INSTAR_SCM_MODULES:.scm=.go)
 CLEANFILES += scm/instar/config.scm $(instarobject_DATA)
+# Guile ignores a .go older than its .scm: install the sources first.
+install-instarobjectDATA: install-dist_instarmoduleDATA install-nodist_instarmoduleDATA
 
 # (instar config): the installed extension directory, fully expanded.
 scm/instar/config.scm: $(srcdir)/scm/instar/config.scm.in Makefile
@@ -73,6 +75,15 @@ EXTRA_DIST += $(SCM_TESTS) $(SCM_SH_TESTS)
 # The tests load the compiled modules and the launcher.
 $(SCM_TESTS:.scm=.log) $(SCM_SH_TESTS:.sh=.log): $(instarobject_DATA) instar-fuzz-repl
 
+# make bench: plans per second from Scheme against C (bench/bench-guile.scm).
+bench-guile: $(instarobject_DATA)
+	$(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile $(srcdir)/bench/bench-guile.scm
+
 check-scm:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SCM_TESTS) $(SCM_SH_TESTS)'
+else
+bench-guile:
+	@echo "bench-guile: Guile disabled (configure --disable-guile)"
 endif
+EXTRA_DIST += bench/bench-guile.scm
+.PHONY: bench-guile

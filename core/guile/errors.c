@@ -15,6 +15,10 @@
 #include "instar/error.h"
 
 SCM_SYMBOL(instar_error_key, "instar-error");
+SCM_SYMBOL(sym_off, "off");
+SCM_SYMBOL(sym_metadata, "metadata");
+SCM_SYMBOL(sym_falloc, "falloc");
+SCM_SYMBOL(sym_full, "full");
 
 void instar_guile_throw(int code, const char *message, SCM details)
 {
@@ -109,8 +113,15 @@ enum instar_prealloc instar_guile_to_prealloc(SCM v, const char *subr, int pos,
 {
     char buf[32];
     enum instar_prealloc p;
-    if (SCM_UNBNDP(v) || scm_is_false(v))
+    /* The usual symbols without a round trip through C strings. */
+    if (SCM_UNBNDP(v) || scm_is_false(v) || scm_is_eq(v, sym_off))
         return INSTAR_PREALLOC_OFF;
+    if (scm_is_eq(v, sym_falloc))
+        return INSTAR_PREALLOC_FALLOC;
+    if (scm_is_eq(v, sym_full))
+        return INSTAR_PREALLOC_FULL;
+    if (scm_is_eq(v, sym_metadata))
+        return INSTAR_PREALLOC_METADATA;
     const char *s = name_of(v, buf, sizeof buf);
     if (s == NULL)
         wrong_type(v, subr, pos, what, "symbol (off metadata falloc full)");

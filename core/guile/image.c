@@ -184,7 +184,7 @@ SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SC
     scm_dynwind_begin(0);
     scm_dynwind_unwind_handler((void (*)(void *))instar_image_plan_free, &ip,
                                SCM_F_WIND_EXPLICITLY);
-    SCM obj = instar_guile_make_plan(ip.format, &ip.plan);
+    SCM obj = instar_guile_make_plan(ip.format, a.prealloc, &ip.plan);
     scm_dynwind_end();
     return obj;
 }
@@ -231,6 +231,78 @@ static void option_check(SCM v, const char *subr)
     if (!scm_is_string(v) && !scm_is_symbol(v) && !scm_is_bool(v) && !scm_is_exact_integer(v))
         scm_wrong_type_arg_msg(subr, 0, v, "string, symbol, boolean or integer in #:options");
 }
+
+struct apply_job {
+    const char *path;
+    struct instar_resize_plan plan;
+    enum instar_prealloc prealloc;
+    size_t limit;
+    struct instar_diag diag;
+    int rc;
+};
+
+static void *apply_outside_guile(void *data)
+{
+    struct apply_job *j = data;
+    struct instar_fd_io fio;
+    int fd = open(j->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        j->diag.sys_errno = errno;
+        j->rc = instar_diag_set(&j->diag, INSTAR_E_IO, "Could not open '%s': %s", j->path,
+                                strerror(errno));
+        return NULL;
+    }
+    instar_fd_io_init(&fio, fd);
+    j->rc = instar_plan_apply(&fio.io, &j->plan, j->prealloc, j->limit, &j->diag);
+    if (close(fd) != 0 && j->rc == INSTAR_OK)
+        j->rc = instar_diag_set(&j->diag, INSTAR_E_IO, "Could not close '%s': %s", j->path,
+                                strerror(errno));
+    return NULL;
+}
+
+SCM_KEYWORD(kw_limit, "limit");
+
+SCM_DEFINE(scm_instar_image_apply_plan, "image-apply-plan", 2, 0, 1, (SCM path, SCM plan, SCM rest),
+           "Apply PLAN to the image at PATH (#:limit N: only the first N patches, "
+           "a simulated crash; #:prealloc: the plan's own mode by default).")
+#define FUNC_NAME s_scm_instar_image_apply_plan
+{
+    SCM limit = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
+    struct apply_job *j;
+
+    scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_limit, &limit, kw_prealloc, &prealloc,
+                                 SCM_UNDEFINED);
+    const struct instar_guile_plan *gp = instar_guile_plan_ref(plan, FUNC_NAME, SCM_ARG2);
+    /* GC-managed: nothing to free when a conversion below raises. */
+    j = scm_gc_malloc_pointerless(sizeof *j, "instar-apply");
+    instar_guile_plan_expand(gp, &j->plan);
+    j->prealloc = INSTAR_GIVEN(prealloc)
+                ? instar_guile_to_prealloc(prealloc, FUNC_NAME, 0, "#:prealloc") : gp->prealloc;
+    j->limit = SIZE_MAX;
+    if (INSTAR_GIVEN(limit) && scm_is_true(limit)) {
+        uint64_t l = instar_guile_to_u64(limit, FUNC_NAME, 0, "#:limit");
+        j->limit = l < SIZE_MAX ? (size_t)l : SIZE_MAX;
+    }
+    /* A hand-made plan may have writes without payload bytes: there is
+     * nothing to write from, so refuse rather than hand the core NULL. */
+    for (size_t i = 0; i < gp->nstored; i++) {
+        const struct instar_patch *p = &gp->patches[i];
+        if (p->kind != INSTAR_PATCH_ZERO_FILL && p->length > 0 && p->data == NULL)
+            instar_guile_throw(INSTAR_E_INVALID_ARGUMENT,
+                               "a write patch without payload bytes cannot be applied",
+                               scm_list_1(scm_from_size_t(i)));
+    }
+    char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
+    instar_diag_clear(&j->diag);
+    j->path = c;
+    scm_without_guile(apply_outside_guile, j);
+    free(c);
+    scm_remember_upto_here_1(plan);     /* the payloads live in PLAN */
+    if (j->rc != INSTAR_OK)
+        throw_diag(j->rc, &j->diag);
+    return SCM_BOOL_T;
+}
+#undef FUNC_NAME
 
 /* An option value as the text qemu-img's -o would carry. */
 static char *option_text(SCM v, const char *subr)

@@ -13,4 +13,5 @@ void init_instar(void)
     instar_guile_init_image();
     instar_guile_init_hashing();
     instar_guile_init_fuzz_decode();
+    instar_guile_init_bench();
 }

@@ -48,18 +48,31 @@ SCM instar_guile_sym(const char *name);
 
 /* ---- plans.c --------------------------------------------------------------- */
 
-/* What a plan object holds: a copy of the C plan whose WRITE/APPEND
- * payloads point into PAYLOAD (GC-managed, owned by the object). */
+/* What a plan object holds: a compact copy of the C plan (only the
+ * patches it has; GC-managed, no pointers the collector must trace) whose
+ * WRITE/APPEND payloads point into a payload buffer the object's second
+ * slot keeps alive. */
 struct instar_guile_plan {
     enum instar_format format;
-    struct instar_resize_plan plan;
-    uint8_t *payload;
-    size_t payload_len;
+    enum instar_resize_action action;
+    enum instar_prealloc prealloc;  /* the mode it was planned for */
+    uint64_t old_virtual_size;
+    uint64_t new_virtual_size;
+    uint64_t total_file_size;
+    uint64_t prealloc_offset;
+    uint64_t prealloc_length;
+    size_t npatches;            /* as the plan claims (hand-made: may exceed nstored) */
+    size_t nstored;
+    struct instar_patch patches[];
 };
+
+/* The full C plan again (for instar_plan_check and friends). */
+void instar_guile_plan_expand(const struct instar_guile_plan *gp,
+                              struct instar_resize_plan *out);
 
 /* Wrap a copy of PLAN (payloads are copied, so the source's scratch,
  * staging and bytevectors may go away afterwards). */
-SCM instar_guile_make_plan(enum instar_format format,
+SCM instar_guile_make_plan(enum instar_format format, enum instar_prealloc prealloc,
                            const struct instar_resize_plan *plan);
 struct instar_guile_plan *instar_guile_plan_ref(SCM obj, const char *subr, int pos);
 /* The (needs ...) detail for an INSTAR_E_NOT_STAGED answer. */
@@ -71,5 +84,6 @@ void instar_guile_init_planners(void);
 void instar_guile_init_image(void);
 void instar_guile_init_hashing(void);
 void instar_guile_init_fuzz_decode(void);
+void instar_guile_init_bench(void);
 
 #endif

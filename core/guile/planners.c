@@ -147,8 +147,55 @@ static int call_planner(enum planner_kind k, const void *opts, uint8_t *scratch,
     return INSTAR_E_INVALID_ARGUMENT;
 }
 
+/* Where a plan's payloads may legitimately point: the scratch buffer or
+ * the caller's slices.  Checked before the payloads are copied, so a
+ * planner bug (a payload pointer or length past its buffer) is reported
+ * as an error instead of becoming an out-of-bounds read in Guile. */
+struct payload_sources {
+    struct instar_slice slices[8];
+    size_t nslices;
+    const struct instar_staged_table *tables[2];
+    size_t ntables[2];
+};
+
+static void add_slice(struct payload_sources *src, struct instar_slice s)
+{
+    if (s.len > 0 && src->nslices < sizeof src->slices / sizeof src->slices[0])
+        src->slices[src->nslices++] = s;
+}
+
+static int within(const uint8_t *p, uint64_t len, const uint8_t *base, size_t blen)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)base;
+    return base != NULL && a >= b && a - b <= blen && len <= blen - (a - b);
+}
+
+static int payloads_in_bounds(const struct instar_resize_plan *plan,
+                              const struct payload_sources *src)
+{
+    size_t n = plan->npatches < INSTAR_MAX_RESIZE_PATCHES ? plan->npatches
+                                                          : INSTAR_MAX_RESIZE_PATCHES;
+    for (size_t i = 0; i < n; i++) {
+        const struct instar_patch *p = &plan->patches[i];
+        if (p->kind == INSTAR_PATCH_ZERO_FILL || p->data == NULL)
+            continue;
+        int ok = within(p->data, p->length, scratch_buf, scratch_cap);
+        for (size_t j = 0; !ok && j < src->nslices; j++)
+            ok = within(p->data, p->length, src->slices[j].data, src->slices[j].len);
+        for (size_t t = 0; !ok && t < 2; t++)
+            for (size_t j = 0; !ok && j < src->ntables[t]; j++)
+                ok = within(p->data, p->length, src->tables[t][j].bytes.data,
+                            src->tables[t][j].bytes.len);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
 /* Plan with a growing scratch buffer; a plan object or an instar-error. */
-static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *opts)
+static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *opts,
+                       const struct instar_resize_request *req,
+                       const struct payload_sources *src)
 {
     struct instar_resize_plan plan;
     int rc;
@@ -173,7 +220,11 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
     if (rc != INSTAR_OK)
         instar_guile_throw(rc, NULL,
                            rc == INSTAR_E_NOT_STAGED ? instar_guile_needs_detail(&plan) : SCM_EOL);
-    return instar_guile_make_plan(fmt, &plan);
+    if (!payloads_in_bounds(&plan, src))
+        instar_guile_throw(INSTAR_E_INVALID_ARGUMENT,
+                           "planner bug: a patch payload lies outside the scratch buffer "
+                           "and the staged slices", SCM_EOL);
+    return instar_guile_make_plan(fmt, req->prealloc, &plan);
 }
 
 SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
@@ -189,7 +240,8 @@ SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
     memset(&o, 0, sizeof o);
     request(&o.req, ns, sh, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
-    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o);
+    struct payload_sources src = {0};
+    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src);
 }
 #undef FUNC_NAME
 
@@ -240,7 +292,15 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
     o.reftable = instar_guile_to_slice(reftable, FUNC_NAME, 0, "#:reftable");
     o.refblocks = staged(refblocks, &o.n_refblocks, FUNC_NAME, "#:refblocks");
     o.l2_tables = staged(l2s, &o.n_l2_tables, FUNC_NAME, "#:l2-tables");
-    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o);
+    struct payload_sources src = {0};
+    add_slice(&src, o.header);
+    add_slice(&src, o.l1);
+    add_slice(&src, o.reftable);
+    src.tables[0] = o.refblocks;
+    src.ntables[0] = o.n_refblocks;
+    src.tables[1] = o.l2_tables;
+    src.ntables[1] = o.n_l2_tables;
+    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o, &o.req, &src);
     scm_remember_upto_here_2(header, l1);
     scm_remember_upto_here_2(reftable, refblocks);
     scm_remember_upto_here_1(l2s);
@@ -289,7 +349,11 @@ SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
     o.dyn_header = instar_guile_to_slice(dyn, FUNC_NAME, 0, "#:dyn-header");
     o.bat = instar_guile_to_slice(bat, FUNC_NAME, 0, "#:bat");
     o.first_block_offset = opt_u64(first, 0, FUNC_NAME, "#:first-block-offset");
-    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o);
+    struct payload_sources src = {0};
+    add_slice(&src, o.footer);
+    add_slice(&src, o.dyn_header);
+    add_slice(&src, o.bat);
+    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o, &o.req, &src);
     scm_remember_upto_here_2(footer, dyn);
     scm_remember_upto_here_1(bat);
     return result;
@@ -331,7 +395,14 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     o.bat = instar_guile_to_slice(bat, FUNC_NAME, 0, "#:bat");
     o.bat_offset = opt_u64(bat_off, 0, FUNC_NAME, "#:bat-offset");
     o.bat_region_length = opt_u32(bat_len, 0, FUNC_NAME, "#:bat-region-length");
-    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o);
+    struct payload_sources src = {0};
+    add_slice(&src, o.header1);
+    add_slice(&src, o.header2);
+    add_slice(&src, o.region1);
+    add_slice(&src, o.region2);
+    add_slice(&src, o.metadata);
+    add_slice(&src, o.bat);
+    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o, &o.req, &src);
     scm_remember_upto_here_2(h1, h2);
     scm_remember_upto_here_2(r1, r2);
     scm_remember_upto_here_2(meta, bat);
@@ -371,7 +442,12 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     o.descriptor = instar_guile_to_slice(desc, FUNC_NAME, 0, "#:descriptor");
     o.gd = instar_guile_to_slice(gd, FUNC_NAME, 0, "#:gd");
     o.rgd = instar_guile_to_slice(rgd, FUNC_NAME, 0, "#:rgd");
-    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o);
+    struct payload_sources src = {0};
+    add_slice(&src, o.header);
+    add_slice(&src, o.descriptor);
+    add_slice(&src, o.gd);
+    add_slice(&src, o.rgd);
+    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o, &o.req, &src);
     scm_remember_upto_here_2(header, desc);
     scm_remember_upto_here_2(gd, rgd);
     return result;

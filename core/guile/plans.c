@@ -32,6 +32,7 @@ SCM_KEYWORD(kw_new_virtual_size, "new-virtual-size");
 SCM_KEYWORD(kw_total_file_size, "total-file-size");
 SCM_KEYWORD(kw_prealloc_range, "prealloc-range");
 SCM_KEYWORD(kw_patches, "patches");
+SCM_KEYWORD(kw_prealloc, "prealloc");
 
 static SCM action_symbol(enum instar_resize_action a)
 {
@@ -65,14 +66,13 @@ static int has_payload(const struct instar_patch *p)
     return p->kind != INSTAR_PATCH_ZERO_FILL && p->data != NULL;
 }
 
-SCM instar_guile_make_plan(enum instar_format format,
+SCM instar_guile_make_plan(enum instar_format format, enum instar_prealloc prealloc,
                            const struct instar_resize_plan *plan)
 {
-    struct instar_guile_plan *gp = scm_gc_malloc(sizeof *gp, "instar-plan");
     size_t n = stored_patches(plan), total = 0;
+    struct instar_guile_plan *gp =
+        scm_gc_malloc_pointerless(sizeof *gp + n * sizeof gp->patches[0], "instar-plan");
 
-    gp->format = format;
-    memcpy(&gp->plan, plan, sizeof *plan);
     for (size_t i = 0; i < n; i++) {
         const struct instar_patch *p = &plan->patches[i];
         if (has_payload(p)) {
@@ -81,20 +81,44 @@ SCM instar_guile_make_plan(enum instar_format format,
             total += (size_t)p->length;
         }
     }
-    gp->payload = total ? scm_gc_malloc_pointerless(total, "instar-plan-payload") : NULL;
-    gp->payload_len = total;
+    uint8_t *payload = total ? scm_gc_malloc_pointerless(total, "instar-plan-payload") : NULL;
+    gp->format = format;
+    gp->action = plan->action;
+    gp->prealloc = prealloc;
+    gp->old_virtual_size = plan->old_virtual_size;
+    gp->new_virtual_size = plan->new_virtual_size;
+    gp->total_file_size = plan->total_file_size;
+    gp->prealloc_offset = plan->prealloc_offset;
+    gp->prealloc_length = plan->prealloc_length;
+    gp->npatches = plan->npatches;
+    gp->nstored = n;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        struct instar_patch *p = &gp->plan.patches[i];
+        struct instar_patch *p = &gp->patches[i];
+        *p = plan->patches[i];
         if (has_payload(p)) {
-            memcpy(gp->payload + at, p->data, (size_t)p->length);
-            p->data = gp->payload + at;
+            memcpy(payload + at, p->data, (size_t)p->length);
+            p->data = payload + at;
             at += (size_t)p->length;
         } else {
             p->data = NULL;
         }
     }
-    return scm_make_foreign_object_1(plan_type, gp);
+    return scm_make_foreign_object_2(plan_type, gp, payload);
+}
+
+void instar_guile_plan_expand(const struct instar_guile_plan *gp,
+                              struct instar_resize_plan *out)
+{
+    instar_plan_init(out);
+    out->action = gp->action;
+    out->old_virtual_size = gp->old_virtual_size;
+    out->new_virtual_size = gp->new_virtual_size;
+    out->total_file_size = gp->total_file_size;
+    out->prealloc_offset = gp->prealloc_offset;
+    out->prealloc_length = gp->prealloc_length;
+    out->npatches = gp->npatches;
+    memcpy(out->patches, gp->patches, gp->nstored * sizeof gp->patches[0]);
 }
 
 struct instar_guile_plan *instar_guile_plan_ref(SCM obj, const char *subr, int pos)
@@ -120,7 +144,7 @@ SCM instar_guile_needs_detail(const struct instar_resize_plan *plan)
     return scm_list_1(scm_cons(sym_needs, needs));
 }
 
-#define PLAN(obj) (&instar_guile_plan_ref((obj), FUNC_NAME, SCM_ARG1)->plan)
+#define PLAN(obj) instar_guile_plan_ref((obj), FUNC_NAME, SCM_ARG1)
 
 SCM_DEFINE(scm_instar_plan_p, "plan?", 1, 0, 0, (SCM obj),
            "True when OBJ is a plan.")
@@ -146,6 +170,14 @@ SCM_DEFINE(scm_instar_plan_format, "plan-format", 1, 0, 0, (SCM plan),
     if (gp->format == INSTAR_FORMAT_UNKNOWN)
         return SCM_BOOL_F;
     return scm_from_utf8_symbol(instar_format_name(gp->format));
+}
+#undef FUNC_NAME
+
+SCM_DEFINE(scm_instar_plan_prealloc, "plan-prealloc", 1, 0, 0, (SCM plan),
+           "The preallocation mode the plan was made for: off metadata falloc full.")
+#define FUNC_NAME s_scm_instar_plan_prealloc
+{
+    return scm_from_utf8_symbol(instar_prealloc_name(PLAN(plan)->prealloc));
 }
 #undef FUNC_NAME
 
@@ -177,7 +209,7 @@ SCM_DEFINE(scm_instar_plan_prealloc_range, "plan-prealloc-range", 1, 0, 0, (SCM 
            "The preallocated range as (offset . length); length 0 when none.")
 #define FUNC_NAME s_scm_instar_plan_prealloc_range
 {
-    const struct instar_resize_plan *p = PLAN(plan);
+    const struct instar_guile_plan *p = PLAN(plan);
     return scm_cons(scm_from_uint64(p->prealloc_offset), scm_from_uint64(p->prealloc_length));
 }
 #undef FUNC_NAME
@@ -196,8 +228,8 @@ SCM_DEFINE(scm_instar_plan_patches_raw, "%plan-patches", 1, 0, 0, (SCM plan),
 {
     struct instar_guile_plan *gp = instar_guile_plan_ref(plan, FUNC_NAME, SCM_ARG1);
     SCM out = SCM_EOL;
-    for (size_t i = stored_patches(&gp->plan); i-- > 0;) {
-        const struct instar_patch *p = &gp->plan.patches[i];
+    for (size_t i = gp->nstored; i-- > 0;) {
+        const struct instar_patch *p = &gp->patches[i];
         SCM payload = SCM_BOOL_F;
         if (has_payload(p)) {
             payload = scm_c_make_bytevector((size_t)p->length);
@@ -221,9 +253,11 @@ SCM_DEFINE(scm_instar_plan_check_raw, "%plan-check", 1, 0, 0, (SCM plan),
            "#(invariant (patch-index ...) message) vectors; empty when valid.")
 #define FUNC_NAME "plan-check"
 {
-    const struct instar_resize_plan *p = PLAN(plan);
+    struct instar_resize_plan full;
+    const struct instar_resize_plan *p = &full;
     struct instar_check_report report;
     SCM out = SCM_EOL;
+    instar_guile_plan_expand(PLAN(plan), &full);
     size_t n = instar_plan_check(p, &report);
     if (n > INSTAR_MAX_VIOLATIONS)
         n = INSTAR_MAX_VIOLATIONS;
@@ -270,14 +304,14 @@ SCM_DEFINE(scm_instar_make_plan_raw, "%make-plan", 0, 0, 1, (SCM rest),
 {
     SCM format = SCM_UNDEFINED, action = SCM_UNDEFINED, oldv = SCM_UNDEFINED;
     SCM newv = SCM_UNDEFINED, total = SCM_UNDEFINED, range = SCM_UNDEFINED;
-    SCM patches = SCM_UNDEFINED;
+    SCM patches = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
     struct instar_resize_plan plan;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
                                  kw_format, &format, kw_action, &action,
                                  kw_old_virtual_size, &oldv, kw_new_virtual_size, &newv,
                                  kw_total_file_size, &total, kw_prealloc_range, &range,
-                                 kw_patches, &patches, SCM_UNDEFINED);
+                                 kw_patches, &patches, kw_prealloc, &prealloc, SCM_UNDEFINED);
     instar_plan_init(&plan);
     enum instar_format fmt = instar_guile_to_format(format, FUNC_NAME, 0, "#:format");
     if (INSTAR_GIVEN(action)) {
@@ -328,7 +362,8 @@ SCM_DEFINE(scm_instar_make_plan_raw, "%make-plan", 0, 0, 1, (SCM rest),
         }
         plan.npatches = i;
     }
-    SCM obj = instar_guile_make_plan(fmt, &plan);
+    enum instar_prealloc pa = instar_guile_to_prealloc(prealloc, FUNC_NAME, 0, "#:prealloc");
+    SCM obj = instar_guile_make_plan(fmt, pa, &plan);
     scm_remember_upto_here_1(patches);
     return obj;
 }
@@ -337,7 +372,7 @@ SCM_DEFINE(scm_instar_make_plan_raw, "%make-plan", 0, 0, 1, (SCM rest),
 void instar_guile_init_plans(void)
 {
     SCM name = scm_from_utf8_symbol("plan");
-    SCM slots = scm_list_1(scm_from_utf8_symbol("data"));
+    SCM slots = scm_list_2(scm_from_utf8_symbol("data"), scm_from_utf8_symbol("payload"));
     plan_type = scm_make_foreign_object_type(name, slots, NULL);
     scm_c_define("<plan>", plan_type);
 #ifndef SCM_MAGIC_SNARFER

@@ -20,14 +20,14 @@
             plan-resize-raw plan-resize-qcow2 plan-resize-vhd
             plan-resize-vhdx plan-resize-vmdk
             ;; plans
-            <plan> plan? plan-action plan-format plan-total-file-size
+            <plan> plan? plan-action plan-format plan-prealloc plan-total-file-size
             plan-new-virtual-size plan-old-virtual-size plan-prealloc-range
             plan-patch-count plan-patches plan-check make-plan
             ;; patches and violations
             make-patch patch? patch-kind patch-offset patch-length patch-payload
             violation? violation-invariant violation-patches violation-message
             ;; files
-            image-create image-probe image-plan image-resize
+            image-create image-probe image-plan image-resize image-apply-plan
             ;; sizes, hashes, fuzz inputs
             parse-size parse-size-spec xxh3-64 xxh3-128 fuzz-decode
             ;; errors
@@ -74,7 +74,8 @@ size, 4: no two write patches overlap).  A list of violation records
 (define (make-plan . args)
   "Make a plan by hand (for checker and printer tests): keywords #:format,
 #:action (grow shrink noop), #:old-virtual-size, #:new-virtual-size,
-#:total-file-size, #:prealloc-range (offset . length) and #:patches, a list
+#:total-file-size, #:prealloc-range (offset . length), #:prealloc (the
+mode, default off) and #:patches, a list
 of patch records (make-patch KIND OFFSET LENGTH PAYLOAD).  A write patch's
 payload may be #f; when given its length must equal LENGTH."
   (define (patch->vector p)
@@ -161,6 +162,7 @@ resize.  Keywords: #:current-file-size #:capacity-sectors #:grain-sectors
 #:descriptor #:gd #:rgd.")
  (plan? "(plan? OBJ) -- true when OBJ is a plan.")
  (plan-action "(plan-action PLAN) -- grow, shrink or noop.")
+ (plan-prealloc "(plan-prealloc PLAN) -- the preallocation mode PLAN was made for: off metadata falloc full.")
  (plan-format "(plan-format PLAN) -- raw qcow2 vpc vhdx vmdk, or #f for a hand-made plan.")
  (plan-total-file-size "(plan-total-file-size PLAN) -- the file length once every patch is applied.")
  (plan-new-virtual-size "(plan-new-virtual-size PLAN) -- the virtual size the format reports afterwards.")
@@ -181,6 +183,13 @@ non-negative integer (absolute) or (sign . amount).  #:format #f probes.")
   "(image-resize PATH SIZE-SPEC #:format #f #:shrink? #f #:prealloc 'off) --
 resize PATH as qemu-img resize would; #t or instar-error.  Runs outside Guile
 mode (long preallocations do not block other threads).")
+ (image-apply-plan
+  "(image-apply-plan PATH PLAN #:limit #f #:prealloc MODE) -- apply PLAN to the
+image at PATH: patches in order, then the final length, preallocation and
+sync.  #:limit N applies only the first N patches and stops (a simulated
+crash: nothing else is done).  #:prealloc defaults to the plan's own mode.
+Refuses (invalid-argument) a plan that breaks an invariant or has write
+patches without payload bytes.  Runs outside Guile mode.")
  (parse-size "(parse-size TEXT) -- a qemu-img size (\"1.5M\", \"0x200\") in bytes.")
  (parse-size-spec "(parse-size-spec TEXT) -- (absolute|plus|minus . bytes) for \"2G\", \"+1M\", \"-512\".")
  (xxh3-64 "(xxh3-64 BV-OR-STRING) -- XXH3 64-bit hash (strings as UTF-8) as an exact integer.")

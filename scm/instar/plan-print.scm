@@ -145,6 +145,40 @@ lines from OFFSET and stopping after LIMIT bytes."
     ('u32 (bytevector-u32-ref bv off endian))
     ('u64 (bytevector-u64-ref bv off endian))))
 
+;;; VHDX keeps the virtual size in a metadata item found through the region
+;;; table (MS-VHDX 2.2.3, 2.6.1); GUIDs as stored (first three fields LE).
+(define vhdx-metadata-region-guid
+  #vu8(#x06 #xA2 #x7C #x8B #x90 #x47 #x9A #x4B #xB8 #xFE #x57 #x5F #x05 #x0F #x88 #x6E))
+(define vhdx-virtual-disk-size-guid
+  #vu8(#x24 #x42 #xA5 #x2F #x1B #xCD #x76 #x48 #xB2 #x11 #x5D #xBE #xD8 #x3B #xF4 #xB8))
+
+(define (vhdx-virtual-disk-size-offset read-old)
+  "The file offset of the Virtual Disk Size item in the old image, or #f."
+  (define little (endianness little))
+  (define (guid-at bv off)
+    (let ((g (make-bytevector 16)))
+      (bytevector-copy! bv off g 0 16)
+      g))
+  (let* ((rt (read-old #x30000 65536))
+         (count (min 2047 (bytevector-u32-ref rt 8 little)))
+         (meta (and (string=? (field-value rt 0 4 'ascii little) "regi")
+                    (let loop ((i 0))
+                      (and (< i count)
+                           (let ((e (+ 16 (* 32 i))))
+                             (if (equal? (guid-at rt e) vhdx-metadata-region-guid)
+                                 (bytevector-u64-ref rt (+ e 16) little)
+                                 (loop (+ i 1)))))))))
+    (and meta
+         (let* ((mt (read-old meta 65536))
+                (n (min 2047 (bytevector-u16-ref mt 10 little))))
+           (and (string=? (field-value mt 0 8 'ascii little) "metadata")
+                (let loop ((i 0))
+                  (and (< i n)
+                       (let ((e (+ 32 (* 32 i))))
+                         (if (equal? (guid-at mt e) vhdx-virtual-disk-size-guid)
+                             (+ meta (bytevector-u32-ref mt (+ e 16) little))
+                             (loop (+ i 1)))))))))))
+
 ;;; A structure: (name old-offset new-offset length layout endian); layout
 ;;; 'text for descriptors.
 (define (structures format plan read-old old-size)
@@ -160,10 +194,16 @@ lines from OFFSET and stopping after LIMIT bytes."
                `(("VHD footer" ,(if (and old-size (>= old-size 512)) (- old-size 512) (- total 512))
                   ,(- total 512) 512 ,vhd-footer ,big))
                '())))
-    ('vhdx `(("VHDX header 1" #x10000 #x10000 4096 ,vhdx-header ,little)
-             ("VHDX header 2" #x20000 #x20000 4096 ,vhdx-header ,little)
-             ("VHDX region table 1" #x30000 #x30000 65536 ,vhdx-region-table ,little)
-             ("VHDX region table 2" #x40000 #x40000 65536 ,vhdx-region-table ,little)))
+    ('vhdx (append
+            `(("VHDX header 1" #x10000 #x10000 4096 ,vhdx-header ,little)
+              ("VHDX header 2" #x20000 #x20000 4096 ,vhdx-header ,little)
+              ("VHDX region table 1" #x30000 #x30000 65536 ,vhdx-region-table ,little)
+              ("VHDX region table 2" #x40000 #x40000 65536 ,vhdx-region-table ,little))
+            (let ((at (and read-old (vhdx-virtual-disk-size-offset read-old))))
+              (if at
+                  `(("VHDX virtual disk size item" ,at ,at 8 (("virtual_disk_size" 0 8 u64))
+                     ,little))
+                  '()))))
     ('vmdk (let* ((hdr (and read-old (read-old 0 512)))
                   (desc (and hdr (equal? (field-value hdr 0 4 'ascii little) "KDMV")
                              (cons (* 512 (bytevector-u64-ref hdr 28 little))

@@ -123,6 +123,22 @@
     (invariants #:total-file-size 4096
                 #:patches (list (make-patch 'write 0 16 #f) (make-patch 'append 8 16 #f)))))
 
+;;; Plans own their payloads: they survive the collector after the
+;;; bytevectors they were made from are gone.
+(test-group "plans survive garbage collection"
+  (let ((plans (map (lambda (i)
+                      (make-plan #:total-file-size 1000000
+                                 #:patches (list (make-patch 'write (* i 1000) 600
+                                                             (make-bytevector 600 (modulo i 256))))))
+                    (iota 200))))
+    (do ((i 0 (+ i 1))) ((= i 5))
+      (make-list 200000 i)
+      (gc))
+    (test-assert "every payload intact"
+      (every (lambda (p i)
+               (equal? (patch-payload (car (plan-patches p))) (make-bytevector 600 (modulo i 256))))
+             plans (iota 200)))))
+
 ;;; images on files
 (test-group "images"
   (let ((raw (tmp "a.raw")))
@@ -158,6 +174,36 @@
     (test-equal "preallocation through options" 4096
       (begin (image-create raw #:size 4096 #:options '(("preallocation" . falloc)))
              (file-size raw))))
+  (test-group "image-apply-plan"
+    (let ((f (tmp "apply.raw")))
+      (image-create f #:size 4096)
+      (let ((p (image-plan f "+4K" #:prealloc 'falloc)))
+        (test-eq "the plan remembers its preallocation mode" 'falloc (plan-prealloc p))
+        (test-assert "apply an engine plan" (image-apply-plan f p))
+        (test-equal "applied" 8192 (file-size f)))
+      (let ((p (make-plan #:total-file-size 8192
+                          #:patches (list (make-patch 'write 100 4 #vu8(1 2 3 4))
+                                          (make-patch 'write 200 2 #vu8(9 9))))))
+        (test-assert "crash after the first patch" (image-apply-plan f p #:limit 1))
+        (test-equal "only the first patch landed" '(1 2 3 4 0 0)
+          (let ((bv (call-with-input-file f get-bytevector-all #:binary #t)))
+            (list (bytevector-u8-ref bv 100) (bytevector-u8-ref bv 101) (bytevector-u8-ref bv 102)
+                  (bytevector-u8-ref bv 103) (bytevector-u8-ref bv 200) (bytevector-u8-ref bv 201))))
+        (test-assert "the whole plan" (image-apply-plan f p))
+        (test-equal "second patch too" '(9 9)
+          (let ((bv (call-with-input-file f get-bytevector-all #:binary #t)))
+            (list (bytevector-u8-ref bv 200) (bytevector-u8-ref bv 201)))))
+      (test-equal "a plan breaking an invariant is refused" 'invalid-argument
+        (instar-error-of
+         (lambda () (image-apply-plan f (make-plan #:total-file-size 10
+                                                   #:patches (list (make-patch 'write 8 4 #vu8(1 1 1 1))))))))
+      (test-equal "a write without payload is refused" 'invalid-argument
+        (instar-error-of
+         (lambda () (image-apply-plan f (make-plan #:total-file-size 8192
+                                                   #:patches (list (make-patch 'write 0 4 #f)))))))
+      (test-equal "the refusals left the file" 8192 (file-size f))
+      (test-equal "a missing file" 'io-error
+        (instar-error-of (lambda () (image-apply-plan (tmp "none") (make-plan #:total-file-size 1)))))))
   (test-group "probe by content"
     (let ((f (tmp "probe")))
       (define (probe-bytes bv) (write-bytes f bv) (image-probe f))

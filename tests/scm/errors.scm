@@ -85,6 +85,10 @@
     (image-create (string-append tmpdir "/x") #:size 512 #:options 'cluster_size))
   (test-key "image-create option value a list" 'wrong-type-arg
     (image-create (string-append tmpdir "/x") #:size 512 #:options '(("preallocation" 1 2))))
+  (test-key "image-apply-plan with a non-plan" 'wrong-type-arg (image-apply-plan "/dev/null" 5))
+  (test-key "image-apply-plan limit negative" 'out-of-range
+    (image-apply-plan "/dev/null" (make-plan) #:limit -1))
+  (test-key "make-plan prealloc" 'out-of-range (make-plan #:prealloc 'lots))
   (test-key "make-plan patches not records" 'wrong-type-arg (make-plan #:patches '(1)))
   (test-key "make-plan bad kind" 'out-of-range
     (make-plan #:patches (list (make-patch 'scribble 0 1 #f))))

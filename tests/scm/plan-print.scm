@@ -1,5 +1,6 @@
 ;;; plan-print.scm -- the plan pretty-printer and its header-field diffs.
 (use-modules (srfi srfi-64)
+             (srfi srfi-1)
              (rnrs bytevectors)
              (instar core)
              (instar plan-print))
@@ -100,6 +101,28 @@
     (test-equal "sequence number of header 1"
       '(("VHDX header 1" #x10000 ("sequence_number" 1 3))) changes)))
 
+(test-group "VHDX virtual disk size item, found through the region table"
+  (let* ((old (make-bytevector #x120000 0))
+         (guid (lambda (l) (u8-list->bytevector l))))
+    (bytevector-copy! (string->utf8 "regi") 0 old #x30000 4)
+    (bytevector-u32-set! old (+ #x30000 8) 1 little)
+    (bytevector-copy! (guid '(#x06 #xA2 #x7C #x8B #x90 #x47 #x9A #x4B #xB8 #xFE #x57 #x5F #x05 #x0F #x88 #x6E))
+                      0 old (+ #x30000 16) 16)
+    (bytevector-u64-set! old (+ #x30000 32) #x100000 little)
+    (bytevector-copy! (string->utf8 "metadata") 0 old #x100000 8)
+    (bytevector-u16-set! old (+ #x100000 10) 1 little)
+    (bytevector-copy! (guid '(#x24 #x42 #xA5 #x2F #x1B #xCD #x76 #x48 #xB2 #x11 #x5D #xBE #xD8 #x3B #xF4 #xB8))
+                      0 old (+ #x100000 32) 16)
+    (bytevector-u32-set! old (+ #x100000 48) #x10008 little)
+    (bytevector-u64-set! old #x110008 (* 64 1024 1024) little)
+    (let ((plan (make-plan #:format 'vhdx #:action 'grow #:total-file-size #x120000
+                           #:patches (list (make-patch 'write #x110008 8
+                                                       (u64-bv (* 128 1024 1024) little))))))
+      (test-equal "old and new virtual disk size"
+        `(("VHDX virtual disk size item" #x110008
+           ("virtual_disk_size" ,(* 64 1024 1024) ,(* 128 1024 1024))))
+        (header-changes plan #:before old)))))
+
 (test-group "helpers"
   (test-equal "human-size bytes" "512 B" (human-size 512))
   (test-equal "human-size MiB" "1.5 MiB" (human-size (* 3 512 1024)))
@@ -120,5 +143,27 @@
       (test-assert "old and new length" (contains? out "file length   4096 -> 8192 (0x2000)"))
       (test-equal "file untouched" 4096 (stat:size (stat img))))
     (system* "rm" "-rf" dir)))
+
+(test-group "hostile plans print"
+  (for-each
+   (lambda (fmt)
+     (test-assert (format #f "~a: huge offsets, overlaps, 129 patches" fmt)
+       (not (string-contains (plan->string
+                 (make-plan #:format fmt #:total-file-size 10
+                            #:patches (append
+                                       (list (make-patch 'write (- (expt 2 64) 1) 2 #f)
+                                             (make-patch 'write 0 8 (make-bytevector 8 255))
+                                             (make-patch 'append 4 8 (make-bytevector 8 1))
+                                             (make-patch 'zero-fill #x10000 (expt 2 63) #f))
+                                       (map (lambda (i) (make-patch 'zero-fill i 1 #f)) (iota 125))))
+                 #:before (make-bytevector 600 #xff))
+                             "unavailable"))))
+   '(raw qcow2 vpc vhdx vmdk #f)))
+
+(test-assert "every export of (instar plan-print) is documented"
+  (every (lambda (name)
+           (string? (procedure-documentation
+                     (module-ref (resolve-interface '(instar plan-print)) name))))
+         (module-map (lambda (name var) name) (resolve-interface '(instar plan-print)))))
 
 (test-end "plan-print")

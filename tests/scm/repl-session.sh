@@ -46,4 +46,7 @@ ok $? "--help exits 0"
 grep -q "Usage: instar-fuzz-repl" "$TMPD/help" ; ok $? "--help prints the usage"
 "$abs_top_builddir/pre-inst-env" "$repl" --bogus > /dev/null 2>&1
 [ $? -eq 2 ] ; ok $? "an unknown option exits 2"
+echo '(display (+ 40 2))' | "$abs_top_builddir/pre-inst-env" "$repl" -q > "$TMPD/quiet" 2>&1
+grep -q 42 "$TMPD/quiet" && ! grep -q "instar-fuzz .* REPL" "$TMPD/quiet"
+ok $? "--quiet evaluates without the banner"
 done_testing
