@@ -152,7 +152,7 @@ the step kind too, so they go through `op-kind' as well."
         '())))
 
 (define* (store-finding! out sig #:key case chain trace diffs seed iteration
-                         engine qemu-img qemu-io recipe)
+                         engine qemu-img qemu-io recipe (run-options '()))
   "Write finding.json and repro.sh for a new signature."
   (let ((dir (finding-directory out sig)))
     (mkdir-p dir)
@@ -163,6 +163,8 @@ the step kind too, so they go through `op-kind' as well."
                        ("seed" . ,seed)
                        ("iteration" . ,iteration)
                        ("replay" . ,(format #f "~a:~a" seed iteration))
+                       ;; --ops/--formats: what S:I needs to pick this case again.
+                       ("run-options" . ,run-options)
                        ("engine" . (("name" . ,(engine-name engine))
                                     ("kind" . ,(symbol->string (engine-kind engine)))
                                     ("program" . ,(engine-program engine))))

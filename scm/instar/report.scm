@@ -39,7 +39,7 @@
                (fill (if (> total 0) (quotient (* width done) total) width)))
           (format port "\r~a [~a~a] ~d/~d ~,1f it/s ETA ~a findings ~d "
                   name (make-string fill #\#) (make-string (- width fill) #\.)
-                  done total rate (fmt-seconds eta) findings)
+                  done total rate (if (> rate 0) (fmt-seconds eta) "-:--") findings)
           (force-output port)
           (vector-set! p 6 (now)))))
      ;; Plain lines: about every tenth of the run, and at the end.

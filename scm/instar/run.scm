@@ -345,7 +345,9 @@
                              #:trace (outcome-trace o) #:diffs (outcome-diffs o)
                              #:seed seed #:iteration (outcome-index o)
                              #:engine (context-engine ctx) #:qemu-img (context-qemu-img ctx)
-                             #:qemu-io (context-qemu-io ctx) #:recipe name)
+                             #:qemu-io (context-qemu-io ctx) #:recipe name
+                             #:run-options `(("ops" . ,(string-join ops ","))
+                                             ("formats" . ,(string-join formats ","))))
              (reduce-finding! name out sig o ctx execute rules reduce-time quiet?)))
          new-sigs)
         (let* ((seconds (- (now) t0))
