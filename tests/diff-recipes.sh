@@ -3,7 +3,8 @@
 # qemu-img as the "engine": create-diff must match itself; qemu-img
 # refuses every vpc/vhdx/vmdk resize, and resize-consistency must report
 # those refusals (not findings).  A wrong engine (lose-data) that does
-# resize must be caught by the reader oracle.
+# resize must be caught by the reader oracle; a child that times out
+# makes its iteration inconclusive, never a finding.
 . "$abs_top_srcdir/tests/lib.sh"
 require "$QEMU_IMG" qemu-img
 require "$QEMU_IO" qemu-io
@@ -49,5 +50,22 @@ chmod +x "$TMPD/via-raw"
 ok $([ $? -eq 1 ]; echo $?) "resize-consistency: lost data is a finding (exit 1)"
 grep -q 'data:kept-and-zero' "$TMPD/w.log"
 ok $? "resize-consistency: the data oracle names it"
+
+# A child that outlives --timeout is killed and its iteration is
+# inconclusive: never a finding.
+cat > "$TMPD/slow" <<'EOS'
+#!/bin/sh
+[ "$1" = resize ] && sleep 5
+exec "$QEMU_IMG" "$@"
+EOS
+chmod +x "$TMPD/slow"
+"$abs_top_builddir/pre-inst-env" "$GUILE" -s "$abs_top_srcdir/recipes/resize-diff.scm" \
+    --instar "$TMPD/slow" --timeout 1 --seed 3 --iterations 2 --formats raw \
+    --out "$TMPD/t" --tmpdir "$TMPD" -q >"$TMPD/t.log" 2>&1
+ok $? "timeouts: exit 0, no finding"
+grep -q 'verdicts: 0 match, 0 divergence, 0 known, 2 inconclusive' "$TMPD/t.log"
+ok $? "timeouts: both iterations inconclusive"
+grep -q 'inconclusive: 2 x resize on engine: timeout' "$TMPD/t.log"
+ok $? "timeouts: the reason is reported"
 
 done_testing
