@@ -80,7 +80,10 @@ leave a half-made module behind, so look for the primitives themselves."
       (lambda () (thunk) (done 'ok 0 ""))
       (lambda (key . args)
         (if (eq? key 'instar-error)
-            (done 'error 1 (format #f "~a" args))
+            ;; (error-symbol message . details), shown as instar-img would.
+            (done 'error 1 (if (and (pair? args) (pair? (cdr args)) (string? (cadr args)))
+                               (format #f "~a: ~a" (car args) (cadr args))
+                               (format #f "~a" args)))
             ;; Anything else is a bug in the binding or the core: a crash.
             (done 'signal #f (format #f "~a: ~s" key args)))))))
 

@@ -377,4 +377,9 @@ resize) or `regrow' (shrink, then grow back to the start size)."
       ("options" . ,options)
       ("create-prealloc" . "off")
       ("patterns" . ,(pick-patterns rng start))
-      ("resizes" . #((("spec" . ,spec) ("shrink" . ,(< end start)) ("prealloc" . null)))))))
+      ;; --shrink whenever the end is not above the nominal start, and
+      ;; always for vpc: it rounds sizes up to its geometry, so "16M" or
+      ;; 16M+513 on a vpc made with 16M is a shrink.
+      ("resizes" . #((("spec" . ,spec)
+                      ("shrink" . ,(or (<= end start) (string=? format "vpc")))
+                      ("prealloc" . null)))))))
