@@ -316,7 +316,9 @@
        (lambda (o)
          (let ((v (outcome-verdict o)))
            (set! verdicts (tally verdicts (symbol->string v)))
-           (count-rule-hits! counter (outcome-known o))
+           ;; A rule is hit when it explains a whole divergence (a partial
+           ;; explanation leaves a finding, and is not counted).
+           (when (eq? v 'known) (count-rule-hits! counter (outcome-known o)))
            (when (eq? v 'inconclusive)
              (set! reasons (tally reasons (or (outcome-reason o) "?"))))
            (when (eq? v 'refused)

@@ -129,6 +129,14 @@
       (every (lambda (c) (zero? (vector-length (assoc-ref c "resizes")))) cs)))
   (let ((cs (map (lambda (i) (pick-consistency-case (make-rng i))) (iota 100))))
     (test-assert "only formats qemu-img cannot resize"
-      (every (lambda (c) (member (assoc-ref c "format") '("vpc" "vhdx" "vmdk"))) cs))))
+      (every (lambda (c) (member (assoc-ref c "format") '("vpc" "vhdx" "vmdk"))) cs))
+    (test-assert "--shrink when the end is not above the start, and always for vpc"
+      (every (lambda (c)
+               (let ((r (vector-ref (assoc-ref c "resizes") 0))
+                     (start (parse-size-string (assoc-ref c "size"))))
+                 (eq? (assoc-ref r "shrink")
+                      (or (<= (car (case-end-bytes c)) start)
+                          (equal? (assoc-ref c "format") "vpc")))))
+             cs))))
 
 (test-end "pickers")
