@@ -65,6 +65,8 @@ SCM_KEYWORD(kw_region2, "region2");
 SCM_KEYWORD(kw_metadata, "metadata");
 SCM_KEYWORD(kw_metadata_offset, "metadata-offset");
 SCM_KEYWORD(kw_bat_region_length, "bat-region-length");
+SCM_KEYWORD(kw_file_write_guid, "file-write-guid");
+SCM_KEYWORD(kw_data_write_guid, "data-write-guid");
 /* vmdk */
 SCM_KEYWORD(kw_capacity_sectors, "capacity-sectors");
 SCM_KEYWORD(kw_grain_sectors, "grain-sectors");
@@ -76,6 +78,8 @@ SCM_KEYWORD(kw_descriptor_sectors, "descriptor-sectors");
 SCM_KEYWORD(kw_descriptor, "descriptor");
 SCM_KEYWORD(kw_gd, "gd");
 SCM_KEYWORD(kw_rgd, "rgd");
+SCM_KEYWORD(kw_tail_gte, "tail-gte");
+SCM_KEYWORD(kw_new_cid, "new-cid");
 
 SCM_SYMBOL(sym_fixed, "fixed");
 SCM_SYMBOL(sym_dynamic, "dynamic");
@@ -95,6 +99,18 @@ static uint32_t opt_u32(SCM v, uint32_t def, const char *subr, const char *what)
 static bool opt_bool(SCM v, const char *subr, const char *what)
 {
     return INSTAR_GIVEN(v) && instar_guile_to_bool(v, subr, 0, what);
+}
+
+/* A 16-byte GUID from a bytevector (absent: zeros). */
+static void opt_guid(uint8_t out[16], SCM v, const char *subr, const char *what)
+{
+    memset(out, 0, 16);
+    if (!INSTAR_GIVEN(v) || scm_is_false(v))
+        return;
+    struct instar_slice s = instar_guile_to_slice(v, subr, 0, what);
+    if (s.len != 16)
+        scm_out_of_range(subr, v);
+    memcpy(out, s.data, 16);
 }
 
 static void request(struct instar_resize_request *req, SCM new_size, SCM shrink,
@@ -195,7 +211,7 @@ static int payloads_in_bounds(const struct instar_resize_plan *plan,
 /* Plan with a growing scratch buffer; a plan object or an instar-error. */
 static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *opts,
                        const struct instar_resize_request *req,
-                       const struct payload_sources *src)
+                       const struct payload_sources *src, const char *const *why)
 {
     struct instar_resize_plan plan;
     int rc;
@@ -218,7 +234,7 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
         scratch_cap *= 2;
     }
     if (rc != INSTAR_OK)
-        instar_guile_throw(rc, NULL,
+        instar_guile_throw(rc, why ? *why : NULL,
                            rc == INSTAR_E_NOT_STAGED ? instar_guile_needs_detail(&plan) : SCM_EOL);
     if (!payloads_in_bounds(&plan, src))
         instar_guile_throw(INSTAR_E_INVALID_ARGUMENT,
@@ -241,7 +257,7 @@ SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
     request(&o.req, ns, sh, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     struct payload_sources src = {0};
-    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src);
+    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src, NULL);
 }
 #undef FUNC_NAME
 
@@ -300,7 +316,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
     src.ntables[0] = o.n_refblocks;
     src.tables[1] = o.l2_tables;
     src.ntables[1] = o.n_l2_tables;
-    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o, &o.req, &src);
+    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o, &o.req, &src, NULL);
     scm_remember_upto_here_2(header, l1);
     scm_remember_upto_here_2(reftable, refblocks);
     scm_remember_upto_here_1(l2s);
@@ -353,7 +369,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
     add_slice(&src, o.footer);
     add_slice(&src, o.dyn_header);
     add_slice(&src, o.bat);
-    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o, &o.req, &src);
+    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o, &o.req, &src, NULL);
     scm_remember_upto_here_2(footer, dyn);
     scm_remember_upto_here_1(bat);
     return result;
@@ -369,7 +385,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     SCM leave = SCM_UNDEFINED, h1 = SCM_UNDEFINED, h2 = SCM_UNDEFINED;
     SCM r1 = SCM_UNDEFINED, r2 = SCM_UNDEFINED, meta = SCM_UNDEFINED;
     SCM meta_off = SCM_UNDEFINED, bat = SCM_UNDEFINED, bat_off = SCM_UNDEFINED;
-    SCM bat_len = SCM_UNDEFINED;
+    SCM bat_len = SCM_UNDEFINED, fw_guid = SCM_UNDEFINED, dw_guid = SCM_UNDEFINED;
     struct instar_vhdx_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
@@ -378,7 +394,8 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
         kw_logical_sector_size, &lss, kw_leave_blocks_allocated, &leave,
         kw_header1, &h1, kw_header2, &h2, kw_region1, &r1, kw_region2, &r2,
         kw_metadata, &meta, kw_metadata_offset, &meta_off, kw_bat, &bat,
-        kw_bat_offset, &bat_off, kw_bat_region_length, &bat_len, SCM_UNDEFINED);
+        kw_bat_offset, &bat_off, kw_bat_region_length, &bat_len,
+        kw_file_write_guid, &fw_guid, kw_data_write_guid, &dw_guid, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
     request(&o.req, ns, sh, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
@@ -395,6 +412,8 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     o.bat = instar_guile_to_slice(bat, FUNC_NAME, 0, "#:bat");
     o.bat_offset = opt_u64(bat_off, 0, FUNC_NAME, "#:bat-offset");
     o.bat_region_length = opt_u32(bat_len, 0, FUNC_NAME, "#:bat-region-length");
+    opt_guid(o.file_write_guid, fw_guid, FUNC_NAME, "#:file-write-guid");
+    opt_guid(o.data_write_guid, dw_guid, FUNC_NAME, "#:data-write-guid");
     struct payload_sources src = {0};
     add_slice(&src, o.header1);
     add_slice(&src, o.header2);
@@ -402,7 +421,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     add_slice(&src, o.region2);
     add_slice(&src, o.metadata);
     add_slice(&src, o.bat);
-    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o, &o.req, &src);
+    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o, &o.req, &src, NULL);
     scm_remember_upto_here_2(h1, h2);
     scm_remember_upto_here_2(r1, r2);
     scm_remember_upto_here_2(meta, bat);
@@ -418,8 +437,9 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     SCM cap = SCM_UNDEFINED, grain = SCM_UNDEFINED, gtes = SCM_UNDEFINED;
     SCM gd_off = SCM_UNDEFINED, rgd_off = SCM_UNDEFINED, desc_off = SCM_UNDEFINED;
     SCM desc_sec = SCM_UNDEFINED, header = SCM_UNDEFINED, desc = SCM_UNDEFINED;
-    SCM gd = SCM_UNDEFINED, rgd = SCM_UNDEFINED;
+    SCM gd = SCM_UNDEFINED, rgd = SCM_UNDEFINED, tail = SCM_UNDEFINED, cid = SCM_UNDEFINED;
     struct instar_vmdk_resize_opts o;
+    const char *why = NULL;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
         kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
@@ -427,7 +447,7 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
         kw_gtes_per_gt, &gtes, kw_gd_offset_sectors, &gd_off,
         kw_rgd_offset_sectors, &rgd_off, kw_descriptor_offset_sectors, &desc_off,
         kw_descriptor_sectors, &desc_sec, kw_header, &header, kw_descriptor, &desc,
-        kw_gd, &gd, kw_rgd, &rgd, SCM_UNDEFINED);
+        kw_gd, &gd, kw_rgd, &rgd, kw_tail_gte, &tail, kw_new_cid, &cid, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
     request(&o.req, ns, sh, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
@@ -442,14 +462,19 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     o.descriptor = instar_guile_to_slice(desc, FUNC_NAME, 0, "#:descriptor");
     o.gd = instar_guile_to_slice(gd, FUNC_NAME, 0, "#:gd");
     o.rgd = instar_guile_to_slice(rgd, FUNC_NAME, 0, "#:rgd");
+    o.tail_gte = instar_guile_to_slice(tail, FUNC_NAME, 0, "#:tail-gte");
+    o.new_cid = opt_u32(cid, 0, FUNC_NAME, "#:new-cid");
+    o.why = &why;               /* the planner's one-line reason for a refusal */
     struct payload_sources src = {0};
     add_slice(&src, o.header);
     add_slice(&src, o.descriptor);
     add_slice(&src, o.gd);
     add_slice(&src, o.rgd);
-    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o, &o.req, &src);
+    add_slice(&src, o.tail_gte);
+    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o, &o.req, &src, &why);
     scm_remember_upto_here_2(header, desc);
     scm_remember_upto_here_2(gd, rgd);
+    scm_remember_upto_here_1(tail);
     return result;
 }
 #undef FUNC_NAME

@@ -152,14 +152,18 @@ bytevectors #:footer #:dyn-header #:bat.")
  (plan-resize-vhdx
   "(plan-resize-vhdx #:new-size N ...) -- plan a VHDX resize.  Keywords:
 #:current-file-size #:virtual-size #:block-size #:logical-sector-size
-#:leave-blocks-allocated? #:metadata-offset #:bat-offset #:bat-region-length
-and the bytevectors #:header1 #:header2 #:region1 #:region2 #:metadata #:bat.")
+#:leave-blocks-allocated? #:metadata-offset #:bat-offset #:bat-region-length,
+the bytevectors #:header1 #:header2 #:region1 #:region2 #:metadata #:bat, and
+the new header GUIDs #:file-write-guid #:data-write-guid (16-byte bytevectors,
+default zeros: the planner is pure, so the caller supplies them).")
  (plan-resize-vmdk
   "(plan-resize-vmdk #:new-size N ...) -- plan a VMDK (monolithicSparse)
 resize.  Keywords: #:current-file-size #:capacity-sectors #:grain-sectors
 #:gtes-per-gt #:gd-offset-sectors #:rgd-offset-sectors
-#:descriptor-offset-sectors #:descriptor-sectors and the bytevectors #:header
-#:descriptor #:gd #:rgd.")
+#:descriptor-offset-sectors #:descriptor-sectors #:new-cid (the descriptor's
+new CID) and the bytevectors #:header #:descriptor #:gd #:rgd #:tail-gte (the
+grain-table entry of the last grain, when the planner asks for it).  A
+refusal carries the planner's one-line reason as its message.")
  (plan? "(plan? OBJ) -- true when OBJ is a plan.")
  (plan-action "(plan-action PLAN) -- grow, shrink or noop.")
  (plan-prealloc "(plan-prealloc PLAN) -- the preallocation mode PLAN was made for: off metadata falloc full.")

@@ -11,6 +11,8 @@
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
   #:use-module (system repl repl)
+  #:use-module (system repl common)
+  #:use-module (system base language)
   #:export (explain-fuzz-input fuzz-carves instar-banner start-instar-repl
             instar-repl-main))
 
@@ -98,10 +100,20 @@ readline when standard input is a terminal and (ice-9 readline) loads."
     (when (isatty? (current-input-port))
       (false-if-exception
        ((module-ref (resolve-interface '(ice-9 readline)) 'activate-readline))))
-    ;; Guile's own welcome follows (the outermost REPL always prints it).
     (when banner?
       (display (instar-banner)))
-    (start-repl 'scheme)))
+    ;; Guile prints its welcome when the REPL stack is empty: run ours one
+    ;; level down (under a placeholder) and count levels from there.
+    (repl-default-option-set! 'prompt instar-prompt)
+    (with-fluids ((*repl-stack* (list 'instar-fuzz-repl)))
+      (start-repl 'scheme))))
+
+(define (instar-prompt repl)
+  "Guile's prompt, with error levels counted from our session."
+  (let ((level (max 0 (- (length (fluid-ref *repl-stack*)) 2))))
+    (format #f "~a@~a~a> " (language-name (repl-language repl))
+            (module-name (current-module))
+            (if (zero? level) "" (format #f " [~a]" level)))))
 
 (define (usage port)
   (format port "Usage: instar-fuzz-repl [--quiet] [FILE...]

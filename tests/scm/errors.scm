@@ -106,6 +106,8 @@
     (plan-resize-qcow2 #:new-size 512 #:l1-size (expt 2 32)))
   (test-key "negative staged index" 'out-of-range
     (plan-resize-qcow2 #:new-size 512 #:refblocks (list (cons -1 #vu8(0)))))
+  (test-key "a GUID that is not 16 bytes" 'out-of-range
+    (plan-resize-vhdx #:new-size 512 #:file-write-guid (make-bytevector 15 0)))
   (test-key "unknown prealloc mode" 'out-of-range (plan-resize-raw #:new-size 512 #:prealloc 'most))
   (test-key "unknown format" 'out-of-range (image-plan "/dev/null" "+1" #:format 'qcow3))
   (test-key "negative integer size spec" 'out-of-range (image-plan "/dev/null" -512))
@@ -205,7 +207,9 @@
                                     #:header1 (rand-bv) #:header2 (rand-bv) #:region1 (rand-bv)
                                     #:region2 (rand-bv) #:metadata (rand-bv) #:bat (rand-bv)
                                     #:metadata-offset (rand-u64) #:bat-offset (rand-u64)
-                                    #:bat-region-length (random (expt 2 32) state))))))
+                                    #:bat-region-length (random (expt 2 32) state)
+                                    #:file-write-guid (make-bytevector 16 (random 256 state))
+                                    #:data-write-guid (make-bytevector 16 1))))))
   (run "vmdk" (lambda ()
                 (cons plan-resize-vmdk
                       (append (common)

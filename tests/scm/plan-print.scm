@@ -144,6 +144,41 @@
       (test-equal "file untouched" 4096 (stat:size (stat img))))
     (system* "rm" "-rf" dir)))
 
+(test-group "header diffs of real plans"
+  (let* ((dir (mkdtemp (string-append (or (getenv "TMPDIR") "/tmp") "/instar-pp.XXXXXX")))
+         (path (lambda (n) (string-append dir "/" n))))
+    (define (field changes structure name)
+      (let ((s (assoc structure changes)))
+        (and s (assoc name (cddr s)))))
+    (image-create (path "a.vhd") #:format 'vpc #:size "64M")
+    (let* ((plan (image-plan (path "a.vhd") "+64M"))
+           (changes (header-changes plan #:image (path "a.vhd"))))
+      (test-equal "VHD footer copy: current_size old -> new"
+        (list "current_size" (plan-old-virtual-size plan) (plan-new-virtual-size plan))
+        (field changes "VHD footer copy" "current_size"))
+      (test-equal "VHD footer at the end agrees"
+        (field changes "VHD footer copy" "current_size")
+        (field changes "VHD footer" "current_size")))
+    (image-create (path "a.vmdk") #:format 'vmdk #:size "64M")
+    (let* ((plan (image-plan (path "a.vmdk") "+64M"))
+           (changes (header-changes plan #:image (path "a.vmdk"))))
+      (test-equal "VMDK capacity in sectors"
+        (list "capacity" (/ (plan-old-virtual-size plan) 512) (/ (plan-new-virtual-size plan) 512))
+        (field changes "VMDK header" "capacity"))
+      (test-assert "VMDK descriptor extent line rewritten"
+        (member (list "+" #f (format #f "RW ~d SPARSE \"a.vmdk\"" (/ (plan-new-virtual-size plan) 512)))
+                (cddr (assoc "VMDK descriptor" changes)))))
+    (image-create (path "a.vhdx") #:format 'vhdx #:size "64M")
+    (let* ((plan (image-plan (path "a.vhdx") "+64M"))
+           (changes (header-changes plan #:image (path "a.vhdx"))))
+      (test-equal "VHDX virtual disk size item, old -> new"
+        (list "virtual_disk_size" (plan-old-virtual-size plan) (plan-new-virtual-size plan))
+        (field changes "VHDX virtual disk size item" "virtual_disk_size"))
+      (test-assert "VHDX header sequence numbers advance"
+        (let ((f (field changes "VHDX header 1" "sequence_number")))
+          (and f (> (caddr f) (cadr f))))))
+    (system* "rm" "-rf" dir)))
+
 (test-group "hostile plans print"
   (for-each
    (lambda (fmt)

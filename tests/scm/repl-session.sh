@@ -40,6 +40,7 @@ has "instar error (size-not-positive)" ; ok $? "an instar-error is reported, not
 has "target            qcow2-grow" ; ok $? "explain-fuzz-input decodes the header"
 has "resizing PATH without touching it" ; ok $? ",describe shows the docstring"
 has "session-end" ; ok $? "the session ran to its end"
+! has "Copyright (C)" ; ok $? "our banner replaces Guile's welcome"
 
 "$abs_top_builddir/pre-inst-env" "$repl" --help > "$TMPD/help" 2>&1
 ok $? "--help exits 0"
@@ -49,4 +50,7 @@ grep -q "Usage: instar-fuzz-repl" "$TMPD/help" ; ok $? "--help prints the usage"
 echo '(display (+ 40 2))' | "$abs_top_builddir/pre-inst-env" "$repl" -q > "$TMPD/quiet" 2>&1
 grep -q 42 "$TMPD/quiet" && ! grep -q "instar-fuzz .* REPL" "$TMPD/quiet"
 ok $? "--quiet evaluates without the banner"
+printf ',q\n(display "after-quit")\n' | "$abs_top_builddir/pre-inst-env" "$repl" -q > "$TMPD/q" 2>&1
+ok $? ",q exits 0"
+! grep -q after-quit "$TMPD/q" ; ok $? ",q at the top level ends the session"
 done_testing
