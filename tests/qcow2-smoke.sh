@@ -25,6 +25,7 @@ run_case() {  # run_case CREATE-OPTS SIZE SETUP END FLAGS...
     for step in $setup; do
         case $step in
             snap) "$QEMU_IMG" snapshot -c s1 "$TMPD/orig" ;;
+            bitmap) "$QEMU_IMG" bitmap --add "$TMPD/orig" b0 ;;
             c@*) "$QEMU_IO" -c "write -c -P 0xcd ${step#c@} 64k" "$TMPD/orig" >/dev/null ;;
             z@*) "$QEMU_IO" -c "write -z ${step#z@} 64k" "$TMPD/orig" >/dev/null ;;
             @*) "$QEMU_IO" -c "write -P 0xab ${step#@} 64k" "$TMPD/orig" >/dev/null ;;
@@ -72,6 +73,8 @@ run_case "cluster_size=65536" 16M "@0 c@15M c@7M z@12M" 8M --shrink
 run_case "cluster_size=65536" 16M "@0" 64M --preallocation=metadata
 run_case "cluster_size=65536" 16M "@15M" +1M --preallocation=falloc
 run_case "cluster_size=512" 1M "@0" 2M --preallocation=full
+run_case "cluster_size=65536" 16M "bitmap @0 @15M" 8M --shrink
+run_case "cluster_size=65536" 16M "bitmap @0" 1G
 run_case "cluster_size=65536" 16M "" +513
 run_case "cluster_size=65536" 2P "" +512
 run_case "cluster_size=65536" 16M "" 16M --preallocation=falloc

@@ -21,10 +21,11 @@
 #define Q2E_MAX_ROUNDS 100000
 
 struct q2_staging {
-    uint8_t *header, *l1, *reftable;
+    uint8_t *header, *l1, *reftable, *bmdir;
     struct instar_staged_table *rbs, *l2s;
     size_t nrbs, caprbs, nl2s, capl2s;
     uint64_t staged_bytes;
+    uint64_t bmdir_len;
 };
 
 static void release(void *p)
@@ -41,6 +42,7 @@ static void release(void *p)
     free(s->header);
     free(s->l1);
     free(s->reftable);
+    free(s->bmdir);
     free(s);
 }
 
@@ -69,6 +71,19 @@ static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_s
     uint8_t *buf;
     int rc;
 
+    if (n->kind == INSTAR_NEED_BYTES) {
+        /* The bitmap directory: one range, bounded by the file. */
+        if (s->bmdir != NULL || n->length == 0 || n->length > (64u << 20)
+            || n->index > file_size || n->length > file_size - n->index)
+            return INSTAR_E_PARSE;
+        rc = read_table(io, file_size, n->index, n->length, &s->bmdir);
+        if (rc == INSTAR_OK && s->bmdir == NULL)
+            rc = INSTAR_E_PARSE;
+        if (rc != INSTAR_OK)
+            return rc;
+        s->bmdir_len = n->length;
+        return INSTAR_OK;
+    }
     if (n->kind == INSTAR_NEED_REFBLOCK) {
         if (n->index >= (uint64_t)o->refcount_table_clusters * cs / 8)
             return INSTAR_E_PARSE;
@@ -124,8 +139,9 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_SNAPSHOTS:
         if (o->version == 2 && o->nb_snapshots > 0)
             return instar_diag_set(diag, rc, "Can't resize a v2 image which has snapshots");
-        return instar_diag_set(diag, rc, "Cannot preallocate into an L2 table shared "
-                               "with an internal snapshot (not supported)");
+        return instar_diag_set(diag, rc, "The refcount changes need every refcount block "
+                               "rewritten, which cannot be combined with copying an L2 "
+                               "table an internal snapshot shares (not supported)");
     case INSTAR_E_TOO_LARGE:
         return instar_diag_set(diag, rc, "Failed to grow the L1 table: File too large");
     case INSTAR_E_NEEDS_CHECK:
@@ -137,8 +153,9 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
         return instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
                                "run 'qemu-img check -r all' first");
     case INSTAR_E_BITMAPS:
-        return instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
-                               "bitmaps (not supported)");
+        return instar_diag_set(diag, rc, "Cannot resize qcow2 images whose persistent "
+                               "bitmaps are in use or would need larger or smaller "
+                               "bitmap tables (not supported)");
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
         if (o->version != 2 && o->version != 3)
             return instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
@@ -147,6 +164,9 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_PARSE:
     case INSTAR_E_HEADER_MISMATCH:
         return instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
+    case INSTAR_E_UNSUPPORTED_PREALLOC:
+        return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
+                               "reads from the backing file (not supported)");
     case INSTAR_E_SCRATCH_TOO_SMALL:
         return instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
                                "may carry (not supported)");
@@ -199,10 +219,10 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     o.current_file_size = file_size;
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
-    out->current_size = o.virtual_size;
+    out->current_size = o.virtual_size & ~511ull;   /* whole sectors, as qemu */
     if (o.virtual_size > (uint64_t)INT64_MAX)
         return instar_diag_set(diag, INSTAR_E_PARSE, "Invalid qcow2 image size");
-    rc = instar_engine_resolve_size(args, o.virtual_size, &o.req.new_size, diag);
+    rc = instar_engine_resolve_size(args, out->current_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
 
@@ -236,6 +256,8 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
         o.n_refblocks = s->nrbs;
         o.l2_tables = s->l2s;
         o.n_l2_tables = s->nl2s;
+        o.bitmap_directory.data = s->bmdir;
+        o.bitmap_directory.len = (size_t)s->bmdir_len;
         rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
         if (rc == INSTAR_OK)
             return INSTAR_OK;

@@ -58,7 +58,17 @@ static bool shares_byte(struct q2 *q, uint64_t c)
     return false;
 }
 
-/* 1: free, 0: used, negative never; an error code via *RC. */
+/* Clusters the header points to: never free, whatever the refcounts say. */
+static bool known_metadata(const struct q2 *q, uint64_t c)
+{
+    uint64_t l1 = q->l1_offset >> q->cluster_bits;
+    uint64_t l1n = ((uint64_t)q->l1_size * 8 + q->cs - 1) >> q->cluster_bits;
+    uint64_t rt = q->rt_offset >> q->cluster_bits;
+    return c == 0 || (c >= l1 && c - l1 < l1n) || (c >= rt && c - rt < q->rt_clusters)
+           || (q->snap_offset && c == q->snap_offset >> q->cluster_bits);
+}
+
+/* Free or not; an error code via *RC. */
 static bool is_free(struct q2 *q, uint64_t c, int *rc)
 {
     uint64_t v;
@@ -70,6 +80,10 @@ static bool is_free(struct q2 *q, uint64_t c, int *rc)
     *rc = q2_refcount_orig(q, c, &v);
     if (*rc != INSTAR_OK || v != 0)
         return false;
+    if (known_metadata(q, c)) {
+        *rc = INSTAR_E_NEEDS_CHECK;     /* live metadata with refcount 0 */
+        return false;
+    }
     return !shares_byte(q, c);
 }
 

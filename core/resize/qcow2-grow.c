@@ -24,6 +24,7 @@ struct grow {
     uint64_t g0, g1;            /* guest clusters [g0, g1) to back */
     uint64_t i0, i1;            /* L1 indices [i0, i1] */
     uint64_t n_tables, n_data;
+    uint64_t n_cow;             /* of the new tables, copies of shared ones */
     uint64_t l2_start, data_start;
 };
 
@@ -34,6 +35,19 @@ static bool needs_data(const struct q2 *q, const uint8_t *l2, uint64_t g)
     if (e & Q2_OFLAG_COMPRESSED)
         return false;           /* keeps its compressed data */
     return (e & Q2_OFFSET_MASK) == 0;
+}
+
+/* Does guest cluster G read from the backing file?  Allocating it would
+ * need its head copied from there (qemu's copy-on-write): not done. */
+static bool backing_shows(const struct q2 *q, const uint8_t *l2, uint64_t g)
+{
+    const uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
+    uint64_t e = instar_be64(p);
+    if ((e & Q2_OFFSET_MASK) || (e & Q2_OFLAG_COMPRESSED))
+        return false;
+    if (q->extl2)
+        return (instar_be64(p + 8) >> 32) != 0xffffffffu;
+    return !(q->version == 3 && (e & Q2_OFLAG_ZERO));
 }
 
 static uint64_t first_g(const struct q2 *q, const struct grow *g, uint64_t i)
@@ -53,8 +67,15 @@ static int l2_of(struct q2 *q, uint64_t i, uint64_t *off)
     return q2_entry_offset(q, q2_l1_entry(q, i), off);
 }
 
-/* Count the new L2 tables and data clusters; ask for the existing L2
- * tables of the range. */
+/* A table a snapshot shares (no COPIED flag) is copied before entries are
+ * linked into it, as qemu does: the snapshot keeps the old one. */
+static bool shared(const struct q2 *q, uint64_t i)
+{
+    return !(q2_l1_entry(q, i) & Q2_OFLAG_COPIED);
+}
+
+/* Count the new L2 tables (also copies) and data clusters; ask for the
+ * existing L2 tables of the range. */
 static int prealloc_count(struct q2 *q, struct grow *g)
 {
     int result = INSTAR_OK;
@@ -69,22 +90,27 @@ static int prealloc_count(struct q2 *q, struct grow *g)
         if (rc != INSTAR_OK)
             return rc;
         if (off == 0) {
+            if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0)
+                return INSTAR_E_UNSUPPORTED_PREALLOC;
             g->n_tables++;
             g->n_data += end_g(q, g, i) - first_g(q, g, i);
             continue;
         }
-        /* Linking entries into a table a snapshot shares would change the
-         * snapshot too (qemu copies the table first): refuse instead. */
-        if (!(q2_l1_entry(q, i) & Q2_OFLAG_COPIED))
-            return INSTAR_E_SNAPSHOTS;
         l2 = q2_find_l2(q, i);
         if (l2 == NULL) {
             instar_builder_need(&q->b, INSTAR_NEED_L2, i, q->cs);
             result = INSTAR_E_NOT_STAGED;
             continue;
         }
+        if (shared(q, i)) {
+            g->n_tables++;
+            g->n_cow++;
+        }
         for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++)
             g->n_data += needs_data(q, l2, x);
+        if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0
+            && backing_shows(q, l2, g->g0))
+            return INSTAR_E_UNSUPPORTED_PREALLOC;
     }
     return result;
 }
@@ -100,30 +126,38 @@ static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t h
 }
 
 /* Walk the range in guest order, handing out data clusters in sequence:
- * into the new tables (BUF != NULL) or the existing ones (EXISTING). */
+ * into the new tables and copies (NEW_TABLES != NULL) or into the
+ * existing private tables (EXISTING: emitted as writes). */
 static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool existing)
 {
     uint64_t next = g->data_start, ordinal = 0;
     for (uint64_t i = g->i0; i <= g->i1; i++) {
         uint64_t off;
+        const uint8_t *l2;
+        uint8_t *copy = NULL, *t = NULL;
+        uint64_t lo = UINT64_MAX, hi = 0;
         int rc = l2_of(q, i, &off);
         if (rc != INSTAR_OK)
             return rc;
+        if (off == 0 || shared(q, i)) {
+            t = new_tables ? new_tables + (ordinal << q->cluster_bits) : NULL;
+            ordinal++;
+        }
         if (off == 0) {
-            uint8_t *t = new_tables ? new_tables + (ordinal << q->cluster_bits) : NULL;
             for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++, next++)
                 if (t)
                     put_l2_entry(q, t, x, next);
-            ordinal++;
             continue;
         }
-        const uint8_t *l2 = q2_find_l2(q, i);
-        uint8_t *copy = NULL;
-        uint64_t lo = UINT64_MAX, hi = 0;
+        l2 = q2_find_l2(q, i);
+        if (t)
+            memcpy(t, l2, q->cs);
         for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++) {
             if (!needs_data(q, l2, x))
                 continue;
-            if (existing) {
+            if (t) {
+                put_l2_entry(q, t, x, next);
+            } else if (existing && !shared(q, i)) {
                 if (copy == NULL) {
                     copy = instar_builder_alloc(&q->b, q->cs);
                     if (copy == NULL)
@@ -150,18 +184,66 @@ static void fill_l2(struct q2 *q, const struct q2_run *run, uint8_t *buf)
     (void)prealloc_walk(q, q->op, buf, false);
 }
 
+static bool gets_new_table(struct q2 *q, uint64_t i)
+{
+    uint64_t off;
+    return l2_of(q, i, &off) == INSTAR_OK && (off == 0 || shared(q, i));
+}
+
 /* The L1 entries of the new tables, in order. */
 static void put_l1_entries(struct q2 *q, struct grow *g, uint8_t *l1, uint64_t base_index)
 {
     uint64_t ordinal = 0;
     for (uint64_t i = g->i0; i <= g->i1; i++) {
-        uint64_t off;
-        if (l2_of(q, i, &off) != INSTAR_OK || off != 0)
+        if (!gets_new_table(q, i))
             continue;
         instar_put_be64(l1 + (i - base_index) * 8,
                         ((g->l2_start + ordinal) << q->cluster_bits) | Q2_OFLAG_COPIED);
         ordinal++;
     }
+}
+
+/* Phase B: the copied tables lose the active image's reference. */
+static int release_copied(struct q2 *q, struct grow *g)
+{
+    for (uint64_t i = g->i0; i <= g->i1 && g->n_cow > 0; i++) {
+        uint64_t off;
+        int rc = l2_of(q, i, &off);
+        if (rc == INSTAR_OK && off != 0 && shared(q, i))
+            rc = q2_rc_decrement(q, off >> q->cluster_bits, 1);
+        if (rc != INSTAR_OK)
+            return rc;
+    }
+    return INSTAR_OK;
+}
+
+/* Links of new data and tables into live tables: existing private L2
+ * tables, and the live L1 when it does not move. */
+static int emit_links(struct q2 *q, struct grow *gp)
+{
+    struct grow g = *gp;
+    int rc = INSTAR_OK;
+    if (g.n_data > 0)
+        rc = prealloc_walk(q, gp, NULL, true);      /* links into existing tables */
+    if (rc == INSTAR_OK && !g.l1_grows && g.n_tables > 0) {
+        /* New tables hooked into the live L1: entries [lo, hi]. */
+        uint64_t lo = UINT64_MAX, hi = 0;
+        uint8_t *img;
+        for (uint64_t i = g.i0; i <= g.i1; i++) {
+            if (gets_new_table(q, i)) {
+                if (lo == UINT64_MAX)
+                    lo = i;
+                hi = i;
+            }
+        }
+        img = instar_builder_alloc(&q->b, (hi - lo + 1) * 8);
+        if (img == NULL)
+            return q->b.err;
+        memcpy(img, q->o->l1.data + lo * 8, (hi - lo + 1) * 8);
+        put_l1_entries(q, &g, img, lo);
+        instar_builder_write(&q->b, q->l1_offset + lo * 8, img, (hi - lo + 1) * 8);
+    }
+    return rc;
 }
 
 int q2_grow(struct q2 *q)
@@ -185,6 +267,8 @@ int q2_grow(struct q2 *q)
 
     if (g.prealloc) {
         rc = prealloc_count(q, &g);
+        if (rc == INSTAR_OK)
+            rc = release_copied(q, &g);
         if (rc != INSTAR_OK)
             return rc;
     }
@@ -205,11 +289,19 @@ int q2_grow(struct q2 *q)
         return rc;
     if (g.n_data > 0 && (rc = q2_alloc(q, g.n_data, Q2_RUN_DATA, 0, &g.data_start)) != INSTAR_OK)
         return rc;
-    rc = q2_cover_refcounts(q);
-    if (rc == INSTAR_OK && q->rt_moved)
-        rc = q2_rc_decrement(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
-    if (rc == INSTAR_OK)
-        rc = q2_build_phase_a(q);
+    if (q->compact) {
+        /* A shared table copied into the live L1 would be referenced twice
+         * between the commit and its link: not with rewritten refcounts. */
+        if (g.n_cow > 0 && !g.l1_grows)
+            return INSTAR_E_SNAPSHOTS;
+        rc = q2_compact_plan(q);
+    } else {
+        rc = q2_cover_refcounts(q);
+        if (rc == INSTAR_OK && q->rt_moved)
+            rc = q2_rc_decrement(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
+        if (rc == INSTAR_OK)
+            rc = q2_build_phase_a(q);
+    }
     if (rc != INSTAR_OK)
         return rc;
 
@@ -249,38 +341,21 @@ int q2_grow(struct q2 *q)
         instar_builder_write(&q->b, end - 1, z, 1);
     }
     rc = q2_emit_new_clusters(q, l1_image, l1_image_len);
-    if (rc == INSTAR_OK)
+    if (rc == INSTAR_OK && !q->compact)
         rc = q2_emit_refblock_phase(q, false);
-    if (rc == INSTAR_OK)
+    if (rc == INSTAR_OK && !q->compact)
         rc = q2_emit_reftable_hooks(q);
-    if (rc == INSTAR_OK && g.n_data > 0)
-        rc = prealloc_walk(q, &g, NULL, true);      /* links into existing tables */
-    if (rc == INSTAR_OK && !g.l1_grows && g.n_tables > 0) {
-        /* New tables hooked into the live L1: entries [lo, hi]. */
-        uint64_t lo = UINT64_MAX, hi = 0;
-        uint8_t *img;
-        for (uint64_t i = g.i0; i <= g.i1; i++) {
-            uint64_t off;
-            if (l2_of(q, i, &off) == INSTAR_OK && off == 0) {
-                if (lo == UINT64_MAX)
-                    lo = i;
-                hi = i;
-            }
-        }
-        img = instar_builder_alloc(&q->b, (hi - lo + 1) * 8);
-        if (img == NULL)
-            return q->b.err;
-        memcpy(img, q->o->l1.data + lo * 8, (hi - lo + 1) * 8);
-        put_l1_entries(q, &g, img, lo);
-        instar_builder_write(&q->b, q->l1_offset + lo * 8, img, (hi - lo + 1) * 8);
-    }
+    if (rc == INSTAR_OK && !q->compact)
+        rc = emit_links(q, &g);
     if (rc != INSTAR_OK)
         return rc;
 
-    /* Commit, then release the old L1 / refcount table. */
+    /* Commit, then release the old L1 / refcount table.  With rewritten
+     * refcounts the commit releases them; links into live tables follow
+     * it (their targets are counted only from the commit on). */
     rc = q2_emit_header(q, g.l1_grows, (uint32_t)g.new_l1, g.l1_cluster << q->cluster_bits);
     if (rc == INSTAR_OK)
-        rc = q2_emit_refblock_phase(q, true);
+        rc = q->compact ? emit_links(q, &g) : q2_emit_refblock_phase(q, true);
     if (rc == INSTAR_OK && g.n_data > 0 && q->o->req.prealloc != INSTAR_PREALLOC_METADATA) {
         q->b.plan->prealloc_offset = g.data_start << q->cluster_bits;
         q->b.plan->prealloc_length = g.n_data << q->cluster_bits;

@@ -24,7 +24,7 @@ static unsigned log2_u64(uint64_t x)
 /* Walk the header extensions inside cluster 0: refuse what we cannot carry
  * through a resize (persistent bitmaps, external data file, encryption
  * header) and malformed lists. */
-static int scan_extensions(const struct q2 *q, const uint8_t *h, size_t len,
+static int scan_extensions(struct q2 *q, const uint8_t *h, size_t len,
                            bool *bitmaps)
 {
     uint64_t off = q->header_length;
@@ -40,10 +40,16 @@ static int scan_extensions(const struct q2 *q, const uint8_t *h, size_t len,
         if (type == 0)
             return INSTAR_OK;
         next = off + 8 + (((uint64_t)elen + 7) & ~7ull);
-        if (next > q->cs)
+        if (next > end)
             return INSTAR_E_PARSE;
-        if (type == Q2_EXT_BITMAPS)
+        if (type == Q2_EXT_BITMAPS) {
+            if (elen < 24)
+                return INSTAR_E_PARSE;
             *bitmaps = true;
+            q->nb_bitmaps = instar_be32(h + off + 8);
+            q->bmdir_size = instar_be64(h + off + 16);
+            q->bmdir_offset = instar_be64(h + off + 24);
+        }
         else if (type == Q2_EXT_DATA_FILE || type == Q2_EXT_CRYPTO)
             return INSTAR_E_UNSUPPORTED_SUBFORMAT;
         off = next;
@@ -165,6 +171,10 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
         return INSTAR_E_PARSE;
     if (q->old_size > (uint64_t)INT64_MAX)
         return INSTAR_E_PARSE;
+    /* qemu sees the size in whole sectors (total_sectors = size / 512). */
+    q->old_size &= ~511ull;
+    q->has_backing = instar_be64(h + 8) != 0;
+    q->snap_offset = nb_snap ? snap_off : 0;
 
     rc = scan_extensions(q, h, hl, &bitmaps);
     if (rc != INSTAR_OK)
@@ -188,7 +198,7 @@ int q2_check_request(struct q2 *q)
     if (q->version == 2 && o->nb_snapshots > 0)
         return INSTAR_E_SNAPSHOTS;
     if (q->has_bitmaps)
-        return INSTAR_E_BITMAPS;
+        return q2_check_bitmaps(q);
     if (q2_size_to_l1(q, q->new_size) > Q2_MAX_L1_ENTRIES)
         return INSTAR_E_TOO_LARGE;
     return INSTAR_OK;

@@ -266,6 +266,36 @@ static int zero_tail(struct q2 *q)
     return q->b.err;
 }
 
+/* Prepare: clear the cut entries (or link the copy), zero the dropped
+ * L1 entries and the kept cluster's tail. */
+static int unlink_cut(struct q2 *q, struct shrink *sp)
+{
+    struct shrink s = *sp;
+    int rc;
+    if (s.si != UINT64_MAX) {
+        uint64_t off;
+        const uint8_t *l2;
+        (void)q2_entry_offset(q, q2_l1_entry(q, s.si), &off);
+        l2 = off ? q2_find_l2(q, s.si) : NULL;
+        if (s.cow) {
+            uint8_t *e = instar_builder_alloc(&q->b, 8);
+            if (e == NULL)
+                return q->b.err;
+            instar_put_be64(e, (s.cow_cluster << q->cluster_bits) | Q2_OFLAG_COPIED);
+            instar_builder_write(&q->b, q->l1_offset + s.si * 8, e, 8);
+        } else if (l2 && any_nonzero(l2 + s.sk * q->l2_esize, (q->l2_entries - s.sk) * q->l2_esize)) {
+            instar_builder_zero(&q->b, off + s.sk * q->l2_esize,
+                                (q->l2_entries - s.sk) * q->l2_esize);
+        }
+    }
+    if (s.new_l1 < q->l1_size
+        && any_nonzero(q->o->l1.data + s.new_l1 * 8, (q->l1_size - s.new_l1) * 8))
+        instar_builder_zero(&q->b, q->l1_offset + s.new_l1 * 8, (q->l1_size - s.new_l1) * 8);
+    rc = zero_tail(q);
+    return rc;
+
+}
+
 int q2_shrink(struct q2 *q)
 {
     struct shrink s;
@@ -294,6 +324,25 @@ int q2_shrink(struct q2 *q)
     rc = walk(q, &s);
     if (rc != INSTAR_OK)
         return rc;
+    if (q->compact) {
+        /* Rewritten refcounts: the new blocks go behind everything, so the
+         * file does not get shorter.  A copied table would be counted
+         * before its link: not combined. */
+        if (s.cow)
+            return INSTAR_E_SNAPSHOTS;
+        rc = q2_compact_plan(q);
+        if (rc != INSTAR_OK)
+            return rc;
+        q->b.plan->total_file_size = q->runs_end << q->cluster_bits;
+        if (q->file_size > q->b.plan->total_file_size)
+            q->b.plan->total_file_size = q->file_size;
+        rc = q2_emit_new_clusters(q, NULL, 0);
+        if (rc == INSTAR_OK)
+            rc = unlink_cut(q, &s);
+        if (rc == INSTAR_OK)
+            rc = q2_emit_header(q, false, 0, 0);
+        return rc;
+    }
     if (s.cow && (rc = q2_alloc(q, 1, Q2_RUN_L2, s.si, &s.cow_cluster)) != INSTAR_OK)
         return rc;
     rc = q2_cover_refcounts(q);
@@ -322,26 +371,7 @@ int q2_shrink(struct q2 *q)
         rc = q2_emit_reftable_hooks(q);
     if (rc != INSTAR_OK)
         return rc;
-    if (s.si != UINT64_MAX) {
-        uint64_t off;
-        const uint8_t *l2;
-        (void)q2_entry_offset(q, q2_l1_entry(q, s.si), &off);
-        l2 = off ? q2_find_l2(q, s.si) : NULL;
-        if (s.cow) {
-            uint8_t *e = instar_builder_alloc(&q->b, 8);
-            if (e == NULL)
-                return q->b.err;
-            instar_put_be64(e, (s.cow_cluster << q->cluster_bits) | Q2_OFLAG_COPIED);
-            instar_builder_write(&q->b, q->l1_offset + s.si * 8, e, 8);
-        } else if (l2 && any_nonzero(l2 + s.sk * q->l2_esize, (q->l2_entries - s.sk) * q->l2_esize)) {
-            instar_builder_zero(&q->b, off + s.sk * q->l2_esize,
-                                (q->l2_entries - s.sk) * q->l2_esize);
-        }
-    }
-    if (s.new_l1 < q->l1_size
-        && any_nonzero(q->o->l1.data + s.new_l1 * 8, (q->l1_size - s.new_l1) * 8))
-        instar_builder_zero(&q->b, q->l1_offset + s.new_l1 * 8, (q->l1_size - s.new_l1) * 8);
-    rc = zero_tail(q);
+    rc = unlink_cut(q, &s);
     if (rc != INSTAR_OK)
         return rc;
 

@@ -97,6 +97,8 @@ int q2_emit_new_clusters(struct q2 *q, const uint8_t *l1_image, uint64_t l1_imag
                 fill_refblock(q, run->first_index + j, buf + (j << q->cluster_bits));
         else if (run->kind == Q2_RUN_REFTABLE)
             fill_reftable(q, buf);
+        else if (run->kind == Q2_RUN_COMPACT)
+            q2_fill_compact(q, run, buf);
         write_merged(q, off, buf, len);
     }
     return q->b.err;
@@ -153,14 +155,15 @@ static int fail(struct q2 *q, int rc)
     return instar_builder_finish(&q->b);
 }
 
-int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
-                             uint8_t *scratch, size_t scratch_len,
-                             struct instar_resize_plan *plan)
+static int plan_once(const struct instar_qcow2_resize_opts *opts, uint8_t *scratch,
+                     size_t scratch_len, struct instar_resize_plan *plan, bool compact,
+                     bool *overflow)
 {
     struct q2 q;
     int rc;
 
     rc = q2_parse(&q, opts);
+    q.compact = compact;
     instar_builder_init(&q.b, plan, scratch, scratch_len);
     if (rc != INSTAR_OK)
         return fail(&q, rc);
@@ -184,7 +187,26 @@ int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
         rc = q2_shrink(&q);
     }
     /* Same size: nothing changes (qemu leaves the file byte-identical). */
+    /* Out of patches (not of scratch): the caller may rewrite refcounts. */
+    *overflow = q.b.err == INSTAR_E_SCRATCH_TOO_SMALL
+                && plan->npatches == INSTAR_MAX_RESIZE_PATCHES;
     if (rc != INSTAR_OK)
         return fail(&q, rc);
+    /* Metadata that overlaps itself (a hostile image) could make two
+     * writes meet or a write outlive the cut; such a plan is never
+     * handed out. */
+    if (q.b.err == INSTAR_OK && instar_plan_check(plan, NULL) != 0)
+        return fail(&q, INSTAR_E_NEEDS_CHECK);
     return instar_builder_finish(&q.b);
+}
+
+int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
+                             uint8_t *scratch, size_t scratch_len,
+                             struct instar_resize_plan *plan)
+{
+    bool overflow = false;
+    int rc = plan_once(opts, scratch, scratch_len, plan, false, &overflow);
+    if (rc == INSTAR_E_SCRATCH_TOO_SMALL && overflow)
+        rc = plan_once(opts, scratch, scratch_len, plan, true, &overflow);
+    return rc;
 }

@@ -51,7 +51,8 @@ enum q2_kind {
     Q2_RUN_L2,
     Q2_RUN_REFBLOCK,
     Q2_RUN_REFTABLE,
-    Q2_RUN_DATA
+    Q2_RUN_DATA,
+    Q2_RUN_COMPACT              /* new refcount table + every block (qcow2-compact.c) */
 };
 
 struct q2_run {
@@ -120,10 +121,16 @@ struct q2 {
     uint64_t new_rt_cluster;
     uint64_t new_rt_entries;
     bool has_bitmaps;
+    bool has_backing;
+    uint32_t nb_bitmaps;
+    uint64_t bmdir_size, bmdir_offset;
+    uint64_t snap_offset;       /* snapshot table, 0 when none */
     /* Fills the contents of a new L2 run (prealloc, copy-on-write). */
     void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
     void *op;                   /* state of the operation (grow/shrink) */
     uint64_t op_l1_bytes;       /* byte length of a new L1 table */
+    bool compact;               /* rewrite all refcount blocks (qcow2-compact.c) */
+    uint64_t compact_blocks;
 };
 
 /* ---- header (qcow2-header.c) ---- */
@@ -131,6 +138,8 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o);
 /* Checks that depend on the request, in qemu's order after the generic ones. */
 int q2_check_request(struct q2 *q);
 int q2_index_tables(struct q2 *q);
+/* Persistent bitmaps: fine when no bitmap table changes size (qcow2-bitmaps.c). */
+int q2_check_bitmaps(struct q2 *q);
 /* The host offset an L1/L2 standard entry points to; 0 when none.  An
  * unaligned or out-of-range offset is INSTAR_E_PARSE. */
 int q2_entry_offset(const struct q2 *q, uint64_t entry, uint64_t *off);
@@ -178,6 +187,10 @@ int q2_emit_header(struct q2 *q, bool l1_changed, uint32_t new_l1_size,
                    uint64_t new_l1_offset);
 /* Content of the new L2 table for L1 index I (prealloc), filled by grow. */
 void q2_fill_new_l2(struct q2 *q, uint64_t l1_index, uint8_t *out);
+
+/* ---- the refcount rewrite (qcow2-compact.c) ---- */
+int q2_compact_plan(struct q2 *q);
+void q2_fill_compact(struct q2 *q, const struct q2_run *run, uint8_t *buf);
 
 /* ---- operations ---- */
 int q2_grow(struct q2 *q);

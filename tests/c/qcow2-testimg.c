@@ -146,7 +146,7 @@ uint64_t timg_alloc(struct timg *t)
 int timg_create(struct timg *t, const struct timg_opts *o)
 {
     uint8_t h[512];
-    uint64_t l1_size;
+    uint64_t l1_size, rtc = o->rt_clusters ? o->rt_clusters : 1;
     memset(t, 0, sizeof *t);
     t->cb = o->cluster_bits ? o->cluster_bits : 16;
     t->cs = 1ull << t->cb;
@@ -164,9 +164,9 @@ int timg_create(struct timg *t, const struct timg_opts *o)
     instar_put_be32(h + 20, t->cb);
     instar_put_be64(h + 24, o->size);
     instar_put_be32(h + 36, (uint32_t)l1_size);
-    instar_put_be64(h + 40, l1_size ? 3 * t->cs : 0);
+    instar_put_be64(h + 40, l1_size ? (2 + rtc) * t->cs : 0);
     instar_put_be64(h + 48, t->cs);
-    instar_put_be32(h + 56, 1);
+    instar_put_be32(h + 56, (uint32_t)rtc);
     if (t->version == 3) {
         instar_put_be64(h + 72, t->extl2 ? 16 : 0);
         instar_put_be64(h + 80, o->lazy ? 1 : 0);
@@ -182,11 +182,11 @@ int timg_create(struct timg *t, const struct timg_opts *o)
     }
     if (instar_mem_io_load(&t->m, h, sizeof h) != 0)
         return -1;
-    t->m.io.ops->zero(&t->m.io, 0, 3 * t->cs + l1_size * 8);
+    t->m.io.ops->zero(&t->m.io, 0, (2 + rtc) * t->cs + l1_size * 8);
     instar_io_write(&t->m.io, h, sizeof h, 0);
-    timg_put_u64(t, t->cs, 2 * t->cs);
-    for (uint64_t c = 0; c < 3 + (l1_size ? (l1_size * 8 + t->cs - 1) / t->cs : 0); c++)
-        rc_write(t, 2 * t->cs, c, 1);
+    timg_put_u64(t, t->cs, (1 + rtc) * t->cs);
+    for (uint64_t c = 0; c < 2 + rtc + (l1_size ? (l1_size * 8 + t->cs - 1) / t->cs : 0); c++)
+        rc_write(t, (1 + rtc) * t->cs, c, 1);
     return 0;
 }
 
@@ -328,6 +328,51 @@ void timg_snapshot(struct timg *t)
     timg_put_u64(t, 64, st * t->cs);
 }
 
+/* The offset of the end marker of the header extension list. */
+static uint64_t ext_end(struct timg *t)
+{
+    uint64_t off = t->version == 3 ? timg_u32(t, 100) : 72;
+    while (timg_u32(t, off) != 0)
+        off += 8 + ((timg_u32(t, off + 4) + 7ull) & ~7ull);
+    return off;
+}
+
+uint64_t timg_bitmap(struct timg *t, unsigned gbits, uint32_t flags)
+{
+    uint64_t size = timg_u64(t, 24), bits = (size + (1ull << gbits) - 1) >> gbits;
+    uint64_t tsize = ((bits + 7) / 8 + t->cs - 1) / t->cs, e = ext_end(t);
+    uint64_t dir = timg_alloc(t), tab, data;
+    uint8_t ent[32], ones[16];
+    if (tsize == 0)
+        tsize = 1;
+    tab = timg_alloc(t);
+    for (uint64_t k = 1; k < (tsize * 8 + t->cs - 1) / t->cs; k++)
+        timg_alloc(t);
+    data = timg_alloc(t);
+    memset(ones, 0xff, sizeof ones);
+    instar_io_write(&t->m.io, ones, sizeof ones, data * t->cs);
+    timg_put_u64(t, tab * t->cs, data * t->cs);
+    memset(ent, 0, sizeof ent);
+    instar_put_be64(ent, tab * t->cs);
+    instar_put_be32(ent + 8, (uint32_t)tsize);
+    instar_put_be32(ent + 12, flags);
+    ent[16] = 1;
+    ent[17] = (uint8_t)gbits;
+    instar_put_be16(ent + 18, 2);
+    ent[24] = 'b';
+    ent[25] = '0';
+    instar_io_write(&t->m.io, ent, sizeof ent, dir * t->cs);
+    timg_put_u32(t, e, 0x23852875);
+    timg_put_u32(t, e + 4, 24);
+    timg_put_u32(t, e + 8, 1);
+    timg_put_u32(t, e + 12, 0);
+    timg_put_u64(t, e + 16, 32);
+    timg_put_u64(t, e + 24, dir * t->cs);
+    timg_put_u64(t, e + 32, 0);
+    timg_put_u64(t, 88, timg_u64(t, 88) | 1);
+    return dir * t->cs;
+}
+
 /* ---- the walker ---- */
 bool timg_quiet_leaks;
 struct walk {
@@ -431,6 +476,28 @@ unsigned timg_check(struct timg *t, unsigned *leaks)
     }
     if (nsnap)
         ref_range(&w, soff, p - soff);
+    if (t->version == 3) {
+        /* Persistent bitmaps: directory, tables, data clusters. */
+        uint64_t off = timg_u32(t, 100);
+        while (timg_u32(t, off) != 0) {
+            if (timg_u32(t, off) == 0x23852875) {
+                uint64_t dsize = timg_u64(t, off + 16), doff = timg_u64(t, off + 24), q = 0;
+                ref_range(&w, doff, dsize);
+                while (q < dsize) {
+                    uint64_t tab = timg_u64(t, doff + q), ts = timg_u32(t, doff + q + 8);
+                    uint32_t nm = timg_u32(t, doff + q + 16) & 0xffff;
+                    ref_range(&w, tab, ts * 8);
+                    for (uint64_t k = 0; k < ts; k++) {
+                        uint64_t de = timg_u64(t, tab + k * 8) & 0x00fffffffffffe00ull;
+                        if (de)
+                            ref(&w, de / t->cs);
+                    }
+                    q += (24 + nm + 7) & ~7ull;
+                }
+            }
+            off += 8 + ((timg_u32(t, off + 4) + 7ull) & ~7ull);
+        }
+    }
     top = w.n > file_clusters ? w.n : file_clusters;
     /* Every cluster a refcount block describes, referenced or not. */
     for (uint64_t i = 0; i < rtc * t->cs / 8; i++)

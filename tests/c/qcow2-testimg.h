@@ -32,6 +32,7 @@ struct timg_opts {
     unsigned version;           /* 0: 3 */
     bool extl2, lazy;
     bool feature_table;         /* add a feature-name-table extension */
+    unsigned rt_clusters;       /* refcount table length (0: 1) */
 };
 
 int timg_create(struct timg *t, const struct timg_opts *o);
@@ -58,6 +59,9 @@ void timg_zero_entry(struct timg *t, uint64_t gc);
 uint64_t timg_l2_entry(struct timg *t, uint64_t gc);
 /* Read guest bytes [OFF, OFF+LEN) (standard clusters only). */
 void timg_read(struct timg *t, uint64_t off, uint8_t *buf, uint64_t len);
+/* Add a persistent bitmap (granularity 2^GBITS, directory FLAGS) with one
+ * data cluster; returns the directory's offset. */
+uint64_t timg_bitmap(struct timg *t, unsigned gbits, uint32_t flags);
 /* Take an internal snapshot of the active L1, as qemu-img snapshot -c. */
 void timg_snapshot(struct timg *t);
 

@@ -160,6 +160,13 @@ static void test_widths(void)
                 ok(b[0] == 8 && b[1] == 8, "%s: data intact", what);
             }
             timg_free(&t);
+            /* Every crash prefix of the L1 (and refcount) growth. */
+            timg_create(&t, &o);
+            for (uint64_t g = 0; g < 8; g++)
+                timg_write_cluster(&t, g * 3, (uint8_t)(g + 1));
+            snprintf(what, sizeof what, "refcount_bits=%u cs=%u big grow (L1 + refcount growth)", 1u << order, 1u << cb);
+            rs_crash_prefixes(&t, cb == 9 ? "64G" : "8T", 0, INSTAR_PREALLOC_OFF, what);
+            timg_free(&t);
         }
     }
 }
@@ -266,7 +273,7 @@ static void test_hostile(void)
     hostile("encrypted", 32, 4, 2, INSTAR_E_UNSUPPORTED_SUBFORMAT);
     hostile("size 2^63", 24, 8, 1ull << 63, 0);
     hostile("snapshot table misaligned", 60, 4, 1, INSTAR_E_PARSE);
-    hostile("bitmaps extension", 112, 4, 0x23852875, INSTAR_E_BITMAPS);
+    hostile("bitmaps extension pointing nowhere", 112, 4, 0x23852875, INSTAR_E_PARSE);
     hostile("huge extension length", 116, 4, 0xfffffff0u, INSTAR_E_PARSE);
     /* A refcount table entry pointing nowhere sensible. */
     timg_create(&t, &o);
@@ -363,8 +370,104 @@ static void test_protocol(void)
     timg_free(&t);
 }
 
+/* A refcount table with a hole (a block unhooked by a shrink between live
+ * ones): new blocks fill the hole without touching the live entries. */
+static void test_holed_reftable(void)
+{
+    /* 512 B clusters, 16-bit refcounts: a block covers 256 clusters.
+     * c0-c4 header, table, block 0, L1 (2 clusters); 247 data + 4 L2
+     * fill block 0; 251 data + 4 L2 + block 1 itself fill block 1; more
+     * data goes to block 2.  Shrinking away the second set empties block
+     * 1: a hole between live entries 0 and 2. */
+    struct timg t;
+    struct timg_opts o = def(4 << 20);
+    struct rs r;
+    uint64_t rt = 512, e[4], hole = 0;
+    o.cluster_bits = 9;
+    timg_create(&t, &o);
+    for (uint64_t g = 0; g < 247; g++)
+        timg_write_cluster(&t, g, 1);
+    for (uint64_t g = 1024; g < 1024 + 251; g++)
+        timg_write_cluster(&t, g, 2);
+    for (uint64_t g = 300; g < 400; g++)
+        timg_write_cluster(&t, g, 3);
+    r = rs_do(&t, "512K", 1, INSTAR_PREALLOC_OFF, "shrink that unhooks a middle block");
+    is_int(r.rc, INSTAR_OK, "shrink succeeds");
+    for (uint64_t i = 0; i < 4; i++)
+        e[i] = timg_u64(&t, rt + i * 8);
+    for (uint64_t i = 1; i < 3; i++)
+        if (e[i] == 0 && e[i + 1] != 0)
+            hole = i;
+    is_u64(hole, 1, "the refcount table has a hole at entry 1");
+    r = rs_do(&t, "256M", 0, INSTAR_PREALLOC_OFF, "grow into the hole");
+    is_int(r.rc, INSTAR_OK, "grow succeeds");
+    is_u64(timg_u64(&t, 40), 256 * 512, "the new L1 goes first fit into the hole (c256)");
+    ok(timg_u64(&t, rt + 8) != 0, "the hole got a new refcount block");
+    is_u64(timg_u64(&t, rt + 16), e[2], "the live entry after it is untouched");
+    {
+        uint8_t b;
+        timg_read(&t, 350ull * 512, &b, 1);
+        is_int(b, 3, "data behind the live block intact");
+    }
+    timg_free(&t);
+}
+
+/* Persistent bitmaps: carried through while no bitmap table changes size. */
+static void test_bitmaps(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20);
+    struct rs r;
+    uint64_t dir, len, blen;
+    uint8_t *before, *bm;
+    timg_create(&t, &o);
+    timg_write_cluster(&t, 1, 1);
+    dir = timg_bitmap(&t, 16, 2);
+    {
+        unsigned leaks, errs = timg_check(&t, &leaks);
+        ok(errs == 0 && leaks == 0, "test image with a bitmap is consistent");
+    }
+    bm = rs_snapshot_bytes(&t, &blen);
+    r = rs_do(&t, "8M", 1, INSTAR_PREALLOC_OFF, "bitmap 16M -> 8M");
+    is_int(r.rc, INSTAR_OK, "shrink with a bitmap whose table keeps its size");
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_OFF, "bitmap 8M -> 1G");
+    is_int(r.rc, INSTAR_OK, "grow with a bitmap whose table keeps its size");
+    {
+        uint8_t a[64];
+        instar_io_read(&t.m.io, a, sizeof a, dir);
+        ok(memcmp(a, bm + dir, sizeof a) == 0, "bitmap directory untouched");
+        is_u64(timg_u64(&t, 88) & 1, 1, "bitmaps autoclear bit kept");
+    }
+    free(bm);
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "2T", 0, INSTAR_PREALLOC_OFF, "bitmap 1G -> 2T");
+    is_int(r.rc, INSTAR_E_BITMAPS, "a bitmap table that would grow: refused");
+    ok(rs_same(&t, before, len), "image untouched");
+    free(before);
+    timg_free(&t);
+
+    timg_create(&t, &o);
+    timg_bitmap(&t, 16, 1);
+    r = rs_do(&t, "32M", 0, INSTAR_PREALLOC_OFF, "in-use bitmap");
+    is_int(r.rc, INSTAR_E_BITMAPS, "an in-use (inconsistent) bitmap: refused");
+    timg_free(&t);
+
+    timg_create(&t, &o);
+    dir = timg_bitmap(&t, 16, 2);
+    timg_put_u64(&t, 112 + 16, 1ull << 40);     /* directory size */
+    r = rs_do(&t, "32M", 0, INSTAR_PREALLOC_OFF, "absurd directory size");
+    is_int(r.rc, INSTAR_E_PARSE, "an absurd bitmap directory size: parse error");
+    timg_put_u64(&t, 112 + 16, 32);
+    timg_put_u32(&t, dir + 8, 0);               /* table size 0 */
+    r = rs_do(&t, "32M", 0, INSTAR_PREALLOC_OFF, "table size 0");
+    is_int(r.rc, INSTAR_E_PARSE, "a bitmap with an empty table: parse error");
+    timg_free(&t);
+}
+
 int main(void)
 {
+    test_bitmaps();
+    test_holed_reftable();
     test_header_only();
     test_l1_grow();
     test_limit();

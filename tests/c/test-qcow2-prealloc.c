@@ -158,22 +158,30 @@ static void test_snapshot(void)
     struct timg t;
     struct timg_opts o = def(16 << 20, 16);
     struct rs r;
-    uint64_t len;
-    uint8_t *before;
+    uint64_t old_l2, first;
     timg_create(&t, &o);
     timg_write_cluster(&t, 1, 1);
     timg_snapshot(&t);
-    before = rs_snapshot_bytes(&t, &len);
+    old_l2 = timg_u64(&t, 3 << 16) & OFFMASK;
     r = rs_do(&t, "20M", 0, INSTAR_PREALLOC_METADATA, "shared L2 + metadata");
-    is_int(r.rc, INSTAR_E_SNAPSHOTS, "preallocating into a shared L2 table refused");
-    ok(rs_same(&t, before, len), "image untouched");
-    free(before);
-    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_METADATA, "snapshot, new tables only");
-    is_int(r.rc, INSTAR_E_SNAPSHOTS, "also when the range starts in the shared table");
-    r = rs_do(&t, "512M", 0, INSTAR_PREALLOC_OFF, "snapshot grow without prealloc");
-    is_int(r.rc, INSTAR_OK, "grows fine without preallocation");
-    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_METADATA, "snapshot, range in new tables");
-    is_int(r.rc, INSTAR_OK, "preallocating a range in new L2 tables works with a snapshot");
+    is_int(r.rc, INSTAR_OK, "preallocating into a table a snapshot shares succeeds");
+    ok((timg_u64(&t, timg_u64(&t, 40)) & OFFMASK) != old_l2
+       && (timg_u64(&t, timg_u64(&t, 40)) & COPIED), "the active image got a private copy");
+    is_u64(timg_get_rc(&t, old_l2 >> 16), 1, "the snapshot keeps the old table alone");
+    ok(contiguous(&t, 256, 320, &first), "the new range linked in the copy");
+    {
+        uint8_t b;
+        timg_read(&t, 1 << 16, &b, 1);
+        is_int(b, 1, "old data still read through the copy");
+    }
+    r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_METADATA, "private table, new tables, L1 grows");
+    is_int(r.rc, INSTAR_OK, "then growing with new tables works");
+    timg_free(&t);
+
+    timg_create(&t, &o);
+    timg_write_cluster(&t, 1, 1);
+    timg_snapshot(&t);
+    rs_crash_prefixes(&t, "600M", 0, INSTAR_PREALLOC_METADATA, "shared L2 + L1 growth + metadata");
     timg_free(&t);
 }
 

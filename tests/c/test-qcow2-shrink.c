@@ -261,8 +261,53 @@ static void test_extl2(void)
     timg_free(&t);
 }
 
+/* Freed clusters scattered over more refcount blocks than 128 patches can
+ * carry: the refcounts are rewritten as one new table + blocks. */
+static void test_rewrite(void)
+{
+    struct timg t;
+    struct timg_opts o = def(16 << 20, 9);
+    struct rs r;
+    uint64_t x = 1, old_rt;
+    o.refcount_order = 6;
+    o.order_set = true;
+    o.rt_clusters = 4;
+    timg_create(&t, &o);
+    {
+        unsigned leaks, errs;
+        for (int n = 0; n < 12000; n++) {
+            x = (x * 6364136223846793005ull + 1442695040888963407ull);
+            timg_write_cluster(&t, (x >> 33) % 32768, (uint8_t)n);
+        }
+        errs = timg_check(&t, &leaks);
+        ok(errs == 0 && leaks == 0, "scattered test image is consistent");
+        timg_free(&t);
+        timg_create(&t, &o);
+        x = 1;
+    }
+    for (int n = 0; n < 12000; n++) {
+        x = (x * 6364136223846793005ull + 1442695040888963407ull);
+        timg_write_cluster(&t, (x >> 33) % 32768, (uint8_t)n);
+    }
+    old_rt = timg_u64(&t, 48);
+    r = rs_do(&t, "4M", 1, INSTAR_PREALLOC_OFF, "scattered 16M -> 4M, 64-bit refcounts, 512 B");
+    is_int(r.rc, INSTAR_OK, "a shrink touching hundreds of refcount blocks succeeds");
+    ok(timg_u64(&t, 48) != old_rt, "the refcount table was rewritten (%zu patches)", r.npatches);
+    timg_free(&t);
+
+    timg_create(&t, &o);
+    x = 1;
+    for (int n = 0; n < 12000; n++) {
+        x = (x * 6364136223846793005ull + 1442695040888963407ull);
+        timg_write_cluster(&t, (x >> 33) % 32768, (uint8_t)n);
+    }
+    rs_crash_prefixes(&t, "4M", 1, INSTAR_PREALLOC_OFF, "refcount rewrite");
+    timg_free(&t);
+}
+
 int main(void)
 {
+    test_rewrite();
     test_data();
     test_across_l1();
     test_entries();

@@ -77,6 +77,11 @@ struct instar_qcow2_resize_opts {
     size_t n_refblocks;
     const struct instar_staged_table *l2_tables;
     size_t n_l2_tables;
+    /* The persistent-bitmap directory (bitmap_directory_size bytes at
+     * bitmap_directory_offset, from the bitmaps header extension); asked
+     * for with INSTAR_NEED_BYTES (index = offset, length) when the image
+     * has bitmaps. */
+    struct instar_slice bitmap_directory;
 };
 
 /* ---- VHD (vpc) ----------------------------------------------------------- */
