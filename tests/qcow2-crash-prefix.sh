@@ -12,7 +12,9 @@ require "$APPLY" apply-prefix
 require "$QEMU_IMG" qemu-img
 require "$QEMU_IO" qemu-io
 
-# run_case OPTS START END WRITES FLAGS...  (WRITES: "pat:off:len ...")
+# run_case OPTS START END WRITES FLAGS...
+#   WRITES: "pat:off:len" (a pattern), "zero:off:len" (zero-flag clusters),
+#   "comp:pat:off:len" (compressed), "snap" (an internal snapshot), in order
 run_case() {
     opts=$1 start=$2 end=$3 writes=$4; shift 4
     desc="-o '$opts' $start -> $end $*"
@@ -20,9 +22,16 @@ run_case() {
     "$QEMU_IMG" create -q -f qcow2 ${opts:+-o "$opts"} "$TMPD/orig" "$start" >/dev/null 2>&1 ||
         { ok 1 "$desc: qemu-img create"; return; }
     for w in $writes; do
-        pat=${w%%:*} rest=${w#*:}
-        "$QEMU_IO" -f qcow2 -c "write -q -P 0x$pat ${rest%%:*} ${rest#*:}" "$TMPD/orig" \
-            >/dev/null 2>&1 || diag "qemu-io write $w failed"
+        case $w in
+        snap) "$QEMU_IMG" snapshot -c s1 "$TMPD/orig" >/dev/null 2>&1 ||
+                  diag "qemu-img snapshot failed"
+              continue ;;
+        zero:*) w=${w#zero:}; cmd="write -q -z" ;;
+        comp:*) w=${w#comp:}; cmd="write -q -c -P 0x${w%%:*}"; w=${w#*:} ;;
+        *) cmd="write -q -P 0x${w%%:*}"; w=${w#*:} ;;
+        esac
+        "$QEMU_IO" -f qcow2 -c "$cmd ${w%%:*} ${w#*:}" "$TMPD/orig" \
+            >/dev/null 2>&1 || diag "qemu-io $cmd $w failed"
     done
     cp --sparse=always "$TMPD/orig" "$TMPD/t"
     n=$("$APPLY" -f qcow2 "$@" "$TMPD/t" "$end" 0 2>"$TMPD/err")
@@ -73,5 +82,11 @@ run_case "" 1G 1M "a1:0:64k b2:600M:64k c3:1044480:8k" --shrink
 run_case cluster_size=4k 16M 5243392 "a1:0:4k b2:10M:64k c3:5242880:4k" --shrink
 run_case cluster_size=512,refcount_bits=8 8M 1M "a1:0:4k b2:6M:64k" --shrink
 run_case refcount_bits=1 64M 1M "a1:0:64k b2:63M:64k" --shrink
+# Shared clusters: a snapshot keeps them (refcounts decremented, not
+# zeroed); compressed and zero-flag clusters cut off.
+run_case "" 64M 8M "a1:0:64k b2:40M:64k snap c3:40M:64k" --shrink
+run_case "" 64M 1G "a1:0:64k snap b2:0:64k"
+run_case "" 64M 8M "comp:e5:32M:64k zero:48M:64k a1:0:64k" --shrink
+run_case cluster_size=512,refcount_bits=2 4M 1M "comp:e5:2M:4k zero:3M:4k a1:0:4k" --shrink
 
 done_testing

@@ -121,6 +121,32 @@ run_case extended_l2=on 1025T
 run_case cluster_size=2M 4P
 run_case cluster_size=4k,refcount_bits=64 8T
 
+# Our two paths agree: create at SIZE, and create at 0 then resize to SIZE
+# (how qemu itself creates), give the same info, clean checks and data.
+two_paths() {  # two_paths OPTIONS SIZE [PREALLOC]
+    rm -f "$TMPD/a.qcow2" "$TMPD/b.qcow2"
+    "$INSTAR_IMG" create -q -f qcow2 -o "$1${3:+,preallocation=$3}" "$TMPD/a.qcow2" "$2" \
+        >/dev/null 2>"$TMPD/a.err"; r=$?
+    "$INSTAR_IMG" create -q -f qcow2 -o "$1" "$TMPD/b.qcow2" 0 >/dev/null 2>"$TMPD/b.err" || r=1
+    "$INSTAR_IMG" resize -q -f qcow2 ${3:+--preallocation=$3} "$TMPD/b.qcow2" "$2" \
+        >/dev/null 2>>"$TMPD/b.err" || r=1
+    norm_info "$TMPD/a.qcow2" "$TMPD/a.info"; norm_info "$TMPD/b.qcow2" "$TMPD/b.info"
+    cmp -s "$TMPD/a.info" "$TMPD/b.info" || r=1
+    check_clean "$TMPD/a.qcow2" "$TMPD/a.check" || r=1
+    check_clean "$TMPD/b.qcow2" "$TMPD/b.check" || r=1
+    [ "$(json_num allocated-clusters "$TMPD/a.check")" = \
+      "$(json_num allocated-clusters "$TMPD/b.check")" ] || r=1
+    "$QEMU_IMG" compare -q -f qcow2 -F qcow2 "$TMPD/a.qcow2" "$TMPD/b.qcow2" >/dev/null 2>&1 || r=1
+    ok $r "create -o '$1' $2 ${3:-}: same as create 0 + resize"
+    [ $r -eq 0 ] || diag "$(cat "$TMPD/a.err" "$TMPD/b.err")"
+}
+two_paths cluster_size=64k 1G
+two_paths cluster_size=512,refcount_bits=64 2G
+two_paths extended_l2=on,refcount_bits=1 3M metadata
+two_paths compat=0.10,cluster_size=4k 5M falloc
+two_paths cluster_size=2M,lazy_refcounts=on 9M full
+two_paths refcount_bits=8 2T
+
 # Refusals, each with qemu-img's message.
 for o in compat=0.10,lazy_refcounts=on compat=0.10,extended_l2=on \
          compat=0.10,extended_l2=on,cluster_size=4k extended_l2=on,cluster_size=4k \

@@ -38,16 +38,6 @@ static bool is_pow2(uint64_t v)
     return v != 0 && (v & (v - 1)) == 0;
 }
 
-static uint32_t log2_u64(uint64_t v)
-{
-    uint32_t n = 0;
-    while (v > 1) {
-        v >>= 1;
-        n++;
-    }
-    return n;
-}
-
 /* qemu-img 7.2's qcow2_co_create checks, in its order. */
 static int validate(const struct instar_create_opts *o,
                     struct instar_qcow2_create_params *p, struct instar_diag *diag)
@@ -84,8 +74,9 @@ static int validate(const struct instar_create_opts *o,
     if (o->size % 512 != 0)     /* instar_image_create rounds; callers may not */
         return instar_diag_set(diag, INSTAR_E_INVALID_SIZE,
                                "Image size must be a multiple of 512 bytes");
-    p->cluster_bits = log2_u64(cs);
-    p->refcount_order = log2_u64(rbits);
+    /* Both are powers of two by now: the exponent is the trailing zeros. */
+    p->cluster_bits = (uint32_t)__builtin_ctzll(cs);
+    p->refcount_order = (uint32_t)__builtin_ctzll(rbits);
     p->extended_l2 = o->extended_l2;
     p->lazy_refcounts = o->lazy_refcounts;
     p->prealloc = o->prealloc;
