@@ -36,15 +36,40 @@
 (use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json)
              (instar run) (instar pickers) (instar chain) (instar process))
 
+(define (subtract segs a b)
+  "The parts of SEGS (a list of (START . END)) outside [A, B)."
+  (append-map (lambda (s)
+                (filter (lambda (x) (< (car x) (cdr x)))
+                        (list (cons (car s) (min (cdr s) a))
+                              (cons (max (car s) b) (cdr s)))))
+              segs))
+
+(define (visible-patterns patterns end)
+  "(BYTE START . STOP) for every byte range a pattern still owns below END:
+patterns may overlap, and a later one overwrites an earlier one."
+  (let loop ((ps patterns) (acc '()))
+    (if (null? ps)
+        (reverse acc)
+        (let* ((p (car ps))
+               (off (assoc-ref p "offset"))
+               (segs (fold (lambda (q segs)
+                             (subtract segs (assoc-ref q "offset")
+                                       (+ (assoc-ref q "offset") (assoc-ref q "length"))))
+                           (list (cons off (min end (+ off (assoc-ref p "length")))))
+                           (cdr ps))))
+          (loop (cdr ps)
+                (append (reverse (filter-map (lambda (s)
+                                               (and (< (car s) (cdr s))
+                                                    (cons (assoc-ref p "byte") s)))
+                                             segs))
+                        acc))))))
+
 (define (verify-commands case start end)
   (append
    ;; Pattern bytes below the new end.
-   (filter-map (lambda (p)
-                 (let* ((off (assoc-ref p "offset"))
-                        (len (min (assoc-ref p "length") (- end off))))
-                   (and (> len 0)
-                        (format #f "read -P 0x~2,'0x ~d ~d" (assoc-ref p "byte") off len))))
-               (vector->list (assoc-ref case "patterns")))
+   (map (lambda (v)
+          (format #f "read -P 0x~2,'0x ~d ~d" (car v) (cadr v) (- (cddr v) (cadr v))))
+        (visible-patterns (vector->list (assoc-ref case "patterns")) end))
    ;; The grown range: zeros at its start and its end.
    (if (> end start)
        (let ((mib (* 1024 1024)))
