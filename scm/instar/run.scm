@@ -14,6 +14,7 @@
   #:use-module (ice-9 format)
   #:use-module (ice-9 getopt-long)
   #:use-module (ice-9 threads)
+  #:use-module (ice-9 regex)
   #:use-module (json)
   #:use-module (instar process)
   #:use-module (instar pickers)
@@ -322,7 +323,10 @@
            (when (eq? v 'inconclusive)
              (set! reasons (tally reasons (or (outcome-reason o) "?"))))
            (when (eq? v 'refused)
-             (set! refusals (tally refusals (or (outcome-reason o) "?"))))
+             ;; Sizes in messages vary; tally the message's shape.
+             (set! refusals (tally refusals (regexp-substitute/global
+                                             #f "[0-9]+" (or (outcome-reason o) "?")
+                                             'pre "N" 'post))))
            (when (eq? v 'divergence)
              (let ((sig (outcome-sig o)))
                (set! hits (tally hits sig))
