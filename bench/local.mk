@@ -8,4 +8,5 @@ bench_instar_bench_LDADD = core/libinstar.la
 bench: bench/instar-bench$(EXEEXT)
 	$(builddir)/bench/instar-bench
 .PHONY: bench
+bench: bench-diff
 bench: bench-guile

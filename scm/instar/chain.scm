@@ -1,0 +1,223 @@
+;;; (instar chain) -- a case as a chain of steps, run on both engines.
+;;;
+;;; A chain is data: a list of steps (alists), each naming the step, the
+;;; side it runs on ("engine", "reference" or "both") and its arguments:
+;;;   create         make the start image (each side with its own tool, or
+;;;                  the reference alone in shared start mode)
+;;;   write-pattern  qemu-io writes known bytes (always the reference tool)
+;;;   copy           shared mode: the reference's start image becomes the
+;;;                  engine side's start image (cp --sparse=always)
+;;;   resize         each side resizes with its own tool
+;;;   info / check   qemu-img info / check --output=json on each side
+;;;   compare        qemu-img compare of the two results
+;;;   length         the file length on each side (raw: guest-visible)
+;;;   verify         qemu-io `read -P' commands (resize-consistency)
+;;; `run-chain' runs one chain in a private temporary directory and
+;;; returns a trace: every step's result record, in order.
+
+(define-module (instar chain)
+  #:use-module (srfi srfi-1)
+  #:use-module (srfi srfi-9)
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 format)
+  #:use-module (instar process)
+  #:use-module (instar engine)
+  #:use-module (instar pickers)
+  #:export (case->chain
+            run-chain
+            trace?
+            trace-steps
+            trace-result
+            trace-results
+            qemu-io-commands
+            format-extension))
+
+(define (format-extension fmt)
+  (match fmt
+    ("raw" "img") ("vpc" "vhd") (other other)))
+
+(define (qemu-io-commands patterns)
+  "qemu-io -c arguments writing PATTERNS (a vector of alists)."
+  (append-map (lambda (p)
+                (list "-c" (format #f "write -P 0x~2,'0x ~d ~d"
+                                   (assoc-ref p "byte") (assoc-ref p "offset")
+                                   (assoc-ref p "length"))))
+              (vector->list patterns)))
+
+(define (tail-zero-step case)
+  "For a shrink followed by a grow: on the engine side the range between
+the shrink's end and the start size must read as zeros (qemu may show old
+bytes there -- the whitelisted stale tail -- but we must not, and this
+step checks the claim instead of trusting it)."
+  (let ((start (parse-size-string (assoc-ref case "size")))
+        (ends (case-end-bytes case)))
+    (if (and (equal? (assoc-ref case "op") "regrow") (= (length ends) 2)
+             (< 0 (car ends) start) (>= (cadr ends) start))
+        (let* ((e (car ends)) (len (min (- start e) (* 4 1024 1024))))
+          `((("step" . "verify") ("name" . "tail-zero") ("side" . "engine")
+             ("commands" . #(,(format #f "read -P 0 ~d ~d" e len))))))
+        '())))
+
+(define (case->chain case)
+  (let* ((fmt (assoc-ref case "format"))
+         (shared? (equal? (assoc-ref case "start-mode") "shared"))
+         (patterns (assoc-ref case "patterns"))
+         (create `(("step" . "create")
+                   ("side" . ,(if shared? "reference" "both"))
+                   ("format" . ,fmt)
+                   ("size" . ,(assoc-ref case "size"))
+                   ("options" . ,(assoc-ref case "options"))
+                   ("prealloc" . ,(assoc-ref case "create-prealloc"))))
+         (write `(("step" . "write-pattern")
+                  ("side" . ,(if shared? "reference" "both"))
+                  ("patterns" . ,patterns)))
+         (resizes (vector->list (assoc-ref case "resizes"))))
+    `(,create
+      ,@(if (zero? (vector-length patterns)) '() (list write))
+      ,@(if shared? '((("step" . "copy") ("side" . "engine"))) '())
+      ,@(map (lambda (r i)
+               `(("step" . "resize")
+                 ("name" . ,(if (zero? i) "resize" (format #f "resize-~d" (+ i 1))))
+                 ("side" . "both")
+                 ("spec" . ,(assoc-ref r "spec"))
+                 ("shrink" . ,(assoc-ref r "shrink"))
+                 ("prealloc" . ,(let ((p (assoc-ref r "prealloc")))
+                                  (if (string? p) p #f)))))
+             resizes (iota (length resizes)))
+      ,@(tail-zero-step case)
+      (("step" . "info") ("side" . "both"))
+      ,@(if (equal? fmt "raw") '() '((("step" . "check") ("side" . "both"))))
+      (("step" . "compare") ("side" . "both"))
+      ,@(if (equal? fmt "raw") '((("step" . "length") ("side" . "both"))) '()))))
+
+(define-record-type <trace>
+  (make-trace steps)
+  trace?
+  ;; list of (NAME SIDE RESULT-OR-VALUE), in the order run
+  (steps trace-steps))
+
+(define (trace-results trace name side)
+  (filter-map (lambda (s) (and (equal? (car s) name) (equal? (cadr s) side) (caddr s)))
+              (trace-steps trace)))
+
+(define (trace-result trace name side)
+  "The last result of step NAME on SIDE, or #f if it did not run."
+  (let ((rs (trace-results trace name side)))
+    (and (pair? rs) (last rs))))
+
+(define* (run-chain chain engine
+                    #:key qemu-img qemu-io (timeout 60) (tmpdir "/tmp")
+                    (keep-dir #f))
+  "Run CHAIN with ENGINE on the engine side and QEMU-IMG (an external
+engine record) on the reference side, in a private directory under
+TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
+  (let* ((dir (make-private-directory tmpdir "instar-chain."))
+         (fmt (assoc-ref (car chain) "format"))
+         (ext (format-extension fmt))
+         (paths `(("engine" . ,(string-append dir "/engine." ext))
+                  ("reference" . ,(string-append dir "/reference." ext))))
+         (steps '())
+         (dead '()))                    ; sides whose image is unusable
+    (define (path side) (assoc-ref paths side))
+    (define (record! name side r)
+      (set! steps (cons (list name side r) steps))
+      r)
+    (define (sides-of step)
+      (match (assoc-ref step "side")
+        ("both" '("engine" "reference"))
+        (s (list s))))
+    (define (tool side) (if (equal? side "engine") engine qemu-img))
+    (define (run argv) (run-command argv #:timeout timeout #:scratch dir))
+    (define (live? side) (not (member side dead)))
+    (define (kill-side! side) (set! dead (cons side dead)))
+    (define (do-step step)
+      (let ((name (or (assoc-ref step "name") (assoc-ref step "step"))))
+        (match (assoc-ref step "step")
+          ("create"
+           (for-each
+            (lambda (side)
+              (let ((r (engine-create (tool side) fmt (path side)
+                                      (assoc-ref step "size") (assoc-ref step "options")
+                                      (assoc-ref step "prealloc")
+                                      #:timeout timeout #:scratch dir)))
+                (record! name side r)
+                (unless (result-ok? r) (kill-side! side))))
+            (sides-of step)))
+          ("write-pattern"
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (let ((r (run `(,qemu-io "-f" ,fmt
+                                         ,@(qemu-io-commands (assoc-ref step "patterns"))
+                                         ,(path side)))))
+                  (record! name side r)
+                  ;; qemu-io reports some errors with status 0.
+                  (unless (and (result-ok? r)
+                               (not (string-contains (result-stderr r) "error"))
+                               (not (string-contains (result-stdout r) "failed")))
+                    (kill-side! side)))))
+            (sides-of step)))
+          ("copy"
+           (if (live? "reference")
+               (let ((r (run (list "cp" "--sparse=always" (path "reference")
+                                   (path "engine")))))
+                 (record! name "engine" r)
+                 (unless (result-ok? r) (kill-side! "engine")))
+               (kill-side! "engine")))
+          ("resize"
+           ;; A refused resize leaves the image as it was: later steps
+           ;; still run (the refusal itself is what gets compared).
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side
+                         (engine-resize (tool side) fmt (path side)
+                                        (assoc-ref step "spec") (assoc-ref step "shrink")
+                                        (assoc-ref step "prealloc")
+                                        #:timeout timeout #:scratch dir))))
+            (sides-of step)))
+          ("verify"
+           ;; qemu-io reads with -P: the bytes must be the pattern.
+           ;; (The step's name, e.g. tail-zero, is what gets recorded.)
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side
+                         (run `(,qemu-io "-f" ,fmt
+                                         ,@(append-map (lambda (c) (list "-c" c))
+                                                       (vector->list (assoc-ref step "commands")))
+                                         ,(path side))))))
+            (sides-of step)))
+          ("info"
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side
+                         (run `(,(engine-program qemu-img) "info" "--output=json"
+                                "-f" ,fmt ,(path side))))))
+            (sides-of step)))
+          ("check"
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side
+                         (run `(,(engine-program qemu-img) "check" "--output=json"
+                                "-f" ,fmt ,(path side))))))
+            (sides-of step)))
+          ("compare"
+           (when (and (live? "engine") (live? "reference"))
+             (record! name "both"
+                      (run `(,(engine-program qemu-img) "compare" "-f" ,fmt
+                             "-F" ,fmt ,(path "engine") ,(path "reference"))))))
+          ("length"
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side (stat:size (stat (path side))))))
+            (sides-of step))))))
+    (dynamic-wind
+      (lambda () #t)
+      (lambda ()
+        (for-each do-step chain)
+        (make-trace (reverse steps)))
+      (lambda () (unless keep-dir (delete-tree dir))))))

@@ -1,0 +1,289 @@
+;;; (instar findings) -- signatures and the content-addressed finding store.
+;;;
+;;; A finding's signature is the xxh3-128 (32 hex digits) of the canonical
+;;; shape of its divergence: the operation it showed after and the sorted
+;;; diff keys (oracle, field, exit classes) -- never the seed or sizes, so
+;;; one bug is one finding however often it is hit.
+;;;
+;;; Layout under an output directory OUT:
+;;;   OUT/findings/SIG/finding.json   the first case seen: case, chain,
+;;;                                   every oracle's output, seed, iteration
+;;;   OUT/findings/SIG/repro.sh       standalone reproducer (qemu-img,
+;;;                                   qemu-io and the engine's CLI)
+;;;   OUT/findings/SIG/reduced.json   the reduced case
+;;;   OUT/findings/SIG/hits/S-I.json  one file per (seed, iteration) hit
+;;; Merging two output directories is a copy (cp -r A/findings B/): hits
+;;; are separate files named by their seed and iteration, so counts add up
+;;; and nothing is counted twice.
+
+(define-module (instar findings)
+  #:use-module (srfi srfi-1)
+  #:use-module (ice-9 threads)
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 format)
+  #:use-module (ice-9 ftw)
+  #:use-module (rnrs bytevectors)
+  #:use-module (system foreign)
+  #:use-module (json)
+  #:use-module (instar process)
+  #:use-module (instar chain)
+  #:use-module (instar engine)
+  #:use-module (instar oracles)
+  #:export (canonical-shape
+            signature
+            xxh3-128-hex
+            finding-directory
+            finding-exists?
+            store-finding!
+            record-hit!
+            finding-hit-count
+            list-findings
+            read-json-file
+            write-json-file
+            trace->json
+            repro-script
+            mkdir-p))
+
+;;; Hashing: (instar core)'s xxh3-128 when the extension is loaded, else
+;;; libxxhash through the FFI -- the same function, so signatures agree.
+
+(define core-xxh3-128
+  ;; Looked up by variable: a failed load can leave a half-made module.
+  (let* ((m (false-if-exception (resolve-interface '(instar core))))
+         (v (and m (module-variable m 'xxh3-128))))
+    (and v (variable-bound? v) (variable-ref v))))
+
+(define ffi-xxh3-128
+  (delay
+    (let* ((lib (dynamic-link "libxxhash"))
+           (f (pointer->procedure (list uint64 uint64)
+                                  (dynamic-func "XXH3_128bits" lib)
+                                  (list '* size_t))))
+      (lambda (bv)
+        (let ((b (pointer->bytevector (f (bytevector->pointer bv) (bytevector-length bv)) 16)))
+          ;; XXH128_hash_t is { low64, high64 }.
+          (+ (ash (bytevector-u64-native-ref b 8) 64)
+             (bytevector-u64-native-ref b 0)))))))
+
+(define hash-mutex (make-mutex))
+
+(define (xxh3-128-hex s)
+  (let ((bv (string->utf8 s)))
+    (format #f "~32,'0x"
+            (if core-xxh3-128
+                (core-xxh3-128 bv)
+                (with-mutex hash-mutex ((force ffi-xxh3-128) bv))))))
+
+(define (op-kind op)
+  "resize-2 (the second resize of a chain) is still a resize."
+  (let ((dash (string-rindex op #\-)))
+    (if (and dash (string->number (substring op (+ dash 1))))
+        (substring op 0 dash)
+        op)))
+
+(define (canonical-shape diffs)
+  "op=OP|KEY|KEY... with the keys sorted and unique.  Exit-class keys name
+the step kind too, so they go through `op-kind' as well."
+  (let ((ops (delete-duplicates (map (lambda (d) (op-kind (assoc-ref d "op"))) diffs))))
+    (string-join
+     (cons (string-append "op=" (string-join (sort ops string<?) ","))
+           (sort (delete-duplicates
+                  (map (lambda (d)
+                         (diff-key (map (lambda (kv)
+                                          (if (member (car kv) '("op" "field"))
+                                              (cons (car kv) (op-kind (->str (cdr kv))))
+                                              kv))
+                                        d)))
+                       diffs))
+                 string<?))
+     "|")))
+
+(define (->str v) (if (string? v) v (format #f "~a" v)))
+
+(define (signature diffs) (xxh3-128-hex (canonical-shape diffs)))
+
+;;; Files.
+
+(define (mkdir-p dir)
+  (unless (file-exists? dir)
+    (mkdir-p (dirname dir))
+    (false-if-exception (mkdir dir #o755))))
+
+(define (write-json-file file value)
+  (let ((tmp (string-append file ".tmp")))
+    (call-with-output-file tmp
+      (lambda (p) (scm->json value p #:pretty #t) (newline p)))
+    (rename-file tmp file)))
+
+(define (read-json-file file)
+  (call-with-input-file file json->scm))
+
+(define (finding-directory out sig) (string-append out "/findings/" sig))
+
+(define (finding-exists? out sig)
+  (file-exists? (string-append (finding-directory out sig) "/finding.json")))
+
+(define (trace->json trace)
+  (list->vector
+   (map (match-lambda
+          ((name side r)
+           `(("step" . ,name) ("side" . ,side)
+             ("result" . ,(if (result? r) (result->alist r) r)))))
+        (trace-steps trace))))
+
+(define (record-hit! out sig seed iteration)
+  (let ((dir (string-append (finding-directory out sig) "/hits")))
+    (mkdir-p dir)
+    (write-json-file (format #f "~a/~a-~a.json" dir seed iteration)
+                     `(("seed" . ,seed) ("iteration" . ,iteration)))))
+
+(define (finding-hit-count out sig)
+  (let ((dir (string-append (finding-directory out sig) "/hits")))
+    (if (file-exists? dir)
+        (length (scandir dir (lambda (f) (string-suffix? ".json" f))))
+        0)))
+
+(define (list-findings out)
+  (let ((dir (string-append out "/findings")))
+    (if (file-exists? dir)
+        (filter (lambda (f) (finding-exists? out f))
+                (or (scandir dir (lambda (f) (not (member f '("." "..")))))
+                    '()))
+        '())))
+
+(define* (store-finding! out sig #:key case chain trace diffs seed iteration
+                         engine qemu-img qemu-io recipe (run-options '()))
+  "Write finding.json and repro.sh for a new signature."
+  (let ((dir (finding-directory out sig)))
+    (mkdir-p dir)
+    (write-json-file (string-append dir "/finding.json")
+                     `(("signature" . ,sig)
+                       ("shape" . ,(canonical-shape diffs))
+                       ("recipe" . ,recipe)
+                       ("seed" . ,seed)
+                       ("iteration" . ,iteration)
+                       ("replay" . ,(format #f "~a:~a" seed iteration))
+                       ;; --ops/--formats: what S:I needs to pick this case again.
+                       ("run-options" . ,run-options)
+                       ("engine" . (("name" . ,(engine-name engine))
+                                    ("kind" . ,(symbol->string (engine-kind engine)))
+                                    ("program" . ,(engine-program engine))))
+                       ("reference" . ,(engine-program qemu-img))
+                       ("diffs" . ,(list->vector diffs))
+                       ("case" . ,case)
+                       ("chain" . ,(list->vector chain))
+                       ("outputs" . ,(trace->json trace))))
+    (let ((file (string-append dir "/repro.sh")))
+      (call-with-output-file file
+        (lambda (p)
+          (display (repro-script chain #:engine engine #:qemu-img qemu-img
+                                 #:qemu-io qemu-io #:title (canonical-shape diffs)
+                                 #:replay (format #f "~a:~a" seed iteration))
+                   p)))
+      (chmod file #o755))))
+
+;;; repro.sh
+
+(define (sh-quote s)
+  (string-append "'" (string-join (string-split s #\') "'\\''") "'"))
+
+(define (sh-argv argv path-vars)
+  "ARGV as shell words; image paths become \"$E\" / \"$R\"."
+  (string-join (map (lambda (a)
+                      (cond ((assoc a path-vars) => cdr)
+                            (else (sh-quote a))))
+                    argv)
+               " "))
+
+(define* (repro-script chain #:key engine qemu-img qemu-io title replay)
+  (let* ((fmt (assoc-ref (car chain) "format"))
+         (ext (format-extension fmt))
+         (E "@E@") (R "@R@")
+         (vars `((,E . "\"$E\"") (,R . "\"$R\"")))
+         (lines '()))
+    (define (emit . strs) (set! lines (cons (apply string-append strs) lines)))
+    (define (path side) (if (equal? side "engine") E R))
+    (define (tool-var side) (if (equal? side "engine") "\"$ENGINE\"" "\"$QEMU_IMG\""))
+    (define (sides step)
+      (match (assoc-ref step "side")
+        ("both" '("engine" "reference")) (s (list s))))
+    (define (tool-argv side argv)
+      ;; Replace the program with the $ENGINE / $QEMU_IMG variable.
+      (string-append (tool-var side) " " (sh-argv (cdr argv) vars)))
+    (emit "#!/bin/sh")
+    (emit "# repro.sh -- standalone reproducer written by instar-fuzz.")
+    (emit "# Divergence: " title)
+    (emit "# Replay inside instar-fuzz: --replay " replay)
+    (emit "# Exit status 1 when a difference between the two images shows.")
+    (emit "set -u")
+    (emit "QEMU_IMG=${QEMU_IMG:-" (sh-quote (engine-program qemu-img)) "}")
+    (emit "QEMU_IO=${QEMU_IO:-" (sh-quote qemu-io) "}")
+    (emit "ENGINE=${ENGINE:-" (sh-quote (or (engine-program engine) "instar-img")) "}")
+    (emit "d=$(mktemp -d \"${TMPDIR:-/tmp}/instar-repro.XXXXXX\") || exit 3")
+    (emit "trap 'rm -rf \"$d\"' EXIT")
+    (emit "E=\"$d/engine." ext "\" R=\"$d/reference." ext "\" status=0")
+    (emit "classes=")
+    (for-each
+     (lambda (step)
+       (match (assoc-ref step "step")
+         ("create"
+          (for-each (lambda (side)
+                      (emit (tool-argv side (create-argv "x" fmt (path side)
+                                                         (assoc-ref step "size")
+                                                         (assoc-ref step "options")
+                                                         (assoc-ref step "prealloc")))
+                            "; rc=$?; echo \"" side " create: $rc\"; "
+                            "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \""))
+                    (sides step))
+          (emit "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes="))
+         ("write-pattern"
+          (for-each (lambda (side)
+                      (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt ,@(qemu-io-commands
+                                                                     (assoc-ref step "patterns"))
+                                                         ,(path side))
+                                                       vars)
+                            " >/dev/null"))
+                    (sides step)))
+         ("copy" (emit "cp --sparse=always \"$R\" \"$E\""))
+         ("verify"
+          (for-each (lambda (side)
+                      (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt
+                                                         ,@(append-map (lambda (c) (list "-c" c))
+                                                                       (vector->list (assoc-ref step "commands")))
+                                                         ,(path side))
+                                                       vars)
+                            " 2>&1 | grep -i 'fail' && status=1"))
+                    (sides step)))
+         ("resize"
+          (for-each (lambda (side)
+                      (emit (tool-argv side (resize-argv "x" fmt (path side)
+                                                         (assoc-ref step "spec")
+                                                         (assoc-ref step "shrink")
+                                                         (assoc-ref step "prealloc")))
+                            "; rc=$?; echo \"" side " " (assoc-ref step "name") ": $rc\"; "
+                            "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \""))
+                    (sides step))
+          (emit "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes="))
+         ((or "info" "check")
+          (=> skip)
+          (if (equal? (assoc-ref step "side") "both")
+              (skip)
+              (emit "echo '== " (assoc-ref step "step") " (engine)'; \"$QEMU_IMG\" "
+                    (assoc-ref step "step") " --output=json -f " fmt " \"$E\"")))
+         ("info"
+          (emit "for s in E R; do eval f=\\$$s; \"$QEMU_IMG\" info --output=json -f " fmt
+                " \"$f\" | grep -v -e '\"filename\"' -e '\"actual-size\"' > \"$d/$s.info\"; done")
+          (emit "echo '== info (engine vs reference)'; diff \"$d/E.info\" \"$d/R.info\" || status=1"))
+         ("check"
+          (emit "for s in E R; do eval f=\\$$s; \"$QEMU_IMG\" check --output=json -f " fmt
+                " \"$f\" 2>&1 | grep -v -e '\"filename\"' -e '\"image-end-offset\"' -e '\"fragmented-clusters\"' > \"$d/$s.check\"; done")
+          (emit "echo '== check (engine vs reference)'; diff \"$d/E.check\" \"$d/R.check\" || status=1"))
+         ("compare"
+          (emit "echo '== compare'; \"$QEMU_IMG\" compare -f " fmt " -F " fmt
+                " \"$E\" \"$R\" || status=1"))
+         ("length"
+          (emit "echo \"== length: $(stat -c %s \"$E\") vs $(stat -c %s \"$R\")\"")
+          (emit "[ \"$(stat -c %s \"$E\")\" = \"$(stat -c %s \"$R\")\" ] || status=1"))))
+     chain)
+    (emit "exit $status")
+    (string-append (string-join (reverse lines) "\n") "\n")))
