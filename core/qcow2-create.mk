@@ -43,4 +43,3 @@ bench: bench-qcow2-vs-qemu
 
 # Manual: a subsection for the qcow2 section (the lead includes it from
 # doc/formats.texi after fmt-qcow2.texi).
-EXTRA_DIST += doc/fmt-qcow2-create.texi

@@ -4,6 +4,7 @@ info_TEXINFOS += doc/instar-fuzz.texi
 doc_instar_fuzz_TEXINFOS = \
 	doc/formats.texi \
 	doc/fmt-qcow2.texi \
+	doc/fmt-qcow2-create.texi \
 	doc/fmt-vhd.texi \
 	doc/fmt-vhdx.texi \
 	doc/fmt-vmdk.texi \

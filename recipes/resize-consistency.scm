@@ -26,6 +26,10 @@
                   (set! %load-path (cons d %load-path))
                   (set! %load-compiled-path (cons d %load-compiled-path))))
               (list (string-append top "/../guile/site/3.0") (string-append top "/scm")))
+    ;; Installed: the compiled modules live under PREFIX/lib (the usual libdir).
+    (let ((ccache (string-append top "/../../lib/guile/3.0/site-ccache")))
+      (when (file-exists? (string-append ccache "/instar/run.go"))
+        (set! %load-compiled-path (cons ccache %load-compiled-path))))
     (let ((ext (string-append top "/core/guile/.libs")))
       (when (and (not (getenv "INSTAR_EXTENSION_DIR")) (file-exists? ext))
         (setenv "INSTAR_EXTENSION_DIR" ext)))

@@ -25,8 +25,11 @@ dist_instarmodule_DATA = $(INSTAR_SCM_MODULES)
 nodist_instarmodule_DATA = scm/instar/config.scm
 instarobject_DATA = scm/instar/config.go $(INSTAR_SCM_MODULES:.scm=.go)
 CLEANFILES += scm/instar/config.scm $(instarobject_DATA)
-# Guile ignores a .go older than its .scm: install the sources first.
-install-instarobjectDATA: install-dist_instarmoduleDATA install-nodist_instarmoduleDATA
+# Guile ignores a .go older than its .scm: install the sources first.  The
+# target is named through a variable so automake adds this prerequisite
+# instead of taking the rule as a replacement for its own install rule.
+instar_install_go_files = install-instarobjectDATA
+$(instar_install_go_files): install-dist_instarmoduleDATA install-nodist_instarmoduleDATA
 
 # (instar config): the installed extension directory, fully expanded.
 scm/instar/config.scm: $(srcdir)/scm/instar/config.scm.in Makefile
