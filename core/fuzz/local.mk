@@ -110,3 +110,8 @@ clean-local: clean-fuzz
 clean-fuzz:
 	rm -rf $(FUZZ_DIR)
 .PHONY: clean-fuzz
+
+# corpus/generate.sh's helper: real images -> seed inputs.
+noinst_PROGRAMS += core/fuzz/seed-extract
+core_fuzz_seed_extract_SOURCES = core/fuzz/seed-extract.c
+core_fuzz_seed_extract_LDADD = core/libinstar.la
