@@ -9,7 +9,7 @@ for t in planners engine; do
     require "$bin" "replay-resize-$t"
     corpus="$abs_top_srcdir/corpus/fuzz_resize_$t"
     crashes="$abs_top_srcdir/corpus/crashes/fuzz_resize_$t"
-    n=$(find "$corpus" -type f ! -name README | wc -l)
+    n=$(find "$corpus" -type f ! -name README ! -name '.*' | wc -l)
     [ "$n" -ge 10 ]
     ok $? "fuzz_resize_$t: seed corpus has $n inputs"
     "$bin" "$corpus" >"$TMPD/out" 2>"$TMPD/err"
@@ -18,7 +18,7 @@ for t in planners engine; do
     ok $st "fuzz_resize_$t: corpus replays clean"
     grep -Fx "replayed $n inputs" "$TMPD/out" >/dev/null
     ok $? "fuzz_resize_$t: every corpus input was run"
-    m=$(find "$crashes" -type f ! -name README 2>/dev/null | wc -l)
+    m=$(find "$crashes" -type f ! -name README ! -name '.*' 2>/dev/null | wc -l)
     if [ "$m" -gt 0 ]; then
         "$bin" "$crashes" >"$TMPD/out" 2>"$TMPD/err"
         st=$?

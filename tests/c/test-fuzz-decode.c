@@ -183,6 +183,17 @@ static void test_vhd(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
     ok(c->vhd.disk_type == INSTAR_VHD_FIXED && c->vhd.bat.len == 0, "subformat 1: fixed, no BAT");
 }
 
+static uint32_t crc32c_slow(const uint8_t *p, size_t n, size_t field)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= (i >= field && i < field + 4) ? 0 : p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 static void test_vmdk_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
     static const char desc[] = "# Disk DescriptorFile\nversion=1\nCID=1\n"
@@ -215,6 +226,12 @@ static void test_vmdk_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_cas
     ok(memcmp(x->region1.data, "regi", 4) == 0 && memcmp(x->metadata.data, "metadata", 8) == 0,
        "region and metadata tables synthesised");
     is_u64(instar_le64(x->metadata.data + 0x10008), 1u << 30, "metadata virtual size item");
+    is_u64(instar_le32(x->header1.data + 4), crc32c_slow(x->header1.data, 4096, 4),
+           "header 1 CRC-32C over 4 KiB (zero-extension tables)");
+    is_u64(instar_le32(x->header2.data + 4), crc32c_slow(x->header2.data, 4096, 4),
+           "header 2 CRC-32C");
+    is_u64(instar_le32(x->region1.data + 4), crc32c_slow(x->region1.data, 65536, 4),
+           "region table CRC-32C over 64 KiB");
     is_u64(x->bat.len, 128 * 8, "BAT: 128 payload blocks, chunk ratio 4096 -> 128 entries");
 }
 
