@@ -7,3 +7,4 @@ bench_instar_bench_LDADD = core/libinstar.la
 bench: bench/instar-bench$(EXEEXT)
 	$(builddir)/bench/instar-bench
 .PHONY: bench
+bench: bench-fuzz

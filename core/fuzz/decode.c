@@ -730,11 +730,22 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
 int instar_fuzz_decode(struct instar_fuzz_decoder *d, const uint8_t *data, size_t len,
                        struct instar_fuzz_case *c)
 {
-    int rc;
-    memset(c, 0, sizeof *c);
-    rc = instar_fuzz_decode_header(data, len, &c->hdr);
+    int rc = instar_fuzz_decode_header(data, len, &c->hdr);
     if (rc != INSTAR_OK)
         return rc;
+    /* Reset only what this target reads (the case is ~10 KiB; the staged
+     * table arrays are counted, never read past their counts). */
+    memset(c->carve, 0, sizeof c->carve);
+    c->ncarves = 0;
+    switch (c->hdr.target) {
+    case INSTAR_FUZZ_RAW: memset(&c->raw, 0, sizeof c->raw); break;
+    case INSTAR_FUZZ_QCOW2_GROW:
+    case INSTAR_FUZZ_QCOW2_SHRINK: memset(&c->qcow2, 0, sizeof c->qcow2); break;
+    case INSTAR_FUZZ_VMDK: memset(&c->vmdk, 0, sizeof c->vmdk); break;
+    case INSTAR_FUZZ_VHD: memset(&c->vhd, 0, sizeof c->vhd); break;
+    case INSTAR_FUZZ_VHDX: memset(&c->vhdx, 0, sizeof c->vhdx); break;
+    case INSTAR_FUZZ__COUNT: break;
+    }
     const uint8_t *pool = data + INSTAR_FUZZ_HEADER_LEN;
     c->pool_len = len - INSTAR_FUZZ_HEADER_LEN;
     c->carve[0].data = pool;

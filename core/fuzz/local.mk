@@ -127,3 +127,9 @@ clean-fuzz:
 noinst_PROGRAMS += core/fuzz/seed-extract
 core_fuzz_seed_extract_SOURCES = core/fuzz/seed-extract.c
 core_fuzz_seed_extract_LDADD = core/libinstar.la
+
+# make bench: executions per second, each target vs the empty target.
+bench-fuzz:
+	@if test -n "$(FUZZ_CC)"; then $(MAKE) $(AM_MAKEFLAGS) fuzz-build >/dev/null; fi
+	@FUZZ_DIR='$(FUZZ_DIR)' srcdir='$(srcdir)' $(SHELL) $(srcdir)/bench/fuzz-bench.sh
+.PHONY: bench-fuzz

@@ -103,7 +103,7 @@ struct instar_fuzz_header {
 };
 
 /* One decoded input: the header, the carves and the planner options
- * (only the member for hdr.target is meaningful).  Slices point into the
+ * (only the member for hdr.target is meaningful, and only it is reset).  Slices point into the
  * input or into the decoder's buffers: valid until the next decode. */
 struct instar_fuzz_case {
     struct instar_fuzz_header hdr;
