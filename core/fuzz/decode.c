@@ -35,6 +35,7 @@ struct instar_fuzz_decoder {
     struct fbuf region;     /* vhdx region table */
     struct fbuf meta;       /* vhdx metadata region */
     struct fbuf table0;     /* zero-extended tables (vmdk GD, vhdx BAT) */
+    struct fbuf table1;     /* vmdk redundant GD */
     struct fbuf tableff;    /* 0xff-extended tables (vhd BAT) */
     uint32_t crc32c[256];
     /* CRC-32C state after 3584 and 65456 zero bytes, as byte-indexed
@@ -43,9 +44,9 @@ struct instar_fuzz_decoder {
      * content to checksum. */
     uint32_t zeros_hdr[4][256];
     uint32_t zeros_region[4][256];
-    /* The vhdx region table depends on two numbers only: memoised, so its
+    /* The vhdx region table depends on three numbers only: memoised, so its
      * 64 KiB CRC is not recomputed per input. */
-    uint64_t region_key[2];
+    uint64_t region_key[3];
     bool region_valid;
 };
 
@@ -144,7 +145,7 @@ void instar_fuzz_decoder_free(struct instar_fuzz_decoder *d)
     if (d == NULL)
         return;
     struct fbuf *all[] = {&d->qhdr, &d->l1, &d->reftable, &d->refblocks, &d->l2,
-                          &d->hdr, &d->hdr2, &d->dyn, &d->region, &d->meta, &d->table0,
+                          &d->hdr, &d->hdr2, &d->dyn, &d->region, &d->meta, &d->table0, &d->table1,
                           &d->tableff};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]->p);
@@ -168,6 +169,7 @@ struct instar_fuzz_decoder *instar_fuzz_decoder_new(void)
         && fbuf_alloc(&d->region, 64 * KiB, 0)
         && fbuf_alloc(&d->meta, 1 * MiB, 0)
         && fbuf_alloc(&d->table0, 4 * MiB, 0)
+        && fbuf_alloc(&d->table1, 4 * MiB, 0)
         && fbuf_alloc(&d->tableff, 4 * MiB, 0xff);
     if (!ok) {
         instar_fuzz_decoder_free(d);
@@ -309,10 +311,13 @@ static void fill_request(struct instar_resize_request *req, const struct instar_
 }
 
 /* Split CARVE into tables of TABLE bytes staged as indices 0, 1, ...
- * Cooked: each table is whole (zero-extended in BUF); raw: the last one may
- * be short.  At most LIMIT tables. */
+ * Cooked: only tables whose entry in POINTERS (a big-endian u64 table,
+ * masked with MASK) is non-zero are staged -- a real host stages only
+ * allocated tables -- and a short last table is zero-extended in BUF; raw:
+ * every index, the last one possibly short.  At most LIMIT tables. */
 static size_t stage_tables(struct fbuf *buf, struct instar_slice carve, uint64_t table,
-                           uint64_t limit, bool raw, struct instar_staged_table *out)
+                           uint64_t limit, bool raw, struct instar_slice pointers,
+                           uint64_t mask, struct instar_staged_table *out)
 {
     if (carve.len == 0)
         return 0;
@@ -328,6 +333,9 @@ static size_t stage_tables(struct fbuf *buf, struct instar_slice carve, uint64_t
         uint64_t off = i * table;       /* < 2^21 * 64: no overflow */
         if (off >= carve.len)
             break;
+        if (!raw && ((i + 1) * 8 > pointers.len ||
+                     (instar_be64(pointers.data + 8 * i) & mask) == 0))
+            continue;
         struct instar_slice part = {carve.data + off, (size_t)(carve.len - off)};
         if (part.len >= table)
             part.len = (size_t)table;
@@ -440,10 +448,10 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
     }
     o->refblocks = c->refblocks;
     o->n_refblocks = stage_tables(&d->refblocks, c->carve[2], cs, rt_len / 8,
-                                  h->raw_slices, c->refblocks);
+                                  h->raw_slices, o->reftable, ~(uint64_t)511, c->refblocks);
     o->l2_tables = c->l2_tables;
     o->n_l2_tables = stage_tables(&d->l2, c->carve[3], cs, o->l1_size,
-                                  h->raw_slices, c->l2_tables);
+                                  h->raw_slices, o->l1, 0x00fffffffffffe00ULL, c->l2_tables);
 }
 
 /* ---- vhd ------------------------------------------------------------------ */
@@ -553,6 +561,16 @@ static size_t vmdk_set_create_type(uint8_t *p, size_t len, size_t cap, const cha
     return len;
 }
 
+/* OUT[i] = IN[i] + DELTA (u32 LE, wrapping) for non-zero entries. */
+NO_COVERAGE
+static void shift_entries(uint8_t *out, const uint8_t *in, size_t n, uint32_t delta)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = instar_le32(in + 4 * i);
+        instar_put_le32(out + 4 * i, e ? e + delta : 0);
+    }
+}
+
 static void decode_vmdk(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
     const struct instar_fuzz_header *h = &c->hdr;
@@ -597,9 +615,22 @@ static void decode_vmdk(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
         }
         o->gd = fbuf_extend(&d->table0, c->carve[2], gd_len);
     }
-    /* The redundant directory is a copy of the primary one. */
-    if (o->rgd_offset_sectors != 0)
+    if (o->rgd_offset_sectors == 0)
+        return;
+    if (h->raw_slices) {
         o->rgd = o->gd;
+        return;
+    }
+    /* The redundant directory points at the redundant grain tables, which
+     * qemu-img lays out after the RGD as the primary ones follow the GD:
+     * the same entries shifted by rgd - gd. */
+    o->rgd = fbuf_extend(&d->table1, (struct instar_slice){d->table1.p, 0}, gd_len);
+    size_t n = c->carve[2].len / 4;
+    if (n > o->rgd.len / 4)
+        n = o->rgd.len / 4;
+    shift_entries(d->table1.p, o->gd.data, n,
+                  (uint32_t)(o->rgd_offset_sectors - o->gd_offset_sectors));
+    fbuf_touch(&d->table1, n * 4);
 }
 
 /* ---- vhdx ----------------------------------------------------------------- */
@@ -653,7 +684,16 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     uint64_t region_len = UINT32_MAX;
     if (instar_align_up_u64(bat_bytes, MiB, &region_len) && region_len == 0)
         region_len = MiB;
-    o->bat_offset = 2 * MiB;
+    /* The BAT follows the log the header carve describes (qemu-img puts
+     * the log at 1 MiB); an absurd log gives the default place. */
+    uint64_t log_end = 2 * MiB;
+    if (c->carve[0].len >= 80) {
+        uint64_t lo = instar_le64(c->carve[0].data + 72), end;
+        if (instar_add_u64(lo, instar_le32(c->carve[0].data + 68), &end) &&
+            instar_align_up_u64(end, MiB, &end) && end >= MiB && end <= ((uint64_t)1 << 40))
+            log_end = end;
+    }
+    o->bat_offset = log_end;
     o->bat_region_length = clamp_u32(region_len);
     o->metadata_offset = o->bat_offset + o->bat_region_length;
 
@@ -682,7 +722,7 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
 
     /* Region table (BAT, metadata). */
     if (!d->region_valid || d->region_key[0] != o->bat_region_length ||
-        d->region_key[1] != o->metadata_offset) {
+        d->region_key[1] != o->metadata_offset || d->region_key[2] != o->bat_offset) {
         uint8_t *r = fbuf_reset(&d->region);
         memcpy(r, "regi", 4);
         instar_put_le32(r + 8, 2);
@@ -696,6 +736,7 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
         fbuf_touch(&d->region, 80);
         d->region_key[0] = o->bat_region_length;
         d->region_key[1] = o->metadata_offset;
+        d->region_key[2] = o->bat_offset;
         d->region_valid = true;
     }
     o->region1.data = o->region2.data = d->region.p;

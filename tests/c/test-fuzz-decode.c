@@ -128,6 +128,18 @@ static void test_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c
     is_int(c->qcow2.refcount_table_clusters, 8, "subformat bits 4-6 = 7: 8 refcount table clusters");
     is_int(c->qcow2.n_refblocks, 64, "32 KiB of 512-byte refcount blocks: 64 staged");
     is_int(c->qcow2.n_l2_tables, 32, "L2 tables clamped to l1_size (32)");
+    /* Cooked: only tables whose pointer is allocated are staged. */
+    memset(input + 32 + 4096, 0, 8);                    /* refcount table entry 0 */
+    memset(input + 32 + 8 * 5, 0, 8);                   /* L1 entry 5 */
+    instar_fuzz_decode(d, input, n, c);
+    ok(c->qcow2.n_refblocks == 63 && c->qcow2.refblocks[0].index == 1,
+       "unallocated refcount block 0 is not staged");
+    ok(c->qcow2.n_l2_tables == 31 && c->qcow2.l2_tables[5].index == 6,
+       "the L2 table of an empty L1 entry is not staged");
+    input[1] |= INSTAR_FUZZ_FLAG_RAW_SLICES;
+    instar_fuzz_decode(d, input, n, c);
+    ok(c->qcow2.n_refblocks == 64 && c->qcow2.n_l2_tables == 32, "raw slices stage every index (up to the limits)");
+    input[1] &= (uint8_t)~INSTAR_FUZZ_FLAG_RAW_SLICES;
     is_u64(c->qcow2.l2_tables[31].index, 31, "indices ascending");
 
     /* Variations. */
@@ -206,6 +218,7 @@ static void test_vmdk_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_cas
     instar_put_le64(input + 32 + 48, 21);
     instar_put_le64(input + 32 + 56, 150);
     memcpy(input + 32 + 512, desc, sizeof desc - 1);
+    instar_put_le32(input + 32 + 1536, 154);           /* GD[0] -> GT at 154 */
     instar_fuzz_decode(d, input, n, c);
     const struct instar_vmdk_resize_opts *o = &c->vmdk;
     is_u64(o->capacity_sectors, 2048, "capacity in sectors");
@@ -214,7 +227,8 @@ static void test_vmdk_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_cas
     is_u64(o->descriptor.len, 20 * 512, "descriptor slice: descriptor_sectors * 512");
     ok(strstr((const char *)o->descriptor.data, "createType=\"streamOptimized\"") != NULL,
        "subformat 1 rewrites createType to streamOptimized");
-    ok(o->rgd.data == o->gd.data && o->rgd.len == 512, "RGD mirrors the GD");
+    ok(o->rgd.len == 512 && instar_le32(o->rgd.data) == 154 - 150 + 21 &&
+       instar_le32(o->rgd.data + 4) == 0, "RGD entries: the GD's shifted by rgd - gd (qemu's layout)");
 
     n = make(5, 0, 0, 3, 8 << 20, 1 << 30, 2u << 30, 8 << 20, 512 + 1024 + 64, 0);
     instar_put_le64(input + 32 + 8, 41);               /* header sequence */
