@@ -625,9 +625,13 @@ static void decode_vmdk(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
      * qemu-img lays out after the RGD as the primary ones follow the GD:
      * the same entries shifted by rgd - gd. */
     o->rgd = fbuf_extend(&d->table1, (struct instar_slice){d->table1.p, 0}, gd_len);
-    size_t n = c->carve[2].len / 4;
+    /* Entries the carve touches (the last may be cut short: the GD slice
+     * holds it whole); beyond them both directories are zero. */
+    size_t n = (c->carve[2].len + 3) / 4;
     if (n > o->rgd.len / 4)
         n = o->rgd.len / 4;
+    if (n > o->gd.len / 4)
+        n = o->gd.len / 4;
     shift_entries(d->table1.p, o->gd.data, n,
                   (uint32_t)(o->rgd_offset_sectors - o->gd_offset_sectors));
     fbuf_touch(&d->table1, n * 4);
