@@ -150,7 +150,10 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
                                path, strerror(errno));
     }
     instar_fd_io_init(&fio, fd);
-    int rc = instar_image_create(&fio.io, o, diag);
+    struct instar_create_opts named = *o;
+    if (named.path == NULL)
+        named.path = path;
+    int rc = instar_image_create(&fio.io, &named, diag);
     if (close(fd) != 0 && rc == INSTAR_OK)
         rc = instar_diag_set(diag, INSTAR_E_IO, "Could not close '%s': %s",
                              path, strerror(errno));

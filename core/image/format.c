@@ -69,6 +69,10 @@ int instar_probe(struct instar_io *io, enum instar_format *out)
         *out = INSTAR_FORMAT_VHDX;
     else if (size >= 4 && memcmp(head, "KDMV", 4) == 0)
         *out = INSTAR_FORMAT_VMDK;
+    /* A VMDK descriptor file (flat and split subformats): qemu probes it
+     * as vmdk, and resizing it as raw would wreck the text. */
+    else if (size >= 21 && memcmp(head, "# Disk DescriptorFile", 21) == 0)
+        *out = INSTAR_FORMAT_VMDK;
     else if (size >= 8 && memcmp(head, "conectix", 8) == 0)
         *out = INSTAR_FORMAT_VPC;
     else {

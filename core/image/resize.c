@@ -135,6 +135,10 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
         default:
             rc = INSTAR_E_INVALID_ARGUMENT;
         }
+        /* A barrier after every patch: the prepare -> commit -> cleanup
+         * order must survive power loss, not only a process crash. */
+        if (rc == INSTAR_OK)
+            rc = io->ops->sync(io);
         if (rc != INSTAR_OK)
             return io_error(io, rc, diag, "Could not write image metadata");
     }

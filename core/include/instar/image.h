@@ -103,6 +103,9 @@ struct instar_create_opts {
     bool block_state_zero;      /* vhdx (default true) */
     char adapter_type[16];      /* vmdk */
     bool zeroed_grain;          /* vmdk */
+    /* The file being created, when known (instar_create_file sets it):
+     * vmdk writes its base name into the descriptor's extent line. */
+    const char *path;
 };
 void instar_create_opts_init(struct instar_create_opts *o, enum instar_format fmt);
 /* Apply one "key=value" option; INSTAR_E_INVALID_OPTION with a message. */

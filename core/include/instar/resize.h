@@ -89,34 +89,54 @@ enum instar_vhd_type {
 struct instar_vhd_resize_opts {
     struct instar_resize_request req;
     uint64_t current_file_size;
-    enum instar_vhd_type disk_type;
+    enum instar_vhd_type disk_type; /* differencing disks are refused */
+    /* Facts (must agree with the staged bytes, else HEADER_MISMATCH). */
     uint64_t virtual_size;          /* as qemu reads it (CHS or current size) */
     uint32_t block_size;            /* dynamic only */
     uint32_t max_table_entries;     /* dynamic only */
-    uint64_t bat_offset;            /* dynamic only */
-    struct instar_slice footer;     /* 512 bytes (the copy at EOF) */
-    struct instar_slice dyn_header; /* 1024 bytes, dynamic only */
-    struct instar_slice bat;        /* round_up(4*max_table_entries, 512) bytes */
-    uint64_t first_block_offset;    /* lowest allocated block (or file end) */
+    uint64_t bat_offset;            /* dynamic only: the header's table offset */
+    /* Existing state.  The footer is the copy qemu reads: at offset 0 for
+     * a dynamic disk, at end of file for a fixed one (512 bytes). */
+    struct instar_slice footer;
+    struct instar_slice dyn_header; /* 1024 bytes at the footer's data offset */
+    /* At least 4 * max_table_entries bytes.  A relocating plan writes the
+     * old entries straight from this slice: keep it alive and unchanged
+     * (not a view of the file being patched) until the plan is applied. */
+    struct instar_slice bat;
+    /* Informational (the engine fills it; the planner derives the layout
+     * from the staged BAT and ignores this): lowest allocated block. */
+    uint64_t first_block_offset;
 };
 
 /* ---- VHDX ---------------------------------------------------------------- */
+/* The scalars are cross-checked against the staged bytes (a disagreement is
+ * INSTAR_E_HEADER_MISMATCH); the staged bytes are parsed and validated as
+ * qemu 7.2 would before anything is planned. */
 struct instar_vhdx_resize_opts {
     struct instar_resize_request req;
     uint64_t current_file_size;
-    uint64_t virtual_size;
-    uint32_t block_size;
-    uint32_t logical_sector_size;
+    uint64_t virtual_size;          /* the Virtual Disk Size item */
+    uint32_t block_size;            /* File Parameters: BlockSize */
+    uint32_t logical_sector_size;   /* 512 or 4096 */
     bool leave_blocks_allocated;    /* "fixed" subformat */
     struct instar_slice header1;    /* 4 KiB at 64 KiB */
     struct instar_slice header2;    /* 4 KiB at 128 KiB */
-    struct instar_slice region1;    /* 64 KiB at 192 KiB */
-    struct instar_slice region2;    /* 64 KiB at 256 KiB */
-    struct instar_slice metadata;   /* the metadata region (<= 1 MiB staged) */
+    struct instar_slice region1;    /* 64 KiB at 192 KiB (the one qemu reads) */
+    struct instar_slice region2;    /* 64 KiB at 256 KiB (kept in step) */
+    struct instar_slice metadata;   /* the metadata region's first bytes (table + items) */
     uint64_t metadata_offset;       /* file offset of the metadata region */
-    struct instar_slice bat;        /* the BAT region's used part */
-    uint64_t bat_offset;
+    struct instar_slice bat;        /* BAT entries from index 0: at least the entries
+                                       before the first new payload block (the
+                                       planner asks for them with NEED_BYTES) */
+    uint64_t bat_offset;            /* BAT region, as region table 1 says */
     uint32_t bat_region_length;
+    /* New GUIDs for the header update (MS-VHDX: a new FileWriteGuid before
+     * the first write of a session, a new DataWriteGuid before a
+     * user-visible change such as the disk size).  The planner is pure, so
+     * the caller supplies them: the engine from getrandom(), fuzzers and
+     * tests fixed bytes. */
+    uint8_t file_write_guid[16];
+    uint8_t data_write_guid[16];
 };
 
 /* ---- VMDK (monolithicSparse) -------------------------------------------- */
@@ -132,8 +152,17 @@ struct instar_vmdk_resize_opts {
     uint64_t descriptor_sectors;
     struct instar_slice header;     /* 512 bytes */
     struct instar_slice descriptor; /* descriptor_sectors * 512 bytes */
-    struct instar_slice gd;         /* grain directory */
-    struct instar_slice rgd;        /* redundant grain directory */
+    struct instar_slice gd;         /* grain directory: ceil(4*gt_count/512) sectors */
+    struct instar_slice rgd;        /* redundant grain directory (same length) */
+    /* The 4-byte grain-table entry of the last grain, staged only when the
+     * old capacity is not grain-aligned (the planner asks for it with
+     * INSTAR_NEED_BYTES; it trusts the host to stage the bytes it named). */
+    struct instar_slice tail_gte;
+    /* The descriptor's new CID (the host picks it at random; an input so
+     * the planner stays pure). */
+    uint32_t new_cid;
+    /* When not NULL, a refusal stores a static one-line reason here. */
+    const char **why;
 };
 
 /* The planners.  Each fills PLAN and returns INSTAR_OK, or returns an

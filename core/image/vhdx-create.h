@@ -1,0 +1,18 @@
+/* vhdx-create.h -- VHDX create and the engine's helpers (internal). */
+#ifndef INSTAR_VHDX_CREATE_H
+#define INSTAR_VHDX_CREATE_H
+
+#include <stddef.h>
+
+#include "instar/image.h"
+
+/* Write a new VHDX image into the empty store IO as qemu-img 7.2 does
+ * (O->size already rounded up to 512). */
+int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
+                       struct instar_diag *diag);
+
+/* LEN random bytes (getrandom, /dev/urandom as a fallback) for GUIDs and
+ * sequence numbers; INSTAR_E_IO when the system has none to give. */
+int instar_vhdx_random(void *buf, size_t len);
+
+#endif

@@ -1,0 +1,16 @@
+/* vmdk-create.h -- VMDK create and the engine's CID source (internal). */
+#ifndef INSTAR_VMDK_CREATE_H
+#define INSTAR_VMDK_CREATE_H
+
+#include <stdint.h>
+
+#include "instar/image.h"
+
+/* Write a monolithicSparse image as qemu-img 7.2 does into an empty IO. */
+int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
+                       struct instar_diag *diag);
+
+/* A random descriptor CID (never 0xffffffff, which means "no parent"). */
+uint32_t instar_vmdk_random_cid(void);
+
+#endif

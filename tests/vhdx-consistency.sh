@@ -1,0 +1,186 @@
+#!/bin/sh
+# vhdx-consistency.sh -- qemu-img 7.2 cannot resize VHDX, so qemu is the
+# independent reader that judges our grows.  For every case: create the
+# start image (with qemu-img, and again with instar-img), write known
+# patterns with qemu-io (the first and the last bytes of the disk), resize
+# with instar-img, then require: qemu-img info shows the new size,
+# qemu-img check is clean, the old patterns read back, the new range reads
+# as zeros, qemu-io can write into the new range and read it back, and the
+# image still checks clean.  For the qemu-made start images, every crash
+# prefix of the plan (tests/tools/vhdx-apply-prefix) must leave an image
+# qemu opens and checks clean, showing the old or the new size and the old
+# data.
+. "$abs_top_srcdir/tests/lib.sh"
+require "$INSTAR_IMG" instar-img
+require "$QEMU_IMG" qemu-img
+require "$QEMU_IO" qemu-io
+PREFIX="$abs_top_builddir/tests/tools/vhdx-apply-prefix"
+require "$PREFIX" vhdx-apply-prefix
+
+vsize() { "$QEMU_IMG" info --output=json "$1" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p'; }
+
+# qemu-io exits 0 even when a pattern does not match: look at its output.
+qio() {  # qio FILE CMD...: 0 when every command ran and every pattern matched
+    f=$1; shift
+    for c in "$@"; do set -- "$@" -c "$c"; shift; done
+    out=$("$QEMU_IO" -f vhdx "$@" "$f" 2>&1) || { echo "$out" | sed 's/^/# /'; return 1; }
+    if echo "$out" | grep -q -i -e 'fail' -e 'error' -e 'mismatch'; then
+        echo "$out" | grep -i -e 'fail' -e 'error' -e 'mismatch' | head -3 | sed 's/^/# /'
+        return 1
+    fi
+    return 0
+}
+
+clean() { "$QEMU_IMG" check -q -f vhdx "$1" >/dev/null 2>&1; }
+
+# The zero check of the new range reads at most 2 MiB at each of its ends.
+zero_reads() {  # zero_reads OLD NEW: qemu-io read commands
+    len=$(($2 - $1))
+    if [ $len -le 4194304 ]; then
+        echo "read -P 0 $1 $len"
+    else
+        echo "read -P 0 $1 2097152"
+        echo "read -P 0 $(($2 - 2097152)) 2097152"
+    fi
+}
+
+run_case() {  # run_case CREATOR START END OPTIONS
+    creator=$1 start=$2 end=$3 opts=$4
+    img="$TMPD/img.vhdx"
+    rm -f "$img" "$TMPD/start.vhdx"
+    if [ -n "$opts" ]; then set -- -o "$opts"; else set --; fi
+    if [ "$creator" = qemu ]; then
+        "$QEMU_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
+    else
+        "$INSTAR_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
+    fi
+    desc="$creator $start -> $end ${opts:-(defaults)}"
+    # Patterns: the first 64 KiB, and the last 512 bytes of the old disk.
+    pats=""
+    if [ "$start" -gt 0 ]; then
+        last=$((start - 512))
+        qio "$img" "write -P 0xa1 0 65536" "write -P 0xa3 $last 512" ||
+            { ok 1 "$desc: qemu-io writes the start patterns"; return; }
+        pats="read -P 0xa1 0 65536
+read -P 0xa3 $last 512"
+    fi
+    cp --sparse=always "$img" "$TMPD/start.vhdx"
+
+    "$INSTAR_IMG" resize -q -f vhdx "$img" "$end" 2>"$TMPD/err"
+    ok $? "$desc: instar-img resize"
+    [ -s "$TMPD/err" ] && diag "$(cat "$TMPD/err")"
+    ok $([ "$(vsize "$img")" = "$end" ]; echo $?) "$desc: qemu-img info shows $end"
+    clean "$img"; ok $? "$desc: qemu-img check clean"
+    if [ -n "$pats" ]; then    # (a 0-byte start image has no old content)
+        echo "$pats" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$img" "$@"; }
+        ok $? "$desc: old content reads back"
+    fi
+    z=$(zero_reads "$start" "$end")
+    echo "$z" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$img" "$@"; }
+    ok $? "$desc: the new range reads as zeros"
+    w=$((end - 512)); [ $((end - start)) -ge 65536 ] && w=$((end - 65536))
+    wl=$((end - w))
+    qio "$img" "write -P 0xb7 $w $wl" && qio "$img" "read -P 0xb7 $w $wl"
+    ok $? "$desc: qemu-io writes into the new range and reads it back"
+    clean "$img"; ok $? "$desc: still clean after the write"
+
+    [ "$creator" = qemu ] || return
+    n=$("$PREFIX" "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
+    bad=""
+    k=0
+    while [ $k -le "$n" ]; do
+        cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
+        "$PREFIX" "$TMPD/p.vhdx" "$end" $k || bad="$bad $k(apply)"
+        s=$(vsize "$TMPD/p.vhdx")
+        { [ "$s" = "$start" ] || [ "$s" = "$end" ]; } || bad="$bad $k(size=$s)"
+        clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
+        if [ -n "$pats" ]; then
+            echo "$pats" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$TMPD/p.vhdx" "$@"; } ||
+                bad="$bad $k(data)"
+        fi
+        k=$((k + 1))
+    done
+    ok $([ -z "$bad" ]; echo $?) "$desc: all $((n + 1)) crash prefixes open, check clean, keep the data${bad:+ (bad:$bad)}"
+}
+
+# Shrink: the data below the new size stays, and growing back (with
+# instar-img) shows zeros, not the old data, past the new size.
+run_shrink() {  # run_shrink CREATOR START END OPTIONS
+    creator=$1 start=$2 end=$3 opts=$4
+    img="$TMPD/img.vhdx"
+    rm -f "$img" "$TMPD/start.vhdx"
+    if [ -n "$opts" ]; then set -- -o "$opts"; else set --; fi
+    if [ "$creator" = qemu ]; then
+        "$QEMU_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
+    else
+        "$INSTAR_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
+    fi
+    desc="$creator shrink $start -> $end ${opts:-(defaults)}"
+    keep1="read -P 0xa1 0 512"
+    keep2="read -P 0xa4 $((end - 512)) 512"
+    qio "$img" "write -P 0xa1 0 512" "write -P 0xa4 $((end - 512)) 512" \
+        "write -P 0xa5 $((start - 512)) 512" || { ok 1 "$desc: start patterns"; return; }
+    cp --sparse=always "$img" "$TMPD/start.vhdx"
+    "$INSTAR_IMG" resize -q -f vhdx --shrink "$img" "$end" 2>"$TMPD/err"
+    ok $? "$desc: instar-img resize --shrink"
+    [ -s "$TMPD/err" ] && diag "$(cat "$TMPD/err")"
+    ok $([ "$(vsize "$img")" = "$end" ]; echo $?) "$desc: qemu-img info shows $end"
+    clean "$img"; ok $? "$desc: qemu-img check clean"
+    qio "$img" "$keep1" "$keep2"; ok $? "$desc: content below the new size reads back"
+    "$INSTAR_IMG" resize -q -f vhdx "$img" "$start"
+    ok $([ "$(vsize "$img")" = "$start" ]; echo $?) "$desc: grown back to $start"
+    z=$(zero_reads "$end" "$start")
+    echo "$z" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$img" "$@" "$keep1" "$keep2"; }
+    ok $? "$desc: grown back, the range past $end reads as zeros (no old data)"
+    qio "$img" "write -P 0xb8 $((start - 512)) 512" && qio "$img" "read -P 0xb8 $((start - 512)) 512"
+    ok $? "$desc: qemu-io writes there and reads it back"
+    clean "$img"; ok $? "$desc: still clean"
+
+    [ "$creator" = qemu ] || return
+    n=$("$PREFIX" "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
+    bad=""
+    k=0
+    while [ $k -le "$n" ]; do
+        cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
+        "$PREFIX" "$TMPD/p.vhdx" "$end" $k || bad="$bad $k(apply)"
+        s=$(vsize "$TMPD/p.vhdx")
+        { [ "$s" = "$start" ] || [ "$s" = "$end" ]; } || bad="$bad $k(size=$s)"
+        clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
+        qio "$TMPD/p.vhdx" "$keep1" "$keep2" || bad="$bad $k(data)"
+        [ "$s" = "$start" ] && { qio "$TMPD/p.vhdx" "read -P 0xa5 $((start - 512)) 512" || bad="$bad $k(old-data)"; }
+        k=$((k + 1))
+    done
+    ok $([ -z "$bad" ]; echo $?) "$desc: all $((n + 1)) crash prefixes open, check clean, keep the visible data${bad:+ (bad:$bad)}"
+}
+
+M=1048576
+G=$((1024 * M))
+for creator in qemu instar; do
+    run_case $creator $((64 * M)) $((200 * M)) ""
+    run_case $creator $((5 * M + 512)) $((5 * M + 1024)) "block_size=1M"
+    run_case $creator $((5 * M + 512)) $((64 * M)) "block_size=1M"
+    run_case $creator $((5 * M + 512)) $((64 * M)) "block_size=1M,block_state_zero=off"
+    run_case $creator $((20 * M)) $((100 * M)) "subformat=fixed,block_state_zero=off"
+    run_case $creator $((20 * M)) $((20 * M + 512)) "subformat=fixed,block_state_zero=off"
+    run_case $creator $((5 * M)) $((13 * M)) "subformat=fixed,block_size=4M,block_state_zero=off"
+    run_case $creator $((20 * M)) $((100 * M)) "subformat=fixed"
+    run_case $creator $G $((2 * G + 512)) ""
+    run_case $creator $((4095 * M)) $((4098 * M)) "block_size=1M"
+    run_case $creator $((127 * G)) $((130 * G)) "block_size=1M"
+    run_case $creator $((127 * G)) $((130 * G)) "block_size=1M,block_state_zero=off"
+    run_case $creator 0 $((100 * M)) ""
+    run_case $creator $((100 * M)) $((64 * 1024 * G)) "block_size=256M"
+    run_case $creator 1000448 $((3 * M)) ""
+    run_case $creator $((300 * M)) $((600 * M + 512)) "subformat=fixed,block_size=256M,block_state_zero=off"
+    run_case $creator $((40 * M + 512)) $((100 * M)) "block_size=32M"
+done
+for creator in qemu instar; do
+    run_shrink $creator $((64 * M)) $((10 * M + 524288)) "block_size=1M"
+    run_shrink $creator $((200 * M)) $((64 * M)) ""
+    run_shrink $creator $((20 * M)) $((12 * M)) "subformat=fixed,block_state_zero=off"
+    run_shrink $creator $((100 * M)) $((20 * M + 512)) "subformat=fixed"
+    run_shrink $creator $((130 * G)) $((100 * G)) "block_size=1M"
+    run_shrink $creator $G 1024 ""
+done
+
+done_testing
