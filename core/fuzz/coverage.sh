@@ -34,9 +34,22 @@ report() {  # report LABEL DIR...
         -show-branch-summary $(ls "$srcdir"/core/resize/*.c) >"$dir/$label.txt"
     echo "== planner coverage, $label ($(cat "$dir/replay.out"))"
     # Filename Regions Missed Cover Functions Missed Cover Lines Missed Cover Branches Missed Cover
-    awk 'NR > 2 && $1 !~ /^-/ && NF >= 13 {
-            n = split($1, p, "/"); printf "  %-14s lines %6s of %5s   branches %6s of %5s\n",
-            p[n], $10, $8, $13, $11 }' "$dir/$label.txt"
+    # Per file, then per format (files named raw*, qcow2*, vhd.c/vhd-*,
+    # vhdx*, vmdk*; the rest is shared).
+    awk 'NR > 2 && $1 !~ /^-/ && NF >= 13 && $1 != "TOTAL" {
+            n = split($1, p, "/"); f = p[n]
+            printf "  %-18s lines %6s of %5s   branches %6s of %5s\n", f, $10, $8, $13, $11
+            fmt = "shared"
+            if (f ~ /^qcow2/) fmt = "qcow2"
+            else if (f ~ /^vhdx/) fmt = "vhdx"
+            else if (f ~ /^vhd/) fmt = "vhd"
+            else if (f ~ /^vmdk/) fmt = "vmdk"
+            else if (f ~ /^raw/) fmt = "raw"
+            L[fmt] += $8; LM[fmt] += $9; B[fmt] += $11; BM[fmt] += $12 }
+        END { for (k in L)
+                printf "  format %-11s lines %5.1f%% of %5d   branches %5.1f%% of %5d\n", k,
+                    L[k] ? 100 * (L[k] - LM[k]) / L[k] : 0, L[k],
+                    B[k] ? 100 * (B[k] - BM[k]) / B[k] : 0, B[k] }' "$dir/$label.txt"
 }
 
 report seeds "$srcdir/corpus/fuzz_resize_planners"
@@ -45,9 +58,11 @@ if [ "$FUZZ_TIME" -gt 0 ]; then
         echo "coverage.sh: build $FUZZ_DIR/fuzz_resize_planners first (make fuzz-build)" >&2
         exit 1
     fi
-    "$FUZZ_DIR/fuzz_resize_planners" -max_total_time="$FUZZ_TIME" \
+    # Fork mode goes on after a crash, so findings do not cut the run short.
+    "$FUZZ_DIR/fuzz_resize_planners" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \
+        -ignore_ooms=1 -max_total_time="$FUZZ_TIME" -artifact_prefix="$dir/" \
         -dict="$srcdir/core/fuzz/fuzz_resize_planners.dict" -max_len=73760 \
         "$dir/corpus" "$srcdir/corpus/fuzz_resize_planners" >"$dir/fuzz.log" 2>&1 || true
-    echo "   (libFuzzer: $(grep -E '^#[0-9]+.*DONE' "$dir/fuzz.log" | tail -1))"
+    echo "   (libFuzzer: $(grep -E '^#[0-9]+: cov' "$dir/fuzz.log" | tail -1))"
     report "after-${FUZZ_TIME}s" "$srcdir/corpus/fuzz_resize_planners" "$dir/corpus"
 fi
