@@ -10,3 +10,4 @@ bench: bench/instar-bench$(EXEEXT)
 .PHONY: bench
 bench: bench-diff
 bench: bench-guile
+bench: bench-fuzz

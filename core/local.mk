@@ -41,5 +41,6 @@ core_cli_instar_img_SOURCES = \
 	core/cli/main.c \
 	core/cli/cmd-create.c \
 	core/cli/cmd-resize.c \
+	core/cli/cmd-fuzz-explain.c \
 	core/cli/plan-json.c
 core_cli_instar_img_LDADD = core/libinstar.la

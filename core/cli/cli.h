@@ -16,6 +16,7 @@ int cli_report(int code, const struct instar_diag *diag);
 
 int cli_cmd_create(int argc, char **argv);
 int cli_cmd_resize(int argc, char **argv, int dry_run);
+int cli_cmd_fuzz_explain(int argc, char **argv);
 
 /* The plan as JSON (action, sizes, patches) on OUT. */
 void cli_print_plan_json(FILE *out, const struct instar_image_plan *p);

@@ -15,6 +15,7 @@ static const char usage_text[] =
     "  create [-f FMT] [-o K=V[,K=V...]] [--preallocation MODE] [-q] FILE [SIZE]\n"
     "  resize [-f FMT] [--shrink] [--preallocation MODE] [-q] FILE [+|-]SIZE\n"
     "  plan   [-f FMT] [--shrink] [--preallocation MODE] FILE [+|-]SIZE\n"
+    "  fuzz-explain FILE   decode a fuzz_resize_planners input and plan it\n"
     "\n"
     "FMT is raw, qcow2, vpc, vhdx or vmdk (probed from content when absent).\n"
     "MODE is off, metadata, falloc or full.  SIZE takes qemu-img's syntax:\n"
@@ -70,5 +71,7 @@ int main(int argc, char **argv)
         return cli_cmd_resize(argc - 1, argv + 1, 0);
     if (strcmp(cmd, "plan") == 0)
         return cli_cmd_resize(argc - 1, argv + 1, 1);
+    if (strcmp(cmd, "fuzz-explain") == 0)
+        return cli_cmd_fuzz_explain(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -1,1 +1,138 @@
 ## core/fuzz/local.mk -- libFuzzer targets, their replay drivers and make fuzz-resize.
+##
+## The decoder is part of libinstar (Scheme and tools share it).  The
+## targets build twice: with gcc + replay-main.c (check_PROGRAMS: make
+## check replays corpus/ and corpus/crashes/), and with $(FUZZ_CC) +
+## libFuzzer into fuzz-build/ (make fuzz-resize, fuzz-engine, fuzz).
+
+core_libinstar_la_SOURCES += \
+	core/include/instar/fuzz.h \
+	core/fuzz/decode.c \
+	core/fuzz/print.c
+
+fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h
+fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h \
+	core/fuzz/reparse.c core/fuzz/reparse.h
+
+# gcc replay drivers.
+check_PROGRAMS += core/fuzz/replay-resize-planners core/fuzz/replay-resize-engine
+core_fuzz_replay_resize_planners_SOURCES = core/fuzz/replay-main.c $(fuzz_target_sources_planners)
+core_fuzz_replay_resize_planners_LDADD = core/libinstar.la
+core_fuzz_replay_resize_engine_SOURCES = core/fuzz/replay-main.c $(fuzz_target_sources_engine)
+core_fuzz_replay_resize_engine_LDADD = core/libinstar.la
+
+# The planner target with a test hook that breaks plans on request: proves
+# a broken invariant is reported (tests/fuzz-invariants.sh).
+check_PROGRAMS += tests/c/fuzz-break-planners
+tests_c_fuzz_break_planners_SOURCES = core/fuzz/replay-main.c $(fuzz_target_sources_planners) \
+	tests/c/fuzz-break-hook.c
+tests_c_fuzz_break_planners_CPPFLAGS = $(AM_CPPFLAGS) -DINSTAR_FUZZ_TEST_HOOK
+tests_c_fuzz_break_planners_LDADD = core/libinstar.la
+
+check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse
+FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse
+tests_c_test_fuzz_decode_SOURCES = tests/c/test-fuzz-decode.c tests/c/tap.h
+tests_c_test_fuzz_decode_LDADD = core/libinstar.la
+tests_c_test_fuzz_reparse_SOURCES = tests/c/test-fuzz-reparse.c tests/c/tap.h \
+	core/fuzz/reparse.c core/fuzz/reparse.h
+tests_c_test_fuzz_reparse_LDADD = core/libinstar.la
+
+fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh
+TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse $(fuzz_sh_tests)
+EXTRA_DIST += $(fuzz_sh_tests) corpus \
+	core/fuzz/build.sh core/fuzz/run.sh core/fuzz/campaign.sh core/fuzz/coverage.sh \
+	core/fuzz/fuzz-empty.c \
+	core/fuzz/fuzz_resize_planners.dict core/fuzz/fuzz_resize_planners.options \
+	core/fuzz/fuzz_resize_engine.dict core/fuzz/fuzz_resize_engine.options \
+	bench/fuzz-bench.sh
+
+## ---- libFuzzer builds (clang, outside libtool) --------------------------
+
+FUZZ_TIME = 60
+FUZZ_JOBS = 1
+FUZZ_BUDGET = 600
+FUZZ_DIR = fuzz-build
+FUZZ_WORK = fuzz-work
+FUZZ_FINDINGS = fuzz-findings
+FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_COV = -fsanitize=fuzzer-no-link
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer $(FUZZ_SANITIZE) $(FUZZ_COV)
+FUZZ_LINK = -fsanitize=fuzzer $(FUZZ_SANITIZE)
+FUZZ_CPPFLAGS = $(DEFS) -I$(top_builddir) -I$(top_srcdir)/core/include -I$(top_srcdir)/core
+
+fuzz_core_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(filter %.c,$(core_libinstar_la_SOURCES)))
+
+$(FUZZ_DIR)/obj/%.o: $(srcdir)/%.c config.h
+	@if test -z "$(FUZZ_CC)"; then echo "fuzz: no clang found (configure FUZZ_CC=...)" >&2; exit 1; fi
+	@mkdir -p $(@D)
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(wildcard $(FUZZ_DIR)/obj/core/*/*.d)
+
+# The input decoder and message tables give no useful coverage feedback:
+# built without it, so libFuzzer's per-execution work tracks the planners.
+# So are checksum loops (the VHDX planner verifies 64 KiB region tables on
+# every call): their branches say nothing about the planner's decisions.
+fuzz_nocov_objs = $(FUZZ_DIR)/obj/core/fuzz/decode.o $(FUZZ_DIR)/obj/core/fuzz/print.o \
+	$(FUZZ_DIR)/obj/core/util/error.o $(FUZZ_DIR)/obj/core/check/plan-names.o \
+	$(filter $(FUZZ_DIR)/obj/core/util/crc32c.o,$(fuzz_core_objs))
+$(fuzz_nocov_objs): FUZZ_COV =
+
+# An archive, so each target links only what it calls (fewer counters
+# for libFuzzer to scan per execution).
+$(FUZZ_DIR)/libinstar-fuzz.a: $(fuzz_core_objs)
+	$(AM_V_AR)rm -f $@ && $(AR) rcs $@ $(fuzz_core_objs)
+
+$(FUZZ_DIR)/fuzz_resize_planners: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-planners.o $(FUZZ_DIR)/libinstar-fuzz.a
+	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
+$(FUZZ_DIR)/fuzz_resize_engine: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-engine.o \
+		$(FUZZ_DIR)/obj/core/fuzz/reparse.o $(FUZZ_DIR)/libinstar-fuzz.a
+	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
+$(FUZZ_DIR)/fuzz_empty: $(FUZZ_DIR)/obj/core/fuzz/fuzz-empty.o
+	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
+
+fuzz_targets = $(FUZZ_DIR)/fuzz_resize_planners $(FUZZ_DIR)/fuzz_resize_engine
+fuzz-build: $(fuzz_targets) $(FUZZ_DIR)/fuzz_empty
+
+fuzz_run = FUZZ_TIME='$(FUZZ_TIME)' FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_DIR='$(FUZZ_DIR)' \
+	FUZZ_WORK='$(FUZZ_WORK)' FUZZ_FINDINGS='$(FUZZ_FINDINGS)' srcdir='$(srcdir)' \
+	$(SHELL) $(srcdir)/core/fuzz/run.sh
+
+fuzz-resize: $(FUZZ_DIR)/fuzz_resize_planners
+	$(fuzz_run) fuzz_resize_planners
+fuzz-engine: $(FUZZ_DIR)/fuzz_resize_engine
+	$(fuzz_run) fuzz_resize_engine
+# The nightly campaign: every target in turn, the budget split between
+# them, new corpus entries merged back into corpus/, one summary.
+fuzz: $(fuzz_targets)
+	FUZZ_BUDGET='$(FUZZ_BUDGET)' FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_DIR='$(FUZZ_DIR)' \
+	FUZZ_WORK='$(FUZZ_WORK)' FUZZ_FINDINGS='$(FUZZ_FINDINGS)' srcdir='$(srcdir)' \
+	$(SHELL) $(srcdir)/core/fuzz/campaign.sh fuzz_resize_planners fuzz_resize_engine
+# Planner line/branch coverage (llvm-cov) of the seed corpus and, with
+# FUZZ_TIME > 0, after a short run.
+fuzz-coverage: $(FUZZ_DIR)/fuzz_resize_planners
+	FUZZ_CC='$(FUZZ_CC)' FUZZ_TIME='$(FUZZ_TIME)' srcdir='$(srcdir)' \
+	FUZZ_DIR='$(FUZZ_DIR)' FUZZ_CPPFLAGS='$(FUZZ_CPPFLAGS)' FUZZ_SOURCES='$(filter %.c,$(core_libinstar_la_SOURCES))' \
+	$(SHELL) $(srcdir)/core/fuzz/coverage.sh
+# The OSS-Fuzz / ClusterFuzzLite entry point, run locally.
+fuzz-oss-build:
+	CC='$(FUZZ_CC)' CFLAGS='-O1 -g $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link' \
+	LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT='$(abs_builddir)/$(FUZZ_DIR)/oss' \
+	INSTAR_CONFIG_DIR='$(abs_top_builddir)' $(SHELL) $(srcdir)/core/fuzz/build.sh
+.PHONY: fuzz fuzz-build fuzz-resize fuzz-engine fuzz-coverage fuzz-oss-build
+
+clean-local: clean-fuzz
+clean-fuzz:
+	rm -rf $(FUZZ_DIR)
+.PHONY: clean-fuzz
+
+# corpus/generate.sh's helper: real images -> seed inputs.
+noinst_PROGRAMS += core/fuzz/seed-extract
+core_fuzz_seed_extract_SOURCES = core/fuzz/seed-extract.c
+core_fuzz_seed_extract_LDADD = core/libinstar.la
+
+# make bench: executions per second, each target vs the empty target.
+bench-fuzz:
+	@if test -n "$(FUZZ_CC)"; then $(MAKE) $(AM_MAKEFLAGS) fuzz-build >/dev/null; fi
+	@FUZZ_DIR='$(FUZZ_DIR)' srcdir='$(srcdir)' $(SHELL) $(srcdir)/bench/fuzz-bench.sh
+.PHONY: bench-fuzz

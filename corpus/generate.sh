@@ -1,0 +1,173 @@
+#!/bin/sh
+# generate.sh -- make the fuzz seed corpus from real qemu-img images.
+#
+#   corpus/generate.sh [BUILDDIR]
+#
+# Creates images with qemu-img across formats and options, extracts their
+# headers and tables into the fuzz input layouts (core/fuzz/seed-extract),
+# pairs each with interesting new sizes (grow within a cluster, across L2 /
+# L1 / refcount-block boundaries, shrink, near the limits), and writes
+# content-named files (sha1sum) into corpus/fuzz_resize_planners/ and
+# corpus/fuzz_resize_engine/.  Deterministic apart from qemu-img's random
+# UUIDs and timestamps; rerunning adds files, it never deletes any.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/..}
+QEMU_IMG=${QEMU_IMG:-qemu-img}
+extract="$build/core/fuzz/seed-extract"
+[ -x "$extract" ] || { echo "generate.sh: build first (no $extract)" >&2; exit 1; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/instar-corpus.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+P="$here/fuzz_resize_planners"
+E="$here/fuzz_resize_engine"
+mkdir -p "$P" "$E"
+np=0
+ne=0
+
+store() {  # store DIR FILE: content-named copy
+    sum=$(sha1sum "$2" | cut -d' ' -f1)
+    cp "$2" "$1/$sum"
+}
+
+# planner SIZE FLAGS: one planner seed from $tmp/img
+planner() {
+    if "$extract" planners "$tmp/img" "$1" "$2" >"$tmp/seed" 2>"$tmp/err"; then
+        store "$P" "$tmp/seed"
+        np=$((np + 1))
+    fi
+}
+# engine FMTSEL KIND AMOUNT FLAGS: one engine seed from $tmp/img
+engine() {
+    "$extract" engine "$tmp/img" "$1" "$2" "$3" "$4" >"$tmp/seed"
+    store "$E" "$tmp/seed"
+    ne=$((ne + 1))
+}
+mk() {  # mk FMT OPTS SIZE
+    rm -f "$tmp/img"
+    if [ -n "$2" ]; then
+        "$QEMU_IMG" create -q -f "$1" -o "$2" "$tmp/img" "$3"
+    else
+        "$QEMU_IMG" create -q -f "$1" "$tmp/img" "$3"
+    fi
+}
+
+SHRINK=1
+PRE_META=16; PRE_FALLOC=32; PRE_FULL=48
+K=1024; M=$((1024 * 1024)); G=$((1024 * M))
+MAXLEN=9223372035781033984      # qemu's BDRV_MAX_LENGTH
+
+# ---- qcow2 -------------------------------------------------------------
+for cs in 512 4096 65536 2097152; do
+    l2=$((cs / 8))
+    span=$((cs * l2))             # bytes one L2 table maps
+    l1span=$((span * (cs / 8)))   # bytes one L1 cluster maps
+    for rb in 16 1 64; do
+        base=$((16 * M))
+        mk qcow2 "cluster_size=$cs,refcount_bits=$rb" $base
+        planner $((base + 512)) 0                 # within a cluster
+        planner $((base + cs)) 0                  # one more cluster
+        planner $((span * 2 + cs)) 0              # across an L2 boundary
+        planner $((l1span + span)) 0              # L1 grows past a cluster
+        planner $((base / 2)) $SHRINK             # shrink
+        planner $((base / 2)) 0                   # shrink without the flag
+        [ "$rb" = 16 ] || continue
+        planner $((base * 4)) $PRE_META           # metadata preallocation
+        planner $((base * 4)) $PRE_FALLOC
+        planner $((base * 4)) $PRE_FULL
+        planner $((base + 1000)) 0                # not a sector multiple
+        planner $MAXLEN 0                         # near the limit
+        planner 18446744073709551615 0            # 2^64 - 1
+        planner 0 $SHRINK                         # zero
+        planner $base 0                           # same size
+    done
+done
+# Options that change the header and the tables.
+for opts in "extended_l2=on" "extended_l2=on,cluster_size=16384" "lazy_refcounts=on" \
+            "compat=0.10" "refcount_bits=2" "refcount_bits=8" "refcount_bits=32" \
+            "preallocation=metadata,cluster_size=4096" \
+            "preallocation=metadata,cluster_size=512,refcount_bits=1"; do
+    mk qcow2 "$opts" $((8 * M))
+    planner $((8 * M + 4096)) 0
+    planner $((64 * M)) 0
+    planner $((2 * M)) $SHRINK
+    planner $((1 * G)) $PRE_META
+done
+# Sizes where the refcount structures need a new block when growing with
+# preallocation (512-byte clusters, 16-bit refcounts: a block covers 128 KiB).
+mk qcow2 "cluster_size=512" $((100 * K))
+planner $((120 * K)) $PRE_META
+planner $((300 * K)) $PRE_FULL
+planner $((10 * M)) $PRE_META
+
+# ---- vhd / vpc ------------------------------------------------------------
+for sub in dynamic fixed; do
+    mk vpc "subformat=$sub" $((8 * M))
+    s=$("$QEMU_IMG" info --output=json "$tmp/img" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')
+    planner $((s + 512)) 0
+    planner $((s + 2 * M)) 0
+    planner $((s * 3)) 0
+    planner $((s / 2)) $SHRINK
+    planner $((2040 * G)) 0                      # the VHD maximum
+    planner $((2041 * G)) 0
+    planner $((s * 2)) $PRE_FULL
+done
+mk vpc "" $((2 * G))
+planner $((4 * G)) 0
+planner $((1 * G)) $SHRINK
+
+# ---- vhdx -----------------------------------------------------------------
+for opts in "" "block_size=1048576" "subformat=fixed,block_size=1048576" "log_size=2097152"; do
+    mk vhdx "$opts" $((8 * M))
+    planner $((16 * M)) 0
+    planner $((8 * M + 512)) 0
+    planner $((1 * G)) 0
+    planner $((4 * M)) $SHRINK
+    planner $((64 * 1024 * G)) 0                 # 64 TiB: the maximum
+    planner $((64 * 1024 * G + 512)) 0
+done
+
+# ---- vmdk -----------------------------------------------------------------
+for size in $((1 * M)) $((100 * M)) $((1 * G)); do
+    mk vmdk "" $size
+    planner $((size + 512)) 0
+    planner $((size + 32 * M)) 0                 # one more grain table
+    planner $((size * 4)) 0
+    planner $((size / 2)) $SHRINK
+    planner $((2 * 1024 * G)) 0
+done
+mk vmdk "zeroed_grain=on" $((64 * M))
+planner $((128 * M)) 0
+
+# ---- raw ------------------------------------------------------------------
+for s in 0 1 511 512 4096 $((1 * M)); do
+    rm -f "$tmp/img"; head -c "$s" /dev/zero >"$tmp/img"
+    planner $((s + 512)) 0
+    planner 100 0
+    planner $((2 * M)) $PRE_FALLOC
+    planner $((2 * M)) $PRE_META
+    planner 1 $SHRINK
+done
+
+# ---- engine seeds: whole images + resize parameters -------------------------
+# FMTSEL: 0 probe, 1 raw, 2 qcow2, 3 vpc, 4 vhdx, 5 vmdk; KIND: 0 abs, 1 +, 2 -.
+for opts in "cluster_size=512" "cluster_size=4096,refcount_bits=1" "cluster_size=65536" \
+            "preallocation=metadata,cluster_size=4096" "compat=0.10,cluster_size=4096" \
+            "extended_l2=on,cluster_size=16384" "lazy_refcounts=on,cluster_size=512,refcount_bits=64"; do
+    mk qcow2 "$opts" $((4 * M))
+    engine 2 1 512 0
+    engine 2 1 $((4 * M)) 0
+    engine 0 0 $((64 * M)) 0
+    engine 2 2 $((2 * M)) $SHRINK
+    engine 2 1 $((1 * M)) $PRE_META
+done
+mk vpc "" $((8 * M)); engine 3 1 $((8 * M)) 0; engine 0 2 $((4 * M)) $SHRINK
+mk vpc "subformat=fixed" $((1 * M)); engine 3 1 $((1 * M)) 0; engine 3 0 $((3 * M)) 0
+mk vhdx "block_size=1048576" $((8 * M)); engine 4 1 $((8 * M)) 0; engine 0 2 $((4 * M)) $SHRINK
+mk vmdk "" $((64 * M)); engine 5 1 $((32 * M)) 0; engine 0 0 $((256 * M)) 0
+for s in 0 512 1000 $((1 * M)); do
+    rm -f "$tmp/img"; head -c "$s" /dev/zero >"$tmp/img"
+    engine 1 1 512 0; engine 1 0 $((3 * M)) $PRE_FULL; engine 1 2 512 $SHRINK
+done
+
+echo "generate.sh: $np planner seeds, $ne engine seeds written"
+echo "  $(ls "$P" | wc -l) files in $P, $(ls "$E" | wc -l) in $E"

@@ -1,0 +1,180 @@
+/* test-fuzz-reparse.c -- the engine target's independent checkers accept
+ * images qemu-img makes (and resizes) and reject broken ones. */
+#include <config.h>
+
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fuzz/reparse.h"
+#include "instar/error.h"
+#include "tests/c/tap.h"
+#include "util/endian.h"
+
+extern char **environ;
+
+static char dir[] = "/tmp/instar-reparse.XXXXXX";
+static char why[256];
+
+static int run(char *const argv[])
+{
+    pid_t pid;
+    int st;
+    if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+        return -1;
+    if (waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* qemu-img create -f FMT [-o OPTS] DIR/NAME SIZE, loaded into M. */
+static int make(struct instar_mem_io *m, const char *fmt, const char *opts, const char *size)
+{
+    const char *qemu = getenv("QEMU_IMG");
+    char path[128];
+    snprintf(path, sizeof path, "%s/img", dir);
+    unlink(path);
+    char *argv[10];
+    int i = 0;
+    argv[i++] = (char *)qemu;
+    argv[i++] = "create";
+    argv[i++] = "-q";
+    argv[i++] = "-f";
+    argv[i++] = (char *)fmt;
+    if (opts) {
+        argv[i++] = "-o";
+        argv[i++] = (char *)opts;
+    }
+    argv[i++] = path;
+    argv[i++] = (char *)size;
+    argv[i] = NULL;
+    if (run(argv) != 0)
+        return -1;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)len);
+    size_t got = buf ? fread(buf, 1, (size_t)len, f) : 0;
+    fclose(f);
+    instar_mem_io_init(m, (uint64_t)1 << 30);
+    int rc = got == (size_t)len ? instar_mem_io_load(m, buf, got) : -1;
+    free(buf);
+    return rc;
+}
+
+static void poke_be64(struct instar_mem_io *m, uint64_t off, uint64_t v)
+{
+    uint8_t b[8];
+    instar_put_be64(b, v);
+    instar_io_write(&m->io, b, 8, off);
+}
+
+int main(void)
+{
+    struct instar_mem_io m;
+    const char *qemu = getenv("QEMU_IMG");
+    if (qemu == NULL || *qemu == '\0' || access(qemu, X_OK) != 0) {
+        printf("Bail out! QEMU_IMG not set or not executable\n");
+        return 99;
+    }
+    if (mkdtemp(dir) == NULL) {
+        printf("Bail out! mkdtemp\n");
+        return 99;
+    }
+
+    /* raw */
+    instar_mem_io_init(&m, 1 << 20);
+    instar_mem_io_load(&m, "abc", 3);
+    ok(instar_reparse_raw(&m.io, 3, why, sizeof why), "raw: length matches");
+    ok(!instar_reparse_raw(&m.io, 4, why, sizeof why), "raw: length mismatch caught (%s)", why);
+    instar_mem_io_free(&m);
+
+    /* qcow2 across the options that change the layout checks. */
+    static const char *const q2[][2] = {
+        {NULL, "1G"}, {"cluster_size=512", "1M"}, {"refcount_bits=1", "64M"},
+        {"refcount_bits=64,cluster_size=4096", "64M"}, {"extended_l2=on", "1G"},
+        {"compat=0.10", "100M"}, {"preallocation=metadata,cluster_size=4096", "8M"},
+        {"refcount_bits=4,preallocation=metadata,cluster_size=4096", "8M"},
+    };
+    for (size_t i = 0; i < sizeof q2 / sizeof q2[0]; i++) {
+        uint64_t want;
+        instar_parse_size(q2[i][1], &want);
+        ok(make(&m, "qcow2", q2[i][0], q2[i][1]) == 0 &&
+           instar_reparse_qcow2(&m.io, want, why, sizeof why),
+           "qcow2 %s %s valid (%s)", q2[i][0] ? q2[i][0] : "defaults", q2[i][1], why);
+        instar_mem_io_free(&m);
+        why[0] = '\0';
+    }
+    make(&m, "qcow2", NULL, "1G");
+    ok(!instar_reparse_qcow2(&m.io, 2u << 30, why, sizeof why), "qcow2: size mismatch caught (%s)", why);
+    poke_be64(&m, 65536 * 2, 0);        /* refcount block: cluster 0 -> refcount 0 */
+    ok(!instar_reparse_qcow2(&m.io, 0, why, sizeof why), "qcow2: zero refcount caught (%s)", why);
+    instar_mem_io_free(&m);
+    make(&m, "qcow2", NULL, "1G");
+    poke_be64(&m, 40, 1u << 30);        /* L1 beyond EOF */
+    ok(!instar_reparse_qcow2(&m.io, 0, why, sizeof why), "qcow2: L1 outside caught (%s)", why);
+    instar_mem_io_free(&m);
+    make(&m, "qcow2", "preallocation=metadata,cluster_size=4096", "8M");
+    m.io.ops->set_size(&m.io, m.size - 4096);   /* cut the last data cluster */
+    ok(!instar_reparse_qcow2(&m.io, 0, why, sizeof why), "qcow2: data beyond EOF caught (%s)", why);
+    instar_mem_io_free(&m);
+    make(&m, "qcow2", "refcount_bits=1,cluster_size=4096", "1M");
+    {
+        /* refcount bits of clusters 0-3 are the low bits of byte 0 (LSB
+         * first); clearing bit 3 (the L1 cluster) must be caught. */
+        uint8_t b;
+        instar_io_read(&m.io, &b, 1, 2 * 4096);
+        ok(b == 0x0f, "qcow2 1-bit refcounts: byte 0 is 0x0f (LSB first)");
+        b = 0x07;
+        instar_io_write(&m.io, &b, 1, 2 * 4096);
+        ok(!instar_reparse_qcow2(&m.io, 0, why, sizeof why), "qcow2: 1-bit refcount 0 caught (%s)", why);
+    }
+    instar_mem_io_free(&m);
+
+    /* vpc, vhdx, vmdk */
+    ok(make(&m, "vpc", NULL, "1G") == 0 && instar_reparse_vhd(&m.io, 0, why, sizeof why),
+       "vhd dynamic valid (%s)", why);
+    {
+        uint8_t b = 0x55;
+        instar_io_write(&m.io, &b, 1, m.size - 512 + 48);
+        ok(!instar_reparse_vhd(&m.io, 0, why, sizeof why), "vhd: footer change caught (%s)", why);
+    }
+    instar_mem_io_free(&m);
+    why[0] = '\0';
+    ok(make(&m, "vpc", "subformat=fixed", "1M") == 0 && instar_reparse_vhd(&m.io, 0, why, sizeof why),
+       "vhd fixed valid (%s)", why);
+    instar_mem_io_free(&m);
+    why[0] = '\0';
+    ok(make(&m, "vhdx", NULL, "1G") == 0 && instar_reparse_vhdx(&m.io, 1u << 30, why, sizeof why),
+       "vhdx valid (%s)", why);
+    ok(!instar_reparse_vhdx(&m.io, 2u << 30, why, sizeof why), "vhdx: size mismatch caught (%s)", why);
+    {
+        uint8_t b = 0x55;
+        instar_io_write(&m.io, &b, 1, 192 * 1024 + 100);
+        ok(!instar_reparse_vhdx(&m.io, 0, why, sizeof why), "vhdx: region CRC caught (%s)", why);
+    }
+    instar_mem_io_free(&m);
+    why[0] = '\0';
+    ok(make(&m, "vmdk", NULL, "100M") == 0 && instar_reparse_vmdk(&m.io, 100u << 20, why, sizeof why),
+       "vmdk valid (%s)", why);
+    ok(!instar_reparse_vmdk(&m.io, 200u << 20, why, sizeof why), "vmdk: capacity mismatch caught (%s)", why);
+    {
+        uint8_t z[4] = {0}, h[512];
+        instar_io_read(&m.io, h, 512, 0);
+        instar_io_write(&m.io, z, 4, instar_le64(h + 56) * 512);    /* GD entry 0 -> 0 */
+        ok(!instar_reparse_vmdk(&m.io, 0, why, sizeof why), "vmdk: GD entry 0 caught (%s)", why);
+    }
+    instar_mem_io_free(&m);
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/img", dir);
+    unlink(path);
+    rmdir(dir);
+    return tap_done();
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# fuzz-replay.sh -- replay the committed seed corpus and every saved crash
+# input through gcc builds of the fuzz targets (no libFuzzer): fixed bugs
+# stay fixed, and the corpus is never empty.
+. "$abs_top_srcdir/tests/lib.sh"
+
+for t in planners engine; do
+    bin="$abs_top_builddir/core/fuzz/replay-resize-$t"
+    require "$bin" "replay-resize-$t"
+    corpus="$abs_top_srcdir/corpus/fuzz_resize_$t"
+    crashes="$abs_top_srcdir/corpus/crashes/fuzz_resize_$t"
+    n=$(find "$corpus" -type f ! -name README ! -name '.*' | wc -l)
+    [ "$n" -ge 10 ]
+    ok $? "fuzz_resize_$t: seed corpus has $n inputs"
+    "$bin" "$corpus" >"$TMPD/out" 2>"$TMPD/err"
+    st=$?
+    [ $st -eq 0 ] || tail -20 "$TMPD/err" | sed 's/^/# /'
+    ok $st "fuzz_resize_$t: corpus replays clean"
+    grep -Fx "replayed $n inputs" "$TMPD/out" >/dev/null
+    ok $? "fuzz_resize_$t: every corpus input was run"
+    m=$(find "$crashes" -type f ! -name README ! -name '.*' 2>/dev/null | wc -l)
+    if [ "$m" -gt 0 ]; then
+        "$bin" "$crashes" >"$TMPD/out" 2>"$TMPD/err"
+        st=$?
+        [ $st -eq 0 ] || tail -20 "$TMPD/err" | sed 's/^/# /'
+        ok $st "fuzz_resize_$t: $m saved crash inputs replay clean"
+    else
+        diag "fuzz_resize_$t: no saved crash inputs"
+    fi
+done
+
+done_testing
