@@ -58,14 +58,25 @@ static bool shares_byte(struct q2 *q, uint64_t c)
     return false;
 }
 
-/* Clusters the header points to: never free, whatever the refcounts say. */
-static bool known_metadata(const struct q2 *q, uint64_t c)
+/* Does [LO, HI) hold a cluster the header points to (header, L1, refcount
+ * table, snapshot table)?  Those are never free, whatever the refcounts
+ * say: a refcount of 0 there means the image needs a repair. */
+bool q2_metadata_in_range(const struct q2 *q, uint64_t lo, uint64_t hi)
 {
     uint64_t l1 = q->l1_offset >> q->cluster_bits;
     uint64_t l1n = ((uint64_t)q->l1_size * 8 + q->cs - 1) >> q->cluster_bits;
     uint64_t rt = q->rt_offset >> q->cluster_bits;
-    return c == 0 || (c >= l1 && c - l1 < l1n) || (c >= rt && c - rt < q->rt_clusters)
-           || (q->snap_offset && c == q->snap_offset >> q->cluster_bits);
+    uint64_t snap = q->snap_offset >> q->cluster_bits;
+    if (lo >= hi)
+        return false;
+    return lo == 0 || (l1n > 0 && l1 < hi && lo - l1 < l1n) || (l1n > 0 && lo < l1 && l1 < hi)
+           || (rt < hi && (lo <= rt || lo - rt < q->rt_clusters))
+           || (q->snap_offset && lo <= snap && snap < hi);
+}
+
+static bool known_metadata(const struct q2 *q, uint64_t c)
+{
+    return q2_metadata_in_range(q, c, c + 1);
 }
 
 /* Free or not; an error code via *RC. */

@@ -136,6 +136,10 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
         return INSTAR_E_UNSUPPORTED_SUBFORMAT;
     if (incompat & Q2_INCOMPAT_DIRTY)
         return INSTAR_E_NEEDS_CHECK;
+    /* qemu refuses "data-file-raw requires a data file": the raw-data bit
+     * means nothing without an external data file. */
+    if ((autoclear & Q2_AUTOCLEAR_DATA_FILE_RAW) && !(incompat & Q2_INCOMPAT_DATA_FILE))
+        return INSTAR_E_PARSE;
     q->extl2 = (incompat & Q2_INCOMPAT_EXTL2) != 0;
     if (q->extl2 && q->cluster_bits < 14)
         return INSTAR_E_PARSE;

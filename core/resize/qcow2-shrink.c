@@ -210,7 +210,11 @@ static int last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
             return rc;
         rb = q2_find_rb(q, bi);
         if (cl == 0 || (rb && rb->dropped)) {
-            c = bi << q->rb_shift;      /* a whole block of zeros */
+            /* A whole block of zeros; cutting through live metadata would
+             * destroy the image, so such refcounts mean "repair first". */
+            if (q2_metadata_in_range(q, bi << q->rb_shift, c))
+                return INSTAR_E_NEEDS_CHECK;
+            c = bi << q->rb_shift;
             continue;
         }
         rc = q2_refcount_final(q, c - 1, &v);
@@ -220,6 +224,8 @@ static int last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
             *last = c - 1;
             return INSTAR_OK;
         }
+        if (q2_metadata_in_range(q, c - 1, c))
+            return INSTAR_E_NEEDS_CHECK;
         c--;
     }
     *last = 0;

@@ -40,6 +40,7 @@
 #define Q2_INCOMPAT_COMPRESSION 8ull
 #define Q2_INCOMPAT_EXTL2 16ull
 #define Q2_INCOMPAT_KNOWN 31ull
+#define Q2_AUTOCLEAR_DATA_FILE_RAW 2ull
 
 #define Q2_EXT_BITMAPS 0x23852875u
 #define Q2_EXT_CRYPTO 0x0537be77u
@@ -186,6 +187,7 @@ int q2_emit_refblock_phase(struct q2 *q, bool phase_b);
 
 /* ---- allocation (qcow2-alloc.c) ---- */
 bool q2_in_runs(const struct q2 *q, uint64_t c);
+bool q2_metadata_in_range(const struct q2 *q, uint64_t lo, uint64_t hi);
 int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
              uint64_t *start);
 /* Add refcount blocks (and a larger refcount table) until every allocated

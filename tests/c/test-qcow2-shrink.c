@@ -305,8 +305,35 @@ static void test_rewrite(void)
     timg_free(&t);
 }
 
+/* Found by fuzz_resize_engine: live metadata whose refcounts read 0 (a
+ * refcount table without blocks, or a zeroed refcount) must be refused,
+ * not taken as free space and cut off by the tail truncation. */
+static void test_unreferenced_metadata(void)
+{
+    struct timg t;
+    struct timg_opts o = def(4 << 20, 16);
+    struct rs r;
+    uint64_t before;
+
+    timg_create(&t, &o);
+    timg_put_u64(&t, timg_u64(&t, 48), 0);   /* unhook refcount block 0 */
+    before = timg_file_size(&t);
+    r = rs_do(&t, "2M", 1, INSTAR_PREALLOC_OFF, "shrink with no refcount block");
+    is_int(r.rc, INSTAR_E_NEEDS_CHECK, "metadata with refcount 0 (no refcount block): repair first");
+    is_u64(timg_file_size(&t), before, "and the file is not cut");
+    is_u64(timg_u64(&t, 24), 4 << 20, "nor resized");
+    timg_free(&t);
+
+    timg_create(&t, &o);
+    timg_set_rc(&t, timg_u64(&t, 40) >> 16, 0);  /* the L1's cluster */
+    r = rs_do(&t, "2M", 1, INSTAR_PREALLOC_OFF, "shrink with the L1 at refcount 0");
+    is_int(r.rc, INSTAR_E_NEEDS_CHECK, "an L1 table with refcount 0: repair first");
+    timg_free(&t);
+}
+
 int main(void)
 {
+    test_unreferenced_metadata();
     test_rewrite();
     test_data();
     test_across_l1();
