@@ -13,9 +13,6 @@ tests_tools_test_create_qcow2_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/c
 tests_tools_test_create_qcow2_LDADD = core/libinstar.la
 
 # A test driver: plan a resize, apply only the first K patches (a crash).
-check_PROGRAMS += tests/tools/apply-prefix
-tests_tools_apply_prefix_SOURCES = tests/tools/apply-prefix.c
-tests_tools_apply_prefix_LDADD = core/libinstar.la
 
 # Integration tests against qemu-img (TAP, tests/lib.sh).
 # Cases instar refuses as "not supported" while qemu succeeds are TAP TODO

@@ -14,9 +14,6 @@ tests_c_test_vhdx_LDADD = core/libinstar.la
 
 # Applies the first K patches of a planned resize: crash prefixes for the
 # shell suite.
-check_PROGRAMS += tests/tools/vhdx-apply-prefix
-tests_tools_vhdx_apply_prefix_SOURCES = tests/tools/vhdx-apply-prefix.c
-tests_tools_vhdx_apply_prefix_LDADD = core/libinstar.la
 
 # Integration tests against qemu-img / qemu-io.
 VHDX_SH_TESTS = tests/vhdx-create.sh tests/vhdx-consistency.sh tests/vhdx-hostile.sh

@@ -6,9 +6,6 @@ core_libinstar_la_SOURCES += core/resize/vmdk.h core/resize/vmdk-header.c \
 core_libinstar_la_SOURCES += core/image/vmdk-create.c core/image/vmdk-create.h
 
 # Tests: the consistency oracle against qemu-img/qemu-io, and its crash-prefix driver.
-check_PROGRAMS += tests/tools/vmdk-apply-prefix
-tests_tools_vmdk_apply_prefix_SOURCES = tests/tools/vmdk-apply-prefix.c
-tests_tools_vmdk_apply_prefix_LDADD = core/libinstar.la
 TESTS += tests/vmdk-consistency.sh tests/vmdk-create.sh
 EXTRA_DIST += tests/vmdk-consistency.sh tests/vmdk-create.sh
 check_PROGRAMS += tests/c/test-vmdk

@@ -5,9 +5,6 @@ core_libinstar_la_SOURCES += core/resize/vhd.c core/resize/vhd.h \
 
 # Tests: planner unit tests on in-memory images, the crash-prefix driver
 # and the consistency oracle against qemu-img / qemu-io.
-check_PROGRAMS += tests/tools/vhd-apply-prefix
-tests_tools_vhd_apply_prefix_SOURCES = tests/tools/vhd-apply-prefix.c
-tests_tools_vhd_apply_prefix_LDADD = core/libinstar.la
 TESTS += tests/vhd-consistency.sh
 EXTRA_DIST += tests/vhd-consistency.sh
 check_PROGRAMS += tests/c/test-vhd

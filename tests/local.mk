@@ -27,6 +27,11 @@ tests_c_test_size_LDADD = core/libinstar.la
 tests_c_test_raw_SOURCES = tests/c/test-raw.c tests/c/tap.h
 tests_c_test_raw_LDADD = core/libinstar.la
 
+# Crash simulation for every format's crash-prefix suite.
+check_PROGRAMS += tests/tools/apply-prefix
+tests_tools_apply_prefix_SOURCES = tests/tools/apply-prefix.c
+tests_tools_apply_prefix_LDADD = core/libinstar.la
+
 # Integration tests against the real qemu-img.
 SH_TESTS = \
 	tests/cli-usage.sh \

@@ -10,8 +10,8 @@
 require "$INSTAR_IMG" instar-img
 require "$QEMU_IMG" qemu-img
 require "$QEMU_IO" qemu-io
-PREFIX="$abs_top_builddir/tests/tools/vhd-apply-prefix"
-require "$PREFIX" vhd-apply-prefix
+PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
+require "$PREFIX" apply-prefix
 
 K64=65536
 
@@ -279,13 +279,13 @@ crash_case() {  # crash_case SUB FORCE START END WRITE
     old=$(vsize "$TMPD/c0.vhd")
     [ "$wr" = no ] || fill "$TMPD/c0.vhd" "$old"
     sflag=""; [ "$wr" = head ] && sflag=--shrink
-    np=$("$PREFIX" $sflag "$TMPD/c0.vhd" "$end" count)
+    np=$("$PREFIX" -f vpc $sflag "$TMPD/c0.vhd" "$end")
     exp=$(expected "$force" "$end")
     t=0
     k=0
     while [ "$k" -le "${np:-0}" ]; do
         cp --sparse=always "$TMPD/c0.vhd" "$TMPD/c.vhd"
-        "$PREFIX" $sflag "$TMPD/c.vhd" "$end" "$k" || t=1
+        "$PREFIX" -f vpc $sflag "$TMPD/c.vhd" "$end" "$k" >/dev/null || t=1
         v=$(vsize "$TMPD/c.vhd")
         if [ "$v" != "$old" ] && [ "$v" != "$exp" ]; then
             diag "prefix $k: qemu reads size '$v'"; t=1

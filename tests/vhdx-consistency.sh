@@ -7,15 +7,15 @@
 # qemu-img check is clean, the old patterns read back, the new range reads
 # as zeros, qemu-io can write into the new range and read it back, and the
 # image still checks clean.  For the qemu-made start images, every crash
-# prefix of the plan (tests/tools/vhdx-apply-prefix) must leave an image
+# prefix of the plan (tests/tools/apply-prefix) must leave an image
 # qemu opens and checks clean, showing the old or the new size and the old
 # data.
 . "$abs_top_srcdir/tests/lib.sh"
 require "$INSTAR_IMG" instar-img
 require "$QEMU_IMG" qemu-img
 require "$QEMU_IO" qemu-io
-PREFIX="$abs_top_builddir/tests/tools/vhdx-apply-prefix"
-require "$PREFIX" vhdx-apply-prefix
+PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
+require "$PREFIX" apply-prefix
 
 vsize() { "$QEMU_IMG" info --output=json "$1" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p'; }
 
@@ -85,12 +85,12 @@ read -P 0xa3 $last 512"
     clean "$img"; ok $? "$desc: still clean after the write"
 
     [ "$creator" = qemu ] || return
-    n=$("$PREFIX" "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
+    n=$("$PREFIX" -f vhdx --shrink "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
     bad=""
     k=0
     while [ $k -le "$n" ]; do
         cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
-        "$PREFIX" "$TMPD/p.vhdx" "$end" $k || bad="$bad $k(apply)"
+        "$PREFIX" -f vhdx --shrink "$TMPD/p.vhdx" "$end" $k >/dev/null || bad="$bad $k(apply)"
         s=$(vsize "$TMPD/p.vhdx")
         { [ "$s" = "$start" ] || [ "$s" = "$end" ]; } || bad="$bad $k(size=$s)"
         clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
@@ -137,12 +137,12 @@ run_shrink() {  # run_shrink CREATOR START END OPTIONS
     clean "$img"; ok $? "$desc: still clean"
 
     [ "$creator" = qemu ] || return
-    n=$("$PREFIX" "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
+    n=$("$PREFIX" -f vhdx --shrink "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
     bad=""
     k=0
     while [ $k -le "$n" ]; do
         cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
-        "$PREFIX" "$TMPD/p.vhdx" "$end" $k || bad="$bad $k(apply)"
+        "$PREFIX" -f vhdx --shrink "$TMPD/p.vhdx" "$end" $k >/dev/null || bad="$bad $k(apply)"
         s=$(vsize "$TMPD/p.vhdx")
         { [ "$s" = "$start" ] || [ "$s" = "$end" ]; } || bad="$bad $k(size=$s)"
         clean "$TMPD/p.vhdx" || bad="$bad $k(check)"

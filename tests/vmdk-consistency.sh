@@ -11,8 +11,8 @@
 require "$INSTAR_IMG" instar-img
 require "$QEMU_IMG" qemu-img
 require "$QEMU_IO" qemu-io
-PREFIX="$abs_top_builddir/tests/tools/vmdk-apply-prefix"
-require "$PREFIX" vmdk-apply-prefix
+PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
+require "$PREFIX" apply-prefix
 SYNTH="$abs_top_builddir/tests/tools/vmdk-synth"
 require "$SYNTH" vmdk-synth
 
@@ -225,14 +225,14 @@ crash_case() {  # crash_case START END [--shrink]
     old=$(sect "$start")
     last=$(( old - 512 ))
     qio "$base" "write -P 0x44 0 64k" "write -P 0x55 $last 512" >/dev/null
-    n=$("$PREFIX" $flag "$base" "$end")
+    n=$("$PREFIX" -f vmdk $flag "$base" "$end")
     [ -n "$n" ] && [ "$n" -gt 0 ]
     ok $? "crash $start -> $end: the plan has $n patches"
     k=0
     while [ "$k" -le "${n:-0}" ]; do
         c="$TMPD/crash.vmdk"
         cp --sparse=always "$base" "$c"
-        "$PREFIX" $flag "$c" "$end" "$k"
+        "$PREFIX" -f vmdk $flag "$c" "$end" "$k" >/dev/null
         r=$?
         sz=$(vsize "$c")
         keep=$last                  # the old last sector, while it is in range

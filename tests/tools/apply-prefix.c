@@ -1,16 +1,18 @@
 /* apply-prefix.c -- simulate a crash in the middle of a resize.
  *
- *   apply-prefix [-f FMT] [--shrink] [--preallocation=MODE] FILE SIZE K
+ *   apply-prefix [-f FMT] [--shrink] [--preallocation=MODE] FILE SIZE [K]
  *
  * Plans the resize of FILE to SIZE (a qemu-img size spec) exactly as
- * instar-img would, prints the plan's patch count on stdout, then applies
- * only the first K patches and nothing else (no length change, no
- * preallocation, no sync): what a crash after K patches leaves.  K "all"
- * applies the whole plan as a real resize does.  Exit 0 on success, 1 when
+ * instar-img would and prints the plan's patch count on stdout.  With K it
+ * then applies only the first K patches and nothing else (no length
+ * change, no preallocation, no sync): what a crash after K patches leaves.
+ * K "all" applies the whole plan as a real resize does.  Without K nothing
+ * is written.  Every format's crash-prefix suite uses this one driver.  Exit 0 on success, 1 when
  * planning or applying fails (message on stderr), 2 on usage errors. */
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@
 
 static int usage(void)
 {
-    fputs("usage: apply-prefix [-f FMT] [--shrink] [--preallocation=MODE] FILE SIZE K|all\n",
+    fputs("usage: apply-prefix [-f FMT] [--shrink] [--preallocation=MODE] FILE SIZE [K|all]\n",
           stderr);
     return 2;
 }
@@ -53,11 +55,12 @@ int main(int argc, char **argv)
             return usage();
         }
     }
-    if (npos != 3)
+    if (npos != 2 && npos != 3)
         return usage();
+    bool count_only = npos == 2;
 
     size_t limit = SIZE_MAX;
-    if (strcmp(pos[2], "all") != 0) {
+    if (!count_only && strcmp(pos[2], "all") != 0) {
         char *end;
         errno = 0;
         unsigned long long k = strtoull(pos[2], &end, 10);
@@ -80,7 +83,8 @@ int main(int argc, char **argv)
     if (rc == INSTAR_OK) {
         printf("%zu\n", p.plan.npatches);
         fflush(stdout);
-        rc = instar_plan_apply(&fio.io, &p.plan, args.prealloc, limit, &diag);
+        if (!count_only)
+            rc = instar_plan_apply(&fio.io, &p.plan, args.prealloc, limit, &diag);
     }
     instar_image_plan_free(&p);
     if (close(fd) != 0 && rc == INSTAR_OK)
