@@ -61,7 +61,8 @@ scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine
 	scm/instar/findings.go scm/instar/reduce.go scm/instar/report.go
 
 recipesdir = $(pkgdatadir)/recipes
-dist_recipes_DATA = $(DIFF_RECIPES)
+# load-paths.scm is included by every recipe (not runnable on its own).
+dist_recipes_DATA = $(DIFF_RECIPES) recipes/load-paths.scm
 
 TESTS += $(DIFF_SCM_TESTS) $(DIFF_SH_TESTS)
 # The tests load the compiled modules and run instar-img.

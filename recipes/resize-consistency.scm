@@ -15,27 +15,9 @@
 ;;; A refusal by the engine is not a finding: it is counted and reported
 ;;; with its message, so the summary says plainly what is refused.
 
-;; Find our modules and the extension relative to this file: the source
-;; tree (scm/, core/guile/.libs) or an installed tree
-;; (PREFIX/share/instar-fuzz/recipes -> PREFIX/share/guile/site/3.0).
-(eval-when (expand load eval)
-  (let* ((here (dirname (canonicalize-path (or (current-filename) (car (command-line))))))
-         (top (dirname here)))
-    (for-each (lambda (d)
-                (when (file-exists? (string-append d "/instar/run.scm"))
-                  (set! %load-path (cons d %load-path))
-                  (set! %load-compiled-path (cons d %load-compiled-path))))
-              (list (string-append top "/../guile/site/3.0") (string-append top "/scm")))
-    ;; Installed: the compiled modules live under PREFIX/lib (the usual libdir).
-    (let ((ccache (string-append top "/../../lib/guile/3.0/site-ccache")))
-      (when (file-exists? (string-append ccache "/instar/run.go"))
-        (set! %load-compiled-path (cons ccache %load-compiled-path))))
-    (let ((ext (string-append top "/core/guile/.libs")))
-      (when (and (not (getenv "INSTAR_EXTENSION_DIR")) (file-exists? ext))
-        (setenv "INSTAR_EXTENSION_DIR" ext)))
-    (let ((cli (string-append top "/core/cli/instar-img")))
-      (when (and (not (getenv "INSTAR_IMG")) (file-exists? cli))
-        (setenv "INSTAR_IMG" cli)))))
+;; Find our modules, the extension and instar-img relative to this file
+;; (source tree or installed tree): see load-paths.scm beside it.
+(include "load-paths.scm")
 
 (use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json)
              (instar run) (instar pickers) (instar chain) (instar process))
