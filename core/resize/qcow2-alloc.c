@@ -143,6 +143,7 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
         q->runs[q->nruns].count = n;
         q->runs[q->nruns].kind = kind;
         q->runs[q->nruns].first_index = first_index;
+        q->runs[q->nruns].scan = 0;
         q->nruns++;
     }
     q->cursor = run_start + n;
@@ -170,23 +171,29 @@ int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster)
 }
 
 /* The first reftable index covering an allocated cluster that has no
- * refcount block yet; UINT64_MAX when all are covered. */
+ * refcount block yet; UINT64_MAX when all are covered.  Coverage only
+ * grows while a plan is built, so each run remembers how far it is known
+ * covered: the whole cover loop stays linear in the number of blocks
+ * (rescanning from the start made big preallocations quadratic). */
 static int first_uncovered(struct q2 *q, uint64_t *out)
 {
     *out = UINT64_MAX;
     for (size_t r = 0; r < q->nruns; r++) {
-        const struct q2_run *run = &q->runs[r];
+        struct q2_run *run = &q->runs[r];
+        uint64_t first = run->start >> q->rb_shift;
         uint64_t last = (run->start + run->count - 1) >> q->rb_shift;
-        for (uint64_t bi = run->start >> q->rb_shift; bi <= last && bi < *out; bi++) {
+        uint64_t bi = run->scan > first ? run->scan : first;
+        for (; bi <= last; bi++) {
             uint64_t cl;
             int rc = q2_refblock_cluster(q, bi, &cl);
             if (rc != INSTAR_OK)
                 return rc;
-            if (cl == 0) {
-                *out = bi;
+            if (cl == 0)
                 break;
-            }
         }
+        run->scan = bi;
+        if (bi <= last && bi < *out)
+            *out = bi;
     }
     return INSTAR_OK;
 }

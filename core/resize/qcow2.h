@@ -72,6 +72,7 @@ struct q2_run {
     uint64_t count;
     enum q2_kind kind;
     uint64_t first_index;       /* L2: first L1 index; REFBLOCK: first reftable index */
+    uint64_t scan;              /* refcount-block index below which this run is known covered */
 };
 
 /* A staged refcount block and its phase-B copy. */
