@@ -44,6 +44,37 @@ zero_reads() {  # zero_reads OLD NEW: qemu-io read commands
     fi
 }
 
+# Every crash prefix of the plan start.vhdx -> END (tests/tools/apply-prefix)
+# opens with the old or the new size, checks clean and passes DATAFN FILE SIZE.
+crash_prefixes() {  # crash_prefixes START END DESC DATAFN
+    n=$("$PREFIX" -f vhdx --shrink "$TMPD/start.vhdx" "$2") || { ok 1 "$3: plan for prefixes"; return; }
+    bad=""
+    k=0
+    while [ $k -le "$n" ]; do
+        cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
+        "$PREFIX" -f vhdx --shrink "$TMPD/p.vhdx" "$2" $k >/dev/null || bad="$bad $k(apply)"
+        s=$(vsize "$TMPD/p.vhdx")
+        { [ "$s" = "$1" ] || [ "$s" = "$2" ]; } || bad="$bad $k(size=$s)"
+        clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
+        "$4" "$TMPD/p.vhdx" "$s" || bad="$bad $k(data)"
+        k=$((k + 1))
+    done
+    ok $([ -z "$bad" ]; echo $?) "$3: all $((n + 1)) crash prefixes open, check clean, keep the data${bad:+ (bad:$bad)}"
+}
+
+# Grow prefixes keep every pattern written before the resize ($pats).
+grow_data() {  # grow_data FILE SIZE
+    f=$1
+    [ -z "$pats" ] || echo "$pats" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$f" "$@"; }
+}
+
+# Shrink prefixes keep what stays visible, and the old tail while the old
+# size still shows.
+shrink_data() {  # shrink_data FILE SIZE
+    qio "$1" "$keep1" "$keep2" || return 1
+    [ "$2" != "$start" ] || qio "$1" "read -P 0xa5 $((start - 512)) 512"
+}
+
 run_case() {  # run_case CREATOR START END OPTIONS
     creator=$1 start=$2 end=$3 opts=$4
     img="$TMPD/img.vhdx"
@@ -85,22 +116,7 @@ read -P 0xa3 $last 512"
     clean "$img"; ok $? "$desc: still clean after the write"
 
     [ "$creator" = qemu ] || return
-    n=$("$PREFIX" -f vhdx --shrink "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
-    bad=""
-    k=0
-    while [ $k -le "$n" ]; do
-        cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
-        "$PREFIX" -f vhdx --shrink "$TMPD/p.vhdx" "$end" $k >/dev/null || bad="$bad $k(apply)"
-        s=$(vsize "$TMPD/p.vhdx")
-        { [ "$s" = "$start" ] || [ "$s" = "$end" ]; } || bad="$bad $k(size=$s)"
-        clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
-        if [ -n "$pats" ]; then
-            echo "$pats" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$TMPD/p.vhdx" "$@"; } ||
-                bad="$bad $k(data)"
-        fi
-        k=$((k + 1))
-    done
-    ok $([ -z "$bad" ]; echo $?) "$desc: all $((n + 1)) crash prefixes open, check clean, keep the data${bad:+ (bad:$bad)}"
+    crash_prefixes "$start" "$end" "$desc" grow_data
 }
 
 # Shrink: the data below the new size stays, and growing back (with
@@ -137,20 +153,7 @@ run_shrink() {  # run_shrink CREATOR START END OPTIONS
     clean "$img"; ok $? "$desc: still clean"
 
     [ "$creator" = qemu ] || return
-    n=$("$PREFIX" -f vhdx --shrink "$TMPD/start.vhdx" "$end") || { ok 1 "$desc: plan for prefixes"; return; }
-    bad=""
-    k=0
-    while [ $k -le "$n" ]; do
-        cp --sparse=always "$TMPD/start.vhdx" "$TMPD/p.vhdx"
-        "$PREFIX" -f vhdx --shrink "$TMPD/p.vhdx" "$end" $k >/dev/null || bad="$bad $k(apply)"
-        s=$(vsize "$TMPD/p.vhdx")
-        { [ "$s" = "$start" ] || [ "$s" = "$end" ]; } || bad="$bad $k(size=$s)"
-        clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
-        qio "$TMPD/p.vhdx" "$keep1" "$keep2" || bad="$bad $k(data)"
-        [ "$s" = "$start" ] && { qio "$TMPD/p.vhdx" "read -P 0xa5 $((start - 512)) 512" || bad="$bad $k(old-data)"; }
-        k=$((k + 1))
-    done
-    ok $([ -z "$bad" ]; echo $?) "$desc: all $((n + 1)) crash prefixes open, check clean, keep the visible data${bad:+ (bad:$bad)}"
+    crash_prefixes "$start" "$end" "$desc" shrink_data
 }
 
 M=1048576
