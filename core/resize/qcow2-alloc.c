@@ -98,11 +98,30 @@ static bool is_free(struct q2 *q, uint64_t c, int *rc)
     return !shares_byte(q, c);
 }
 
+/* The first cluster past every refcount the plan can see (the existing or
+ * new table's reach, and every run): all refcounts from there on are 0. */
+uint64_t q2_refcount_reach(const struct q2 *q)
+{
+    uint64_t entries = q->rt_moved && q->new_rt_entries > q->rt_entries
+                       ? q->new_rt_entries : q->rt_entries;
+    uint64_t reach = entries > (UINT64_MAX >> q->rb_shift) ? UINT64_MAX : entries << q->rb_shift;
+    return reach > q->runs_end ? reach : q->runs_end;
+}
+
 int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
              uint64_t *start)
 {
     uint64_t c = q->cursor, run_start = c, len = 0, limit = Q2_MAX_HOST_OFFSET >> q->cluster_bits;
     uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;
+    /* Inside a (possibly hostile, huge) file but past the refcount table's
+     * reach everything is free too: never count such clusters one by one.
+     * Header-referenced metadata out there would have refcount 0. */
+    uint64_t reach = q2_refcount_reach(q);
+    if (free_from > reach) {
+        if (q2_metadata_in_range(q, reach, free_from))
+            return INSTAR_E_NEEDS_CHECK;
+        free_from = reach;
+    }
     /* Past the file and every run all is free, but for sub-byte refcounts
      * not within the byte of the last cluster in use. */
     if (q->rbits < 8)

@@ -197,11 +197,7 @@ static int drop_blocks(struct q2 *q)
 static int last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
 {
     uint64_t c = end_clusters;
-    uint64_t entries = q->rt_moved && q->new_rt_entries > q->rt_entries
-                       ? q->new_rt_entries : q->rt_entries;
-    uint64_t reach = entries > (UINT64_MAX >> q->rb_shift) ? UINT64_MAX : entries << q->rb_shift;
-    if (reach < q->runs_end)
-        reach = q->runs_end;
+    uint64_t reach = q2_refcount_reach(q);
     /* Past the refcount table's reach every refcount is 0: skip it at
      * once, so a hostile file length costs no scan (it used to hang). */
     if (c > reach) {

@@ -189,6 +189,7 @@ int q2_emit_refblock_phase(struct q2 *q, bool phase_b);
 /* ---- allocation (qcow2-alloc.c) ---- */
 bool q2_in_runs(const struct q2 *q, uint64_t c);
 bool q2_metadata_in_range(const struct q2 *q, uint64_t lo, uint64_t hi);
+uint64_t q2_refcount_reach(const struct q2 *q);
 int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
              uint64_t *start);
 /* Add refcount blocks (and a larger refcount table) until every allocated
