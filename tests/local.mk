@@ -12,12 +12,13 @@ AM_TESTS_ENVIRONMENT = \
 	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir;
 
 # The C unit tests: also what CI's sanitizer build runs (make check-c).
-C_TESTS = \
+CORE_C_TESTS = \
 	tests/c/test-invariants \
 	tests/c/test-size \
 	tests/c/test-raw
-CORE_C_TESTS = $(C_TESTS)
-C_TESTS += $(FORMAT_C_TESTS)
+# The format fragments register their own C tests in TESTS; C_TESTS is the
+# whole list for the sanitizer run.
+C_TESTS = $(CORE_C_TESTS) $(FORMAT_C_TESTS)
 
 check_PROGRAMS += $(CORE_C_TESTS)
 tests_c_test_invariants_SOURCES = tests/c/test-invariants.c tests/c/tap.h
