@@ -26,7 +26,8 @@ ok $([ $rc -eq 1 ] && grep -q -- "--shrink" "$TMPD/err"; echo $?) "shrink withou
 ok $([ "$(cat "$TMPD/a.raw")" = abcdefgh ]; echo $?) "refusals left the file untouched"
 "$I" resize -f raw "$TMPD/nonexistent" 1M >/dev/null 2>"$TMPD/err"; rc=$?
 ok $([ $rc -eq 1 ] && grep -q "Could not open" "$TMPD/err"; echo $?) "missing file: exit 1, Could not open"
-"$I" resize -f qcow2 "$TMPD/a.raw" 1M >/dev/null 2>&1; ok $([ $? -eq 1 ]; echo $?) "unsupported format for now: exit 1"
+"$I" resize -f qcow2 "$TMPD/a.raw" 1M >/dev/null 2>"$TMPD/err"; rc=$?
+ok $([ $rc -eq 1 ] && [ -s "$TMPD/err" ] && [ "$(cat "$TMPD/a.raw")" = abcdefgh ]; echo $?) "a raw file resized as qcow2: exit 1 with a message, file untouched"
 
 "$I" resize -q -f raw "$TMPD/a.raw" 1K >"$TMPD/out" 2>&1; rc=$?
 ok $([ $rc -eq 0 ] && [ ! -s "$TMPD/out" ] && [ "$(stat -c %s "$TMPD/a.raw")" = 1024 ]; echo $?) "-q resize is silent and works"

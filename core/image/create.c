@@ -124,7 +124,7 @@ int instar_image_create(struct instar_io *io, const struct instar_create_opts *o
     struct instar_create_opts rounded = *o;
     if (e == NULL || e->create == NULL)
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_FORMAT,
-                               "format '%s' is not supported yet",
+                               "Unknown image format '%s'",
                                instar_format_name(o->format));
     /* qemu-img create rounds every size up to 512, silently. */
     if (o->size > (uint64_t)INT64_MAX || !instar_align_up_u64(o->size, 512, &rounded.size)
@@ -142,7 +142,7 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
     const struct instar_format_engine *e = instar_engine_for(o->format);
     if (e == NULL || e->create == NULL)
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_FORMAT,
-                               "format '%s' is not supported yet",
+                               "Unknown image format '%s'",
                                instar_format_name(o->format));
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {

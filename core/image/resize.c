@@ -81,7 +81,7 @@ int instar_image_plan(struct instar_io *io, const struct instar_resize_args *arg
     const struct instar_format_engine *e = instar_engine_for(fmt);
     if (e == NULL || e->plan == NULL)
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_FORMAT,
-                               "format '%s' is not supported yet", instar_format_name(fmt));
+                               "Unknown image format '%s'", instar_format_name(fmt));
     return e->plan(io, args, out, diag);
 }
 
