@@ -11,6 +11,7 @@
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/image.h"
+#include "instar/lock.h"
 #include "util/checked.h"
 
 void instar_create_opts_init(struct instar_create_opts *o, enum instar_format fmt)
@@ -144,18 +145,46 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_FORMAT,
                                "Unknown image format '%s'",
                                instar_format_name(o->format));
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* No O_TRUNC: like qemu's file driver, take the create locks first
+     * and empty the file only once nobody else has it open. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         if (diag)
             diag->sys_errno = errno;
         return instar_diag_set(diag, INSTAR_E_IO, "Could not create '%s': %s",
                                path, strerror(errno));
     }
+    struct instar_lock lk;
+    uint32_t perm, shared;
+    instar_lock_init(&lk, fd);
+    instar_lock_perms(INSTAR_LOCK_CREATE, o->format, &perm, &shared);
+    int lrc = instar_lock_acquire(&lk, perm, shared, path, diag);
+    if (lrc != INSTAR_OK) {
+        /* Someone else's image: leave it exactly as it is. */
+        if (diag) {
+            char msg[sizeof diag->message];
+            memcpy(msg, diag->message, sizeof msg);
+            instar_diag_set(diag, lrc, "%s: %s", path, msg);
+        }
+        close(fd);
+        return lrc;
+    }
+    while (ftruncate(fd, 0) != 0) {
+        if (errno == EINTR)
+            continue;
+        int err = errno;
+        if (diag)
+            diag->sys_errno = err;
+        close(fd);
+        return instar_diag_set(diag, INSTAR_E_IO, "Could not create '%s': %s",
+                               path, strerror(err));
+    }
     instar_fd_io_init(&fio, fd);
     struct instar_create_opts named = *o;
     if (named.path == NULL)
         named.path = path;
     int rc = instar_image_create(&fio.io, &named, diag);
+    instar_lock_release(&lk);
     if (close(fd) != 0 && rc == INSTAR_OK)
         rc = instar_diag_set(diag, INSTAR_E_IO, "Could not close '%s': %s",
                              path, strerror(errno));

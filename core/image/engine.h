@@ -33,4 +33,13 @@ int instar_engine_resolve_size(const struct instar_resize_args *args,
 int instar_engine_planner_error(int code, const struct instar_resize_plan *plan,
                                 struct instar_diag *diag);
 
+/* Test hook, for the lock tests only: when INSTAR_TEST_PAUSE_AFTER_PATCH
+ * is a number N, a real resize pauses once, after its first N patches
+ * (after the last one if it has fewer), holding its locks: it creates the
+ * file named by INSTAR_TEST_PAUSE_READY and waits until the file named by
+ * INSTAR_TEST_PAUSE_RESUME exists (polling; both variables required).
+ * DONE patches of TOTAL have been applied.  Without the variables it does
+ * nothing. */
+void instar_test_pause_point(size_t done, size_t total);
+
 #endif

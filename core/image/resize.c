@@ -12,6 +12,7 @@
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/image.h"
+#include "instar/lock.h"
 
 /* qemu's block layer refuses lengths beyond INT64_MAX rounded down to
  * 1 GiB (BDRV_MAX_LENGTH), before any format is asked. */
@@ -122,6 +123,9 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
         return io_error(io, rc, diag, "Could not get file size");
 
     size_t n = plan->npatches < limit ? plan->npatches : limit;
+    bool real = limit >= plan->npatches;
+    if (real)
+        instar_test_pause_point(0, n);
     for (size_t i = 0; i < n; i++) {
         const struct instar_patch *p = &plan->patches[i];
         switch (p->kind) {
@@ -141,6 +145,8 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
             rc = io->ops->sync(io);
         if (rc != INSTAR_OK)
             return io_error(io, rc, diag, "Could not write image metadata");
+        if (real)
+            instar_test_pause_point(i + 1, n);
     }
     if (limit < plan->npatches)
         return INSTAR_OK;       /* a simulated crash: stop right here */
@@ -185,18 +191,22 @@ int instar_image_resize(struct instar_io *io, const struct instar_resize_args *a
 int instar_resize_file(const char *path, const struct instar_resize_args *args,
                        struct instar_diag *diag)
 {
-    struct instar_fd_io fio;
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        if (diag)
-            diag->sys_errno = errno;
-        return instar_diag_set(diag, INSTAR_E_IO, "Could not open '%s': %s",
-                               path, strerror(errno));
+    struct instar_image_file f;
+    struct instar_resize_args a = *args;
+    /* The locks come before the first read and stay until the file is
+     * closed: nobody may write or resize it between plan and apply. */
+    int rc = instar_image_file_open(&f, path, INSTAR_LOCK_RESIZE, a.format, diag);
+    if (rc != INSTAR_OK)
+        return rc;
+    if (a.format == INSTAR_FORMAT_UNKNOWN) {
+        rc = instar_probe(&f.fio.io, &a.format);
+        if (rc != INSTAR_OK)
+            rc = instar_diag_set(diag, rc, "Could not probe the image format: %s",
+                                 strerror(f.fio.io.sys_errno ? f.fio.io.sys_errno : EIO));
+        else
+            rc = instar_image_file_set_format(&f, a.format, diag);
     }
-    instar_fd_io_init(&fio, fd);
-    int rc = instar_image_resize(&fio.io, args, diag);
-    if (close(fd) != 0 && rc == INSTAR_OK)
-        rc = instar_diag_set(diag, INSTAR_E_IO, "Could not close '%s': %s",
-                             path, strerror(errno));
-    return rc;
+    if (rc == INSTAR_OK)
+        rc = instar_image_resize(&f.fio.io, &a, diag);
+    return instar_image_file_close(&f, rc, diag);
 }
