@@ -7,6 +7,7 @@ DIFF_MODULES = \
 	scm/instar/process.scm \
 	scm/instar/pickers.scm \
 	scm/instar/engine.scm \
+	scm/instar/holder.scm \
 	scm/instar/chain.scm \
 	scm/instar/oracles.scm \
 	scm/instar/whitelist.scm \
@@ -23,7 +24,8 @@ DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/wrong-rounding \
 	tests/wrong-engines/drop-feature \
 	tests/wrong-engines/lose-data \
-	tests/wrong-engines/leak
+	tests/wrong-engines/leak \
+	tests/wrong-engines/ignore-locks
 # End-to-end tests against qemu-img (TAP, like tests/*.sh).
 DIFF_SH_TESTS = \
 	tests/diff-clean.sh \
@@ -31,6 +33,7 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-feature.sh \
 	tests/diff-wrong-data.sh \
 	tests/diff-wrong-leak.sh \
+	tests/diff-held.sh \
 	tests/diff-recipes.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
@@ -49,7 +52,8 @@ if HAVE_GUILE
 INSTAR_SCM_MODULES += $(DIFF_MODULES)
 scm/instar/pickers.go scm/instar/process.go: scm/instar/config.go
 scm/instar/engine.go: scm/instar/process.go
-scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go
+scm/instar/holder.go: scm/instar/config.go
+scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go
 scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \

@@ -9,6 +9,12 @@
 ;;;                  corruptions, leaks, cluster counts
 ;;;   data           `qemu-img compare' of the two results
 ;;;   length         raw only: the file length (qemu keeps exact byte counts)
+;;;   held           held start mode: each side must refuse the resize of
+;;;                  an image qemu-io holds open and leave the file
+;;;                  byte-identical; a side that accepts (or changes the
+;;;                  file) is a finding of its own ("held:engine-accepted",
+;;;                  "held:reference-changed-file", ...), judged before the
+;;;                  exit classes so the title says what went wrong
 ;;; `judge' returns a verdict and the list of differences ("diffs").  A
 ;;; diff is an alist: op (the step it shows after), oracle, field, and
 ;;; the engine's and reference's values.  Infrastructure trouble (a
@@ -125,6 +131,8 @@ values that depend on sizes."
                         (not (result-ok? r)))
                    (format #f "~a failed on the reference" name))
                   ((and (equal? name "copy") (not (result-ok? r))) "copy failed")
+                  ((and (equal? name "hold") (not (result-ok? r)))
+                   (format #f "hold on ~a: the holder did not start" side))
                   (else #f)))
            (_ #f)))
        (trace-steps trace)))
@@ -155,6 +163,30 @@ or 'inconclusive (REASON says why)."
             (when (and w (not (result-ok? w)))
               (divergence (list (mkdiff "create" "write-pattern" "status"
                                         (result-status w) 0)))))))
+    ;; Held: a resize of an image another process holds must be refused,
+    ;; and the file must not change, on both sides.
+    (when (equal? (assoc-ref case "start-mode") "held")
+      (let ((diffs
+             (append-map
+              (lambda (side)
+                (append
+                 (filter-map
+                  (lambda (name)
+                    (let ((r (res name side)))
+                      (and r (result-ok? r)
+                           (mkdiff name "held" (string-append side "-accepted")
+                                   (if (equal? side "engine") "accepted" "refused")
+                                   (if (equal? side "engine") "refused" "accepted")))))
+                  resize-names)
+                 (let ((u (res "held-unchanged" side)))
+                   (if (and u (not (result-ok? u)))
+                       (list (mkdiff (if (null? resize-names) "create" (last resize-names))
+                                     "held" (string-append side "-changed-file")
+                                     (if (equal? side "engine") "changed" "same")
+                                     (if (equal? side "engine") "same" "changed")))
+                       '()))))
+              '("engine" "reference"))))
+        (unless (null? diffs) (divergence diffs))))
     ;; Each resize: the same exit class, or stop here.
     (for-each
      (lambda (name)

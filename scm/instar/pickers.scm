@@ -34,6 +34,7 @@
             qcow2-defaults
             start-size-ladder
             resize-ops
+            held-probability
             pick-resize-case
             pick-create-case
             pick-consistency-case
@@ -265,13 +266,28 @@ shrink cuts."
                     (iota n))))
     (list->vector (cons first more))))
 
-(define resize-ops '("resize" "resize-shared" "regrow"))
+(define resize-ops '("resize" "resize-shared" "regrow" "resize-held"))
+
+(define held-probability
+  ;; Among qcow2 `resize' cases when resize-held is one of the ops beside
+  ;; others: small, because every held case costs two extra qemu-io
+  ;; processes and a byte comparison, and the behaviour is binary.
+  1/20)
 
 (define* (pick-resize-case rng #:key (formats '("raw" "qcow2")) (ops resize-ops))
   "A resize case: OP is `resize' (each engine creates its own start
 image), `resize-shared' (qemu-img creates one start image that both
-resize) or `regrow' (shrink, then grow back to the start size)."
-  (let* ((op (list-ref ops (rng-below rng (length ops))))
+resize), `regrow' (shrink, then grow back to the start size) or
+`resize-held' (start mode `held': each side's own image is held open
+read-write by qemu-io during the resize, which both tools must refuse,
+leaving the file byte-identical).  resize-held is drawn with
+`held-probability' among qcow2 resize cases (always when it is the only
+op); never for raw, whose qemu driver shares write access, so qemu-img
+resizes a raw image a read-write qemu-io holds."
+  (let* ((base-ops (delete "resize-held" ops))
+         ;; The same draw as before held mode existed: old seeds pick
+         ;; the same cases.
+         (op (if (null? base-ops) "resize" (list-ref base-ops (rng-below rng (length base-ops)))))
          (format (list-ref formats (rng-below rng (length formats))))
          (start-str (choose rng start-size-ladder))
          (start (parse-size-string start-str))
@@ -300,10 +316,14 @@ resize) or `regrow' (shrink, then grow back to the start size)."
          (resizes (if (string=? op "regrow")
                       (vector first `(("spec" . ,start-str) ("shrink" . #f)
                                       ("prealloc" . null)))
-                      (vector first))))
-    `(("op" . ,op)
+                      (vector first)))
+         ;; Drawn last, so it never shifts the choices above.
+         (held? (and (string=? op "resize") (string=? format "qcow2")
+                     (member "resize-held" ops)
+                     (or (null? base-ops) (rng-chance? rng held-probability)))))
+    `(("op" . ,(if held? "resize-held" op))
       ("format" . ,format)
-      ("start-mode" . ,(if (string=? op "resize") "own" "shared"))
+      ("start-mode" . ,(cond (held? "held") ((string=? op "resize") "own") (else "shared")))
       ("size" . ,start-str)
       ("options" . ,options)
       ("create-prealloc" . ,create-prealloc)

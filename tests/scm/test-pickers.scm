@@ -120,6 +120,26 @@
   (test-assert "--formats restricts"
     (every (lambda (c) (equal? (assoc-ref c "format") "raw")) (cases 30 #:formats '("raw")))))
 
+(test-group "held start mode"
+  (define (strip c) (filter (lambda (kv) (not (member (car kv) '("op" "start-mode")))) c))
+  (define plain (cases 400 #:ops '("resize" "resize-shared" "regrow")))
+  (define held (filter (lambda (c) (equal? (assoc-ref c "start-mode") "held")) many))
+  (test-assert "drawn among the default ops" (pair? held))
+  (test-assert "rarely: at most 1 in 10 of the cases"
+    (< (* 10 (length held)) (length many)))
+  (test-assert "only qcow2, only as op resize-held"
+    (every (lambda (c) (and (equal? (assoc-ref c "format") "qcow2")
+                            (equal? (assoc-ref c "op") "resize-held")))
+           held))
+  (test-assert "never without resize-held among the ops"
+    (not (any (lambda (c) (equal? (assoc-ref c "start-mode") "held")) plain)))
+  (test-assert "the draw shifts no other choice: old seeds pick the same cases"
+    (every (lambda (a b) (equal? (strip a) (strip b))) many plain))
+  (test-assert "resize-held alone: every qcow2 case is held, raw ones are not"
+    (every (lambda (c) (equal? (equal? (assoc-ref c "start-mode") "held")
+                               (equal? (assoc-ref c "format") "qcow2")))
+           (cases 40 #:ops '("resize-held")))))
+
 (test-group "create and consistency cases"
   (let ((cs (map (lambda (i) (pick-create-case (make-rng i))) (iota 200))))
     (test-assert "all five formats"
