@@ -169,7 +169,7 @@ SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SC
         free(c);
         throw_diag(rc, &diag);
     }
-    free(c);
+    /* C stays alive until the file is closed: F names it in messages. */
     if (a.format == INSTAR_FORMAT_UNKNOWN) {
         rc = instar_probe(&f.fio.io, &a.format);
         if (rc != INSTAR_OK)
@@ -181,6 +181,7 @@ SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SC
     if (rc == INSTAR_OK)
         rc = instar_image_plan(&f.fio.io, &a, &ip, &diag);
     instar_image_file_close(&f, INSTAR_OK, NULL);
+    free(c);
     if (rc != INSTAR_OK) {
         SCM details = rc == INSTAR_E_NOT_STAGED ? instar_guile_needs_detail(&ip.plan)
                                                 : errno_detail(diag.sys_errno);

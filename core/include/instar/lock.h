@@ -76,7 +76,8 @@ void instar_lock_perms(enum instar_lock_use use, enum instar_format fmt,
  * Opening never blocks (FIFOs and devices are refused as qemu's file driver
  * refuses them), and takes the locks before anything is read; FMT may be
  * UNKNOWN, in which case the locks every format needs are taken now and
- * instar_image_file_set_format adds the rest once the format is probed.  */
+ * instar_image_file_set_format adds the rest once the format is probed.
+ * PATH is kept (for messages) and must stay valid until the close.  */
 struct instar_image_file {
     struct instar_fd_io fio;
     struct instar_lock lock;
