@@ -15,11 +15,14 @@ export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
 GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
 export GUILE_LOAD_COMPILED_PATH
 
-PIDS="$TMPD/pids"
+# Each scenario's wrappers write their pids to its own $PIDS file.
+PIDS="$TMPD/pids.int"
 export PIDS
 # Never leave the test's own sleepers behind, whatever the recipe did.
 cleanup() {
-    [ -f "$PIDS" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done < "$PIDS"
+    for f in "$TMPD"/pids.*; do
+        [ -f "$f" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done < "$f"
+    done
     rm -rf "$TMPD"
 }
 trap cleanup EXIT
@@ -88,6 +91,7 @@ grep -q 'interrupted by SIGINT' "$TMPD/int.log"
 ok $? "SIGINT: says it was interrupted"
 
 ## SIGTERM: the same, exit 143.
+PIDS="$TMPD/pids.term"
 : > "$PIDS"
 mkdir "$TMPD/t2"
 "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$RECIPE" \
@@ -173,6 +177,7 @@ ok $([ ! -d "$TMPD/gl/findings" ] && grep -q '"environment-error": "' "$TMPD/gl/
 ok $(empty "$TMPD/t3"; echo $?) "garbage JSON inside a case: no case directory left"
 
 ## A timeout kills the child's whole process group.
+PIDS="$TMPD/pids.timeout"
 : > "$PIDS"
 rd --instar "$TMPD/hang" --timeout 1 --seed 3 --iterations 1 --formats raw \
     --out "$TMPD/to" --tmpdir "$TMPD" -q >"$TMPD/to.log" 2>&1; rc=$?

@@ -134,9 +134,12 @@ case directory or child process is left behind.
 (define (install-stop-handlers! name)
   ;; The handler runs as an async in this (the main) thread; workers see
   ;; the request through run-command.  A second signal does not wait.
+  ;; A signal the caller ignores stays ignored (nohup, a shell's
+  ;; background job), as the convention is.
   (for-each
    (lambda (sig)
-     (sigaction sig
+     (unless (eqv? (car (sigaction sig)) SIG_IGN)
+      (sigaction sig
        (lambda (s)
          (if (abort-requested)
              (begin
@@ -144,7 +147,7 @@ case directory or child process is left behind.
                (format (current-error-port) "~a: ~a again: stopped at once~%"
                        name (signal-name s))
                (primitive-exit (exit-interrupted s)))
-             (request-abort! s)))))
+             (request-abort! s))))))
    (list SIGINT SIGTERM SIGHUP)))
 
 (define (stopped-by-signal)
