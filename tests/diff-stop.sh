@@ -170,7 +170,7 @@ mkdir "$TMPD/t3"
 rd --instar "$QEMU_IMG" --qemu-img "$TMPD/garbage-later" --seed 1 --iterations 3 --out "$TMPD/gl" \
     --tmpdir "$TMPD/t3" -q >"$TMPD/gl.log" 2>&1; rc=$?
 ok $([ $rc -eq 3 ]; echo $?) "garbage JSON inside a case: exit 3 (got $rc)"
-grep -q "environment error: $TMPD/garbage-later (step info on reference)" "$TMPD/gl.log"
+grep -q "environment error: the reference qemu-img ($TMPD/garbage-later), step info on the reference side, printed no valid JSON" "$TMPD/gl.log"
 ok $? "garbage JSON inside a case: the tool and the step are named"
 ok $([ ! -d "$TMPD/gl/findings" ] && grep -q '"environment-error": "' "$TMPD/gl/summary.json"; echo $?) \
     "garbage JSON inside a case: no finding; summary.json says why it stopped"

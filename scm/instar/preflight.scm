@@ -130,6 +130,12 @@ behave as the recipes need, else a message naming the tool that does not."
   (and (equal? side "engine")
        (or (equal? name "create") (string-prefix? "resize" name))))
 
+(define (step-tool name)
+  ;; Which reference tool a chain step runs (for messages).
+  (cond ((member name '("write-pattern" "verify" "tail-zero")) "qemu-io")
+        ((equal? name "copy") "copy tool")
+        (else "qemu-img")))
+
 (define (reference-failure trace-steps)
   "TRACE-STEPS: a trace's steps, (NAME SIDE RESULT-OR-VALUE).  A message
 when a reference tool failed for reasons of the environment (see the
@@ -141,7 +147,8 @@ module's header), else #f."
                  (let ((prog (car (result-argv r)))
                        (json (parse-json (result-stdout r))))
                    (define (fail why)
-                     (format #f "~a (step ~a on ~a) ~a" prog name side why))
+                     (format #f "the reference ~a (~a), step ~a on the ~a side, ~a"
+                             (step-tool name) prog name side why))
                    (cond
                     ((eq? (result-class r) 'spawn-failed) (fail (describe r)))
                     ;; Only about the reference's own image: qemu reports
