@@ -176,6 +176,25 @@ ok $([ ! -d "$TMPD/gl/findings" ] && grep -q '"environment-error": "' "$TMPD/gl/
     "garbage JSON inside a case: no finding; summary.json says why it stopped"
 ok $(empty "$TMPD/t3"; echo $?) "garbage JSON inside a case: no case directory left"
 
+# A reference that crashes on its own image: inconclusive, not a
+# finding blamed on the engine.
+cat > "$TMPD/crashing" <<'EOS'
+#!/bin/sh
+if [ "$1" = resize ]; then
+    for a in "$@"; do
+        case $a in */reference.*) kill -SEGV $$;; esac
+    done
+fi
+exec "$QEMU_IMG" "$@"
+EOS
+chmod +x "$TMPD/crashing"
+rd --instar "$QEMU_IMG" --qemu-img "$TMPD/crashing" --seed 1 --iterations 2 --formats raw \
+    --ops resize --out "$TMPD/cr" --tmpdir "$TMPD" -q >"$TMPD/cr.log" 2>&1; rc=$?
+ok $([ $rc -eq 0 ] && [ ! -d "$TMPD/cr/findings" ]; echo $?) \
+    "reference crashing: no finding, exit 0 (got $rc)"
+grep -q 'inconclusive: 2 x resize on reference: killed by a signal' "$TMPD/cr.log"
+ok $? "reference crashing: both cases inconclusive, the reason reported"
+
 ## A timeout kills the child's whole process group.
 PIDS="$TMPD/pids.timeout"
 : > "$PIDS"
