@@ -176,6 +176,27 @@ ok $([ ! -d "$TMPD/gl/findings" ] && grep -q '"environment-error": "' "$TMPD/gl/
     "garbage JSON inside a case: no finding; summary.json says why it stopped"
 ok $(empty "$TMPD/t3"; echo $?) "garbage JSON inside a case: no case directory left"
 
+# A reference whose disk is full (as qemu-img reports it): the
+# machine's fault, exit 3, not a finding.
+cat > "$TMPD/full-disk" <<'EOS'
+#!/bin/sh
+if [ "$1" = resize ]; then
+    for a in "$@"; do
+        case $a in */reference.*)
+            echo "qemu-img: Could not resize file: No space left on device" >&2; exit 1;;
+        esac
+    done
+fi
+exec "$QEMU_IMG" "$@"
+EOS
+chmod +x "$TMPD/full-disk"
+rd --instar "$QEMU_IMG" --qemu-img "$TMPD/full-disk" --seed 1 --iterations 2 --formats raw \
+    --ops resize --out "$TMPD/fd" --tmpdir "$TMPD" -q >"$TMPD/fd.log" 2>&1; rc=$?
+ok $([ $rc -eq 3 ] && [ ! -d "$TMPD/fd/findings" ]; echo $?) \
+    "reference out of disk space: exit 3, no finding (got $rc)"
+grep -q "the reference qemu-img ($TMPD/full-disk), step resize on the reference side.*No space left" "$TMPD/fd.log"
+ok $? "reference out of disk space: the tool and the errno are named"
+
 # A reference that crashes on its own image: inconclusive, not a
 # finding blamed on the engine.
 cat > "$TMPD/crashing" <<'EOS'
