@@ -41,7 +41,8 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-whitelist.scm \
 	tests/scm/test-findings.scm \
 	tests/scm/test-report.scm \
-	tests/scm/test-process.scm
+	tests/scm/test-process.scm \
+	tests/scm/test-preflight.scm
 
 EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
