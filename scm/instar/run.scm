@@ -155,9 +155,16 @@ case directory or child process is left behind.
 
 (define (exit-after-signal name)
   (abort-cleanup!)
-  (format (current-error-port) "~a: interrupted by ~a~%" name
-          (signal-name (stopped-by-signal)))
-  (exit (exit-interrupted (stopped-by-signal))))
+  (let ((sig (stopped-by-signal)))
+    (if sig
+        (begin
+          (format (current-error-port) "~a: interrupted by ~a~%" name (signal-name sig))
+          (exit (exit-interrupted sig)))
+        ;; Only a signal aborts outside a campaign; anything else that
+        ;; stopped the children is the environment's doing.
+        (begin
+          (format (current-error-port) "~a: stopped: ~a~%" name (abort-requested))
+          (exit exit-environment)))))
 
 ;;; Output places: checked before the first case.
 
