@@ -41,9 +41,6 @@ Differential fuzzing of resize: the engine under test against qemu-img.
   --reduce-time S    time to reduce each new finding (default 30)
   --tmpdir DIR       where private case directories go (default $TMPDIR or /tmp)
   -q, --quiet        no progress output
-
-Exit status: 0 no new findings, 1 new findings, 2 usage error,
-3 environment error.
 ")
 
 (run-recipe "resize-diff" (cdr (command-line))
