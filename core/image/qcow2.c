@@ -185,6 +185,8 @@ static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_s
 static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
                            const struct instar_resize_plan *plan, struct instar_diag *diag)
 {
+    char name[1024];
+    int kind;
     switch (rc) {
     case INSTAR_E_NOT_SECTOR_MULTIPLE:
         return instar_diag_set(diag, rc, "The new size must be a multiple of 512");
@@ -205,6 +207,15 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
         return instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
                                "run 'qemu-img check -r all' first");
     case INSTAR_E_BITMAPS:
+        kind = instar_qcow2_bitmap_report(o, name, sizeof name);
+        if (kind == 3)
+            return instar_diag_set(diag, rc, "Bitmap '%s' would need more than 2^41 bits at "
+                                   "the new size, more than qemu can load (qemu-img 7.2 "
+                                   "aborts); remove it or use a larger granularity", name);
+        if (kind == 1)
+            return instar_diag_set(diag, rc, "Bitmap '%s' is inconsistent and cannot be used\n"
+                                   "Try block-dirty-bitmap-remove to delete this bitmap "
+                                   "from disk", name);
         return instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
                                "bitmaps that are in use or carry extra data (not supported)");
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
@@ -310,8 +321,15 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
         o.byte_ranges = s->bytes;
         o.n_byte_ranges = s->nbytes;
         rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
-        if (rc == INSTAR_OK)
+        if (rc == INSTAR_OK) {
+            char name[1024];
+            /* qemu resizes but cannot store the bitmaps; it says so. */
+            if (instar_qcow2_bitmap_report(&o, name, sizeof name) == 2)
+                instar_diag_set(diag, INSTAR_OK, "Lost persistent bitmaps: Bitmap '%s' "
+                                "doesn't satisfy the constraints: Too much space will be "
+                                "occupied by the bitmap. Use larger granularity", name);
             return INSTAR_OK;
+        }
         if (rc == INSTAR_E_NOT_STAGED && out->plan.nneeds > 0) {
             for (size_t i = 0; i < out->plan.nneeds && rc != INSTAR_OK; i++) {
                 int src = stage_one(io, s, file_size, &o, &out->plan.needs[i]);
