@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "instar/resize.h"
+#include "resize/builder.h"
 #include "qcow2-testutil.h"
 #include "util/endian.h"
 
@@ -430,8 +431,43 @@ static void test_many_l2(void)
     timg_free(&t);
 }
 
+/* Table needs are ranges: adjacent indices join one; with every slot taken
+ * the nearest range grows, so no need is dropped (a dropped need cost a
+ * planner round). */
+static void test_need_ranges(void)
+{
+    static struct instar_resize_plan plan;
+    struct instar_builder b;
+    uint8_t scratch[64];
+    bool all = true;
+    instar_builder_init(&b, &plan, scratch, sizeof scratch);
+    for (uint64_t i = 100; i < 200; i++)
+        instar_builder_need(&b, INSTAR_NEED_L2, i, 512);
+    ok(plan.nneeds == 1 && plan.needs[0].index == 100 && plan.needs[0].count == 100,
+       "100 adjacent L2 needs: one range [100, 200)");
+    instar_builder_need(&b, INSTAR_NEED_BYTES, 7, 10);
+    for (uint64_t i = 0; i < 300; i++)
+        instar_builder_need(&b, INSTAR_NEED_REFBLOCK, 5000 + i * 10, 512);
+    is_int((int)plan.nneeds, INSTAR_MAX_NEEDS, "300 scattered block needs fill the slots");
+    for (uint64_t i = 0; i < 300 && all; i++) {
+        uint64_t x = 5000 + i * 10;
+        bool found = false;
+        for (size_t k = 0; k < plan.nneeds; k++)
+            if (plan.needs[k].kind == INSTAR_NEED_REFBLOCK && x >= plan.needs[k].index
+                && x - plan.needs[k].index < plan.needs[k].count)
+                found = true;
+        all = found;
+    }
+    ok(all, "every one of them is inside a range");
+    ok(plan.needs[0].kind == INSTAR_NEED_L2 && plan.needs[0].count == 100
+       && plan.needs[1].kind == INSTAR_NEED_BYTES && plan.needs[1].index == 7,
+       "the other needs are untouched");
+    is_int(b.err, INSTAR_E_NOT_STAGED, "the builder answers not staged");
+}
+
 int main(void)
 {
+    test_need_ranges();
     test_many_l2();
     test_unreferenced_metadata();
     test_rewrite();
