@@ -525,6 +525,31 @@ static void test_bitmap_limits(void)
     is_int(r.rc, INSTAR_E_BITMAPS, "then an in-use bitmap: refused");
     timg_free(&t);
 
+    /* The in-use marks come before the commit: every prefix is clean. */
+    timg_create(&t, &o);
+    timg_bitmap(&t, 9, 2);
+    rs_crash_prefixes(&t, "2199023256064", 0, INSTAR_PREALLOC_OFF, "bitmaps marked in use");
+    {
+        struct instar_resize_args a;
+        struct instar_image_plan p;
+        size_t at_dir = SIZE_MAX, at_size = SIZE_MAX;
+        uint64_t d = timg_u64(&t, 112 + 24);
+        memset(&a, 0, sizeof a);
+        a.format = INSTAR_FORMAT_QCOW2;
+        instar_parse_size_spec("2199023256064", &a.size);
+        is_int(instar_image_plan(&t.m.io, &a, &p, NULL), INSTAR_OK, "planned again");
+        for (size_t k = 0; k < p.plan.npatches; k++) {
+            if (p.plan.patches[k].offset == d && at_dir == SIZE_MAX)
+                at_dir = k;
+            if (p.plan.patches[k].offset == 24 && at_size == SIZE_MAX)
+                at_size = k;
+        }
+        ok(at_dir < at_size && at_size != SIZE_MAX,
+           "the in-use marks (patch %zu) precede the size commit (patch %zu)", at_dir, at_size);
+        instar_image_plan_free(&p);
+    }
+    timg_free(&t);
+
     o.cluster_bits = 21;
     timg_create(&t, &o);
     timg_bitmap(&t, 16, 2);
