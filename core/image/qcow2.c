@@ -103,15 +103,16 @@ static int stage_table(struct instar_io *io, struct q2_staging *s, uint64_t file
 
 /* Stage the L2 tables or refcount blocks a need names.  A range skips
  * entries that are zero, unusable or staged already (the planner asks again
- * for one it really needs); asking only for what is staged or unusable is
- * a confused planner or a broken image: INSTAR_E_PARSE. */
+ * for one it really needs; ranges may overlap).  A round that stages
+ * nothing at all is a confused planner or a broken image (see qcow2_plan). */
 static int stage_tables(struct instar_io *io, struct q2_staging *s, uint64_t file_size,
-                        const struct instar_qcow2_resize_opts *o, const struct instar_need *n)
+                        const struct instar_qcow2_resize_opts *o, const struct instar_need *n,
+                        size_t *staged)
 {
     uint64_t cs = 1ull << o->cluster_bits, limit, mask, count = n->count ? n->count : 1;
     const uint8_t *table;
     struct instar_staged_table **arr;
-    size_t *cnt, *cap, staged = 0;
+    size_t *cnt, *cap;
     uint8_t **map;
 
     if (n->kind == INSTAR_NEED_REFBLOCK) {
@@ -139,13 +140,14 @@ static int stage_tables(struct instar_io *io, struct q2_staging *s, uint64_t fil
         if (rc != INSTAR_OK)
             return rc;
         (*map)[i / 8] |= (uint8_t)(1u << (i % 8));
-        staged++;
+        (*staged)++;
     }
-    return staged > 0 ? INSTAR_OK : INSTAR_E_PARSE;
+    return INSTAR_OK;
 }
 
 static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_size,
-                     const struct instar_qcow2_resize_opts *o, const struct instar_need *n)
+                     const struct instar_qcow2_resize_opts *o, const struct instar_need *n,
+                     size_t *staged)
 {
     int rc;
 
@@ -177,9 +179,10 @@ static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_s
         s->bytes[s->nbytes].bytes.len = (size_t)n->length;
         s->nbytes++;
         s->staged_bytes += n->length;
+        (*staged)++;
         return INSTAR_OK;
     }
-    return stage_tables(io, s, file_size, o, n);
+    return stage_tables(io, s, file_size, o, n, staged);
 }
 
 static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
@@ -331,12 +334,16 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             return INSTAR_OK;
         }
         if (rc == INSTAR_E_NOT_STAGED && out->plan.nneeds > 0) {
+            size_t staged = 0;
             for (size_t i = 0; i < out->plan.nneeds && rc != INSTAR_OK; i++) {
-                int src = stage_one(io, s, file_size, &o, &out->plan.needs[i]);
+                int src = stage_one(io, s, file_size, &o, &out->plan.needs[i], &staged);
                 if (src != INSTAR_OK)
                     return planner_message(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE,
                                            &o, &out->plan, diag);
             }
+            /* Asked again only for what is staged or unusable. */
+            if (staged == 0)
+                return planner_message(INSTAR_E_PARSE, &o, &out->plan, diag);
             continue;
         }
         if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
