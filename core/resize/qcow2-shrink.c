@@ -166,6 +166,25 @@ static bool block_empty(struct q2 *q, struct q2_rb *rb, uint64_t self)
 static int drop_blocks(struct q2 *q)
 {
     bool again = true;
+    int result = INSTAR_OK;
+    /* Dropping a block lowers the count of its own cluster: ask for every
+     * block holding such a cluster in one round (one per round made a
+     * shrink over thousands of blocks quadratic). */
+    for (size_t i = 0; i < q->nrbs; i++) {
+        uint64_t off, v;
+        int rc;
+        if (q->rbs[i].fin == NULL)
+            continue;
+        rc = q2_reftable_entry(q, q->rbs[i].index, &off);
+        if (rc == INSTAR_OK)
+            rc = q2_refcount_orig(q, off >> q->cluster_bits, &v);
+        if (rc == INSTAR_E_NOT_STAGED)
+            result = rc;
+        else if (rc != INSTAR_OK)
+            return rc;
+    }
+    if (result != INSTAR_OK)
+        return result;
     while (again) {
         again = false;
         for (size_t i = 0; i < q->nrbs; i++) {
