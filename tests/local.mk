@@ -36,6 +36,7 @@ tests_tools_apply_prefix_LDADD = core/libinstar.la
 # Integration tests against the real qemu-img.
 SH_TESTS = \
 	tests/cli-usage.sh \
+	tests/apply-nospace.sh \
 	tests/raw-vs-qemu.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
