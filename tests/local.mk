@@ -40,6 +40,7 @@ tests_tools_apply_prefix_LDADD = core/libinstar.la
 SH_TESTS = \
 	tests/cli-usage.sh \
 	tests/apply-nospace.sh \
+	tests/qcow2-sparse-tail.sh \
 	tests/raw-vs-qemu.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
