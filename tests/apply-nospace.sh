@@ -41,6 +41,7 @@ run_case() {
         [ "$free" -gt 0 ] && truncate -s "-${free}K" "$MNT/fill"
     fi
     len0=$(stat -c %s "$MNT/t"); sum0=$(md5sum < "$MNT/t"); v0=$(vsize "$fmt" "$MNT/t")
+    blk0=$(stat -c %b "$MNT/t")
     for try in 1 2; do
         "$INSTAR_IMG" resize -f "$fmt" --preallocation="$pre" "$MNT/t" "$size" \
             >"$TMPD/out" 2>"$TMPD/err"
@@ -53,6 +54,9 @@ run_case() {
         [ "$len1" = "$len0" ]; ok $? "$d: length $len0 -> $len1"
         [ "$sum1" = "$sum0" ]; ok $? "$d: bytes unchanged"
         [ "$v1" = "$v0" ]; ok $? "$d: virtual size $v0 -> $v1"
+        # What was reserved for the attempt is given back.
+        blk1=$(stat -c %b "$MNT/t")
+        [ "$blk1" = "$blk0" ]; ok $? "$d: blocks in use $blk0 -> $blk1"
     done
 }
 
