@@ -232,6 +232,11 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_UNSUPPORTED_PREALLOC:
         return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
                                "reads from the backing file (not supported)");
+    case INSTAR_E_PREALLOC_NOT_GROW:
+        if (o->req.new_size > (o->virtual_size & ~511ull))
+            return instar_diag_set(diag, rc, "Failed to resize underlying file: "
+                                   "Cannot use preallocation for shrinking files");
+        return instar_engine_planner_error(rc, plan, diag);
     case INSTAR_E_SCRATCH_TOO_SMALL:
         return instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
                                "may carry (not supported)");

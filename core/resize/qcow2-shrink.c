@@ -213,7 +213,7 @@ static int drop_blocks(struct q2 *q)
 
 /* The last cluster in use once the plan is done (qemu's
  * qcow2_get_last_cluster), scanning down from the end of the file. */
-static int last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
+int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
 {
     uint64_t c = end_clusters;
     uint64_t reach = q2_refcount_reach(q);
@@ -396,7 +396,7 @@ int q2_shrink(struct q2 *q)
     cur_len = q->file_size;
     if ((q->runs_end << q->cluster_bits) > cur_len)
         cur_len = q->runs_end << q->cluster_bits;
-    rc = last_used(q, instar_div_round_up_u64(cur_len, q->cs), &last);
+    rc = q2_last_used(q, instar_div_round_up_u64(cur_len, q->cs), &last);
     if (rc != INSTAR_OK)
         return rc;
     total = (last + 1) << q->cluster_bits;

@@ -205,6 +205,10 @@ int q2_cover_refcounts(struct q2 *q);
 int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster);
 void q2_protect(struct q2 *q, uint64_t start, uint64_t count);
 
+/* The last cluster in use below END_CLUSTERS once the plan is done
+ * (qemu's qcow2_get_last_cluster); 0 when none. */
+int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last);
+
 /* ---- emission (qcow2.c) ---- */
 /* Write the contents of every newly allocated metadata run (L2, refcount
  * blocks, refcount table) and zero reused data clusters. */
