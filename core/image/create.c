@@ -314,12 +314,15 @@ int instar_image_create(struct instar_io *io, const struct instar_create_opts *o
     return rc == INSTAR_OK ? e->create(io, &r, diag) : rc;
 }
 
-/* A device node as qemu's host_device driver treats it: never truncated,
- * its length fixed ("Cannot grow device files"). */
+/* A device node as qemu's host_device driver treats it: never truncated
+ * (strace shows no ftruncate on one), and asking it to grow is refused
+ * ("Cannot grow device files").  qemu's vmdk driver never asks: on a
+ * zero-length device its create succeeds, so ours does too. */
 struct dev_io {
     struct instar_io io;
     struct instar_fd_io *inner;
     uint64_t length;
+    bool fixed_length;          /* growing is refused (all but vmdk) */
     bool grow_refused;
 };
 
@@ -351,7 +354,7 @@ static int dev_get_size(struct instar_io *io, uint64_t *size)
 
 static int dev_set_size(struct instar_io *io, uint64_t size)
 {
-    if (size <= DEV_IO(io)->length)
+    if (size <= DEV_IO(io)->length || !DEV_IO(io)->fixed_length)
         return INSTAR_OK;
     DEV_IO(io)->grow_refused = true;
     io->sys_errno = EINVAL;
@@ -464,6 +467,14 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
         dev.io.ops = &dev_ops;
         dev.inner = &fio;
         dev.length = end > 0 ? (uint64_t)end : 0;
+        dev.fixed_length = o->format != INSTAR_FORMAT_VMDK;
+        /* qemu's generic device create takes no preallocation. */
+        if (o->format == INSTAR_FORMAT_RAW && o->prealloc != INSTAR_PREALLOC_OFF) {
+            rc = instar_diag_set(diag, INSTAR_E_UNSUPPORTED_PREALLOC,
+                                 "Unsupported preallocation mode '%s'",
+                                 instar_prealloc_name(o->prealloc));
+            goto out;
+        }
         io = &dev.io;
     } else {
         /* Emptied as qemu's file driver does it; a FIFO or socket answers

@@ -306,6 +306,14 @@ int instar_qcow2_create(struct instar_io *io, const struct instar_create_opts *o
     if (rc == INSTAR_OK)
         rc = write_metadata(&w, &p, &l);
     free(w.buf);
+    /* qemu reopens the new image right after its header and refcounts;
+     * a target that keeps nothing (a device like /dev/null) fails there. */
+    if (rc == INSTAR_OK) {
+        uint8_t magic[4];
+        rc = instar_io_read(io, magic, sizeof magic, 0);
+        if (rc == INSTAR_OK && instar_be32(magic) != QCOW2_MAGIC)
+            return instar_diag_set(diag, INSTAR_E_IO, "Image is not in qcow2 format");
+    }
     if (rc == INSTAR_OK)
         rc = io->ops->set_size(io, l.file_size);
     if (rc == INSTAR_OK && l.n_data > 0) {
