@@ -36,7 +36,9 @@ tests_tools_apply_prefix_LDADD = core/libinstar.la
 # Integration tests against the real qemu-img.
 SH_TESTS = \
 	tests/cli-usage.sh \
-	tests/raw-vs-qemu.sh
+	tests/raw-vs-qemu.sh \
+	tests/create-targets.sh \
+	tests/create-options-vs-qemu.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh

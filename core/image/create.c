@@ -477,6 +477,25 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
         }
         io = &dev.io;
     } else {
+        /* A raw image's length is its size: grow an existing file to it
+         * first, which loses nothing, so a length the filesystem refuses
+         * (EFBIG) leaves the file as it was. */
+        if (o->format == INSTAR_FORMAT_RAW && S_ISREG(st.st_mode) && !created
+            && named.size > (uint64_t)st.st_size) {
+            uint64_t len;
+            if (!instar_align_up_u64(named.size, 512, &len))
+                len = UINT64_MAX;   /* the raw check refused that already */
+            rc = io->ops->set_size(io, len);
+            if (rc == INSTAR_E_FILE_TOO_LARGE) {
+                rc = too_large(o->format, diag);
+                goto out;
+            }
+            if (rc != INSTAR_OK) {
+                rc = instar_diag_set(diag, rc, "Could not resize file: %s",
+                                     instar_create_io_reason(io, rc));
+                goto out;
+            }
+        }
         /* Emptied as qemu's file driver does it; a FIFO or socket answers
          * with ftruncate's own error, and is left in place. */
         rc = io->ops->set_size(io, 0);
