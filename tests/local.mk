@@ -15,7 +15,8 @@ AM_TESTS_ENVIRONMENT = \
 CORE_C_TESTS = \
 	tests/c/test-invariants \
 	tests/c/test-size \
-	tests/c/test-raw
+	tests/c/test-raw \
+	tests/c/test-create-opts
 # The format fragments register their own C tests in TESTS; C_TESTS is the
 # whole list for the sanitizer run.
 C_TESTS = $(CORE_C_TESTS) $(FORMAT_C_TESTS)
@@ -27,6 +28,8 @@ tests_c_test_size_SOURCES = tests/c/test-size.c tests/c/tap.h
 tests_c_test_size_LDADD = core/libinstar.la
 tests_c_test_raw_SOURCES = tests/c/test-raw.c tests/c/tap.h
 tests_c_test_raw_LDADD = core/libinstar.la
+tests_c_test_create_opts_SOURCES = tests/c/test-create-opts.c tests/c/tap.h
+tests_c_test_create_opts_LDADD = core/libinstar.la
 
 # Crash simulation for every format's crash-prefix suite.
 check_PROGRAMS += tests/tools/apply-prefix

@@ -441,8 +441,8 @@ int instar_create_file(const char *path, const struct instar_create_opts *o,
     struct instar_fd_io fio;
     struct dev_io dev;
     struct instar_io *io = &fio.io;
-    struct stat st;
-    bool created, device;
+    struct stat st = {0};       /* st_mode 0 (not regular) if fstat fails */
+    bool created, device = false;
     struct instar_create_opts named = *o;
     if (named.path == NULL)
         named.path = path;
