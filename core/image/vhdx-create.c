@@ -8,7 +8,9 @@
  *   BAT      round_up(1 MiB + log_size, 1 MiB), round_up(entries*8, 1 MiB)
  *   metadata right after the BAT, 1 MiB; data from BAT end + 5 MiB
  *
- * The file is sized (sparsely) before anything is written, as qemu does. */
+ * The file is sized (sparsely) before anything is written (qemu writes the
+ * file identifier and headers first, then sizes it: same result).  On a
+ * device node qemu fails at its header flush, instar at the length. */
 #include <config.h>
 
 #include <inttypes.h>
