@@ -317,11 +317,18 @@ int instar_image_create(struct instar_io *io, const struct instar_create_opts *o
 /* A device node as qemu's host_device driver treats it: never truncated
  * (strace shows no ftruncate on one), and asking it to grow is refused
  * ("Cannot grow device files").  qemu's vmdk driver never asks: on a
- * zero-length device its create succeeds, so ours does too. */
+ * zero-length device its create succeeds, so ours does too.
+ *
+ * The engines write images into an empty file and leave what they do not
+ * write to read as zeros.  A device holds old data there, so it is made
+ * to behave like an emptied file: LOGICAL is the file length so far;
+ * writing past it, or lengthening it, zeroes the gap first, and reads
+ * past it see zeros. */
 struct dev_io {
     struct instar_io io;
     struct instar_fd_io *inner;
-    uint64_t length;
+    uint64_t length;            /* the device's own length */
+    uint64_t logical;           /* the emptied file's length so far */
     bool fixed_length;          /* growing is refused (all but vmdk) */
     bool grow_refused;
 };
@@ -334,43 +341,84 @@ static int dev_pass(struct instar_io *io, int rc)
     return rc;
 }
 
+/* Make [logical, end) zeros and extend the logical length to END. */
+static int dev_extend(struct instar_io *io, uint64_t end)
+{
+    struct dev_io *d = DEV_IO(io);
+    struct instar_io *in = &d->inner->io;
+    if (end <= d->logical)
+        return INSTAR_OK;
+    int rc = dev_pass(io, in->ops->zero(in, d->logical, end - d->logical));
+    if (rc == INSTAR_OK)
+        d->logical = end;
+    return rc;
+}
+
 static int dev_pread(struct instar_io *io, void *buf, size_t len, uint64_t off)
 {
-    struct instar_io *in = &DEV_IO(io)->inner->io;
-    return dev_pass(io, in->ops->pread(in, buf, len, off));
+    struct dev_io *d = DEV_IO(io);
+    struct instar_io *in = &d->inner->io;
+    uint8_t *p = buf;
+    size_t n = off >= d->logical ? 0 : (d->logical - off < len ? (size_t)(d->logical - off) : len);
+    memset(p + n, 0, len - n);
+    return n == 0 ? INSTAR_OK : dev_pass(io, in->ops->pread(in, p, n, off));
 }
 
 static int dev_pwrite(struct instar_io *io, const void *buf, size_t len, uint64_t off)
 {
-    struct instar_io *in = &DEV_IO(io)->inner->io;
-    return dev_pass(io, in->ops->pwrite(in, buf, len, off));
+    struct dev_io *d = DEV_IO(io);
+    struct instar_io *in = &d->inner->io;
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end))
+        return dev_pass(io, INSTAR_E_OVERFLOW);
+    int rc = dev_extend(io, off);
+    if (rc == INSTAR_OK)
+        rc = dev_pass(io, in->ops->pwrite(in, buf, len, off));
+    if (rc == INSTAR_OK && end > d->logical)
+        d->logical = end;
+    return rc;
 }
 
 static int dev_get_size(struct instar_io *io, uint64_t *size)
 {
-    *size = DEV_IO(io)->length;
+    *size = DEV_IO(io)->logical;
     return INSTAR_OK;
 }
 
 static int dev_set_size(struct instar_io *io, uint64_t size)
 {
-    if (size <= DEV_IO(io)->length || !DEV_IO(io)->fixed_length)
+    struct dev_io *d = DEV_IO(io);
+    if (size > d->length && d->fixed_length) {
+        d->grow_refused = true;
+        io->sys_errno = EINVAL;
+        return INSTAR_E_IO;
+    }
+    if (size <= d->logical) {
+        d->logical = size;
         return INSTAR_OK;
-    DEV_IO(io)->grow_refused = true;
-    io->sys_errno = EINVAL;
-    return INSTAR_E_IO;
+    }
+    return dev_extend(io, size);
 }
 
 static int dev_zero(struct instar_io *io, uint64_t off, uint64_t len)
 {
     struct instar_io *in = &DEV_IO(io)->inner->io;
-    return dev_pass(io, in->ops->zero(in, off, len));
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end))
+        return dev_pass(io, INSTAR_E_OVERFLOW);
+    int rc = dev_extend(io, off);
+    if (rc == INSTAR_OK)
+        rc = dev_pass(io, in->ops->zero(in, off, len));
+    if (rc == INSTAR_OK && end > DEV_IO(io)->logical)
+        DEV_IO(io)->logical = end;
+    return rc;
 }
 
 static int dev_allocate(struct instar_io *io, uint64_t off, uint64_t len)
 {
-    struct instar_io *in = &DEV_IO(io)->inner->io;
-    return dev_pass(io, in->ops->allocate(in, off, len));
+    /* A device's blocks exist already; what matters is that they read
+     * as zeros, as a newly allocated file range does. */
+    return dev_zero(io, off, len);
 }
 
 static int dev_sync(struct instar_io *io)
