@@ -41,7 +41,8 @@ SH_TESTS = \
 	tests/cli-usage.sh \
 	tests/raw-vs-qemu.sh \
 	tests/create-targets.sh \
-	tests/create-options-vs-qemu.sh
+	tests/create-options-vs-qemu.sh \
+	tests/create-blockdev.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh
