@@ -60,8 +60,10 @@ int cli_cmd_create(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":f:o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            if (instar_format_parse(optarg, &fmt) != INSTAR_OK)
+            if (instar_format_parse(optarg, &fmt) != INSTAR_OK) {
+                free(options);
                 return cli_usage_error("Unknown file format '%s'", optarg);
+            }
             break;
         case 'o': {
             if (!instar_create_option_list_valid(optarg)) {
@@ -89,10 +91,13 @@ int cli_cmd_create(int argc, char **argv)
             prealloc = optarg;
             break;
         case 'h':
+            free(options);
             return cli_usage_error("create [-f FMT] [-o OPTIONS] FILE [SIZE]");
         case ':':
+            free(options);
             return cli_usage_error("option requires an argument -- '%s'", argv[optind - 1]);
         default:
+            free(options);
             return cli_usage_error("unrecognized option '%s'", argv[optind - 1]);
         }
     }
