@@ -45,8 +45,8 @@ static void fill_refblock(struct q2 *q, uint64_t bi, uint8_t *buf)
         const struct q2_run *run = &q->runs[r];
         uint64_t s = run->start > first ? run->start : first;
         uint64_t e = run->start + run->count < last ? run->start + run->count : last;
-        for (uint64_t c = s; c < e; c++)
-            q2_rc_set(buf, q->rbits, c - first, 1);
+        if (s < e)
+            q2_rc_fill(buf, q->rbits, s - first, e - first, 1);
     }
 }
 
