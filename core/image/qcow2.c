@@ -264,7 +264,9 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     o.reftable.data = s->reftable;
     o.reftable.len = s->reftable ? (size_t)((uint64_t)o.refcount_table_clusters * cs) : 0;
 
-    out->scratch_len = (size_t)(1u << 20) + 4 * (size_t)cs;
+    /* Start small: the loop below grows it when a plan needs more, and
+     * every byte allocated costs (sanitizer builds poison it all). */
+    out->scratch_len = (size_t)(64u << 10) + 2 * (size_t)cs;
     out->scratch = malloc(out->scratch_len);
     if (out->scratch == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
