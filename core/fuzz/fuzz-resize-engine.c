@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "fuzz/reparse.h"
+#include "fuzz/exec-count.h"
 #include "fuzz/report.h"
 #include "fuzz/sparse-io.h"
 #include "instar/error.h"
@@ -79,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct instar_diag diag;
     char why[256];
 
+    instar_fuzz_exec_count();
     if (size < ENGINE_HEADER_LEN)
         return 0;
     memset(&args, 0, sizeof args);
