@@ -293,11 +293,13 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             && out->scratch_len < Q2E_MAX_SCRATCH) {
             size_t n = out->scratch_len * 4 < Q2E_MAX_SCRATCH ? out->scratch_len * 4
                                                               : (size_t)Q2E_MAX_SCRATCH;
-            uint8_t *p = realloc(out->scratch, n);
-            if (p == NULL)
+            /* A failed round leaves nothing in scratch worth keeping:
+             * no realloc (it would copy up to 256 MiB on the way to 1 GiB). */
+            free(out->scratch);
+            out->scratch = malloc(n);
+            out->scratch_len = out->scratch ? n : 0;
+            if (out->scratch == NULL)
                 return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-            out->scratch = p;
-            out->scratch_len = n;
             continue;
         }
         return planner_message(rc, &o, &out->plan, diag);
