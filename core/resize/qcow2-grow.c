@@ -84,7 +84,17 @@ static int prealloc_count(struct q2 *q, struct grow *g)
     g->g1 = instar_div_round_up_u64(q->new_size, q->cs);
     g->i0 = g->g0 >> q->l2_shift;
     g->i1 = (g->g1 - 1) >> q->l2_shift;
-    for (uint64_t i = g->i0; i <= g->i1; i++) {
+    /* Past the current L1 every entry is 0: each index there is a new
+     * table backing its whole span, so they are counted at once (a grow to
+     * 2^56 bytes spans millions of indices).  I0 always takes the loop,
+     * for its backing-file check. */
+    uint64_t tail = q->l1_size > g->i0 + 1 ? q->l1_size : g->i0 + 1;
+    uint64_t stop = tail <= g->i1 ? tail - 1 : g->i1;
+    if (tail <= g->i1) {
+        g->n_tables += g->i1 - tail + 1;
+        g->n_data += g->g1 - (tail << q->l2_shift);
+    }
+    for (uint64_t i = g->i0; i <= stop; i++) {
         uint64_t off;
         const uint8_t *l2;
         int rc = l2_of(q, i, &off);
