@@ -103,8 +103,16 @@ fi
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
 
+# Executions so far: the targets' counter, or for a target without one
+# (built elsewhere) what libFuzzer printed: each finished plain run's
+# total plus the current run's last "#N" (fork mode's are cumulative).
 execs_now() {
     v=$(od -An -tu8 -N8 "$counter" 2>/dev/null | tr -d ' ')
+    if [ "${v:-0}" -eq 0 ]; then
+        v=$(awk '/^stat::number_of_executed_units:/ { done += $2; cur = 0; next }
+                 /^#[0-9]+/ { n = substr($1, 2); sub(":", "", n); cur = n + 0 }
+                 END { print done + cur }' "$log")
+    fi
     echo "${v:-0}"
 }
 # The last libFuzzer line with coverage figures: plain "#N  NEW  cov: C
