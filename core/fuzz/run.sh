@@ -20,7 +20,8 @@
 #
 # New inputs go to $FUZZ_WORK/TARGET/corpus (the committed seed corpus is
 # read, never written).  Every crash is re-run once to get its signature --
-# the INSTAR-FINDING line (target and invariant) or the sanitizer's error
+# the INSTAR-FINDING line (target and invariant; for the engine's re-parse
+# failures also the reason, numbers blanked) or the sanitizer's error
 # kind plus its DEDUP_TOKEN (top three frames) -- and kept once per
 # signature under $FUZZ_FINDINGS/TARGET/<sha1 of signature>/ with its input,
 # report and a minimised copy.  Ends with a one-line summary per target;
@@ -177,6 +178,14 @@ for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/ti
     out="$work/repro.txt"
     "$bin" -runs=1 "$a" >"$out" 2>&1
     sig=$(grep -m1 '^INSTAR-FINDING:' "$out")
+    # "re-parse failed" covers every way a result can be wrong: the
+    # reason (numbers blanked) tells one bug from another.
+    case $sig in
+    *"re-parse failed"*)
+        why=$(grep -A1 -m1 '^INSTAR-FINDING:' "$out" | sed -n 2p |
+              sed 's/\b0x[0-9a-fA-F]\+\b/#/g; s/\b[0-9]\+\b/#/g; s/^ *//')
+        sig="$sig: $why" ;;
+    esac
     if [ -z "$sig" ]; then
         err=$(grep -m1 -E '^SUMMARY: ' "$out" | sed 's/^SUMMARY: \([A-Za-z]*Sanitizer\|libFuzzer\): \([^ ]*\).*/\1 \2/')
         tok=$(grep -m1 '^DEDUP_TOKEN:' "$out")
