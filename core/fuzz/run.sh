@@ -212,8 +212,11 @@ for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/ti
     rm -f "$a"
 done
 unique=$(find "$findings" -mindepth 1 -maxdepth 1 -type d | wc -l)
-echo "fuzz: $target ($mode): $runs runs in ${elapsed}s ($eps exec/s), cov ${cov:-?}, corpus $before -> $after, new unique crashes $new (duplicates $dups), unique crashes kept $unique"
-echo "SUMMARY $target mode=$mode runs=$runs seconds=$elapsed exec_per_s=$eps cov=${cov:-0} corpus=$after new_crashes=$new unique_crashes=$unique" >"$work/summary"
+# Inputs slower than -report_slow_units (10 s) are not crashes, but near
+# the timeout: counted, and left in the artifacts directory.
+slow=$(find "$work/artifacts" -type f -name 'slow-unit-*' | wc -l)
+echo "fuzz: $target ($mode): $runs runs in ${elapsed}s ($eps exec/s), cov ${cov:-?}, corpus $before -> $after, new unique crashes $new (duplicates $dups), unique crashes kept $unique, slow units $slow (in $work/artifacts)"
+echo "SUMMARY $target mode=$mode runs=$runs seconds=$elapsed exec_per_s=$eps cov=${cov:-0} corpus=$after new_crashes=$new unique_crashes=$unique slow_units=$slow" >"$work/summary"
 if [ "$fuzz_rc" -ne 0 ] && [ "$runs" -eq 0 ]; then
     echo "fuzz: $target did not run (status $fuzz_rc); see $log" >&2
     exit 2
