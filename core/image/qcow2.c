@@ -317,7 +317,9 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     o.reftable.data = s->reftable;
     o.reftable.len = s->reftable ? (size_t)((uint64_t)o.refcount_table_clusters * cs) : 0;
 
-    out->scratch_len = (size_t)(1u << 20) + 4 * (size_t)cs;
+    /* Start small: the loop below grows it when a plan needs more, and
+     * every byte allocated costs (sanitizer builds poison it all). */
+    out->scratch_len = (size_t)(64u << 10) + 2 * (size_t)cs;
     out->scratch = malloc(out->scratch_len);
     if (out->scratch == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
@@ -355,11 +357,13 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             && out->scratch_len < Q2E_MAX_SCRATCH) {
             size_t n = out->scratch_len * 4 < Q2E_MAX_SCRATCH ? out->scratch_len * 4
                                                               : (size_t)Q2E_MAX_SCRATCH;
-            uint8_t *p = realloc(out->scratch, n);
-            if (p == NULL)
+            /* A failed round leaves nothing in scratch worth keeping:
+             * no realloc (it would copy up to 256 MiB on the way to 1 GiB). */
+            free(out->scratch);
+            out->scratch = malloc(n);
+            out->scratch_len = out->scratch ? n : 0;
+            if (out->scratch == NULL)
                 return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-            out->scratch = p;
-            out->scratch_len = n;
             continue;
         }
         return planner_message(rc, &o, &out->plan, diag);

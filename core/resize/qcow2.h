@@ -81,6 +81,9 @@ struct q2_rb {
     const uint8_t *orig;        /* staged bytes (cluster size) */
     uint8_t *a;                 /* phase-A state (new clusters counted), or NULL */
     uint8_t *fin;               /* phase-B state, NULL until first lowered */
+    /* The bytes of a / fin that may differ from orig, [lo, hi): emission
+     * scans only these, not the whole cluster (up to 2 MiB). */
+    size_t a_lo, a_hi, fin_lo, fin_hi;
     bool dropped;               /* became empty on shrink: unhooked, not written */
 };
 
@@ -176,6 +179,8 @@ uint64_t q2_size_to_l1(const struct q2 *q, uint64_t size);
 /* ---- refcounts (qcow2-refcount.c) ---- */
 uint64_t q2_rc_get(const uint8_t *block, unsigned rbits, uint64_t k);
 void q2_rc_set(uint8_t *block, unsigned rbits, uint64_t k, uint64_t v);
+/* Set entries [K0, K1) to V (a run of new clusters: one pass, no tracing). */
+void q2_rc_fill(uint8_t *block, unsigned rbits, uint64_t k0, uint64_t k1, uint64_t v);
 /* Reftable entry I of the existing table as a refblock offset (0: none). */
 int q2_reftable_entry(const struct q2 *q, uint64_t i, uint64_t *off);
 struct q2_rb *q2_find_rb(struct q2 *q, uint64_t index);
