@@ -157,6 +157,40 @@ static int sparse_allocate(struct instar_io *io, uint64_t off, uint64_t len)
     return INSTAR_OK;
 }
 
+/* Like a file's clear: inside the length nothing new is taken (chunks
+ * never written read as zero already); only the part past the end is
+ * bounded like a write. */
+static int sparse_clear(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    struct instar_sparse_io *s = SPARSE(io);
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
+        return fail(io, EFBIG);
+    if (end > s->size && end > s->limit)
+        return fail(io, ENOSPC);
+    zero_range(s, off, end);
+    if (end > s->size)
+        s->size = end;
+    return INSTAR_OK;
+}
+
+/* Space is bounded by the limit alone: a reservation fails where a
+ * write there would. */
+static int sparse_reserve(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
+        return fail(io, EFBIG);
+    if (len > 0 && end > SPARSE(io)->limit)
+        return fail(io, ENOSPC);
+    return INSTAR_OK;
+}
+
+static int sparse_unreserve(struct instar_io *io, uint64_t length)
+{
+    return sparse_set_size(io, length);
+}
+
 static int sparse_sync(struct instar_io *io)
 {
     (void)io;
@@ -170,6 +204,9 @@ static const struct instar_io_ops sparse_ops = {
     .set_size = sparse_set_size,
     .zero = sparse_zero,
     .allocate = sparse_allocate,
+    .clear = sparse_clear,
+    .reserve = sparse_reserve,
+    .unreserve = sparse_unreserve,
     .sync = sparse_sync,
 };
 

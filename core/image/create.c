@@ -428,6 +428,23 @@ static int dev_sync(struct instar_io *io)
     return dev_pass(io, in->ops->sync(in));
 }
 
+/* A device's blocks exist already: there is nothing to reserve or give
+ * back, and its length is fixed. */
+static int dev_reserve(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    (void)io;
+    (void)off;
+    (void)len;
+    return INSTAR_OK;
+}
+
+static int dev_unreserve(struct instar_io *io, uint64_t length)
+{
+    (void)io;
+    (void)length;
+    return INSTAR_OK;
+}
+
 static const struct instar_io_ops dev_ops = {
     .pread = dev_pread,
     .pwrite = dev_pwrite,
@@ -435,6 +452,9 @@ static const struct instar_io_ops dev_ops = {
     .set_size = dev_set_size,
     .zero = dev_zero,
     .allocate = dev_allocate,
+    .clear = dev_zero,
+    .reserve = dev_reserve,
+    .unreserve = dev_unreserve,
     .sync = dev_sync,
 };
 
