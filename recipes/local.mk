@@ -5,6 +5,7 @@
 # friends are in scm/local.mk).
 DIFF_MODULES = \
 	scm/instar/process.scm \
+	scm/instar/fingerprint.scm \
 	scm/instar/pickers.scm \
 	scm/instar/engine.scm \
 	scm/instar/chain.scm \
@@ -49,7 +50,7 @@ if HAVE_GUILE
 INSTAR_SCM_MODULES += $(DIFF_MODULES)
 scm/instar/pickers.go scm/instar/process.go: scm/instar/config.go
 scm/instar/engine.go: scm/instar/process.go
-scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go
+scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/fingerprint.go
 scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \

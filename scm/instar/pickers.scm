@@ -39,7 +39,15 @@
             pick-consistency-case
             case-end-bytes
             resolve-spec
-            prealloc-allowed?))
+            prealloc-allowed?
+            parse-qemu-size
+            qcow2-l1-limit
+            refusal-families
+            resize-family-weights
+            image-states
+            classify-resize
+            classify-create
+            label-case))
 
 ;;; The generator: splitmix64 over exact integers.
 
@@ -301,14 +309,19 @@ resize) or `regrow' (shrink, then grow back to the start size)."
                       (vector first `(("spec" . ,start-str) ("shrink" . #f)
                                       ("prealloc" . null)))
                       (vector first))))
-    `(("op" . ,op)
-      ("format" . ,format)
-      ("start-mode" . ,(if (string=? op "resize") "own" "shared"))
-      ("size" . ,start-str)
-      ("options" . ,options)
-      ("create-prealloc" . ,create-prealloc)
-      ("patterns" . ,patterns)
-      ("resizes" . ,resizes))))
+    ;; The family is drawn last, so the ordinary cases (most of them)
+    ;; are exactly the cases earlier versions drew.
+    (label-case
+     (apply-family rng (choose rng resize-family-weights)
+                   `(("op" . ,op)
+                     ("format" . ,format)
+                     ("start-mode" . ,(if (string=? op "resize") "own" "shared"))
+                     ("size" . ,start-str)
+                     ("options" . ,options)
+                     ("create-prealloc" . ,create-prealloc)
+                     ("patterns" . ,patterns)
+                     ("resizes" . ,resizes)
+                     ("image-state" . "clean"))))))
 
 (define (case-end-bytes case)
   "The size each resize of CASE asks for, in order."
@@ -319,6 +332,319 @@ resize) or `regrow' (shrink, then grow back to the start size)."
         (reverse acc)
         (let ((end (resolve-spec cur (assoc-ref (car rs) "spec"))))
           (loop (if (> end 0) end cur) (cdr rs) (cons end acc))))))
+
+
+;;; Refusal families.
+;;;
+;;; Every resize (and every create the engine runs) is labelled with a
+;;; family and the outcome a careful engine must give: "ok" when the case
+;;; lies in the space the manual lists as supported, "refuse" when it must
+;;; be refused with the file untouched.  The label is computed from the
+;;; case itself (`classify-resize', `classify-create'), never from what the
+;;; picker meant to draw, so an ordinary draw that happens to be a refusal
+;;; (an odd qcow2 size, preallocation on a shrink) is labelled as one.
+;;; Oracles use the label to judge a refusal; whitelist rules name the
+;;; refusal families they expect.  The families, in qemu-img 7.2's order
+;;; of checks (measured on qemu-utils 7.2):
+;;;   bad-spec              the size does not parse ("+1KB", "+-1M", "1.5")
+;;;   corrupt               qcow2 corrupt bit set (qemu cannot open it rw)
+;;;   non-positive          the result is <= 0 or overflows int64 ("+8E")
+;;;   prealloc-not-growing  preallocation other than off on a shrink or a
+;;;                         same-size resize
+;;;   shrink-without-flag   a smaller end without --shrink
+;;;   unaligned             qcow2 (and vhdx) end not a multiple of 512
+;;;   v2-snapshots          qcow2 compat 0.10 with internal snapshots
+;;;   past-limit            beyond the format's limit (qcow2: 4 Mi L1
+;;;                         entries, i.e. 2^22 * cluster^2 / 8 bytes; VHD
+;;;                         2040 GiB; VHDX 64 TiB; VMDK about 2 TiB)
+;;;   prealloc-unsupported  a mode the format does not take (raw metadata;
+;;;                         any mode on vpc/vhdx/vmdk)
+;;;   dirty                 qcow2 dirty bit set: qemu repairs and resizes,
+;;;                         instar refuses on purpose (a whitelisted
+;;;                         difference)
+;;;   bad-create-option     create options the format refuses
+;;;                         (extended_l2 below 16K clusters or on 0.10,
+;;;                         refcount_bits not a power of two up to 64 or
+;;;                         not 16 on 0.10, lazy_refcounts on 0.10, a bad
+;;;                         compat or cluster size)
+;;; and the supported ones, named so summaries can count them: same-size
+;;; (N, +0, -0), at-limit (exactly the qcow2 L1 limit), suffix-edge
+;;; (spellings qemu takes: +1.5M, ++1M, +0x200, "+ 1M"), snapshots,
+;;; bitmaps (v3 images qemu-img made them in), and supported.
+
+(define refusal-families
+  '("bad-spec" "corrupt" "non-positive" "prealloc-not-growing" "shrink-without-flag"
+    "unaligned" "v2-snapshots" "past-limit" "prealloc-unsupported" "dirty"
+    "bad-create-option"))
+
+(define int64-limit (expt 2 63))
+
+(define (parse-qemu-size s)
+  "Bytes of S as qemu_strtosz reads it (qemu 7.2): leading blanks, an
+optional +, a decimal (a fraction only with a suffix) or 0x integer, an
+optional suffix b k m g t p e (either case); or #f."
+  (let* ((s (string-trim s char-whitespace?))
+         (s (if (string-prefix? "+" s) (substring s 1) s))
+         (n (string-length s)))
+    (define (suffix-shift c)
+      (case (char-downcase c)
+        ((#\b) 0) ((#\k) 10) ((#\m) 20) ((#\g) 30) ((#\t) 40) ((#\p) 50) ((#\e) 60)
+        (else #f)))
+    (and (> n 0)
+         (let* ((last (string-ref s (- n 1)))
+                (shift (and (not (char-numeric? last)) (suffix-shift last)))
+                (body (if shift (substring s 0 (- n 1)) s))
+                (hex? (string-prefix? "0x" (string-downcase body))))
+           (and (or shift (char-numeric? last))
+                (> (string-length body) 0)
+                (cond
+                 (hex? (let ((v (string->number (substring body 2) 16)))
+                         (and v (exact-integer? v) (>= v 0)
+                              (string-every char-set:hex-digit (substring body 2))
+                              (* v (ash 1 (or shift 0))))))
+                 ((string-every (char-set-adjoin char-set:digit #\.) body)
+                  (let* ((dot (string-index body #\.))
+                         (v (string->number (if (and dot (= dot (- (string-length body) 1)))
+                                                (substring body 0 dot) body))))
+                    (and v (or (not dot) shift)
+                         (not (string-prefix? "." body))
+                         (<= (string-count body #\.) 1)
+                         (let ((b (inexact->exact (floor (* (inexact->exact v)
+                                                            (ash 1 (or shift 0)))))))
+                           (and (< b (expt 2 64)) b)))))
+                 (else #f)))))))
+
+(define (spec-end current spec)
+  "The end SPEC asks for from CURRENT bytes as qemu-img resize computes
+it, or #f when SPEC does not parse."
+  (cond ((string-prefix? "+" spec)
+         (let ((n (parse-qemu-size (substring spec 1)))) (and n (+ current n))))
+        ((string-prefix? "-" spec)
+         (let ((n (parse-qemu-size (substring spec 1)))) (and n (- current n))))
+        (else (parse-qemu-size spec))))
+
+(define (qcow2-l1-limit cluster-size)
+  "qemu's largest qcow2 size: 4 Mi L1 entries of CLUSTER-SIZE/8 L2
+entries each (measured: exactly this grows, 512 more is `File too
+large')."
+  (* 4194304 (quotient cluster-size 8) cluster-size))
+
+(define (option-ref options name)
+  (let ((v (assoc-ref options name))) (and (string? v) v)))
+
+(define (compat-v2? options)
+  (member (or (option-ref options "compat") "1.1") '("0.10" "v2")))
+
+(define (power-of-two? n) (and (> n 0) (zero? (logand n (- n 1)))))
+
+(define (classify-create format options)
+  "The family and expected outcome (\"ok\" or \"refuse\") of creating
+FORMAT with OPTIONS, as (FAMILY . EXPECT)."
+  (define (num name)
+    (let ((v (option-ref options name))) (and v (parse-qemu-size v))))
+  (if (not (string=? format "qcow2"))
+      '("supported" . "ok")
+      (let* ((compat (or (option-ref options "compat") "1.1"))
+             (v2? (compat-v2? options))
+             (cs (num "cluster_size"))
+             (rb (num "refcount_bits"))
+             (bad?
+              (or (not (member compat '("0.10" "1.1" "v2" "v3")))
+                  (and (option-ref options "cluster_size")
+                       (not (and cs (power-of-two? cs) (<= 512 cs 2097152))))
+                  (and (option-ref options "refcount_bits")
+                       (not (and rb (power-of-two? rb) (<= rb 64))))
+                  (and v2? rb (not (= rb 16)))
+                  (and (equal? (option-ref options "extended_l2") "on")
+                       (or v2? (< (or cs 65536) 16384)))
+                  (and v2? (equal? (option-ref options "lazy_refcounts") "on")))))
+        (if bad? '("bad-create-option" . "refuse") '("supported" . "ok")))))
+
+(define* (classify-resize format current spec shrink prealloc
+                          #:key (options '()) (state "clean"))
+  "The family and expected outcome of resizing a FORMAT image of CURRENT
+bytes (made with OPTIONS, in image STATE) with SPEC, SHRINK and PREALLOC
+(a mode string or #f), as (FAMILY . EXPECT).  The checks follow qemu-img
+7.2's order; vpc, vhdx and vmdk follow the limits the manual documents."
+  (define qcow2? (string=? format "qcow2"))
+  (define mode (and (string? prealloc) prealloc))
+  (define cs (or (let ((v (option-ref options "cluster_size")))
+                   (and v (parse-qemu-size v)))
+                 65536))
+  (let ((end (spec-end current spec)))
+    (define (limit)
+      (match format
+        ("qcow2" (qcow2-l1-limit cs))
+        ("vpc" (* 2040 (expt 2 30)))
+        ("vhdx" (* 64 (expt 2 40)))
+        ;; 32-bit grain numbers: about 2 TiB less the metadata.
+        ("vmdk" (* 2 (expt 2 40)))
+        (_ #f)))
+    (cond
+     ((not end) '("bad-spec" . "refuse"))
+     ((and qcow2? (equal? state "corrupt")) '("corrupt" . "refuse"))
+     ((or (<= end 0) (>= end int64-limit)) '("non-positive" . "refuse"))
+     ((and mode (not (string=? mode "off")) (<= end current))
+      '("prealloc-not-growing" . "refuse"))
+     ((and (< end current) (not shrink)) '("shrink-without-flag" . "refuse"))
+     ((and (member format '("qcow2" "vhdx")) (not (zero? (modulo end 512))))
+      '("unaligned" . "refuse"))
+     ((and qcow2? (equal? state "snapshots") (compat-v2? options))
+      '("v2-snapshots" . "refuse"))
+     ((and (limit) (> end (limit))) '("past-limit" . "refuse"))
+     ((and mode (not (string=? mode "off"))
+           (or (and (string=? format "raw") (string=? mode "metadata"))
+               (member format '("vpc" "vhdx" "vmdk"))))
+      '("prealloc-unsupported" . "refuse"))
+     ((and qcow2? (equal? state "dirty")) '("dirty" . "refuse"))
+     ((= end current) '("same-size" . "ok"))
+     ((and qcow2? (= end (limit))) '("at-limit" . "ok"))
+     ((not (parse-size-string (string-trim-both spec (char-set #\+ #\-))))
+      '("suffix-edge" . "ok"))
+     ((member state '("snapshots" "bitmaps")) (cons state "ok"))
+     (else '("supported" . "ok")))))
+
+(define (label-case case)
+  "CASE with every resize labelled (family, expect) and, when the engine
+creates its own start image, the create too."
+  (let* ((format (assoc-ref case "format"))
+         (options (assoc-ref case "options"))
+         (state (or (assoc-ref case "image-state") "clean"))
+         (own? (equal? (assoc-ref case "start-mode") "own"))
+         (create (classify-create format options)))
+    (define (set k v alist) (append (alist-delete k alist) (list (cons k v))))
+    (let loop ((cur (parse-size-string (assoc-ref case "size")))
+               (rs (vector->list (assoc-ref case "resizes")))
+               (acc '()))
+      (if (null? rs)
+          (let ((case (set "resizes" (list->vector (reverse acc)) case)))
+            (if (or own? (string=? (assoc-ref case "op") "create"))
+                (set "create-expect" (cdr create) (set "create-family" (car create) case))
+                case))
+          (let* ((r (car rs))
+                 (fe (classify-resize format cur (assoc-ref r "spec") (assoc-ref r "shrink")
+                                      (assoc-ref r "prealloc") #:options options #:state state))
+                 (end (spec-end cur (assoc-ref r "spec"))))
+            (loop (if (string=? (cdr fe) "ok") end cur)
+                  (cdr rs)
+                  (cons (set "expect" (cdr fe) (set "family" (car fe) r)) acc)))))))
+
+(define resize-family-weights
+  ;; Per 100 resize cases: 72 ordinary draws (which are themselves
+  ;; labelled; a few land in a family), 28 drawn into a family on purpose.
+  '(weighted (72 ordinary)
+             (3 shrink-without-flag) (3 prealloc-not-growing) (2 same-size)
+             (3 unaligned) (3 past-limit) (1 at-limit) (3 non-positive)
+             (2 bad-spec) (1 suffix-edge) (2 bad-create-option) (5 image-state)))
+
+(define image-states
+  ;; qemu-img makes snapshots and bitmaps; dirty and corrupt are header
+  ;; bits (incompatible_features, bits 0 and 1) flipped in the copy.
+  '(weighted (2 "dirty") (2 "corrupt") (2 "snapshots") (2 "bitmaps") (1 "v2-snapshots")))
+
+(define bad-specs '("+1KB" "+1x" "+-1M" "1.5" "+1e3" "+1M " "" "-0x" "+1.5.M"))
+(define edge-specs '("+1.5M" "+0.5k" "+1k" "++1M" "+1m" "+ 1M" "+0x200" "+2G"))
+(define bad-create-options
+  '((("extended_l2" . "on") ("cluster_size" . "4096"))
+    (("extended_l2" . "on") ("cluster_size" . "8192"))
+    (("compat" . "0.10") ("extended_l2" . "on"))
+    (("refcount_bits" . "3"))
+    (("refcount_bits" . "128"))
+    (("compat" . "0.10") ("refcount_bits" . "8"))
+    (("compat" . "0.10") ("lazy_refcounts" . "on"))
+    (("compat" . "0.9"))
+    (("compat" . "1.2"))
+    (("cluster_size" . "3000"))))
+
+(define v3-only-options '("lazy_refcounts" "refcount_bits" "extended_l2"))
+
+(define (apply-family rng family kase)
+  "KASE redrawn into FAMILY (see `resize-family-weights').  Draws only
+from RNG after the ordinary case, so ordinary cases stay as they were."
+  (define (get k) (assoc-ref kase k))
+  (define (set k v c) (append (alist-delete k c) (list (cons k v))))
+  (define start (parse-size-string (get "size")))
+  (define (first-resize-of c . kvs)
+    (let* ((rs (vector->list (assoc-ref c "resizes")))
+           (r (fold (lambda (kv r) (set (car kv) (cdr kv) r)) (car rs) kvs)))
+      (set "resizes" (list->vector (cons r (cdr rs))) c)))
+  (define (first-resize . kvs) (apply first-resize-of kase kvs))
+  (define (to-qcow2 c)
+    (if (equal? (assoc-ref c "format") "qcow2") c
+        (set "options" '() (set "format" "qcow2" c))))
+  (define (set-option k v c)
+    (set "options" (append (alist-delete k (assoc-ref c "options")) (list (cons k v))) c))
+  (define (smaller)
+    (let ((n (list-ref '(1 4 15) (rng-below rng 3))))
+      (if (> start (* n 1024 1024))
+          (string-append "-" (number->string n) "M")
+          "-512")))
+  (case family
+    ((ordinary) kase)
+    ((shrink-without-flag)
+     (first-resize `("spec" . ,(smaller)) '("shrink" . #f) '("prealloc" . null)))
+    ((prealloc-not-growing)
+     (let ((same? (rng-chance? rng 0.3)))
+       (first-resize `("spec" . ,(if same? "+0" (smaller))) `("shrink" . ,(not same?))
+                     `("prealloc" . ,(choose rng (if (equal? (get "format") "qcow2")
+                                                    '(one-of "metadata" "falloc" "full")
+                                                    '(one-of "falloc" "full")))))))
+    ((same-size)
+     (first-resize `("spec" . ,(choose rng `(one-of ,(get "size") "+0" "-0")))
+                   `("shrink" . ,(rng-chance? rng 0.5)) '("prealloc" . null)))
+    ((unaligned)
+     (let* ((c (if (rng-chance? rng 0.75) (to-qcow2 kase) kase))
+            (n (+ 1 (rng-below rng 511)))
+            (grow? (rng-chance? rng 0.6)))
+       (first-resize-of c `("spec" . ,(string-append (if grow? "+" "-")
+                                                      (number->string (+ (if grow? 0 4096) n))))
+                        `("shrink" . ,(not grow?)) '("prealloc" . null))))
+    ((past-limit at-limit)
+     (let* ((c (to-qcow2 kase))
+            ;; The exact limit with 512-byte clusters takes qemu 9 s (a
+            ;; 32 MiB L1 written cluster by cluster): at-limit uses 4K and up.
+            (cs (if (eq? family 'at-limit)
+                    (choose rng '(one-of 4096 65536 2097152))
+                    (choose rng '(one-of 512 4096 65536 2097152))))
+            (c (set-option "cluster_size" (number->string cs) c))
+            (c (if (and (< cs 16384) (equal? (assoc-ref (assoc-ref c "options") "extended_l2") "on"))
+                   (set "options" (alist-delete "extended_l2" (assoc-ref c "options")) c)
+                   c))
+            (lim (qcow2-l1-limit cs))
+            (end (if (eq? family 'at-limit) lim (+ lim (* 512 (+ 1 (rng-below rng 4)))))))
+       (set "resizes"
+            (vector (list (cons "spec" (number->string end)) '("shrink" . #f) '("prealloc" . null)))
+            (set "op" (if (equal? (assoc-ref c "op") "regrow") "resize-shared" (assoc-ref c "op")) c))))
+    ((non-positive)
+     (first-resize `("spec" . ,(choose rng `(one-of ,(string-append "-" (get "size"))
+                                                   ,(string-append "-" (size->string (* 2 start)))
+                                                   "0" "+8E" "8E")))
+                   `("shrink" . ,(rng-chance? rng 0.8)) '("prealloc" . null)))
+    ((bad-spec)
+     (first-resize `("spec" . ,(list-ref bad-specs (rng-below rng (length bad-specs))))
+                   `("shrink" . ,(rng-chance? rng 0.5)) '("prealloc" . null)))
+    ((suffix-edge)
+     (first-resize `("spec" . ,(list-ref edge-specs (rng-below rng (length edge-specs))))
+                   '("shrink" . #f) '("prealloc" . null)))
+    ((bad-create-option)
+     (let ((c (to-qcow2 kase)))
+       (set "start-mode" "own"
+            (set "op" "resize"
+                 (set "options" (list-ref bad-create-options (rng-below rng (length bad-create-options)))
+                      c)))))
+    ((image-state)
+     (let* ((state (choose rng image-states))
+            (c (to-qcow2 kase))
+            (opts (assoc-ref c "options"))
+            (opts (if (string=? state "v2-snapshots")
+                      (cons '("compat" . "0.10")
+                            (filter (lambda (o) (not (member (car o) (cons "compat" v3-only-options))))
+                                    opts))
+                      (alist-delete "compat" opts))))
+       (set "image-state" state
+            (set "start-mode" "shared"
+                 (set "op" (if (equal? (assoc-ref c "op") "resize") "resize-shared" (assoc-ref c "op"))
+                      (set "options" opts c))))))))
 
 ;;; create-diff: every format, with valid and (rarely) invalid options.
 
