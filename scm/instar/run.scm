@@ -139,9 +139,21 @@
       (if (eq? verdict 'divergence)
           (call-with-values (lambda () (apply-whitelist rules case diffs))
             (lambda (left hits)
-              (if (null? left)
-                  (values 'known diffs reason chain trace hits #f)
-                  (values 'divergence left reason chain trace hits (signature left)))))
+              (cond
+               ((pair? left)
+                (values 'divergence left reason chain trace hits (signature left)))
+               ;; Refusals every one of which a family rule expects.
+               ((every refusal-diff? diffs)
+                (values 'refused diffs
+                        (or reason
+                            (string-join
+                             (map (lambda (d)
+                                    (format #f "~a ~a: ~a" (assoc-ref case "format")
+                                            (assoc-ref d "op") (assoc-ref d "field")))
+                                  diffs)
+                             ", "))
+                        chain trace hits #f))
+               (else (values 'known diffs reason chain trace hits #f)))))
           (values verdict diffs reason chain trace '() #f)))))
 
 (define (run-one i master ctx pick execute rules)
@@ -319,7 +331,7 @@
            (set! verdicts (tally verdicts (symbol->string v)))
            ;; A rule is hit when it explains a whole divergence (a partial
            ;; explanation leaves a finding, and is not counted).
-           (when (eq? v 'known) (count-rule-hits! counter (outcome-known o)))
+           (when (memq v '(known refused)) (count-rule-hits! counter (outcome-known o)))
            (when (eq? v 'inconclusive)
              (set! reasons (tally reasons (or (outcome-reason o) "?"))))
            (when (eq? v 'refused)
@@ -380,6 +392,8 @@
                                          (let ((sig (car f)))
                                            `(("signature" . ,sig)
                                              ("shape" . ,(canonical-shape (outcome-diffs (cdr f))))
+                                             ("title" . ,(finding-title (outcome-case (cdr f))
+                                                                        (outcome-diffs (cdr f))))
                                              ("new" . ,(and (member sig new-sigs) #t))
                                              ("hits" . ,(assoc-ref hits sig))
                                              ("total-hits" . ,(finding-hit-count out sig))
