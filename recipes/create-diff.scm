@@ -13,7 +13,7 @@
 ;; (source tree or installed tree): see load-paths.scm beside it.
 (include "load-paths.scm")
 
-(use-modules (instar run) (instar pickers))
+(use-modules (instar run) (instar pickers) (instar whitelist) (srfi srfi-1))
 
 (define help "\
 usage: guile -s create-diff.scm [OPTIONS]
@@ -25,7 +25,7 @@ Options as resize-diff (see resize-diff(1)); --ops takes `create',
 
 (define rules
   ;; Documented gaps of create (whitelist rules, see (instar whitelist)).
-  '((("id" . "vmdk-create-monolithicSparse-only")
+  `((("id" . "vmdk-create-monolithicSparse-only")
      ("reason" . "instar creates VMDK images as monolithicSparse only; other subformats are refused with unsupported-subformat rather than written half-right.")
      ("reference" . "DESIGN.md 3.4; doc/fmt-vmdk.texi (subformat)")
      ("when" . (and (format "vmdk")
@@ -33,7 +33,10 @@ Options as resize-diff (see resize-diff(1)); --ops takes `create',
                         (option "subformat" "streamOptimized")
                         (option "subformat" "twoGbMaxExtentSparse")
                         (option "subformat" "twoGbMaxExtentFlat"))))
-     ("explains" . ("exit-class:create:error/ok")))))
+     ("explains" . ("exit-class:create:error/ok")))
+    ;; A refusal is a verdict: only options qemu-img refuses too are
+    ;; expected refusals (any other refused create is a finding).
+    ,(find (lambda (r) (equal? (rule-id r) "refuses-bad-create-option")) resize-refusal-rules)))
 
 (run-recipe "create-diff" (cdr (command-line))
             #:pick-with (lambda (ops formats)

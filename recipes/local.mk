@@ -24,7 +24,16 @@ DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/wrong-rounding \
 	tests/wrong-engines/drop-feature \
 	tests/wrong-engines/lose-data \
-	tests/wrong-engines/leak
+	tests/wrong-engines/leak \
+	tests/wrong-engines/shrink-without-flag \
+	tests/wrong-engines/prealloc-on-shrink \
+	tests/wrong-engines/unaligned-size \
+	tests/wrong-engines/past-limit \
+	tests/wrong-engines/non-positive \
+	tests/wrong-engines/bad-spec \
+	tests/wrong-engines/corrupt-image \
+	tests/wrong-engines/bad-create-option \
+	tests/wrong-engines/refuse-resize
 # End-to-end tests against qemu-img (TAP, like tests/*.sh).
 DIFF_SH_TESTS = \
 	tests/diff-clean.sh \
@@ -32,6 +41,7 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-feature.sh \
 	tests/diff-wrong-data.sh \
 	tests/diff-wrong-leak.sh \
+	tests/diff-wrong-refusals.sh \
 	tests/diff-recipes.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).

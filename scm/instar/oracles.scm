@@ -158,9 +158,14 @@ values that depend on sizes."
     ("bad-create-option" "create options the format refuses")
     (other (or other "a supported case"))))
 
-(define* (finding-title case diffs #:key (reference "qemu-img"))
+(define* (finding-title case diffs
+                        #:key (reference (if (and case (equal? (assoc-ref case "op") "consistency"))
+                                             "the manual"
+                                             "qemu-img")))
   "A one-line title for a finding: which side accepted what it should have
-refused, or which refusal was unexpected; else the oracles that differ."
+refused, or which refusal was unexpected; else the oracles that differ.
+REFERENCE names who refused (qemu-img, or the manual for recipes without
+a reference engine)."
   (define (op-of d)
     (let ((o (assoc-ref d "op")))
       (if (string-prefix? "resize" o) "resize" o)))
@@ -173,8 +178,11 @@ refused, or which refusal was unexpected; else the oracles that differ."
    head
    (cond
     ((find-diff (lambda (d) (and ((oracle "exit-class") d) (assoc-ref d "family"))))
-     => (lambda (d) (format #f "engine accepted ~a (~a refused)"
-                            (family-phrase (assoc-ref d "family")) reference)))
+     => (lambda (d) (format #f "engine accepted ~a (~a)"
+                            (family-phrase (assoc-ref d "family"))
+                            (if (equal? reference "qemu-img")
+                                "qemu-img refused"
+                                (string-append reference " says refuse")))))
     ((find-diff (lambda (d) (and ((oracle "exit-class") d)
                                  (equal? (assoc-ref d "engine") "error")
                                  (equal? (assoc-ref d "reference") "ok"))))

@@ -156,10 +156,10 @@ its probability.  Returns an alist in SPEC order."
           (else (loop (cdr sfx))))))
 
 (define (resolve-spec current spec)
-  "The absolute size a resize spec asks for, given CURRENT bytes."
-  (cond ((string-prefix? "+" spec) (+ current (parse-size-string (substring spec 1))))
-        ((string-prefix? "-" spec) (- current (parse-size-string (substring spec 1))))
-        (else (parse-size-string spec))))
+  "The absolute size a resize spec asks for, given CURRENT bytes, read as
+qemu-img reads it; CURRENT when SPEC does not parse (the resize is then
+refused and nothing changes)."
+  (or (spec-end current spec) current))
 
 (define (round-up n a) (* a (quotient (+ n a -1) a)))
 
@@ -321,7 +321,8 @@ resize) or `regrow' (shrink, then grow back to the start size)."
                      ("create-prealloc" . ,create-prealloc)
                      ("patterns" . ,patterns)
                      ("resizes" . ,resizes)
-                     ("image-state" . "clean"))))))
+                     ("image-state" . "clean"))
+                   #:formats formats))))
 
 (define (case-end-bytes case)
   "The size each resize of CASE asks for, in order."
@@ -414,6 +415,16 @@ optional suffix b k m g t p e (either case); or #f."
                            (and (< b (expt 2 64)) b)))))
                  (else #f)))))))
 
+(define (plain-spec? spec)
+  "SPEC is [+-]DIGITS[KMGTPE]: the spelling the ordinary draws use."
+  (let* ((body (if (or (string-prefix? "+" spec) (string-prefix? "-" spec))
+                   (substring spec 1) spec))
+         (n (string-length body))
+         (digits (if (and (> n 0) (memv (string-ref body (- n 1)) (map car suffixes)))
+                     (substring body 0 (- n 1))
+                     body)))
+    (and (> (string-length digits) 0) (string-every char-set:digit digits))))
+
 (define (spec-end current spec)
   "The end SPEC asks for from CURRENT bytes as qemu-img resize computes
 it, or #f when SPEC does not parse."
@@ -489,7 +500,7 @@ bytes (made with OPTIONS, in image STATE) with SPEC, SHRINK and PREALLOC
      ((and (< end current) (not shrink)) '("shrink-without-flag" . "refuse"))
      ((and (member format '("qcow2" "vhdx")) (not (zero? (modulo end 512))))
       '("unaligned" . "refuse"))
-     ((and qcow2? (equal? state "snapshots") (compat-v2? options))
+     ((and qcow2? (member state '("snapshots" "v2-snapshots")) (compat-v2? options))
       '("v2-snapshots" . "refuse"))
      ((and (limit) (> end (limit))) '("past-limit" . "refuse"))
      ((and mode (not (string=? mode "off"))
@@ -498,9 +509,9 @@ bytes (made with OPTIONS, in image STATE) with SPEC, SHRINK and PREALLOC
       '("prealloc-unsupported" . "refuse"))
      ((and qcow2? (equal? state "dirty")) '("dirty" . "refuse"))
      ((= end current) '("same-size" . "ok"))
-     ((and qcow2? (= end (limit))) '("at-limit" . "ok"))
-     ((not (parse-size-string (string-trim-both spec (char-set #\+ #\-))))
-      '("suffix-edge" . "ok"))
+     ;; (VMDK's limit depends on its metadata: never drawn exactly.)
+     ((and (limit) (= end (limit)) (not (string=? format "vmdk"))) '("at-limit" . "ok"))
+     ((not (plain-spec? spec)) '("suffix-edge" . "ok"))
      ((member state '("snapshots" "bitmaps")) (cons state "ok"))
      (else '("supported" . "ok")))))
 
@@ -558,7 +569,7 @@ creates its own start image, the create too."
 
 (define v3-only-options '("lazy_refcounts" "refcount_bits" "extended_l2"))
 
-(define (apply-family rng family kase)
+(define* (apply-family rng family kase #:key (formats '("raw" "qcow2")))
   "KASE redrawn into FAMILY (see `resize-family-weights').  Draws only
 from RNG after the ordinary case, so ordinary cases stay as they were."
   (define (get k) (assoc-ref kase k))
@@ -579,7 +590,10 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
       (if (> start (* n 1024 1024))
           (string-append "-" (number->string n) "M")
           "-512")))
-  (case family
+  (case (if (and (memq family '(past-limit at-limit bad-create-option image-state))
+                 (not (member "qcow2" formats)))
+            'ordinary                   ; qcow2-only families
+            family)
     ((ordinary) kase)
     ((shrink-without-flag)
      (first-resize `("spec" . ,(smaller)) '("shrink" . #f) '("prealloc" . null)))
@@ -593,7 +607,8 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
      (first-resize `("spec" . ,(choose rng `(one-of ,(get "size") "+0" "-0")))
                    `("shrink" . ,(rng-chance? rng 0.5)) '("prealloc" . null)))
     ((unaligned)
-     (let* ((c (if (rng-chance? rng 0.75) (to-qcow2 kase) kase))
+     ;; Draw the chance first either way, so --formats changes nothing else.
+     (let* ((c (if (and (rng-chance? rng 0.75) (member "qcow2" formats)) (to-qcow2 kase) kase))
             (n (+ 1 (rng-below rng 511)))
             (grow? (rng-chance? rng 0.6)))
        (first-resize-of c `("spec" . ,(string-append (if grow? "+" "-")
@@ -669,23 +684,44 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
          (options (pick-options rng spec (if (string=? format "qcow2") qcow2-defaults '())))
          ;; Now and then an option the format must refuse, so refusals
          ;; are compared too.
-         (options (if (and (string=? format "qcow2") (rng-chance? rng 0.05))
-                      (append options '(("extended_l2" . "on") ("cluster_size" . "4096")))
+         ;; One qcow2 case in ten: options qemu-img must refuse (the
+         ;; bad-create-option family), so refusals are compared too.
+         (options (if (and (string=? format "qcow2") (rng-chance? rng 0.1))
+                      (let ((bad (list-ref bad-create-options
+                                           (rng-below rng (length bad-create-options)))))
+                        (append (filter (lambda (o) (not (assoc (car o) bad))) options) bad))
                       options))
          (fixed? (member (assoc-ref options "subformat") '("fixed" "monolithicFlat")))
          (prealloc (if (member format '("raw" "qcow2"))
                        (pick-create-prealloc rng format size)
                        "off")))
-    `(("op" . "create")
-      ("format" . ,format)
-      ("start-mode" . "own")
-      ("size" . ,(if (and fixed? (> size (* 64 1024 1024))) "64M" size-str))
-      ("options" . ,options)
-      ("create-prealloc" . ,prealloc)
-      ("patterns" . #())
-      ("resizes" . #()))))
+    (label-case
+     `(("op" . "create")
+       ("format" . ,format)
+       ("start-mode" . "own")
+       ("size" . ,(if (and fixed? (> size (* 64 1024 1024))) "64M" size-str))
+       ("options" . ,options)
+       ("create-prealloc" . ,prealloc)
+       ("patterns" . #())
+       ("resizes" . #())
+       ("image-state" . "clean")))))
 
 ;;; resize-consistency: formats qemu-img cannot resize.
+
+(define consistency-family-weights
+  ;; Per 100 cases: 72 ordinary draws (labelled like any case), 28 drawn
+  ;; into a family on purpose.  Limits are the manual's: VHD 2040 GiB,
+  ;; VHDX 64 TiB (both also exactly at the limit), VMDK past 2 TiB.
+  '(weighted (72 ordinary)
+             (3 shrink-without-flag) (3 prealloc-not-growing) (3 prealloc-unsupported)
+             (3 unaligned) (3 past-limit) (2 at-limit) (3 non-positive)
+             (3 bad-spec) (2 suffix-edge) (3 same-size)))
+
+(define (consistency-limit format)
+  (match format
+    ("vpc" (* 2040 (expt 2 30)))
+    ("vhdx" (* 64 (expt 2 40)))
+    (_ (* 2 (expt 2 40)))))
 
 (define* (pick-consistency-case rng #:key (formats '("vpc" "vhdx" "vmdk")))
   (let* ((format (list-ref formats (rng-below rng (length formats))))
@@ -695,17 +731,60 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
          (start-str (choose rng '(weighted (3 "16M") (2 "64M") (1 "256M"))))
          (start (parse-size-string start-str))
          (spec (pick-end-spec rng "qcow2" start 'any))
-         (end (resolve-spec start spec)))
-    `(("op" . "consistency")
-      ("format" . ,format)
-      ("start-mode" . "shared")
-      ("size" . ,start-str)
-      ("options" . ,options)
-      ("create-prealloc" . "off")
-      ("patterns" . ,(pick-patterns rng start))
-      ;; --shrink whenever the end is not above the nominal start, and
-      ;; always for vpc: it rounds sizes up to its geometry, so "16M" or
-      ;; 16M+513 on a vpc made with 16M is a shrink.
-      ("resizes" . #((("spec" . ,spec)
-                      ("shrink" . ,(or (<= end start) (string=? format "vpc")))
-                      ("prealloc" . null)))))))
+         (end (resolve-spec start spec))
+         ;; --shrink whenever the end is not above the nominal start, and
+         ;; always for vpc: it rounds sizes up to its geometry, so "16M" or
+         ;; 16M+513 on a vpc made with 16M is a shrink.
+         (resize `(("spec" . ,spec)
+                   ("shrink" . ,(or (<= end start) (string=? format "vpc")))
+                   ("prealloc" . null)))
+         (family (choose rng consistency-family-weights))
+         (vpc? (string=? format "vpc")))
+    (define (set k v alist) (append (alist-delete k alist) (list (cons k v))))
+    (define (smaller) (choose rng '(one-of "-1M" "-4M" "-15M")))
+    (let ((resize
+           (case family
+             ((ordinary) resize)
+             ((shrink-without-flag)
+              (set "shrink" #f (set "spec" (smaller) resize)))
+             ((prealloc-not-growing)
+              (set "prealloc" (choose rng '(one-of "falloc" "full" "metadata"))
+                   (set "shrink" #t (set "spec" (smaller) resize))))
+             ((prealloc-unsupported)
+              (set "prealloc" (choose rng '(one-of "falloc" "full" "metadata"))
+                   (set "shrink" vpc? (set "spec" "+16M" resize))))
+             ((unaligned)
+              (set "shrink" vpc? (set "spec" (string-append "+" (number->string
+                                                                  (+ 1 (rng-below rng 511))))
+                                      resize)))
+             ((past-limit)
+              (set "shrink" vpc?
+                   (set "spec" (number->string (+ (consistency-limit format)
+                                                  (* 512 (+ 1 (rng-below rng 2048)))))
+                        resize)))
+             ((at-limit)
+              (if (string=? format "vmdk")
+                  resize
+                  (set "shrink" vpc? (set "spec" (number->string (consistency-limit format))
+                                          resize))))
+             ((non-positive)
+              (set "shrink" #t (set "spec" (choose rng `(one-of "0" "+8E" ,(string-append "-" start-str)
+                                                              ,(string-append "-" (size->string (* 2 start)))))
+                                    resize)))
+             ((bad-spec)
+              (set "spec" (list-ref bad-specs (rng-below rng (length bad-specs))) resize))
+             ((suffix-edge)
+              (set "shrink" vpc?
+                   (set "spec" (list-ref edge-specs (rng-below rng (length edge-specs))) resize)))
+             ((same-size)
+              (set "shrink" #t (set "spec" (choose rng `(one-of ,start-str "+0" "-0")) resize))))))
+      (label-case
+       `(("op" . "consistency")
+         ("format" . ,format)
+         ("start-mode" . "shared")
+         ("size" . ,start-str)
+         ("options" . ,options)
+         ("create-prealloc" . "off")
+         ("patterns" . ,(pick-patterns rng start))
+         ("resizes" . ,(vector resize))
+         ("image-state" . "clean"))))))

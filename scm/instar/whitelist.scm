@@ -75,17 +75,17 @@
                  "doc/fmt-qcow2-create.texi")))
 
 (define default-rules
-  `(,@resize-refusal-rules
+  `((("id" . "qcow2-stale-tail-after-unaligned-shrink")
+     ("reason" . "qemu keeps the whole last cluster when a qcow2 image shrinks to a size that is not cluster aligned, and the old bytes past the new end read back after a later grow; instar zeroes that tail on purpose so no stale data resurfaces.")
+     ("reference" . "shared/reference/qemu-resize.md rule 4 and section 7.6; doc/differential.texi")
+     ("when" . (and (format "qcow2") (unaligned-shrink-then-grow)))
+     ("explains" . ("data:compare")))
     (("id" . "qcow2-dirty-refused")
      ("reason" . "A qcow2 image with the dirty bit set has refcounts that cannot be trusted: qemu repairs them and resizes, instar refuses and asks for `qemu-img check -r all' first.")
      ("reference" . "doc/fmt-qcow2.texi (Refused, with the image untouched)")
      ("when" . (resize-family "dirty"))
      ("explains" . ("exit-class:resize:error/ok")))
-    (("id" . "qcow2-stale-tail-after-unaligned-shrink")
-     ("reason" . "qemu keeps the whole last cluster when a qcow2 image shrinks to a size that is not cluster aligned, and the old bytes past the new end read back after a later grow; instar zeroes that tail on purpose so no stale data resurfaces.")
-     ("reference" . "shared/reference/qemu-resize.md rule 4 and section 7.6; doc/differential.texi")
-     ("when" . (and (format "qcow2") (unaligned-shrink-then-grow)))
-     ("explains" . ("data:compare")))))
+    ,@resize-refusal-rules))
 
 (define (rule-id r) (assoc-ref r "id"))
 
