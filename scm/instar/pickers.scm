@@ -523,7 +523,11 @@ creates its own start image, the create too."
          (state (or (assoc-ref case "image-state") "clean"))
          (own? (equal? (assoc-ref case "start-mode") "own"))
          (create (classify-create format options)))
-    (define (set k v alist) (append (alist-delete k alist) (list (cons k v))))
+    ;; In place when present, so labelling twice gives the same case.
+    (define (set k v alist)
+      (if (assoc k alist)
+          (map (lambda (kv) (if (equal? (car kv) k) (cons k v) kv)) alist)
+          (append alist (list (cons k v)))))
     (let loop ((cur (parse-size-string (assoc-ref case "size")))
                (rs (vector->list (assoc-ref case "resizes")))
                (acc '()))
