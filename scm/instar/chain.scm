@@ -115,7 +115,8 @@ step checks the claim instead of trusting it)."
       ,@(if (equal? fmt "raw") '() '((("step" . "check") ("side" . "both"))))
       ;; qemu-img compare walks every cluster: minutes past a few TiB
       ;; (at-limit cases end at up to 2 EiB), so those skip it.
-      ,@(if (any (lambda (e) (> e huge-end)) (case-end-bytes case))
+      ,@(if (any (lambda (e) (> e huge-end))
+                 (cons (or (parse-qemu-size (assoc-ref case "size")) 0) (case-end-bytes case)))
             '()
             '((("step" . "compare") ("side" . "both"))))
       ,@(if (equal? fmt "raw") '((("step" . "length") ("side" . "both"))) '()))))

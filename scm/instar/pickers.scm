@@ -448,13 +448,27 @@ large')."
 
 (define (power-of-two? n) (and (> n 0) (zero? (logand n (- n 1)))))
 
-(define (classify-create format options)
+(define (create-limit format options)
+  "The largest size FORMAT can be created with (qemu-img 7.2, measured),
+or #f."
+  (match format
+    ("qcow2" (qcow2-l1-limit (or (let ((v (option-ref options "cluster_size")))
+                                   (and v (parse-qemu-size v)))
+                                 65536)))
+    ("vpc" (* 2040 (expt 2 30)))
+    ("vhdx" (* 64 (expt 2 40)))
+    (_ #f)))
+
+(define* (classify-create format options #:key size)
   "The family and expected outcome (\"ok\" or \"refuse\") of creating
-FORMAT with OPTIONS, as (FAMILY . EXPECT)."
+FORMAT with OPTIONS (and SIZE bytes, when given), as (FAMILY . EXPECT)."
   (define (num name)
     (let ((v (option-ref options name))) (and v (parse-qemu-size v))))
+  (define limit (and size (create-limit format options)))
   (if (not (string=? format "qcow2"))
-      '("supported" . "ok")
+      (cond ((and limit (> size limit)) '("past-limit" . "refuse"))
+            ((and limit (= size limit)) '("at-limit" . "ok"))
+            (else '("supported" . "ok")))
       (let* ((compat (or (option-ref options "compat") "1.1"))
              (v2? (compat-v2? options))
              (cs (num "cluster_size"))
@@ -469,7 +483,10 @@ FORMAT with OPTIONS, as (FAMILY . EXPECT)."
                   (and (equal? (option-ref options "extended_l2") "on")
                        (or v2? (< (or cs 65536) 16384)))
                   (and v2? (equal? (option-ref options "lazy_refcounts") "on")))))
-        (if bad? '("bad-create-option" . "refuse") '("supported" . "ok")))))
+        (cond (bad? '("bad-create-option" . "refuse"))
+              ((and limit (> size limit)) '("past-limit" . "refuse"))
+              ((and limit (= size limit)) '("at-limit" . "ok"))
+              (else '("supported" . "ok"))))))
 
 (define* (classify-resize format current spec shrink prealloc
                           #:key (options '()) (state "clean"))
@@ -522,7 +539,8 @@ creates its own start image, the create too."
          (options (assoc-ref case "options"))
          (state (or (assoc-ref case "image-state") "clean"))
          (own? (equal? (assoc-ref case "start-mode") "own"))
-         (create (classify-create format options)))
+         (create (classify-create format options
+                                  #:size (parse-qemu-size (assoc-ref case "size")))))
     ;; In place when present, so labelling twice gives the same case.
     (define (set k v alist)
       (if (assoc k alist)
@@ -698,7 +716,23 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
          (fixed? (member (assoc-ref options "subformat") '("fixed" "monolithicFlat")))
          (prealloc (if (member format '("raw" "qcow2"))
                        (pick-create-prealloc rng format size)
-                       "off")))
+                       "off"))
+         ;; One case in ten (drawn last, always, so the other draws stay
+         ;; as they were): exactly at the format's limit or past it.  Not
+         ;; for fixed images (they would be written out) nor, at the
+         ;; limit, for qcow2 clusters below 4K (a 32 MiB L1 written
+         ;; cluster by cluster takes qemu seconds).
+         (limit-draw (and (rng-chance? rng 0.1)
+                          (choose rng '(weighted (1 at) (2 past)))))
+         (limit (create-limit format options))
+         (limit-draw (and limit-draw limit (not fixed?)
+                          (not (and (eq? limit-draw 'at) (< limit (expt 2 40))))
+                          limit-draw))
+         (size-str (case limit-draw
+                     ((at) (number->string limit))
+                     ((past) (number->string (+ limit 512)))
+                     (else size-str)))
+         (prealloc (if limit-draw "off" prealloc)))
     (label-case
      `(("op" . "create")
        ("format" . ,format)
