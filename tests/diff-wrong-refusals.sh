@@ -42,7 +42,7 @@ check_refusal unaligned-size "op=resize|$a:unaligned" \
 check_refusal bad-create-option "op=create|exit-class:create:ok/error:bad-create-option" \
     "engine accepted create options the format refuses" --iterations 5
 check_refusal refuse-resize "op=resize|exit-class:resize:error/ok" \
-    "engine refused a case qemu-img accepted" --iterations 1
+    "engine refused a case qemu-img accepted" --iterations 3
 check_replay prealloc-on-shrink "op=resize|$a:prealloc-not-growing" 11
 check_replay non-positive "op=resize|$a:non-positive" 13
 check_replay corrupt-image "op=resize|$a:corrupt" 44
