@@ -45,8 +45,14 @@ ok $([ $r1 -eq 0 ] && [ $r2 -eq 0 ] && cmp -s "$TMPD/a.rows" "$TMPD/c.rows"; ech
     "--shard 1/2 + 2/2 together are the whole run"
 ok $([ "$(grep -c '<testcase' "$TMPD/c1.xml")" -eq 6 ]; echo $?) "a shard runs its share"
 
-rd --seed 42 --iterations 3 --out "$TMPD/d" --replay 42:5 >"$TMPD/r.log" 2>&1
+rd --seed 42 --iterations 3 --out "$TMPD/d" --replay 42:6 >"$TMPD/r.log" 2>&1
 ok $([ $? -eq 0 ] && grep -q '^verdict: match' "$TMPD/r.log"; echo $?) "--replay S:I runs one case"
+# Iteration 5 is a shrink without --shrink: both refuse, the file stays
+# as it was, and the family's rule expects it.
+rd --seed 42 --iterations 3 --out "$TMPD/d" --replay 42:5 >"$TMPD/r.log" 2>&1
+ok $([ $? -eq 0 ] && grep -q '^verdict: refused' "$TMPD/r.log" \
+     && grep -q '^whitelist: refuses-shrink-without-flag' "$TMPD/r.log"; echo $?) \
+    "--replay of an expected refusal: refused, by its family's rule"
 
 rd --bogus >/dev/null 2>&1
 ok $([ $? -eq 2 ]; echo $?) "unknown flag: exit 2"
