@@ -156,7 +156,9 @@ values that depend on sizes."
     ("prealloc-unsupported" "a preallocation mode the format does not take")
     ("dirty" "an image with the dirty bit set")
     ("bad-create-option" "create options the format refuses")
-    (other (or other "a supported case"))))
+    ("supported" "a supported case")
+    ("at-limit" "a size exactly at the format's limit")
+    (other (if other (string-append "a " other " case") "a supported case"))))
 
 (define* (finding-title case diffs
                         #:key (reference (if (and case (equal? (assoc-ref case "op") "consistency"))
