@@ -335,9 +335,10 @@
            (when (eq? v 'inconclusive)
              (set! reasons (tally reasons (or (outcome-reason o) "?"))))
            (when (eq? v 'refused)
-             ;; Sizes in messages vary; tally the message's shape.
+             ;; Sizes in messages vary; tally the message's shape (runs of
+             ;; three digits or more, so qcow2 and v2 stay readable).
              (set! refusals (tally refusals (regexp-substitute/global
-                                             #f "[0-9]+" (or (outcome-reason o) "?")
+                                             #f "[0-9][0-9][0-9]+" (or (outcome-reason o) "?")
                                              'pre "N" 'post))))
            (when (eq? v 'divergence)
              (let ((sig (outcome-sig o)))
