@@ -48,6 +48,7 @@ DIFF_SH_TESTS = \
 DIFF_SCM_TESTS = \
 	tests/scm/test-pickers.scm \
 	tests/scm/test-whitelist.scm \
+	tests/scm/test-fingerprint.scm \
 	tests/scm/test-findings.scm \
 	tests/scm/test-report.scm
 
