@@ -185,7 +185,7 @@ resize-diff (see resize-diff(1)); --formats vpc,vhdx,vmdk (default: all).
             #:rules (filter (lambda (r)
                               (not (member (rule-id r)
                                            '("refuses-corrupt" "refuses-v2-snapshots"
-                                             "refuses-bad-create-option"))))
+                                             "refuses-bad-create-option" "refuses-held"))))
                             resize-refusal-rules)
             #:default-ops '("consistency")
             #:default-formats '("vpc" "vhdx" "vmdk")

@@ -377,6 +377,8 @@ resize) or `regrow' (shrink, then grow back to the start size)."
   '("bad-spec" "corrupt" "non-positive" "prealloc-not-growing" "shrink-without-flag"
     "unaligned" "v2-snapshots" "past-limit" "prealloc-unsupported" "dirty"
     "bad-create-option"))
+;; (A case in the "held" start mode, where another process holds the
+;; image, labels every resize "held": it must be refused.)
 
 (define int64-limit (expt 2 63))
 
@@ -555,8 +557,12 @@ creates its own start image, the create too."
                 (set "create-expect" (cdr create) (set "create-family" (car create) case))
                 case))
           (let* ((r (car rs))
-                 (fe (classify-resize format cur (assoc-ref r "spec") (assoc-ref r "shrink")
-                                      (assoc-ref r "prealloc") #:options options #:state state))
+                 (fe (if (equal? (assoc-ref case "start-mode") "held")
+                         ;; Another process holds the image (qemu's locks):
+                         ;; every resize must be refused, the file untouched.
+                         '("held" . "refuse")
+                         (classify-resize format cur (assoc-ref r "spec") (assoc-ref r "shrink")
+                                          (assoc-ref r "prealloc") #:options options #:state state)))
                  (end (spec-end cur (assoc-ref r "spec"))))
             (loop (if (string=? (cdr fe) "ok") end cur)
                   (cdr rs)

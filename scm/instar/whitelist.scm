@@ -70,6 +70,9 @@
    (refusal-rule "prealloc-unsupported"
                  "A preallocation mode the format does not take (raw `metadata'; any mode on VHD, VHDX and VMDK resizes)."
                  "doc/formats.texi (raw); doc/fmt-vhd.texi, doc/fmt-vhdx.texi, doc/fmt-vmdk.texi")
+   (refusal-rule "held"
+                 "Another process holds the image open (qemu's image locks): a resize must be refused and the file left as it was."
+                 "doc/differential.texi (Cases and chains)")
    (refusal-rule "bad-create-option"
                  "qcow2 create options the format refuses: extended_l2 below 16 KiB clusters or on compat 0.10, refcount_bits not a power of two up to 64 (or not 16 on 0.10), lazy_refcounts on 0.10, unknown compat levels, bad cluster sizes."
                  "doc/fmt-qcow2-create.texi")))
