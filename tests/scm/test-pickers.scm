@@ -136,8 +136,12 @@
              '("raw" "qcow2" "vpc" "vhdx" "vmdk")))
     (test-assert "qcow2 create options are labelled"
       (every (lambda (c) (or (not (equal? (assoc-ref c "format") "qcow2"))
-                             (member (assoc-ref c "create-family") '("supported" "bad-create-option"))))
+                             (member (assoc-ref c "create-family")
+                                     '("supported" "bad-create-option" "at-limit" "past-limit"))))
              cs))
+    (test-assert "sizes at and past the format's limits are drawn"
+      (let ((fams (map (lambda (c) (assoc-ref c "create-family")) cs)))
+        (and (member "at-limit" fams) (member "past-limit" fams))))
     (test-assert "no resizes in a create case"
       (every (lambda (c) (zero? (vector-length (assoc-ref c "resizes")))) cs)))
   (let* ((all (map (lambda (i) (pick-consistency-case (make-rng i))) (iota 300)))
