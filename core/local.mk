@@ -6,6 +6,7 @@ instar_public_headers = \
 	core/include/instar/error.h \
 	core/include/instar/image.h \
 	core/include/instar/io.h \
+	core/include/instar/lock.h \
 	core/include/instar/plan.h \
 	core/include/instar/resize.h \
 	core/include/instar/size.h
@@ -24,10 +25,13 @@ core_libinstar_la_SOURCES = \
 	core/image/engine.h \
 	core/image/create.c \
 	core/image/diag.c \
+	core/image/file.c \
 	core/image/format.c \
 	core/image/io.c \
 	core/image/io-fd.c \
 	core/image/io-mem.c \
+	core/image/lock.c \
+	core/image/pause.c \
 	core/image/resize.c
 
 # raw

@@ -8,12 +8,14 @@ DIFF_MODULES = \
 	scm/instar/fingerprint.scm \
 	scm/instar/pickers.scm \
 	scm/instar/engine.scm \
+	scm/instar/holder.scm \
 	scm/instar/chain.scm \
 	scm/instar/oracles.scm \
 	scm/instar/whitelist.scm \
 	scm/instar/findings.scm \
 	scm/instar/reduce.scm \
 	scm/instar/report.scm \
+	scm/instar/preflight.scm \
 	scm/instar/run.scm
 DIFF_RECIPES = \
 	recipes/resize-diff.scm \
@@ -25,6 +27,7 @@ DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/drop-feature \
 	tests/wrong-engines/lose-data \
 	tests/wrong-engines/leak \
+	tests/wrong-engines/ignore-locks \
 	tests/wrong-engines/shrink-without-flag \
 	tests/wrong-engines/prealloc-on-shrink \
 	tests/wrong-engines/unaligned-size \
@@ -42,7 +45,9 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-data.sh \
 	tests/diff-wrong-leak.sh \
 	tests/diff-wrong-refusals.sh \
-	tests/diff-recipes.sh
+	tests/diff-held.sh \
+	tests/diff-recipes.sh \
+	tests/diff-stop.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
 DIFF_SCM_TESTS = \
@@ -50,7 +55,10 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-whitelist.scm \
 	tests/scm/test-fingerprint.scm \
 	tests/scm/test-findings.scm \
-	tests/scm/test-report.scm
+	tests/scm/test-report.scm \
+	tests/scm/image-lock.scm \
+	tests/scm/test-process.scm \
+	tests/scm/test-preflight.scm
 
 EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
@@ -60,17 +68,23 @@ if HAVE_GUILE
 # Installed and compiled with the other (instar ...) modules (scm/local.mk).
 INSTAR_SCM_MODULES += $(DIFF_MODULES)
 scm/instar/pickers.go scm/instar/process.go: scm/instar/config.go
+# process.scm looks up spawn-process-group in (instar core) when it loads.
+scm/instar/process.go: scm/instar/core.go
 scm/instar/engine.go: scm/instar/process.go
-scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/fingerprint.go
+scm/instar/holder.go: scm/instar/config.go
+scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go \
+	scm/instar/fingerprint.go
 scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \
 	scm/instar/oracles.go
 scm/instar/reduce.go: scm/instar/pickers.go
 scm/instar/report.go: scm/instar/findings.go
+scm/instar/preflight.go: scm/instar/process.go
 scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
 	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
-	scm/instar/findings.go scm/instar/reduce.go scm/instar/report.go
+	scm/instar/findings.go scm/instar/reduce.go scm/instar/report.go \
+	scm/instar/preflight.go
 
 recipesdir = $(pkgdatadir)/recipes
 # load-paths.scm is included by every recipe (not runnable on its own).

@@ -32,15 +32,15 @@ Differential fuzzing of resize: the engine under test against qemu-img.
   --qemu-img PATH    the reference (default: $QEMU_IMG or qemu-img on PATH)
   --qemu-io PATH     writes the patterns (default: $QEMU_IO or qemu-io)
   --timeout S        per child process (default 120)
-  --ops LIST         resize,resize-shared,regrow (default: all)
+  --ops LIST         resize,resize-shared,regrow,resize-held (default: all;
+                     resize-held, an image qemu-io holds open, is drawn
+                     for 1 in 20 qcow2 resize cases, or for every qcow2
+                     case when it is the only op)
   --formats LIST     raw,qcow2 (default: both)
   --junit FILE       write a JUnit XML report
   --reduce-time S    time to reduce each new finding (default 30)
   --tmpdir DIR       where private case directories go (default $TMPDIR or /tmp)
   -q, --quiet        no progress output
-
-Exit status: 0 no new findings, 1 new findings, 2 usage error,
-3 environment error.
 ")
 
 (run-recipe "resize-diff" (cdr (command-line))

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "instar/error.h"
+#include "instar/lock.h"
 
 enum { OPT_SHRINK = 256, OPT_PREALLOC };
 
@@ -25,7 +26,7 @@ int cli_cmd_resize(int argc, char **argv, int dry_run)
     };
     struct instar_resize_args args;
     struct instar_diag diag;
-    int quiet = 0, c;
+    int quiet = 0, force_share = 0, c;
     const char *size_text;
 
     memset(&args, 0, sizeof args);
@@ -39,7 +40,9 @@ int cli_cmd_resize(int argc, char **argv, int dry_run)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:qh", longopts, NULL)) != -1) {
+    /* -U (force share) only for plan, which only reads: qemu-img 7.2's
+     * resize does not take it either. */
+    while ((c = getopt_long(argc, argv, dry_run ? ":f:qhU" : ":f:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (instar_format_parse(optarg, &args.format) != INSTAR_OK)
@@ -47,6 +50,9 @@ int cli_cmd_resize(int argc, char **argv, int dry_run)
             break;
         case 'q':
             quiet = 1;
+            break;
+        case 'U':
+            force_share = 1;
             break;
         case OPT_SHRINK:
             args.allow_shrink = true;
@@ -83,24 +89,38 @@ int cli_cmd_resize(int argc, char **argv, int dry_run)
         rc = instar_resize_file(path, &args, &diag);
         if (rc != INSTAR_OK)
             return cli_report(rc, &diag);
+        if (diag.message[0] != '\0')
+            cli_error("%s", diag.message);      /* a warning, as qemu-img's */
         if (!quiet)
             puts("Image resized.");
         return CLI_OK;
     }
 
-    /* plan: open read-only, never write. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("Could not open '%s': %s", path, strerror(errno));
-        return CLI_FAIL;
-    }
-    struct instar_fd_io fio;
+    /* plan: open read-only, never write; the read-side locks of qemu-img
+     * measure (or none against writers with -U), held while planning. */
+    struct instar_image_file f;
     struct instar_image_plan p;
-    instar_fd_io_init(&fio, fd);
-    rc = instar_image_plan(&fio.io, &args, &p, &diag);
-    if (rc == INSTAR_OK)
-        cli_print_plan_json(stdout, &p);
-    instar_image_plan_free(&p);
-    close(fd);
+    enum instar_lock_use use = force_share ? INSTAR_LOCK_READ_SHARED : INSTAR_LOCK_READ;
+    memset(&p, 0, sizeof p);
+    rc = instar_image_file_open(&f, path, use, args.format, &diag);
+    if (rc != INSTAR_OK)
+        return cli_report(rc, &diag);
+    if (args.format == INSTAR_FORMAT_UNKNOWN) {
+        rc = instar_probe(&f.fio.io, &args.format);
+        if (rc != INSTAR_OK)
+            rc = instar_diag_set(&diag, rc, "Could not probe the image format: %s",
+                                 strerror(f.fio.io.sys_errno ? f.fio.io.sys_errno : EIO));
+        else
+            rc = instar_image_file_set_format(&f, args.format, &diag);
+    }
+    if (rc == INSTAR_OK) {
+        rc = instar_image_plan(&f.fio.io, &args, &p, &diag);
+        if (rc == INSTAR_OK && diag.message[0] != '\0')
+            cli_error("%s", diag.message);
+        if (rc == INSTAR_OK)
+            cli_print_plan_json(stdout, &p);
+        instar_image_plan_free(&p);
+    }
+    rc = instar_image_file_close(&f, rc, &diag);
     return rc == INSTAR_OK ? CLI_OK : cli_report(rc, &diag);
 }

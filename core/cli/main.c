@@ -1,6 +1,7 @@
 /* main.c -- instar-img: a qemu-img-shaped command line over the core. */
 #include <config.h>
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static const char usage_text[] =
     "Commands:\n"
     "  create [-f FMT] [-o K=V[,K=V...]] [--preallocation MODE] [-q] FILE [SIZE]\n"
     "  resize [-f FMT] [--shrink] [--preallocation MODE] [-q] FILE [+|-]SIZE\n"
-    "  plan   [-f FMT] [--shrink] [--preallocation MODE] FILE [+|-]SIZE\n"
+    "  plan   [-f FMT] [-U] [--shrink] [--preallocation MODE] FILE [+|-]SIZE\n"
     "  fuzz-explain FILE   decode a fuzz_resize_planners input and plan it\n"
     "\n"
     "FMT is raw, qcow2, vpc, vhdx or vmdk (probed from content when absent).\n"
@@ -54,6 +55,10 @@ int cli_report(int code, const struct instar_diag *diag)
 
 int main(int argc, char **argv)
 {
+    /* Under `ulimit -f', writing past the limit raises SIGXFSZ, which
+     * would kill us silently mid-resize; ignored, the write fails with
+     * EFBIG and is reported ("File too large") like qemu-img does. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2)
         return cli_usage_error("missing command");
     const char *cmd = argv[1];

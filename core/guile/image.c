@@ -14,6 +14,7 @@
 
 #include "instar-guile.h"
 #include "instar/error.h"
+#include "instar/lock.h"
 
 SCM_KEYWORD(kw_format, "format");
 SCM_KEYWORD(kw_size, "size");
@@ -110,21 +111,21 @@ SCM_DEFINE(scm_instar_image_probe, "image-probe", 1, 0, 0, (SCM path),
            "The format of the image at PATH, from its content: raw qcow2 vpc vhdx vmdk.")
 #define FUNC_NAME s_scm_instar_image_probe
 {
-    struct instar_fd_io fio;
+    struct instar_image_file f;
+    struct instar_diag diag;
     enum instar_format fmt;
     char msg[512];
     char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
-    int fd = open(c, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-        snprintf(msg, sizeof msg, "Could not open '%s': %s", c, strerror(err));
+    instar_diag_clear(&diag);
+    /* Read under qemu-img info's kind of locks, never blocking on a FIFO. */
+    int rc = instar_image_file_open(&f, c, INSTAR_LOCK_READ, INSTAR_FORMAT_UNKNOWN, &diag);
+    if (rc != INSTAR_OK) {
         free(c);
-        instar_guile_throw(INSTAR_E_IO, msg, errno_detail(err));
+        throw_diag(rc, &diag);
     }
-    instar_fd_io_init(&fio, fd);
-    int rc = instar_probe(&fio.io, &fmt);
-    int err = fio.io.sys_errno;
-    close(fd);
+    rc = instar_probe(&f.fio.io, &fmt);
+    int err = f.fio.io.sys_errno;
+    instar_image_file_close(&f, INSTAR_OK, NULL);
     if (rc != INSTAR_OK) {
         snprintf(msg, sizeof msg, "Could not probe '%s': %s", c, strerror(err ? err : EIO));
         free(c);
@@ -154,25 +155,33 @@ SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SC
     struct instar_resize_args a;
     struct instar_image_plan ip;
     struct instar_diag diag;
-    struct instar_fd_io fio;
+    struct instar_image_file f;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_format, &format, kw_shrink, &shrink,
                                  kw_prealloc, &prealloc, SCM_UNDEFINED);
     resize_args(&a, spec, format, shrink, prealloc, FUNC_NAME);
     char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
     instar_diag_clear(&diag);
-    int fd = open(c, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-        diag.sys_errno = err;
-        instar_diag_set(&diag, INSTAR_E_IO, "Could not open '%s': %s", c, strerror(err));
+    memset(&ip, 0, sizeof ip);
+    /* The read-side locks of qemu-img measure, held while planning. */
+    int rc = instar_image_file_open(&f, c, INSTAR_LOCK_READ, a.format, &diag);
+    if (rc != INSTAR_OK) {
         free(c);
-        throw_diag(INSTAR_E_IO, &diag);
+        throw_diag(rc, &diag);
     }
+    /* C stays alive until the file is closed: F names it in messages. */
+    if (a.format == INSTAR_FORMAT_UNKNOWN) {
+        rc = instar_probe(&f.fio.io, &a.format);
+        if (rc != INSTAR_OK)
+            rc = instar_diag_set(&diag, rc, "Could not probe the image format: %s",
+                                 strerror(f.fio.io.sys_errno ? f.fio.io.sys_errno : EIO));
+        else
+            rc = instar_image_file_set_format(&f, a.format, &diag);
+    }
+    if (rc == INSTAR_OK)
+        rc = instar_image_plan(&f.fio.io, &a, &ip, &diag);
+    instar_image_file_close(&f, INSTAR_OK, NULL);
     free(c);
-    instar_fd_io_init(&fio, fd);
-    int rc = instar_image_plan(&fio.io, &a, &ip, &diag);
-    close(fd);
     if (rc != INSTAR_OK) {
         SCM details = rc == INSTAR_E_NOT_STAGED ? instar_guile_needs_detail(&ip.plan)
                                                 : errno_detail(diag.sys_errno);
@@ -234,6 +243,7 @@ static void option_check(SCM v, const char *subr)
 
 struct apply_job {
     const char *path;
+    enum instar_format format;
     struct instar_resize_plan plan;
     enum instar_prealloc prealloc;
     size_t limit;
@@ -244,19 +254,13 @@ struct apply_job {
 static void *apply_outside_guile(void *data)
 {
     struct apply_job *j = data;
-    struct instar_fd_io fio;
-    int fd = open(j->path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        j->diag.sys_errno = errno;
-        j->rc = instar_diag_set(&j->diag, INSTAR_E_IO, "Could not open '%s': %s", j->path,
-                                strerror(errno));
+    struct instar_image_file f;
+    /* A resize's locks for the plan's format, held while it is applied. */
+    j->rc = instar_image_file_open(&f, j->path, INSTAR_LOCK_RESIZE, j->format, &j->diag);
+    if (j->rc != INSTAR_OK)
         return NULL;
-    }
-    instar_fd_io_init(&fio, fd);
-    j->rc = instar_plan_apply(&fio.io, &j->plan, j->prealloc, j->limit, &j->diag);
-    if (close(fd) != 0 && j->rc == INSTAR_OK)
-        j->rc = instar_diag_set(&j->diag, INSTAR_E_IO, "Could not close '%s': %s", j->path,
-                                strerror(errno));
+    j->rc = instar_plan_apply(&f.fio.io, &j->plan, j->prealloc, j->limit, &j->diag);
+    j->rc = instar_image_file_close(&f, j->rc, &j->diag);
     return NULL;
 }
 
@@ -276,6 +280,7 @@ SCM_DEFINE(scm_instar_image_apply_plan, "image-apply-plan", 2, 0, 1, (SCM path, 
     /* GC-managed: nothing to free when a conversion below raises. */
     j = scm_gc_malloc_pointerless(sizeof *j, "instar-apply");
     instar_guile_plan_expand(gp, &j->plan);
+    j->format = gp->format;
     j->prealloc = INSTAR_GIVEN(prealloc)
                 ? instar_guile_to_prealloc(prealloc, FUNC_NAME, 0, "#:prealloc") : gp->prealloc;
     j->limit = SIZE_MAX;

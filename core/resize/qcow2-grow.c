@@ -125,6 +125,48 @@ static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t h
         instar_put_be64(p + 8, 0);
 }
 
+/* qemu 7.2 puts falloc/full data right after the last cluster in use
+ * and new refcount structures (qcow2_refcount_area, exact size), then
+ * truncates the file to the end of that data with the same mode; when
+ * that end lies before the end of the file (a long, e.g. sparse, tail)
+ * the file driver refuses: "Cannot use preallocation for shrinking
+ * files".  Refuse the same grows, before anything is written. */
+static int qemu_prealloc_fits(struct q2 *q)
+{
+    uint64_t last, s, data, extra, clusters, blocks = 0, table = 0, n = 0, prev;
+    uint64_t per_table = q->cs / 8, missing = 0, end;
+    int rc;
+    if (q->o->req.prealloc != INSTAR_PREALLOC_FALLOC && q->o->req.prealloc != INSTAR_PREALLOC_FULL)
+        return INSTAR_OK;
+    rc = q2_last_used(q, q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end,
+                      &last);
+    if (rc != INSTAR_OK)
+        return rc;
+    s = last + 1;
+    data = (instar_div_round_up_u64(q->new_size, q->cs) * q->cs
+            - (q->old_size & ~(q->cs - 1))) >> q->cluster_bits;
+    extra = instar_div_round_up_u64(data, q->cs / q->l2_esize) + 1;
+    /* qcow2_refcount_metadata_size: blocks and table as a fixed point. */
+    clusters = s + data + extra;
+    for (int it = 0; it < 64; it++) {
+        prev = n;
+        blocks = instar_div_round_up_u64(clusters + table + blocks, q->rb_entries);
+        table = instar_div_round_up_u64(blocks, per_table);
+        n = clusters + blocks + table;
+        if (n == prev)
+            break;
+    }
+    /* Missing blocks from the one covering S on go at S, then the table. */
+    for (uint64_t i = s >> q->rb_shift; i < blocks; i++) {
+        uint64_t off = 0;
+        if (i < q->rt_entries && (rc = q2_reftable_entry(q, i, &off)) != INSTAR_OK)
+            return rc;
+        missing += off == 0;
+    }
+    end = (s + missing + instar_div_round_up_u64(blocks, per_table) + data) << q->cluster_bits;
+    return end < q->file_size ? INSTAR_E_PREALLOC_NOT_GROW : INSTAR_OK;
+}
+
 /* Walk the range in guest order, handing out data clusters in sequence:
  * into the new tables and copies (NEW_TABLES != NULL) or into the
  * existing private tables (EXISTING: emitted as writes). */
@@ -287,6 +329,10 @@ int q2_grow(struct q2 *q)
         if (rc != INSTAR_OK)
             return rc;
     }
+    /* qemu grows the L1 (and frees the old one) before it looks for the
+     * last cluster in use: after the L1, before anything else. */
+    if (g.prealloc && (rc = qemu_prealloc_fits(q)) != INSTAR_OK)
+        return rc;
     if (g.n_tables > 0 && (rc = q2_alloc(q, g.n_tables, Q2_RUN_L2, 0, &g.l2_start)) != INSTAR_OK)
         return rc;
     if (g.n_data > 0 && (rc = q2_alloc(q, g.n_data, Q2_RUN_DATA, 0, &g.data_start)) != INSTAR_OK)

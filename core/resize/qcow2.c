@@ -134,6 +134,11 @@ int q2_emit_header(struct q2 *q, bool l1_changed, uint32_t new_l1_size,
      * one write, so the commit is a single sector update. */
     uint64_t len = q->rt_moved ? 36 : l1_changed ? 24 : 8;
     uint8_t *buf;
+    if (q->bm_in_use) {
+        int rc = q2_emit_bitmaps_in_use(q);
+        if (rc != INSTAR_OK)
+            return rc;
+    }
     /* A rewritten bitmap directory: the same write reaches the bitmaps
      * extension's directory offset (inside cluster 0). */
     if (q->nbm > 0)

@@ -141,6 +141,7 @@ struct q2 {
     struct q2_bm bm[Q2_MAX_BM];
     size_t nbm;                 /* bitmaps rewritten by this plan */
     uint64_t bm_new_dir;
+    bool bm_in_use;             /* a bitmap outgrows qemu's limits: mark all in use */
     uint64_t snap_offset;       /* snapshot table, 0 when none */
     /* Fills the contents of a new L2 run (prealloc, copy-on-write). */
     void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
@@ -158,6 +159,10 @@ int q2_index_tables(struct q2 *q);
 /* Persistent bitmaps (qcow2-bitmaps.c): find the tables that change size,
  * release the old ones (phase B), allocate and fill the new ones. */
 int q2_check_bitmaps(struct q2 *q);
+/* After the L1 limit: size the bitmaps for the new size (or mark them all
+ * in use when one no longer fits, as qemu's failed store leaves them). */
+int q2_plan_bitmaps(struct q2 *q);
+int q2_emit_bitmaps_in_use(struct q2 *q);
 int q2_bitmaps_release(struct q2 *q);
 int q2_bitmaps_alloc(struct q2 *q);
 void q2_fill_bitmaps(struct q2 *q, const struct q2_run *run, uint8_t *buf);
@@ -199,6 +204,10 @@ int q2_cover_refcounts(struct q2 *q);
  * 0 when there is none. */
 int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster);
 void q2_protect(struct q2 *q, uint64_t start, uint64_t count);
+
+/* The last cluster in use below END_CLUSTERS once the plan is done
+ * (qemu's qcow2_get_last_cluster); 0 when none. */
+int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last);
 
 /* ---- emission (qcow2.c) ---- */
 /* Write the contents of every newly allocated metadata run (L2, refcount

@@ -40,6 +40,7 @@ static const struct instar_error_entry instar_errors[INSTAR_E__COUNT] = {
     [INSTAR_E_NOMEM] = {"out-of-memory", "out of memory"},
     [INSTAR_E_FILE_TOO_LARGE] = {"file-too-large", "File too large"},
     [INSTAR_E_TIMEOUT] = {"timeout", "operation timed out"},
+    [INSTAR_E_LOCKED] = {"locked", "image is locked by another process"},
 };
 
 static const struct instar_error_entry *lookup(int code)

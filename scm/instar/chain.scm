@@ -17,6 +17,12 @@
 ;;;   compare        qemu-img compare of the two results
 ;;;   length         the file length on each side (raw: guest-visible)
 ;;;   verify         qemu-io `read -P' commands (resize-consistency)
+;;;   hold           held mode: a qemu-io process opens each side's image
+;;;                  read-write and keeps it open (a copy of the file is
+;;;                  kept to compare against)
+;;;   release        held mode: the holders quit
+;;;   held-unchanged held mode: each side's file is byte-identical to the
+;;;                  copy taken before the resize (cmp)
 ;;; `run-chain' runs one chain in a private temporary directory and
 ;;; returns a trace: every step's result record, in order.
 
@@ -28,6 +34,7 @@
   #:use-module (instar process)
   #:use-module (instar engine)
   #:use-module (instar pickers)
+  #:use-module (instar holder)
   #:use-module (instar fingerprint)
   #:use-module (rnrs bytevectors)
   #:use-module (ice-9 binary-ports)
@@ -83,6 +90,9 @@ step checks the claim instead of trusting it)."
 (define (case->chain case)
   (let* ((fmt (assoc-ref case "format"))
          (shared? (equal? (assoc-ref case "start-mode") "shared"))
+         ;; held: each side's image is held open by qemu-io while it is
+         ;; resized; both tools must refuse and leave the file as it was.
+         (held? (equal? (assoc-ref case "start-mode") "held"))
          (patterns (assoc-ref case "patterns"))
          (create `(("step" . "create")
                    ("side" . ,(if shared? "reference" "both"))
@@ -101,6 +111,7 @@ step checks the claim instead of trusting it)."
               `((("step" . "image-state") ("side" . "reference") ("state" . ,state)))
               '()))
       ,@(if shared? '((("step" . "copy") ("side" . "engine"))) '())
+      ,@(if held? '((("step" . "hold") ("side" . "both"))) '())
       ,@(map (lambda (r i)
                `(("step" . "resize")
                  ("name" . ,(if (zero? i) "resize" (format #f "resize-~d" (+ i 1))))
@@ -110,6 +121,10 @@ step checks the claim instead of trusting it)."
                  ("prealloc" . ,(let ((p (assoc-ref r "prealloc")))
                                   (if (string? p) p #f)))))
              resizes (iota (length resizes)))
+      ,@(if held?
+            '((("step" . "release") ("side" . "both"))
+              (("step" . "held-unchanged") ("side" . "both")))
+            '())
       ,@(tail-zero-step case)
       (("step" . "info") ("side" . "both"))
       ,@(if (equal? fmt "raw") '() '((("step" . "check") ("side" . "both"))))
@@ -148,6 +163,7 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
          (paths `(("engine" . ,(string-append dir "/engine." ext))
                   ("reference" . ,(string-append dir "/reference." ext))))
          (steps '())
+         (holders '())                  ; (side . holder) while held
          (dead '()))                    ; sides whose image is unusable
     (define (path side) (assoc-ref paths side))
     (define (record! name side r)
@@ -261,6 +277,48 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
              (record! name "both"
                       (run `(,(engine-program qemu-img) "compare" "-f" ,fmt
                              "-F" ,fmt ,(path "engine") ,(path "reference"))))))
+          ("hold"
+           ;; A qemu-io holder per side, and a copy of the file to compare
+           ;; with afterwards.  A holder that cannot start is the
+           ;; environment's trouble (spawn-failed: inconclusive).
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (let ((c (run (list "cp" "--sparse=always" (path side)
+                                    (string-append (path side) ".held")))))
+                  (if (not (result-ok? c))
+                      (record! name side c)
+                      (let* ((t0 (get-internal-real-time))
+                             (h (start-holder qemu-io fmt (path side)
+                                              #:log (string-append dir "/holder-" side ".log")
+                                              #:timeout timeout))
+                             (secs (/ (- (get-internal-real-time) t0)
+                                      internal-time-units-per-second 1.0))
+                             (argv (list qemu-io "-f" fmt (path side))))
+                        (when h (set! holders (acons side h holders)))
+                        (record! name side
+                                 (make-result argv (if h 'ok 'spawn-failed) (and h 0) #f
+                                              "" (if h "" "qemu-io did not hold the image")
+                                              secs)))))))
+            (sides-of step)))
+          ("release"
+           (for-each
+            (lambda (side)
+              (let ((h (assoc-ref holders side)))
+                (when h
+                  (stop-holder! h)
+                  (set! holders (alist-delete side holders))
+                  (record! name side
+                           (make-result (list qemu-io "quit") 'ok 0 #f "" "" 0.0)))))
+            (sides-of step)))
+          ("held-unchanged"
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side
+                         (run (list "cmp" "-s" (string-append (path side) ".held")
+                                    (path side))))))
+            (sides-of step)))
           ("length"
            (for-each
             (lambda (side)
@@ -272,4 +330,8 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
       (lambda ()
         (for-each do-step chain)
         (make-trace (reverse steps)))
-      (lambda () (unless keep-dir (delete-tree dir))))))
+      (lambda ()
+        ;; Never leave a holder behind (an exception, or a chain cut short).
+        (for-each (lambda (sh) (stop-holder! (cdr sh))) holders)
+        (set! holders '())
+        (unless keep-dir (delete-tree dir))))))

@@ -256,6 +256,27 @@ the step kind too, so they go through `op-kind' as well."
                    "printf \"\\$(printf %o $((b | " (if (equal? bit "dirty") "1" "2")
                    ")))\" | dd of=\"$R\" bs=1 seek=79 conv=notrunc status=none"))))
          ("copy" (emit "cp --sparse=always \"$R\" \"$E\""))
+         ("hold"
+          ;; qemu-io holds each image open read-write on a FIFO (fds 3/4)
+          ;; until release; ready once its locks show in /proc/locks.
+          (for-each (lambda (side fd)
+                      (let ((v (if (equal? side "engine") "E" "R")))
+                        (emit "cp --sparse=always \"$" v "\" \"$" v ".held\"; "
+                              "mkfifo \"$d/hold." v "\"; \"$QEMU_IO\" -f " fmt
+                              " \"$" v "\" <\"$d/hold." v "\" >/dev/null 2>&1 & exec " fd
+                              ">\"$d/hold." v "\"")
+                        (emit "i=0; while ! grep -q \"OFDLCK.*:$(stat -c %i \"$" v "\") \" /proc/locks"
+                              " && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done")))
+                    (sides step) '("3" "4"))
+          (emit "held=1"))
+         ("release"
+          (emit "echo quit >&3; echo quit >&4; exec 3>&- 4>&-; wait"))
+         ("held-unchanged"
+          (for-each (lambda (side)
+                      (let ((v (if (equal? side "engine") "E" "R")))
+                        (emit "cmp -s \"$" v ".held\" \"$" v "\" || { echo '" side
+                              ": the held image changed'; status=1; }")))
+                    (sides step)))
          ("verify"
           (for-each (lambda (side)
                       (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt
@@ -272,6 +293,8 @@ the step kind too, so they go through `op-kind' as well."
                                                          (assoc-ref step "shrink")
                                                          (assoc-ref step "prealloc")))
                             "; rc=$?; echo \"" side " " (assoc-ref step "name") ": $rc\"; "
+                            "[ $rc -eq 0 ] && [ \"${held:-0}\" = 1 ] && { echo '" side
+                            " accepted a resize of a held image'; status=1; }; "
                             "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \""))
                     (sides step))
           (emit "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes="))

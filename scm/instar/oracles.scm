@@ -15,6 +15,12 @@
 ;;;                  excuse, so an engine that refuses everything never passes
 ;;;   untouched      a refused resize left its file byte-identical (size
 ;;;                  and xxh3-128 before and after, on each side)
+;;;   held           held start mode: each side must refuse the resize of
+;;;                  an image qemu-io holds open and leave the file
+;;;                  byte-identical; a side that accepts (or changes the
+;;;                  file) is a finding of its own ("held:engine-accepted",
+;;;                  "held:reference-changed-file", ...), judged before the
+;;;                  exit classes so the title says what went wrong
 ;;; An exit-class difference where the engine accepted a step its family
 ;;; says must be refused carries the family in its key, so "accepted a
 ;;; shrink without --shrink" and "accepted an unaligned size" are two
@@ -22,8 +28,9 @@
 ;;; `judge' returns a verdict and the list of differences ("diffs").  A
 ;;; diff is an alist: op (the step it shows after), oracle, field, and
 ;;; the engine's and reference's values.  Infrastructure trouble (a
-;;; timeout, a tool that cannot start, qemu-io failing on the reference)
-;;; makes the case inconclusive: never a finding.
+;;; timeout, a tool that cannot start, qemu-io failing on the reference,
+;;; the reference killed by a signal) makes the case inconclusive: never
+;;; a finding.
 
 (define-module (instar oracles)
   #:use-module (srfi srfi-1)
@@ -218,10 +225,16 @@ a reference engine)."
            ((name side (? result? r))
             (cond ((memq (result-class r) '(timeout spawn-failed))
                    (format #f "~a on ~a: ~a" name side (result-class r)))
+                  ;; The reference crashing on its own image says nothing
+                  ;; about the engine (a crash on the engine's image does).
+                  ((and (equal? side "reference") (eq? (result-class r) 'signal))
+                   (format #f "~a on reference: killed by a signal" name))
                   ((and (member name '("write-pattern" "copy" "image-state")) (equal? side "reference")
                         (not (result-ok? r)))
                    (format #f "~a failed on the reference" name))
                   ((and (equal? name "copy") (not (result-ok? r))) "copy failed")
+                  ((and (equal? name "hold") (not (result-ok? r)))
+                   (format #f "hold on ~a: the holder did not start" side))
                   (else #f)))
            (_ #f)))
        (trace-steps trace)))
@@ -260,6 +273,30 @@ or 'inconclusive (REASON says why)."
             (when (and w (not (result-ok? w)))
               (divergence (list (mkdiff "create" "write-pattern" "status"
                                         (result-status w) 0)))))))
+    ;; Held: a resize of an image another process holds must be refused,
+    ;; and the file must not change, on both sides.
+    (when (equal? (assoc-ref case "start-mode") "held")
+      (let ((diffs
+             (append-map
+              (lambda (side)
+                (append
+                 (filter-map
+                  (lambda (name)
+                    (let ((r (res name side)))
+                      (and r (result-ok? r)
+                           (mkdiff name "held" (string-append side "-accepted")
+                                   (if (equal? side "engine") "accepted" "refused")
+                                   (if (equal? side "engine") "refused" "accepted")))))
+                  resize-names)
+                 (let ((u (res "held-unchanged" side)))
+                   (if (and u (not (result-ok? u)))
+                       (list (mkdiff (if (null? resize-names) "create" (last resize-names))
+                                     "held" (string-append side "-changed-file")
+                                     (if (equal? side "engine") "changed" "same")
+                                     (if (equal? side "engine") "same" "changed")))
+                       '()))))
+              '("engine" "reference"))))
+        (unless (null? diffs) (divergence diffs))))
     ;; Each resize: the same exit class, or stop here.  When both refuse,
     ;; each file must be untouched, and the refusal is judged by family.
     (for-each

@@ -34,6 +34,7 @@
             qcow2-defaults
             start-size-ladder
             resize-ops
+            held-probability
             pick-resize-case
             pick-create-case
             pick-consistency-case
@@ -273,13 +274,28 @@ shrink cuts."
                     (iota n))))
     (list->vector (cons first more))))
 
-(define resize-ops '("resize" "resize-shared" "regrow"))
+(define resize-ops '("resize" "resize-shared" "regrow" "resize-held"))
+
+(define held-probability
+  ;; Among qcow2 `resize' cases when resize-held is one of the ops beside
+  ;; others: small, because every held case costs two extra qemu-io
+  ;; processes and a byte comparison, and the behaviour is binary.
+  1/20)
 
 (define* (pick-resize-case rng #:key (formats '("raw" "qcow2")) (ops resize-ops))
   "A resize case: OP is `resize' (each engine creates its own start
 image), `resize-shared' (qemu-img creates one start image that both
-resize) or `regrow' (shrink, then grow back to the start size)."
-  (let* ((op (list-ref ops (rng-below rng (length ops))))
+resize), `regrow' (shrink, then grow back to the start size) or
+`resize-held' (start mode `held': each side's own image is held open
+read-write by qemu-io during the resize, which both tools must refuse,
+leaving the file byte-identical).  resize-held is drawn with
+`held-probability' among qcow2 resize cases (always when it is the only
+op); never for raw, whose qemu driver shares write access, so qemu-img
+resizes a raw image a read-write qemu-io holds."
+  (let* ((base-ops (delete "resize-held" ops))
+         ;; The same draw as before held mode existed: old seeds pick
+         ;; the same cases.
+         (op (if (null? base-ops) "resize" (list-ref base-ops (rng-below rng (length base-ops)))))
          (format (list-ref formats (rng-below rng (length formats))))
          (start-str (choose rng start-size-ladder))
          (start (parse-size-string start-str))
@@ -308,21 +324,48 @@ resize) or `regrow' (shrink, then grow back to the start size)."
          (resizes (if (string=? op "regrow")
                       (vector first `(("spec" . ,start-str) ("shrink" . #f)
                                       ("prealloc" . null)))
-                      (vector first))))
-    ;; The family is drawn last, so the ordinary cases (most of them)
-    ;; are exactly the cases earlier versions drew.
+                      (vector first)))
+         ;; resize-held alone: every qcow2 case is held, and a held
+         ;; image refuses every resize whatever its family, so no family
+         ;; is drawn (the cases are the ones held mode always drew).
+         (held-only? (and (member "resize-held" ops) (null? base-ops)))
+         ;; The family is drawn after the ordinary choices, so the
+         ;; ordinary cases (most of them) are exactly the cases earlier
+         ;; versions drew.
+         (kase (apply-family rng (if held-only? 'ordinary (choose rng resize-family-weights))
+                             `(("op" . ,op)
+                               ("format" . ,format)
+                               ("start-mode" . ,(if (string=? op "resize") "own" "shared"))
+                               ("size" . ,start-str)
+                               ("options" . ,options)
+                               ("create-prealloc" . ,create-prealloc)
+                               ("patterns" . ,patterns)
+                               ("resizes" . ,resizes)
+                               ("image-state" . "clean"))
+                             #:formats formats))
+         ;; Held mode is drawn last, after the family, so it shifts no
+         ;; other choice.  Only a qcow2 case whose sides create their own
+         ;; clean image can be held: a family may have turned the case
+         ;; into a shared one (an image state) or given it create options
+         ;; qemu refuses (no image to hold).
+         (held? (and (member "resize-held" ops)
+                     (equal? (assoc-ref kase "op") "resize")
+                     (equal? (assoc-ref kase "format") "qcow2")
+                     (equal? (assoc-ref kase "start-mode") "own")
+                     (equal? (assoc-ref kase "image-state") "clean")
+                     (equal? (cdr (classify-create "qcow2" (assoc-ref kase "options")
+                                                   #:size (parse-qemu-size start-str)))
+                             "ok")
+                     (or held-only? (rng-chance? rng held-probability)))))
     (label-case
-     (apply-family rng (choose rng resize-family-weights)
-                   `(("op" . ,op)
-                     ("format" . ,format)
-                     ("start-mode" . ,(if (string=? op "resize") "own" "shared"))
-                     ("size" . ,start-str)
-                     ("options" . ,options)
-                     ("create-prealloc" . ,create-prealloc)
-                     ("patterns" . ,patterns)
-                     ("resizes" . ,resizes)
-                     ("image-state" . "clean"))
-                   #:formats formats))))
+     (if held?
+         (map (lambda (kv)
+                (match (car kv)
+                  ("op" '("op" . "resize-held"))
+                  ("start-mode" '("start-mode" . "held"))
+                  (_ kv)))
+              kase)
+         kase))))
 
 (define (case-end-bytes case)
   "The size each resize of CASE asks for, in order."
@@ -540,7 +583,8 @@ creates its own start image, the create too."
   (let* ((format (assoc-ref case "format"))
          (options (assoc-ref case "options"))
          (state (or (assoc-ref case "image-state") "clean"))
-         (own? (equal? (assoc-ref case "start-mode") "own"))
+         ;; Held cases create their own start images too.
+         (own? (member (assoc-ref case "start-mode") '("own" "held")))
          (create (classify-create format options
                                   #:size (parse-qemu-size (assoc-ref case "size")))))
     ;; In place when present, so labelling twice gives the same case.

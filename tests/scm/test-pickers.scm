@@ -49,12 +49,24 @@
   (test-equal "resolve -" (* 15 1024 1024) (resolve-spec (* 16 1024 1024) "-1M")))
 
 (define all-cases (cases 400))
+;; A held case without its held mode (op resize, start mode own) and
+;; labelled again: the case the same seed draws without resize-held.
+(define (unheld c)
+  (if (equal? (assoc-ref c "start-mode") "held")
+      (label-case (map (lambda (kv)
+                         (cond ((equal? (car kv) "op") '("op" . "resize"))
+                               ((equal? (car kv) "start-mode") '("start-mode" . "own"))
+                               (else kv)))
+                       c))
+      c))
 ;; Cases drawn into no refusal family: the documented constraints of
-;; ordinary draws hold for them.
+;; ordinary draws hold for them.  (A held case's resizes are labelled
+;; "held"; its drawn family is the one it would have without held mode.)
 (define (plain? c)
-  (and (not (equal? (assoc-ref c "create-family") "bad-create-option"))
-       (every (lambda (r) (member (assoc-ref r "family") '("supported" "snapshots" "bitmaps")))
-              (vector->list (assoc-ref c "resizes")))))
+  (let ((c (unheld c)))
+    (and (not (equal? (assoc-ref c "create-family") "bad-create-option"))
+         (every (lambda (r) (member (assoc-ref r "family") '("supported" "snapshots" "bitmaps")))
+                (vector->list (assoc-ref c "resizes"))))))
 (define many (filter plain? all-cases))
 (define qcow2 (filter (lambda (c) (equal? (assoc-ref c "format") "qcow2")) many))
 (define (family-of c) (map (lambda (r) (assoc-ref r "family")) (vector->list (assoc-ref c "resizes"))))
@@ -128,6 +140,35 @@
            many))
   (test-assert "--formats restricts"
     (every (lambda (c) (equal? (assoc-ref c "format") "raw")) (cases 30 #:formats '("raw")))))
+
+(test-group "held start mode"
+  (define plain (cases 400 #:ops '("resize" "resize-shared" "regrow")))
+  (define held (filter (lambda (c) (equal? (assoc-ref c "start-mode") "held")) all-cases))
+  (test-assert "drawn among the default ops" (pair? held))
+  (test-assert "rarely: at most 1 in 10 of the cases"
+    (< (* 10 (length held)) (length all-cases)))
+  (test-assert "only qcow2, only as op resize-held"
+    (every (lambda (c) (and (equal? (assoc-ref c "format") "qcow2")
+                            (equal? (assoc-ref c "op") "resize-held")))
+           held))
+  (test-assert "never without resize-held among the ops"
+    (not (any (lambda (c) (equal? (assoc-ref c "start-mode") "held")) plain)))
+  (test-assert "the draw shifts no other choice: old seeds pick the same cases"
+    (and (= (length all-cases) (length plain))
+         (every (lambda (a b) (equal? (unheld a) b)) all-cases plain)))
+  (test-assert "held cases: each side creates a clean image qemu accepts"
+    (every (lambda (c) (and (equal? (assoc-ref c "create-expect") "ok")
+                            (equal? (assoc-ref c "image-state") "clean")))
+           held))
+  (test-assert "every resize of a held case must be refused, as family held"
+    (every (lambda (c) (every (lambda (r) (and (equal? (assoc-ref r "family") "held")
+                                               (equal? (assoc-ref r "expect") "refuse")))
+                              (vector->list (assoc-ref c "resizes"))))
+           held))
+  (test-assert "resize-held alone: every qcow2 case is held, raw ones are not"
+    (every (lambda (c) (equal? (equal? (assoc-ref c "start-mode") "held")
+                               (equal? (assoc-ref c "format") "qcow2")))
+           (cases 40 #:ops '("resize-held")))))
 
 (test-group "create and consistency cases"
   (let ((cs (map (lambda (i) (pick-create-case (make-rng i))) (iota 200))))

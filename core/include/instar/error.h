@@ -42,6 +42,7 @@ enum instar_error {
     INSTAR_E_NOMEM,
     INSTAR_E_FILE_TOO_LARGE,        /* the host refused the length (EFBIG) */
     INSTAR_E_TIMEOUT,
+    INSTAR_E_LOCKED,                /* another open of the image holds a conflicting lock */
     INSTAR_E__COUNT                 /* not an error: number of codes */
 };
 

@@ -1,0 +1,104 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
+;;; (instar holder) -- a qemu-io process holding an image open.
+;;;
+;;; The `held' start mode of resize-diff resizes an image while another
+;;; qemu process has it open read-write, as a running guest would.  The
+;;; holder is qemu-io reading commands from a pipe we keep open: it holds
+;;; the image (and qemu's locks on it) until we send `quit'.  It is ready
+;;; once its locks show in /proc/locks, so a case never races the holder's
+;;; start-up.
+
+(define-module (instar holder)
+  #:use-module (srfi srfi-9)
+  #:use-module (ice-9 popen)
+  #:use-module (ice-9 rdelim)
+  #:export (start-holder
+            holder?
+            holder-pid
+            stop-holder!
+            file-locked?))
+
+(define-record-type <holder>
+  (make-holder pid port)
+  holder?
+  (pid holder-pid)
+  (port holder-port set-holder-port!))
+
+(define (file-locked? path)
+  "Whether some open file description holds an OFD lock on PATH (the kind
+qemu takes), per /proc/locks."
+  (let ((ino (false-if-exception (stat:ino (stat path)))))
+    (and ino
+         (let ((needle (string-append ":" (number->string ino) " ")))
+           (call-with-input-file "/proc/locks"
+             (lambda (p)
+               (let loop ()
+                 (let ((line (read-line p)))
+                   (cond ((eof-object? line) #f)
+                         ((and (string-contains line "OFDLCK")
+                               (string-contains line needle))
+                          #t)
+                         (else (loop)))))))))))
+
+(define spawn-child
+  ;; As (instar process) does: Guile 3.0.9's `spawn', or 3.0.8's
+  ;; piped-process inheriting the current ports' descriptors.
+  (if (defined? 'spawn)
+      (lambda (prog args in out)
+        ((module-ref (resolve-interface '(guile)) 'spawn) prog (cons prog args)
+         #:input in #:output out #:error out))
+      (let ((piped-process (@@ (ice-9 popen) piped-process)))
+        (lambda (prog args in out)
+          (with-input-from-port in
+            (lambda ()
+              (with-output-to-port out
+                (lambda ()
+                  (with-error-to-port out
+                    (lambda () (piped-process prog args)))))))))))
+
+(define* (start-holder qemu-io format path #:key (log "/dev/null") (timeout 20))
+  "Start QEMU-IO holding PATH (FORMAT) open read-write, its output to LOG.
+Returns a holder once its locks are in place, or #f if it could not start
+or did not lock PATH within TIMEOUT seconds (it is then stopped)."
+  (let* ((fds (pipe))
+         (out (open-output-file log))
+         (pid (catch 'system-error
+                (lambda ()
+                  ;; Our end must not leak into the child: the child would
+                  ;; keep its own stdin open and never see end of file.
+                  (fcntl (cdr fds) F_SETFD FD_CLOEXEC)
+                  (spawn-child qemu-io (list "-f" format path) (car fds) out))
+                (lambda args #f))))
+    (close-port (car fds))
+    (close-port out)
+    (if (not pid)
+        (begin (close-port (cdr fds)) #f)
+        (let ((h (make-holder pid (cdr fds)))
+              (t0 (get-internal-real-time)))
+          (let loop ()
+            (cond ((file-locked? path) h)
+                  ((or (> (- (get-internal-real-time) t0)
+                          (* timeout internal-time-units-per-second))
+                       (not (zero? (car (waitpid pid WNOHANG)))))
+                   (stop-holder! h)
+                   #f)
+                  (else (usleep 10000) (loop))))))))
+
+(define* (stop-holder! h #:key (timeout 20))
+  "Ask H's qemu-io to quit and reap it (killed after TIMEOUT seconds).
+Safe to call twice."
+  (let ((port (holder-port h)))
+    (when port
+      (set-holder-port! h #f)
+      (false-if-exception (begin (display "quit\n" port) (force-output port)))
+      (false-if-exception (close-port port))
+      (let ((t0 (get-internal-real-time)))
+        (let loop ()
+          (let ((w (false-if-exception (waitpid (holder-pid h) WNOHANG))))
+            (cond ((or (not w) (not (zero? (car w)))) #t)
+                  ((> (- (get-internal-real-time) t0)
+                      (* timeout internal-time-units-per-second))
+                   (false-if-exception (kill (holder-pid h) SIGKILL))
+                   (false-if-exception (waitpid (holder-pid h)))
+                   #t)
+                  (else (usleep 10000) (loop)))))))))
