@@ -5,6 +5,7 @@
 # friends are in scm/local.mk).
 DIFF_MODULES = \
 	scm/instar/process.scm \
+	scm/instar/fingerprint.scm \
 	scm/instar/pickers.scm \
 	scm/instar/engine.scm \
 	scm/instar/holder.scm \
@@ -26,7 +27,16 @@ DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/drop-feature \
 	tests/wrong-engines/lose-data \
 	tests/wrong-engines/leak \
-	tests/wrong-engines/ignore-locks
+	tests/wrong-engines/ignore-locks \
+	tests/wrong-engines/shrink-without-flag \
+	tests/wrong-engines/prealloc-on-shrink \
+	tests/wrong-engines/unaligned-size \
+	tests/wrong-engines/past-limit \
+	tests/wrong-engines/non-positive \
+	tests/wrong-engines/bad-spec \
+	tests/wrong-engines/corrupt-image \
+	tests/wrong-engines/bad-create-option \
+	tests/wrong-engines/refuse-resize
 # End-to-end tests against qemu-img (TAP, like tests/*.sh).
 DIFF_SH_TESTS = \
 	tests/diff-clean.sh \
@@ -34,6 +44,7 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-feature.sh \
 	tests/diff-wrong-data.sh \
 	tests/diff-wrong-leak.sh \
+	tests/diff-wrong-refusals.sh \
 	tests/diff-held.sh \
 	tests/diff-recipes.sh \
 	tests/diff-stop.sh
@@ -42,6 +53,7 @@ DIFF_SH_TESTS = \
 DIFF_SCM_TESTS = \
 	tests/scm/test-pickers.scm \
 	tests/scm/test-whitelist.scm \
+	tests/scm/test-fingerprint.scm \
 	tests/scm/test-findings.scm \
 	tests/scm/test-report.scm \
 	tests/scm/image-lock.scm \
@@ -60,7 +72,8 @@ scm/instar/pickers.go scm/instar/process.go: scm/instar/config.go
 scm/instar/process.go: scm/instar/core.go
 scm/instar/engine.go: scm/instar/process.go
 scm/instar/holder.go: scm/instar/config.go
-scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go
+scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go \
+	scm/instar/fingerprint.go
 scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \

@@ -12,15 +12,22 @@
 ;;;             has no check for vpc)
 ;;;   kept      every pattern byte below the new end reads back
 ;;;   zero      the grown range reads as zeros (its first and last MiB)
-;;; A refusal by the engine is not a finding: it is counted and reported
-;;; with its message, so the summary says plainly what is refused.
+;;; Every case is labelled with a refusal family (see `classify-resize' in
+;;; (instar pickers)): the manual's limits and refusals say whether the
+;;; engine must resize it or refuse it.  A refusal is a verdict: it must
+;;; leave the file byte-identical, and only a rule for its family (the
+;;; same rules as resize-diff's) excuses it, so a refusal of a supported
+;;; case is a finding ("unexpected refusal") and an engine that refuses
+;;; everything never passes.  Accepting a case whose family must be
+;;; refused is a finding too.
 
 ;; Find our modules, the extension and instar-img relative to this file
 ;; (source tree or installed tree): see load-paths.scm beside it.
 (include "load-paths.scm")
 
 (use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json)
-             (instar run) (instar pickers) (instar chain) (instar process))
+             (instar run) (instar pickers) (instar chain) (instar process)
+             (instar oracles) (instar whitelist))
 
 (define (subtract segs a b)
   "The parts of SEGS (a list of (START . END)) outside [A, B)."
@@ -78,7 +85,7 @@ patterns may overlap, and a later one overwrites an earlier one."
       (("step" . "copy") ("side" . "engine"))
       (("step" . "resize") ("name" . "resize") ("side" . "engine")
        ("spec" . ,(assoc-ref r "spec")) ("shrink" . ,(assoc-ref r "shrink"))
-       ("prealloc" . #f))
+       ("prealloc" . ,(let ((p (assoc-ref r "prealloc"))) (and (string? p) p))))
       (("step" . "info") ("side" . "engine"))
       (("step" . "check") ("side" . "engine"))
       (("step" . "verify") ("side" . "engine")
@@ -100,7 +107,9 @@ patterns may overlap, and a later one overwrites an earlier one."
          (fmt (assoc-ref case "format"))
          (start (parse-size-string (assoc-ref case "size")))
          (end (resolve-spec start (assoc-ref (vector-ref (assoc-ref case "resizes") 0) "spec")))
-         (res (lambda (n s) (trace-result trace n s))))
+         (res (lambda (n s) (trace-result trace n s)))
+         (family (assoc-ref (vector-ref (assoc-ref case "resizes") 0) "family"))
+         (expect (assoc-ref (vector-ref (assoc-ref case "resizes") 0) "expect")))
     (define (done verdict diffs reason) (values verdict diffs reason chain trace))
     (cond
      ((any (lambda (s) (and (result? (caddr s))
@@ -110,13 +119,23 @@ patterns may overlap, and a later one overwrites an earlier one."
      ((not (and (res "create" "reference") (result-ok? (res "create" "reference"))
                 (res "copy" "engine") (result-ok? (res "copy" "engine"))))
       (done 'inconclusive '() "qemu-img could not make the start image"))
+     ((eq? (result-class (res "resize" "engine")) 'signal)
+      (done 'divergence (list (mkdiff "exit-class" "resize" "crash" "ok")) #f))
+     ((and (result-ok? (res "resize" "engine")) (equal? expect "refuse"))
+      ;; The manual says this must be refused: the engine accepted it.
+      (done 'divergence
+            (list `(("op" . "resize") ("oracle" . "exit-class") ("field" . "resize")
+                    ("engine" . "ok") ("reference" . "error") ("family" . ,family)))
+            #f))
      ((not (result-ok? (res "resize" "engine")))
-      (let ((r (res "resize" "engine")))
-        (if (eq? (result-class r) 'signal)
-            (done 'divergence (list (mkdiff "exit-class" "resize" "crash" "ok")) #f)
-            (done 'refused '()
+      (let* ((r (res "resize" "engine"))
+             (before (res "resize:before" "engine"))
+             (after (res "resize:after" "engine")))
+        (if (equal? before after)
+            (done 'divergence (refusal-diffs "resize" "resize" family expect)
                   (format #f "~a: ~a" fmt (first-line (string-append (result-stderr r)
-                                                                      (result-stdout r))))))))
+                                                                      (result-stdout r)))))
+            (done 'divergence (list (mkdiff "untouched" "file" "changed" "unchanged")) #f))))
      (else
       (let* ((info (false-if-exception (json-string->scm (result-stdout (res "info" "engine")))))
              (vsize (and info (assoc-ref info "virtual-size")))
@@ -152,7 +171,9 @@ usage: guile -s resize-consistency.scm [OPTIONS]
 
 Resize VHD (vpc), VHDX and VMDK images with the engine under test and let
 qemu-img read the result: new size, check clean, data kept, new range
-zero.  Refusals are counted and reported, not findings.  Options as
+zero.  Each case knows whether the manual says it must be resized or
+refused: an unexpected refusal, a refusal that changes the file, or an
+accepted case that must be refused is a finding.  Options as
 resize-diff (see resize-diff(1)); --formats vpc,vhdx,vmdk (default: all).
 ")
 
@@ -160,7 +181,12 @@ resize-diff (see resize-diff(1)); --formats vpc,vhdx,vmdk (default: all).
             #:pick-with (lambda (ops formats)
                           (lambda (rng) (pick-consistency-case rng #:formats formats)))
             #:execute execute
-            #:rules '()
+            ;; The refusal families these formats can draw (no qcow2 ones).
+            #:rules (filter (lambda (r)
+                              (not (member (rule-id r)
+                                           '("refuses-corrupt" "refuses-v2-snapshots"
+                                             "refuses-bad-create-option" "refuses-held"))))
+                            resize-refusal-rules)
             #:default-ops '("consistency")
             #:default-formats '("vpc" "vhdx" "vmdk")
             #:instar-img (getenv "INSTAR_IMG")

@@ -18,8 +18,10 @@ rows() { grep '<testcase' "$1" | sed 's/ time="[^"]*"//' | sort; }
 
 rd --seed 42 --iterations 12 --out "$TMPD/a" --junit "$TMPD/a.xml" >"$TMPD/a.log" 2>&1
 ok $? "qemu-img against itself: exit 0"
-grep -q 'verdicts: 12 match, 0 divergence, 0 known, 0 inconclusive' "$TMPD/a.log"
-ok $? "qemu-img against itself: 12 matches, no divergence"
+# 4 of the 12 cases lie in a refusal family (both sides refuse; the
+# family's whitelist rule expects it).
+grep -q 'verdicts: 8 match, 0 divergence, 0 known, 0 inconclusive, 4 refused' "$TMPD/a.log"
+ok $? "qemu-img against itself: 8 matches, 4 expected refusals, no divergence"
 ok $([ ! -d "$TMPD/a/findings" ] || [ -z "$(ls "$TMPD/a/findings")" ]; echo $?) "no findings stored"
 ok $([ -s "$TMPD/a/summary.json" ]; echo $?) "summary.json written"
 grep -q '"never-matched-rules"' "$TMPD/a/summary.json"
@@ -43,8 +45,14 @@ ok $([ $r1 -eq 0 ] && [ $r2 -eq 0 ] && cmp -s "$TMPD/a.rows" "$TMPD/c.rows"; ech
     "--shard 1/2 + 2/2 together are the whole run"
 ok $([ "$(grep -c '<testcase' "$TMPD/c1.xml")" -eq 6 ]; echo $?) "a shard runs its share"
 
-rd --seed 42 --iterations 3 --out "$TMPD/d" --replay 42:5 >"$TMPD/r.log" 2>&1
+rd --seed 42 --iterations 3 --out "$TMPD/d" --replay 42:6 >"$TMPD/r.log" 2>&1
 ok $([ $? -eq 0 ] && grep -q '^verdict: match' "$TMPD/r.log"; echo $?) "--replay S:I runs one case"
+# Iteration 5 is a shrink without --shrink: both refuse, the file stays
+# as it was, and the family's rule expects it.
+rd --seed 42 --iterations 3 --out "$TMPD/d" --replay 42:5 >"$TMPD/r.log" 2>&1
+ok $([ $? -eq 0 ] && grep -q '^verdict: refused' "$TMPD/r.log" \
+     && grep -q '^whitelist: refuses-shrink-without-flag' "$TMPD/r.log"; echo $?) \
+    "--replay of an expected refusal: refused, by its family's rule"
 
 rd --bogus >/dev/null 2>&1
 ok $([ $? -eq 2 ]; echo $?) "unknown flag: exit 2"

@@ -3,7 +3,8 @@
 # diff-held.sh -- resize-diff's held start mode (resize-held): each side's
 # qcow2 image is held open read-write by qemu-io during the resize.  The
 # in-process engine and instar-img must refuse like qemu-img (no
-# findings); an engine that takes no locks (tests/wrong-engines/
+# findings: each case is an expected refusal of family held, verdict
+# refused); an engine that takes no locks (tests/wrong-engines/
 # ignore-locks) must be found, titled held:engine-accepted.
 . "$abs_top_srcdir/tests/diff-wrong-lib.sh"
 require "$INSTAR_IMG" instar-img
@@ -16,7 +17,12 @@ for engine in in-process instar-img; do
     # shellcheck disable=SC2086
     "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$RECIPE" "$@" --out "$out" --tmpdir "$TMPD" \
         --reduce-time 2 -q $held_args >"$TMPD/$engine.log" 2>&1; rc=$?
-    [ $rc -eq 0 ] && grep -q "^engine: $engine " "$TMPD/$engine.log" && grep -q 'verdicts: 3 match, 0 divergence, 0 known, 0 inconclusive' "$TMPD/$engine.log"
+    # Both sides refuse every held resize: each iteration is an expected
+    # refusal (family held), excused by the refuses-held rule alone.
+    [ $rc -eq 0 ] && grep -q "^engine: $engine " "$TMPD/$engine.log" &&
+        grep -q 'verdicts: 0 match, 0 divergence, 0 known, 0 inconclusive, 3 refused' "$TMPD/$engine.log" &&
+        grep -q '^whitelist refuses-held: 3 hits$' "$TMPD/$engine.log" &&
+        grep -q '^refused: 3 x qcow2 resize: held$' "$TMPD/$engine.log"
     ok $? "$engine refuses every held resize like qemu-img (exit $rc)"
 done
 ls "$TMPD" | grep -q '^instar-chain\.' 

@@ -159,6 +159,7 @@ the step kind too, so they go through `op-kind' as well."
     (write-json-file (string-append dir "/finding.json")
                      `(("signature" . ,sig)
                        ("shape" . ,(canonical-shape diffs))
+                       ("title" . ,(finding-title case diffs))
                        ("recipe" . ,recipe)
                        ("seed" . ,seed)
                        ("iteration" . ,iteration)
@@ -244,6 +245,16 @@ the step kind too, so they go through `op-kind' as well."
                                                        vars)
                             " >/dev/null"))
                     (sides step)))
+         ("image-state"
+          ;; qcow2 v3 incompatible_features: byte 79, bit 0 dirty, bit 1 corrupt.
+          (match (assoc-ref step "state")
+            ((or "snapshots" "v2-snapshots")
+             (emit "\"$QEMU_IMG\" snapshot -c s1 \"$R\""))
+            ("bitmaps" (emit "\"$QEMU_IMG\" bitmap --add -f " fmt " \"$R\" b0"))
+            (bit
+             (emit "b=$(od -An -tu1 -j79 -N1 \"$R\" | tr -d ' '); "
+                   "printf \"\\$(printf %o $((b | " (if (equal? bit "dirty") "1" "2")
+                   ")))\" | dd of=\"$R\" bs=1 seek=79 conv=notrunc status=none"))))
          ("copy" (emit "cp --sparse=always \"$R\" \"$E\""))
          ("hold"
           ;; qemu-io holds each image open read-write on a FIFO (fds 3/4)

@@ -9,12 +9,22 @@
 ;;;                  corruptions, leaks, cluster counts
 ;;;   data           `qemu-img compare' of the two results
 ;;;   length         raw only: the file length (qemu keeps exact byte counts)
+;;;   refusal        every step the engine refused, with the case's family
+;;;                  (see `classify-resize' in (instar pickers)): a refusal
+;;;                  is a verdict only a whitelist rule for its family can
+;;;                  excuse, so an engine that refuses everything never passes
+;;;   untouched      a refused resize left its file byte-identical (size
+;;;                  and xxh3-128 before and after, on each side)
 ;;;   held           held start mode: each side must refuse the resize of
 ;;;                  an image qemu-io holds open and leave the file
 ;;;                  byte-identical; a side that accepts (or changes the
 ;;;                  file) is a finding of its own ("held:engine-accepted",
 ;;;                  "held:reference-changed-file", ...), judged before the
 ;;;                  exit classes so the title says what went wrong
+;;; An exit-class difference where the engine accepted a step its family
+;;; says must be refused carries the family in its key, so "accepted a
+;;; shrink without --shrink" and "accepted an unaligned size" are two
+;;; findings, each deduplicated on its own.
 ;;; `judge' returns a verdict and the list of differences ("diffs").  A
 ;;; diff is an alist: op (the step it shows after), oracle, field, and
 ;;; the engine's and reference's values.  Infrastructure trouble (a
@@ -35,7 +45,11 @@
             normalise-check
             flatten-json
             diff-key
-            info-dropped-fields))
+            info-dropped-fields
+            refusal-diffs
+            refusal-diff?
+            family-phrase
+            finding-title))
 
 (define (exit-class r)
   "The class of a step result: ok, error or crash (killed by a signal, or
@@ -98,9 +112,31 @@ counters are 0, as qemu omits zero ones)."
         ((boolean? v) (if v "true" "false"))
         (else (format #f "~a" v))))
 
-(define (mkdiff op oracle field e r)
+(define* (mkdiff op oracle field e r #:optional family)
   `(("op" . ,op) ("oracle" . ,oracle) ("field" . ,field)
-    ("engine" . ,(->string e)) ("reference" . ,(->string r))))
+    ("engine" . ,(->string e)) ("reference" . ,(->string r))
+    ,@(if family `(("family" . ,family)) '())))
+
+(define (refusal-diff? d) (equal? (assoc-ref d "oracle") "refusal"))
+
+(define (exit-diff op field e r family expect)
+  "An exit-class difference; when the engine accepted (ok) what the
+reference refused and the family says it must be refused, the family is
+part of the difference (and of its signature)."
+  (mkdiff op "exit-class" field e r
+          (and (equal? e "ok") (equal? r "error") (equal? expect "refuse") family)))
+
+(define (refusal-diffs op field family expect)
+  "The engine refused step FIELD of a case labelled FAMILY/EXPECT."
+  (list (mkdiff op "refusal" (or family "supported") "refused" (or expect "ok"))))
+
+(define (untouched-diffs op before-e after-e before-r after-r)
+  "A refusal must leave the file as it was, on each side."
+  (define (state b a) (if (equal? b a) "unchanged" "changed"))
+  (if (and (equal? before-e after-e) (or (not before-r) (equal? before-r after-r)))
+      '()
+      (list (mkdiff op "untouched" "file" (state before-e after-e)
+                    (if before-r (state before-r after-r) "unchanged")))))
 
 (define (diff-key d)
   "The canonical shape of a diff: oracle and field, plus both classes for
@@ -109,8 +145,69 @@ values that depend on sizes."
   (let ((oracle (assoc-ref d "oracle")) (field (assoc-ref d "field")))
     (if (equal? oracle "exit-class")
         (string-append oracle ":" field ":" (assoc-ref d "engine") "/"
-                       (assoc-ref d "reference"))
+                       (assoc-ref d "reference")
+                       (let ((f (assoc-ref d "family"))) (if f (string-append ":" f) "")))
         (string-append oracle ":" field))))
+
+(define (family-phrase family)
+  "What a case of FAMILY asks for, in words."
+  (match family
+    ("shrink-without-flag" "shrink without --shrink")
+    ("prealloc-not-growing" "preallocation on a resize that does not grow")
+    ("unaligned" "a size that is not a multiple of 512")
+    ("past-limit" "a size past the format's limit")
+    ("non-positive" "a size that is not positive (or overflows)")
+    ("bad-spec" "a malformed size")
+    ("corrupt" "an image with the corrupt bit set")
+    ("v2-snapshots" "a v2 image with internal snapshots")
+    ("prealloc-unsupported" "a preallocation mode the format does not take")
+    ("dirty" "an image with the dirty bit set")
+    ("bad-create-option" "create options the format refuses")
+    ("supported" "a supported case")
+    ("at-limit" "a size exactly at the format's limit")
+    (other (if other (string-append "a " other " case") "a supported case"))))
+
+(define* (finding-title case diffs
+                        #:key (reference (if (and case (equal? (assoc-ref case "op") "consistency"))
+                                             "the manual"
+                                             "qemu-img")))
+  "A one-line title for a finding: which side accepted what it should have
+refused, or which refusal was unexpected; else the oracles that differ.
+REFERENCE names who refused (qemu-img, or the manual for recipes without
+a reference engine)."
+  (define (op-of d)
+    (let ((o (assoc-ref d "op")))
+      (if (string-prefix? "resize" o) "resize" o)))
+  (define head
+    (string-append (or (and case (assoc-ref case "format")) "?") " "
+                   (if (null? diffs) "?" (op-of (car diffs))) ": "))
+  (define (find-diff pred) (find pred diffs))
+  (define (oracle o) (lambda (d) (equal? (assoc-ref d "oracle") o)))
+  (string-append
+   head
+   (cond
+    ((find-diff (lambda (d) (and ((oracle "exit-class") d) (assoc-ref d "family"))))
+     => (lambda (d) (format #f "engine accepted ~a (~a)"
+                            (family-phrase (assoc-ref d "family"))
+                            (if (equal? reference "qemu-img")
+                                "qemu-img refused"
+                                (string-append reference " says refuse")))))
+    ((find-diff (lambda (d) (and ((oracle "exit-class") d)
+                                 (equal? (assoc-ref d "engine") "error")
+                                 (equal? (assoc-ref d "reference") "ok"))))
+     (format #f "engine refused a case ~a accepted" reference))
+    ((find-diff (lambda (d) (and ((oracle "exit-class") d)
+                                 (equal? (assoc-ref d "engine") "ok")
+                                 (equal? (assoc-ref d "reference") "error"))))
+     (format #f "engine accepted a case ~a refused" reference))
+    ((find-diff (oracle "untouched")) "a refusal changed the file")
+    ((find-diff (lambda (d) (and (refusal-diff? d) (equal? (assoc-ref d "reference") "ok"))))
+     => (lambda (d) (format #f "unexpected refusal of ~a"
+                            (family-phrase (assoc-ref d "field")))))
+    ((find-diff refusal-diff?)
+     => (lambda (d) (format #f "refusal of ~a with no whitelist rule"
+                            (family-phrase (assoc-ref d "field")))))
+    (else (string-join (delete-duplicates (map diff-key diffs)) ", ")))))
 
 (define (compare-alists op oracle a b)
   "Diffs between two flattened alists (keys present on either side)."
@@ -132,7 +229,7 @@ values that depend on sizes."
                   ;; about the engine (a crash on the engine's image does).
                   ((and (equal? side "reference") (eq? (result-class r) 'signal))
                    (format #f "~a on reference: killed by a signal" name))
-                  ((and (member name '("write-pattern" "copy")) (equal? side "reference")
+                  ((and (member name '("write-pattern" "copy" "image-state")) (equal? side "reference")
                         (not (result-ok? r)))
                    (format #f "~a failed on the reference" name))
                   ((and (equal? name "copy") (not (result-ok? r))) "copy failed")
@@ -150,6 +247,10 @@ or 'inconclusive (REASON says why)."
   (define resize-names
     (filter-map (lambda (s) (and (equal? (assoc-ref s "step") "resize") (assoc-ref s "name")))
                 chain))
+  (define (resize-label i key)
+    (let ((rs (vector->list (or (assoc-ref case "resizes") #()))))
+      (and (< i (length rs)) (assoc-ref (list-ref rs i) key))))
+  (define refusals '())
   (let/ec return
    (let ()
     (define (divergence diffs) (return 'divergence diffs #f))
@@ -159,11 +260,15 @@ or 'inconclusive (REASON says why)."
     (if shared?
         (unless (and (res "create" "reference") (result-ok? (res "create" "reference")))
           (return 'inconclusive '() "reference could not create the shared start image"))
-        (let ((e (res "create" "engine")) (r (res "create" "reference")))
+        (let ((e (res "create" "engine")) (r (res "create" "reference"))
+              (family (assoc-ref case "create-family"))
+              (expect (assoc-ref case "create-expect")))
           (unless (equal? (exit-class e) (exit-class r))
-            (divergence (list (mkdiff "create" "exit-class" "create" (exit-class e)
-                                      (exit-class r)))))
-          (unless (result-ok? r) (return 'match '() #f))
+            (divergence (list (exit-diff "create" "create" (exit-class e) (exit-class r)
+                                         family expect))))
+          ;; Both refused the create: a refusal to judge.
+          (unless (result-ok? r)
+            (return 'divergence (refusal-diffs "create" "create" family expect) #f))
           (let ((w (res "write-pattern" "engine")))
             (when (and w (not (result-ok? w)))
               (divergence (list (mkdiff "create" "write-pattern" "status"
@@ -192,13 +297,25 @@ or 'inconclusive (REASON says why)."
                        '()))))
               '("engine" "reference"))))
         (unless (null? diffs) (divergence diffs))))
-    ;; Each resize: the same exit class, or stop here.
+    ;; Each resize: the same exit class, or stop here.  When both refuse,
+    ;; each file must be untouched, and the refusal is judged by family.
     (for-each
-     (lambda (name)
-       (let ((e (res name "engine")) (r (res name "reference")))
+     (lambda (name i)
+       (let ((e (res name "engine")) (r (res name "reference"))
+             (family (resize-label i "family"))
+             (expect (resize-label i "expect")))
          (when (and e r (not (equal? (exit-class e) (exit-class r))))
-           (divergence (list (mkdiff name "exit-class" name (exit-class e) (exit-class r)))))))
-     resize-names)
+           (divergence (list (exit-diff name name (exit-class e) (exit-class r)
+                                        family expect))))
+         (when (and e r (equal? (exit-class e) "error"))
+           (let ((u (untouched-diffs name
+                                     (res (string-append name ":before") "engine")
+                                     (res (string-append name ":after") "engine")
+                                     (res (string-append name ":before") "reference")
+                                     (res (string-append name ":after") "reference"))))
+             (unless (null? u) (divergence u)))
+           (set! refusals (append refusals (refusal-diffs name name family expect))))))
+     resize-names (iota (length resize-names)))
     (let* ((op (if (null? resize-names) "create" (last resize-names)))
            (diffs '()))
       (define (add! ds) (set! diffs (append diffs ds)))
@@ -245,6 +362,6 @@ or 'inconclusive (REASON says why)."
       (let ((e (res "length" "engine")) (r (res "length" "reference")))
         (when (and e r (not (= e r)))
           (add! (list (mkdiff op "length" "bytes" e r)))))
-      (if (null? diffs)
-          (values 'match '() #f)
-          (values 'divergence diffs #f))))))
+      (cond ((pair? diffs) (values 'divergence diffs #f))
+            ((pair? refusals) (values 'divergence refusals #f))
+            (else (values 'match '() #f)))))))

@@ -40,7 +40,15 @@
             pick-consistency-case
             case-end-bytes
             resolve-spec
-            prealloc-allowed?))
+            prealloc-allowed?
+            parse-qemu-size
+            qcow2-l1-limit
+            refusal-families
+            resize-family-weights
+            image-states
+            classify-resize
+            classify-create
+            label-case))
 
 ;;; The generator: splitmix64 over exact integers.
 
@@ -149,10 +157,10 @@ its probability.  Returns an alist in SPEC order."
           (else (loop (cdr sfx))))))
 
 (define (resolve-spec current spec)
-  "The absolute size a resize spec asks for, given CURRENT bytes."
-  (cond ((string-prefix? "+" spec) (+ current (parse-size-string (substring spec 1))))
-        ((string-prefix? "-" spec) (- current (parse-size-string (substring spec 1))))
-        (else (parse-size-string spec))))
+  "The absolute size a resize spec asks for, given CURRENT bytes, read as
+qemu-img reads it; CURRENT when SPEC does not parse (the resize is then
+refused and nothing changes)."
+  (or (spec-end current spec) current))
 
 (define (round-up n a) (* a (quotient (+ n a -1) a)))
 
@@ -317,18 +325,47 @@ resizes a raw image a read-write qemu-io holds."
                       (vector first `(("spec" . ,start-str) ("shrink" . #f)
                                       ("prealloc" . null)))
                       (vector first)))
-         ;; Drawn last, so it never shifts the choices above.
-         (held? (and (string=? op "resize") (string=? format "qcow2")
-                     (member "resize-held" ops)
-                     (or (null? base-ops) (rng-chance? rng held-probability)))))
-    `(("op" . ,(if held? "resize-held" op))
-      ("format" . ,format)
-      ("start-mode" . ,(cond (held? "held") ((string=? op "resize") "own") (else "shared")))
-      ("size" . ,start-str)
-      ("options" . ,options)
-      ("create-prealloc" . ,create-prealloc)
-      ("patterns" . ,patterns)
-      ("resizes" . ,resizes))))
+         ;; resize-held alone: every qcow2 case is held, and a held
+         ;; image refuses every resize whatever its family, so no family
+         ;; is drawn (the cases are the ones held mode always drew).
+         (held-only? (and (member "resize-held" ops) (null? base-ops)))
+         ;; The family is drawn after the ordinary choices, so the
+         ;; ordinary cases (most of them) are exactly the cases earlier
+         ;; versions drew.
+         (kase (apply-family rng (if held-only? 'ordinary (choose rng resize-family-weights))
+                             `(("op" . ,op)
+                               ("format" . ,format)
+                               ("start-mode" . ,(if (string=? op "resize") "own" "shared"))
+                               ("size" . ,start-str)
+                               ("options" . ,options)
+                               ("create-prealloc" . ,create-prealloc)
+                               ("patterns" . ,patterns)
+                               ("resizes" . ,resizes)
+                               ("image-state" . "clean"))
+                             #:formats formats))
+         ;; Held mode is drawn last, after the family, so it shifts no
+         ;; other choice.  Only a qcow2 case whose sides create their own
+         ;; clean image can be held: a family may have turned the case
+         ;; into a shared one (an image state) or given it create options
+         ;; qemu refuses (no image to hold).
+         (held? (and (member "resize-held" ops)
+                     (equal? (assoc-ref kase "op") "resize")
+                     (equal? (assoc-ref kase "format") "qcow2")
+                     (equal? (assoc-ref kase "start-mode") "own")
+                     (equal? (assoc-ref kase "image-state") "clean")
+                     (equal? (cdr (classify-create "qcow2" (assoc-ref kase "options")
+                                                   #:size (parse-qemu-size start-str)))
+                             "ok")
+                     (or held-only? (rng-chance? rng held-probability)))))
+    (label-case
+     (if held?
+         (map (lambda (kv)
+                (match (car kv)
+                  ("op" '("op" . "resize-held"))
+                  ("start-mode" '("start-mode" . "held"))
+                  (_ kv)))
+              kase)
+         kase))))
 
 (define (case-end-bytes case)
   "The size each resize of CASE asks for, in order."
@@ -339,6 +376,362 @@ resizes a raw image a read-write qemu-io holds."
         (reverse acc)
         (let ((end (resolve-spec cur (assoc-ref (car rs) "spec"))))
           (loop (if (> end 0) end cur) (cdr rs) (cons end acc))))))
+
+
+;;; Refusal families.
+;;;
+;;; Every resize (and every create the engine runs) is labelled with a
+;;; family and the outcome a careful engine must give: "ok" when the case
+;;; lies in the space the manual lists as supported, "refuse" when it must
+;;; be refused with the file untouched.  The label is computed from the
+;;; case itself (`classify-resize', `classify-create'), never from what the
+;;; picker meant to draw, so an ordinary draw that happens to be a refusal
+;;; (an odd qcow2 size, preallocation on a shrink) is labelled as one.
+;;; Oracles use the label to judge a refusal; whitelist rules name the
+;;; refusal families they expect.  The families, in qemu-img 7.2's order
+;;; of checks (measured on qemu-utils 7.2):
+;;;   bad-spec              the size does not parse ("+1KB", "+-1M", "1.5")
+;;;   corrupt               qcow2 corrupt bit set (qemu cannot open it rw)
+;;;   non-positive          the result is <= 0 or overflows int64 ("+8E")
+;;;   prealloc-not-growing  preallocation other than off on a shrink or a
+;;;                         same-size resize
+;;;   shrink-without-flag   a smaller end without --shrink
+;;;   unaligned             qcow2 (and vhdx) end not a multiple of 512
+;;;   v2-snapshots          qcow2 compat 0.10 with internal snapshots
+;;;   past-limit            beyond the format's limit (qcow2: 4 Mi L1
+;;;                         entries, i.e. 2^22 * cluster^2 / 8 bytes; VHD
+;;;                         2040 GiB; VHDX 64 TiB; VMDK about 2 TiB)
+;;;   prealloc-unsupported  a mode the format does not take (raw metadata;
+;;;                         any mode on vpc/vhdx/vmdk)
+;;;   dirty                 qcow2 dirty bit set: qemu repairs and resizes,
+;;;                         instar refuses on purpose (a whitelisted
+;;;                         difference)
+;;;   bad-create-option     create options the format refuses
+;;;                         (extended_l2 below 16K clusters or on 0.10,
+;;;                         refcount_bits not a power of two up to 64 or
+;;;                         not 16 on 0.10, lazy_refcounts on 0.10, a bad
+;;;                         compat or cluster size)
+;;; and the supported ones, named so summaries can count them: same-size
+;;; (N, +0, -0), at-limit (exactly the qcow2 L1 limit), suffix-edge
+;;; (spellings qemu takes: +1.5M, ++1M, +0x200, "+ 1M"), snapshots,
+;;; bitmaps (v3 images qemu-img made them in), and supported.
+
+(define refusal-families
+  '("bad-spec" "corrupt" "non-positive" "prealloc-not-growing" "shrink-without-flag"
+    "unaligned" "v2-snapshots" "past-limit" "prealloc-unsupported" "dirty"
+    "bad-create-option"))
+;; (A case in the "held" start mode, where another process holds the
+;; image, labels every resize "held": it must be refused.)
+
+(define int64-limit (expt 2 63))
+
+(define (parse-qemu-size s)
+  "Bytes of S as qemu_strtosz reads it (qemu 7.2): leading blanks, an
+optional +, a decimal (a fraction only with a suffix) or 0x integer, an
+optional suffix b k m g t p e (either case); or #f."
+  (let* ((s (string-trim s char-whitespace?))
+         (s (if (string-prefix? "+" s) (substring s 1) s))
+         (n (string-length s)))
+    (define (suffix-shift c)
+      (case (char-downcase c)
+        ((#\b) 0) ((#\k) 10) ((#\m) 20) ((#\g) 30) ((#\t) 40) ((#\p) 50) ((#\e) 60)
+        (else #f)))
+    (and (> n 0)
+         (let* ((last (string-ref s (- n 1)))
+                (shift (and (not (char-numeric? last)) (suffix-shift last)))
+                (body (if shift (substring s 0 (- n 1)) s))
+                (hex? (string-prefix? "0x" (string-downcase body))))
+           (and (or shift (char-numeric? last))
+                (> (string-length body) 0)
+                (cond
+                 (hex? (let ((v (string->number (substring body 2) 16)))
+                         (and v (exact-integer? v) (>= v 0)
+                              (string-every char-set:hex-digit (substring body 2))
+                              (* v (ash 1 (or shift 0))))))
+                 ((string-every (char-set-adjoin char-set:digit #\.) body)
+                  (let* ((dot (string-index body #\.))
+                         (v (string->number (if (and dot (= dot (- (string-length body) 1)))
+                                                (substring body 0 dot) body))))
+                    (and v (or (not dot) shift)
+                         (not (string-prefix? "." body))
+                         (<= (string-count body #\.) 1)
+                         (let ((b (inexact->exact (floor (* (inexact->exact v)
+                                                            (ash 1 (or shift 0)))))))
+                           (and (< b (expt 2 64)) b)))))
+                 (else #f)))))))
+
+(define (plain-spec? spec)
+  "SPEC is [+-]DIGITS[KMGTPE]: the spelling the ordinary draws use."
+  (let* ((body (if (or (string-prefix? "+" spec) (string-prefix? "-" spec))
+                   (substring spec 1) spec))
+         (n (string-length body))
+         (digits (if (and (> n 0) (memv (string-ref body (- n 1)) (map car suffixes)))
+                     (substring body 0 (- n 1))
+                     body)))
+    (and (> (string-length digits) 0) (string-every char-set:digit digits))))
+
+(define (spec-end current spec)
+  "The end SPEC asks for from CURRENT bytes as qemu-img resize computes
+it, or #f when SPEC does not parse."
+  (cond ((string-prefix? "+" spec)
+         (let ((n (parse-qemu-size (substring spec 1)))) (and n (+ current n))))
+        ((string-prefix? "-" spec)
+         (let ((n (parse-qemu-size (substring spec 1)))) (and n (- current n))))
+        (else (parse-qemu-size spec))))
+
+(define (qcow2-l1-limit cluster-size)
+  "qemu's largest qcow2 size: 4 Mi L1 entries of CLUSTER-SIZE/8 L2
+entries each (measured: exactly this grows, 512 more is `File too
+large')."
+  (* 4194304 (quotient cluster-size 8) cluster-size))
+
+(define (option-ref options name)
+  (let ((v (assoc-ref options name))) (and (string? v) v)))
+
+(define (compat-v2? options)
+  (member (or (option-ref options "compat") "1.1") '("0.10" "v2")))
+
+(define (power-of-two? n) (and (> n 0) (zero? (logand n (- n 1)))))
+
+(define (create-limit format options)
+  "The largest size FORMAT can be created with (qemu-img 7.2, measured),
+or #f."
+  (match format
+    ("qcow2" (qcow2-l1-limit (or (let ((v (option-ref options "cluster_size")))
+                                   (and v (parse-qemu-size v)))
+                                 65536)))
+    ("vpc" (* 2040 (expt 2 30)))
+    ("vhdx" (* 64 (expt 2 40)))
+    (_ #f)))
+
+(define* (classify-create format options #:key size)
+  "The family and expected outcome (\"ok\" or \"refuse\") of creating
+FORMAT with OPTIONS (and SIZE bytes, when given), as (FAMILY . EXPECT)."
+  (define (num name)
+    (let ((v (option-ref options name))) (and v (parse-qemu-size v))))
+  (define limit (and size (create-limit format options)))
+  (if (not (string=? format "qcow2"))
+      (cond ((and limit (> size limit)) '("past-limit" . "refuse"))
+            ((and limit (= size limit)) '("at-limit" . "ok"))
+            (else '("supported" . "ok")))
+      (let* ((compat (or (option-ref options "compat") "1.1"))
+             (v2? (compat-v2? options))
+             (cs (num "cluster_size"))
+             (rb (num "refcount_bits"))
+             (bad?
+              (or (not (member compat '("0.10" "1.1" "v2" "v3")))
+                  (and (option-ref options "cluster_size")
+                       (not (and cs (power-of-two? cs) (<= 512 cs 2097152))))
+                  (and (option-ref options "refcount_bits")
+                       (not (and rb (power-of-two? rb) (<= rb 64))))
+                  (and v2? rb (not (= rb 16)))
+                  (and (equal? (option-ref options "extended_l2") "on")
+                       (or v2? (< (or cs 65536) 16384)))
+                  (and v2? (equal? (option-ref options "lazy_refcounts") "on")))))
+        (cond (bad? '("bad-create-option" . "refuse"))
+              ((and limit (> size limit)) '("past-limit" . "refuse"))
+              ((and limit (= size limit)) '("at-limit" . "ok"))
+              (else '("supported" . "ok"))))))
+
+(define* (classify-resize format current spec shrink prealloc
+                          #:key (options '()) (state "clean"))
+  "The family and expected outcome of resizing a FORMAT image of CURRENT
+bytes (made with OPTIONS, in image STATE) with SPEC, SHRINK and PREALLOC
+(a mode string or #f), as (FAMILY . EXPECT).  The checks follow qemu-img
+7.2's order; vpc, vhdx and vmdk follow the limits the manual documents."
+  (define qcow2? (string=? format "qcow2"))
+  (define mode (and (string? prealloc) prealloc))
+  (define cs (or (let ((v (option-ref options "cluster_size")))
+                   (and v (parse-qemu-size v)))
+                 65536))
+  (let ((end (spec-end current spec)))
+    (define (limit)
+      (match format
+        ("qcow2" (qcow2-l1-limit cs))
+        ("vpc" (* 2040 (expt 2 30)))
+        ("vhdx" (* 64 (expt 2 40)))
+        ;; 32-bit grain numbers: about 2 TiB less the metadata.
+        ("vmdk" (* 2 (expt 2 40)))
+        (_ #f)))
+    (cond
+     ((not end) '("bad-spec" . "refuse"))
+     ((and qcow2? (equal? state "corrupt")) '("corrupt" . "refuse"))
+     ((or (<= end 0) (>= end int64-limit)) '("non-positive" . "refuse"))
+     ((and mode (not (string=? mode "off")) (<= end current))
+      '("prealloc-not-growing" . "refuse"))
+     ((and (< end current) (not shrink)) '("shrink-without-flag" . "refuse"))
+     ((and (member format '("qcow2" "vhdx")) (not (zero? (modulo end 512))))
+      '("unaligned" . "refuse"))
+     ((and qcow2? (member state '("snapshots" "v2-snapshots")) (compat-v2? options))
+      '("v2-snapshots" . "refuse"))
+     ((and (limit) (> end (limit))) '("past-limit" . "refuse"))
+     ((and mode (not (string=? mode "off"))
+           (or (and (string=? format "raw") (string=? mode "metadata"))
+               (member format '("vpc" "vhdx" "vmdk"))))
+      '("prealloc-unsupported" . "refuse"))
+     ((and qcow2? (equal? state "dirty")) '("dirty" . "refuse"))
+     ((= end current) '("same-size" . "ok"))
+     ;; (VMDK's limit depends on its metadata: never drawn exactly.)
+     ((and (limit) (= end (limit)) (not (string=? format "vmdk"))) '("at-limit" . "ok"))
+     ((not (plain-spec? spec)) '("suffix-edge" . "ok"))
+     ((member state '("snapshots" "bitmaps")) (cons state "ok"))
+     (else '("supported" . "ok")))))
+
+(define (label-case case)
+  "CASE with every resize labelled (family, expect) and, when the engine
+creates its own start image, the create too."
+  (let* ((format (assoc-ref case "format"))
+         (options (assoc-ref case "options"))
+         (state (or (assoc-ref case "image-state") "clean"))
+         ;; Held cases create their own start images too.
+         (own? (member (assoc-ref case "start-mode") '("own" "held")))
+         (create (classify-create format options
+                                  #:size (parse-qemu-size (assoc-ref case "size")))))
+    ;; In place when present, so labelling twice gives the same case.
+    (define (set k v alist)
+      (if (assoc k alist)
+          (map (lambda (kv) (if (equal? (car kv) k) (cons k v) kv)) alist)
+          (append alist (list (cons k v)))))
+    (let loop ((cur (parse-size-string (assoc-ref case "size")))
+               (rs (vector->list (assoc-ref case "resizes")))
+               (acc '()))
+      (if (null? rs)
+          (let ((case (set "resizes" (list->vector (reverse acc)) case)))
+            (if (or own? (string=? (assoc-ref case "op") "create"))
+                (set "create-expect" (cdr create) (set "create-family" (car create) case))
+                case))
+          (let* ((r (car rs))
+                 (fe (if (equal? (assoc-ref case "start-mode") "held")
+                         ;; Another process holds the image (qemu's locks):
+                         ;; every resize must be refused, the file untouched.
+                         '("held" . "refuse")
+                         (classify-resize format cur (assoc-ref r "spec") (assoc-ref r "shrink")
+                                          (assoc-ref r "prealloc") #:options options #:state state)))
+                 (end (spec-end cur (assoc-ref r "spec"))))
+            (loop (if (string=? (cdr fe) "ok") end cur)
+                  (cdr rs)
+                  (cons (set "expect" (cdr fe) (set "family" (car fe) r)) acc)))))))
+
+(define resize-family-weights
+  ;; Per 100 resize cases: 72 ordinary draws (which are themselves
+  ;; labelled; a few land in a family), 28 drawn into a family on purpose.
+  '(weighted (72 ordinary)
+             (3 shrink-without-flag) (3 prealloc-not-growing) (2 same-size)
+             (3 unaligned) (3 past-limit) (1 at-limit) (3 non-positive)
+             (2 bad-spec) (1 suffix-edge) (2 bad-create-option) (5 image-state)))
+
+(define image-states
+  ;; qemu-img makes snapshots and bitmaps; dirty and corrupt are header
+  ;; bits (incompatible_features, bits 0 and 1) flipped in the copy.
+  '(weighted (2 "dirty") (2 "corrupt") (2 "snapshots") (2 "bitmaps") (1 "v2-snapshots")))
+
+(define bad-specs '("+1KB" "+1x" "+-1M" "1.5" "+1e3" "+1M " "" "-0x" "+1.5.M"))
+(define edge-specs '("+1.5M" "+0.5k" "+1k" "++1M" "+1m" "+ 1M" "+0x200" "+2G"))
+(define bad-create-options
+  '((("extended_l2" . "on") ("cluster_size" . "4096"))
+    (("extended_l2" . "on") ("cluster_size" . "8192"))
+    (("compat" . "0.10") ("extended_l2" . "on"))
+    (("refcount_bits" . "3"))
+    (("refcount_bits" . "128"))
+    (("compat" . "0.10") ("refcount_bits" . "8"))
+    (("compat" . "0.10") ("lazy_refcounts" . "on"))
+    (("compat" . "0.9"))
+    (("compat" . "1.2"))
+    (("cluster_size" . "3000"))))
+
+(define v3-only-options '("lazy_refcounts" "refcount_bits" "extended_l2"))
+
+(define* (apply-family rng family kase #:key (formats '("raw" "qcow2")))
+  "KASE redrawn into FAMILY (see `resize-family-weights').  Draws only
+from RNG after the ordinary case, so ordinary cases stay as they were."
+  (define (get k) (assoc-ref kase k))
+  (define (set k v c) (append (alist-delete k c) (list (cons k v))))
+  (define start (parse-size-string (get "size")))
+  (define (first-resize-of c . kvs)
+    (let* ((rs (vector->list (assoc-ref c "resizes")))
+           (r (fold (lambda (kv r) (set (car kv) (cdr kv) r)) (car rs) kvs)))
+      (set "resizes" (list->vector (cons r (cdr rs))) c)))
+  (define (first-resize . kvs) (apply first-resize-of kase kvs))
+  (define (to-qcow2 c)
+    (if (equal? (assoc-ref c "format") "qcow2") c
+        (set "options" '() (set "format" "qcow2" c))))
+  (define (set-option k v c)
+    (set "options" (append (alist-delete k (assoc-ref c "options")) (list (cons k v))) c))
+  (define (smaller)
+    (let ((n (list-ref '(1 4 15) (rng-below rng 3))))
+      (if (> start (* n 1024 1024))
+          (string-append "-" (number->string n) "M")
+          "-512")))
+  (case (if (and (memq family '(past-limit at-limit bad-create-option image-state))
+                 (not (member "qcow2" formats)))
+            'ordinary                   ; qcow2-only families
+            family)
+    ((ordinary) kase)
+    ((shrink-without-flag)
+     (first-resize `("spec" . ,(smaller)) '("shrink" . #f) '("prealloc" . null)))
+    ((prealloc-not-growing)
+     (let ((same? (rng-chance? rng 0.3)))
+       (first-resize `("spec" . ,(if same? "+0" (smaller))) `("shrink" . ,(not same?))
+                     `("prealloc" . ,(choose rng (if (equal? (get "format") "qcow2")
+                                                    '(one-of "metadata" "falloc" "full")
+                                                    '(one-of "falloc" "full")))))))
+    ((same-size)
+     (first-resize `("spec" . ,(choose rng `(one-of ,(get "size") "+0" "-0")))
+                   `("shrink" . ,(rng-chance? rng 0.5)) '("prealloc" . null)))
+    ((unaligned)
+     ;; Draw the chance first either way, so --formats changes nothing else.
+     (let* ((c (if (and (rng-chance? rng 0.75) (member "qcow2" formats)) (to-qcow2 kase) kase))
+            (n (+ 1 (rng-below rng 511)))
+            (grow? (rng-chance? rng 0.6)))
+       (first-resize-of c `("spec" . ,(string-append (if grow? "+" "-")
+                                                      (number->string (+ (if grow? 0 4096) n))))
+                        `("shrink" . ,(not grow?)) '("prealloc" . null))))
+    ((past-limit at-limit)
+     (let* ((c (to-qcow2 kase))
+            ;; The exact limit with 512-byte clusters takes qemu 9 s (a
+            ;; 32 MiB L1 written cluster by cluster): at-limit uses 4K and up.
+            (cs (if (eq? family 'at-limit)
+                    (choose rng '(one-of 4096 65536 2097152))
+                    (choose rng '(one-of 512 4096 65536 2097152))))
+            (c (set-option "cluster_size" (number->string cs) c))
+            (c (if (and (< cs 16384) (equal? (assoc-ref (assoc-ref c "options") "extended_l2") "on"))
+                   (set "options" (alist-delete "extended_l2" (assoc-ref c "options")) c)
+                   c))
+            (lim (qcow2-l1-limit cs))
+            (end (if (eq? family 'at-limit) lim (+ lim (* 512 (+ 1 (rng-below rng 4)))))))
+       (set "resizes"
+            (vector (list (cons "spec" (number->string end)) '("shrink" . #f) '("prealloc" . null)))
+            (set "op" (if (equal? (assoc-ref c "op") "regrow") "resize-shared" (assoc-ref c "op")) c))))
+    ((non-positive)
+     (first-resize `("spec" . ,(choose rng `(one-of ,(string-append "-" (get "size"))
+                                                   ,(string-append "-" (size->string (* 2 start)))
+                                                   "0" "+8E" "8E")))
+                   `("shrink" . ,(rng-chance? rng 0.8)) '("prealloc" . null)))
+    ((bad-spec)
+     (first-resize `("spec" . ,(list-ref bad-specs (rng-below rng (length bad-specs))))
+                   `("shrink" . ,(rng-chance? rng 0.5)) '("prealloc" . null)))
+    ((suffix-edge)
+     (first-resize `("spec" . ,(list-ref edge-specs (rng-below rng (length edge-specs))))
+                   '("shrink" . #f) '("prealloc" . null)))
+    ((bad-create-option)
+     (let ((c (to-qcow2 kase)))
+       (set "start-mode" "own"
+            (set "op" "resize"
+                 (set "options" (list-ref bad-create-options (rng-below rng (length bad-create-options)))
+                      c)))))
+    ((image-state)
+     (let* ((state (choose rng image-states))
+            (c (to-qcow2 kase))
+            (opts (assoc-ref c "options"))
+            (opts (if (string=? state "v2-snapshots")
+                      (cons '("compat" . "0.10")
+                            (filter (lambda (o) (not (member (car o) (cons "compat" v3-only-options))))
+                                    opts))
+                      (alist-delete "compat" opts))))
+       (set "image-state" state
+            (set "start-mode" "shared"
+                 (set "op" (if (equal? (assoc-ref c "op") "resize") "resize-shared" (assoc-ref c "op"))
+                      (set "options" opts c))))))))
 
 ;;; create-diff: every format, with valid and (rarely) invalid options.
 
@@ -363,23 +756,60 @@ resizes a raw image a read-write qemu-io holds."
          (options (pick-options rng spec (if (string=? format "qcow2") qcow2-defaults '())))
          ;; Now and then an option the format must refuse, so refusals
          ;; are compared too.
-         (options (if (and (string=? format "qcow2") (rng-chance? rng 0.05))
-                      (append options '(("extended_l2" . "on") ("cluster_size" . "4096")))
+         ;; One qcow2 case in ten: options qemu-img must refuse (the
+         ;; bad-create-option family), so refusals are compared too.
+         (options (if (and (string=? format "qcow2") (rng-chance? rng 0.1))
+                      (let ((bad (list-ref bad-create-options
+                                           (rng-below rng (length bad-create-options)))))
+                        (append (filter (lambda (o) (not (assoc (car o) bad))) options) bad))
                       options))
          (fixed? (member (assoc-ref options "subformat") '("fixed" "monolithicFlat")))
          (prealloc (if (member format '("raw" "qcow2"))
                        (pick-create-prealloc rng format size)
-                       "off")))
-    `(("op" . "create")
-      ("format" . ,format)
-      ("start-mode" . "own")
-      ("size" . ,(if (and fixed? (> size (* 64 1024 1024))) "64M" size-str))
-      ("options" . ,options)
-      ("create-prealloc" . ,prealloc)
-      ("patterns" . #())
-      ("resizes" . #()))))
+                       "off"))
+         ;; One case in ten (drawn last, always, so the other draws stay
+         ;; as they were): exactly at the format's limit or past it.  Not
+         ;; for fixed images (they would be written out) nor, at the
+         ;; limit, for qcow2 clusters below 4K (a 32 MiB L1 written
+         ;; cluster by cluster takes qemu seconds).
+         (limit-draw (and (rng-chance? rng 0.1)
+                          (choose rng '(weighted (1 at) (2 past)))))
+         (limit (create-limit format options))
+         (limit-draw (and limit-draw limit (not fixed?)
+                          (not (and (eq? limit-draw 'at) (< limit (expt 2 40))))
+                          limit-draw))
+         (size-str (case limit-draw
+                     ((at) (number->string limit))
+                     ((past) (number->string (+ limit 512)))
+                     (else size-str)))
+         (prealloc (if limit-draw "off" prealloc)))
+    (label-case
+     `(("op" . "create")
+       ("format" . ,format)
+       ("start-mode" . "own")
+       ("size" . ,(if (and fixed? (> size (* 64 1024 1024))) "64M" size-str))
+       ("options" . ,options)
+       ("create-prealloc" . ,prealloc)
+       ("patterns" . #())
+       ("resizes" . #())
+       ("image-state" . "clean")))))
 
 ;;; resize-consistency: formats qemu-img cannot resize.
+
+(define consistency-family-weights
+  ;; Per 100 cases: 72 ordinary draws (labelled like any case), 28 drawn
+  ;; into a family on purpose.  Limits are the manual's: VHD 2040 GiB,
+  ;; VHDX 64 TiB (both also exactly at the limit), VMDK past 2 TiB.
+  '(weighted (72 ordinary)
+             (3 shrink-without-flag) (3 prealloc-not-growing) (3 prealloc-unsupported)
+             (3 unaligned) (3 past-limit) (2 at-limit) (3 non-positive)
+             (3 bad-spec) (2 suffix-edge) (3 same-size)))
+
+(define (consistency-limit format)
+  (match format
+    ("vpc" (* 2040 (expt 2 30)))
+    ("vhdx" (* 64 (expt 2 40)))
+    (_ (* 2 (expt 2 40)))))
 
 (define* (pick-consistency-case rng #:key (formats '("vpc" "vhdx" "vmdk")))
   (let* ((format (list-ref formats (rng-below rng (length formats))))
@@ -389,17 +819,60 @@ resizes a raw image a read-write qemu-io holds."
          (start-str (choose rng '(weighted (3 "16M") (2 "64M") (1 "256M"))))
          (start (parse-size-string start-str))
          (spec (pick-end-spec rng "qcow2" start 'any))
-         (end (resolve-spec start spec)))
-    `(("op" . "consistency")
-      ("format" . ,format)
-      ("start-mode" . "shared")
-      ("size" . ,start-str)
-      ("options" . ,options)
-      ("create-prealloc" . "off")
-      ("patterns" . ,(pick-patterns rng start))
-      ;; --shrink whenever the end is not above the nominal start, and
-      ;; always for vpc: it rounds sizes up to its geometry, so "16M" or
-      ;; 16M+513 on a vpc made with 16M is a shrink.
-      ("resizes" . #((("spec" . ,spec)
-                      ("shrink" . ,(or (<= end start) (string=? format "vpc")))
-                      ("prealloc" . null)))))))
+         (end (resolve-spec start spec))
+         ;; --shrink whenever the end is not above the nominal start, and
+         ;; always for vpc: it rounds sizes up to its geometry, so "16M" or
+         ;; 16M+513 on a vpc made with 16M is a shrink.
+         (resize `(("spec" . ,spec)
+                   ("shrink" . ,(or (<= end start) (string=? format "vpc")))
+                   ("prealloc" . null)))
+         (family (choose rng consistency-family-weights))
+         (vpc? (string=? format "vpc")))
+    (define (set k v alist) (append (alist-delete k alist) (list (cons k v))))
+    (define (smaller) (choose rng '(one-of "-1M" "-4M" "-15M")))
+    (let ((resize
+           (case family
+             ((ordinary) resize)
+             ((shrink-without-flag)
+              (set "shrink" #f (set "spec" (smaller) resize)))
+             ((prealloc-not-growing)
+              (set "prealloc" (choose rng '(one-of "falloc" "full" "metadata"))
+                   (set "shrink" #t (set "spec" (smaller) resize))))
+             ((prealloc-unsupported)
+              (set "prealloc" (choose rng '(one-of "falloc" "full" "metadata"))
+                   (set "shrink" vpc? (set "spec" "+16M" resize))))
+             ((unaligned)
+              (set "shrink" vpc? (set "spec" (string-append "+" (number->string
+                                                                  (+ 1 (rng-below rng 511))))
+                                      resize)))
+             ((past-limit)
+              (set "shrink" vpc?
+                   (set "spec" (number->string (+ (consistency-limit format)
+                                                  (* 512 (+ 1 (rng-below rng 2048)))))
+                        resize)))
+             ((at-limit)
+              (if (string=? format "vmdk")
+                  resize
+                  (set "shrink" vpc? (set "spec" (number->string (consistency-limit format))
+                                          resize))))
+             ((non-positive)
+              (set "shrink" #t (set "spec" (choose rng `(one-of "0" "+8E" ,(string-append "-" start-str)
+                                                              ,(string-append "-" (size->string (* 2 start)))))
+                                    resize)))
+             ((bad-spec)
+              (set "spec" (list-ref bad-specs (rng-below rng (length bad-specs))) resize))
+             ((suffix-edge)
+              (set "shrink" vpc?
+                   (set "spec" (list-ref edge-specs (rng-below rng (length edge-specs))) resize)))
+             ((same-size)
+              (set "shrink" #t (set "spec" (choose rng `(one-of ,start-str "+0" "-0")) resize))))))
+      (label-case
+       `(("op" . "consistency")
+         ("format" . ,format)
+         ("start-mode" . "shared")
+         ("size" . ,start-str)
+         ("options" . ,options)
+         ("create-prealloc" . "off")
+         ("patterns" . ,(pick-patterns rng start))
+         ("resizes" . ,(vector resize))
+         ("image-state" . "clean"))))))

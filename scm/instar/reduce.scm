@@ -18,18 +18,30 @@
   (map (lambda (kv) (if (equal? (car kv) key) (cons key value) kv)) case))
 
 (define (normalise-case case)
+  "`normalise-once' until nothing changes (a relabelled family can change
+whether the --shrink flag is kept; two rounds settle it)."
+  (let loop ((c (normalise-once case)) (n 0))
+    (let ((next (normalise-once c)))
+      (if (or (equal? next c) (> n 3)) c (loop next (+ n 1))))))
+
+(define (normalise-once case)
   "Recompute what follows from the sizes: --shrink whenever a resize
-shrinks, and a regrow's target is the start size."
+shrinks (unless its family is about the flag: a shrink without it, or a
+preallocation on a shrink), a regrow's target is the start size, and the
+refusal labels (see `label-case')."
   (let* ((start (parse-size-string (assoc-ref case "size")))
          (resizes (vector->list (assoc-ref case "resizes")))
          (regrow? (equal? (assoc-ref case "op") "regrow")))
     (let loop ((cur start) (rs resizes) (i 0) (acc '()))
       (match rs
-        (() (set-field case "resizes" (list->vector (reverse acc))))
+        (() (label-case (set-field case "resizes" (list->vector (reverse acc)))))
         ((r . rest)
          (let* ((spec (if (and regrow? (= i 1)) (assoc-ref case "size") (assoc-ref r "spec")))
                 (end (resolve-spec cur spec))
-                (r (set-field (set-field r "spec" spec) "shrink" (< end cur))))
+                (keep? (member (assoc-ref r "family")
+                               '("shrink-without-flag" "prealloc-not-growing")))
+                (r (set-field (set-field r "spec" spec) "shrink"
+                              (if keep? (assoc-ref r "shrink") (< end cur)))))
            (loop (if (> end 0) end cur) rest (+ i 1) (cons r acc))))))))
 
 (define (variants-of-resize r start)

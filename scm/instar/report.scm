@@ -85,11 +85,12 @@
   (let ((fs (vector->list (get "findings"))))
     (format port "findings: ~a (~a new)~%" (length fs) (get "new-findings"))
     (for-each (lambda (f)
-                (format port "  ~a ~a ~a hit~:p (~a in total)~%    ~a~%"
+                (format port "  ~a ~a ~a hit~:p (~a in total)~%    ~a~%~@[    ~a~%~]"
                         (assoc-ref f "signature")
                         (if (assoc-ref f "new") "NEW " "seen")
                         (assoc-ref f "hits") (assoc-ref f "total-hits")
-                        (assoc-ref f "shape")))
+                        (assoc-ref f "shape")
+                        (assoc-ref f "title")))
               fs))
   (for-each (lambda (r)
               (format port "whitelist ~a: ~a hit~:p~%" (car r) (cdr r)))

@@ -263,10 +263,22 @@ written."
        ((eq? verdict 'divergence)
           (call-with-values (lambda () (apply-whitelist rules case diffs))
             (lambda (left hits)
-              (if (null? left)
-                  (values 'known diffs reason chain trace hits #f)
-                  (values 'divergence left reason chain trace hits (signature left))))))
-       (else (values verdict diffs reason chain trace '() #f))))))
+              (cond
+               ((pair? left)
+                (values 'divergence left reason chain trace hits (signature left)))
+               ;; Refusals every one of which a family rule expects.
+               ((every refusal-diff? diffs)
+                (values 'refused diffs
+                        (or reason
+                            (string-join
+                             (map (lambda (d)
+                                    (format #f "~a ~a: ~a" (assoc-ref case "format")
+                                            (assoc-ref d "op") (assoc-ref d "field")))
+                                  diffs)
+                             ", "))
+                        chain trace hits #f))
+               (else (values 'known diffs reason chain trace hits #f))))))
+        (else (values verdict diffs reason chain trace '() #f))))))
 
 (define (run-one i master ctx pick execute rules)
   (let* ((seed (iteration-seed master i))
@@ -504,13 +516,14 @@ stored but not reduced."
          (set! verdicts (tally verdicts (symbol->string v)))
          ;; A rule is hit when it explains a whole divergence (a partial
          ;; explanation leaves a finding, and is not counted).
-         (when (eq? v 'known) (count-rule-hits! counter (outcome-known o)))
+         (when (memq v '(known refused)) (count-rule-hits! counter (outcome-known o)))
          (when (eq? v 'inconclusive)
            (set! reasons (tally reasons (or (outcome-reason o) "?"))))
          (when (eq? v 'refused)
-           ;; Sizes in messages vary; tally the message's shape.
+           ;; Sizes in messages vary; tally the message's shape (runs of
+           ;; three digits or more, so qcow2 and v2 stay readable).
            (set! refusals (tally refusals (regexp-substitute/global
-                                           #f "[0-9]+" (or (outcome-reason o) "?")
+                                           #f "[0-9][0-9][0-9]+" (or (outcome-reason o) "?")
                                            'pre "N" 'post))))
          (when (eq? v 'divergence)
            (let ((sig (outcome-sig o)))
@@ -584,6 +597,8 @@ stored but not reduced."
                                      (let ((sig (car f)))
                                        `(("signature" . ,sig)
                                          ("shape" . ,(canonical-shape (outcome-diffs (cdr f))))
+                                         ("title" . ,(finding-title (outcome-case (cdr f))
+                                                                    (outcome-diffs (cdr f))))
                                          ("new" . ,(and (member sig new-sigs) #t))
                                          ("hits" . ,(assoc-ref hits sig))
                                          ("total-hits" . ,(finding-hit-count out sig))

@@ -17,6 +17,8 @@
   #:use-module (instar pickers)
   #:use-module (instar oracles)
   #:export (default-rules
+            refusal-rule
+            resize-refusal-rules
             rule-id
             case-holds?
             apply-whitelist
@@ -25,12 +27,68 @@
             rule-counts
             never-matched))
 
+;;; Expected refusals.  Every refusal by the engine is a `refusal:FAMILY'
+;;; difference (see (instar oracles)); only a rule naming its family
+;;; excuses it, so a refusal outside these families -- of a case the
+;;; manual lists as supported -- is a finding, and an engine that refuses
+;;; everything cannot pass.  Hits per rule are counted like any rule's.
+
+(define (refusal-rule family reason reference)
+  "A rule expecting the engine to refuse cases of FAMILY."
+  `(("id" . ,(string-append "refuses-" family))
+    ("reason" . ,reason)
+    ("reference" . ,reference)
+    ("when" . (always))
+    ("explains" . (,(string-append "refusal:" family)))))
+
+(define resize-refusal-rules
+  (list
+   (refusal-rule "shrink-without-flag"
+                 "A smaller size without --shrink would lose data silently; qemu-img refuses it (`Use the --shrink option')."
+                 "doc/fmt-qcow2.texi (Shrinking); doc/formats.texi (raw)")
+   (refusal-rule "prealloc-not-growing"
+                 "Preallocation other than off only applies to a grown range; on a shrink or same-size resize qemu-img refuses it (`Preallocation can only be used for growing images')."
+                 "doc/formats.texi (raw); doc/fmt-vhd.texi, doc/fmt-vhdx.texi, doc/fmt-vmdk.texi (Refused)")
+   (refusal-rule "unaligned"
+                 "qcow2 (and VHDX) sizes must be a multiple of 512 (`The new size must be a multiple of 512')."
+                 "doc/fmt-qcow2.texi (Refused, with the image untouched); doc/fmt-vhdx.texi (Refused)")
+   (refusal-rule "past-limit"
+                 "Beyond the format's limit (qcow2: 4 Mi L1 entries; VHD 2040 GiB; VHDX 64 TiB; VMDK 32-bit grain numbers) the image cannot describe the size."
+                 "doc/fmt-qcow2.texi (Growing); doc/fmt-vhd.texi, doc/fmt-vhdx.texi, doc/fmt-vmdk.texi (Refused)")
+   (refusal-rule "non-positive"
+                 "A result of zero or less, or one that overflows 64-bit arithmetic, is no size (`New image size must be positive')."
+                 "doc/instar-fuzz.texi (Size specifications)")
+   (refusal-rule "bad-spec"
+                 "A size qemu_strtosz cannot read (`Parameter 'size' expects a non-negative number below 2^64')."
+                 "doc/instar-fuzz.texi (Size specifications)")
+   (refusal-rule "corrupt"
+                 "A qcow2 image with the corrupt bit set cannot be opened read-write."
+                 "doc/fmt-qcow2.texi (Refused, with the image untouched)")
+   (refusal-rule "v2-snapshots"
+                 "qemu cannot resize a compat 0.10 qcow2 image with internal snapshots, even to the same size."
+                 "doc/fmt-qcow2.texi (Refused, with the image untouched)")
+   (refusal-rule "prealloc-unsupported"
+                 "A preallocation mode the format does not take (raw `metadata'; any mode on VHD, VHDX and VMDK resizes)."
+                 "doc/formats.texi (raw); doc/fmt-vhd.texi, doc/fmt-vhdx.texi, doc/fmt-vmdk.texi")
+   (refusal-rule "held"
+                 "Another process holds the image open (qemu's image locks): a resize must be refused and the file left as it was."
+                 "doc/differential.texi (Cases and chains)")
+   (refusal-rule "bad-create-option"
+                 "qcow2 create options the format refuses: extended_l2 below 16 KiB clusters or on compat 0.10, refcount_bits not a power of two up to 64 (or not 16 on 0.10), lazy_refcounts on 0.10, unknown compat levels, bad cluster sizes."
+                 "doc/fmt-qcow2-create.texi")))
+
 (define default-rules
-  '((("id" . "qcow2-stale-tail-after-unaligned-shrink")
+  `((("id" . "qcow2-stale-tail-after-unaligned-shrink")
      ("reason" . "qemu keeps the whole last cluster when a qcow2 image shrinks to a size that is not cluster aligned, and the old bytes past the new end read back after a later grow; instar zeroes that tail on purpose so no stale data resurfaces.")
      ("reference" . "shared/reference/qemu-resize.md rule 4 and section 7.6; doc/differential.texi")
      ("when" . (and (format "qcow2") (unaligned-shrink-then-grow)))
-     ("explains" . ("data:compare")))))
+     ("explains" . ("data:compare")))
+    (("id" . "qcow2-dirty-refused")
+     ("reason" . "A qcow2 image with the dirty bit set has refcounts that cannot be trusted: qemu repairs them and resizes, instar refuses and asks for `qemu-img check -r all' first.")
+     ("reference" . "doc/fmt-qcow2.texi (Refused, with the image untouched)")
+     ("when" . (resize-family "dirty"))
+     ("explains" . ("exit-class:resize:error/ok")))
+    ,@resize-refusal-rules))
 
 (define (rule-id r) (assoc-ref r "id"))
 
@@ -65,6 +123,9 @@ grow past it, and pattern bytes in the cut part of the kept cluster."
     (('start-mode m) (equal? (assoc-ref case "start-mode") m))
     (('option k v) (equal? (assoc-ref (assoc-ref case "options") k) v))
     (('unaligned-shrink-then-grow) (unaligned-shrink-then-grow? case))
+    (('resize-family f)
+     (any (lambda (r) (equal? (assoc-ref r "family") f))
+          (vector->list (or (assoc-ref case "resizes") #()))))
     (('not c) (not (case-holds? c case)))
     (('and . cs) (every (lambda (c) (case-holds? c case)) cs))
     (('or . cs) (any (lambda (c) (case-holds? c case)) cs))))

@@ -48,11 +48,32 @@
   (test-equal "resolve +" (* 17 1024 1024) (resolve-spec (* 16 1024 1024) "+1M"))
   (test-equal "resolve -" (* 15 1024 1024) (resolve-spec (* 16 1024 1024) "-1M")))
 
-(define many (cases 400))
+(define all-cases (cases 400))
+;; A held case without its held mode (op resize, start mode own) and
+;; labelled again: the case the same seed draws without resize-held.
+(define (unheld c)
+  (if (equal? (assoc-ref c "start-mode") "held")
+      (label-case (map (lambda (kv)
+                         (cond ((equal? (car kv) "op") '("op" . "resize"))
+                               ((equal? (car kv) "start-mode") '("start-mode" . "own"))
+                               (else kv)))
+                       c))
+      c))
+;; Cases drawn into no refusal family: the documented constraints of
+;; ordinary draws hold for them.  (A held case's resizes are labelled
+;; "held"; its drawn family is the one it would have without held mode.)
+(define (plain? c)
+  (let ((c (unheld c)))
+    (and (not (equal? (assoc-ref c "create-family") "bad-create-option"))
+         (every (lambda (r) (member (assoc-ref r "family") '("supported" "snapshots" "bitmaps")))
+                (vector->list (assoc-ref c "resizes"))))))
+(define many (filter plain? all-cases))
 (define qcow2 (filter (lambda (c) (equal? (assoc-ref c "format") "qcow2")) many))
+(define (family-of c) (map (lambda (r) (assoc-ref r "family")) (vector->list (assoc-ref c "resizes"))))
 
 (test-group "resize cases"
   (test-equal "deterministic" (cases 20) (cases 20))
+  (test-assert "most cases are plain" (< 250 (length many) 350))
   (test-assert "both formats picked" (and (pair? qcow2) (< (length qcow2) (length many))))
   (test-assert "every op picked"
     (every (lambda (op) (any (lambda (c) (equal? (assoc-ref c "op") op)) many)) resize-ops))
@@ -121,12 +142,11 @@
     (every (lambda (c) (equal? (assoc-ref c "format") "raw")) (cases 30 #:formats '("raw")))))
 
 (test-group "held start mode"
-  (define (strip c) (filter (lambda (kv) (not (member (car kv) '("op" "start-mode")))) c))
   (define plain (cases 400 #:ops '("resize" "resize-shared" "regrow")))
-  (define held (filter (lambda (c) (equal? (assoc-ref c "start-mode") "held")) many))
+  (define held (filter (lambda (c) (equal? (assoc-ref c "start-mode") "held")) all-cases))
   (test-assert "drawn among the default ops" (pair? held))
   (test-assert "rarely: at most 1 in 10 of the cases"
-    (< (* 10 (length held)) (length many)))
+    (< (* 10 (length held)) (length all-cases)))
   (test-assert "only qcow2, only as op resize-held"
     (every (lambda (c) (and (equal? (assoc-ref c "format") "qcow2")
                             (equal? (assoc-ref c "op") "resize-held")))
@@ -134,7 +154,17 @@
   (test-assert "never without resize-held among the ops"
     (not (any (lambda (c) (equal? (assoc-ref c "start-mode") "held")) plain)))
   (test-assert "the draw shifts no other choice: old seeds pick the same cases"
-    (every (lambda (a b) (equal? (strip a) (strip b))) many plain))
+    (and (= (length all-cases) (length plain))
+         (every (lambda (a b) (equal? (unheld a) b)) all-cases plain)))
+  (test-assert "held cases: each side creates a clean image qemu accepts"
+    (every (lambda (c) (and (equal? (assoc-ref c "create-expect") "ok")
+                            (equal? (assoc-ref c "image-state") "clean")))
+           held))
+  (test-assert "every resize of a held case must be refused, as family held"
+    (every (lambda (c) (every (lambda (r) (and (equal? (assoc-ref r "family") "held")
+                                               (equal? (assoc-ref r "expect") "refuse")))
+                              (vector->list (assoc-ref c "resizes"))))
+           held))
   (test-assert "resize-held alone: every qcow2 case is held, raw ones are not"
     (every (lambda (c) (equal? (equal? (assoc-ref c "start-mode") "held")
                                (equal? (assoc-ref c "format") "qcow2")))
@@ -145,9 +175,22 @@
     (test-assert "all five formats"
       (every (lambda (f) (any (lambda (c) (equal? (assoc-ref c "format") f)) cs))
              '("raw" "qcow2" "vpc" "vhdx" "vmdk")))
+    (test-assert "qcow2 create options are labelled"
+      (every (lambda (c) (or (not (equal? (assoc-ref c "format") "qcow2"))
+                             (member (assoc-ref c "create-family")
+                                     '("supported" "bad-create-option" "at-limit" "past-limit"))))
+             cs))
+    (test-assert "sizes at and past the format's limits are drawn"
+      (let ((fams (map (lambda (c) (assoc-ref c "create-family")) cs)))
+        (and (member "at-limit" fams) (member "past-limit" fams))))
     (test-assert "no resizes in a create case"
       (every (lambda (c) (zero? (vector-length (assoc-ref c "resizes")))) cs)))
-  (let ((cs (map (lambda (i) (pick-consistency-case (make-rng i))) (iota 100))))
+  (let* ((all (map (lambda (i) (pick-consistency-case (make-rng i))) (iota 300)))
+         (cs (filter plain? all)))
+    (test-assert "consistency cases draw refusal families too"
+      (every (lambda (f) (any (lambda (c) (member f (family-of c))) all))
+             '("shrink-without-flag" "prealloc-not-growing" "prealloc-unsupported" "unaligned"
+               "past-limit" "at-limit" "non-positive" "bad-spec" "suffix-edge" "same-size")))
     (test-assert "only formats qemu-img cannot resize"
       (every (lambda (c) (member (assoc-ref c "format") '("vpc" "vhdx" "vmdk"))) cs))
     (test-assert "--shrink when the end is not above the start, and always for vpc"
@@ -158,5 +201,81 @@
                       (or (<= (car (case-end-bytes c)) start)
                           (equal? (assoc-ref c "format") "vpc")))))
              cs))))
+
+(test-group "refusal families"
+  (let ((m (* 1024 1024)))
+    (define (cls fmt cur spec shrink prealloc . keys)
+      (apply classify-resize fmt cur spec shrink prealloc keys))
+    ;; Each expectation measured with qemu-img 7.2 on a 16M image.
+    (test-equal "smaller without --shrink" '("shrink-without-flag" . "refuse") (cls "qcow2" (* 16 m) "8M" #f #f))
+    (test-equal "shrink with preallocation" '("prealloc-not-growing" . "refuse") (cls "raw" (* 16 m) "8M" #t "falloc"))
+    (test-equal "same size with preallocation" '("prealloc-not-growing" . "refuse") (cls "raw" (* 16 m) "+0" #f "falloc"))
+    (test-equal "shrink with --preallocation=off is fine" '("supported" . "ok") (cls "qcow2" (* 16 m) "8M" #t "off"))
+    (test-equal "+0" '("same-size" . "ok") (cls "qcow2" (* 16 m) "+0" #f #f))
+    (test-equal "-0" '("same-size" . "ok") (cls "raw" (* 16 m) "-0" #f #f))
+    (test-equal "qcow2 +1000" '("unaligned" . "refuse") (cls "qcow2" (* 16 m) "+1000" #f #f))
+    (test-equal "raw +1000" '("supported" . "ok") (cls "raw" (* 16 m) "+1000" #f #f))
+    (test-equal "+1.1k truncates to 1126" '("unaligned" . "refuse") (cls "qcow2" (* 16 m) "+1.1k" #f #f))
+    (test-equal "negative" '("non-positive" . "refuse") (cls "raw" (* 16 m) "-20M" #t #f))
+    (test-equal "zero" '("non-positive" . "refuse") (cls "qcow2" (* 16 m) "-16M" #t #f))
+    (test-equal "+8E overflows" '("non-positive" . "refuse") (cls "qcow2" (* 16 m) "+8E" #f #f))
+    (test-equal "+1KB" '("bad-spec" . "refuse") (cls "qcow2" (* 16 m) "+1KB" #f #f))
+    (test-equal "+-1M" '("bad-spec" . "refuse") (cls "raw" (* 16 m) "+-1M" #f #f))
+    (test-equal "trailing blank" '("bad-spec" . "refuse") (cls "raw" (* 16 m) "+1M " #f #f))
+    (test-equal "+1.5M" '("suffix-edge" . "ok") (cls "qcow2" (* 16 m) "+1.5M" #f #f))
+    (test-equal "++1M" '("suffix-edge" . "ok") (cls "qcow2" (* 16 m) "++1M" #f #f))
+    (test-equal "leading blank makes it absolute" '("shrink-without-flag" . "refuse")
+      (cls "qcow2" (* 16 m) " +1M" #f #f))
+    (test-equal "qcow2 L1 limit, 64K clusters" 2251799813685248 (qcow2-l1-limit 65536))
+    (test-equal "exactly at the limit" '("at-limit" . "ok") (cls "qcow2" (* 16 m) "2251799813685248" #f #f))
+    (test-equal "512 past it" '("past-limit" . "refuse") (cls "qcow2" (* 16 m) "2251799813685760" #f #f))
+    (test-equal "past it with 512-byte clusters" '("past-limit" . "refuse")
+      (cls "qcow2" (* 16 m) "+128G" #f #f #:options '(("cluster_size" . "512"))))
+    (test-equal "corrupt before anything but parsing" '("corrupt" . "refuse")
+      (cls "qcow2" (* 16 m) "8M" #f #f #:state "corrupt"))
+    (test-equal "dirty: refused on purpose" '("dirty" . "refuse") (cls "qcow2" (* 16 m) "32M" #f #f #:state "dirty"))
+    (test-equal "v2 with snapshots, same size" '("v2-snapshots" . "refuse")
+      (cls "qcow2" (* 16 m) "16M" #f #f #:state "snapshots" #:options '(("compat" . "0.10"))))
+    (test-equal "v3 with snapshots" '("snapshots" . "ok") (cls "qcow2" (* 16 m) "32M" #f #f #:state "snapshots"))
+    (test-equal "raw metadata" '("prealloc-unsupported" . "refuse") (cls "raw" (* 16 m) "32M" #f "metadata"))
+    (test-equal "vhdx past 64T" '("past-limit" . "refuse") (cls "vhdx" (* 16 m) "65T" #f #f))
+    (test-equal "vpc at 2040G" '("at-limit" . "ok") (cls "vpc" (* 16 m) "2040G" #t #f))
+    (test-equal "vpc past 2040G" '("past-limit" . "refuse") (cls "vpc" (* 16 m) "2041G" #t #f))
+    (test-equal "vhdx prealloc on grow" '("prealloc-unsupported" . "refuse") (cls "vhdx" (* 16 m) "+16M" #f "falloc")))
+  (test-equal "extended_l2 with 4K clusters" '("bad-create-option" . "refuse")
+    (classify-create "qcow2" '(("extended_l2" . "on") ("cluster_size" . "4096"))))
+  (test-equal "refcount_bits=3" '("bad-create-option" . "refuse") (classify-create "qcow2" '(("refcount_bits" . "3"))))
+  (test-equal "compat=1.2" '("bad-create-option" . "refuse") (classify-create "qcow2" '(("compat" . "1.2"))))
+  (test-equal "compat=v3, 64k clusters" '("supported" . "ok")
+    (classify-create "qcow2" '(("compat" . "v3") ("cluster_size" . "64k"))))
+  (test-equal "a held image: every resize must be refused" '("held" "refuse")
+    (let ((r (vector-ref (assoc-ref (label-case
+                                     '(("op" . "resize-held") ("format" . "qcow2") ("start-mode" . "held")
+                                       ("size" . "16M") ("options" . ()) ("patterns" . #())
+                                       ("resizes" . #((("spec" . "+1M") ("shrink" . #f) ("prealloc" . null))))))
+                                    "resizes")
+                         0)))
+      (list (assoc-ref r "family") (assoc-ref r "expect"))))
+  (test-equal "parse +1.5M as qemu does" 1572864 (parse-qemu-size "+1.5M"))
+  (test-equal "parse 0x200" 512 (parse-qemu-size "0x200"))
+  (test-assert "1.5 without a suffix does not parse" (not (parse-qemu-size "1.5")))
+  (let* ((all (cases 1000))
+         (drawn (filter (lambda (c) (not (plain? c))) all))
+         (families (delete-duplicates
+                    (append (append-map family-of all)
+                            (filter-map (lambda (c) (assoc-ref c "create-family")) all)))))
+    (test-assert "about a quarter of the cases are in a family (documented: 28 of 100 drawn)"
+      (< 200 (length drawn) 380))
+    (test-assert "every refusal family is drawn"
+      (every (lambda (f) (member f families)) refusal-families))
+    (test-assert "every resize is labelled ok or refuse"
+      (every (lambda (c) (every (lambda (r) (member (assoc-ref r "expect") '("ok" "refuse")))
+                                (vector->list (assoc-ref c "resizes"))))
+             all))
+    (test-assert "image states only on qcow2 shared images"
+      (every (lambda (c) (or (equal? (assoc-ref c "image-state") "clean")
+                             (and (equal? (assoc-ref c "format") "qcow2")
+                                  (equal? (assoc-ref c "start-mode") "shared"))))
+             all))))
 
 (test-end "pickers")

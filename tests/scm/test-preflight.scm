@@ -1,7 +1,7 @@
 ;;; test-preflight.scm -- (instar preflight): which reference failures
 ;;; are the environment's (the run stops, exit 3) and which are results
 ;;; (compared, or made inconclusive by the oracles).
-(use-modules (srfi srfi-64) (instar process) (instar preflight))
+(use-modules (srfi srfi-64) (instar process) (instar preflight) (instar holder))
 
 (define (res prog class status out err)
   (make-result (list prog "x") class status #f out err 0.1))
@@ -50,6 +50,45 @@
                  (res "qemu-img" 'error 63 "" "qemu-img: This image format does not support checks\n")))))
   (test-equal "values that are not results are skipped" #f
     (reference-failure (list (list "length" "reference" 1048576)))))
+
+;; qemu-img's own refusals, one per refusal family the pickers draw (and
+;; the held mode's lock failure): each is a result to judge, never the
+;; environment's fault, whichever side it ran on.
+(test-group "qemu-img's refusals are results"
+  (let* ((qemu-img (or (getenv "QEMU_IMG") "qemu-img"))
+         (qemu-io (or (getenv "QEMU_IO") "qemu-io"))
+         (dir (make-private-directory (or (getenv "TMPDIR") "/tmp") "test-preflight."))
+         (q (string-append dir "/a.qcow2"))
+         (raw (string-append dir "/a.raw")))
+    (define (run . argv) (run-command argv #:timeout 60 #:scratch dir))
+    (define (screen label r)
+      (test-assert (string-append label ": refused") (eq? (result-class r) 'error))
+      (test-equal (string-append label ": not the environment") #f
+        (reference-failure (list (list "resize" "reference" r)
+                                 (list "resize:before" "reference" '(16777216 . "x"))))))
+    (run qemu-img "create" "-q" "-f" "qcow2" q "16M")
+    (run qemu-img "create" "-q" "-f" "raw" raw "16M")
+    (screen "shrink-without-flag" (run qemu-img "resize" "-f" "qcow2" q "-1M"))
+    (screen "prealloc-not-growing"
+            (run qemu-img "resize" "--shrink" "--preallocation=full" "-f" "qcow2" q "-1M"))
+    (screen "unaligned" (run qemu-img "resize" "-f" "qcow2" q "+145"))
+    (screen "past-limit" (run qemu-img "resize" "-f" "qcow2" q
+                              (number->string (+ 512 (* 4194304 8192 65536)))))
+    (screen "non-positive" (run qemu-img "resize" "-f" "raw" raw "+8E"))
+    (screen "bad-spec" (run qemu-img "resize" "-f" "raw" raw ""))
+    (screen "prealloc-unsupported"
+            (run qemu-img "resize" "--preallocation=metadata" "-f" "raw" raw "+1M"))
+    (let ((r (run qemu-img "create" "-q" "-f" "qcow2" "-o" "refcount_bits=3"
+                  (string-append dir "/b.qcow2") "16M")))
+      (test-equal "bad-create-option: not the environment" #f
+        (reference-failure (list (list "create" "reference" r)))))
+    (let ((h (start-holder qemu-io "qcow2" q)))
+      (test-assert "a holder holds the image" h)
+      (when h
+        (let ((r (run qemu-img "resize" "-f" "qcow2" q "+1M")))
+          (stop-holder! h)
+          (screen "held" r))))
+    (delete-tree dir)))
 
 (test-group "the reference checked up front"
   (test-assert "/bin/false is not a usable qemu-img"
