@@ -12,6 +12,7 @@ DIFF_MODULES = \
 	scm/instar/oracles.scm \
 	scm/instar/whitelist.scm \
 	scm/instar/findings.scm \
+	scm/instar/store.scm \
 	scm/instar/reduce.scm \
 	scm/instar/report.scm \
 	scm/instar/run.scm
@@ -59,11 +60,13 @@ scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \
 	scm/instar/oracles.go
+scm/instar/store.go: scm/instar/config.go scm/instar/process.go scm/instar/engine.go \
+	scm/instar/findings.go
 scm/instar/reduce.go: scm/instar/pickers.go
 scm/instar/report.go: scm/instar/findings.go
 scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
 	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
-	scm/instar/findings.go scm/instar/reduce.go scm/instar/report.go
+	scm/instar/findings.go scm/instar/store.go scm/instar/reduce.go scm/instar/report.go
 
 recipesdir = $(pkgdatadir)/recipes
 # load-paths.scm is included by every recipe (not runnable on its own).

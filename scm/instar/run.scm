@@ -4,7 +4,12 @@
 ;;; master seed S draws its case from (iteration-seed S I), so the same
 ;;; seed gives the same cases and findings whatever --jobs or --shard is.
 ;;; Workers are threads; each case runs in its own private directory.
-;;; Exit status: 0 no new findings, 1 new findings, 2 usage error,
+;;; A run is regression-first: before drawing any case it replays the
+;;; open (and flaky) findings this recipe stored in --out against the
+;;; current engine, `replay-count' times each, and marks each open, fixed
+;;; or flaky (see (instar store)).
+;;; Exit status: 0 no finding fails (none new, none seen again, no stored
+;;; one still failing), 1 some finding fails, 2 usage error,
 ;;; 3 environment error (qemu-img or the engine missing).
 
 (define-module (instar run)
@@ -23,6 +28,8 @@
   #:use-module (instar oracles)
   #:use-module (instar whitelist)
   #:use-module (instar findings)
+  #:use-module (instar store)
+  #:use-module (instar config)
   #:use-module (instar reduce)
   #:use-module (instar report)
   #:export (run-recipe
@@ -108,6 +115,11 @@
 
 (define (now)
   (let ((t (gettimeofday))) (+ (car t) (/ (cdr t) 1e6))))
+
+(define (absolute p)
+  "P as an absolute file name (findings and repro.sh must work from any
+directory); absolute names are kept as given."
+  (if (string-prefix? "/" p) p (canonicalize-path p)))
 
 (define (split-list s) (string-split s #\,))
 
@@ -204,29 +216,38 @@
               formats)
     (when (or (null? ops) (null? formats))
       (usage-error name "--ops and --formats must not be empty"))
-    (let* ((qemu-img-path (or (find-program "qemu-img" (opt 'qemu-img) "QEMU_IMG")
-                              (env-error name "qemu-img not found (use --qemu-img PATH)")))
-           (qemu-io (or (find-program "qemu-io" (opt 'qemu-io) "QEMU_IO")
-                        (env-error name "qemu-io not found (use --qemu-io PATH)")))
+    (let* ((qemu-img-path (absolute
+                           (or (find-program "qemu-img" (opt 'qemu-img) "QEMU_IMG")
+                               (env-error name "qemu-img not found (use --qemu-img PATH)"))))
+           (qemu-io (absolute
+                     (or (find-program "qemu-io" (opt 'qemu-io) "QEMU_IO")
+                         (env-error name "qemu-io not found (use --qemu-io PATH)"))))
            (qemu-img (make-external-engine "qemu-img" qemu-img-path))
            (engine
             (cond
              ((opt 'instar)
               (let ((p (find-program "instar-img" (opt 'instar) "INSTAR_ENGINE_UNUSED")))
                 (unless p (env-error name "--instar ~a: not an executable" (opt 'instar)))
-                (make-external-engine (basename p) p)))
+                (make-external-engine (basename p) (absolute p))))
              ((in-process-available?)
               (make-in-process-engine (or instar-img "instar-img")))
              ((and instar-img (file-exists? instar-img))
               (format (current-error-port)
                       "~a: (instar core) is not available; testing ~a instead~%"
                       name instar-img)
-              (make-external-engine "instar-img" instar-img))
+              (make-external-engine "instar-img" (absolute instar-img)))
              (else (env-error name "neither (instar core) nor instar-img found (use --instar PATH)"))))
            (ctx (make-context engine qemu-img qemu-io timeout tmpdir))
            (pick (pick-with ops formats)))
       (cond
-       ((opt 'replay) => (lambda (r) (replay name r out ctx pick execute rules)))
+       ((opt 'replay)
+        => (lambda (r)
+             (replay name r out ctx pick execute rules
+                     #:use-recorded-engine? (not (opt 'instar))
+                     #:in-process (lambda ()
+                                    (and (in-process-available?)
+                                         (make-in-process-engine
+                                          (if instar-img (absolute instar-img) "instar-img")))))))
        (else
         (mkdir-p out)
         (campaign name #:seed seed #:iterations iterations #:jobs jobs #:shard shard
@@ -236,7 +257,26 @@
 
 ;;; --replay SIG or S:I
 
-(define (replay name what out ctx pick execute rules)
+(define (recorded-context name ctx file use-recorded-engine? in-process)
+  "CTX with the engine recorded in finding FILE, unless --instar chose one
+(USE-RECORDED-ENGINE? #f): a finding replays against the engine that
+showed it, not silently against another."
+  (let ((id (assoc-ref (read-json-file file) "engine")))
+    (if (or (not use-recorded-engine?) (not (pair? id)))
+        ctx
+        (let ((e (engine-from-identity id #:in-process in-process)))
+          (unless e
+            (env-error name "the finding's engine ~a is not available (use --instar PATH)"
+                       (or (assoc-ref id "program") (assoc-ref id "name"))))
+          (let ((h (assoc-ref id "hash")))
+            (when (and (string? h) (eq? (engine-kind e) 'external)
+                       (not (equal? h (file-content-hash (engine-program e)))))
+              (format #t "note: ~a changed since the finding was stored~%" (engine-program e))))
+          (make-context e (context-qemu-img ctx) (context-qemu-io ctx)
+                        (context-timeout ctx) (context-tmpdir ctx))))))
+
+(define* (replay name what out ctx pick execute rules
+                 #:key (use-recorded-engine? #t) (in-process (const #f)))
   (let* ((si (string-split what #\:))
          (case+label
           (if (= (length si) 2)
@@ -247,10 +287,12 @@
               (let ((file (string-append (finding-directory out what) "/finding.json")))
                 (unless (file-exists? file)
                   (usage-error name "no finding ~a under ~a/findings" what out))
+                (set! ctx (recorded-context name ctx file use-recorded-engine? in-process))
                 (cons (assoc-ref (read-json-file file) "case")
                       (format #f "finding ~a" what)))))
          (case (car case+label)))
-    (format #t "~a: replaying ~a~%case: ~a~%" name (cdr case+label) (scm->json-string case))
+    (format #t "~a: replaying ~a~%engine: ~a~%case: ~a~%" name (cdr case+label)
+            (engine-label (context-engine ctx)) (scm->json-string case))
     (call-with-values (lambda () (judge-case case ctx execute rules))
       (lambda (verdict diffs reason chain trace known sig)
         (format #t "verdict: ~a~@[ (~a)~]~%" verdict reason)
@@ -262,11 +304,60 @@
             (format #t "note: the signature changed (was ~a)~%" what)))
         (exit (if (eq? verdict 'divergence) 1 0))))))
 
+;;; Regression first: the stored findings, replayed.
+
+(define (engine-label e)
+  (format #f "~a (~a~@[ ~a~])" (engine-name e) (engine-kind e)
+          (and (eq? (engine-kind e) 'external) (engine-program e))))
+
+(define (replay-passes case sig ctx execute rules)
+  "How many of `replay-count' replays of CASE did NOT show SIG.  An
+inconclusive replay (a timeout) proves nothing, so it is not a pass."
+  (count (lambda (_)
+           (catch #t
+             (lambda ()
+               (call-with-values (lambda () (judge-case case ctx execute rules))
+                 (lambda (verdict diffs reason chain trace known s)
+                   (not (or (eq? verdict 'inconclusive) (equal? s sig))))))
+             (lambda _ #f)))
+         (iota replay-count)))
+
+(define (replay-stored! name out ctx execute rules quiet?)
+  "Replay the open and flaky findings RECIPE NAME stored under OUT; returns
+a list of (ID . STATUS) with the status each now has."
+  (let* ((ids (filter (lambda (id)
+                        (let ((f (read-finding out id)))
+                          (and (equal? (finding-ref f "recipe") name)
+                               (member (finding-ref f "status") '("open" "flaky"))
+                               (finding-ref f "case"))))
+                      (list-findings out)))
+         (engine-id (engine-identity (context-engine ctx))))
+    (map (lambda (id)
+           (let* ((f (read-finding out id))
+                  (passes (replay-passes (finding-ref f "case") id ctx execute rules))
+                  (g (note-replay! out id #:failures (- replay-count passes)
+                                   #:tries replay-count #:engine engine-id)))
+             (unless quiet?
+               (format (current-error-port) "~a: stored finding ~a: ~a (~a of ~a replays fail)~%"
+                       name id (finding-ref g "status") (- replay-count passes) replay-count))
+             (cons id (finding-ref g "status"))))
+         ids)))
+
 ;;; The campaign.
+
+(define (host-name) (or (false-if-exception (gethostname)) "unknown"))
 
 (define* (campaign name #:key seed iterations jobs shard out ctx pick execute rules
                    reduce-time junit quiet? ops formats)
-  (let* ((indices (filter (lambda (i) (= (modulo i (cdr shard)) (- (car shard) 1)))
+  (let* ((started (current-time))
+         (engine-id (engine-identity (context-engine ctx)))
+         (reference-version (tool-version (engine-program (context-qemu-img ctx))))
+         (replayed (replay-stored! name out ctx execute rules quiet?))
+         (replay-counts (map (lambda (st) (cons st (count (lambda (r) (equal? (cdr r) st)) replayed)))
+                             '("open" "fixed" "flaky")))
+         (run-id (format #f "~a-~a" (iso-time started) (getpid)))
+         (stats-port (begin (mkdir-p out) (open-file (string-append out "/stats.jsonl") "a")))
+         (indices (filter (lambda (i) (= (modulo i (cdr shard)) (- (car shard) 1)))
                           (iota iterations)))
          (total (length indices))
          (results (make-vector total #f))
@@ -294,7 +385,18 @@
                 (vector-set! results k o)
                 (set! done (+ done 1))
                 (when (and (outcome-sig o) (not (member (outcome-sig o) live-sigs)))
-                  (set! live-sigs (cons (outcome-sig o) live-sigs)))))
+                  (set! live-sigs (cons (outcome-sig o) live-sigs)))
+                ;; One line per iteration as it completes (never rewritten).
+                (scm->json `(("run" . ,run-id) ("recipe" . ,name)
+                             ("t" . ,(- (now) t0)) ("seed" . ,seed)
+                             ("iteration" . ,(outcome-index o))
+                             ("verdict" . ,(symbol->string (outcome-verdict o)))
+                             ("signature" . ,(or (outcome-sig o) 'null))
+                             ("done" . ,done) ("total" . ,total)
+                             ("findings" . ,(length live-sigs)))
+                           stats-port)
+                (newline stats-port)
+                (force-output stats-port)))
             (loop)))))
     (let ((threads (map (lambda (_) (call-with-new-thread worker)) (iota (min jobs (max total 1))))))
       (let wait ()
@@ -303,6 +405,7 @@
           (usleep 50000)
           (wait)))
       (for-each join-thread threads))
+    (close-port stats-port)
     (progress-update! progress total (length live-sigs))
     (progress-finish! progress)
     ;; Aggregate in iteration order (deterministic whatever --jobs).
@@ -352,13 +455,25 @@
                              #:seed seed #:iteration (outcome-index o)
                              #:engine (context-engine ctx) #:qemu-img (context-qemu-img ctx)
                              #:qemu-io (context-qemu-io ctx) #:recipe name
+                             #:kind (recipe-kind name)
+                             #:title (finding-title (outcome-case o) (outcome-diffs o))
+                             #:engine-identity engine-id
+                             #:reference-version reference-version
                              #:run-options `(("ops" . ,(string-join ops ","))
                                              ("formats" . ,(string-join formats ","))))
              (reduce-finding! name out sig o ctx execute rules reduce-time quiet?)))
          new-sigs)
+        ;; Hits, last seen, and a fixed finding hit again is open again.
+        (for-each (lambda (f) (refresh-finding! out (car f))) first-of)
         (let* ((seconds (- (now) t0))
+               (still-failing (filter (lambda (r) (member (cdr r) '("open" "flaky"))) replayed))
                (summary
                 `(("recipe" . ,name)
+                  ("timestamp" . ,(iso-time started))
+                  ("host" . ,(host-name))
+                  ("instar-fuzz-version" . ,%instar-version)
+                  ("qemu-img-version" . ,reference-version)
+                  ("engine-identity" . ,engine-id)
                   ("seed" . ,seed)
                   ("iterations" . ,total)
                   ("shard" . ,(format #f "~a/~a" (car shard) (cdr shard)))
@@ -375,11 +490,19 @@
                   ("child-seconds" . ,(%child-seconds))
                   ("verdicts" . ,verdicts)
                   ("new-findings" . ,(length new-sigs))
+                  ("replayed" . (("findings" . ,(length replayed))
+                                 ("still-fail" . ,(assoc-ref replay-counts "open"))
+                                 ("fixed" . ,(assoc-ref replay-counts "fixed"))
+                                 ("flaky" . ,(assoc-ref replay-counts "flaky"))
+                                 ("tries" . ,replay-count)
+                                 ("statuses" . ,(map (lambda (r) (cons (car r) (cdr r))) replayed))))
                   ("findings" . ,(list->vector
                                   (map (lambda (f)
                                          (let ((sig (car f)))
                                            `(("signature" . ,sig)
                                              ("shape" . ,(canonical-shape (outcome-diffs (cdr f))))
+                                             ("title" . ,(finding-title (outcome-case (cdr f))
+                                                                        (outcome-diffs (cdr f))))
                                              ("new" . ,(and (member sig new-sigs) #t))
                                              ("hits" . ,(assoc-ref hits sig))
                                              ("total-hits" . ,(finding-hit-count out sig))
@@ -393,7 +516,10 @@
           (write-json-file (string-append out "/summary.json") summary)
           (print-summary summary (current-output-port))
           (when junit (write-junit junit name (reverse rows) seconds))
-          (exit (if (null? new-sigs) 0 1)))))))
+          ;; Any finding failing now -- new, seen again, or a stored one
+          ;; still failing its replays -- fails the run: a reused --out
+          ;; never turns a red run green.
+          (exit (if (and (null? first-of) (null? still-failing)) 0 1)))))))
 
 (define (reduce-finding! name out sig o ctx execute rules seconds quiet?)
   (let ((t0 (now)))
