@@ -35,6 +35,7 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-data.sh \
 	tests/diff-wrong-leak.sh \
 	tests/diff-held.sh \
+	tests/diff-rerun.sh \
 	tests/diff-recipes.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).

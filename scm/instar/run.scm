@@ -464,7 +464,7 @@ a list of (ID . STATUS) with the status each now has."
              (reduce-finding! name out sig o ctx execute rules reduce-time quiet?)))
          new-sigs)
         ;; Hits, last seen, and a fixed finding hit again is open again.
-        (for-each (lambda (f) (refresh-finding! out (car f))) first-of)
+        (for-each (lambda (f) (note-seen! out (car f))) first-of)
         (let* ((seconds (- (now) t0))
                (still-failing (filter (lambda (r) (member (cdr r) '("open" "flaky"))) replayed))
                (summary

@@ -45,6 +45,7 @@
             finding-ref
             update-finding!
             refresh-finding!
+            note-seen!
             note-replay!
             replay-status
             combine-status
@@ -221,6 +222,16 @@ a fixed finding that was hit again is open again (a regression)."
                             (last times)))
              (set-key f "status" "open")
              f))))))
+
+(define* (note-seen! out id #:key (time (current-time)))
+  "ID was hit again now: its hits and last-seen brought up to date, and a
+fixed finding is open again (the bug came back)."
+  (refresh-finding! out id)
+  (update-finding!
+   out id
+   (lambda (f)
+     (let ((f (set-key f "last-seen" (iso-time time))))
+       (if (equal? (finding-ref f "status") "fixed") (set-key f "status" "open") f)))))
 
 (define (replay-status failures tries)
   "open when every replay failed, fixed when none did, else flaky."
