@@ -43,7 +43,8 @@
             trace->json
             repro-script
             mkdir-p
-            iso-time))
+            iso-time
+            finding-title))
 
 ;;; Hashing: (instar core)'s xxh3-128 when the extension is loaded, else
 ;;; libxxhash through the FFI -- the same function, so signatures agree.
@@ -104,6 +105,42 @@ the step kind too, so they go through `op-kind' as well."
 (define (->str v) (if (string? v) v (format #f "~a" v)))
 
 (define (signature diffs) (xxh3-128-hex (canonical-shape diffs)))
+
+;;; Titles.
+
+(define (case-title case)
+  (let ((fmt (or (assoc-ref case "format") "?"))
+        (op (or (assoc-ref case "op") "?")))
+    (cond
+     ((equal? op "create") (string-append fmt " create"))
+     ((equal? op "regrow") (string-append fmt " shrink and regrow"))
+     ((equal? op "resize-held") (string-append fmt " resize of a held image"))
+     (else
+      (let* ((rs (assoc-ref case "resizes"))
+             (r (and (vector? rs) (> (vector-length rs) 0) (vector-ref rs 0))))
+        (string-append fmt (if (and r (eq? #t (assoc-ref r "shrink"))) " shrink" " grow")
+                       (if (equal? op "resize-shared") " (shared start)" "")))))))
+
+(define (diff-phrase d)
+  (let ((oracle (assoc-ref d "oracle")) (field (assoc-ref d "field"))
+        (e (assoc-ref d "engine")) (r (assoc-ref d "reference")))
+    (cond
+     ((equal? oracle "exit-class")
+      (format #f "~a ~a where the reference gives ~a" field
+              (if (equal? e "ok") "succeeds" (format #f "ends in ~a" e)) r))
+     ((equal? oracle "data") "guest data differs")
+     ((equal? oracle "length") "file length differs")
+     ((equal? oracle "size") (format #f "wrong ~a" field))
+     ((equal? oracle "check") (format #f "check ~a" (if (equal? field "clean") "not clean" field)))
+     (else (format #f "~a.~a differs" oracle field)))))
+
+(define (finding-title case diffs)
+  "A readable title for a differential finding: the case's format and
+operation, then its first difference (`qcow2 shrink: info.actual-size
+differs'), and how many more."
+  (let ((ps (delete-duplicates (map diff-phrase diffs))))
+    (format #f "~a: ~a~a" (case-title case) (if (null? ps) "?" (car ps))
+            (if (> (length ps) 1) (format #f " (+~a more)" (- (length ps) 1)) ""))))
 
 ;;; Files.
 
@@ -181,7 +218,7 @@ this kind needs to replay it (the case, its chain, every output)."
                        ("id" . ,sig)
                        ("signature" . ,sig)
                        ("kind" . ,kind)
-                       ("title" . ,(or title (canonical-shape diffs)))
+                       ("title" . ,(or title (finding-title case diffs)))
                        ("status" . "open")
                        ("first-seen" . ,(iso-time time))
                        ("last-seen" . ,(iso-time time))
