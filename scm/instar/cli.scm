@@ -6,7 +6,7 @@
 ;;;   instar-fuzz findings list [--json] [DIR...]
 ;;;   instar-fuzz findings show ID [DIR...]
 ;;;   instar-fuzz findings merge A B... --into C
-;;;   instar-fuzz fuzz TARGET [--time S] [--jobs N] [--out DIR]
+;;;   instar-fuzz fuzz TARGET [--time S] [--jobs N] [--out DIR] [--instar BIN]
 ;;;   instar-fuzz recipes | repl [ARGS] | --version | --help
 ;;;
 ;;; Exit status: 0 no failing finding, 1 a finding fails (new, seen again
@@ -67,9 +67,13 @@ usage: instar-fuzz COMMAND [ARGS...]
   findings show ID [DIR...]  one finding in full (ID may be a prefix)
   findings merge A B... --into C
                              merge stores: hits added, statuses combined
-  fuzz TARGET [--time S] [--jobs N] [--out DIR]
+  fuzz TARGET [--time S] [--jobs N] [--out DIR] [--instar BIN]
+             [--findings DIR]
                              replay TARGET's stored libFuzzer findings,
-                             then fuzz it for S seconds (build tree only)
+                             fuzz it for S seconds (build tree only; 0:
+                             replay only), bring core/fuzz/run.sh's
+                             findings (--findings, default the build's
+                             fuzz-findings/) into the store
   repl [ARGS]                instar-fuzz-repl
   --version, --help
 
@@ -293,7 +297,7 @@ input file as their argument."
   (let* ((engine (finding-ref f "engine"))
          (bin (or program (and (pair? engine) (finding-ref engine "program"))))
          (input (string-append (finding-directory out id) "/input")))
-    (unless (and bin (file-exists? bin))
+    (unless (and bin (file-exists? bin) (access? bin X_OK))
       (env-error "replay ~a: the fuzz target ~a is not available (use --instar PATH)" id
                  (or bin "?")))
     (count (lambda (_)
@@ -311,7 +315,7 @@ input file as their argument."
 (define (absolute p) (if (string-prefix? "/" p) p (string-append (getcwd) "/" p)))
 
 (define (cmd-fuzz args)
-  (call-with-values (lambda () (parse-flags args '("time" "jobs" "out" "findings") '()))
+  (call-with-values (lambda () (parse-flags args '("time" "jobs" "out" "findings" "instar") '()))
     (lambda (flags pos)
       (let* ((target (match pos ((t) t) (_ (usage-error "fuzz: one TARGET (~a)"
                                                         (string-join (map car fuzz-make-targets) ", ")))))
@@ -329,6 +333,11 @@ input file as their argument."
              (raw (absolute (flag flags "findings"
                                   (if builddir (string-append builddir "/fuzz-findings")
                                       "fuzz-findings"))))
+             (override (let ((p (flag flags "instar" #f)))
+                         (and p (begin
+                                  (unless (and (file-exists? p) (access? p X_OK))
+                                    (env-error "fuzz: --instar ~a: not an executable" p))
+                                  (absolute p)))))
              (bin-of (lambda () (string-append builddir "/fuzz-build/" target))))
         (mkdir-p out)
         ;; 1. Regression first: the stored findings of this target.
@@ -341,8 +350,11 @@ input file as their argument."
                (replayed
                 (map (lambda (id)
                        (let* ((f (read-finding out id))
-                              (fails (replay-fuzz-finding out id f #:tries replay-count))
-                              (e (finding-ref f "engine"))
+                              (fails (replay-fuzz-finding out id f #:tries replay-count
+                                                          #:program override))
+                              (e (if override
+                                     (engine-identity (make-external-engine target override))
+                                     (finding-ref f "engine")))
                               (g (note-replay! out id #:failures fails #:tries replay-count
                                                #:engine e)))
                          (format #t "fuzz: stored finding ~a: ~a (~a of ~a replays fail)~%"
@@ -379,8 +391,10 @@ input file as their argument."
                             (env-error "fuzz: ~a did not run (status ~a)" target st))
                           st))))
                  (before (map (lambda (id) (cons id (finding-hit-count out id))) (list-findings out)))
-                 (engine (and builddir (file-exists? (bin-of))
-                              (engine-identity (make-external-engine target (bin-of)))))
+                 (engine (cond (override (engine-identity (make-external-engine target override)))
+                               ((and builddir (file-exists? (bin-of)))
+                                (engine-identity (make-external-engine target (bin-of))))
+                               (else #f)))
                  (new (if (file-exists? (string-append raw "/" target))
                           (import-fuzz-findings! raw target out #:engine engine)
                           '()))
