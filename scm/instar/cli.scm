@@ -344,7 +344,8 @@ input file as their argument."
         (let* ((recipe (string-append "fuzz:" target))
                (ids (filter (lambda (id)
                               (let ((f (read-finding out id)))
-                                (and (equal? (finding-ref f "recipe") recipe)
+                                (and f
+                                     (equal? (finding-ref f "recipe") recipe)
                                      (member (finding-ref f "status") '("open" "flaky")))))
                             (list-findings out)))
                (replayed

@@ -140,6 +140,11 @@ present (older stores' missing fields derived), hits from the hits/ files;
 #f when there is no such finding."
   (let ((file (string-append (finding-directory out id) "/finding.json")))
     (and (file-exists? file)
+         (let ((f (false-if-exception (read-json-file file))))
+           (unless (pair? f)
+             (format (current-error-port) "instar-fuzz: ~a: not a finding (unreadable JSON); skipped~%"
+                     file))
+           (pair? f))
          (let* ((f (read-json-file file))
                 (times (sort (hit-times out id) string<?))
                 (mtime (iso-time (stat:mtime (stat file))))
@@ -239,10 +244,11 @@ finding alist plus \"stores\" (the directories holding it)."
        (for-each
         (lambda (id)
           (let ((f (read-finding out id)) (old (hash-ref table id)))
-            (hash-set! table id
-                       (if old
-                           (merge-rows old f (list out))
-                           (set-key f "stores" (list out))))))
+            (when f
+              (hash-set! table id
+                         (if old
+                             (merge-rows old f (list out))
+                             (set-key f "stores" (list out)))))))
         (list-findings out)))
      dirs)
     (sort (hash-map->list (lambda (k v) v) table)
@@ -301,13 +307,13 @@ INTO has afterwards."
                (to (finding-directory into id))
                (a (read-finding into id))
                (b (read-finding src id)))
-          (copy-tree from to)
-          (when a
+          (when b (copy-tree from to))
+          (when (and a b)
             (write-json-file (string-append to "/finding.json")
                              (let ((m (merge-rows a b '())))
                                (filter (lambda (kv) (not (equal? (car kv) "stores")))
                                        (set-key m "hits" (finding-hit-count into id))))))
-          (unless a (refresh-finding! into id))))
+          (when (and b (not a)) (refresh-finding! into id))))
       (list-findings src)))
    sources)
   (length (list-findings into)))
