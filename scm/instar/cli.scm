@@ -365,6 +365,8 @@ input file as their argument."
                (n (lambda (st) (count (lambda (s) (equal? s st)) replayed))))
           (format #t "~a stored finding~:p replayed: ~a still fail, ~a fixed, ~a flaky~%"
                   (length replayed) (n "open") (n "fixed") (n "flaky"))
+          ;; Before the session's own output, not after it.
+          (force-output)
           ;; 2. The libFuzzer session (core/fuzz/run.sh), then its findings
           ;; brought into the store.
           (let* ((session
