@@ -28,8 +28,8 @@ tests_c_test_qcow2_prealloc_LDADD = core/libinstar.la
 BENCH_FORMAT_SOURCES += bench/bench-qcow2.c tests/c/qcow2-testimg.c tests/c/qcow2-testimg.h
 
 # A small qcow2 comparison with qemu-img (the broad matrix is qcow2-create.mk's).
-TESTS += tests/qcow2-smoke.sh
-EXTRA_DIST += tests/qcow2-smoke.sh
+TESTS += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh
+EXTRA_DIST += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh
 FORMAT_C_TESTS += tests/c/test-qcow2-hostile
 check_PROGRAMS += tests/c/test-qcow2-hostile
 TESTS += tests/c/test-qcow2-hostile

@@ -15,6 +15,7 @@ DIFF_MODULES = \
 	scm/instar/store.scm \
 	scm/instar/reduce.scm \
 	scm/instar/report.scm \
+	scm/instar/preflight.scm \
 	scm/instar/run.scm
 DIFF_RECIPES = \
 	recipes/resize-diff.scm \
@@ -36,7 +37,8 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-leak.sh \
 	tests/diff-held.sh \
 	tests/diff-rerun.sh \
-	tests/diff-recipes.sh
+	tests/diff-recipes.sh \
+	tests/diff-stop.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
 DIFF_SCM_TESTS = \
@@ -44,7 +46,9 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-whitelist.scm \
 	tests/scm/test-findings.scm \
 	tests/scm/test-report.scm \
-	tests/scm/image-lock.scm
+	tests/scm/image-lock.scm \
+	tests/scm/test-process.scm \
+	tests/scm/test-preflight.scm
 
 EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
@@ -54,6 +58,8 @@ if HAVE_GUILE
 # Installed and compiled with the other (instar ...) modules (scm/local.mk).
 INSTAR_SCM_MODULES += $(DIFF_MODULES)
 scm/instar/pickers.go scm/instar/process.go: scm/instar/config.go
+# process.scm looks up spawn-process-group in (instar core) when it loads.
+scm/instar/process.go: scm/instar/core.go
 scm/instar/engine.go: scm/instar/process.go
 scm/instar/holder.go: scm/instar/config.go
 scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go
@@ -65,9 +71,11 @@ scm/instar/store.go: scm/instar/config.go scm/instar/process.go scm/instar/engin
 	scm/instar/findings.go
 scm/instar/reduce.go: scm/instar/pickers.go
 scm/instar/report.go: scm/instar/findings.go
+scm/instar/preflight.go: scm/instar/process.go
 scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
 	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
-	scm/instar/findings.go scm/instar/store.go scm/instar/reduce.go scm/instar/report.go
+	scm/instar/findings.go scm/instar/store.go scm/instar/reduce.go scm/instar/report.go \
+	scm/instar/preflight.go
 
 recipesdir = $(pkgdatadir)/recipes
 # load-paths.scm is included by every recipe (not runnable on its own).

@@ -42,11 +42,6 @@ Differential fuzzing of resize: the engine under test against qemu-img.
   --reduce-time S    time to reduce each new finding (default 30)
   --tmpdir DIR       where private case directories go (default $TMPDIR or /tmp)
   -q, --quiet        no progress output
-
-Every run first replays the open findings stored in --out (3 times each)
-and marks them open, fixed or flaky.
-Exit status: 0 no finding fails, 1 a finding fails (new, seen again, or
-stored and still failing), 2 usage error, 3 environment error.
 ")
 
 (run-recipe "resize-diff" (cdr (command-line))

@@ -5,7 +5,8 @@
 ;;; re-exports every exported binding of the (instar ...) modules: the
 ;;; core (planners, images, hashing), plan printing, the REPL helpers, and
 ;;; the differential engine (processes, pickers, engines, chains, oracles,
-;;; whitelist, findings and their store, reduction, reports, run-recipe).
+;;; whitelist, findings and their store, reduction, reports, the
+;;; reference preflight, run-recipe).
 ;;; instar-fuzz-repl loads it.  No two of these modules export one name,
 ;;; so nothing is shadowed.
 
@@ -15,7 +16,8 @@
   '((instar config) (instar core) (instar plan-print) (instar repl)
     (instar process) (instar pickers) (instar engine) (instar holder)
     (instar chain) (instar oracles) (instar whitelist) (instar findings)
-    (instar store) (instar reduce) (instar report) (instar run)))
+    (instar store) (instar reduce) (instar report) (instar preflight)
+    (instar run)))
 
 (let ((self (current-module)))
   (for-each

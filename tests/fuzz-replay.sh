@@ -18,6 +18,12 @@ for t in planners engine; do
     ok $st "fuzz_resize_$t: corpus replays clean"
     grep -Fx "replayed $n inputs" "$TMPD/out" >/dev/null
     ok $? "fuzz_resize_$t: every corpus input was run"
+    # The execution counter behind make fuzz-resize's status lines.
+    head -c 8 /dev/zero >"$TMPD/execs"
+    INSTAR_FUZZ_EXEC_COUNTER="$TMPD/execs" "$bin" "$corpus" >/dev/null 2>&1
+    c=$(od -An -tu8 -N8 "$TMPD/execs" | tr -d ' ')
+    [ "$c" = "$n" ]
+    ok $? "fuzz_resize_$t: INSTAR_FUZZ_EXEC_COUNTER counted $c executions of $n"
     m=$(find "$crashes" -type f ! -name README ! -name '.*' 2>/dev/null | wc -l)
     if [ "$m" -gt 0 ]; then
         "$bin" "$crashes" >"$TMPD/out" 2>"$TMPD/err"

@@ -15,7 +15,9 @@ AM_TESTS_ENVIRONMENT = \
 CORE_C_TESTS = \
 	tests/c/test-invariants \
 	tests/c/test-size \
-	tests/c/test-raw
+	tests/c/test-raw \
+	tests/c/test-apply-failure \
+	tests/c/test-create-opts
 # The format fragments register their own C tests in TESTS; C_TESTS is the
 # whole list for the sanitizer run.
 C_TESTS = $(CORE_C_TESTS) $(FORMAT_C_TESTS)
@@ -27,6 +29,10 @@ tests_c_test_size_SOURCES = tests/c/test-size.c tests/c/tap.h
 tests_c_test_size_LDADD = core/libinstar.la
 tests_c_test_raw_SOURCES = tests/c/test-raw.c tests/c/tap.h
 tests_c_test_raw_LDADD = core/libinstar.la
+tests_c_test_apply_failure_SOURCES = tests/c/test-apply-failure.c tests/c/tap.h
+tests_c_test_apply_failure_LDADD = core/libinstar.la
+tests_c_test_create_opts_SOURCES = tests/c/test-create-opts.c tests/c/tap.h
+tests_c_test_create_opts_LDADD = core/libinstar.la
 
 # Crash simulation for every format's crash-prefix suite.
 check_PROGRAMS += tests/tools/apply-prefix
@@ -38,7 +44,12 @@ SH_TESTS = \
 	tests/cli-usage.sh \
 	tests/cli-nonregular.sh \
 	tests/image-lock.sh \
-	tests/raw-vs-qemu.sh
+	tests/apply-nospace.sh \
+	tests/qcow2-sparse-tail.sh \
+	tests/raw-vs-qemu.sh \
+	tests/create-targets.sh \
+	tests/create-options-vs-qemu.sh \
+	tests/create-blockdev.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh

@@ -89,6 +89,8 @@ int cli_cmd_resize(int argc, char **argv, int dry_run)
         rc = instar_resize_file(path, &args, &diag);
         if (rc != INSTAR_OK)
             return cli_report(rc, &diag);
+        if (diag.message[0] != '\0')
+            cli_error("%s", diag.message);      /* a warning, as qemu-img's */
         if (!quiet)
             puts("Image resized.");
         return CLI_OK;
@@ -113,6 +115,8 @@ int cli_cmd_resize(int argc, char **argv, int dry_run)
     }
     if (rc == INSTAR_OK) {
         rc = instar_image_plan(&f.fio.io, &args, &p, &diag);
+        if (rc == INSTAR_OK && diag.message[0] != '\0')
+            cli_error("%s", diag.message);
         if (rc == INSTAR_OK)
             cli_print_plan_json(stdout, &p);
         instar_image_plan_free(&p);

@@ -11,7 +11,8 @@
  *   24 ...  extents: u64 offset, u16 length, bytes -- the image's non-zero
  *           parts (corpus/generate.sh writes real qemu-img images this way)
  *
- * The image is built in an instar_mem_io (writes bounded), planned with
+ * The image is built in an instar_sparse_io (writes bounded, reused from
+ * one input to the next: only written chunks cost anything), planned with
  * instar_image_plan and applied with instar_plan_apply.  When both
  * succeed, the result is re-read with the independent checkers of
  * reparse.c: a plan that is well-formed but wrong is a finding. */
@@ -25,7 +26,9 @@
 #include <string.h>
 
 #include "fuzz/reparse.h"
+#include "fuzz/exec-count.h"
 #include "fuzz/report.h"
+#include "fuzz/sparse-io.h"
 #include "instar/error.h"
 #include "instar/image.h"
 #include "util/endian.h"
@@ -44,7 +47,7 @@ static const enum instar_format formats[6] = {
     INSTAR_FORMAT_UNKNOWN, INSTAR_FORMAT_RAW, INSTAR_FORMAT_QCOW2,
     INSTAR_FORMAT_VPC, INSTAR_FORMAT_VHDX, INSTAR_FORMAT_VMDK};
 
-static int load_image(struct instar_mem_io *m, const uint8_t *data, size_t size,
+static int load_image(struct instar_sparse_io *m, const uint8_t *data, size_t size,
                       uint64_t length)
 {
     size_t pos = ENGINE_HEADER_LEN;
@@ -69,12 +72,15 @@ static int load_image(struct instar_mem_io *m, const uint8_t *data, size_t size,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct instar_mem_io m;
+    /* One store for the whole session, emptied per input. */
+    static struct instar_sparse_io m;
+    static bool ready;
     struct instar_resize_args args;
     struct instar_image_plan p;
     struct instar_diag diag;
     char why[256];
 
+    instar_fuzz_exec_count();
     if (size < ENGINE_HEADER_LEN)
         return 0;
     memset(&args, 0, sizeof args);
@@ -87,20 +93,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (length > MAX_IMAGE)
         length = MAX_IMAGE;
 
-    instar_mem_io_init(&m, MEM_LIMIT);
-    if (load_image(&m, data, size, length) != 0) {
-        instar_mem_io_free(&m);
-        return 0;
+    if (!ready) {
+        if (instar_sparse_io_init(&m, MEM_LIMIT) != INSTAR_OK)
+            abort();
+        ready = true;
     }
+    instar_sparse_io_reset(&m);
+    if (load_image(&m, data, size, length) != 0)
+        return 0;
     /* Only a structurally valid start image makes the result's validity
      * the engine's responsibility; a broken one is just refused or not. */
     enum instar_format start = args.format;
     if (start == INSTAR_FORMAT_UNKNOWN && instar_probe(&m.io, &start) != INSTAR_OK)
         start = INSTAR_FORMAT_UNKNOWN;
-    if (start == INSTAR_FORMAT_UNKNOWN || !instar_reparse(start, &m.io, 0, why, sizeof why)) {
-        instar_mem_io_free(&m);
+    if (start == INSTAR_FORMAT_UNKNOWN || !instar_reparse(start, &m.io, 0, why, sizeof why))
         return 0;
-    }
     instar_diag_clear(&diag);
     int rc = instar_image_plan(&m.io, &args, &p, &diag);
     if (rc == INSTAR_OK) {
@@ -135,6 +142,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     instar_image_plan_free(&p);
-    instar_mem_io_free(&m);
     return 0;
 }

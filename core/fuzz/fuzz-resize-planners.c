@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz/exec-count.h"
 #include "fuzz/report.h"
 #include "instar/error.h"
 #include "instar/fuzz.h"
@@ -32,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct instar_fuzz_case *c;
     static struct instar_resize_plan *plan;
 
+    instar_fuzz_exec_count();
     if (dec == NULL) {
         dec = instar_fuzz_decoder_new();
         scratch = malloc(INSTAR_FUZZ_SCRATCH_LEN);

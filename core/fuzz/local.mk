@@ -10,9 +10,10 @@ core_libinstar_la_SOURCES += \
 	core/fuzz/decode.c \
 	core/fuzz/print.c
 
-fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h
-fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h \
-	core/fuzz/reparse.c core/fuzz/reparse.h
+fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
+	core/fuzz/exec-count.h
+fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
+	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h
 
 # gcc replay drivers.
 check_PROGRAMS += core/fuzz/replay-resize-planners core/fuzz/replay-resize-engine
@@ -29,19 +30,23 @@ tests_c_fuzz_break_planners_SOURCES = core/fuzz/replay-main.c $(fuzz_target_sour
 tests_c_fuzz_break_planners_CPPFLAGS = $(AM_CPPFLAGS) -DINSTAR_FUZZ_TEST_HOOK
 tests_c_fuzz_break_planners_LDADD = core/libinstar.la
 
-check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse
-FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse
+check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
+FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
 tests_c_test_fuzz_decode_SOURCES = tests/c/test-fuzz-decode.c tests/c/tap.h
 tests_c_test_fuzz_decode_LDADD = core/libinstar.la
 tests_c_test_fuzz_reparse_SOURCES = tests/c/test-fuzz-reparse.c tests/c/tap.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h
 tests_c_test_fuzz_reparse_LDADD = core/libinstar.la
+tests_c_test_fuzz_sparse_io_SOURCES = tests/c/test-fuzz-sparse-io.c tests/c/tap.h \
+	core/fuzz/sparse-io.c core/fuzz/sparse-io.h
+tests_c_test_fuzz_sparse_io_LDADD = core/libinstar.la
 
 fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh
-TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse $(fuzz_sh_tests)
+TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
+	$(fuzz_sh_tests)
 EXTRA_DIST += $(fuzz_sh_tests) corpus \
 	core/fuzz/build.sh core/fuzz/run.sh core/fuzz/campaign.sh core/fuzz/coverage.sh \
-	core/fuzz/fuzz-empty.c \
+	core/fuzz/fuzz-empty.c core/fuzz/fuzz-read-once.c \
 	core/fuzz/fuzz_resize_planners.dict core/fuzz/fuzz_resize_planners.options \
 	core/fuzz/fuzz_resize_engine.dict core/fuzz/fuzz_resize_engine.options \
 	bench/fuzz-bench.sh
@@ -86,20 +91,27 @@ $(FUZZ_DIR)/libinstar-fuzz.a: $(fuzz_core_objs)
 $(FUZZ_DIR)/fuzz_resize_planners: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-planners.o $(FUZZ_DIR)/libinstar-fuzz.a
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_resize_engine: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-engine.o \
-		$(FUZZ_DIR)/obj/core/fuzz/reparse.o $(FUZZ_DIR)/libinstar-fuzz.a
+		$(FUZZ_DIR)/obj/core/fuzz/reparse.o $(FUZZ_DIR)/obj/core/fuzz/sparse-io.o \
+		$(FUZZ_DIR)/libinstar-fuzz.a
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_empty: $(FUZZ_DIR)/obj/core/fuzz/fuzz-empty.o
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
+$(FUZZ_DIR)/fuzz_read_once: $(FUZZ_DIR)/obj/core/fuzz/fuzz-read-once.o
+	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 
 fuzz_targets = $(FUZZ_DIR)/fuzz_resize_planners $(FUZZ_DIR)/fuzz_resize_engine
-fuzz-build: $(fuzz_targets) $(FUZZ_DIR)/fuzz_empty
+fuzz-build: $(fuzz_targets) $(FUZZ_DIR)/fuzz_empty $(FUZZ_DIR)/fuzz_read_once
 
+FUZZ_STATUS_INTERVAL = 5
 fuzz_run = FUZZ_TIME='$(FUZZ_TIME)' FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_DIR='$(FUZZ_DIR)' \
 	FUZZ_WORK='$(FUZZ_WORK)' FUZZ_FINDINGS='$(FUZZ_FINDINGS)' srcdir='$(srcdir)' \
+	FUZZ_STATUS_INTERVAL='$(FUZZ_STATUS_INTERVAL)' SHELL='$(SHELL)' \
 	$(SHELL) $(srcdir)/core/fuzz/run.sh
 
-fuzz-resize: $(FUZZ_DIR)/fuzz_resize_planners
-	$(fuzz_run) fuzz_resize_planners
+# Both resize targets, FUZZ_TIME split between them; fuzz-engine: the
+# engine alone for FUZZ_TIME.
+fuzz-resize: $(fuzz_targets)
+	$(fuzz_run) fuzz_resize_planners fuzz_resize_engine
 fuzz-engine: $(FUZZ_DIR)/fuzz_resize_engine
 	$(fuzz_run) fuzz_resize_engine
 # The nightly campaign: every target in turn, the budget split between

@@ -1,21 +1,51 @@
 #!/bin/sh
-# run.sh TARGET -- one libFuzzer session (make fuzz-resize / fuzz-engine).
+# run.sh TARGET... -- libFuzzer sessions (make fuzz-resize / fuzz-engine).
 #
-# Environment (set by core/fuzz/local.mk): FUZZ_TIME seconds, FUZZ_JOBS
-# parallel workers, FUZZ_DIR (binaries), FUZZ_WORK (scratch corpus and raw
-# artifacts), FUZZ_FINDINGS (deduplicated crashes), srcdir.
+# Environment (set by core/fuzz/local.mk): FUZZ_TIME seconds (split evenly
+# between the targets named), FUZZ_JOBS parallel workers, FUZZ_DIR
+# (binaries), FUZZ_WORK (scratch corpus and raw artifacts), FUZZ_FINDINGS
+# (deduplicated crashes), FUZZ_STATUS_INTERVAL seconds between status
+# lines (default 5), srcdir.
+#
+# One worker runs plain libFuzzer (fork mode's job restarts and merges cost
+# most of its executions); after a crash it starts again with the time
+# left, so one session still collects every crash it meets.  FUZZ_JOBS > 1
+# uses -fork=N (-ignore_crashes: workers go on after a crash).
+#
+# While fuzzing, a status line every FUZZ_STATUS_INTERVAL seconds: runs,
+# exec/s over the last interval, coverage, corpus size, crashes so far; the
+# same figures go to $FUZZ_WORK/TARGET/stats as one JSON object per line.
+# Executions come from a counter the targets keep (INSTAR_FUZZ_EXEC_COUNTER,
+# core/fuzz/exec-count.h); coverage and corpus from libFuzzer's log.
 #
 # New inputs go to $FUZZ_WORK/TARGET/corpus (the committed seed corpus is
 # read, never written).  Every crash is re-run once to get its signature --
-# the INSTAR-FINDING line (target and invariant) or the sanitizer's error
+# the INSTAR-FINDING line (target and invariant; for the engine's re-parse
+# failures also the reason, numbers blanked) or the sanitizer's error
 # kind plus its DEDUP_TOKEN (top three frames) -- and kept once per
 # signature under $FUZZ_FINDINGS/TARGET/<sha1 of signature>/ with its input,
-# report and a minimised copy.  Ends with a one-line summary; exits 1 when
-# this session found a new unique crash.
+# report and a minimised copy.  Ends with a one-line summary per target;
+# exits 1 when this session found a new unique crash.
 set -u
-target=$1
 : "${FUZZ_TIME:=60}" "${FUZZ_JOBS:=1}" "${FUZZ_DIR:=fuzz-build}" "${FUZZ_WORK:=fuzz-work}"
-: "${FUZZ_FINDINGS:=fuzz-findings}" "${srcdir:=.}"
+: "${FUZZ_FINDINGS:=fuzz-findings}" "${FUZZ_STATUS_INTERVAL:=5}" "${srcdir:=.}"
+
+# Several targets: one session each, the time split between them.
+if [ $# -gt 1 ]; then
+    n=$#
+    left=$FUZZ_TIME
+    rc=0
+    for t in "$@"; do
+        share=$((left / n))
+        [ "$share" -ge 1 ] || share=1
+        FUZZ_TIME=$share "${SHELL:-/bin/sh}" "$0" "$t" || rc=1
+        left=$((left - share))
+        n=$((n - 1))
+    done
+    exit $rc
+fi
+
+target=$1
 bin="$FUZZ_DIR/$target"
 seeds="$srcdir/corpus/$target"
 work="$FUZZ_WORK/$target"
@@ -35,22 +65,110 @@ dict=
 
 before=$(find "$work/corpus" -type f | wc -l)
 log="$work/fuzz.log"
-echo "fuzz: $target for ${FUZZ_TIME}s, $FUZZ_JOBS worker(s); log in $log"
-# Fork mode keeps going after a crash (-ignore_crashes), so one session
-# collects every crash it meets; workers share the scratch corpus.
-# shellcheck disable=SC2086
-"$bin" -fork="$FUZZ_JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -max_total_time="$FUZZ_TIME" -artifact_prefix="$work/artifacts/" $dict $opts \
-    "$work/corpus" "$seeds" >"$log" 2>&1
-status=$?
+stats="$work/stats"
+counter="$work/execs"
+if [ "$FUZZ_JOBS" -gt 1 ]; then mode="fork=$FUZZ_JOBS"; else mode=plain; fi
+echo "fuzz: $target for ${FUZZ_TIME}s, $FUZZ_JOBS worker(s) ($mode); log in $log"
+: >"$log"
+: >"$stats"
+head -c 8 /dev/zero >"$counter"
+export INSTAR_FUZZ_EXEC_COUNTER="$counter"
+t0=$(date +%s)
 
-# The parent's last status line: "#RUNS: cov: C ft: F corp: N ...".
-last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1)
-runs=$(printf '%s' "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
-cov=$(printf '%s' "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+# shellcheck disable=SC2086
+if [ "$FUZZ_JOBS" -gt 1 ]; then
+    "$bin" -fork="$FUZZ_JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+        -max_total_time="$FUZZ_TIME" -artifact_prefix="$work/artifacts/" $dict $opts \
+        "$work/corpus" "$seeds" >>"$log" 2>&1 &
+else
+    (
+        # Plain mode stops at the first crash: go on with the time left.
+        # A crash's input never enters the corpus, so a restart resumes
+        # where the last one stopped.
+        starts=0
+        while :; do
+            left=$((FUZZ_TIME - ($(date +%s) - t0)))
+            [ "$left" -ge 1 ] || exit 0
+            "$bin" -max_total_time="$left" -print_final_stats=1 \
+                -artifact_prefix="$work/artifacts/" $dict $opts \
+                "$work/corpus" "$seeds" >>"$log" 2>&1
+            st=$?
+            starts=$((starts + 1))
+            # Time used up, or a start that fails at once every time.
+            [ "$st" -eq 0 ] && exit 0
+            [ "$starts" -lt 100 ] || exit "$st"
+            echo "fuzz: (libFuzzer stopped with status $st; starting again)" >>"$log"
+        done
+    ) &
+fi
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
+
+# Executions so far: the targets' counter, or for a target without one
+# (built elsewhere) what libFuzzer printed: each finished plain run's
+# total plus the current run's last "#N" (fork mode's are cumulative).
+execs_now() {
+    v=$(od -An -tu8 -N8 "$counter" 2>/dev/null | tr -d ' ')
+    if [ "${v:-0}" -eq 0 ]; then
+        v=$(awk '/^stat::number_of_executed_units:/ { done += $2; cur = 0; next }
+                 /^#[0-9]+/ { n = substr($1, 2); sub(":", "", n); cur = n + 0 }
+                 END { print done + cur }' "$log")
+    fi
+    echo "${v:-0}"
+}
+# The last libFuzzer line with coverage figures: plain "#N  NEW  cov: C
+# ft: F corp: K/SIZE ..." or fork mode's "#N: cov: C ft: F corp: K ...".
+log_field() {  # log_field NAME -> last value printed for NAME
+    grep -E '^#[0-9]+' "$log" | grep -o " $1: [0-9]*" | tail -1 | sed 's/.*: //'
+}
+crashes_now() {
+    find "$work/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+        -o -name 'oom-*' \) | wc -l
+}
+status() {  # status FINAL
+    now=$(date +%s)
+    el=$((now - t0))
+    ex=$(execs_now)
+    dt=$((now - last_t))
+    if [ "$dt" -gt 0 ]; then rate=$(((ex - last_ex) / dt)); else rate=0; fi
+    if [ "$el" -gt 0 ]; then avg=$((ex / el)); else avg=$ex; fi
+    cov=$(log_field cov)
+    ft=$(log_field ft)
+    corp=$(find "$work/corpus" -type f | wc -l)
+    cr=$(crashes_now)
+    printf '{"target": "%s", "mode": "%s", "elapsed_s": %d, "execs": %s, "exec_per_s": %d, "avg_exec_per_s": %d, "cov": %s, "ft": %s, "corpus": %d, "crashes": %d, "final": %s}\n' \
+        "$target" "$mode" "$el" "$ex" "$rate" "$avg" "${cov:-0}" "${ft:-0}" "$corp" "$cr" "$1" >>"$stats"
+    [ "$1" = true ] ||
+        echo "fuzz: $target ${el}s: $ex runs, $rate exec/s, cov ${cov:-0}, ft ${ft:-0}, corpus $corp, crashes $cr"
+    last_t=$now
+    last_ex=$ex
+}
+last_t=$t0
+last_ex=0
+next=$((t0 + FUZZ_STATUS_INTERVAL))
+while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ "$(date +%s)" -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
+        status false
+        next=$((next + FUZZ_STATUS_INTERVAL))
+    fi
+done
+wait "$pid"
+fuzz_rc=$?
+trap - INT TERM
+elapsed=$(($(date +%s) - t0))
+runs=$(execs_now)
+cov=$(log_field cov)
+[ "$elapsed" -gt 0 ] || elapsed=1
+eps=$((runs / elapsed))
+last_t=$t0
+last_ex=0
+status true
 after=$(find "$work/corpus" -type f | wc -l)
 
-# Triage: one folder per signature.
+# Triage: one folder per signature.  The counter is off: re-runs are not
+# fuzzing.
+unset INSTAR_FUZZ_EXEC_COUNTER
 new=0
 dups=0
 for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/timeout-* \
@@ -60,6 +178,14 @@ for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/ti
     out="$work/repro.txt"
     "$bin" -runs=1 "$a" >"$out" 2>&1
     sig=$(grep -m1 '^INSTAR-FINDING:' "$out")
+    # "re-parse failed" covers every way a result can be wrong: the
+    # reason (numbers blanked) tells one bug from another.
+    case $sig in
+    *"re-parse failed"*)
+        why=$(grep -A1 -m1 '^INSTAR-FINDING:' "$out" | sed -n 2p |
+              sed 's/\b0x[0-9a-fA-F]\+\b/#/g; s/\b[0-9]\+\b/#/g; s/^ *//')
+        sig="$sig: $why" ;;
+    esac
     if [ -z "$sig" ]; then
         err=$(grep -m1 -E '^SUMMARY: ' "$out" | sed 's/^SUMMARY: \([A-Za-z]*Sanitizer\|libFuzzer\): \([^ ]*\).*/\1 \2/')
         tok=$(grep -m1 '^DEDUP_TOKEN:' "$out")
@@ -86,10 +212,13 @@ for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/ti
     rm -f "$a"
 done
 unique=$(find "$findings" -mindepth 1 -maxdepth 1 -type d | wc -l)
-echo "fuzz: $target: ${runs:-?} runs, cov ${cov:-?}, corpus $before -> $after, new unique crashes $new (duplicates $dups), unique crashes kept $unique"
-echo "SUMMARY $target runs=${runs:-0} cov=${cov:-0} corpus=$after new_crashes=$new unique_crashes=$unique" >"$work/summary"
-if [ "$status" -ne 0 ] && [ -z "$runs" ]; then
-    echo "fuzz: $target did not run (status $status); see $log" >&2
+# Inputs slower than -report_slow_units (10 s) are not crashes, but near
+# the timeout: counted, and left in the artifacts directory.
+slow=$(find "$work/artifacts" -type f -name 'slow-unit-*' | wc -l)
+echo "fuzz: $target ($mode): $runs runs in ${elapsed}s ($eps exec/s), cov ${cov:-?}, corpus $before -> $after, new unique crashes $new (duplicates $dups), unique crashes kept $unique, slow units $slow (in $work/artifacts)"
+echo "SUMMARY $target mode=$mode runs=$runs seconds=$elapsed exec_per_s=$eps cov=${cov:-0} corpus=$after new_crashes=$new unique_crashes=$unique slow_units=$slow" >"$work/summary"
+if [ "$fuzz_rc" -ne 0 ] && [ "$runs" -eq 0 ]; then
+    echo "fuzz: $target did not run (status $fuzz_rc); see $log" >&2
     exit 2
 fi
 [ "$new" -eq 0 ]

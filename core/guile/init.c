@@ -14,4 +14,5 @@ void init_instar(void)
     instar_guile_init_hashing();
     instar_guile_init_fuzz_decode();
     instar_guile_init_bench();
+    instar_guile_init_spawn();
 }

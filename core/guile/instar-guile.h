@@ -3,7 +3,8 @@
  * One file per job: errors.c (argument conversion and the instar-error
  * key), plans.c (the plan foreign object), planners.c (the five planners
  * with keyword arguments), image.c (files: create, probe, plan, resize,
- * size specs), hashing.c (xxh3), fuzz-decode.c (the fuzz header) and
+ * size specs), hashing.c (xxh3), fuzz-decode.c (the fuzz header), spawn.c
+ * (children in their own process group, for (instar process)) and
  * init.c (the entry point load-extension calls).  */
 #ifndef INSTAR_GUILE_H
 #define INSTAR_GUILE_H
@@ -83,6 +84,7 @@ void instar_guile_init_plans(void);
 void instar_guile_init_planners(void);
 void instar_guile_init_image(void);
 void instar_guile_init_hashing(void);
+void instar_guile_init_spawn(void);
 void instar_guile_init_fuzz_decode(void);
 void instar_guile_init_bench(void);
 

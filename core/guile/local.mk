@@ -12,6 +12,7 @@ instar_guile_sources = \
 	core/guile/hashing.c \
 	core/guile/fuzz-decode.c \
 	core/guile/bench.c \
+	core/guile/spawn.c \
 	core/guile/init.c
 core_guile_libguile_instar_la_SOURCES = core/guile/instar-guile.h $(instar_guile_sources)
 core_guile_libguile_instar_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/core/guile \

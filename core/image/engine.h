@@ -10,7 +10,8 @@ struct instar_format_engine {
      * OUT->plan, OUT->scratch and OUT->staging; never writes. */
     int (*plan)(struct instar_io *io, const struct instar_resize_args *args,
                 struct instar_image_plan *out, struct instar_diag *diag);
-    /* Write a new image of O->size bytes into an empty IO. */
+    /* Write a new image of O->size bytes into an empty IO (O has passed
+     * create_check). */
     int (*create)(struct instar_io *io, const struct instar_create_opts *o,
                   struct instar_diag *diag);
 };
@@ -20,6 +21,15 @@ extern const struct instar_format_engine instar_engine_qcow2;
 extern const struct instar_format_engine instar_engine_vpc;
 extern const struct instar_format_engine instar_engine_vhdx;
 extern const struct instar_format_engine instar_engine_vmdk;
+
+/* The reason to print for an I/O failure RC on IO: strerror of the real
+ * errno, as qemu-img words it. */
+const char *instar_create_io_reason(const struct instar_io *io, int rc);
+
+/* Each format's create checks: every refusal of O (its size already
+ * rounded to 512) without I/O; the format's create runs them first. */
+int instar_raw_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
+int instar_vpc_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
 
 const struct instar_format_engine *instar_engine_for(enum instar_format fmt);
 

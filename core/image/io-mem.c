@@ -125,6 +125,43 @@ static int mem_allocate(struct instar_io *io, uint64_t off, uint64_t len)
     return INSTAR_OK;
 }
 
+static int mem_clear(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    struct instar_mem_io *m = MEM_IO(io);
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
+        return fail(io, EFBIG);
+    /* Inside the logical length nothing new is taken: what is
+     * materialised is zeroed, the rest reads as zero already.  Past it,
+     * the bytes are written, bounded like any write. */
+    if (end > m->size && end > m->limit)
+        return fail(io, ENOSPC);
+    if (off < m->capacity) {
+        uint64_t stop = end < m->capacity ? end : m->capacity;
+        memset(m->data + off, 0, (size_t)(stop - off));
+    }
+    if (end > m->size)
+        m->size = end;
+    return INSTAR_OK;
+}
+
+/* Space is bounded by LIMIT alone: a reservation fails where a write
+ * there would. */
+static int mem_reserve(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    uint64_t end;
+    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
+        return fail(io, EFBIG);
+    if (len > 0 && end > MEM_IO(io)->limit)
+        return fail(io, ENOSPC);
+    return INSTAR_OK;
+}
+
+static int mem_unreserve(struct instar_io *io, uint64_t length)
+{
+    return mem_set_size(io, length);
+}
+
 static int mem_sync(struct instar_io *io)
 {
     (void)io;
@@ -138,6 +175,9 @@ static const struct instar_io_ops mem_ops = {
     .set_size = mem_set_size,
     .zero = mem_zero,
     .allocate = mem_allocate,
+    .clear = mem_clear,
+    .reserve = mem_reserve,
+    .unreserve = mem_unreserve,
     .sync = mem_sync,
 };
 

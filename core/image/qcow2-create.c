@@ -1,11 +1,14 @@
 /* qcow2-create.c -- qcow2 create: qemu-img 7.2's option checks (same
  * order, same messages), then the image written in one sequential pass.
- * Nothing is written before every option and the size have been accepted. */
+ * Nothing is written before every option and the size have been accepted
+ * (instar_qcow2_create_check: the same checks, for callers that must
+ * refuse before they open the file). */
 #include <config.h>
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/engine.h"
 #include "image/qcow2-create-layout.h"
 #include "image/qcow2-create.h"
 #include "instar/error.h"
@@ -89,6 +92,40 @@ static int too_large(struct instar_diag *diag)
     return instar_diag_set(diag, INSTAR_E_TOO_LARGE,
                            "The image size is too large for file format 'qcow2' "
                            "(try using a larger cluster size)");
+}
+
+/* qemu's block layer limit (INT64_MAX rounded down to 1 GiB). */
+#define BDRV_MAX_LENGTH 0x7fffffffc0000000ULL
+
+/* validate(), then what qemu finds when it grows the new image to its
+ * size (block layer first, then the L1 table); no I/O. */
+static int check(const struct instar_create_opts *o, struct instar_qcow2_create_params *p,
+                 struct instar_qcow2_create_layout *l, struct instar_diag *diag)
+{
+    int rc = validate(o, p, diag);
+    if (rc != INSTAR_OK)
+        return rc;
+    if (o->size > (uint64_t)INT64_MAX)
+        return instar_diag_set(diag, INSTAR_E_TOO_LARGE,
+                               "Could not resize image: Image size cannot be negative");
+    if (o->size > BDRV_MAX_LENGTH)
+        return instar_diag_set(diag, INSTAR_E_TOO_LARGE,
+                               "Could not resize image: offset(%llu) exceeds maximum(%llu)",
+                               (unsigned long long)o->size,
+                               (unsigned long long)BDRV_MAX_LENGTH);
+    rc = instar_qcow2_create_layout(p, l);
+    if (rc == INSTAR_E_TOO_LARGE)
+        return too_large(diag);
+    if (rc != INSTAR_OK)
+        return instar_diag_set(diag, rc, "%s", instar_strerror(rc));
+    return INSTAR_OK;
+}
+
+int instar_qcow2_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
+{
+    struct instar_qcow2_create_params p;
+    struct instar_qcow2_create_layout l;
+    return check(o, &p, &l, diag);
 }
 
 /* Cluster 0's meaningful bytes: the header, v3's feature name table and
@@ -243,7 +280,7 @@ static int io_failure(struct instar_io *io, int rc, struct instar_diag *diag)
     if (diag)
         diag->sys_errno = io->sys_errno;
     return instar_diag_set(diag, rc, "Could not write the qcow2 image: %s",
-                           instar_strerror(rc));
+                           instar_create_io_reason(io, rc));
 }
 
 int instar_qcow2_create(struct instar_io *io, const struct instar_create_opts *o,
@@ -253,14 +290,9 @@ int instar_qcow2_create(struct instar_io *io, const struct instar_create_opts *o
     struct instar_qcow2_create_layout l;
     uint8_t hdr[512];
     struct seqw w;
-    int rc = validate(o, &p, diag);
+    int rc = check(o, &p, &l, diag);
     if (rc != INSTAR_OK)
         return rc;
-    rc = instar_qcow2_create_layout(&p, &l);
-    if (rc == INSTAR_E_TOO_LARGE)
-        return too_large(diag);
-    if (rc != INSTAR_OK)
-        return instar_diag_set(diag, rc, "%s", instar_strerror(rc));
 
     memset(&w, 0, sizeof w);
     w.io = io;
@@ -274,6 +306,14 @@ int instar_qcow2_create(struct instar_io *io, const struct instar_create_opts *o
     if (rc == INSTAR_OK)
         rc = write_metadata(&w, &p, &l);
     free(w.buf);
+    /* qemu reopens the new image right after its header and refcounts;
+     * a target that keeps nothing (a device like /dev/null) fails there. */
+    if (rc == INSTAR_OK) {
+        uint8_t magic[4];
+        rc = instar_io_read(io, magic, sizeof magic, 0);
+        if (rc == INSTAR_OK && instar_be32(magic) != QCOW2_MAGIC)
+            return instar_diag_set(diag, INSTAR_E_IO, "Image is not in qcow2 format");
+    }
     if (rc == INSTAR_OK)
         rc = io->ops->set_size(io, l.file_size);
     if (rc == INSTAR_OK && l.n_data > 0) {

@@ -25,6 +25,7 @@ struct q2_staging {
     struct instar_staged_table *rbs, *l2s, *bytes;
     size_t nrbs, caprbs, nl2s, capl2s, nbytes, capbytes;
     uint64_t staged_bytes;
+    uint8_t *rb_map, *l2_map;   /* which indices are staged (one bit each) */
 };
 
 static void release(void *p)
@@ -39,6 +40,8 @@ static void release(void *p)
     for (size_t i = 0; i < s->nbytes; i++)
         free((void *)s->bytes[i].bytes.data);
     free(s->bytes);
+    free(s->rb_map);
+    free(s->l2_map);
     free(s->rbs);
     free(s->l2s);
     free(s->header);
@@ -63,13 +66,89 @@ static int read_table(struct instar_io *io, uint64_t file_size, uint64_t off, ui
     return instar_io_read(io, *out, (size_t)len, off);
 }
 
-static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_size,
-                     const struct instar_qcow2_resize_opts *o, const struct instar_need *n)
+/* Stage one table: ENTRY is its L1 / refcount table entry. */
+static int stage_table(struct instar_io *io, struct q2_staging *s, uint64_t file_size,
+                       uint64_t cs, uint64_t entry, uint64_t index,
+                       struct instar_staged_table **arr, size_t *cnt, size_t *cap)
 {
-    uint64_t cs = 1ull << o->cluster_bits, off, e;
+    uint8_t *buf;
+    int rc;
+    if (s->staged_bytes + cs > Q2E_MAX_STAGED)
+        return INSTAR_E_NOMEM;
+    if (*cnt == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        struct instar_staged_table *t = realloc(*arr, ncap * sizeof *t);
+        if (t == NULL)
+            return INSTAR_E_NOMEM;
+        *arr = t;
+        *cap = ncap;
+    }
+    buf = malloc((size_t)cs);
+    if (buf == NULL)
+        return INSTAR_E_NOMEM;
+    /* A table past the end of the file reads as zeros (io contract). */
+    rc = entry < file_size ? instar_io_read(io, buf, (size_t)cs, entry)
+                           : (memset(buf, 0, cs), INSTAR_OK);
+    if (rc != INSTAR_OK) {
+        free(buf);
+        return rc;
+    }
+    (*arr)[*cnt].index = index;
+    (*arr)[*cnt].bytes.data = buf;
+    (*arr)[*cnt].bytes.len = (size_t)cs;
+    (*cnt)++;
+    s->staged_bytes += cs;
+    return INSTAR_OK;
+}
+
+/* Stage the L2 tables or refcount blocks a need names.  A range skips
+ * entries that are zero, unusable or staged already (the planner asks again
+ * for one it really needs; ranges may overlap).  A round that stages
+ * nothing at all is a confused planner or a broken image (see qcow2_plan). */
+static int stage_tables(struct instar_io *io, struct q2_staging *s, uint64_t file_size,
+                        const struct instar_qcow2_resize_opts *o, const struct instar_need *n,
+                        size_t *staged)
+{
+    uint64_t cs = 1ull << o->cluster_bits, limit, mask, count = n->count ? n->count : 1;
+    const uint8_t *table;
     struct instar_staged_table **arr;
     size_t *cnt, *cap;
-    uint8_t *buf;
+    uint8_t **map;
+
+    if (n->kind == INSTAR_NEED_REFBLOCK) {
+        limit = (uint64_t)o->refcount_table_clusters * cs / 8;
+        table = s->reftable, mask = 0xfffffffffffffe00ull, map = &s->rb_map;
+        arr = &s->rbs, cnt = &s->nrbs, cap = &s->caprbs;
+    } else if (n->kind == INSTAR_NEED_L2) {
+        limit = o->l1_size;
+        table = s->l1, mask = 0x00fffffffffffe00ull, map = &s->l2_map;
+        arr = &s->l2s, cnt = &s->nl2s, cap = &s->capl2s;
+    } else {
+        return INSTAR_E_PARSE;
+    }
+    if (table == NULL || n->index >= limit || count > limit - n->index)
+        return INSTAR_E_PARSE;
+    if (*map == NULL && (*map = calloc((size_t)(limit + 7) / 8, 1)) == NULL)
+        return INSTAR_E_NOMEM;
+    for (uint64_t i = n->index; i < n->index + count; i++) {
+        uint64_t off = instar_be64(table + i * 8) & mask;
+        int rc;
+        if (off == 0 || (off & (cs - 1)) || off >= (1ull << 56)
+            || ((*map)[i / 8] >> (i % 8) & 1))
+            continue;
+        rc = stage_table(io, s, file_size, cs, off, i, arr, cnt, cap);
+        if (rc != INSTAR_OK)
+            return rc;
+        (*map)[i / 8] |= (uint8_t)(1u << (i % 8));
+        (*staged)++;
+    }
+    return INSTAR_OK;
+}
+
+static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_size,
+                     const struct instar_qcow2_resize_opts *o, const struct instar_need *n,
+                     size_t *staged)
+{
     int rc;
 
     if (n->kind == INSTAR_NEED_BYTES) {
@@ -100,57 +179,17 @@ static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_s
         s->bytes[s->nbytes].bytes.len = (size_t)n->length;
         s->nbytes++;
         s->staged_bytes += n->length;
+        (*staged)++;
         return INSTAR_OK;
     }
-    if (n->kind == INSTAR_NEED_REFBLOCK) {
-        if (n->index >= (uint64_t)o->refcount_table_clusters * cs / 8)
-            return INSTAR_E_PARSE;
-        e = instar_be64(s->reftable + n->index * 8) & 0xfffffffffffffe00ull;
-        arr = &s->rbs, cnt = &s->nrbs, cap = &s->caprbs;
-    } else if (n->kind == INSTAR_NEED_L2) {
-        if (n->index >= o->l1_size)
-            return INSTAR_E_PARSE;
-        e = instar_be64(s->l1 + n->index * 8) & 0x00fffffffffffe00ull;
-        arr = &s->l2s, cnt = &s->nl2s, cap = &s->capl2s;
-    } else {
-        return INSTAR_E_PARSE;
-    }
-    off = e;
-    if (off == 0 || (off & (cs - 1)) || off >= (1ull << 56))
-        return INSTAR_E_PARSE;
-    for (size_t i = 0; i < *cnt; i++)
-        if ((*arr)[i].index == n->index)
-            return INSTAR_E_PARSE;      /* asked twice: the planner is confused */
-    if (s->staged_bytes + cs > Q2E_MAX_STAGED)
-        return INSTAR_E_NOMEM;
-    if (*cnt == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        struct instar_staged_table *t = realloc(*arr, ncap * sizeof *t);
-        if (t == NULL)
-            return INSTAR_E_NOMEM;
-        *arr = t;
-        *cap = ncap;
-    }
-    buf = malloc((size_t)cs);
-    if (buf == NULL)
-        return INSTAR_E_NOMEM;
-    /* A table past the end of the file reads as zeros (io contract). */
-    rc = off < file_size ? instar_io_read(io, buf, (size_t)cs, off) : (memset(buf, 0, cs), INSTAR_OK);
-    if (rc != INSTAR_OK) {
-        free(buf);
-        return rc;
-    }
-    (*arr)[*cnt].index = n->index;
-    (*arr)[*cnt].bytes.data = buf;
-    (*arr)[*cnt].bytes.len = (size_t)cs;
-    (*cnt)++;
-    s->staged_bytes += cs;
-    return INSTAR_OK;
+    return stage_tables(io, s, file_size, o, n, staged);
 }
 
 static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
                            const struct instar_resize_plan *plan, struct instar_diag *diag)
 {
+    char name[1024];
+    int kind;
     switch (rc) {
     case INSTAR_E_NOT_SECTOR_MULTIPLE:
         return instar_diag_set(diag, rc, "The new size must be a multiple of 512");
@@ -171,6 +210,15 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
         return instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
                                "run 'qemu-img check -r all' first");
     case INSTAR_E_BITMAPS:
+        kind = instar_qcow2_bitmap_report(o, name, sizeof name);
+        if (kind == 3)
+            return instar_diag_set(diag, rc, "Bitmap '%s' would need more than 2^41 bits at "
+                                   "the new size, more than qemu can load (qemu-img 7.2 "
+                                   "aborts); remove it or use a larger granularity", name);
+        if (kind == 1)
+            return instar_diag_set(diag, rc, "Bitmap '%s' is inconsistent and cannot be used\n"
+                                   "Try block-dirty-bitmap-remove to delete this bitmap "
+                                   "from disk", name);
         return instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
                                "bitmaps that are in use or carry extra data (not supported)");
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
@@ -184,6 +232,11 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_UNSUPPORTED_PREALLOC:
         return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
                                "reads from the backing file (not supported)");
+    case INSTAR_E_PREALLOC_NOT_GROW:
+        if (o->req.new_size > (o->virtual_size & ~511ull))
+            return instar_diag_set(diag, rc, "Failed to resize underlying file: "
+                                   "Cannot use preallocation for shrinking files");
+        return instar_engine_planner_error(rc, plan, diag);
     case INSTAR_E_SCRATCH_TOO_SMALL:
         return instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
                                "may carry (not supported)");
@@ -264,7 +317,9 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     o.reftable.data = s->reftable;
     o.reftable.len = s->reftable ? (size_t)((uint64_t)o.refcount_table_clusters * cs) : 0;
 
-    out->scratch_len = (size_t)(1u << 20) + 4 * (size_t)cs;
+    /* Start small: the loop below grows it when a plan needs more, and
+     * every byte allocated costs (sanitizer builds poison it all). */
+    out->scratch_len = (size_t)(64u << 10) + 2 * (size_t)cs;
     out->scratch = malloc(out->scratch_len);
     if (out->scratch == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
@@ -276,26 +331,39 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
         o.byte_ranges = s->bytes;
         o.n_byte_ranges = s->nbytes;
         rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
-        if (rc == INSTAR_OK)
+        if (rc == INSTAR_OK) {
+            char name[1024];
+            /* qemu resizes but cannot store the bitmaps; it says so. */
+            if (instar_qcow2_bitmap_report(&o, name, sizeof name) == 2)
+                instar_diag_set(diag, INSTAR_OK, "Lost persistent bitmaps: Bitmap '%s' "
+                                "doesn't satisfy the constraints: Too much space will be "
+                                "occupied by the bitmap. Use larger granularity", name);
             return INSTAR_OK;
+        }
         if (rc == INSTAR_E_NOT_STAGED && out->plan.nneeds > 0) {
+            size_t staged = 0;
             for (size_t i = 0; i < out->plan.nneeds && rc != INSTAR_OK; i++) {
-                int src = stage_one(io, s, file_size, &o, &out->plan.needs[i]);
+                int src = stage_one(io, s, file_size, &o, &out->plan.needs[i], &staged);
                 if (src != INSTAR_OK)
                     return planner_message(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE,
                                            &o, &out->plan, diag);
             }
+            /* Asked again only for what is staged or unusable. */
+            if (staged == 0)
+                return planner_message(INSTAR_E_PARSE, &o, &out->plan, diag);
             continue;
         }
         if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
             && out->scratch_len < Q2E_MAX_SCRATCH) {
             size_t n = out->scratch_len * 4 < Q2E_MAX_SCRATCH ? out->scratch_len * 4
                                                               : (size_t)Q2E_MAX_SCRATCH;
-            uint8_t *p = realloc(out->scratch, n);
-            if (p == NULL)
+            /* A failed round leaves nothing in scratch worth keeping:
+             * no realloc (it would copy up to 256 MiB on the way to 1 GiB). */
+            free(out->scratch);
+            out->scratch = malloc(n);
+            out->scratch_len = out->scratch ? n : 0;
+            if (out->scratch == NULL)
                 return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-            out->scratch = p;
-            out->scratch_len = n;
             continue;
         }
         return planner_message(rc, &o, &out->plan, diag);

@@ -1,6 +1,7 @@
 /* raw.c -- the raw engine: the facts are the file length. */
 #include <config.h>
 
+#include <errno.h>
 #include <string.h>
 
 #include "image/engine.h"
@@ -33,14 +34,26 @@ static int raw_plan(struct instar_io *io, const struct instar_resize_args *args,
     return INSTAR_OK;
 }
 
+int instar_raw_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
+{
+    if (o->prealloc == INSTAR_PREALLOC_METADATA)
+        return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_PREALLOC,
+                               "Unsupported preallocation mode: metadata");
+    /* An off_t cannot hold it: ftruncate would answer EINVAL, as it does
+     * to qemu-img.  Said here, before the file is touched. */
+    if (o->size > (uint64_t)INT64_MAX)
+        return instar_diag_set(diag, INSTAR_E_INVALID_SIZE, "Could not resize file: %s",
+                               strerror(EINVAL));
+    return INSTAR_OK;
+}
+
 static int raw_create(struct instar_io *io, const struct instar_create_opts *o,
                       struct instar_diag *diag)
 {
     uint64_t size = o->size;
-    int rc;
-    if (o->prealloc == INSTAR_PREALLOC_METADATA)
-        return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_PREALLOC,
-                               "Unsupported preallocation mode: metadata");
+    int rc = instar_raw_create_check(o, diag);
+    if (rc != INSTAR_OK)
+        return rc;
     rc = io->ops->set_size(io, size);
     if (rc == INSTAR_OK && size > 0) {
         if (o->prealloc == INSTAR_PREALLOC_FALLOC)
@@ -50,7 +63,7 @@ static int raw_create(struct instar_io *io, const struct instar_create_opts *o,
     }
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Could not resize file: %s",
-                               instar_strerror(rc));
+                               instar_create_io_reason(io, rc));
     return io->ops->sync(io);
 }
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "instar/error.h"
 #include "instar/image.h"
 #include "instar/lock.h"
+#include "util/checked.h"
 
 /* qemu's block layer refuses lengths beyond INT64_MAX rounded down to
  * 1 GiB (BDRV_MAX_LENGTH), before any format is asked. */
@@ -94,18 +96,124 @@ static int io_error(struct instar_io *io, int rc, struct instar_diag *diag, cons
                            strerror(io->sys_errno ? io->sys_errno : EIO));
 }
 
-/* A plan without WRITE or APPEND patches changed nothing but the length
- * and zeroed bytes of a file that was empty or is being extended (raw):
- * restoring the old length undoes it completely. */
-static void undo_length_only(struct instar_io *io, const struct instar_resize_plan *plan,
-                             uint64_t old_len)
+/* ---- failing without a trace ------------------------------------------
+ *
+ * A resize that fails on I/O (no space, file size limit, an I/O error)
+ * must leave the file as it was: the same length, the same bytes, above
+ * all the same virtual size.  Two mechanisms:
+ *
+ * 1. Space is reserved before the first patch (fallocate KEEP_SIZE: no
+ *    byte and not the length changes) for everything the apply will
+ *    write: every WRITE/APPEND patch, the part of ZERO_FILL patches past
+ *    the old end of file, and the preallocated range.  Running out of
+ *    space or over the file size limit is found there, before anything
+ *    is written; the reservation is then given back.
+ * 2. The bytes each patch overwrites inside the old file are saved
+ *    first (up to UNDO_BUDGET), so a failure after that (a patch, the
+ *    length, the preallocation, the final sync) writes them back in
+ *    reverse order and restores the old length.  The commit is undone
+ *    like any other patch: the old size comes back. */
+
+#define UNDO_BUDGET (64u << 20)
+
+struct undo {
+    struct {
+        uint64_t off;
+        size_t len;
+        uint8_t *bytes;
+    } saved[INSTAR_MAX_RESIZE_PATCHES];
+    size_t n;
+    uint64_t total;
+    bool complete;              /* every overwritten byte is saved */
+};
+
+static void undo_free(struct undo *u)
 {
-    int saved = io->sys_errno;
-    for (size_t i = 0; i < plan->npatches; i++)
-        if (plan->patches[i].kind != INSTAR_PATCH_ZERO_FILL)
-            return;
-    (void)io->ops->set_size(io, old_len);
-    io->sys_errno = saved;
+    for (size_t i = 0; i < u->n; i++)
+        free(u->saved[i].bytes);
+    u->n = 0;
+}
+
+/* Save what patch P overwrites inside the first OLD_LEN bytes. */
+static void undo_save(struct instar_io *io, struct undo *u, const struct instar_patch *p,
+                      uint64_t old_len)
+{
+    uint64_t end;
+    if (!u->complete || p->offset >= old_len || p->length == 0)
+        return;
+    if (!instar_add_u64(p->offset, p->length, &end) || u->n >= INSTAR_MAX_RESIZE_PATCHES) {
+        u->complete = false;
+        return;
+    }
+    uint64_t len = (end < old_len ? end : old_len) - p->offset;
+    if (len > UNDO_BUDGET - u->total) {
+        u->complete = false;    /* too big to keep: no rollback then */
+        return;
+    }
+    uint8_t *b = malloc((size_t)len);
+    int saved_errno = io->sys_errno;
+    if (b == NULL || instar_io_read(io, b, (size_t)len, p->offset) != INSTAR_OK) {
+        free(b);
+        io->sys_errno = saved_errno;
+        u->complete = false;
+        return;
+    }
+    u->saved[u->n].off = p->offset;
+    u->saved[u->n].len = (size_t)len;
+    u->saved[u->n].bytes = b;
+    u->n++;
+    u->total += len;
+}
+
+/* Put the old bytes back in reverse order (cleanup, commit, prepare),
+ * then the old length.  Keeps the errno of the failure being reported. */
+static void rollback(struct instar_io *io, struct undo *u, uint64_t old_len)
+{
+    int saved_errno = io->sys_errno;
+    if (u->complete) {
+        bool ok = true;
+        for (size_t i = u->n; i-- > 0 && ok;)
+            ok = instar_io_write(io, u->saved[i].bytes, u->saved[i].len,
+                                 u->saved[i].off) == INSTAR_OK;
+        if (ok)
+            (void)io->ops->unreserve(io, old_len);
+        (void)io->ops->sync(io);
+    }
+    io->sys_errno = saved_errno;
+}
+
+static bool unsupported(int err)
+{
+    return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL;
+}
+
+/* Mechanism 1.  *PREALLOC_FAILED tells which message fits a failure. */
+static int reserve_space(struct instar_io *io, const struct instar_resize_plan *plan,
+                         enum instar_prealloc prealloc, uint64_t old_len,
+                         bool *prealloc_failed)
+{
+    int rc;
+    *prealloc_failed = false;
+    if (plan->prealloc_length > 0
+        && (prealloc == INSTAR_PREALLOC_FALLOC || prealloc == INSTAR_PREALLOC_FULL)) {
+        rc = io->ops->reserve(io, plan->prealloc_offset, plan->prealloc_length);
+        if (rc != INSTAR_OK) {
+            *prealloc_failed = true;
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < plan->npatches; i++) {
+        const struct instar_patch *p = &plan->patches[i];
+        uint64_t off = p->offset, end = p->offset + p->length;  /* checked by the invariants */
+        if (p->kind == INSTAR_PATCH_ZERO_FILL && off < old_len)
+            off = old_len;      /* clearing inside the file takes no space */
+        if (off >= end)
+            continue;
+        rc = io->ops->reserve(io, off, end - off);
+        if (rc != INSTAR_OK)
+            return rc;
+    }
+    return INSTAR_OK;
 }
 
 int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *plan,
@@ -113,6 +221,9 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
                       struct instar_diag *diag)
 {
     uint64_t old_len;
+    struct undo *u = NULL;
+    bool prealloc_failed = false;
+    const char *what = NULL;
     int rc;
 
     if (instar_plan_check(plan, NULL) != 0)
@@ -122,19 +233,40 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
     if (rc != INSTAR_OK)
         return io_error(io, rc, diag, "Could not get file size");
 
+    bool whole = limit >= plan->npatches;
+    if (whole) {
+        /* A simulated crash applies the prefix and nothing else. */
+        rc = reserve_space(io, plan, prealloc, old_len, &prealloc_failed);
+        if (rc != INSTAR_OK && !unsupported(io->sys_errno)) {
+            int saved_errno = io->sys_errno;
+            (void)io->ops->unreserve(io, old_len);
+            io->sys_errno = saved_errno;
+            return io_error(io, rc, diag, !prealloc_failed ? "Could not write image metadata"
+                            : prealloc == INSTAR_PREALLOC_FALLOC ? "Could not preallocate new data"
+                            : "Could not write zeros for preallocation");
+        }
+        u = calloc(1, sizeof *u);
+        if (u == NULL)
+            return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+        u->complete = true;
+    }
+
     size_t n = plan->npatches < limit ? plan->npatches : limit;
-    bool real = limit >= plan->npatches;
-    if (real)
+    if (whole)
         instar_test_pause_point(0, n);
     for (size_t i = 0; i < n; i++) {
         const struct instar_patch *p = &plan->patches[i];
+        if (u)
+            undo_save(io, u, p, old_len);
         switch (p->kind) {
         case INSTAR_PATCH_WRITE:
         case INSTAR_PATCH_APPEND:
             rc = instar_io_write(io, p->data, (size_t)p->length, p->offset);
             break;
         case INSTAR_PATCH_ZERO_FILL:
-            rc = io->ops->zero(io, p->offset, p->length);
+            /* Holes stay holes: only data is zeroed (a sparse tail of
+             * reused clusters must not be written out). */
+            rc = io->ops->clear(io, p->offset, p->length);
             break;
         default:
             rc = INSTAR_E_INVALID_ARGUMENT;
@@ -143,18 +275,20 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
          * order must survive power loss, not only a process crash. */
         if (rc == INSTAR_OK)
             rc = io->ops->sync(io);
-        if (rc != INSTAR_OK)
-            return io_error(io, rc, diag, "Could not write image metadata");
-        if (real)
+        if (rc != INSTAR_OK) {
+            what = "Could not write image metadata";
+            goto fail;
+        }
+        if (whole)
             instar_test_pause_point(i + 1, n);
     }
-    if (limit < plan->npatches)
+    if (!whole)
         return INSTAR_OK;       /* a simulated crash: stop right here */
 
     rc = io->ops->set_size(io, plan->total_file_size);
     if (rc != INSTAR_OK) {
-        undo_length_only(io, plan, old_len);
-        return io_error(io, rc, diag, "Could not resize file");
+        what = "Could not resize file";
+        goto fail;
     }
 
     if (plan->prealloc_length > 0) {
@@ -163,18 +297,27 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
         else if (prealloc == INSTAR_PREALLOC_FULL)
             rc = io->ops->zero(io, plan->prealloc_offset, plan->prealloc_length);
         if (rc != INSTAR_OK) {
-            /* Like qemu's raw driver: a failed preallocation restores the
-             * old length, so the refusal leaves no trace. */
-            undo_length_only(io, plan, old_len);
-            return io_error(io, rc, diag, prealloc == INSTAR_PREALLOC_FALLOC
-                            ? "Could not preallocate new data"
-                            : "Could not write zeros for preallocation");
+            what = prealloc == INSTAR_PREALLOC_FALLOC ? "Could not preallocate new data"
+                                                      : "Could not write zeros for preallocation";
+            goto fail;
         }
     }
     rc = io->ops->sync(io);
-    if (rc != INSTAR_OK)
-        return io_error(io, rc, diag, "Could not flush file to disk");
+    if (rc != INSTAR_OK) {
+        what = "Could not flush file to disk";
+        goto fail;
+    }
+    undo_free(u);
+    free(u);
     return INSTAR_OK;
+
+fail:
+    if (u) {
+        rollback(io, u, old_len);
+        undo_free(u);
+        free(u);
+    }
+    return io_error(io, rc, diag, what);
 }
 
 int instar_image_resize(struct instar_io *io, const struct instar_resize_args *args,

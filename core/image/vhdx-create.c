@@ -8,13 +8,16 @@
  *   BAT      round_up(1 MiB + log_size, 1 MiB), round_up(entries*8, 1 MiB)
  *   metadata right after the BAT, 1 MiB; data from BAT end + 5 MiB
  *
- * The file is sized (sparsely) before anything is written, as qemu does. */
+ * The file is sized (sparsely) before anything is written (qemu writes the
+ * file identifier and headers first, then sizes it: same result).  On a
+ * device node qemu fails at its header flush, instar at the length. */
 #include <config.h>
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/engine.h"
 #include "image/vhdx-create.h"
 #include "instar/error.h"
 #include "resize/vhdx-format.h"
@@ -29,7 +32,8 @@ static int wr(struct instar_io *io, const void *buf, size_t len, uint64_t off,
 {
     int rc = instar_io_write(io, buf, len, off);
     if (rc != INSTAR_OK)
-        return instar_diag_set(diag, rc, "Could not write VHDX image");
+        return instar_diag_set(diag, rc, "Could not write VHDX image: %s",
+                               instar_create_io_reason(io, rc));
     return INSTAR_OK;
 }
 
@@ -170,20 +174,18 @@ static int write_metadata(struct instar_io *io, uint64_t meta_off, uint64_t size
     return rc;
 }
 
-int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
-                       struct instar_diag *diag)
+/* qemu's checks of the options, and the sizes they come to. */
+static int vhdx_params(const struct instar_create_opts *o, bool *fixed, uint64_t *log_size,
+                       uint64_t *bs, struct instar_diag *diag)
 {
     const uint64_t size = o->size;
-    bool fixed;
-    uint64_t log_size, bs;
-    int rc;
-
     if (size > VHDX_MAX_VIRTUAL_SIZE)
         return instar_diag_set(diag, INSTAR_E_TOO_LARGE, "Image size too large; max of 64TB");
-    if (o->subformat[0] == '\0' || strcmp(o->subformat, "dynamic") == 0)
-        fixed = false;
+    /* Given explicitly (even empty), it must name a subformat. */
+    if ((!o->subformat_set && o->subformat[0] == '\0') || strcmp(o->subformat, "dynamic") == 0)
+        *fixed = false;
     else if (strcmp(o->subformat, "fixed") == 0)
-        fixed = true;
+        *fixed = true;
     else
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION,
                                "Parameter 'subformat' does not accept value '%s'", o->subformat);
@@ -194,17 +196,39 @@ int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_PREALLOC,
                                "Unsupported preallocation mode: metadata");
     /* qemu's option layer rounds log_size and block_size up to 1 MiB and
-     * caps block_size at 256 MiB before the driver validates them. */
-    log_size = o->log_size == 0 ? VHDX_MIB : o->log_size;
-    if (!instar_align_up_u64(log_size, VHDX_MIB, &log_size) || log_size > UINT32_MAX)
+     * caps block_size at 256 MiB before the driver validates them; an
+     * explicit log_size=0 stays 0 and is refused. */
+    *log_size = o->log_size_set || o->log_size != 0 ? o->log_size : VHDX_MIB;
+    if (!instar_align_up_u64(*log_size, VHDX_MIB, log_size) || *log_size > UINT32_MAX)
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION, "Log size must be smaller than 4 GB");
-    bs = o->block_size == 0 ? default_block_size(size) : o->block_size;
-    if (!instar_align_up_u64(bs, VHDX_MIB, &bs))
+    if (*log_size == 0)
+        return instar_diag_set(diag, INSTAR_E_INVALID_OPTION, "Log size must be a multiple of 1 MB");
+    *bs = o->block_size == 0 ? default_block_size(size) : o->block_size;
+    if (!instar_align_up_u64(*bs, VHDX_MIB, bs))
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION, "Block size must be a power of two");
-    if (bs > VHDX_MAX_BLOCK_SIZE)
-        bs = VHDX_MAX_BLOCK_SIZE;
-    if (!instar_is_pow2_u64(bs))
+    if (*bs > VHDX_MAX_BLOCK_SIZE)
+        *bs = VHDX_MAX_BLOCK_SIZE;
+    if (!instar_is_pow2_u64(*bs))
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION, "Block size must be a power of two");
+    return INSTAR_OK;
+}
+
+int instar_vhdx_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
+{
+    bool fixed;
+    uint64_t log_size, bs;
+    return vhdx_params(o, &fixed, &log_size, &bs, diag);
+}
+
+int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
+                       struct instar_diag *diag)
+{
+    const uint64_t size = o->size;
+    bool fixed;
+    uint64_t log_size, bs;
+    int rc = vhdx_params(o, &fixed, &log_size, &bs, diag);
+    if (rc != INSTAR_OK)
+        return rc;
 
     const uint64_t entries = instar_vhdx_bat_entries(size, (uint32_t)bs, 512);
     uint64_t bat_off = 0, bat_len = 0;
@@ -216,7 +240,8 @@ int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
 
     rc = io->ops->set_size(io, file_len);
     if (rc != INSTAR_OK)
-        return instar_diag_set(diag, rc, "Could not resize file: %s", instar_strerror(rc));
+        return instar_diag_set(diag, rc, "Could not resize file: %s",
+                               instar_create_io_reason(io, rc));
 
     /* File identifier: signature and a creator string (diagnostic only). */
     static const char creator[] = "instar-fuzz " PACKAGE_VERSION;

@@ -42,20 +42,19 @@ static int write_dir(struct instar_io *io, uint64_t dir, uint64_t first_gt,
     return rc;
 }
 
-int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
+/* qemu's refusals of the options, and ours (subformats other than
+ * monolithicSparse; sizes qemu cannot describe).  ADAPTER: the one used. */
+static int vmdk_params(const struct instar_create_opts *o, const char **adapter,
                        struct instar_diag *diag)
 {
     static const char *const adapters[] = { "ide", "buslogic", "lsilogic", "legacyESX" };
     static const char *const others[] = { "streamOptimized", "monolithicFlat",
                                           "twoGbMaxExtentSparse", "twoGbMaxExtentFlat" };
-    const char *adapter = o->adapter_type[0] ? o->adapter_type : "ide";
-    struct instar_vmdk_header h;
-    uint8_t hdr[VMDK_HEADER_SIZE];
-    char desc[VMDK_QEMU_DESC_SECTORS * 512];
     bool known = false;
-    int rc, n;
 
-    if (o->subformat[0] != '\0' && strcmp(o->subformat, "monolithicSparse") != 0) {
+    /* Given explicitly (even empty), each must name a known value. */
+    if ((o->subformat_set || o->subformat[0] != '\0')
+        && strcmp(o->subformat, "monolithicSparse") != 0) {
         for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
             if (strcmp(o->subformat, others[i]) == 0)
                 return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_SUBFORMAT,
@@ -64,25 +63,49 @@ int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION,
                                "invalid parameter value: %s", o->subformat);
     }
+    *adapter = o->adapter_type_set || o->adapter_type[0] ? o->adapter_type : "ide";
     for (size_t i = 0; i < sizeof adapters / sizeof adapters[0]; i++)
-        known = known || strcmp(adapter, adapters[i]) == 0;
+        known = known || strcmp(*adapter, adapters[i]) == 0;
     if (!known)
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION,
-                               "invalid parameter value: %s", adapter);
+                               "invalid parameter value: %s", *adapter);
     /* qemu's vmdk driver takes no preallocation option; falloc and full
      * reach the (then empty) file and change nothing, metadata is refused. */
     if (o->prealloc == INSTAR_PREALLOC_METADATA)
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_PREALLOC,
                                "Unsupported preallocation mode: metadata");
-
-    const uint64_t sectors = o->size / 512;
-    const uint64_t grains = (sectors + VMDK_QEMU_GRAIN - 1) / VMDK_QEMU_GRAIN;
     /* qemu 7.2 counts grains in 32 bits: from 256 TiB on its header is
      * garbage and the image cannot be opened.  Refuse instead. */
-    if (grains > UINT32_MAX)
+    if ((o->size / 512 + VMDK_QEMU_GRAIN - 1) / VMDK_QEMU_GRAIN > UINT32_MAX)
         return instar_diag_set(diag, INSTAR_E_TOO_LARGE,
                                "VMDK images of 256 TiB and more are not supported "
                                "(qemu-img 7.2 writes an unusable header for them)");
+    /* The descriptor holds the file's base name; its 20 sectors must. */
+    if (strlen(base_name(o->path)) > VMDK_QEMU_DESC_SECTORS * 512 / 2)
+        return instar_diag_set(diag, INSTAR_E_INVALID_OPTION,
+                               "file name too long for the VMDK descriptor");
+    return INSTAR_OK;
+}
+
+int instar_vmdk_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
+{
+    const char *adapter;
+    return vmdk_params(o, &adapter, diag);
+}
+
+int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
+                       struct instar_diag *diag)
+{
+    const char *adapter;
+    struct instar_vmdk_header h;
+    uint8_t hdr[VMDK_HEADER_SIZE];
+    char desc[VMDK_QEMU_DESC_SECTORS * 512];
+    int rc = vmdk_params(o, &adapter, diag), n;
+    if (rc != INSTAR_OK)
+        return rc;
+
+    const uint64_t sectors = o->size / 512;
+    const uint64_t grains = (sectors + VMDK_QEMU_GRAIN - 1) / VMDK_QEMU_GRAIN;
     const uint64_t gt_count = (grains + VMDK_QEMU_GTES - 1) / VMDK_QEMU_GTES;
     const uint64_t gt_sectors = instar_vmdk_gt_sectors(VMDK_QEMU_GTES);
     const uint64_t gd_sectors = (gt_count * 4 + 511) / 512;
@@ -144,6 +167,6 @@ int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
         rc = io->ops->sync(io);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Could not write the VMDK image: %s",
-                               instar_strerror(rc));
+                               instar_create_io_reason(io, rc));
     return INSTAR_OK;
 }

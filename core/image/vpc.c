@@ -249,19 +249,15 @@ static int write_ff(struct instar_io *io, uint64_t off, uint64_t len)
     return INSTAR_OK;
 }
 
-static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
-                      struct instar_diag *diag)
+/* The options qemu's vpc driver refuses, and the stored size. */
+static int vpc_create_params(const struct instar_create_opts *o, bool *dynamic,
+                             uint64_t *stored, struct vhd_chs *chs, struct instar_diag *diag)
 {
-    uint8_t footer[VHD_FOOTER_SIZE], hdr[VHD_DYN_HEADER_SIZE];
-    struct vhd_chs chs;
-    uint64_t stored;
-    bool dynamic;
-    int rc;
-
-    if (o->subformat[0] == '\0' || strcmp(o->subformat, "dynamic") == 0)
-        dynamic = true;
+    /* Given explicitly (even empty), it must name a subformat. */
+    if ((!o->subformat_set && o->subformat[0] == '\0') || strcmp(o->subformat, "dynamic") == 0)
+        *dynamic = true;
     else if (strcmp(o->subformat, "fixed") == 0)
-        dynamic = false;
+        *dynamic = false;
     else
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION,
                                "Parameter 'subformat' does not accept value '%s'",
@@ -269,9 +265,30 @@ static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
     if (o->prealloc == INSTAR_PREALLOC_METADATA)
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_PREALLOC,
                                "Unsupported preallocation mode: metadata");
-    rc = vhd_round_size(o->size, o->force_size, &stored, &chs);
+    int rc = vhd_round_size(o->size, o->force_size, stored, chs);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "The image size is too large for file format 'vpc'");
+    return INSTAR_OK;
+}
+
+int instar_vpc_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
+{
+    bool dynamic;
+    uint64_t stored;
+    struct vhd_chs chs;
+    return vpc_create_params(o, &dynamic, &stored, &chs, diag);
+}
+
+static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
+                      struct instar_diag *diag)
+{
+    uint8_t footer[VHD_FOOTER_SIZE], hdr[VHD_DYN_HEADER_SIZE];
+    struct vhd_chs chs;
+    uint64_t stored;
+    bool dynamic;
+    int rc = vpc_create_params(o, &dynamic, &stored, &chs, diag);
+    if (rc != INSTAR_OK)
+        return rc;
 
     memset(footer, 0, sizeof footer);
     memcpy(footer + VHD_F_COOKIE, "conectix", 8);
@@ -324,7 +341,7 @@ static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
     }
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Unable to create or write VHD header: %s",
-                               instar_strerror(rc));
+                               instar_create_io_reason(io, rc));
     return io->ops->sync(io);
 }
 

@@ -1,6 +1,7 @@
 /* builder.c -- scratch allocation and patch emission for planners. */
 #include <config.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "resize/builder.h"
@@ -66,6 +67,47 @@ void instar_builder_zero(struct instar_builder *b, uint64_t offset, uint64_t len
     add_patch(b, INSTAR_PATCH_ZERO_FILL, offset, NULL, len);
 }
 
+/* REFBLOCK and L2 needs are index ranges: INDEX joins a range it touches;
+ * with every slot taken, the nearest range of its kind grows to cover it
+ * (the host skips what is zero or staged), so no need is ever dropped and a
+ * round costs what it stages, not a walk per 64 tables. */
+static bool join_range(struct instar_resize_plan *p, enum instar_need_kind kind,
+                       uint64_t index)
+{
+    struct instar_need *best = NULL;
+    uint64_t best_gap = UINT64_MAX;
+    for (size_t i = p->nneeds; i-- > 0;) {
+        struct instar_need *n = &p->needs[i];
+        uint64_t end = n->index + n->count, gap;
+        if (n->kind != kind)
+            continue;
+        if (index >= n->index && index <= end) {
+            if (index == end)
+                n->count++;
+            return true;
+        }
+        if (index + 1 == n->index) {
+            n->index--;
+            n->count++;
+            return true;
+        }
+        gap = index < n->index ? n->index - index : index - end;
+        if (gap < best_gap) {
+            best_gap = gap;
+            best = n;
+        }
+    }
+    if (p->nneeds < INSTAR_MAX_NEEDS || best == NULL)
+        return false;
+    if (index < best->index) {
+        best->count += best->index - index;
+        best->index = index;
+    } else {
+        best->count = index - best->index + 1;
+    }
+    return true;
+}
+
 void instar_builder_need(struct instar_builder *b, enum instar_need_kind kind,
                          uint64_t index, uint64_t length)
 {
@@ -73,13 +115,19 @@ void instar_builder_need(struct instar_builder *b, enum instar_need_kind kind,
     if (b->err != INSTAR_OK && b->err != INSTAR_E_NOT_STAGED)
         return;
     b->err = INSTAR_E_NOT_STAGED;
-    for (size_t i = 0; i < p->nneeds; i++)
-        if (p->needs[i].kind == kind && p->needs[i].index == index)
+    if (kind == INSTAR_NEED_REFBLOCK || kind == INSTAR_NEED_L2) {
+        if (index == UINT64_MAX || join_range(p, kind, index))
             return;
+    } else {
+        for (size_t i = 0; i < p->nneeds; i++)
+            if (p->needs[i].kind == kind && p->needs[i].index == index)
+                return;
+    }
     if (p->nneeds < INSTAR_MAX_NEEDS) {
         p->needs[p->nneeds].kind = kind;
         p->needs[p->nneeds].index = index;
         p->needs[p->nneeds].length = length;
+        p->needs[p->nneeds].count = 1;
         p->nneeds++;
     }
 }

@@ -88,8 +88,8 @@ void q2_fill_compact(struct q2 *q, const struct q2_run *run, uint8_t *buf)
             const struct q2_run *x = &q->runs[r];
             uint64_t s = x->start > first ? x->start : first;
             uint64_t e = x->start + x->count < last ? x->start + x->count : last;
-            for (uint64_t c = s; c < e; c++)
-                q2_rc_set(b, q->rbits, c - first, 1);
+            if (s < e)
+                q2_rc_fill(b, q->rbits, s - first, e - first, 1);
         }
     }
     /* The old blocks and table are released by the commit itself. */

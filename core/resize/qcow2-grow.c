@@ -14,6 +14,7 @@
 #include "resize/qcow2.h"
 #include "util/checked.h"
 #include "util/endian.h"
+#include "util/nocov.h"
 
 struct grow {
     uint64_t new_l1;            /* entries */
@@ -83,7 +84,17 @@ static int prealloc_count(struct q2 *q, struct grow *g)
     g->g1 = instar_div_round_up_u64(q->new_size, q->cs);
     g->i0 = g->g0 >> q->l2_shift;
     g->i1 = (g->g1 - 1) >> q->l2_shift;
-    for (uint64_t i = g->i0; i <= g->i1; i++) {
+    /* Past the current L1 every entry is 0: each index there is a new
+     * table backing its whole span, so they are counted at once (a grow to
+     * 2^56 bytes spans millions of indices).  I0 always takes the loop,
+     * for its backing-file check. */
+    uint64_t tail = q->l1_size > g->i0 + 1 ? q->l1_size : g->i0 + 1;
+    uint64_t stop = tail <= g->i1 ? tail - 1 : g->i1;
+    if (tail <= g->i1) {
+        g->n_tables += g->i1 - tail + 1;
+        g->n_data += g->g1 - (tail << q->l2_shift);
+    }
+    for (uint64_t i = g->i0; i <= stop; i++) {
         uint64_t off;
         const uint8_t *l2;
         int rc = l2_of(q, i, &off);
@@ -115,6 +126,7 @@ static int prealloc_count(struct q2 *q, struct grow *g)
     return result;
 }
 
+INSTAR_NO_COVERAGE
 static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t host)
 {
     uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
@@ -123,6 +135,57 @@ static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t h
     instar_put_be64(p, (host << q->cluster_bits) | Q2_OFLAG_COPIED);
     if (q->l2_esize == 16)
         instar_put_be64(p + 8, 0);
+}
+
+/* qemu 7.2 puts falloc/full data right after the last cluster in use
+ * and new refcount structures (qcow2_refcount_area, exact size), then
+ * truncates the file to the end of that data with the same mode; when
+ * that end lies before the end of the file (a long, e.g. sparse, tail)
+ * the file driver refuses: "Cannot use preallocation for shrinking
+ * files".  Refuse the same grows, before anything is written. */
+static int qemu_prealloc_fits(struct q2 *q)
+{
+    uint64_t last, s, data, extra, clusters, blocks = 0, table = 0, n = 0, prev;
+    uint64_t per_table = q->cs / 8, missing = 0, end;
+    int rc;
+    if (q->o->req.prealloc != INSTAR_PREALLOC_FALLOC && q->o->req.prealloc != INSTAR_PREALLOC_FULL)
+        return INSTAR_OK;
+    rc = q2_last_used(q, q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end,
+                      &last);
+    if (rc != INSTAR_OK)
+        return rc;
+    s = last + 1;
+    data = (instar_div_round_up_u64(q->new_size, q->cs) * q->cs
+            - (q->old_size & ~(q->cs - 1))) >> q->cluster_bits;
+    extra = instar_div_round_up_u64(data, q->cs / q->l2_esize) + 1;
+    /* qcow2_refcount_metadata_size: blocks and table as a fixed point. */
+    clusters = s + data + extra;
+    for (int it = 0; it < 64; it++) {
+        prev = n;
+        blocks = instar_div_round_up_u64(clusters + table + blocks, q->rb_entries);
+        table = instar_div_round_up_u64(blocks, per_table);
+        n = clusters + blocks + table;
+        if (n == prev)
+            break;
+    }
+    /* Missing blocks from the one covering S on go at S, then the table. */
+    for (uint64_t i = s >> q->rb_shift; i < blocks; i++) {
+        uint64_t off = 0;
+        if (i < q->rt_entries && (rc = q2_reftable_entry(q, i, &off)) != INSTAR_OK)
+            return rc;
+        missing += off == 0;
+    }
+    end = (s + missing + instar_div_round_up_u64(blocks, per_table) + data) << q->cluster_bits;
+    return end < q->file_size ? INSTAR_E_PREALLOC_NOT_GROW : INSTAR_OK;
+}
+
+/* Link guest clusters [X0, X1) of a fresh table T to consecutive data
+ * clusters from NEXT: one pass with nothing to decide per entry. */
+INSTAR_NO_COVERAGE
+static void put_l2_run(const struct q2 *q, uint8_t *t, uint64_t x0, uint64_t x1, uint64_t next)
+{
+    for (uint64_t x = x0; x < x1; x++, next++)
+        put_l2_entry(q, t, x, next);
 }
 
 /* Walk the range in guest order, handing out data clusters in sequence:
@@ -143,16 +206,17 @@ static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool
             t = new_tables ? new_tables + (ordinal << q->cluster_bits) : NULL;
             ordinal++;
         }
+        uint64_t x0 = first_g(q, g, i), x1 = end_g(q, g, i);
         if (off == 0) {
-            for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++, next++)
-                if (t)
-                    put_l2_entry(q, t, x, next);
+            if (t)
+                put_l2_run(q, t, x0, x1, next);
+            next += x1 - x0;
             continue;
         }
         l2 = q2_find_l2(q, i);
         if (t)
             memcpy(t, l2, q->cs);
-        for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++) {
+        for (uint64_t x = x0; x < x1; x++) {
             if (!needs_data(q, l2, x))
                 continue;
             if (t) {
@@ -287,6 +351,10 @@ int q2_grow(struct q2 *q)
         if (rc != INSTAR_OK)
             return rc;
     }
+    /* qemu grows the L1 (and frees the old one) before it looks for the
+     * last cluster in use: after the L1, before anything else. */
+    if (g.prealloc && (rc = qemu_prealloc_fits(q)) != INSTAR_OK)
+        return rc;
     if (g.n_tables > 0 && (rc = q2_alloc(q, g.n_tables, Q2_RUN_L2, 0, &g.l2_start)) != INSTAR_OK)
         return rc;
     if (g.n_data > 0 && (rc = q2_alloc(q, g.n_data, Q2_RUN_DATA, 0, &g.data_start)) != INSTAR_OK)

@@ -197,16 +197,19 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
 int q2_check_request(struct q2 *q)
 {
     const struct instar_qcow2_resize_opts *o = q->o;
-    /* qcow2_co_truncate's order: sector multiple, v2 snapshots, bitmaps. */
+    int rc;
+    /* qcow2_co_truncate's order: sector multiple, v2 snapshots, bitmaps
+     * loadable and not in use, the L1 limit (qcow2_grow_l1_table); the
+     * bitmaps are sized for the new size only after that (their store). */
     if (q->new_size % 512 != 0)
         return INSTAR_E_NOT_SECTOR_MULTIPLE;
     if (q->version == 2 && o->nb_snapshots > 0)
         return INSTAR_E_SNAPSHOTS;
-    if (q->has_bitmaps)
-        return q2_check_bitmaps(q);
+    if (q->has_bitmaps && (rc = q2_check_bitmaps(q)) != INSTAR_OK)
+        return rc;
     if (q2_size_to_l1(q, q->new_size) > Q2_MAX_L1_ENTRIES)
         return INSTAR_E_TOO_LARGE;
-    return INSTAR_OK;
+    return q->has_bitmaps ? q2_plan_bitmaps(q) : INSTAR_OK;
 }
 
 uint64_t q2_size_to_l1(const struct q2 *q, uint64_t size)

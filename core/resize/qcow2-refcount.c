@@ -8,6 +8,7 @@
 #include "instar/error.h"
 #include "resize/qcow2.h"
 #include "util/endian.h"
+#include "util/nocov.h"
 
 uint64_t q2_rc_get(const uint8_t *block, unsigned rbits, uint64_t k)
 {
@@ -36,6 +37,44 @@ void q2_rc_set(uint8_t *block, unsigned rbits, uint64_t k, uint64_t v)
         uint8_t *p = &block[bit >> 3];
         *p = (uint8_t)((*p & ~mask) | (((unsigned)v << (bit & 7)) & mask));
         break;
+    }
+    }
+}
+
+INSTAR_NO_COVERAGE
+void q2_rc_fill(uint8_t *block, unsigned rbits, uint64_t k0, uint64_t k1, uint64_t v)
+{
+    switch (rbits) {
+    case 8:
+        if (k0 < k1)
+            memset(block + k0, (int)(uint8_t)v, (size_t)(k1 - k0));
+        return;
+    case 16:
+        for (uint64_t k = k0; k < k1; k++)
+            instar_put_be16(block + k * 2, (uint16_t)v);
+        return;
+    case 32:
+        for (uint64_t k = k0; k < k1; k++)
+            instar_put_be32(block + k * 4, (uint32_t)v);
+        return;
+    case 64:
+        for (uint64_t k = k0; k < k1; k++)
+            instar_put_be64(block + k * 8, v);
+        return;
+    default: {
+        /* 1, 2 or 4 bits: partial bytes one entry at a time, whole bytes
+         * as a repeated pattern. */
+        uint64_t per = 8 / rbits;
+        uint8_t pat = 0;
+        while (k0 < k1 && k0 % per != 0)
+            q2_rc_set(block, rbits, k0++, v);
+        while (k1 > k0 && k1 % per != 0)
+            q2_rc_set(block, rbits, --k1, v);
+        for (unsigned i = 0; i < per; i++)
+            pat |= (uint8_t)((v & ((1u << rbits) - 1)) << (i * rbits));
+        if (k0 < k1)
+            memset(block + k0 / per, pat, (size_t)((k1 - k0) / per));
+        return;
     }
     }
 }
@@ -120,6 +159,22 @@ int q2_refcount_final(struct q2 *q, uint64_t c, uint64_t *out)
     return INSTAR_OK;
 }
 
+/* Widen the dirty byte range [*LO, *HI) by refcount entry K. */
+static void widen(const struct q2 *q, size_t *lo, size_t *hi, uint64_t k)
+{
+    uint64_t bit = k * q->rbits;
+    size_t first = (size_t)(bit >> 3), end = (size_t)((bit + q->rbits + 7) >> 3);
+    if (*lo >= *hi) {
+        *lo = first;
+        *hi = end;
+        return;
+    }
+    if (first < *lo)
+        *lo = first;
+    if (end > *hi)
+        *hi = end;
+}
+
 int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
 {
     int result = INSTAR_OK;
@@ -140,11 +195,13 @@ int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
             if (rb->fin == NULL)
                 return q->b.err;
             memcpy(rb->fin, rb->orig, q->cs);
+            rb->fin_lo = rb->fin_hi = 0;
         }
         v = q2_rc_get(rb->fin, q->rbits, k);
         if (v == 0)
             return INSTAR_E_NEEDS_CHECK;
         q2_rc_set(rb->fin, q->rbits, k, v - 1);
+        widen(q, &rb->fin_lo, &rb->fin_hi, k);
     }
     return result;
 }
@@ -152,25 +209,33 @@ int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
 /* Emit WRITE patches of BUF over [LO, HI] for bytes where BUF differs from
  * ORIG, split wherever OTHER (the other phase's state, may be NULL) differs
  * from ORIG.  Unchanged bytes between changes are rewritten as they are, so
- * scattered changes cost one patch per block. */
+ * scattered changes cost one patch per block.  Only BUF's dirty range
+ * [BLO, BHI) can differ from ORIG, and OTHER's only within [OLO, OHI):
+ * nothing outside them is scanned. */
 static int emit_span(struct q2 *q, uint64_t block_off, const uint8_t *orig,
-                     const uint8_t *buf, const uint8_t *other)
+                     const uint8_t *buf, size_t blo, size_t bhi,
+                     const uint8_t *other, size_t olo, size_t ohi)
 {
     size_t lo = SIZE_MAX, hi = 0, start;
     bool open = false;
-    for (size_t i = 0; i < q->cs; i++)
+    if (bhi > q->cs)
+        bhi = (size_t)q->cs;
+    if (other == NULL)
+        olo = ohi = 0;
+#define OTHER_DIFFERS(i) ((i) >= olo && (i) < ohi && other[i] != orig[i])
+    for (size_t i = blo; i < bhi; i++)
         if (buf[i] != orig[i]) {
             if (lo == SIZE_MAX)
                 lo = i;
             hi = i;
-            if (other && other[i] != orig[i])
+            if (OTHER_DIFFERS(i))
                 return INSTAR_E_UNSUPPORTED_SUBFORMAT;  /* shared byte: see qcow2.h */
         }
     if (lo == SIZE_MAX)
         return INSTAR_OK;
     start = lo;
     for (size_t i = lo; i <= hi + 1; i++) {
-        bool blocked = i > hi || (other && other[i] != orig[i]);
+        bool blocked = i > hi || OTHER_DIFFERS(i);
         if (!blocked && !open) {
             start = i;
             open = true;
@@ -186,6 +251,7 @@ static int emit_span(struct q2 *q, uint64_t block_off, const uint8_t *orig,
             open = false;
         }
     }
+#undef OTHER_DIFFERS
     return q->b.err;
 }
 
@@ -216,9 +282,13 @@ int q2_build_phase_a(struct q2 *q)
                 if (rb->a == NULL)
                     return q->b.err;
                 memcpy(rb->a, rb->orig, q->cs);
+                rb->a_lo = rb->a_hi = 0;
             }
-            for (uint64_t c = s; c < e; c++)
-                q2_rc_set(rb->a, q->rbits, c - first, 1);
+            q2_rc_fill(rb->a, q->rbits, s - first, e - first, 1);
+            if (s < e) {
+                widen(q, &rb->a_lo, &rb->a_hi, s - first);
+                widen(q, &rb->a_lo, &rb->a_hi, e - 1 - first);
+            }
         }
     }
     return result;
@@ -236,9 +306,11 @@ int q2_emit_refblock_phase(struct q2 *q, bool phase_b)
             continue;
         if (phase_b) {
             if (rb->fin)
-                rc = emit_span(q, off, rb->orig, rb->fin, rb->a);
+                rc = emit_span(q, off, rb->orig, rb->fin, rb->fin_lo, rb->fin_hi,
+                               rb->a, rb->a_lo, rb->a_hi);
         } else if (rb->a) {
-            rc = emit_span(q, off, rb->orig, rb->a, rb->fin);
+            rc = emit_span(q, off, rb->orig, rb->a, rb->a_lo, rb->a_hi,
+                           rb->fin, rb->fin_lo, rb->fin_hi);
         }
         if (rc != INSTAR_OK)
             return rc;

@@ -166,6 +166,25 @@ static bool block_empty(struct q2 *q, struct q2_rb *rb, uint64_t self)
 static int drop_blocks(struct q2 *q)
 {
     bool again = true;
+    int result = INSTAR_OK;
+    /* Dropping a block lowers the count of its own cluster: ask for every
+     * block holding such a cluster in one round (one per round made a
+     * shrink over thousands of blocks quadratic). */
+    for (size_t i = 0; i < q->nrbs; i++) {
+        uint64_t off, v;
+        int rc;
+        if (q->rbs[i].fin == NULL)
+            continue;
+        rc = q2_reftable_entry(q, q->rbs[i].index, &off);
+        if (rc == INSTAR_OK)
+            rc = q2_refcount_orig(q, off >> q->cluster_bits, &v);
+        if (rc == INSTAR_E_NOT_STAGED)
+            result = rc;
+        else if (rc != INSTAR_OK)
+            return rc;
+    }
+    if (result != INSTAR_OK)
+        return result;
     while (again) {
         again = false;
         for (size_t i = 0; i < q->nrbs; i++) {
@@ -194,7 +213,7 @@ static int drop_blocks(struct q2 *q)
 
 /* The last cluster in use once the plan is done (qemu's
  * qcow2_get_last_cluster), scanning down from the end of the file. */
-static int last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
+int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
 {
     uint64_t c = end_clusters;
     uint64_t reach = q2_refcount_reach(q);
@@ -377,7 +396,7 @@ int q2_shrink(struct q2 *q)
     cur_len = q->file_size;
     if ((q->runs_end << q->cluster_bits) > cur_len)
         cur_len = q->runs_end << q->cluster_bits;
-    rc = last_used(q, instar_div_round_up_u64(cur_len, q->cs), &last);
+    rc = q2_last_used(q, instar_div_round_up_u64(cur_len, q->cs), &last);
     if (rc != INSTAR_OK)
         return rc;
     total = (last + 1) << q->cluster_bits;

@@ -45,8 +45,8 @@ static void fill_refblock(struct q2 *q, uint64_t bi, uint8_t *buf)
         const struct q2_run *run = &q->runs[r];
         uint64_t s = run->start > first ? run->start : first;
         uint64_t e = run->start + run->count < last ? run->start + run->count : last;
-        for (uint64_t c = s; c < e; c++)
-            q2_rc_set(buf, q->rbits, c - first, 1);
+        if (s < e)
+            q2_rc_fill(buf, q->rbits, s - first, e - first, 1);
     }
 }
 
@@ -134,6 +134,11 @@ int q2_emit_header(struct q2 *q, bool l1_changed, uint32_t new_l1_size,
      * one write, so the commit is a single sector update. */
     uint64_t len = q->rt_moved ? 36 : l1_changed ? 24 : 8;
     uint8_t *buf;
+    if (q->bm_in_use) {
+        int rc = q2_emit_bitmaps_in_use(q);
+        if (rc != INSTAR_OK)
+            return rc;
+    }
     /* A rewritten bitmap directory: the same write reaches the bitmaps
      * extension's directory offset (inside cluster 0). */
     if (q->nbm > 0)
@@ -195,7 +200,13 @@ static int plan_once(const struct instar_qcow2_resize_opts *opts, uint8_t *scrat
         plan->action = INSTAR_ACTION_SHRINK;
         rc = q2_shrink(&q);
     }
-    /* Same size: nothing changes (qemu leaves the file byte-identical). */
+    /* Same size in whole sectors: nothing changes (qemu leaves the file
+     * byte-identical), except that a header size that is not a whole
+     * number of sectors is rewritten rounded down, as qemu's truncate
+     * writes the size it was given. */
+    else if (instar_be64(opts->header.data + 24) != q.new_size) {
+        rc = q2_emit_header(&q, false, 0, 0);
+    }
     /* Out of patches (not of scratch): the caller may rewrite refcounts. */
     *overflow = q.b.err == INSTAR_E_SCRATCH_TOO_SMALL
                 && plan->npatches == INSTAR_MAX_RESIZE_PATCHES;

@@ -81,6 +81,9 @@ struct q2_rb {
     const uint8_t *orig;        /* staged bytes (cluster size) */
     uint8_t *a;                 /* phase-A state (new clusters counted), or NULL */
     uint8_t *fin;               /* phase-B state, NULL until first lowered */
+    /* The bytes of a / fin that may differ from orig, [lo, hi): emission
+     * scans only these, not the whole cluster (up to 2 MiB). */
+    size_t a_lo, a_hi, fin_lo, fin_hi;
     bool dropped;               /* became empty on shrink: unhooked, not written */
 };
 
@@ -141,6 +144,7 @@ struct q2 {
     struct q2_bm bm[Q2_MAX_BM];
     size_t nbm;                 /* bitmaps rewritten by this plan */
     uint64_t bm_new_dir;
+    bool bm_in_use;             /* a bitmap outgrows qemu's limits: mark all in use */
     uint64_t snap_offset;       /* snapshot table, 0 when none */
     /* Fills the contents of a new L2 run (prealloc, copy-on-write). */
     void (*fill_l2)(struct q2 *q, const struct q2_run *run, uint8_t *buf);
@@ -158,6 +162,10 @@ int q2_index_tables(struct q2 *q);
 /* Persistent bitmaps (qcow2-bitmaps.c): find the tables that change size,
  * release the old ones (phase B), allocate and fill the new ones. */
 int q2_check_bitmaps(struct q2 *q);
+/* After the L1 limit: size the bitmaps for the new size (or mark them all
+ * in use when one no longer fits, as qemu's failed store leaves them). */
+int q2_plan_bitmaps(struct q2 *q);
+int q2_emit_bitmaps_in_use(struct q2 *q);
 int q2_bitmaps_release(struct q2 *q);
 int q2_bitmaps_alloc(struct q2 *q);
 void q2_fill_bitmaps(struct q2 *q, const struct q2_run *run, uint8_t *buf);
@@ -171,6 +179,8 @@ uint64_t q2_size_to_l1(const struct q2 *q, uint64_t size);
 /* ---- refcounts (qcow2-refcount.c) ---- */
 uint64_t q2_rc_get(const uint8_t *block, unsigned rbits, uint64_t k);
 void q2_rc_set(uint8_t *block, unsigned rbits, uint64_t k, uint64_t v);
+/* Set entries [K0, K1) to V (a run of new clusters: one pass, no tracing). */
+void q2_rc_fill(uint8_t *block, unsigned rbits, uint64_t k0, uint64_t k1, uint64_t v);
 /* Reftable entry I of the existing table as a refblock offset (0: none). */
 int q2_reftable_entry(const struct q2 *q, uint64_t i, uint64_t *off);
 struct q2_rb *q2_find_rb(struct q2 *q, uint64_t index);
@@ -199,6 +209,10 @@ int q2_cover_refcounts(struct q2 *q);
  * 0 when there is none. */
 int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster);
 void q2_protect(struct q2 *q, uint64_t start, uint64_t count);
+
+/* The last cluster in use below END_CLUSTERS once the plan is done
+ * (qemu's qcow2_get_last_cluster); 0 when none. */
+int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last);
 
 /* ---- emission (qcow2.c) ---- */
 /* Write the contents of every newly allocated metadata run (L2, refcount

@@ -30,6 +30,8 @@
             image-create image-probe image-plan image-resize image-apply-plan
             ;; sizes, hashes, fuzz inputs
             parse-size parse-size-spec xxh3-64 xxh3-128 fuzz-decode
+            ;; children (for (instar process))
+            spawn-process-group
             ;; errors
             instar-error? instar-error-name instar-error-message
             instar-error-details))
@@ -198,6 +200,12 @@ patches without payload bytes.  Runs outside Guile mode.")
  (parse-size-spec "(parse-size-spec TEXT) -- (absolute|plus|minus . bytes) for \"2G\", \"+1M\", \"-512\".")
  (xxh3-64 "(xxh3-64 BV-OR-STRING) -- XXH3 64-bit hash (strings as UTF-8) as an exact integer.")
  (xxh3-128 "(xxh3-128 BV-OR-STRING) -- XXH3 128-bit hash as one exact integer, high << 64 | low.")
+ (spawn-process-group
+  "(spawn-process-group ARGV IN OUT ERR) -- start ARGV (strings, the program's
+path first, no PATH search) with the file descriptors IN, OUT, ERR as its
+stdin, stdout and stderr, as the leader of a new process group; returns the
+pid, which is also the group id.  An exec failure raises system-error with
+the child's errno.")
  (fuzz-decode
   "(fuzz-decode BV) -- the 32-byte fuzz header (DESIGN.md 3.5) as an alist:
 target, format-byte, flags, allow-shrink?, extended-l2?, lazy-refcounts?,

@@ -18,8 +18,9 @@
 ;;; `judge' returns a verdict and the list of differences ("diffs").  A
 ;;; diff is an alist: op (the step it shows after), oracle, field, and
 ;;; the engine's and reference's values.  Infrastructure trouble (a
-;;; timeout, a tool that cannot start, qemu-io failing on the reference)
-;;; makes the case inconclusive: never a finding.
+;;; timeout, a tool that cannot start, qemu-io failing on the reference,
+;;; the reference killed by a signal) makes the case inconclusive: never
+;;; a finding.
 
 (define-module (instar oracles)
   #:use-module (srfi srfi-1)
@@ -127,6 +128,10 @@ values that depend on sizes."
            ((name side (? result? r))
             (cond ((memq (result-class r) '(timeout spawn-failed))
                    (format #f "~a on ~a: ~a" name side (result-class r)))
+                  ;; The reference crashing on its own image says nothing
+                  ;; about the engine (a crash on the engine's image does).
+                  ((and (equal? side "reference") (eq? (result-class r) 'signal))
+                   (format #f "~a on reference: killed by a signal" name))
                   ((and (member name '("write-pattern" "copy")) (equal? side "reference")
                         (not (result-ok? r)))
                    (format #f "~a failed on the reference" name))

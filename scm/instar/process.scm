@@ -6,6 +6,14 @@
 ;;; a timeout after which the child is killed.  A child that cannot be
 ;;; started, times out or dies from a signal is reported as such, so callers
 ;;; can call the case inconclusive instead of a finding.
+;;;
+;;; Each child leads its own process group (spawn-process-group from the
+;;; extension): a timeout, an interrupt, or the child's own exit kills the
+;;; whole group, so a wrapper script's children never outlive it.  Live
+;;; children and private directories are registered, so `request-abort!'
+;;; (the recipes' SIGINT/SIGTERM handler) can stop every running child --
+;;; run-command then throws 'instar-abort in its caller's thread -- and
+;;; `abort-cleanup!' can remove what the unwinding left.
 
 (define-module (instar process)
   #:use-module (ice-9 popen)
@@ -27,7 +35,13 @@
             make-private-directory
             delete-tree
             %child-seconds
-            reset-child-seconds!))
+            reset-child-seconds!
+            process-groups?
+            request-abort!
+            abort-requested
+            abort-key?
+            kill-live-children!
+            abort-cleanup!))
 
 (define-record-type <result>
   (make-result argv class status signal stdout stderr seconds)
@@ -67,14 +81,64 @@
   (let ((t (gettimeofday)))
     (+ (car t) (/ (cdr t) 1e6))))
 
+;;; What an interrupt must clean up: live children (pid -> #t when the pid
+;;; leads its own group) and private directories.  The mutex is recursive:
+;;; a signal handler's async may run while its own thread holds it.
+(define registry-mutex (make-mutex 'recursive))
+(define live-children (make-hash-table))
+(define live-dirs (make-hash-table))
+
+(define (register-child! pid group?)
+  (with-mutex registry-mutex (hashv-set! live-children pid group?)))
+(define (unregister-child! pid)
+  (with-mutex registry-mutex (hashv-remove! live-children pid)))
+
+(define abort-reason #f)
+
+(define (abort-requested)
+  "#f, or what `request-abort!' was given (a signal number, or a symbol)."
+  abort-reason)
+
+(define (abort-key? key)
+  "Whether KEY (a throw key) is the one run-command throws after an abort."
+  (eq? key 'instar-abort))
+
+(define (kill-child! pid group?)
+  ;; SIGKILL: qemu-img is crash-consistent and a hanging child must go.
+  (when group? (false-if-exception (kill (- pid) SIGKILL)))
+  (false-if-exception (kill pid SIGKILL)))
+
+(define (kill-live-children!)
+  "Kill every running child and its process group (not reaped here: the
+thread that started each child reaps it)."
+  (with-mutex registry-mutex
+    (hash-for-each (lambda (pid group?) (kill-child! pid group?)) live-children)))
+
+(define (request-abort! why)
+  "Stop the run: every running child (and its group) is killed and every
+later or pending run-command throws 'instar-abort.  WHY (a signal number or
+a symbol) is what `abort-requested' returns afterwards; the first one
+stays."
+  (unless abort-reason (set! abort-reason why))
+  (kill-live-children!))
+
 (define (make-private-directory parent prefix)
   "A fresh directory only we can read, under PARENT."
   (let ((d (mkdtemp (string-append parent "/" prefix "XXXXXX"))))
     (chmod d #o700)
+    (with-mutex registry-mutex (hash-set! live-dirs d #t))
     d))
+
+(define (abort-cleanup!)
+  "Kill what still runs and remove every private directory still there
+(after an abort, once the workers have unwound or were given up on)."
+  (kill-live-children!)
+  (for-each delete-tree
+            (with-mutex registry-mutex (hash-map->list (lambda (d _) d) live-dirs))))
 
 (define (delete-tree path)
   "Remove PATH and everything below it (no symlinks are followed)."
+  (with-mutex registry-mutex (hash-remove! live-dirs path))
   (let ((st (false-if-exception (lstat path))))
     (when st
       (if (eq? (stat:type st) 'directory)
@@ -89,7 +153,24 @@
             (rmdir path))
           (delete-file path)))))
 
-(define start-child
+(define core-spawn
+  ;; Looked up by variable: a failed load can leave a half-made module.
+  (let* ((m (false-if-exception (resolve-interface '(instar core))))
+         (v (and m (module-variable m 'spawn-process-group))))
+    (and v (variable-bound? v) (variable-ref v))))
+
+(define (process-groups?)
+  "Whether children get their own process group (the extension is loaded).
+Without it a child is started as before and only the child itself is
+killed on a timeout or an interrupt."
+  (and core-spawn #t))
+
+(define (resolve-program prog)
+  (if (string-index prog #\/)
+      prog
+      (search-path (parse-path (or (getenv "PATH") "")) prog)))
+
+(define fallback-start-child
   ;; Guile 3.0.9 has `spawn'; 3.0.8 has the internal `piped-process',
   ;; which execs PROG with ARGS and inherits the current ports' fds.
   (if (defined? 'spawn)
@@ -139,20 +220,53 @@ result record."
     (let* ((in (open-input-file "/dev/null"))
            (out (open-output-file out-file))
            (err (open-output-file err-file))
-           (pid (catch 'system-error
-                  (lambda () (start-child (car argv) (cdr argv) in out err))
-                  (lambda args #f))))
+           (spawn-error #f)
+           (pid (and (not abort-reason)
+                     (catch 'system-error
+                       (lambda ()
+                         (if core-spawn
+                             (let ((prog (resolve-program (car argv))))
+                               (if prog
+                                   (core-spawn (cons prog (cdr argv)) (port->fdes in)
+                                               (port->fdes out) (port->fdes err))
+                                   (begin (set! spawn-error "not found in PATH") #f)))
+                             (fallback-start-child (car argv) (cdr argv) in out err)))
+                       (lambda args
+                         (set! spawn-error
+                               (false-if-exception
+                                (strerror (car (list-ref args 4)))))
+                         #f))))
+           (group? (and pid core-spawn #t)))
       (close-port in) (close-port out) (close-port err)
-      (if (not pid)
-          (finish 'spawn-failed #f #f)
+      (when pid (register-child! pid group?))
+      (define (reap!)
+        ;; The leader is gone; whatever it left in its group goes too.
+        (unregister-child! pid)
+        (when group? (false-if-exception (kill (- pid) SIGKILL))))
+      (cond
+       ((and (not pid) abort-reason)
+        (finish 'spawn-failed #f #f)
+        (throw 'instar-abort abort-reason))
+       ((not pid)
+        (when spawn-error
+          (call-with-output-file err-file
+            (lambda (p) (format p "cannot run ~a: ~a~%" (car argv) spawn-error))))
+        (finish 'spawn-failed #f #f))
+       (else
           ;; Poll with a growing interval: children usually finish in
           ;; milliseconds, and a blocking waitpid could not time out.
           (let loop ((delay 200))
             (let ((w (waitpid pid WNOHANG)))
               (cond
                ((not (zero? (car w)))
+                (reap!)
                 (let ((st (cdr w)))
                   (cond
+                   (abort-reason
+                    ;; Killed by the abort (or finished just as it came):
+                    ;; the case is abandoned either way.
+                    (finish 'signal #f #f)
+                    (throw 'instar-abort abort-reason))
                    ((status:exit-val st)
                     => (lambda (v)
                          ;; exec failure in the child shows as 127.
@@ -163,10 +277,13 @@ result record."
                              (finish 'spawn-failed v #f)
                              (finish (if (zero? v) 'ok 'error) v #f))))
                    (else (finish 'signal #f (status:term-sig st))))))
-               ((> (- (now) t0) timeout)
-                (false-if-exception (kill pid SIGKILL))
+               ((or abort-reason (> (- (now) t0) timeout))
+                (kill-child! pid group?)
                 (waitpid pid)
-                (finish 'timeout #f #f))
+                (reap!)
+                (let ((r (finish 'timeout #f #f)))
+                  (when abort-reason (throw 'instar-abort abort-reason))
+                  r))
                (else
                 (usleep delay)
-                (loop (min 20000 (* delay 2)))))))))))
+                (loop (min 20000 (* delay 2))))))))))))

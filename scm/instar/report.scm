@@ -61,10 +61,21 @@
   (define (get k) (assoc-ref s k))
   (format port "~%== ~a summary ==~%" (get "recipe"))
   (format port "seed ~a, ~a iterations~a, jobs ~a, ~,1fs (~,2f it/s)~%"
-          (get "seed") (get "iterations")
+          (get "seed")
+          ;; A run stopped early says how far it got.
+          (let ((ran (get "iterations-run")))
+            (if (and ran (not (eqv? ran (get "iterations"))))
+                (format #f "~a of ~a" ran (get "iterations"))
+                (get "iterations")))
           (if (equal? (get "shard") "1/1") "" (string-append ", shard " (get "shard")))
           (get "jobs") (get "seconds") (get "rate"))
   (format port "engine: ~a; reference: ~a~%" (get "engine") (get "reference"))
+  (when (get "interrupted")
+    (format port "interrupted by ~a: the cases that completed are summarised; new findings stored, not reduced~%"
+            (get "signal")))
+  (let ((env (get "environment-error")))
+    (when (string? env)
+      (format port "stopped by an environment error: ~a~%" env)))
   (let ((v (get "verdicts")))
     (format port "verdicts: ~a match, ~a divergence, ~a known, ~a inconclusive~a~%"
             (assoc-ref v "match") (assoc-ref v "divergence") (assoc-ref v "known")

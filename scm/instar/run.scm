@@ -4,13 +4,22 @@
 ;;; master seed S draws its case from (iteration-seed S I), so the same
 ;;; seed gives the same cases and findings whatever --jobs or --shard is.
 ;;; Workers are threads; each case runs in its own private directory.
-;;; A run is regression-first: before drawing any case it replays the
-;;; open (and flaky) findings this recipe stored in --out against the
-;;; current engine, `replay-count' times each, and marks each open, fixed
-;;; or flaky (see (instar store)).
-;;; Exit status: 0 no finding fails (none new, none seen again, no stored
-;;; one still failing), 1 some finding fails, 2 usage error,
-;;; 3 environment error (qemu-img or the engine missing).
+;;; A run is regression-first: after the checks below, before drawing any
+;;; case, it replays the open (and flaky) findings this recipe stored in
+;;; --out against the current engine, `replay-count' times each, and
+;;; marks each open, fixed or flaky (see (instar store)).
+;;; The exit status convention is defined here once (`exit-status-help',
+;;; appended to every recipe's --help and quoted by the manual).
+;;;
+;;; Before the first case: the options are checked (--out, --tmpdir and
+;;; --junit must be usable: exit 2 when the argument is wrong, 3 when the
+;;; machine refuses) and the reference is checked once ((instar
+;;; preflight)).  SIGINT, SIGTERM and SIGHUP stop the run: running
+;;; children and their process groups are killed, each worker unwinds (its
+;;; case directory removed), the cases that completed are summarised in
+;;; summary.json with "interrupted": true, and the recipe exits 128 + the
+;;; signal number.  A second signal exits at once after the same cleanup,
+;;; without the summary.
 
 (define-module (instar run)
   #:use-module (srfi srfi-1)
@@ -32,7 +41,14 @@
   #:use-module (instar config)
   #:use-module (instar reduce)
   #:use-module (instar report)
+  #:use-module (instar preflight)
   #:export (run-recipe
+            exit-no-findings
+            exit-findings
+            exit-usage
+            exit-environment
+            exit-interrupted
+            exit-status-help
             default-execute
             make-context
             context-engine
@@ -64,6 +80,29 @@
       (lambda (verdict diffs reason)
         (values verdict diffs reason chain trace)))))
 
+;;; Exit status: the one definition.
+
+(define exit-no-findings 0)
+(define exit-findings 1)
+(define exit-usage 2)
+(define exit-environment 3)
+(define (exit-interrupted signal)
+  "The exit status after SIGNAL stopped a run: 128 + its number, as a
+shell reports a process the signal killed (130 for SIGINT, 143 SIGTERM)."
+  (+ 128 signal))
+
+(define exit-status-help "\
+Every run first replays the open findings stored in --out (3 times each)
+and marks them open, fixed or flaky.
+Exit status: 0 no finding fails, 1 a finding fails (new, seen again, or
+stored and still failing), 2 usage error (a bad option or argument, --out
+naming a file), 3 environment error (a missing or broken
+qemu-img/qemu-io/engine, an unwritable --out or --tmpdir), 128+N stopped
+by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): the cases that
+completed are in summary.json (\"interrupted\": true), no case directory
+or child process is left behind, no stored finding is marked fixed.
+")
+
 ;;; Flags.
 
 (define option-spec
@@ -88,11 +127,93 @@
 (define (usage-error name fmt . args)
   (apply format (current-error-port) (string-append name ": " fmt "~%") args)
   (format (current-error-port) "Try '~a --help' for more information.~%" name)
-  (exit 2))
+  (exit exit-usage))
 
 (define (env-error name fmt . args)
   (apply format (current-error-port) (string-append name ": " fmt "~%") args)
-  (exit 3))
+  (abort-cleanup!)
+  (exit exit-environment))
+
+;;; Stopping on a signal.
+
+(define (signal-name sig)
+  (cond ((eqv? sig SIGINT) "SIGINT") ((eqv? sig SIGTERM) "SIGTERM")
+        ((eqv? sig SIGHUP) "SIGHUP") (else (format #f "signal ~a" sig))))
+
+(define (install-stop-handlers! name)
+  ;; The handler runs as an async in this (the main) thread; workers see
+  ;; the request through run-command.  A second signal does not wait.
+  ;; A signal the caller ignores stays ignored (nohup, a shell's
+  ;; background job), as the convention is.
+  (for-each
+   (lambda (sig)
+     (unless (eqv? (car (sigaction sig)) SIG_IGN)
+      (sigaction sig
+       (lambda (s)
+         (if (abort-requested)
+             (begin
+               (abort-cleanup!)
+               (format (current-error-port) "~a: ~a again: stopped at once~%"
+                       name (signal-name s))
+               (primitive-exit (exit-interrupted s)))
+             (request-abort! s))))))
+   (list SIGINT SIGTERM SIGHUP)))
+
+(define (stopped-by-signal)
+  (let ((why (abort-requested))) (and (integer? why) why)))
+
+(define (exit-after-signal name)
+  (abort-cleanup!)
+  (let ((sig (stopped-by-signal)))
+    (if sig
+        (begin
+          (format (current-error-port) "~a: interrupted by ~a~%" name (signal-name sig))
+          (exit (exit-interrupted sig)))
+        ;; Only a signal aborts outside a campaign; anything else that
+        ;; stopped the children is the environment's doing.
+        (begin
+          (format (current-error-port) "~a: stopped: ~a~%" name (abort-requested))
+          (exit exit-environment)))))
+
+;;; Output places: checked before the first case.
+
+(define (check-directory name flag dir)
+  "Create DIR if needed and prove it writable; exit 2 when DIR names
+something that is not a directory, 3 when the machine refuses."
+  (let ((st (false-if-exception (stat dir))))
+    (when (and st (not (eq? (stat:type st) 'directory)))
+      (usage-error name "--~a ~a: not a directory" flag dir)))
+  (catch 'system-error
+    (lambda ()
+      (let loop ((d dir))
+        (unless (file-exists? d)
+          (loop (dirname d))
+          (mkdir d #o755)))
+      (let* ((port (mkstemp (string-append dir "/.instar-probe-XXXXXX")))
+             (file (port-filename port)))
+        (close-port port)
+        (delete-file file)))
+    (lambda (key subr msg margs rest)
+      (let ((errno (and (pair? rest) (car rest))))
+        (if (eqv? errno ENOTDIR)
+            (usage-error name "--~a ~a: a parent is not a directory" flag dir)
+            (env-error name "--~a ~a: cannot write there: ~a" flag dir
+                       (apply format #f msg margs)))))))
+
+(define (check-output-file name flag file)
+  "Open FILE for writing now (it is written at the end): exit 2 when it
+names a directory or lies under a non-directory, 3 when it cannot be
+written."
+  (let ((st (false-if-exception (stat file))))
+    (when (and st (eq? (stat:type st) 'directory))
+      (usage-error name "--~a ~a: is a directory" flag file)))
+  (catch 'system-error
+    (lambda () (close-port (open-output-file file)))
+    (lambda (key subr msg margs rest)
+      (if (eqv? (and (pair? rest) (car rest)) ENOTDIR)
+          (usage-error name "--~a ~a: a parent is not a directory" flag file)
+          (env-error name "--~a ~a: cannot write it: ~a" flag file
+                     (apply format #f msg margs))))))
 
 (define (parse-count name flag s minimum)
   (let ((n (and s (string->number s))))
@@ -148,13 +269,18 @@ directory); absolute names are kept as given."
 (define (judge-case case ctx execute rules)
   (call-with-values (lambda () (execute case ctx))
     (lambda (verdict diffs reason chain trace)
-      (if (eq? verdict 'divergence)
+      (cond
+       ;; A reference tool failing for the machine's reasons says nothing
+       ;; about the engine: the run stops (exit 3), whatever the oracles said.
+       ((and (trace? trace) (reference-failure (trace-steps trace)))
+        => (lambda (why) (values 'environment '() why chain trace '() #f)))
+       ((eq? verdict 'divergence)
           (call-with-values (lambda () (apply-whitelist rules case diffs))
             (lambda (left hits)
               (if (null? left)
                   (values 'known diffs reason chain trace hits #f)
-                  (values 'divergence left reason chain trace hits (signature left)))))
-          (values verdict diffs reason chain trace '() #f)))))
+                  (values 'divergence left reason chain trace hits (signature left))))))
+       (else (values verdict diffs reason chain trace '() #f))))))
 
 (define (run-one i master ctx pick execute rules)
   (let* ((seed (iteration-seed master i))
@@ -177,7 +303,10 @@ directory); absolute names are kept as given."
                      (rules default-rules) (default-ops '()) (default-formats '())
                      (instar-img #f) (help-text "")
                      (refusal-verdict? #f))
-  "PICK-WITH: (lambda (ops formats) (lambda (rng) CASE))."
+  "Run a recipe with the command-line arguments ARGS.  PICK-WITH:
+(lambda (ops formats) (lambda (rng) CASE)).  HELP-TEXT is printed by
+--help, followed by the exit status convention.  Never returns: exits
+with the status `exit-status-help' describes."
   (define opts
     (catch #t
       (lambda () (getopt-long (cons name args) option-spec))
@@ -188,6 +317,8 @@ directory); absolute names are kept as given."
   (define (opt k) (option-ref opts k #f))
   (when (opt 'help)
     (display help-text)
+    (newline)
+    (display exit-status-help)
     (exit 0))
   (unless (null? (option-ref opts '() '()))
     (usage-error name "unexpected argument '~a'" (car (option-ref opts '() '()))))
@@ -216,6 +347,16 @@ directory); absolute names are kept as given."
               formats)
     (when (or (null? ops) (null? formats))
       (usage-error name "--ops and --formats must not be empty"))
+    ;; From here on a signal stops the run cleanly.
+    (install-stop-handlers! name)
+    ;; Where results go, before any case runs (a --replay only reads).
+    (check-directory name "tmpdir" tmpdir)
+    (unless (opt 'replay)
+      (check-directory name "out" out)
+      (when (opt 'junit) (check-output-file name "junit" (opt 'junit))))
+    (let ((st (false-if-exception (stat out))))
+      (when (and st (not (eq? (stat:type st) 'directory)))
+        (usage-error name "--out ~a: not a directory" out)))
     (let* ((qemu-img-path (absolute
                            (or (find-program "qemu-img" (opt 'qemu-img) "QEMU_IMG")
                                (env-error name "qemu-img not found (use --qemu-img PATH)"))))
@@ -239,21 +380,28 @@ directory); absolute names are kept as given."
              (else (env-error name "neither (instar core) nor instar-img found (use --instar PATH)"))))
            (ctx (make-context engine qemu-img qemu-io timeout tmpdir))
            (pick (pick-with ops formats)))
-      (cond
-       ((opt 'replay)
-        => (lambda (r)
-             (replay name r out ctx pick execute rules
-                     #:use-recorded-engine? (not (opt 'instar))
-                     #:in-process (lambda ()
-                                    (and (in-process-available?)
-                                         (make-in-process-engine
-                                          (if instar-img (absolute instar-img) "instar-img")))))))
-       (else
-        (mkdir-p out)
-        (campaign name #:seed seed #:iterations iterations #:jobs jobs #:shard shard
-                  #:out out #:ctx ctx #:pick pick #:execute execute #:rules rules
-                  #:reduce-time reduce-time #:junit (opt 'junit) #:quiet? quiet?
-                  #:ops ops #:formats formats))))))
+      (catch 'instar-abort
+        (lambda ()
+          ;; The reference, once: a broken one is the environment's fault.
+          (let ((why (check-reference qemu-img-path qemu-io #:tmpdir tmpdir
+                                      #:timeout (min timeout 30))))
+            (when why (env-error name "~a" why)))
+          (cond
+           ((opt 'replay)
+            => (lambda (r)
+                 (replay name r out ctx pick execute rules
+                         #:use-recorded-engine? (not (opt 'instar))
+                         #:in-process (lambda ()
+                                        (and (in-process-available?)
+                                             (make-in-process-engine
+                                              (if instar-img (absolute instar-img) "instar-img")))))))
+           (else
+            (campaign name #:seed seed #:iterations iterations #:jobs jobs #:shard shard
+                      #:out out #:ctx ctx #:pick pick #:execute execute #:rules rules
+                      #:reduce-time reduce-time #:junit (opt 'junit) #:quiet? quiet?
+                      #:ops ops #:formats formats))))
+        (lambda (key . args)
+          (exit-after-signal name))))))
 
 ;;; --replay SIG or S:I
 
@@ -295,6 +443,8 @@ showed it, not silently against another."
             (engine-label (context-engine ctx)) (scm->json-string case))
     (call-with-values (lambda () (judge-case case ctx execute rules))
       (lambda (verdict diffs reason chain trace known sig)
+        (when (eq? verdict 'environment)
+          (env-error name "environment error: ~a" reason))
         (format #t "verdict: ~a~@[ (~a)~]~%" verdict reason)
         (unless (null? diffs) (print-diffs diffs (current-output-port)))
         (unless (null? known) (format #t "whitelist: ~a~%" (string-join known ", ")))
@@ -302,7 +452,7 @@ showed it, not silently against another."
           (format #t "signature: ~a~%shape: ~a~%" sig (canonical-shape diffs))
           (when (and (not (string-index what #\:)) (not (equal? sig what)))
             (format #t "note: the signature changed (was ~a)~%" what)))
-        (exit (if (eq? verdict 'divergence) 1 0))))))
+        (exit (if (eq? verdict 'divergence) exit-findings exit-no-findings))))))
 
 ;;; Regression first: the stored findings, replayed.
 
@@ -310,21 +460,31 @@ showed it, not silently against another."
   (format #f "~a (~a~@[ ~a~])" (engine-name e) (engine-kind e)
           (and (eq? (engine-kind e) 'external) (engine-program e))))
 
-(define (replay-passes case sig ctx execute rules)
+(define (replay-passes name case sig ctx execute rules)
   "How many of `replay-count' replays of CASE did NOT show SIG.  An
-inconclusive replay (a timeout) proves nothing, so it is not a pass."
+inconclusive replay (a timeout) proves nothing, so it is not a pass.  A
+reference failing for the machine's reasons stops the run (exit 3), and
+an abort (a signal) is passed on: neither may mark a finding fixed."
   (count (lambda (_)
-           (catch #t
-             (lambda ()
-               (call-with-values (lambda () (judge-case case ctx execute rules))
-                 (lambda (verdict diffs reason chain trace known s)
-                   (not (or (eq? verdict 'inconclusive) (equal? s sig))))))
-             (lambda _ #f)))
+           (call-with-values
+               (lambda ()
+                 (catch #t
+                   (lambda () (judge-case case ctx execute rules))
+                   (lambda (key . args)
+                     (if (abort-key? key)
+                         (apply throw key args)
+                         (values 'inconclusive '() #f #f #f '() #f)))))
+             (lambda (verdict diffs reason chain trace known s)
+               (when (eq? verdict 'environment)
+                 (env-error name "environment error: ~a" reason))
+               (not (or (eq? verdict 'inconclusive) (equal? s sig))))))
          (iota replay-count)))
 
-(define (replay-stored! name out ctx execute rules quiet?)
-  "Replay the open and flaky findings RECIPE NAME stored under OUT; returns
-a list of (ID . STATUS) with the status each now has."
+(define (replay-stored! name out ctx execute rules quiet? on-replayed)
+  "Replay the open and flaky findings RECIPE NAME stored under OUT,
+calling ON-REPLAYED with (ID . STATUS), the status each now has, as each
+is marked.  A signal ends it with 'instar-abort; the finding being
+replayed then is left as it was."
   (let* ((ids (filter (lambda (id)
                         (let ((f (read-finding out id)))
                           (and f
@@ -333,16 +493,18 @@ a list of (ID . STATUS) with the status each now has."
                                (finding-ref f "case"))))
                       (list-findings out)))
          (engine-id (engine-identity (context-engine ctx))))
-    (map (lambda (id)
-           (let* ((f (read-finding out id))
-                  (passes (replay-passes (finding-ref f "case") id ctx execute rules))
-                  (g (note-replay! out id #:failures (- replay-count passes)
-                                   #:tries replay-count #:engine engine-id)))
-             (unless quiet?
-               (format (current-error-port) "~a: stored finding ~a: ~a (~a of ~a replays fail)~%"
-                       name id (finding-ref g "status") (- replay-count passes) replay-count))
-             (cons id (finding-ref g "status"))))
-         ids)))
+    (for-each
+     (lambda (id)
+       (when (abort-requested) (throw 'instar-abort (abort-requested)))
+       (let* ((f (read-finding out id))
+              (passes (replay-passes name (finding-ref f "case") id ctx execute rules))
+              (g (note-replay! out id #:failures (- replay-count passes)
+                               #:tries replay-count #:engine engine-id)))
+         (unless quiet?
+           (format (current-error-port) "~a: stored finding ~a: ~a (~a of ~a replays fail)~%"
+                   name id (finding-ref g "status") (- replay-count passes) replay-count))
+         (on-replayed (cons id (finding-ref g "status")))))
+     ids)))
 
 ;;; The campaign.
 
@@ -353,19 +515,29 @@ a list of (ID . STATUS) with the status each now has."
   (let* ((started (current-time))
          (engine-id (engine-identity (context-engine ctx)))
          (reference-version (tool-version (engine-program (context-qemu-img ctx))))
-         (replayed (replay-stored! name out ctx execute rules quiet?))
-         (replay-counts (map (lambda (st) (cons st (count (lambda (r) (equal? (cdr r) st)) replayed)))
-                             '("open" "fixed" "flaky")))
+         (replayed-rev '())
+         ;; A signal while replaying skips the cases (none is drawn) but
+         ;; still ends in the summary; what was replayed so far counts.
+         (replay-signal
+          (catch 'instar-abort
+            (lambda ()
+              (replay-stored! name out ctx execute rules quiet?
+                              (lambda (r) (set! replayed-rev (cons r replayed-rev))))
+              #f)
+            (lambda _ (stopped-by-signal))))
+         (replayed (reverse replayed-rev))
          (run-id (format #f "~a-~a" (iso-time started) (getpid)))
-         (stats-port (begin (mkdir-p out) (open-file (string-append out "/stats.jsonl") "a")))
-         (indices (filter (lambda (i) (= (modulo i (cdr shard)) (- (car shard) 1)))
-                          (iota iterations)))
-         (total (length indices))
+         (stats-port (open-file (string-append out "/stats.jsonl") "a"))
+         (indices (list->vector
+                   (filter (lambda (i) (= (modulo i (cdr shard)) (- (car shard) 1)))
+                           (iota iterations))))
+         (total (vector-length indices))
          (results (make-vector total #f))
          (known-before (list-findings out))
          (next 0)
          (done 0)
          (live-sigs '())
+         (environment-failure #f)     ; the first reference failure, or #f
          (mutex (make-mutex))
          (t0 (now))
          (progress (make-progress name total #:quiet? quiet?)))
@@ -373,164 +545,238 @@ a list of (ID . STATUS) with the status each now has."
     (define (worker)
       (let loop ()
         (let ((k (with-mutex mutex
-                   (and (< next total) (let ((k next)) (set! next (+ next 1)) k)))))
+                   (and (not (abort-requested)) (< next total)
+                        (let ((k next)) (set! next (+ next 1)) k)))))
           (when k
-            (let ((o (catch #t
-                       (lambda () (run-one (list-ref indices k) seed ctx pick execute rules))
-                       (lambda (key . args)
-                         (make-outcome (list-ref indices k) (iteration-seed seed (list-ref indices k))
-                                       #f 'inconclusive '()
-                                       (format #f "internal error: ~a ~s" key args)
-                                       #f #f '() #f)))))
-              (with-mutex mutex
-                (vector-set! results k o)
-                (set! done (+ done 1))
-                (when (and (outcome-sig o) (not (member (outcome-sig o) live-sigs)))
-                  (set! live-sigs (cons (outcome-sig o) live-sigs)))
-                ;; One line per iteration as it completes (never rewritten).
-                (scm->json `(("run" . ,run-id) ("recipe" . ,name)
-                             ("t" . ,(- (now) t0)) ("seed" . ,seed)
-                             ("iteration" . ,(outcome-index o))
-                             ("verdict" . ,(symbol->string (outcome-verdict o)))
-                             ("signature" . ,(or (outcome-sig o) 'null))
-                             ("done" . ,done) ("total" . ,total)
-                             ("findings" . ,(length live-sigs)))
-                           stats-port)
-                (newline stats-port)
-                (force-output stats-port)))
-            (loop)))))
-    (let ((threads (map (lambda (_) (call-with-new-thread worker)) (iota (min jobs (max total 1))))))
-      (let wait ()
+            (let* ((i (vector-ref indices k))
+                   (o (catch #t
+                        (lambda () (run-one i seed ctx pick execute rules))
+                        (lambda (key . args)
+                          ;; An abort abandons the case: it did not run.
+                          (and (not (abort-key? key))
+                               (make-outcome i (iteration-seed seed i) #f 'inconclusive '()
+                                             (format #f "internal error: ~a ~s" key args)
+                                             #f #f '() #f))))))
+              (when o
+                (with-mutex mutex
+                  (vector-set! results k o)
+                  (set! done (+ done 1))
+                  (when (and (outcome-sig o) (not (member (outcome-sig o) live-sigs)))
+                    (set! live-sigs (cons (outcome-sig o) live-sigs)))
+                  (when (and (eq? (outcome-verdict o) 'environment) (not environment-failure))
+                    (set! environment-failure (outcome-reason o))
+                    (request-abort! 'environment))
+                  ;; One line per iteration as it completes (never
+                  ;; rewritten).  A worker given up on after an abort
+                  ;; may finish after the port is closed.
+                  (unless (port-closed? stats-port)
+                    (scm->json `(("run" . ,run-id) ("recipe" . ,name)
+                                 ("t" . ,(- (now) t0)) ("seed" . ,seed)
+                                 ("iteration" . ,(outcome-index o))
+                                 ("verdict" . ,(symbol->string (outcome-verdict o)))
+                                 ("signature" . ,(or (outcome-sig o) 'null))
+                                 ("done" . ,done) ("total" . ,total)
+                                 ("findings" . ,(length live-sigs)))
+                               stats-port)
+                    (newline stats-port)
+                    (force-output stats-port))))
+              (loop))))))
+    (let ((threads (map (lambda (_) (call-with-new-thread worker))
+                        (iota (min jobs (max total 1))))))
+      ;; After an abort, workers unwind within a poll interval; one stuck
+      ;; in the in-process engine is given a few seconds, then left behind
+      ;; (the process exits).
+      (let wait ((deadline #f))
         (progress-update! progress (with-mutex mutex done) (with-mutex mutex (length live-sigs)))
         (unless (every thread-exited? threads)
-          (usleep 50000)
-          (wait)))
-      (for-each join-thread threads))
-    (close-port stats-port)
-    (progress-update! progress total (length live-sigs))
-    (progress-finish! progress)
-    ;; Aggregate in iteration order (deterministic whatever --jobs).
-    (let ((counter (make-rule-counter rules))
-          (verdicts (map (lambda (v) (cons v 0)) '("match" "divergence" "known" "inconclusive" "refused")))
-          (reasons '())
-          (refusals '())
-          (first-of '())            ; sig -> outcome
-          (hits '())                ; sig -> count this run
-          (rows '()))
-      (for-each
-       (lambda (o)
-         (let ((v (outcome-verdict o)))
-           (set! verdicts (tally verdicts (symbol->string v)))
-           ;; A rule is hit when it explains a whole divergence (a partial
-           ;; explanation leaves a finding, and is not counted).
-           (when (eq? v 'known) (count-rule-hits! counter (outcome-known o)))
-           (when (eq? v 'inconclusive)
-             (set! reasons (tally reasons (or (outcome-reason o) "?"))))
-           (when (eq? v 'refused)
-             ;; Sizes in messages vary; tally the message's shape.
-             (set! refusals (tally refusals (regexp-substitute/global
-                                             #f "[0-9]+" (or (outcome-reason o) "?")
-                                             'pre "N" 'post))))
-           (when (eq? v 'divergence)
-             (let ((sig (outcome-sig o)))
-               (set! hits (tally hits sig))
-               (unless (assoc sig first-of)
-                 (set! first-of (append first-of (list (cons sig o)))))
-               (record-hit! out sig seed (outcome-index o))))
-           (set! rows (cons (list (format #f "~a:~a ~a ~a" seed (outcome-index o)
-                                          (or (and (outcome-case o) (assoc-ref (outcome-case o) "op")) "?")
-                                          (or (and (outcome-case o) (assoc-ref (outcome-case o) "format")) "?"))
-                                  v
-                                  (cond ((outcome-sig o) => (lambda (s) (string-append "finding " s)))
-                                        ((outcome-reason o) => identity)
-                                        (else "")))
-                            rows))))
-       (vector->list results))
-      ;; Store new findings, then reduce them.
-      (let* ((new-sigs (filter (lambda (sig) (not (member sig known-before))) (map car first-of))))
-        (for-each
-         (lambda (sig)
-           (let ((o (assoc-ref first-of sig)))
-             (store-finding! out sig #:case (outcome-case o) #:chain (outcome-chain o)
-                             #:trace (outcome-trace o) #:diffs (outcome-diffs o)
-                             #:seed seed #:iteration (outcome-index o)
-                             #:engine (context-engine ctx) #:qemu-img (context-qemu-img ctx)
-                             #:qemu-io (context-qemu-io ctx) #:recipe name
-                             #:kind (recipe-kind name)
-                             #:title (finding-title (outcome-case o) (outcome-diffs o))
-                             #:engine-identity engine-id
-                             #:reference-version reference-version
-                             #:run-options `(("ops" . ,(string-join ops ","))
-                                             ("formats" . ,(string-join formats ","))))
-             (reduce-finding! name out sig o ctx execute rules reduce-time quiet?)))
-         new-sigs)
-        ;; Hits, last seen, and a fixed finding hit again is open again.
-        (for-each (lambda (f) (note-seen! out (car f))) first-of)
-        (let* ((seconds (- (now) t0))
-               (still-failing (filter (lambda (r) (member (cdr r) '("open" "flaky"))) replayed))
-               (summary
-                `(("recipe" . ,name)
-                  ("timestamp" . ,(iso-time started))
-                  ("host" . ,(host-name))
-                  ("instar-fuzz-version" . ,%instar-version)
-                  ("qemu-img-version" . ,reference-version)
-                  ("engine-identity" . ,engine-id)
-                  ("seed" . ,seed)
-                  ("iterations" . ,total)
-                  ("shard" . ,(format #f "~a/~a" (car shard) (cdr shard)))
-                  ("jobs" . ,jobs)
-                  ("ops" . ,(list->vector ops))
-                  ("formats" . ,(list->vector formats))
-                  ("engine" . ,(format #f "~a (~a~@[ ~a~])" (engine-name (context-engine ctx))
-                                       (engine-kind (context-engine ctx))
-                                       (and (eq? (engine-kind (context-engine ctx)) 'external)
-                                            (engine-program (context-engine ctx)))))
-                  ("reference" . ,(engine-program (context-qemu-img ctx)))
-                  ("seconds" . ,seconds)
-                  ("rate" . ,(if (> seconds 0) (/ total seconds) 0))
-                  ("child-seconds" . ,(%child-seconds))
-                  ("verdicts" . ,verdicts)
-                  ("new-findings" . ,(length new-sigs))
-                  ("replayed" . (("findings" . ,(length replayed))
-                                 ("still-fail" . ,(assoc-ref replay-counts "open"))
-                                 ("fixed" . ,(assoc-ref replay-counts "fixed"))
-                                 ("flaky" . ,(assoc-ref replay-counts "flaky"))
-                                 ("tries" . ,replay-count)
-                                 ("statuses" . ,(map (lambda (r) (cons (car r) (cdr r))) replayed))))
-                  ("findings" . ,(list->vector
-                                  (map (lambda (f)
-                                         (let ((sig (car f)))
-                                           `(("signature" . ,sig)
-                                             ("shape" . ,(canonical-shape (outcome-diffs (cdr f))))
-                                             ("title" . ,(finding-title (outcome-case (cdr f))
-                                                                        (outcome-diffs (cdr f))))
-                                             ("new" . ,(and (member sig new-sigs) #t))
-                                             ("hits" . ,(assoc-ref hits sig))
-                                             ("total-hits" . ,(finding-hit-count out sig))
-                                             ("first-iteration" . ,(outcome-index (cdr f))))))
-                                       first-of)))
-                  ("whitelist" . ,(rule-counts counter))
-                  ("never-matched-rules" . ,(list->vector (never-matched counter)))
-                  ("inconclusive-reasons" . ,reasons)
-                  ("refusals" . ,refusals)
-                  ("out" . ,out))))
-          (write-json-file (string-append out "/summary.json") summary)
-          (print-summary summary (current-output-port))
-          ;; The stored findings replayed first are test cases too: a
-          ;; report must not read green while the run exits 1.
-          (when junit
-            (write-junit junit name
-                         (append (map (lambda (r)
-                                        (list (string-append "stored " (car r))
-                                              (if (equal? (cdr r) "fixed") 'match 'divergence)
-                                              (string-append "finding " (car r) " " (cdr r))))
-                                      replayed)
-                                 (reverse rows))
-                         seconds))
-          ;; Any finding failing now -- new, seen again, or a stored one
-          ;; still failing its replays -- fails the run: a reused --out
-          ;; never turns a red run green.
-          (exit (if (and (null? first-of) (null? still-failing)) 0 1)))))))
+          (let ((deadline (or deadline (and (abort-requested) (+ (now) 10)))))
+            (unless (and deadline (> (now) deadline))
+              (usleep 50000)
+              (wait deadline)))))
+      (for-each (lambda (t) (when (thread-exited? t) (join-thread t))) threads))
+    (with-mutex mutex (close-port stats-port))
+    (let ((signal (or replay-signal (stopped-by-signal))))
+      (progress-update! progress (with-mutex mutex done) (length live-sigs))
+      (progress-finish! progress)
+      (when environment-failure
+        (format (current-error-port) "~a: environment error: ~a~%" name environment-failure))
+      ;; Every case directory is gone (each worker removed its own while
+      ;; unwinding); make sure, and that no child survives.
+      (when (abort-requested) (abort-cleanup!))
+      (finish-campaign name #:seed seed #:total total #:jobs jobs #:shard shard
+                       #:out out #:ctx ctx #:execute execute #:rules rules
+                       #:reduce-time reduce-time #:junit junit #:quiet? quiet?
+                       #:ops ops #:formats formats #:t0 t0 #:known-before known-before
+                       #:outcomes (filter (lambda (o)
+                                            (and o (not (eq? (outcome-verdict o) 'environment))))
+                                          (vector->list results))
+                       #:signal signal #:environment-failure environment-failure
+                       #:started started #:engine-id engine-id
+                       #:reference-version reference-version #:replayed replayed))))
+
+(define* (finish-campaign name #:key seed total jobs shard out ctx execute rules
+                          reduce-time junit quiet? ops formats t0 known-before outcomes
+                          signal environment-failure started engine-id reference-version
+                          replayed)
+  "Aggregate OUTCOMES (the completed cases, in iteration order), store and
+reduce new findings, write summary.json (and JUnit), print the summary and
+exit.  SIGNAL or ENVIRONMENT-FAILURE: the run stopped early; findings are
+stored but not reduced.  REPLAYED: the stored findings replayed first, as
+(ID . STATUS)."
+  (let ((counter (make-rule-counter rules))
+        (verdicts (map (lambda (v) (cons v 0)) '("match" "divergence" "known" "inconclusive" "refused")))
+        (reasons '())
+        (refusals '())
+        (first-of '())            ; sig -> outcome
+        (hits '())                ; sig -> count this run
+        (rows '())
+        (stopped? (or signal environment-failure)))
+    (for-each
+     (lambda (o)
+       (let ((v (outcome-verdict o)))
+         (set! verdicts (tally verdicts (symbol->string v)))
+         ;; A rule is hit when it explains a whole divergence (a partial
+         ;; explanation leaves a finding, and is not counted).
+         (when (eq? v 'known) (count-rule-hits! counter (outcome-known o)))
+         (when (eq? v 'inconclusive)
+           (set! reasons (tally reasons (or (outcome-reason o) "?"))))
+         (when (eq? v 'refused)
+           ;; Sizes in messages vary; tally the message's shape.
+           (set! refusals (tally refusals (regexp-substitute/global
+                                           #f "[0-9]+" (or (outcome-reason o) "?")
+                                           'pre "N" 'post))))
+         (when (eq? v 'divergence)
+           (let ((sig (outcome-sig o)))
+             (set! hits (tally hits sig))
+             (unless (assoc sig first-of)
+               (set! first-of (append first-of (list (cons sig o)))))
+             (record-hit! out sig seed (outcome-index o))))
+         (set! rows (cons (list (format #f "~a:~a ~a ~a" seed (outcome-index o)
+                                        (or (and (outcome-case o) (assoc-ref (outcome-case o) "op")) "?")
+                                        (or (and (outcome-case o) (assoc-ref (outcome-case o) "format")) "?"))
+                                v
+                                (cond ((outcome-sig o) => (lambda (s) (string-append "finding " s)))
+                                      ((outcome-reason o) => identity)
+                                      (else "")))
+                          rows))))
+     outcomes)
+    ;; Store new findings, then reduce them (not after a stop: a signal
+    ;; asks for an end, and the environment is broken).
+    (let* ((new-sigs (filter (lambda (sig) (not (member sig known-before))) (map car first-of)))
+           (signal
+            (or signal
+                (catch 'instar-abort
+                  (lambda ()
+                    (for-each
+                     (lambda (sig)
+                       (let ((o (assoc-ref first-of sig)))
+                         (store-finding! out sig #:case (outcome-case o) #:chain (outcome-chain o)
+                                         #:trace (outcome-trace o) #:diffs (outcome-diffs o)
+                                         #:seed seed #:iteration (outcome-index o)
+                                         #:engine (context-engine ctx) #:qemu-img (context-qemu-img ctx)
+                                         #:qemu-io (context-qemu-io ctx) #:recipe name
+                                         #:kind (recipe-kind name)
+                                         #:title (finding-title (outcome-case o) (outcome-diffs o))
+                                         #:engine-identity engine-id
+                                         #:reference-version reference-version
+                                         #:run-options `(("ops" . ,(string-join ops ","))
+                                                         ("formats" . ,(string-join formats ","))))))
+                     new-sigs)
+                    ;; Hits, last seen, and a fixed finding hit again is
+                    ;; open again (a stop does not change that: the hits
+                    ;; happened).
+                    (for-each (lambda (f) (note-seen! out (car f))) first-of)
+                    (unless stopped?
+                      (for-each
+                       (lambda (sig)
+                         (reduce-finding! name out sig (assoc-ref first-of sig) ctx execute rules
+                                          reduce-time quiet?))
+                       new-sigs))
+                    #f)
+                  (lambda _
+                    (abort-cleanup!)
+                    (stopped-by-signal)))))
+           (seconds (- (now) t0))
+           (ran (length outcomes))
+           (replay-counts (map (lambda (st)
+                                 (cons st (count (lambda (r) (equal? (cdr r) st)) replayed)))
+                               '("open" "fixed" "flaky")))
+           (still-failing (filter (lambda (r) (member (cdr r) '("open" "flaky"))) replayed))
+           (summary
+            `(("recipe" . ,name)
+              ("timestamp" . ,(iso-time started))
+              ("host" . ,(host-name))
+              ("instar-fuzz-version" . ,%instar-version)
+              ("qemu-img-version" . ,reference-version)
+              ("engine-identity" . ,engine-id)
+              ("seed" . ,seed)
+              ("iterations" . ,total)
+              ("iterations-run" . ,ran)
+              ("interrupted" . ,(and signal #t))
+              ("signal" . ,(if signal (signal-name signal) 'null))
+              ("environment-error" . ,(or environment-failure 'null))
+              ("shard" . ,(format #f "~a/~a" (car shard) (cdr shard)))
+              ("jobs" . ,jobs)
+              ("ops" . ,(list->vector ops))
+              ("formats" . ,(list->vector formats))
+              ("engine" . ,(format #f "~a (~a~@[ ~a~])" (engine-name (context-engine ctx))
+                                   (engine-kind (context-engine ctx))
+                                   (and (eq? (engine-kind (context-engine ctx)) 'external)
+                                        (engine-program (context-engine ctx)))))
+              ("reference" . ,(engine-program (context-qemu-img ctx)))
+              ("seconds" . ,seconds)
+              ("rate" . ,(if (> seconds 0) (/ ran seconds) 0))
+              ("child-seconds" . ,(%child-seconds))
+              ("verdicts" . ,verdicts)
+              ("new-findings" . ,(length new-sigs))
+              ("replayed" . (("findings" . ,(length replayed))
+                             ("still-fail" . ,(assoc-ref replay-counts "open"))
+                             ("fixed" . ,(assoc-ref replay-counts "fixed"))
+                             ("flaky" . ,(assoc-ref replay-counts "flaky"))
+                             ("tries" . ,replay-count)
+                             ("statuses" . ,(map (lambda (r) (cons (car r) (cdr r))) replayed))))
+              ("findings" . ,(list->vector
+                              (map (lambda (f)
+                                     (let ((sig (car f)))
+                                       `(("signature" . ,sig)
+                                         ("shape" . ,(canonical-shape (outcome-diffs (cdr f))))
+                                         ("title" . ,(finding-title (outcome-case (cdr f))
+                                                                    (outcome-diffs (cdr f))))
+                                         ("new" . ,(and (member sig new-sigs) #t))
+                                         ("hits" . ,(assoc-ref hits sig))
+                                         ("total-hits" . ,(finding-hit-count out sig))
+                                         ("first-iteration" . ,(outcome-index (cdr f))))))
+                                   first-of)))
+              ("whitelist" . ,(rule-counts counter))
+              ("never-matched-rules" . ,(list->vector (never-matched counter)))
+              ("inconclusive-reasons" . ,reasons)
+              ("refusals" . ,refusals)
+              ("out" . ,out))))
+      (write-json-file (string-append out "/summary.json") summary)
+      (print-summary summary (current-output-port))
+      ;; The stored findings replayed first are test cases too: a
+      ;; report must not read green while the run exits 1.
+      (when junit
+        (write-junit junit name
+                     (append (map (lambda (r)
+                                    (list (string-append "stored " (car r))
+                                          (if (equal? (cdr r) "fixed") 'match 'divergence)
+                                          (string-append "finding " (car r) " " (cdr r))))
+                                  replayed)
+                             (reverse rows))
+                     seconds))
+      (cond
+       (signal
+        (format (current-error-port) "~a: interrupted by ~a after ~a of ~a iterations~%"
+                name (signal-name signal) ran total)
+        (exit (exit-interrupted signal)))
+       (environment-failure (exit exit-environment))
+       ;; Any finding failing now -- new, seen again, or a stored one
+       ;; still failing its replays -- fails the run: a reused --out
+       ;; never turns a red run green.
+       (else (exit (if (and (null? first-of) (null? still-failing))
+                       exit-no-findings
+                       exit-findings)))))))
 
 (define (reduce-finding! name out sig o ctx execute rules seconds quiet?)
   (let ((t0 (now)))
@@ -539,7 +785,10 @@ a list of (ID . STATUS) with the status each now has."
         (lambda ()
           (call-with-values (lambda () (judge-case case ctx execute rules))
             (lambda (verdict diffs reason chain trace known s) s)))
-        (lambda _ #f)))
+        (lambda (key . args)
+          ;; An abort ends the reduction (the caller stops); anything
+          ;; else is a variant that does not reproduce.
+          (if (abort-key? key) (apply throw key args) #f))))
     (call-with-values
         (lambda () (reduce-case (outcome-case o) signature-of #:seconds seconds))
       (lambda (reduced accepted tries timed-out?)

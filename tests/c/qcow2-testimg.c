@@ -190,6 +190,62 @@ int timg_create(struct timg *t, const struct timg_opts *o)
     return 0;
 }
 
+int timg_create_many_l2(struct timg *t, uint64_t n)
+{
+    const uint64_t cs = 512, rbe = 256;
+    uint64_t l1c = (n * 8 + cs - 1) / cs, rtc = 1, nrb = 1, total, rb0, l10, d0;
+    uint8_t *buf;
+    int rc;
+    for (;;) {
+        for (;;) {
+            uint64_t need;
+            total = 1 + rtc + nrb + l1c + 2 * n;
+            need = (total + rbe - 1) / rbe;
+            if (need <= nrb)
+                break;
+            nrb = need;
+        }
+        if (nrb * 8 <= rtc * cs)
+            break;
+        rtc++;
+    }
+    rb0 = 1 + rtc;
+    l10 = rb0 + nrb;
+    d0 = l10 + l1c;
+    buf = calloc(total, cs);
+    if (buf == NULL)
+        return -1;
+    instar_put_be32(buf, 0x514649fb);
+    instar_put_be32(buf + 4, 3);
+    instar_put_be32(buf + 20, 9);
+    instar_put_be64(buf + 24, n * 32768);
+    instar_put_be32(buf + 36, (uint32_t)n);
+    instar_put_be64(buf + 40, l10 * cs);
+    instar_put_be64(buf + 48, cs);
+    instar_put_be32(buf + 56, (uint32_t)rtc);
+    instar_put_be32(buf + 96, 4);
+    instar_put_be32(buf + 100, 104);
+    for (uint64_t i = 0; i < nrb; i++)
+        instar_put_be64(buf + cs + i * 8, (rb0 + i) * cs);
+    for (uint64_t c = 0; c < total; c++)
+        instar_put_be16(buf + (rb0 + c / rbe) * cs + (c % rbe) * 2, 1);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t l2 = d0 + 2 * i, d = l2 + 1;
+        instar_put_be64(buf + l10 * cs + i * 8, (l2 * cs) | COPIED);
+        instar_put_be64(buf + l2 * cs, (d * cs) | COPIED);
+        memset(buf + d * cs, 0x5a, cs);
+    }
+    memset(t, 0, sizeof *t);
+    t->cb = 9;
+    t->cs = cs;
+    t->order = 4;
+    t->version = 3;
+    instar_mem_io_init(&t->m, 1ull << 31);
+    rc = instar_mem_io_load(&t->m, buf, (size_t)(total * cs));
+    free(buf);
+    return rc == 0 ? 0 : -1;
+}
+
 void timg_free(struct timg *t)
 {
     instar_mem_io_free(&t->m);

@@ -37,6 +37,11 @@ struct timg_opts {
 
 int timg_create(struct timg *t, const struct timg_opts *o);
 void timg_free(struct timg *t);
+/* A 512-byte-cluster v3 image whose L1 names N distinct L2 tables, each
+ * with one data cluster (0x5a): header, refcount table, refcount blocks,
+ * L1, then N (L2, data) pairs.  Laid out in one buffer, so N may be in the
+ * hundreds of thousands (the planner's per-round cost benchmark). */
+int timg_create_many_l2(struct timg *t, uint64_t n);
 
 uint64_t timg_u64(struct timg *t, uint64_t off);
 uint32_t timg_u32(struct timg *t, uint64_t off);

@@ -480,9 +480,91 @@ static void test_bitmaps(void)
     timg_free(&t);
 }
 
+/* qemu's limits with persistent bitmaps (qcow2_co_truncate's order): the
+ * L1 limit is not skipped by the bitmap check; a bitmap whose data would
+ * outgrow 512 MiB leaves every bitmap marked in use (qemu's failed store),
+ * its table unchanged; past 2^41 granules (qemu aborts) a refusal. */
+static void test_bitmap_limits(void)
+{
+    struct timg t;
+    struct timg_opts o = def(1ull << 30);
+    struct rs r;
+    uint64_t dir, tab, len;
+    uint8_t *before;
+
+    o.cluster_bits = 12;
+    timg_create(&t, &o);
+    timg_bitmap(&t, 12, 2);
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "16T", 0, INSTAR_PREALLOC_OFF, "4K clusters, bitmap: 1G -> 16T");
+    is_int(r.rc, INSTAR_E_TOO_LARGE, "past the L1 limit with a bitmap: refused");
+    ok(rs_same(&t, before, len), "the refusal leaves the image byte-identical");
+    free(before);
+    r = rs_do(&t, "8796093022720", 0, INSTAR_PREALLOC_OFF, "bitmap: one sector past 8T");
+    is_int(r.rc, INSTAR_E_TOO_LARGE, "one sector past the L1 limit: refused");
+    r = rs_do(&t, "1E", 0, INSTAR_PREALLOC_OFF, "bitmap: 1E");
+    is_int(r.rc, INSTAR_E_TOO_LARGE, "1E with a bitmap: refused by the L1 limit");
+    timg_free(&t);
+
+    timg_create(&t, &o);
+    dir = timg_bitmap(&t, 9, 2);
+    tab = timg_u64(&t, dir);
+    r = rs_do(&t, "2T", 0, INSTAR_PREALLOC_OFF, "512-byte granularity: 1G -> 2T");
+    is_int(r.rc, INSTAR_OK, "at the bitmap data limit (512 MiB): resized");
+    dir = timg_u64(&t, 112 + 24);
+    is_u64(timg_u32(&t, dir + 12), 2, "the bitmap stays consistent (rewritten)");
+    is_u64(timg_u32(&t, dir + 8), 131072, "its table has the 131072 entries 2T needs");
+    tab = timg_u64(&t, dir);
+    r = rs_do(&t, "2199023256064", 0, INSTAR_PREALLOC_OFF, "one sector past 2T");
+    is_int(r.rc, INSTAR_OK, "one sector past the bitmap limit: resized, as qemu");
+    is_u64(timg_u64(&t, 24), 2199023256064ull, "the new size");
+    is_u64(timg_u64(&t, 112 + 24), dir, "the directory stays where it is");
+    is_u64(timg_u32(&t, dir + 12), 3, "the bitmap is marked in use");
+    is_u64(timg_u64(&t, dir), tab, "its table unchanged");
+    r = rs_do(&t, "3T", 0, INSTAR_PREALLOC_OFF, "in use after the limit");
+    is_int(r.rc, INSTAR_E_BITMAPS, "then an in-use bitmap: refused");
+    timg_free(&t);
+
+    /* The in-use marks come before the commit: every prefix is clean. */
+    timg_create(&t, &o);
+    timg_bitmap(&t, 9, 2);
+    rs_crash_prefixes(&t, "2199023256064", 0, INSTAR_PREALLOC_OFF, "bitmaps marked in use");
+    {
+        struct instar_resize_args a;
+        struct instar_image_plan p;
+        size_t at_dir = SIZE_MAX, at_size = SIZE_MAX;
+        uint64_t d = timg_u64(&t, 112 + 24);
+        memset(&a, 0, sizeof a);
+        a.format = INSTAR_FORMAT_QCOW2;
+        instar_parse_size_spec("2199023256064", &a.size);
+        is_int(instar_image_plan(&t.m.io, &a, &p, NULL), INSTAR_OK, "planned again");
+        for (size_t k = 0; k < p.plan.npatches; k++) {
+            if (p.plan.patches[k].offset == d && at_dir == SIZE_MAX)
+                at_dir = k;
+            if (p.plan.patches[k].offset == 24 && at_size == SIZE_MAX)
+                at_size = k;
+        }
+        ok(at_dir < at_size && at_size != SIZE_MAX,
+           "the in-use marks (patch %zu) precede the size commit (patch %zu)", at_dir, at_size);
+        instar_image_plan_free(&p);
+    }
+    timg_free(&t);
+
+    o.cluster_bits = 21;
+    timg_create(&t, &o);
+    timg_bitmap(&t, 16, 2);
+    before = rs_snapshot_bytes(&t, &len);
+    r = rs_do(&t, "1E", 0, INSTAR_PREALLOC_OFF, "2M clusters, 64K granularity: 1E");
+    is_int(r.rc, INSTAR_E_BITMAPS, "more than 2^41 granules (qemu aborts): refused");
+    ok(rs_same(&t, before, len), "the refusal leaves the image byte-identical");
+    free(before);
+    timg_free(&t);
+}
+
 int main(void)
 {
     test_bitmaps();
+    test_bitmap_limits();
     test_holed_reftable();
     test_header_only();
     test_l1_grow();

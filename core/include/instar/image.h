@@ -88,36 +88,60 @@ int instar_resize_file(const char *path, const struct instar_resize_args *args,
 struct instar_create_opts {
     enum instar_format format;
     uint64_t size;
+    bool size_set;              /* a size was given (qemu-img needs one) */
     enum instar_prealloc prealloc;
     /* qcow2 */
-    uint32_t cluster_size;      /* 0: default 65536 */
+    uint64_t cluster_size;      /* 0: default 65536 */
     bool extended_l2;
     bool lazy_refcounts;
-    uint32_t refcount_bits;     /* 0: default 16 */
+    uint64_t refcount_bits;     /* 0: default 16 */
     uint32_t compat;            /* 0: default (3); 2 = "0.10", 3 = "1.1" */
     /* Whether cluster_size / refcount_bits were given (an explicit 0 is
      * an error for qemu-img, not the default). */
     bool cluster_size_set;
     bool refcount_bits_set;
-    /* vpc / vhdx / vmdk */
+    /* vpc / vhdx / vmdk; an explicitly empty string is an error for
+     * qemu-img, so "given" is kept apart from "empty". */
     char subformat[32];         /* "" = the format's default */
-    uint32_t block_size;        /* vhdx block_size; 0 = default */
-    uint32_t log_size;          /* vhdx log_size; 0 = default */
+    bool subformat_set;
+    uint64_t block_size;        /* vhdx block_size; 0 = default */
+    uint64_t log_size;          /* vhdx log_size (when log_size_set) */
+    bool log_size_set;
     bool force_size;            /* vpc */
     bool block_state_zero;      /* vhdx (default true) */
     char adapter_type[16];      /* vmdk */
+    bool adapter_type_set;
     bool zeroed_grain;          /* vmdk */
     /* The file being created, when known (instar_create_file sets it):
      * vmdk writes its base name into the descriptor's extent line. */
     const char *path;
 };
 void instar_create_opts_init(struct instar_create_opts *o, enum instar_format fmt);
-/* Apply one "key=value" option; INSTAR_E_INVALID_OPTION with a message. */
+/* Apply one "key=value" option with qemu-img 7.2's typing (sizes, numbers,
+ * on/off booleans, enumerations) and messages; INSTAR_E_INVALID_OPTION. */
 int instar_create_opts_set(struct instar_create_opts *o, const char *key,
                            const char *value, struct instar_diag *diag);
+/* Apply a whole "k=v[,k=v...]" list as qemu's option parser reads it:
+ * ",," is a literal comma, a bare "k" is k=on and "nok" k=off, later
+ * keys override earlier ones, the first bad element stops the parse. */
+int instar_create_opts_parse_list(struct instar_create_opts *o, const char *list,
+                                  struct instar_diag *diag);
+/* qemu-img's checks of an option list given to -o (not empty, no leading
+ * comma, no odd run of trailing commas) and of "help" / "?" in it. */
+bool instar_create_option_list_valid(const char *list);
+bool instar_create_option_list_wants_help(const char *list);
+/* Every refusal the options and the size can cause, without any I/O: a
+ * create that passes this fails afterwards only on I/O. */
+int instar_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
 
+/* Write a new image into IO (checked first; IO should be empty). */
 int instar_image_create(struct instar_io *io, const struct instar_create_opts *o,
                         struct instar_diag *diag);
+/* Create PATH: everything is checked before the file is opened; an
+ * existing regular file is truncated only then; a device node is written
+ * in place (never truncated); anything else is refused by truncation's
+ * own error.  A failed qcow2 create removes the file only if this call
+ * created it. */
 int instar_create_file(const char *path, const struct instar_create_opts *o,
                        struct instar_diag *diag);
 

@@ -21,10 +21,25 @@ struct instar_io_ops {
     int (*pwrite)(struct instar_io *io, const void *buf, size_t len, uint64_t off);
     int (*get_size)(struct instar_io *io, uint64_t *size);
     int (*set_size)(struct instar_io *io, uint64_t size);
-    /* Make [OFF, OFF+LEN) read as zeros (may punch or write zeros). */
+    /* Make [OFF, OFF+LEN) read as zeros, backed by storage (full
+     * preallocation: the zeros are really allocated). */
     int (*zero)(struct instar_io *io, uint64_t off, uint64_t len);
     /* Reserve [OFF, OFF+LEN) (posix_fallocate); may extend the file. */
     int (*allocate)(struct instar_io *io, uint64_t off, uint64_t len);
+    /* Make [OFF, OFF+LEN) read as zeros without taking space the file
+     * does not use yet: holes stay holes, data is zeroed in place; only
+     * the part past the end of file is written (it extends the file).
+     * A plan's ZERO_FILL patches go through here, so a sparse (possibly
+     * hostile) file cannot make a resize fill the disk. */
+    int (*clear)(struct instar_io *io, uint64_t off, uint64_t len);
+    /* Reserve space for [OFF, OFF+LEN) without changing the file's length
+     * or any byte (fallocate FALLOC_FL_KEEP_SIZE), so that running out of
+     * space is found before anything is written.  Fails with sys_errno
+     * EOPNOTSUPP when the store cannot reserve. */
+    int (*reserve)(struct instar_io *io, uint64_t off, uint64_t len);
+    /* Give back what reserve took past LENGTH, the file's length, and
+     * leave the length at LENGTH (best effort: it is only space). */
+    int (*unreserve)(struct instar_io *io, uint64_t length);
     int (*sync)(struct instar_io *io);
 };
 

@@ -46,8 +46,8 @@ struct instar_patch {
 /* What kind of table a planner asks the host to stage. */
 enum instar_need_kind {
     INSTAR_NEED_NONE = 0,
-    INSTAR_NEED_REFBLOCK,     /* qcow2 refcount block: index into the refcount table */
-    INSTAR_NEED_L2,           /* qcow2 L2 table: index into the L1 table */
+    INSTAR_NEED_REFBLOCK,     /* qcow2 refcount blocks: indices into the refcount table */
+    INSTAR_NEED_L2,           /* qcow2 L2 tables: indices into the L1 table */
     INSTAR_NEED_BYTES         /* any format: a raw byte range of the file */
 };
 
@@ -55,6 +55,11 @@ struct instar_need {
     enum instar_need_kind kind;
     uint64_t index;           /* table index, or file offset for NEED_BYTES */
     uint64_t length;          /* bytes, for NEED_BYTES */
+    /* REFBLOCK and L2: the tables [index, index + count) that the refcount
+     * table or L1 table names (entries that are zero or already staged are
+     * skipped); count is at least 1.  A planner that needs thousands of
+     * tables asks for them in one round instead of a round per 64. */
+    uint64_t count;
 };
 
 struct instar_resize_plan {

@@ -180,6 +180,16 @@ int instar_plan_resize_raw(const struct instar_raw_resize_opts *opts,
 int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
                              uint8_t *scratch, size_t scratch_len,
                              struct instar_resize_plan *plan);
+/* The persistent bitmap qemu-img names for the resize OPTS describes (the
+ * staged options of the last planner call), copied into NAME (at most LEN
+ * bytes with the NUL): 1 when it is the first bitmap in use (the refusal
+ * INSTAR_E_BITMAPS), 2 when a grow leaves a bitmap beyond qemu's limits
+ * (512 MiB of bitmap data) so that the plan marks every bitmap in use, as
+ * qemu's failed store leaves them; 3 when a bitmap would need more than
+ * 2^41 bits, more than qemu can load (the refusal INSTAR_E_BITMAPS);
+ * 0 when none of these. */
+int instar_qcow2_bitmap_report(const struct instar_qcow2_resize_opts *opts, char *name,
+                               size_t len);
 int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
                            uint8_t *scratch, size_t scratch_len,
                            struct instar_resize_plan *plan);
