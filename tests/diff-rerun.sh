@@ -68,6 +68,38 @@ grep -q '^1 stored finding replayed: 0 still fail, 0 fixed, 1 flaky$' "$TMPD/fla
 ok $? "flaky: summary line"
 ok $([ "$(status_of)" = flaky ]; echo $?) "flaky: status flaky ($(status_of))"
 
+# A signal while the stored findings are replayed: exit 130, summary.json
+# (interrupted, no case drawn), and the finding exactly as it was -- a
+# stop marks a finding neither fixed nor open.
+cat >"$TMPD/hang" <<EOS
+#!/bin/sh
+[ "\$1" = resize ] || exec "$QEMU_IMG" "\$@"
+echo \$\$ >>"$TMPD/hang.pids"
+sleep 1000 &
+echo \$! >>"$TMPD/hang.pids"
+wait
+EOS
+chmod +x "$TMPD/hang"
+cp "$out/findings/$sig/finding.json" "$TMPD/finding.before"
+n0=$(lines)
+env --default-signal=INT "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$RECIPE" --out "$out" \
+    --tmpdir "$TMPD" -q --formats raw --ops resize,resize-shared --instar "$TMPD/hang" \
+    --timeout 60 --seed 7 --iterations 4 >"$TMPD/int.log" 2>&1 &
+rpid=$!
+i=0
+while [ "$(cat "$TMPD/hang.pids" 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 300 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+kill -INT $rpid
+wait $rpid; rc=$?
+while read -r p; do kill -9 "$p" 2>/dev/null; done <"$TMPD/hang.pids"
+ok $([ $rc -eq 130 ]; echo $?) "signal during the replay: exit 130 (got $rc)"
+grep -q '"interrupted": true' "$out/summary.json" && grep -q '"iterations-run": 0' "$out/summary.json"
+ok $? "signal during the replay: summary.json written, no case run"
+cmp -s "$TMPD/finding.before" "$out/findings/$sig/finding.json"
+ok $? "signal during the replay: the finding is left as it was ($(status_of))"
+ok $([ "$(lines)" -eq "$n0" ]; echo $?) "signal during the replay: no iteration in stats.jsonl"
+
 # A correct engine: replayed 3 times without failing, fixed, green.
 rd fixed.log --instar "$QEMU_IMG" --seed 7 --iterations 0
 ok $([ $rc -eq 0 ]; echo $?) "after the fix: exit 0 (was $rc)"
