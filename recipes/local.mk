@@ -13,6 +13,7 @@ DIFF_MODULES = \
 	scm/instar/oracles.scm \
 	scm/instar/whitelist.scm \
 	scm/instar/findings.scm \
+	scm/instar/store.scm \
 	scm/instar/reduce.scm \
 	scm/instar/report.scm \
 	scm/instar/preflight.scm \
@@ -46,6 +47,7 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-leak.sh \
 	tests/diff-wrong-refusals.sh \
 	tests/diff-held.sh \
+	tests/diff-rerun.sh \
 	tests/diff-recipes.sh \
 	tests/diff-stop.sh
 
@@ -78,12 +80,14 @@ scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \
 	scm/instar/oracles.go
+scm/instar/store.go: scm/instar/config.go scm/instar/process.go scm/instar/engine.go \
+	scm/instar/findings.go
 scm/instar/reduce.go: scm/instar/pickers.go
 scm/instar/report.go: scm/instar/findings.go
 scm/instar/preflight.go: scm/instar/process.go
 scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
 	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
-	scm/instar/findings.go scm/instar/reduce.go scm/instar/report.go \
+	scm/instar/findings.go scm/instar/store.go scm/instar/reduce.go scm/instar/report.go \
 	scm/instar/preflight.go
 
 recipesdir = $(pkgdatadir)/recipes

@@ -21,12 +21,13 @@ usage: guile -s resize-diff.scm [OPTIONS]
 Differential fuzzing of resize: the engine under test against qemu-img.
 
   --seed N           master seed (default: from the clock, printed)
-  --iterations N     iterations (default 200)
+  --iterations N     iterations (default 200; 0: only replay stored findings)
   --jobs N           parallel workers (default 1); results do not depend on it
   --shard K/N        run only iterations I with I mod N = K-1
   --out DIR          output directory (default ./instar-out, reused so
                      findings accumulate)
-  --replay SIG|S:I   re-run one finding, or iteration I of seed S, alone
+  --replay SIG|S:I   re-run one finding (with the engine it recorded unless
+                     --instar), or iteration I of seed S, alone
   --instar PATH      test an external qemu-img-compatible binary instead of
                      the in-process engine
   --qemu-img PATH    the reference (default: $QEMU_IMG or qemu-img on PATH)

@@ -231,7 +231,9 @@ ok $([ "$n" -eq 0 ]; echo $?) "timeout: neither the wrapper nor its child surviv
 ## The convention is in every recipe's --help.
 for r in resize-diff create-diff resize-consistency; do
     "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$abs_top_srcdir/recipes/$r.scm" --help >"$TMPD/h.txt" 2>&1
-    grep -q '^Exit status: 0 no new findings, 1 new findings, 2 usage error' "$TMPD/h.txt" &&
+    grep -q '^Exit status: 0 no finding fails, 1 a finding fails (new, seen again, or$' "$TMPD/h.txt" &&
+        grep -q '^stored and still failing), 2 usage error' "$TMPD/h.txt" &&
+        grep -q '^Every run first replays the open findings stored in --out' "$TMPD/h.txt" &&
         grep -q '130 Ctrl-C, 143 SIGTERM' "$TMPD/h.txt"
     ok $? "$r --help: the exit status convention"
 done

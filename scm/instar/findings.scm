@@ -42,7 +42,9 @@
             write-json-file
             trace->json
             repro-script
-            mkdir-p))
+            mkdir-p
+            iso-time
+            finding-title))
 
 ;;; Hashing: (instar core)'s xxh3-128 when the extension is loaded, else
 ;;; libxxhash through the FFI -- the same function, so signatures agree.
@@ -68,7 +70,9 @@
 (define hash-mutex (make-mutex))
 
 (define (xxh3-128-hex s)
-  (let ((bv (string->utf8 s)))
+  "The xxh3-128 of S (a string, hashed as UTF-8, or a bytevector) as 32
+lower-case hex digits."
+  (let ((bv (if (bytevector? s) s (string->utf8 s))))
     (format #f "~32,'0x"
             (if core-xxh3-128
                 (core-xxh3-128 bv)
@@ -102,6 +106,42 @@ the step kind too, so they go through `op-kind' as well."
 
 (define (signature diffs) (xxh3-128-hex (canonical-shape diffs)))
 
+;;; Titles.
+
+(define (case-title case)
+  (let ((fmt (or (assoc-ref case "format") "?"))
+        (op (or (assoc-ref case "op") "?")))
+    (cond
+     ((equal? op "create") (string-append fmt " create"))
+     ((equal? op "regrow") (string-append fmt " shrink and regrow"))
+     ((equal? op "resize-held") (string-append fmt " resize of a held image"))
+     (else
+      (let* ((rs (assoc-ref case "resizes"))
+             (r (and (vector? rs) (> (vector-length rs) 0) (vector-ref rs 0))))
+        (string-append fmt (if (and r (eq? #t (assoc-ref r "shrink"))) " shrink" " grow")
+                       (if (equal? op "resize-shared") " (shared start)" "")))))))
+
+(define (diff-phrase d)
+  (let ((oracle (assoc-ref d "oracle")) (field (assoc-ref d "field"))
+        (e (assoc-ref d "engine")) (r (assoc-ref d "reference")))
+    (cond
+     ((equal? oracle "exit-class")
+      (format #f "~a ~a where the reference gives ~a" field
+              (if (equal? e "ok") "succeeds" (format #f "ends in ~a" e)) r))
+     ((equal? oracle "data") "guest data differs")
+     ((equal? oracle "length") "file length differs")
+     ((equal? oracle "size") (format #f "wrong ~a" field))
+     ((equal? oracle "check") (format #f "check ~a" (if (equal? field "clean") "not clean" field)))
+     (else (format #f "~a.~a differs" oracle field)))))
+
+(define (finding-title case diffs)
+  "A readable title for a differential finding: the case's format and
+operation, then its first difference (`qcow2 shrink: info.actual-size
+differs'), and how many more."
+  (let ((ps (delete-duplicates (map diff-phrase diffs))))
+    (format #f "~a: ~a~a" (case-title case) (if (null? ps) "?" (car ps))
+            (if (> (length ps) 1) (format #f " (+~a more)" (- (length ps) 1)) ""))))
+
 ;;; Files.
 
 (define (mkdir-p dir)
@@ -131,33 +171,58 @@ the step kind too, so they go through `op-kind' as well."
              ("result" . ,(if (result? r) (result->alist r) r)))))
         (trace-steps trace))))
 
-(define (record-hit! out sig seed iteration)
-  (let ((dir (string-append (finding-directory out sig) "/hits")))
+(define (iso-time t)
+  (strftime "%Y-%m-%dT%H:%M:%SZ" (gmtime t)))
+
+(define* (record-hit! out sig seed iteration #:key (time (current-time)))
+  "Record that iteration ITERATION of master seed SEED hit SIG: one file
+per (seed, iteration), so the same hit is never counted twice and merging
+two stores adds their distinct hits.  A hit seen again keeps the time it
+was first seen."
+  (let* ((dir (string-append (finding-directory out sig) "/hits"))
+         (file (format #f "~a/~a-~a.json" dir seed iteration)))
     (mkdir-p dir)
-    (write-json-file (format #f "~a/~a-~a.json" dir seed iteration)
-                     `(("seed" . ,seed) ("iteration" . ,iteration)))))
+    (unless (file-exists? file)
+      (write-json-file file
+                       `(("seed" . ,seed) ("iteration" . ,iteration)
+                         ("time" . ,(iso-time time)))))))
 
 (define (finding-hit-count out sig)
+  "How many distinct hits (files under hits/) SIG has in OUT."
   (let ((dir (string-append (finding-directory out sig) "/hits")))
     (if (file-exists? dir)
         (length (scandir dir (lambda (f) (string-suffix? ".json" f))))
         0)))
 
 (define (list-findings out)
+  "The signatures of the findings stored under OUT/findings, sorted."
   (let ((dir (string-append out "/findings")))
     (if (file-exists? dir)
         (filter (lambda (f) (finding-exists? out f))
-                (or (scandir dir (lambda (f) (not (member f '("." "..")))))
+                (or (scandir dir (lambda (f) (not (member f '("." "..")))) string<?)
                     '()))
         '())))
 
 (define* (store-finding! out sig #:key case chain trace diffs seed iteration
-                         engine qemu-img qemu-io recipe (run-options '()))
-  "Write finding.json and repro.sh for a new signature."
+                         engine qemu-img qemu-io recipe (run-options '())
+                         (kind "divergence") (title #f) (time (current-time))
+                         (engine-identity #f) (reference-version #f))
+  "Write finding.json and repro.sh for a new signature.  finding.json
+follows the store's one schema (see (instar store)): id, kind, title,
+first/last seen, hits, status, engine and reference identity, then what
+this kind needs to replay it (the case, its chain, every output)."
   (let ((dir (finding-directory out sig)))
     (mkdir-p dir)
     (write-json-file (string-append dir "/finding.json")
-                     `(("signature" . ,sig)
+                     `(("schema" . 2)
+                       ("id" . ,sig)
+                       ("signature" . ,sig)
+                       ("kind" . ,kind)
+                       ("title" . ,(or title (finding-title case diffs)))
+                       ("status" . "open")
+                       ("first-seen" . ,(iso-time time))
+                       ("last-seen" . ,(iso-time time))
+                       ("hits" . ,(finding-hit-count out sig))
                        ("shape" . ,(canonical-shape diffs))
                        ("title" . ,(finding-title case diffs))
                        ("recipe" . ,recipe)
@@ -166,10 +231,12 @@ the step kind too, so they go through `op-kind' as well."
                        ("replay" . ,(format #f "~a:~a" seed iteration))
                        ;; --ops/--formats: what S:I needs to pick this case again.
                        ("run-options" . ,run-options)
-                       ("engine" . (("name" . ,(engine-name engine))
-                                    ("kind" . ,(symbol->string (engine-kind engine)))
-                                    ("program" . ,(engine-program engine))))
+                       ("engine" . ,(or engine-identity
+                                        `(("name" . ,(engine-name engine))
+                                          ("kind" . ,(symbol->string (engine-kind engine)))
+                                          ("program" . ,(engine-program engine)))))
                        ("reference" . ,(engine-program qemu-img))
+                       ("reference-version" . ,(or reference-version 'null))
                        ("diffs" . ,(list->vector diffs))
                        ("case" . ,case)
                        ("chain" . ,(list->vector chain))
@@ -184,6 +251,15 @@ the step kind too, so they go through `op-kind' as well."
       (chmod file #o755))))
 
 ;;; repro.sh
+
+(define (absolute-program p)
+  "P as an absolute file name when it names a file relative to the current
+directory (so repro.sh works from anywhere); a bare name found on PATH, or
+a missing file, is left as it is."
+  (if (and (string? p) (string-index p #\/) (not (string-prefix? "/" p))
+           (file-exists? p))
+      (canonicalize-path p)
+      p))
 
 (define (sh-quote s)
   (string-append "'" (string-join (string-split s #\') "'\\''") "'"))
@@ -211,15 +287,30 @@ the step kind too, so they go through `op-kind' as well."
     (define (tool-argv side argv)
       ;; Replace the program with the $ENGINE / $QEMU_IMG variable.
       (string-append (tool-var side) " " (sh-argv (cdr argv) vars)))
+    (define (uses? names sides-wanted)
+      (any (lambda (step)
+             (and (member (assoc-ref step "step") names)
+                  (or (not sides-wanted)
+                      (member (or (assoc-ref step "side") "both") sides-wanted))))
+           chain))
     (emit "#!/bin/sh")
     (emit "# repro.sh -- standalone reproducer written by instar-fuzz.")
     (emit "# Divergence: " title)
     (emit "# Replay inside instar-fuzz: --replay " replay)
-    (emit "# Exit status 1 when a difference between the two images shows.")
+    (emit "# Runs from any directory (absolute tool paths, a private temporary")
+    (emit "# directory).  Exit status 1 when the difference shows, 0 when it")
+    (emit "# does not, 3 when a tool is missing (override QEMU_IMG, QEMU_IO, ENGINE).")
     (emit "set -u")
-    (emit "QEMU_IMG=${QEMU_IMG:-" (sh-quote (engine-program qemu-img)) "}")
-    (emit "QEMU_IO=${QEMU_IO:-" (sh-quote qemu-io) "}")
-    (emit "ENGINE=${ENGINE:-" (sh-quote (or (engine-program engine) "instar-img")) "}")
+    (emit "QEMU_IMG=${QEMU_IMG:-" (sh-quote (absolute-program (engine-program qemu-img))) "}")
+    (emit "QEMU_IO=${QEMU_IO:-" (sh-quote (absolute-program qemu-io)) "}")
+    (emit "ENGINE=${ENGINE:-" (sh-quote (absolute-program (or (engine-program engine) "instar-img"))) "}")
+    ;; A missing tool would show as a failed step, i.e. a false "bug".
+    (emit "need() { command -v \"$2\" >/dev/null 2>&1 || { echo \"repro.sh: $1 not found: $2 (set $1)\" >&2; exit 3; }; }")
+    (emit "need QEMU_IMG \"$QEMU_IMG\"")
+    (when (uses? '("write-pattern" "verify" "hold") #f)
+      (emit "need QEMU_IO \"$QEMU_IO\""))
+    (when (uses? '("create" "resize") '("engine" "both"))
+      (emit "need ENGINE \"$ENGINE\""))
     (emit "d=$(mktemp -d \"${TMPDIR:-/tmp}/instar-repro.XXXXXX\") || exit 3")
     (emit "trap 'rm -rf \"$d\"' EXIT")
     (emit "E=\"$d/engine." ext "\" R=\"$d/reference." ext "\" status=0")

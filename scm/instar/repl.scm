@@ -18,12 +18,13 @@
 
 (define (instar-banner)
   "The banner instar-fuzz-repl prints: the main procedures in one screen."
-  (format #f "instar-fuzz ~a REPL (GNU Guile ~a).  Loaded: (instar core) (instar plan-print) (instar repl)
+  (format #f "instar-fuzz ~a REPL (GNU Guile ~a).  Loaded: (instar), every (instar ...) module
   files    (image-create PATH #:format 'qcow2 #:size \"1G\" #:options '((\"cluster_size\" . \"65536\")))
            (image-probe PATH)   (image-plan PATH \"+1G\")   (image-resize PATH \"+1G\" #:shrink? #f)
   look     (show-plan PATH \"+1G\")   (plan-print PLAN #:image PATH)   (plan-check PLAN)
   plan     (plan-resize-raw #:current-file-size N #:new-size N)   plan-resize-{qcow2,vhd,vhdx,vmdk}
   fuzz     (explain-fuzz-input \"corpus/file\")   (fuzz-decode BV)   (xxh3-64 BV)   (parse-size \"1.5M\")
+  findings (list-store '(\"instar-out\"))   (read-finding \"instar-out\" ID)   (merge-stores! '(A B) C)
   help     ,describe PROCEDURE   ,apropos plan   ,quit
 " %instar-version (version)))
 
@@ -94,8 +95,9 @@ pool after it is carved.  Returns the decoded alist (fuzz-decode)."
 readline when standard input is a terminal and (ice-9 readline) loads."
   (let ((user (resolve-module '(guile-user))))
     (set-current-module user)
-    (eval '(use-modules (instar core) (instar plan-print) (instar repl)
-                        (rnrs bytevectors) (ice-9 binary-ports))
+    ;; (instar): every module's public API, the differential engine's
+    ;; and the findings database's too.
+    (eval '(use-modules (instar) (rnrs bytevectors) (ice-9 binary-ports))
           user)
     (when (isatty? (current-input-port))
       (false-if-exception

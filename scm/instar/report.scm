@@ -82,6 +82,11 @@
             (assoc-ref v "inconclusive")
             (let ((r (assoc-ref v "refused")))
               (if (and r (> r 0)) (format #f ", ~a refused" r) ""))))
+  (let ((r (get "replayed")))
+    (when r
+      (format port "~a stored finding~:p replayed: ~a still fail, ~a fixed, ~a flaky~%"
+              (assoc-ref r "findings") (assoc-ref r "still-fail") (assoc-ref r "fixed")
+              (assoc-ref r "flaky"))))
   (let ((fs (vector->list (get "findings"))))
     (format port "findings: ~a (~a new)~%" (length fs) (get "new-findings"))
     (for-each (lambda (f)

@@ -4,6 +4,10 @@
 ;;; master seed S draws its case from (iteration-seed S I), so the same
 ;;; seed gives the same cases and findings whatever --jobs or --shard is.
 ;;; Workers are threads; each case runs in its own private directory.
+;;; A run is regression-first: after the checks below, before drawing any
+;;; case, it replays the open (and flaky) findings this recipe stored in
+;;; --out against the current engine, `replay-count' times each, and
+;;; marks each open, fixed or flaky (see (instar store)).
 ;;; The exit status convention is defined here once (`exit-status-help',
 ;;; appended to every recipe's --help and quoted by the manual).
 ;;;
@@ -33,6 +37,8 @@
   #:use-module (instar oracles)
   #:use-module (instar whitelist)
   #:use-module (instar findings)
+  #:use-module (instar store)
+  #:use-module (instar config)
   #:use-module (instar reduce)
   #:use-module (instar report)
   #:use-module (instar preflight)
@@ -86,12 +92,15 @@ shell reports a process the signal killed (130 for SIGINT, 143 SIGTERM)."
   (+ 128 signal))
 
 (define exit-status-help "\
-Exit status: 0 no new findings, 1 new findings, 2 usage error (a bad
-option or argument, --out naming a file), 3 environment error (a missing
-or broken qemu-img/qemu-io/engine, an unwritable --out or --tmpdir),
-128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): the
-cases that completed are in summary.json (\"interrupted\": true), no
-case directory or child process is left behind.
+Every run first replays the open findings stored in --out (3 times each)
+and marks them open, fixed or flaky.
+Exit status: 0 no finding fails, 1 a finding fails (new, seen again, or
+stored and still failing), 2 usage error (a bad option or argument, --out
+naming a file), 3 environment error (a missing or broken
+qemu-img/qemu-io/engine, an unwritable --out or --tmpdir), 128+N stopped
+by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): the cases that
+completed are in summary.json (\"interrupted\": true), no case directory
+or child process is left behind, no stored finding is marked fixed.
 ")
 
 ;;; Flags.
@@ -228,6 +237,11 @@ written."
 (define (now)
   (let ((t (gettimeofday))) (+ (car t) (/ (cdr t) 1e6))))
 
+(define (absolute p)
+  "P as an absolute file name (findings and repro.sh must work from any
+directory); absolute names are kept as given."
+  (if (string-prefix? "/" p) p (canonicalize-path p)))
+
 (define (split-list s) (string-split s #\,))
 
 (define (tally alist key)
@@ -355,24 +369,26 @@ with the status `exit-status-help' describes."
     (let ((st (false-if-exception (stat out))))
       (when (and st (not (eq? (stat:type st) 'directory)))
         (usage-error name "--out ~a: not a directory" out)))
-    (let* ((qemu-img-path (or (find-program "qemu-img" (opt 'qemu-img) "QEMU_IMG")
-                              (env-error name "qemu-img not found (use --qemu-img PATH)")))
-           (qemu-io (or (find-program "qemu-io" (opt 'qemu-io) "QEMU_IO")
-                        (env-error name "qemu-io not found (use --qemu-io PATH)")))
+    (let* ((qemu-img-path (absolute
+                           (or (find-program "qemu-img" (opt 'qemu-img) "QEMU_IMG")
+                               (env-error name "qemu-img not found (use --qemu-img PATH)"))))
+           (qemu-io (absolute
+                     (or (find-program "qemu-io" (opt 'qemu-io) "QEMU_IO")
+                         (env-error name "qemu-io not found (use --qemu-io PATH)"))))
            (qemu-img (make-external-engine "qemu-img" qemu-img-path))
            (engine
             (cond
              ((opt 'instar)
               (let ((p (find-program "instar-img" (opt 'instar) "INSTAR_ENGINE_UNUSED")))
                 (unless p (env-error name "--instar ~a: not an executable" (opt 'instar)))
-                (make-external-engine (basename p) p)))
+                (make-external-engine (basename p) (absolute p))))
              ((in-process-available?)
               (make-in-process-engine (or instar-img "instar-img")))
              ((and instar-img (file-exists? instar-img))
               (format (current-error-port)
                       "~a: (instar core) is not available; testing ~a instead~%"
                       name instar-img)
-              (make-external-engine "instar-img" instar-img))
+              (make-external-engine "instar-img" (absolute instar-img)))
              (else (env-error name "neither (instar core) nor instar-img found (use --instar PATH)"))))
            (ctx (make-context engine qemu-img qemu-io timeout tmpdir))
            (pick (pick-with ops formats)))
@@ -383,7 +399,14 @@ with the status `exit-status-help' describes."
                                       #:timeout (min timeout 30))))
             (when why (env-error name "~a" why)))
           (cond
-           ((opt 'replay) => (lambda (r) (replay name r out ctx pick execute rules)))
+           ((opt 'replay)
+            => (lambda (r)
+                 (replay name r out ctx pick execute rules
+                         #:use-recorded-engine? (not (opt 'instar))
+                         #:in-process (lambda ()
+                                        (and (in-process-available?)
+                                             (make-in-process-engine
+                                              (if instar-img (absolute instar-img) "instar-img")))))))
            (else
             (campaign name #:seed seed #:iterations iterations #:jobs jobs #:shard shard
                       #:out out #:ctx ctx #:pick pick #:execute execute #:rules rules
@@ -394,7 +417,26 @@ with the status `exit-status-help' describes."
 
 ;;; --replay SIG or S:I
 
-(define (replay name what out ctx pick execute rules)
+(define (recorded-context name ctx file use-recorded-engine? in-process)
+  "CTX with the engine recorded in finding FILE, unless --instar chose one
+(USE-RECORDED-ENGINE? #f): a finding replays against the engine that
+showed it, not silently against another."
+  (let ((id (assoc-ref (read-json-file file) "engine")))
+    (if (or (not use-recorded-engine?) (not (pair? id)))
+        ctx
+        (let ((e (engine-from-identity id #:in-process in-process)))
+          (unless e
+            (env-error name "the finding's engine ~a is not available (use --instar PATH)"
+                       (or (assoc-ref id "program") (assoc-ref id "name"))))
+          (let ((h (assoc-ref id "hash")))
+            (when (and (string? h) (eq? (engine-kind e) 'external)
+                       (not (equal? h (file-content-hash (engine-program e)))))
+              (format #t "note: ~a changed since the finding was stored~%" (engine-program e))))
+          (make-context e (context-qemu-img ctx) (context-qemu-io ctx)
+                        (context-timeout ctx) (context-tmpdir ctx))))))
+
+(define* (replay name what out ctx pick execute rules
+                 #:key (use-recorded-engine? #t) (in-process (const #f)))
   (let* ((si (string-split what #\:))
          (case+label
           (if (= (length si) 2)
@@ -405,10 +447,12 @@ with the status `exit-status-help' describes."
               (let ((file (string-append (finding-directory out what) "/finding.json")))
                 (unless (file-exists? file)
                   (usage-error name "no finding ~a under ~a/findings" what out))
+                (set! ctx (recorded-context name ctx file use-recorded-engine? in-process))
                 (cons (assoc-ref (read-json-file file) "case")
                       (format #f "finding ~a" what)))))
          (case (car case+label)))
-    (format #t "~a: replaying ~a~%case: ~a~%" name (cdr case+label) (scm->json-string case))
+    (format #t "~a: replaying ~a~%engine: ~a~%case: ~a~%" name (cdr case+label)
+            (engine-label (context-engine ctx)) (scm->json-string case))
     (call-with-values (lambda () (judge-case case ctx execute rules))
       (lambda (verdict diffs reason chain trace known sig)
         (when (eq? verdict 'environment)
@@ -422,11 +466,81 @@ with the status `exit-status-help' describes."
             (format #t "note: the signature changed (was ~a)~%" what)))
         (exit (if (eq? verdict 'divergence) exit-findings exit-no-findings))))))
 
+;;; Regression first: the stored findings, replayed.
+
+(define (engine-label e)
+  (format #f "~a (~a~@[ ~a~])" (engine-name e) (engine-kind e)
+          (and (eq? (engine-kind e) 'external) (engine-program e))))
+
+(define (replay-passes name case sig ctx execute rules)
+  "How many of `replay-count' replays of CASE did NOT show SIG.  An
+inconclusive replay (a timeout) proves nothing, so it is not a pass.  A
+reference failing for the machine's reasons stops the run (exit 3), and
+an abort (a signal) is passed on: neither may mark a finding fixed."
+  (count (lambda (_)
+           (call-with-values
+               (lambda ()
+                 (catch #t
+                   (lambda () (judge-case case ctx execute rules))
+                   (lambda (key . args)
+                     (if (abort-key? key)
+                         (apply throw key args)
+                         (values 'inconclusive '() #f #f #f '() #f)))))
+             (lambda (verdict diffs reason chain trace known s)
+               (when (eq? verdict 'environment)
+                 (env-error name "environment error: ~a" reason))
+               (not (or (eq? verdict 'inconclusive) (equal? s sig))))))
+         (iota replay-count)))
+
+(define (replay-stored! name out ctx execute rules quiet? on-replayed)
+  "Replay the open and flaky findings RECIPE NAME stored under OUT,
+calling ON-REPLAYED with (ID . STATUS), the status each now has, as each
+is marked.  A signal ends it with 'instar-abort; the finding being
+replayed then is left as it was."
+  (let* ((ids (filter (lambda (id)
+                        (let ((f (read-finding out id)))
+                          (and f
+                               (equal? (finding-ref f "recipe") name)
+                               (member (finding-ref f "status") '("open" "flaky"))
+                               (finding-ref f "case"))))
+                      (list-findings out)))
+         (engine-id (engine-identity (context-engine ctx))))
+    (for-each
+     (lambda (id)
+       (when (abort-requested) (throw 'instar-abort (abort-requested)))
+       (let* ((f (read-finding out id))
+              (passes (replay-passes name (finding-ref f "case") id ctx execute rules))
+              (g (note-replay! out id #:failures (- replay-count passes)
+                               #:tries replay-count #:engine engine-id)))
+         (unless quiet?
+           (format (current-error-port) "~a: stored finding ~a: ~a (~a of ~a replays fail)~%"
+                   name id (finding-ref g "status") (- replay-count passes) replay-count))
+         (on-replayed (cons id (finding-ref g "status")))))
+     ids)))
+
 ;;; The campaign.
+
+(define (host-name) (or (false-if-exception (gethostname)) "unknown"))
 
 (define* (campaign name #:key seed iterations jobs shard out ctx pick execute rules
                    reduce-time junit quiet? ops formats)
-  (let* ((indices (list->vector
+  (let* ((started (current-time))
+         (engine-id (engine-identity (context-engine ctx)))
+         (reference-version (tool-version (engine-program (context-qemu-img ctx))))
+         (replayed-rev '())
+         ;; A signal while replaying skips the cases (none is drawn) but
+         ;; still ends in the summary; what was replayed so far counts.
+         (replay-signal
+          (catch 'instar-abort
+            (lambda ()
+              (replay-stored! name out ctx execute rules quiet?
+                              (lambda (r) (set! replayed-rev (cons r replayed-rev))))
+              #f)
+            (lambda _ (stopped-by-signal))))
+         (replayed (reverse replayed-rev))
+         (run-id (format #f "~a-~a" (iso-time started) (getpid)))
+         (stats-port (open-file (string-append out "/stats.jsonl") "a"))
+         (indices (list->vector
                    (filter (lambda (i) (= (modulo i (cdr shard)) (- (car shard) 1)))
                            (iota iterations))))
          (total (vector-length indices))
@@ -463,7 +577,21 @@ with the status `exit-status-help' describes."
                     (set! live-sigs (cons (outcome-sig o) live-sigs)))
                   (when (and (eq? (outcome-verdict o) 'environment) (not environment-failure))
                     (set! environment-failure (outcome-reason o))
-                    (request-abort! 'environment))))
+                    (request-abort! 'environment))
+                  ;; One line per iteration as it completes (never
+                  ;; rewritten).  A worker given up on after an abort
+                  ;; may finish after the port is closed.
+                  (unless (port-closed? stats-port)
+                    (scm->json `(("run" . ,run-id) ("recipe" . ,name)
+                                 ("t" . ,(- (now) t0)) ("seed" . ,seed)
+                                 ("iteration" . ,(outcome-index o))
+                                 ("verdict" . ,(symbol->string (outcome-verdict o)))
+                                 ("signature" . ,(or (outcome-sig o) 'null))
+                                 ("done" . ,done) ("total" . ,total)
+                                 ("findings" . ,(length live-sigs)))
+                               stats-port)
+                    (newline stats-port)
+                    (force-output stats-port))))
               (loop))))))
     (let ((threads (map (lambda (_) (call-with-new-thread worker))
                         (iota (min jobs (max total 1))))))
@@ -478,7 +606,8 @@ with the status `exit-status-help' describes."
               (usleep 50000)
               (wait deadline)))))
       (for-each (lambda (t) (when (thread-exited? t) (join-thread t))) threads))
-    (let ((signal (stopped-by-signal)))
+    (with-mutex mutex (close-port stats-port))
+    (let ((signal (or replay-signal (stopped-by-signal))))
       (progress-update! progress (with-mutex mutex done) (length live-sigs))
       (progress-finish! progress)
       (when environment-failure
@@ -493,15 +622,19 @@ with the status `exit-status-help' describes."
                        #:outcomes (filter (lambda (o)
                                             (and o (not (eq? (outcome-verdict o) 'environment))))
                                           (vector->list results))
-                       #:signal signal #:environment-failure environment-failure))))
+                       #:signal signal #:environment-failure environment-failure
+                       #:started started #:engine-id engine-id
+                       #:reference-version reference-version #:replayed replayed))))
 
 (define* (finish-campaign name #:key seed total jobs shard out ctx execute rules
                           reduce-time junit quiet? ops formats t0 known-before outcomes
-                          signal environment-failure)
+                          signal environment-failure started engine-id reference-version
+                          replayed)
   "Aggregate OUTCOMES (the completed cases, in iteration order), store and
 reduce new findings, write summary.json (and JUnit), print the summary and
 exit.  SIGNAL or ENVIRONMENT-FAILURE: the run stopped early; findings are
-stored but not reduced."
+stored but not reduced.  REPLAYED: the stored findings replayed first, as
+(ID . STATUS)."
   (let ((counter (make-rule-counter rules))
         (verdicts (map (lambda (v) (cons v 0)) '("match" "divergence" "known" "inconclusive" "refused")))
         (reasons '())
@@ -555,9 +688,17 @@ stored but not reduced."
                                          #:seed seed #:iteration (outcome-index o)
                                          #:engine (context-engine ctx) #:qemu-img (context-qemu-img ctx)
                                          #:qemu-io (context-qemu-io ctx) #:recipe name
+                                         #:kind (recipe-kind name)
+                                         #:title (finding-title (outcome-case o) (outcome-diffs o))
+                                         #:engine-identity engine-id
+                                         #:reference-version reference-version
                                          #:run-options `(("ops" . ,(string-join ops ","))
                                                          ("formats" . ,(string-join formats ","))))))
                      new-sigs)
+                    ;; Hits, last seen, and a fixed finding hit again is
+                    ;; open again (a stop does not change that: the hits
+                    ;; happened).
+                    (for-each (lambda (f) (note-seen! out (car f))) first-of)
                     (unless stopped?
                       (for-each
                        (lambda (sig)
@@ -570,8 +711,17 @@ stored but not reduced."
                     (stopped-by-signal)))))
            (seconds (- (now) t0))
            (ran (length outcomes))
+           (replay-counts (map (lambda (st)
+                                 (cons st (count (lambda (r) (equal? (cdr r) st)) replayed)))
+                               '("open" "fixed" "flaky")))
+           (still-failing (filter (lambda (r) (member (cdr r) '("open" "flaky"))) replayed))
            (summary
             `(("recipe" . ,name)
+              ("timestamp" . ,(iso-time started))
+              ("host" . ,(host-name))
+              ("instar-fuzz-version" . ,%instar-version)
+              ("qemu-img-version" . ,reference-version)
+              ("engine-identity" . ,engine-id)
               ("seed" . ,seed)
               ("iterations" . ,total)
               ("iterations-run" . ,ran)
@@ -592,6 +742,12 @@ stored but not reduced."
               ("child-seconds" . ,(%child-seconds))
               ("verdicts" . ,verdicts)
               ("new-findings" . ,(length new-sigs))
+              ("replayed" . (("findings" . ,(length replayed))
+                             ("still-fail" . ,(assoc-ref replay-counts "open"))
+                             ("fixed" . ,(assoc-ref replay-counts "fixed"))
+                             ("flaky" . ,(assoc-ref replay-counts "flaky"))
+                             ("tries" . ,replay-count)
+                             ("statuses" . ,(map (lambda (r) (cons (car r) (cdr r))) replayed))))
               ("findings" . ,(list->vector
                               (map (lambda (f)
                                      (let ((sig (car f)))
@@ -611,14 +767,29 @@ stored but not reduced."
               ("out" . ,out))))
       (write-json-file (string-append out "/summary.json") summary)
       (print-summary summary (current-output-port))
-      (when junit (write-junit junit name (reverse rows) seconds))
+      ;; The stored findings replayed first are test cases too: a
+      ;; report must not read green while the run exits 1.
+      (when junit
+        (write-junit junit name
+                     (append (map (lambda (r)
+                                    (list (string-append "stored " (car r))
+                                          (if (equal? (cdr r) "fixed") 'match 'divergence)
+                                          (string-append "finding " (car r) " " (cdr r))))
+                                  replayed)
+                             (reverse rows))
+                     seconds))
       (cond
        (signal
         (format (current-error-port) "~a: interrupted by ~a after ~a of ~a iterations~%"
                 name (signal-name signal) ran total)
         (exit (exit-interrupted signal)))
        (environment-failure (exit exit-environment))
-       (else (exit (if (null? new-sigs) exit-no-findings exit-findings)))))))
+       ;; Any finding failing now -- new, seen again, or a stored one
+       ;; still failing its replays -- fails the run: a reused --out
+       ;; never turns a red run green.
+       (else (exit (if (and (null? first-of) (null? still-failing))
+                       exit-no-findings
+                       exit-findings)))))))
 
 (define (reduce-finding! name out sig o ctx execute rules seconds quiet?)
   (let ((t0 (now)))
