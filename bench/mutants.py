@@ -36,6 +36,7 @@ srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
   mutants.py               run (see above)
   mutants.py --list        print every candidate site, run nothing
   mutants.py --bench FILE  JSON lines for `make bench' from a saved run
+  mutants.py --table FILE  the table of a saved (or still running) run
 """
 
 import datetime
@@ -284,7 +285,8 @@ def failed_tests(build, tests):
 
 
 def detect_suite(ctx, mutant, log):
-    stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh'] + own_tests(mutant['file'], ctx['all_tests'])
+    stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh'] + (
+        own_tests(mutant['file'], ctx['all_tests']) if mutant else [])
     stage1 = [t for i, t in enumerate(stage1) if t in ctx['all_tests'] and t not in stage1[:i]]
     stage2 = [t for t in ctx['all_tests'] if t not in stage1]
     for name, tests in (('fast', stage1), ('rest', stage2)):
@@ -396,9 +398,11 @@ def prepare(ctx):
             sys.exit('mutants: preparing failed (%s); see %s: %s' % (' '.join(cmd[:2]), log, tail(log)))
 
 
-def judge(ctx, mutant, tag):
+def judge(ctx, mutant, tag, only=None):
     res = {}
     for name, fn in DETECTORS:
+        if only is not None and name not in only:
+            continue
         log = os.path.join(ctx['work'], 'logs', '%s-%s.log' % (tag, name))
         open(log, 'w').close()
         t0 = time.time()
@@ -433,13 +437,15 @@ def table(mutants, sc):
     for i, m in enumerate(mutants, 1):
         where = '%s:%d' % (m['file'].replace('core/resize/', ''), m['line'])
         what = short('%s: %s' % (m['kind'], m['change']), 44)
-        if m['status'] == 'judged':
+        if 'detectors' in m:
             v = [m['detectors'][d]['verdict'] for d, _ in DETECTORS]
         else:
             v = [m['status'], '', '']
         lines.append('%-3d %-30s %-44s %-9s %-9s %-9s' % (i, where, what, v[0], v[1], v[2]))
         if m['status'] == 'equivalent':
             lines.append('    equivalent: %s' % m['reason'])
+        elif m['status'] == 'error':
+            lines.append('    not counted: a detector could not run (see its log)')
     lines.append('')
     n = sc['counted']
     lines.append('mutants: %d sampled, %d counted, %d stillborn, %d equivalent, %d errors'
@@ -476,12 +482,16 @@ def main(argv):
     if argv[1:2] == ['--bench']:
         bench_lines(argv[2])
         return 0
+    if argv[1:2] == ['--table']:
+        r = json.load(open(argv[2]))
+        print(table(r['mutants'], r['scores']))
+        return 0
     if argv[1:2] == ['--list']:
         for s in all_sites(srcdir):
             print('%s:%d\t%s\t%s' % (s['file'], s['line'], s['kind'], s['change']))
         return 0
     if argv[1:]:
-        sys.exit('usage: mutants.py [--list | --bench FILE]')
+        sys.exit('usage: mutants.py [--list | --bench FILE | --table FILE]')
 
     n = env_int('MUTANTS', 24)
     seed = env_int('MUTANT_SEED', 1)
@@ -509,20 +519,42 @@ def main(argv):
 
     sites = all_sites(srcdir)
     chosen = random.Random(seed).sample(sites, min(n, len(sites)))
-    chosen.sort(key=lambda s: (s['file'], s['line'], s['change']))
+    # Judged in sample order, so a run stopped early is still a random sample.
     print('mutants: %d candidate sites in core/resize/*.c, %d sampled with seed %d'
           % (len(sites), len(chosen), seed), flush=True)
     os.makedirs(os.path.join(work, 'logs'), exist_ok=True)
     t_start = time.time()
     prepare(ctx)
 
-    if os.environ.get('MUTANT_BASELINE', '1') != '0':
-        print('mutants: baseline (the unmutated tree must survive every detector)', flush=True)
-        base = judge(ctx, None, 'baseline')
+    # MUTANT_BASELINE: 1 (every detector), 0 (none) or a list like fuzz,recipes.
+    which = os.environ.get('MUTANT_BASELINE', '1')
+    which = ([d for d, _ in DETECTORS] if which == '1' else [] if which == '0'
+             else which.split(','))
+    if which:
+        print('mutants: baseline: the unmutated tree must survive %s' % ', '.join(which), flush=True)
+        base = judge(ctx, None, 'baseline', which)
         bad = [d for d, r in base.items() if r['verdict'] != 'survived']
         if bad:
             sys.exit('mutants: the unmutated tree fails %s; no score is possible (logs in %s/logs)'
                      % (', '.join(bad), work))
+
+    commit = subprocess.run(['git', '-C', srcdir, 'describe', '--always', '--dirty'],
+                            capture_output=True, text=True).stdout.strip() or None
+
+    def save(mutants, complete):
+        """Write the JSON after every mutant: a stopped run keeps its part."""
+        result = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+                  'commit': commit, 'seed': seed, 'candidates': len(sites),
+                  'requested': len(chosen), 'complete': complete,
+                  'budgets': {'fuzz_time': ctx['fuzz_time'],
+                              'diff_iterations': ctx['diff_iterations'],
+                              'consistency_iterations': ctx['consistency_iterations'],
+                              'timeout': ctx['timeout']},
+                  'seconds': round(time.time() - t_start), 'scores': scores(mutants),
+                  'mutants': mutants}
+        with open(out_json + '.tmp', 'w') as f:
+            json.dump(result, f, indent=1)
+        os.replace(out_json + '.tmp', out_json)
 
     mutants = []
     for i, s in enumerate(chosen, 1):
@@ -533,6 +565,7 @@ def main(argv):
         if reason:
             m.update(status='equivalent', reason=reason)
             mutants.append(m)
+            save(mutants, False)
             continue
         path = os.path.join(ctx['src'], m['file'])
         orig = open(path, encoding='utf-8').read()
@@ -555,25 +588,17 @@ def main(argv):
             with open(path, 'w', encoding='utf-8') as f:
                 f.write(orig)
         mutants.append(m)
+        save(mutants, False)
 
     # Leave the build matching the source again (and prove it still builds).
     run([ctx['make'], '-j%d' % ctx['jobs']], ctx['build'], os.path.join(work, 'prepare.log'), 3600)
-    sc = scores(mutants)
-    stale = [e for e in equivalents if not e.get('used')]
-    report = table(mutants, sc)
+    save(mutants, True)
     print()
-    print(report)
-    commit = subprocess.run(['git', '-C', srcdir, 'describe', '--always', '--dirty'],
-                            capture_output=True, text=True).stdout.strip() or None
-    result = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-              'commit': commit, 'seed': seed, 'candidates': len(sites),
-              'budgets': {'fuzz_time': ctx['fuzz_time'], 'diff_iterations': ctx['diff_iterations'],
-                          'consistency_iterations': ctx['consistency_iterations'],
-                          'timeout': ctx['timeout']},
-              'seconds': round(time.time() - t_start), 'scores': sc, 'mutants': mutants,
-              'equivalents_not_sampled': len(stale)}
-    with open(out_json, 'w') as f:
-        json.dump(result, f, indent=1)
+    print(table(mutants, scores(mutants)))
+    stale = [e for e in equivalents if not e.get('used')]
+    if stale:
+        print('mutants: %d listed equivalent mutant(s) not in this sample' % len(stale))
+
     print('mutants: wrote %s; logs and build in %s' % (out_json, work))
     if not os.environ.get('MUTANT_WORK') and not os.environ.get('MUTANT_KEEP'):
         shutil.rmtree(work, ignore_errors=True)
