@@ -437,7 +437,7 @@ def table(mutants, sc):
     for i, m in enumerate(mutants, 1):
         where = '%s:%d' % (m['file'].replace('core/resize/', ''), m['line'])
         what = short('%s: %s' % (m['kind'], m['change']), 44)
-        if 'detectors' in m:
+        if 'detectors' in m and m['status'] != 'equivalent':
             v = [m['detectors'][d]['verdict'] for d, _ in DETECTORS]
         else:
             v = [m['status'], '', '']
@@ -483,8 +483,19 @@ def main(argv):
         bench_lines(argv[2])
         return 0
     if argv[1:2] == ['--table']:
+        # A saved run, re-judged with today's equivalents list (a mutant
+        # found equivalent after the run leaves the denominator, visibly).
         r = json.load(open(argv[2]))
-        print(table(r['mutants'], r['scores']))
+        equivalents = load_equivalents(os.path.join(srcdir, 'bench', 'mutants-equivalent.txt'))
+        for m in r['mutants']:
+            reason = equivalent_reason(m, equivalents)
+            if reason and m['status'] != 'equivalent':
+                m.update(status='equivalent', reason=reason)
+        print('mutants: run of %s, seed %s, %s; fuzz %ss, recipes %s+%s iterations'
+              % (r['date'], r['seed'], 'complete' if r.get('complete') else 'INCOMPLETE',
+                 r['budgets']['fuzz_time'], r['budgets']['diff_iterations'],
+                 r['budgets']['consistency_iterations']))
+        print(table(r['mutants'], scores(r['mutants'])))
         return 0
     if argv[1:2] == ['--list']:
         for s in all_sites(srcdir):
