@@ -30,7 +30,8 @@ the table as 'equivalent' and leave the denominator.
 
 Environment (set by `make mutants'): MUTANTS, MUTANT_SEED, MUTANT_FUZZ_TIME,
 MUTANT_DIFF_ITERATIONS, MUTANT_CONSISTENCY_ITERATIONS, MUTANT_TIMEOUT,
-MUTANT_JOBS, MUTANT_OUT, MUTANT_WORK, MUTANT_BASELINE, MUTANT_CONFIGURE_FLAGS,
+MUTANT_JOBS, MUTANT_OUT, MUTANT_WORK, MUTANT_BASELINE, MUTANT_RESUME,
+MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
 srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
 
   mutants.py               run (see above)
@@ -557,21 +558,36 @@ def main(argv):
         result = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                   'commit': commit, 'seed': seed, 'candidates': len(sites),
                   'requested': len(chosen), 'complete': complete,
-                  'budgets': {'fuzz_time': ctx['fuzz_time'],
-                              'diff_iterations': ctx['diff_iterations'],
-                              'consistency_iterations': ctx['consistency_iterations'],
-                              'timeout': ctx['timeout']},
+                  'budgets': budgets,
                   'seconds': round(time.time() - t_start), 'scores': scores(mutants),
                   'mutants': mutants}
         with open(out_json + '.tmp', 'w') as f:
             json.dump(result, f, indent=1)
         os.replace(out_json + '.tmp', out_json)
 
+    # MUTANT_RESUME=1: keep the mutants a stopped run of the same seed and
+    # budgets already judged (MUTANT_OUT), and judge only the rest.
+    done = {}
+    budgets = {'fuzz_time': ctx['fuzz_time'], 'diff_iterations': ctx['diff_iterations'],
+               'consistency_iterations': ctx['consistency_iterations'], 'timeout': ctx['timeout']}
+    if os.environ.get('MUTANT_RESUME') == '1' and os.path.exists(out_json):
+        prev = json.load(open(out_json))
+        if prev.get('seed') == seed and prev.get('budgets') == budgets:
+            done = {(m['file'], m['original'], m['mutated']): m for m in prev['mutants']
+                    if m['status'] in ('judged', 'stillborn')}
+        else:
+            print('mutants: %s is of another seed or budget; not resumed' % out_json)
+
     mutants = []
     for i, s in enumerate(chosen, 1):
         m = dict(s)
         print('mutants: [%d/%d] %s:%d %s' % (i, len(chosen), m['file'], m['line'], m['change']),
               flush=True)
+        key = (m['file'], m['original'], m['mutated'])
+        if key in done and not equivalent_reason(m, equivalents):
+            mutants.append(done[key])
+            print('mutants:   %s in the resumed run' % done[key]['status'], flush=True)
+            continue
         reason = equivalent_reason(m, equivalents)
         if reason:
             m.update(status='equivalent', reason=reason)
