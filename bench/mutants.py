@@ -474,7 +474,8 @@ def bench_lines(path):
         print(json.dumps({'bench': 'mutation-score-' + d, 'unit': 'fraction of mutants killed',
                           'value': r['scores'][d]['score'], 'killed': r['scores'][d]['killed'],
                           'counted': r['scores']['counted'], 'date': r['date'],
-                          'seed': r['seed'], 'fuzz_time': r['budgets']['fuzz_time']}))
+                          'seed': r['seed'], 'fuzz_time': r['budgets']['fuzz_time'],
+                          'complete': r.get('complete', False)}))
 
 
 def main(argv):
