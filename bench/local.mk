@@ -11,3 +11,33 @@ bench: bench/instar-bench$(EXEEXT)
 bench: bench-diff
 bench: bench-guile
 bench: bench-fuzz
+
+# `make mutants': the mutation score (bench/mutants.py; needs python3, and
+# qemu-img plus clang for the detectors).  MUTANTS faults sampled with
+# MUTANT_SEED; MUTANT_FUZZ_TIME seconds of fuzz-resize per mutant.  The
+# scores land in MUTANT_OUT, which `make bench' reports when present.
+PYTHON3 = python3
+MUTANTS = 24
+MUTANT_SEED = 1
+MUTANT_FUZZ_TIME = 60
+MUTANT_DIFF_ITERATIONS = 200
+MUTANT_CONSISTENCY_ITERATIONS = 200
+MUTANT_TIMEOUT = 900
+MUTANT_JOBS = 2
+MUTANT_OUT = mutants.json
+mutants: all
+	@MUTANTS='$(MUTANTS)' MUTANT_SEED='$(MUTANT_SEED)' MUTANT_FUZZ_TIME='$(MUTANT_FUZZ_TIME)' \
+	MUTANT_DIFF_ITERATIONS='$(MUTANT_DIFF_ITERATIONS)' \
+	MUTANT_CONSISTENCY_ITERATIONS='$(MUTANT_CONSISTENCY_ITERATIONS)' \
+	MUTANT_TIMEOUT='$(MUTANT_TIMEOUT)' MUTANT_JOBS='$(MUTANT_JOBS)' MUTANT_OUT='$(MUTANT_OUT)' \
+	C_TESTS='$(C_TESTS)' ALL_TESTS='$(TESTS)' GUILE='$(GUILE)' MAKE='$(MAKE)' \
+	srcdir='$(abs_top_srcdir)' builddir='$(abs_top_builddir)' \
+	$(PYTHON3) $(srcdir)/bench/mutants.py
+bench-mutants:
+	@if command -v $(PYTHON3) >/dev/null 2>&1; then \
+	  $(PYTHON3) $(srcdir)/bench/mutants.py --bench '$(MUTANT_OUT)'; \
+	else echo '{"bench": "mutation-score", "skipped": "no $(PYTHON3)"}'; fi
+bench: bench-mutants
+.PHONY: mutants bench-mutants
+EXTRA_DIST += bench/mutants.py bench/mutants-equivalent.txt
+DISTCLEANFILES += mutants.json

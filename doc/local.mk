@@ -10,6 +10,7 @@ doc_instar_fuzz_TEXINFOS = \
 	doc/fmt-vmdk.texi \
 	doc/scheme.texi \
 	doc/coverage-fuzzing.texi \
-	doc/differential.texi
+	doc/differential.texi \
+	doc/strength.texi
 
 dist_man_MANS += doc/instar-img.1

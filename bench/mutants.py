@@ -1,0 +1,637 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""mutants.py -- `make mutants': how many planted faults do our detectors kill?
+
+Plants one small fault at a time in core/resize/*.c -- relational and
+equality operator flips, && <-> ||, off-by-one integer constants, dropped
+statements -- chosen from every candidate site with a fixed seed (comments,
+strings and preprocessor lines are never touched).  Each mutant is built
+out of tree: `make distdir' once into a private directory, configure once,
+then per mutant patch one file and rebuild incrementally.  A mutant that
+does not compile is 'stillborn' and not counted.  Three detectors judge
+each mutant; each stops at its first failure:
+
+  suite    make check: the C tests and the mutated format's own tests
+           first, the rest of the suite only if those pass
+  fuzz     make fuzz-resize for MUTANT_FUZZ_TIME seconds from the
+           committed corpus (any crash/leak/timeout artifact kills)
+  recipes  resize-diff --seed 42 and resize-consistency --seed 42 with the
+           in-process engine (the mutant's extension: pre-inst-env sets
+           INSTAR_EXTENSION_DIR to the mutant build); a new finding kills
+
+A detector that runs past its time limit counts as a kill ('timeout'): a
+fault that hangs the engine is caught by anyone who waits.  Before any
+mutant, the unmutated tree goes through the same detectors: a detector
+that fails there cannot judge anything, so the run stops.
+
+Equivalent mutants (no behaviour change) are listed by hand in
+bench/mutants-equivalent.txt by file and exact line text; they appear in
+the table as 'equivalent' and leave the denominator.
+
+Environment (set by `make mutants'): MUTANTS, MUTANT_SEED, MUTANT_FUZZ_TIME,
+MUTANT_DIFF_ITERATIONS, MUTANT_CONSISTENCY_ITERATIONS, MUTANT_TIMEOUT,
+MUTANT_JOBS, MUTANT_OUT, MUTANT_WORK, MUTANT_BASELINE, MUTANT_RESUME,
+MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
+srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
+
+  mutants.py               run (see above)
+  mutants.py --list        print every candidate site, run nothing
+  mutants.py --bench FILE  JSON lines for `make bench' from a saved run
+  mutants.py --table FILE  the table of a saved (or still running) run
+"""
+
+import datetime
+import glob
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+# ---- candidate sites -------------------------------------------------------
+
+
+def code_mask(text):
+    """A copy of TEXT where every character that is not code (comments,
+    string and character literals, preprocessor lines) is a space; newlines
+    are kept so lines still line up."""
+    out = list(text)
+    i, n = 0, len(text)
+    line_start = True
+    while i < n:
+        c = text[i]
+        if line_start and c in ' \t':
+            i += 1
+            continue
+        if line_start and c == '#':
+            # The directive and its backslash continuations.
+            while i < n and not (text[i] == '\n' and text[i - 1] != '\\'):
+                out[i] = ' '
+                i += 1
+            continue
+        line_start = False
+        if c == '\n':
+            line_start = True
+            i += 1
+        elif text.startswith('//', i):
+            while i < n and text[i] != '\n':
+                out[i] = ' '
+                i += 1
+        elif text.startswith('/*', i):
+            end = text.find('*/', i + 2)
+            end = n if end < 0 else end + 2
+            for k in range(i, end):
+                if text[k] != '\n':
+                    out[k] = ' '
+            i = end
+        elif c in '"\'':
+            k = i + 1
+            while k < n and text[k] != c and text[k] != '\n':
+                k += 2 if text[k] == '\\' else 1
+            for j in range(i, min(k + 1, n)):
+                out[j] = ' '
+            i = k + 1
+        else:
+            i += 1
+    return ''.join(out)
+
+
+FLIP = {'==': '!=', '!=': '==', '<=': '<', '>=': '>', '<': '<=', '>': '>=',
+        '&&': '||', '||': '&&'}
+OP_RE = re.compile(r'<<=?|>>=?|->|==|!=|<=|>=|&&|\|\||<|>')
+INT_RE = re.compile(r'(?<![\w.])(0[xX][0-9a-fA-F]+|[0-9]+)([uUlL]*)(?![\w.])')
+DECL_RE = re.compile(r'^(?:(?:const|static|struct|enum|union|unsigned|signed|volatile)\s+)*'
+                     r'[A-Za-z_]\w*[\s*]+[A-Za-z_]\w*\s*(?:=|;|\[|,)')
+NO_DROP = re.compile(r'^(?:return|case|default|else|do)\b|^;$')
+
+
+def sites_of(path, rel):
+    """Every mutation of file PATH (named REL in reports), in file order."""
+    text = open(path, encoding='utf-8').read()
+    lines = text.split('\n')
+    masked = code_mask(text).split('\n')
+    sites = []
+
+    def add(lineno, kind, col, old, new):
+        orig = lines[lineno]
+        sites.append({'file': rel, 'line': lineno + 1, 'kind': kind,
+                      'original': orig,
+                      'mutated': orig[:col] + new + orig[col + len(old):],
+                      'change': '%s -> %s' % (old, new)})
+
+    prev_end = '{'
+    depth = 0                 # open parentheses at the start of the line
+    for ln, code in enumerate(masked):
+        for m in OP_RE.finditer(code):
+            op = m.group(0)
+            if op in FLIP:
+                kind = ('logical' if op in ('&&', '||') else
+                        'equality' if op in ('==', '!=') else 'relational')
+                add(ln, kind, m.start(), op, FLIP[op])
+        for m in INT_RE.finditer(code):
+            digits, suffix = m.group(1), m.group(2)
+            v = int(digits, 16) if digits[:2].lower() == '0x' else int(digits, 10)
+            if digits.startswith('0') and len(digits) > 1 and digits[1] not in 'xX':
+                continue          # octal: leave alone
+            fmt = (lambda x: '0x%X' % x) if digits[:2].lower() == '0x' else str
+            for nv in (v + 1, v - 1):
+                if nv >= 0:
+                    add(ln, 'constant', m.start(), m.group(0), fmt(nv) + suffix)
+        stmt = code.strip()
+        # A whole statement on one line, starting a statement (so the
+        # line before ended one, opened a block or was a bare if/else).
+        if (stmt.endswith(';') and stmt.count(';') == 1 and '{' not in stmt
+                and '}' not in stmt and prev_end in ';{}:)' and depth == 0
+                and re.match(r'[A-Za-z_*(]|\+\+|--', stmt) and not NO_DROP.match(stmt)
+                and not DECL_RE.match(stmt) and not stmt.startswith('for')):
+            col = code.index(stmt[0])
+            sites.append({'file': rel, 'line': ln + 1, 'kind': 'drop',
+                          'original': lines[ln],
+                          'mutated': lines[ln][:col] + ';',
+                          'change': 'drop `%s`' % stmt})
+        if stmt:
+            prev_end = ')' if re.search(r'\belse$', stmt) else stmt[-1]
+        depth += code.count('(') - code.count(')')
+    return sites
+
+
+def all_sites(srcdir):
+    sites = []
+    for path in sorted(glob.glob(os.path.join(srcdir, 'core', 'resize', '*.c'))):
+        sites += sites_of(path, os.path.relpath(path, srcdir))
+    return sites
+
+
+def load_equivalents(path):
+    """Records of FILE / original / mutated / reason, blank-line separated."""
+    recs, cur = [], {}
+    if not os.path.exists(path):
+        return recs
+    for raw in open(path, encoding='utf-8').read().split('\n') + ['']:
+        if raw.startswith('#'):
+            continue
+        if not raw.strip():
+            if cur:
+                missing = {'file', 'original', 'mutated', 'reason'} - set(cur)
+                if missing:
+                    sys.exit('mutants: %s: record without %s: %r' % (path, ', '.join(sorted(missing)), cur))
+                recs.append(cur)
+            cur = {}
+            continue
+        key, sep, val = raw.partition(':')
+        if not sep or key.strip() not in ('file', 'original', 'mutated', 'reason'):
+            sys.exit('mutants: %s: bad line %r' % (path, raw))
+        cur[key.strip()] = val.strip()
+    return recs
+
+
+def equivalent_reason(site, equivalents):
+    for e in equivalents:
+        if (e['file'] == site['file'] and e['original'] == site['original'].strip()
+                and e['mutated'] == site['mutated'].strip()):
+            e['used'] = True
+            return e['reason']
+    return None
+
+# ---- running children ------------------------------------------------------
+
+
+def clean_env(extra=None):
+    """The environment for children: no make flags from the calling make
+    (they would carry its command-line variables and jobserver along)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'TESTS')}
+    env['GUILE_AUTO_COMPILE'] = '0'
+    env.update(extra or {})
+    return env
+
+
+def run(cmd, cwd, log, timeout, watch=None, env=None):
+    """Run CMD (a list); output to LOG.  Returns (status, rc) where status is
+    'done' (rc set), 'timeout', or 'watch' (WATCH() returned true: stopped
+    at a first failure)."""
+    with open(log, 'ab') as out:
+        out.write(('$ %s\n' % ' '.join(cmd)).encode())
+        out.flush()
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, env=env or clean_env(),
+                             start_new_session=True)
+        t0 = time.time()
+        status = None
+        while True:
+            try:
+                rc = p.wait(timeout=1)
+                return ('done', rc)
+            except subprocess.TimeoutExpired:
+                pass
+            if time.time() - t0 > timeout:
+                status = 'timeout'
+            elif watch is not None and watch():
+                status = 'watch'
+            if status:
+                stop(p)
+                return (status, None)
+
+
+def stop(p):
+    """End the child's whole process group (its own session)."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def tail(path, n=5):
+    try:
+        return ' | '.join(open(path, errors='replace').read().strip().split('\n')[-n:])
+    except OSError:
+        return ''
+
+# ---- detectors -------------------------------------------------------------
+
+
+FORMAT_KEYS = (('qcow2', 'qcow2'), ('vhdx', 'vhdx'), ('vhd', 'vhd-'), ('vmdk', 'vmdk'),
+               ('raw', 'raw-'))
+
+
+def own_tests(rel, all_tests):
+    base = os.path.basename(rel)
+    for prefix, key in FORMAT_KEYS:
+        if base.startswith(prefix):
+            return [t for t in all_tests if key in os.path.basename(t) and t.endswith('.sh')]
+    return []
+
+
+def failed_tests(build, tests):
+    bad = []
+    for t in tests:
+        trs = os.path.join(build, re.sub(r'(\.sh|\.scm)?$', '.trs', t, count=1))
+        try:
+            if re.search(r'^:test-result: (FAIL|ERROR)', open(trs).read(), re.M):
+                bad.append(t)
+        except OSError:
+            bad.append(t + ' (no result)')
+    return bad
+
+
+def detect_suite(ctx, mutant, log):
+    stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh'] + (
+        own_tests(mutant['file'], ctx['all_tests']) if mutant else [])
+    stage1 = [t for i, t in enumerate(stage1) if t in ctx['all_tests'] and t not in stage1[:i]]
+    stage2 = [t for t in ctx['all_tests'] if t not in stage1]
+    for name, tests in (('fast', stage1), ('rest', stage2)):
+        if not tests:
+            continue
+        st, rc = run([ctx['make'], '-j%d' % ctx['jobs'], 'check', 'TESTS=' + ' '.join(tests)],
+                     ctx['build'], log, ctx['timeout'])
+        if st == 'timeout':
+            return 'timeout', '%s stage ran past %ds' % (name, ctx['timeout'])
+        if rc != 0:
+            bad = failed_tests(ctx['build'], tests)
+            return 'killed', '%s: %s' % (name, ', '.join(bad[:3]) or 'make check failed')
+    return 'survived', ''
+
+
+def detect_fuzz(ctx, mutant, log):
+    work = os.path.join(ctx['work'], 'fuzz-work')
+    found = os.path.join(ctx['work'], 'fuzz-findings')
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(found, ignore_errors=True)
+    arts = re.compile(r'^(crash|leak|timeout|oom)-')
+
+    def artifact():
+        for d in glob.glob(os.path.join(work, '*', 'artifacts')):
+            for f in os.listdir(d):
+                if arts.match(f):
+                    artifact.name = '%s/%s' % (os.path.basename(os.path.dirname(d)), f.split('-')[0])
+                    return True
+        return False
+    artifact.name = None
+    t = ctx['fuzz_time']
+    st, rc = run([ctx['make'], 'fuzz-resize', 'FUZZ_TIME=%d' % t, 'FUZZ_JOBS=1',
+                  'FUZZ_WORK=' + work, 'FUZZ_FINDINGS=' + found],
+                 ctx['build'], log, t + ctx['timeout'], watch=artifact)
+    if st == 'watch':
+        return 'killed', artifact.name
+    if st == 'timeout':
+        return 'timeout', 'ran past %ds' % (t + ctx['timeout'])
+    if rc == 0:
+        return 'survived', ''
+    text = open(log, errors='replace').read()
+    m = re.search(r'fuzz: NEW finding \S+: (.*)', text)
+    if m:
+        return 'killed', m.group(1)[:60]
+    return 'error', tail(log, 3)
+
+
+FINDINGS_RE = re.compile(r', ([1-9][0-9]*) findings?$', re.M)
+
+
+def detect_recipes(ctx, mutant, log):
+    base = os.path.basename(mutant['file']) if mutant else ''
+    recipes = [('resize-diff', ctx['diff_iterations']),
+               ('resize-consistency', ctx['consistency_iterations'])]
+    if base.startswith(('vhd', 'vmdk')):
+        recipes.reverse()     # the recipe that reaches the mutated format first
+    for name, iters in recipes:
+        out = os.path.join(ctx['work'], 'recipe-out')
+        tmp = os.path.join(ctx['work'], 'recipe-tmp')
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        sublog = log + '.' + name
+        open(sublog, 'w').close()
+
+        def finding():
+            try:
+                return FINDINGS_RE.search(open(sublog, errors='replace').read()) is not None
+            except OSError:
+                return False
+        st, rc = run([os.path.join(ctx['build'], 'pre-inst-env'), ctx['guile'],
+                      '--no-auto-compile', '-s',
+                      os.path.join(ctx['src'], 'recipes', name + '.scm'),
+                      '--seed', '42', '--iterations', str(iters), '--out', out,
+                      '--tmpdir', tmp, '--reduce-time', '0'],
+                     ctx['build'], sublog, ctx['timeout'], watch=finding)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if st == 'watch':
+            return 'killed', name + ': finding'
+        if st == 'timeout':
+            return 'timeout', '%s ran past %ds' % (name, ctx['timeout'])
+        if rc == 1:
+            return 'killed', name + ': finding'
+        if rc < 0:
+            return 'killed', '%s: engine crashed (signal %d)' % (name, -rc)
+        if rc != 0:
+            return 'error', '%s: exit %d: %s' % (name, rc, tail(sublog, 2))
+    return 'survived', ''
+
+
+DETECTORS = (('suite', detect_suite), ('fuzz', detect_fuzz), ('recipes', detect_recipes))
+KILLS = ('killed', 'timeout')
+
+# ---- the run ---------------------------------------------------------------
+
+
+def prepare(ctx):
+    work, src, build = ctx['work'], ctx['src'], ctx['build']
+    log = os.path.join(work, 'prepare.log')
+    print('mutants: source copy and build in %s' % work, flush=True)
+    steps = [([ctx['make'], 'distdir', 'distdir=' + src, 'top_distdir=' + src], ctx['top_build']),
+             ([os.path.join(src, 'configure'), '-q'] + ctx['configure_flags'], build),
+             ([ctx['make'], '-j%d' % ctx['jobs']], build),
+             ([ctx['make'], '-j%d' % ctx['jobs'], 'check', 'TESTS='], build)]
+    os.makedirs(build, exist_ok=True)
+    for cmd, cwd in steps:
+        st, rc = run(cmd, cwd, log, 3600)
+        if st != 'done' or rc != 0:
+            sys.exit('mutants: preparing failed (%s); see %s: %s' % (' '.join(cmd[:2]), log, tail(log)))
+
+
+def judge(ctx, mutant, tag, only=None):
+    res = {}
+    for name, fn in DETECTORS:
+        if only is not None and name not in only:
+            continue
+        log = os.path.join(ctx['work'], 'logs', '%s-%s.log' % (tag, name))
+        open(log, 'w').close()
+        t0 = time.time()
+        verdict, detail = fn(ctx, mutant, log)
+        res[name] = {'verdict': verdict, 'detail': detail, 'seconds': round(time.time() - t0, 1)}
+        print('mutants:   %-8s %-9s %5.0fs %s' % (name, verdict, time.time() - t0, detail), flush=True)
+    return res
+
+
+def short(s, n):
+    s = ' '.join(s.split())
+    return s if len(s) <= n else s[:n - 1] + '~'
+
+
+def scores(mutants):
+    counted = [m for m in mutants if m['status'] == 'judged']
+    n = len(counted)
+    out = {'sample': len(mutants), 'counted': n,
+           'stillborn': sum(m['status'] == 'stillborn' for m in mutants),
+           'equivalent': sum(m['status'] == 'equivalent' for m in mutants),
+           'errors': sum(m['status'] == 'error' for m in mutants)}
+    for name, _ in DETECTORS:
+        k = sum(m['detectors'][name]['verdict'] in KILLS for m in counted)
+        out[name] = {'killed': k, 'score': round(k / n, 3) if n else None}
+    k = sum(any(m['detectors'][d]['verdict'] in KILLS for d, _ in DETECTORS) for m in counted)
+    out['any'] = {'killed': k, 'score': round(k / n, 3) if n else None}
+    return out
+
+
+def table(mutants, sc):
+    lines = ['%-3s %-30s %-44s %-9s %-9s %-9s' % ('#', 'file:line', 'mutation', 'suite', 'fuzz', 'recipes')]
+    for i, m in enumerate(mutants, 1):
+        where = '%s:%d' % (m['file'].replace('core/resize/', ''), m['line'])
+        what = short('%s: %s' % (m['kind'], m['change']), 44)
+        if 'detectors' in m and m['status'] != 'equivalent':
+            v = [m['detectors'][d]['verdict'] for d, _ in DETECTORS]
+        else:
+            v = [m['status'], '', '']
+        lines.append('%-3d %-30s %-44s %-9s %-9s %-9s' % (i, where, what, v[0], v[1], v[2]))
+        if m['status'] == 'equivalent':
+            lines.append('    equivalent: %s' % m['reason'])
+        elif m['status'] == 'error':
+            lines.append('    not counted: a detector could not run (see its log)')
+    lines.append('')
+    n = sc['counted']
+    lines.append('mutants: %d sampled, %d counted, %d stillborn, %d equivalent, %d errors'
+                 % (sc['sample'], n, sc['stillborn'], sc['equivalent'], sc['errors']))
+    for d in ('suite', 'fuzz', 'recipes', 'any'):
+        s = sc[d]
+        lines.append('score %-8s %2d/%-2d killed  %s' % (
+            d, s['killed'], n, '%.0f%%' % (100 * s['score']) if s['score'] is not None else '-'))
+    return '\n'.join(lines)
+
+
+def env_int(name, default):
+    v = os.environ.get(name, '') or str(default)
+    if not re.fullmatch(r'[0-9]+', v):
+        sys.exit('mutants: %s wants a non-negative integer, not %r' % (name, v))
+    return int(v)
+
+
+def bench_lines(path):
+    if not os.path.exists(path):
+        print(json.dumps({'bench': 'mutation-score', 'skipped': 'no %s (run make mutants)' % path}))
+        return
+    r = json.load(open(path))
+    for d in ('suite', 'fuzz', 'recipes', 'any'):
+        print(json.dumps({'bench': 'mutation-score-' + d, 'unit': 'fraction of mutants killed',
+                          'value': r['scores'][d]['score'], 'killed': r['scores'][d]['killed'],
+                          'counted': r['scores']['counted'], 'date': r['date'],
+                          'seed': r['seed'], 'fuzz_time': r['budgets']['fuzz_time'],
+                          'complete': r.get('complete', False)}))
+
+
+def main(argv):
+    srcdir = os.path.abspath(os.environ.get('srcdir') or
+                             os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+    if argv[1:2] == ['--bench']:
+        bench_lines(argv[2])
+        return 0
+    if argv[1:2] == ['--table']:
+        # A saved run, re-judged with today's equivalents list (a mutant
+        # found equivalent after the run leaves the denominator, visibly).
+        r = json.load(open(argv[2]))
+        equivalents = load_equivalents(os.path.join(srcdir, 'bench', 'mutants-equivalent.txt'))
+        for m in r['mutants']:
+            reason = equivalent_reason(m, equivalents)
+            if reason and m['status'] != 'equivalent':
+                m.update(status='equivalent', reason=reason)
+        print('mutants: run of %s, seed %s, %s; fuzz %ss, recipes %s+%s iterations'
+              % (r['date'], r['seed'], 'complete' if r.get('complete') else 'INCOMPLETE',
+                 r['budgets']['fuzz_time'], r['budgets']['diff_iterations'],
+                 r['budgets']['consistency_iterations']))
+        print(table(r['mutants'], scores(r['mutants'])))
+        return 0
+    if argv[1:2] == ['--list']:
+        for s in all_sites(srcdir):
+            print('%s:%d\t%s\t%s' % (s['file'], s['line'], s['kind'], s['change']))
+        return 0
+    if argv[1:]:
+        sys.exit('usage: mutants.py [--list | --bench FILE | --table FILE]')
+
+    n = env_int('MUTANTS', 24)
+    seed = env_int('MUTANT_SEED', 1)
+    top_build = os.path.abspath(os.environ.get('builddir') or '.')
+    work = os.environ.get('MUTANT_WORK') or tempfile.mkdtemp(prefix='instar-mutants.')
+    work = os.path.abspath(work)
+    ctx = {
+        'work': work, 'src': os.path.join(work, 'src'), 'build': os.path.join(work, 'build'),
+        'top_build': top_build, 'make': os.environ.get('MAKE') or 'make',
+        'guile': os.environ.get('GUILE') or 'guile',
+        'jobs': env_int('MUTANT_JOBS', 2),
+        'fuzz_time': env_int('MUTANT_FUZZ_TIME', 60),
+        'diff_iterations': env_int('MUTANT_DIFF_ITERATIONS', 200),
+        'consistency_iterations': env_int('MUTANT_CONSISTENCY_ITERATIONS', 200),
+        'timeout': env_int('MUTANT_TIMEOUT', 900),
+        'c_tests': os.environ.get('C_TESTS', '').split(),
+        'all_tests': os.environ.get('ALL_TESTS', '').split(),
+        'configure_flags': os.environ.get('MUTANT_CONFIGURE_FLAGS', '').split(),
+    }
+    if not ctx['all_tests']:
+        sys.exit('mutants: ALL_TESTS is empty (run me through `make mutants\')')
+    out_json = os.path.abspath(os.environ.get('MUTANT_OUT') or 'mutants.json')
+    equivalents_file = os.path.join(srcdir, 'bench', 'mutants-equivalent.txt')
+    equivalents = load_equivalents(equivalents_file)
+
+    sites = all_sites(srcdir)
+    chosen = random.Random(seed).sample(sites, min(n, len(sites)))
+    # Judged in sample order, so a run stopped early is still a random sample.
+    print('mutants: %d candidate sites in core/resize/*.c, %d sampled with seed %d'
+          % (len(sites), len(chosen), seed), flush=True)
+    os.makedirs(os.path.join(work, 'logs'), exist_ok=True)
+    t_start = time.time()
+    prepare(ctx)
+
+    # MUTANT_BASELINE: 1 (every detector), 0 (none) or a list like fuzz,recipes.
+    which = os.environ.get('MUTANT_BASELINE', '1')
+    which = ([d for d, _ in DETECTORS] if which == '1' else [] if which == '0'
+             else which.split(','))
+    if which:
+        print('mutants: baseline: the unmutated tree must survive %s' % ', '.join(which), flush=True)
+        base = judge(ctx, None, 'baseline', which)
+        bad = [d for d, r in base.items() if r['verdict'] != 'survived']
+        if bad:
+            sys.exit('mutants: the unmutated tree fails %s; no score is possible (logs in %s/logs)'
+                     % (', '.join(bad), work))
+
+    commit = subprocess.run(['git', '-C', srcdir, 'describe', '--always', '--dirty'],
+                            capture_output=True, text=True).stdout.strip() or None
+
+    def save(mutants, complete):
+        """Write the JSON after every mutant: a stopped run keeps its part."""
+        result = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+                  'commit': commit, 'seed': seed, 'candidates': len(sites),
+                  'requested': len(chosen), 'complete': complete,
+                  'budgets': budgets,
+                  'seconds': round(time.time() - t_start), 'scores': scores(mutants),
+                  'mutants': mutants}
+        with open(out_json + '.tmp', 'w') as f:
+            json.dump(result, f, indent=1)
+        os.replace(out_json + '.tmp', out_json)
+
+    # MUTANT_RESUME=1: keep the mutants a stopped run of the same seed and
+    # budgets already judged (MUTANT_OUT), and judge only the rest.
+    done = {}
+    budgets = {'fuzz_time': ctx['fuzz_time'], 'diff_iterations': ctx['diff_iterations'],
+               'consistency_iterations': ctx['consistency_iterations'], 'timeout': ctx['timeout']}
+    if os.environ.get('MUTANT_RESUME') == '1' and os.path.exists(out_json):
+        prev = json.load(open(out_json))
+        if prev.get('seed') == seed and prev.get('budgets') == budgets:
+            done = {(m['file'], m['original'], m['mutated']): m for m in prev['mutants']
+                    if m['status'] in ('judged', 'stillborn')}
+        else:
+            print('mutants: %s is of another seed or budget; not resumed' % out_json)
+
+    mutants = []
+    for i, s in enumerate(chosen, 1):
+        m = dict(s)
+        print('mutants: [%d/%d] %s:%d %s' % (i, len(chosen), m['file'], m['line'], m['change']),
+              flush=True)
+        key = (m['file'], m['original'], m['mutated'])
+        if key in done and not equivalent_reason(m, equivalents):
+            mutants.append(done[key])
+            print('mutants:   %s in the resumed run' % done[key]['status'], flush=True)
+            continue
+        reason = equivalent_reason(m, equivalents)
+        if reason:
+            m.update(status='equivalent', reason=reason)
+            mutants.append(m)
+            save(mutants, False)
+            continue
+        path = os.path.join(ctx['src'], m['file'])
+        orig = open(path, encoding='utf-8').read()
+        lines = orig.split('\n')
+        assert lines[m['line'] - 1] == m['original']
+        lines[m['line'] - 1] = m['mutated']
+        try:
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write('\n'.join(lines))
+            log = os.path.join(work, 'logs', 'm%02d-build.log' % i)
+            st, rc = run([ctx['make'], '-j%d' % ctx['jobs']], ctx['build'], log, ctx['timeout'])
+            if st != 'done' or rc != 0:
+                m['status'] = 'stillborn'
+                print('mutants:   stillborn (does not build)', flush=True)
+            else:
+                m['detectors'] = judge(ctx, m, 'm%02d' % i)
+                errs = [d for d, r in m['detectors'].items() if r['verdict'] == 'error']
+                m['status'] = 'error' if errs else 'judged'
+        finally:
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write(orig)
+        mutants.append(m)
+        save(mutants, False)
+
+    # Leave the build matching the source again (and prove it still builds).
+    run([ctx['make'], '-j%d' % ctx['jobs']], ctx['build'], os.path.join(work, 'prepare.log'), 3600)
+    save(mutants, True)
+    print()
+    print(table(mutants, scores(mutants)))
+    stale = [e for e in equivalents if not e.get('used')]
+    if stale:
+        print('mutants: %d listed equivalent mutant(s) not in this sample' % len(stale))
+
+    print('mutants: wrote %s; logs and build in %s' % (out_json, work))
+    if not os.environ.get('MUTANT_WORK') and not os.environ.get('MUTANT_KEEP'):
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
