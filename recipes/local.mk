@@ -10,6 +10,7 @@ DIFF_MODULES = \
 	scm/instar/holder.scm \
 	scm/instar/chain.scm \
 	scm/instar/oracles.scm \
+	scm/instar/readers.scm \
 	scm/instar/whitelist.scm \
 	scm/instar/findings.scm \
 	scm/instar/reduce.scm \
@@ -62,6 +63,7 @@ scm/instar/engine.go: scm/instar/process.go
 scm/instar/holder.go: scm/instar/config.go
 scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go
 scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
+scm/instar/readers.go: scm/instar/process.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \
 	scm/instar/oracles.go
@@ -71,7 +73,7 @@ scm/instar/preflight.go: scm/instar/process.go
 scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
 	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
 	scm/instar/findings.go scm/instar/reduce.go scm/instar/report.go \
-	scm/instar/preflight.go
+	scm/instar/preflight.go scm/instar/readers.go
 
 recipesdir = $(pkgdatadir)/recipes
 # load-paths.scm is included by every recipe (not runnable on its own).

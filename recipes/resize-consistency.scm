@@ -12,6 +12,11 @@
 ;;;             has no check for vpc)
 ;;;   kept      every pattern byte below the new end reads back
 ;;;   zero      the grown range reads as zeros (its first and last MiB)
+;;; and every independent reader found on the machine (or those --readers
+;;; names) reads the same image: it opens, shows qemu's size and the same
+;;; bytes in those ranges ((instar readers): libvhdi and 7-Zip for vpc and
+;;; vhdx, libvmdk and 7-Zip for vmdk).  A reader's documented limits are
+;;; whitelist rules (reader-rules in (instar whitelist)).
 ;;; A refusal by the engine is not a finding: it is counted and reported
 ;;; with its message, so the summary says plainly what is refused.
 
@@ -19,8 +24,49 @@
 ;; (source tree or installed tree): see load-paths.scm beside it.
 (include "load-paths.scm")
 
-(use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json)
-             (instar run) (instar pickers) (instar chain) (instar process))
+(use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json) (ice-9 threads)
+             (instar run) (instar pickers) (instar chain) (instar process)
+             (instar readers) (instar whitelist))
+
+;;; --readers LIST (this recipe's own option, taken out before run-recipe
+;;; sees the arguments).
+(define (take-readers-option args)
+  "(values READERS-SPEC OTHER-ARGS): READERS-SPEC is #f without --readers."
+  (let loop ((as args) (spec #f) (rest '()))
+    (match as
+      (() (values spec (reverse rest)))
+      (("--readers" v . more) (loop more (string-split v #\,) rest))
+      (((? (lambda (a) (string-prefix? "--readers=" a)) a) . more)
+       (loop more (string-split (substring a 10) #\,) rest))
+      (("--readers") (values 'missing (reverse rest)))
+      ((a . more) (loop more spec (cons a rest))))))
+
+(define-values (readers-spec recipe-args) (take-readers-option (cdr (command-line))))
+
+(define readers
+  (if (or (member "--help" recipe-args) (member "-h" recipe-args))
+      '()
+      (call-with-values
+          (lambda () (if (eq? readers-spec 'missing)
+                         (values '() 'usage "--readers wants a list")
+                         (resolve-readers readers-spec)))
+        (lambda (rs kind msg)
+          (when kind
+            (format (current-error-port) "resize-consistency: ~a~%" msg)
+            (exit (if (eq? kind 'usage) 2 3)))
+          rs))))
+
+;;; Per reader: cases read, agreed, disagreements a rule explains, and
+;;; unexplained ones.  Workers are threads: one mutex.
+(define reader-tally-mutex (make-mutex))
+(define reader-tally
+  (map (lambda (r) (cons r (list (cons "read" 0) (cons "agree" 0)
+                                 (cons "whitelisted" 0) (cons "disagree" 0))))
+       readers))
+(define (tally-reader! reader key)
+  (with-mutex reader-tally-mutex
+    (let ((cell (assoc key (assoc-ref reader-tally reader))))
+      (set-cdr! cell (+ 1 (cdr cell))))))
 
 (define (subtract segs a b)
   "The parts of SEGS (a list of (START . END)) outside [A, B)."
@@ -65,6 +111,23 @@ patterns may overlap, and a later one overwrites an earlier one."
                   (format #f "read -P 0 ~d ~d" off (- end off))))))
        '())))
 
+(define (check-ranges case start end)
+  "(BYTE OFFSET LENGTH) for what a reader must read back: the patterns'
+visible bytes and zeros in the grown range (its first and last MiB)."
+  (append
+   (map (lambda (v) (list (car v) (cadr v) (- (cddr v) (cadr v))))
+        (visible-patterns (vector->list (assoc-ref case "patterns")) end))
+   (if (> end start)
+       (let* ((mib (* 1024 1024))
+              (a (list 0 start (min mib (- end start))))
+              (off (max start (- end mib)))
+              (b (list 0 off (- end off))))
+         (if (equal? a b) (list a) (list a b)))
+       '())))
+
+(define (case-readers case)
+  (readers-for-format readers (assoc-ref case "format")))
+
 (define (consistency-chain case)
   (let* ((fmt (assoc-ref case "format"))
          (start (parse-size-string (assoc-ref case "size")))
@@ -82,7 +145,9 @@ patterns may overlap, and a later one overwrites an earlier one."
       (("step" . "info") ("side" . "engine"))
       (("step" . "check") ("side" . "engine"))
       (("step" . "verify") ("side" . "engine")
-       ("commands" . ,(list->vector (verify-commands case start (max end 0))))))))
+       ("commands" . ,(list->vector (verify-commands case start (max end 0)))))
+      ,@(map (lambda (r) (reader-step r fmt (check-ranges case start (max end 0))))
+             (case-readers case)))))
 
 (define (mkdiff oracle field got want)
   `(("op" . "resize") ("oracle" . ,oracle) ("field" . ,field)
@@ -143,25 +208,76 @@ patterns may overlap, and a later one overwrites an earlier one."
                         (not (string-contains (result-stderr verify) "fail")))
                    '()
                    (list (mkdiff "data" "kept-and-zero" "mismatch" "pattern"))))))
-        (if (null? diffs)
-            (done 'match '() #f)
-            (done 'divergence diffs #f)))))))
+        (let ((diffs (append diffs (reader-oracles case trace (or vsize 0) start end))))
+          (if (null? diffs)
+              (done 'match '() #f)
+              (done 'divergence diffs #f))))))))
+
+(define (reader-oracles case trace vsize start end)
+  "Every reader's diffs for CASE, tallied per reader."
+  (append-map
+   (lambda (r)
+     (let* ((res (trace-result trace (string-append "reader:" r) "engine"))
+            (ds (reader-diffs r res vsize (check-ranges case start (max end 0)))))
+       (tally-reader! r "read")
+       (if (null? ds)
+           (tally-reader! r "agree")
+           (call-with-values (lambda () (apply-whitelist reader-rules case ds))
+             (lambda (left ids)
+               (tally-reader! r (if (null? left) "whitelisted" "disagree")))))
+       ds))
+   (case-readers case)))
+
+(define (out-directory args)
+  (let loop ((as args))
+    (match as
+      (() "instar-out")
+      (((or "--out" "-o") d . _) d)
+      (((? (lambda (a) (string-prefix? "--out=" a)) a) . _) (substring a 6))
+      ((_ . more) (loop more)))))
+
+(define (report-readers)
+  "Print the per-reader counts and write them to OUT/readers.json."
+  (unless (null? readers)
+    (for-each (lambda (r)
+                (let ((t (assoc-ref reader-tally r)))
+                  (format (current-error-port)
+                          "reader ~a: ~a read, ~a agree, ~a whitelisted, ~a disagree~%"
+                          r (assoc-ref t "read") (assoc-ref t "agree")
+                          (assoc-ref t "whitelisted") (assoc-ref t "disagree"))))
+              readers)
+    (let ((dir (out-directory recipe-args)))
+      (when (file-exists? dir)
+        (false-if-exception
+         (call-with-output-file (string-append dir "/readers.json")
+           (lambda (p) (scm->json `(("readers" . ,(list->vector readers))
+                                    ("counts" . ,reader-tally))
+                                  p))))))))
 
 (define help "\
 usage: guile -s resize-consistency.scm [OPTIONS]
 
 Resize VHD (vpc), VHDX and VMDK images with the engine under test and let
 qemu-img read the result: new size, check clean, data kept, new range
-zero.  Refusals are counted and reported, not findings.  Options as
-resize-diff (see resize-diff(1)); --formats vpc,vhdx,vmdk (default: all).
+zero; then every independent reader (libvhdi, libvmdk, 7-Zip) reads the
+same image: it must open it with qemu's size and bytes.  Refusals are
+counted and reported, not findings.  Options as resize-diff (see
+resize-diff(1)); --formats vpc,vhdx,vmdk (default: all);
+--readers LIST (libvhdi,libvmdk,7zip; default: every one installed; a
+listed reader that is missing is an environment error, exit 3).  The
+per-reader counts go to standard error and OUT/readers.json.
 ")
 
-(run-recipe "resize-consistency" (cdr (command-line))
+(dynamic-wind
+  (lambda () #t)
+  (lambda ()
+(run-recipe "resize-consistency" recipe-args
             #:pick-with (lambda (ops formats)
                           (lambda (rng) (pick-consistency-case rng #:formats formats)))
             #:execute execute
-            #:rules '()
+            #:rules reader-rules
             #:default-ops '("consistency")
             #:default-formats '("vpc" "vhdx" "vmdk")
             #:instar-img (getenv "INSTAR_IMG")
-            #:help-text help)
+            #:help-text help))
+  report-readers)

@@ -266,6 +266,13 @@ the step kind too, so they go through `op-kind' as well."
                         (emit "cmp -s \"$" v ".held\" \"$" v "\" || { echo '" side
                               ": the held image changed'; status=1; }")))
                     (sides step)))
+         ("external"
+          ;; An independent reader: its JSON answer, for the eye.
+          (for-each (lambda (side)
+                      (emit (sh-argv (append (vector->list (assoc-ref step "argv"))
+                                             (list (path side)))
+                                     vars)))
+                    (sides step)))
          ("verify"
           (for-each (lambda (side)
                       (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt

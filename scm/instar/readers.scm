@@ -1,0 +1,147 @@
+;;; (instar readers) -- independent readers as oracles.
+;;;
+;;; qemu-img is not the only program that opens VHD, VHDX, VMDK and qcow2
+;;; images.  Readers written without qemu's code -- libyal's libvhdi,
+;;; libvmdk and libqcow (through their Python bindings) and 7-Zip -- read
+;;; the engine's result through scm/instar/reader-probe.py:
+;;;   open   the reader accepts the image
+;;;   size   its disk size equals the virtual size qemu-img reports
+;;;   data   each checked range (the patterns qemu-io wrote, zeros in the
+;;;          grown range) reads back as the byte qemu-io reads there
+;;; A diff's oracle is "reader:NAME", so whitelist rules name one reader.
+
+(define-module (instar readers)
+  #:use-module (srfi srfi-1)
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 format)
+  #:use-module (json)
+  #:use-module (instar process)
+  #:export (known-readers
+            reader-formats
+            reader-available?
+            available-readers
+            resolve-readers
+            readers-for-format
+            reader-probe-argv
+            reader-step
+            reader-diffs))
+
+(define known-readers
+  '("libvhdi" "libvmdk" "libqcow" "7zip"))
+
+(define reader-format-table
+  '(("libvhdi" "vpc" "vhdx")
+    ("libvmdk" "vmdk")
+    ("libqcow" "qcow2")
+    ("7zip" "vpc" "vhdx" "vmdk")))
+
+(define (reader-formats reader)
+  "The qemu format names READER is an oracle for."
+  (or (assoc-ref reader-format-table reader) '()))
+
+(define (probe-script)
+  (search-path %load-path "instar/reader-probe.py"))
+
+(define (python3)
+  ;; Debian's bindings live in Debian's python3: prefer it over a
+  ;; pyenv or venv python3 earlier on PATH.
+  (or (let ((p (getenv "PYTHON3"))) (and p (access? p X_OK) p))
+      (and (access? "/usr/bin/python3" X_OK) "/usr/bin/python3")
+      (search-path (parse-path (or (getenv "PATH") "")) "python3")))
+
+(define (sevenzip)
+  (or (let ((p (getenv "SEVENZIP"))) (and p (access? p X_OK) p))
+      (search-path (parse-path (or (getenv "PATH") "")) "7zz")))
+
+(define (reader-available? reader)
+  "Whether READER can run here: 7zz found, or the Python binding imports."
+  (match reader
+    ("7zip" (and (sevenzip) (python3) (probe-script) #t))
+    ((or "libvhdi" "libvmdk" "libqcow")
+     (let ((py (python3)))
+       (and py (probe-script)
+            (result-ok?
+             (run-command (list py "-c" (string-append "import py" (substring reader 3)))
+                          #:timeout 30))
+            #t)))
+    (_ #f)))
+
+(define (available-readers)
+  "Every known reader that can run on this machine."
+  (filter reader-available? known-readers))
+
+(define (resolve-readers spec)
+  "The readers to use: SPEC #f means every available one; otherwise a
+list of names.  Returns (values READERS ERROR-KIND MESSAGE): ERROR-KIND
+is #f, 'usage (an unknown name) or 'environment (a listed reader that
+cannot run here)."
+  (cond
+   ((not spec) (values (available-readers) #f #f))
+   ((find (lambda (r) (not (member r known-readers))) spec)
+    => (lambda (r) (values '() 'usage
+                           (format #f "unknown reader '~a' (known: ~a)" r
+                                   (string-join known-readers ",")))))
+   ((find (lambda (r) (not (reader-available? r))) spec)
+    => (lambda (r) (values '() 'environment
+                           (format #f "reader '~a' is not installed (bootstrap installs ~a)"
+                                   r (match r
+                                       ("7zip" "7zip")
+                                       (_ (string-append "python3-" r)))))))
+   (else (values spec #f #f))))
+
+(define (readers-for-format readers fmt)
+  "The readers among READERS that read format FMT."
+  (filter (lambda (r) (member fmt (reader-formats r))) readers))
+
+(define (ranges->string ranges)
+  (if (null? ranges)
+      "-"
+      (string-join (map (match-lambda ((_ off len) (format #f "~d:~d" off len))) ranges) ",")))
+
+(define (reader-probe-argv reader fmt ranges)
+  "The argument list that reads RANGES ((BYTE OFFSET LENGTH) ...) of a
+FMT image through READER; the image path goes last."
+  (list (python3) (probe-script) reader fmt (ranges->string ranges)))
+
+(define (reader-step reader fmt ranges)
+  "A chain step running READER on the engine's image (see chain.scm's
+\"external\" step)."
+  `(("step" . "external") ("name" . ,(string-append "reader:" reader))
+    ("side" . "engine")
+    ("argv" . ,(list->vector (reader-probe-argv reader fmt ranges)))))
+
+(define (mkdiff reader field got want)
+  `(("op" . "resize") ("oracle" . ,(string-append "reader:" reader)) ("field" . ,field)
+    ("engine" . ,(format #f "~a" got)) ("reference" . ,(format #f "~a" want))))
+
+(define (reader-diffs reader result qemu-size ranges)
+  "Diffs between what READER read (RESULT, the probe's run) and what
+qemu says: QEMU-SIZE, and each of RANGES ((BYTE OFFSET LENGTH) ...)
+reading as BYTE.  '() when they agree."
+  (let* ((json (and result (false-if-exception (json-string->scm (result-stdout result)))))
+         (err (and json (assoc-ref json "error"))))
+    (cond
+     ((or (not json) (not (result-ok? result)))
+      (list (mkdiff reader "open" (or err (and result (result-stderr result)) "no output")
+                    "opens")))
+     (else
+      (let ((size (assoc-ref json "size"))
+            (got (vector->list (assoc-ref json "ranges"))))
+        (append
+         (if (eqv? size qemu-size) '() (list (mkdiff reader "size" size qemu-size)))
+         (let ((bad (filter-map
+                     (lambda (want g)
+                       (match want
+                         ((byte off len)
+                          (and (not (and (eqv? (assoc-ref g "got") len)
+                                         (eqv? (assoc-ref g "byte") byte)))
+                               (format #f "~d+~d: ~a" off len
+                                       (if (eqv? (assoc-ref g "got") len)
+                                           (let ((b (assoc-ref g "byte")))
+                                             (if (eq? b 'null) "mixed" (format #f "0x~2,'0x" b)))
+                                           (format #f "~a bytes" (assoc-ref g "got"))))))))
+                     ranges got)))
+           (if (and (null? bad) (= (length got) (length ranges)))
+               '()
+               (list (mkdiff reader "data" (string-join bad "; ")
+                             "the bytes qemu-io reads"))))))))))
