@@ -218,7 +218,8 @@ visible bytes and zeros in the grown range (its first and last MiB)."
   (append-map
    (lambda (r)
      (let* ((res (trace-result trace (string-append "reader:" r) "engine"))
-            (ds (reader-diffs r res vsize (check-ranges case start (max end 0)))))
+            (ds (reader-diffs r res vsize (check-ranges case start (max end 0))
+                              #:grown-from (and (> end start) start))))
        (tally-reader! r "read")
        (if (null? ds)
            (tally-reader! r "agree")

@@ -45,13 +45,19 @@
 (define (python3)
   ;; Debian's bindings live in Debian's python3: prefer it over a
   ;; pyenv or venv python3 earlier on PATH.
-  (or (let ((p (getenv "PYTHON3"))) (and p (access? p X_OK) p))
-      (and (access? "/usr/bin/python3" X_OK) "/usr/bin/python3")
-      (search-path (parse-path (or (getenv "PATH") "")) "python3")))
+  ;; $PYTHON3, when set, is the only candidate (a wrong one is missing).
+  (let ((p (getenv "PYTHON3")))
+    (if (and p (not (string-null? p)))
+        (and (access? p X_OK) p)
+        (or (and (access? "/usr/bin/python3" X_OK) "/usr/bin/python3")
+            (search-path (parse-path (or (getenv "PATH") "")) "python3")))))
 
 (define (sevenzip)
-  (or (let ((p (getenv "SEVENZIP"))) (and p (access? p X_OK) p))
-      (search-path (parse-path (or (getenv "PATH") "")) "7zz")))
+  ;; $SEVENZIP, when set, is the only candidate (reader-probe.py uses it).
+  (let ((p (getenv "SEVENZIP")))
+    (if (and p (not (string-null? p)))
+        (and (access? p X_OK) p)
+        (search-path (parse-path (or (getenv "PATH") "")) "7zz"))))
 
 (define (reader-available? reader)
   "Whether READER can run here: 7zz found, or the Python binding imports."
@@ -114,10 +120,12 @@ FMT image through READER; the image path goes last."
   `(("op" . "resize") ("oracle" . ,(string-append "reader:" reader)) ("field" . ,field)
     ("engine" . ,(format #f "~a" got)) ("reference" . ,(format #f "~a" want))))
 
-(define (reader-diffs reader result qemu-size ranges)
+(define* (reader-diffs reader result qemu-size ranges #:key (grown-from #f))
   "Diffs between what READER read (RESULT, the probe's run) and what
 qemu says: QEMU-SIZE, and each of RANGES ((BYTE OFFSET LENGTH) ...)
-reading as BYTE.  '() when they agree."
+reading as BYTE.  Ranges at or past GROWN-FROM (the old size of a grow)
+are reported as field \"zero\", the others as \"data\", so a rule about
+the grown range never covers the kept data.  '() when they agree."
   (let* ((json (and result (false-if-exception (json-string->scm (result-stdout result)))))
          (err (and json (assoc-ref json "error"))))
     (cond
@@ -129,19 +137,27 @@ reading as BYTE.  '() when they agree."
             (got (vector->list (assoc-ref json "ranges"))))
         (append
          (if (eqv? size qemu-size) '() (list (mkdiff reader "size" size qemu-size)))
-         (let ((bad (filter-map
-                     (lambda (want g)
-                       (match want
-                         ((byte off len)
-                          (and (not (and (eqv? (assoc-ref g "got") len)
-                                         (eqv? (assoc-ref g "byte") byte)))
-                               (format #f "~d+~d: ~a" off len
-                                       (if (eqv? (assoc-ref g "got") len)
-                                           (let ((b (assoc-ref g "byte")))
-                                             (if (eq? b 'null) "mixed" (format #f "0x~2,'0x" b)))
-                                           (format #f "~a bytes" (assoc-ref g "got"))))))))
-                     ranges got)))
-           (if (and (null? bad) (= (length got) (length ranges)))
-               '()
-               (list (mkdiff reader "data" (string-join bad "; ")
-                             "the bytes qemu-io reads"))))))))))
+         (if (not (= (length got) (length ranges)))
+             (list (mkdiff reader "data" (format #f "~a ranges" (length got))
+                           (format #f "~a ranges" (length ranges))))
+             (let* ((bad (filter-map
+                          (lambda (want g)
+                            (match want
+                              ((byte off len)
+                               (and (not (and (eqv? (assoc-ref g "got") len)
+                                              (eqv? (assoc-ref g "byte") byte)))
+                                    (cons (if (and grown-from (>= off grown-from)) "zero" "data")
+                                          (format #f "~d+~d: ~a" off len
+                                                  (if (eqv? (assoc-ref g "got") len)
+                                                      (let ((b (assoc-ref g "byte")))
+                                                        (if (eq? b 'null) "mixed"
+                                                            (format #f "0x~2,'0x" b)))
+                                                      (format #f "~a bytes" (assoc-ref g "got")))))))))
+                          ranges got)))
+               (filter-map
+                (lambda (field)
+                  (let ((these (filter-map (lambda (b) (and (equal? (car b) field) (cdr b))) bad)))
+                    (and (pair? these)
+                         (mkdiff reader field (string-join these "; ")
+                                 (if (equal? field "zero") "zeros" "the bytes qemu-io reads")))))
+                '("data" "zero"))))))))))

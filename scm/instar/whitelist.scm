@@ -38,7 +38,16 @@
 ;; (tests/readers-limits.sh shows it on one), so no rule can hide a bug of
 ;; ours.
 (define reader-rules
-  '())
+  '((("id" . "libvhdi-original-size-is-disk-size")
+     ("reason" . "libvhdi (python3-libvhdi, vhdiinfo 20210425) takes a VHD footer's Original Size as the disk size, although the specification defines Original Size as the size at creation and Current Size as the size after an expansion; after a grow it reports the old size and reads nothing past it.  qemu, 7-Zip and the specification read Current Size; instar keeps Original Size as the creation size on a grow.")
+     ("reference" . "doc/fmt-vhd.texi (Independent readers); tests/readers-limits.sh shows libvhdi mis-reading qemu-img's own image whose Original Size is below its Current Size")
+     ("when" . (and (format "vpc") (grows)))
+     ("explains" . ("reader:libvhdi:size" "reader:libvhdi:zero")))
+    (("id" . "7zip-vhdx-odd-sector-count")
+     ("reason" . "7-Zip (7zz 22.01+really26.02) refuses a VHDX whose virtual size is an odd number of 512-byte sectors ('Cannot open the file as [VHDX] archive'), qemu-img's own images of that size included.")
+     ("reference" . "doc/fmt-vhdx.texi (Independent readers); tests/readers-limits.sh shows 7-Zip refusing qemu-img's own 1 MiB + 512 VHDX")
+     ("when" . (and (format "vhdx") (end-odd-sectors)))
+     ("explains" . ("reader:7zip:open")))))
 
 (define (rule-id r) (assoc-ref r "id"))
 
@@ -73,6 +82,12 @@ grow past it, and pattern bytes in the cut part of the kept cluster."
     (('start-mode m) (equal? (assoc-ref case "start-mode") m))
     (('option k v) (equal? (assoc-ref (assoc-ref case "options") k) v))
     (('unaligned-shrink-then-grow) (unaligned-shrink-then-grow? case))
+    ;; The last resize ends above the start size / at an odd sector count.
+    (('grows) (let ((ends (case-end-bytes case))
+                    (start (parse-size-string (assoc-ref case "size"))))
+                (and (pair? ends) start (> (last ends) start))))
+    (('end-odd-sectors) (let ((ends (case-end-bytes case)))
+                          (and (pair? ends) (odd? (quotient (+ (last ends) 511) 512)))))
     (('not c) (not (case-holds? c case)))
     (('and . cs) (every (lambda (c) (case-holds? c case)) cs))
     (('or . cs) (any (lambda (c) (case-holds? c case)) cs))))
