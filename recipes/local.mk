@@ -43,6 +43,7 @@ DIFF_SH_TESTS = \
 DIFF_SCM_TESTS = \
 	tests/scm/test-pickers.scm \
 	tests/scm/test-whitelist.scm \
+	tests/scm/test-readers.scm \
 	tests/scm/test-findings.scm \
 	tests/scm/test-report.scm \
 	tests/scm/image-lock.scm \

@@ -266,7 +266,8 @@ counted and reported, not findings.  Options as resize-diff (see
 resize-diff(1)); --formats vpc,vhdx,vmdk (default: all);
 --readers LIST (libvhdi,libvmdk,7zip; default: every one installed; a
 listed reader that is missing is an environment error, exit 3).  The
-per-reader counts go to standard error and OUT/readers.json.
+per-reader counts (every read, the reducer's replays of a finding
+included) go to standard error and OUT/readers.json.
 ")
 
 (dynamic-wind

@@ -43,7 +43,8 @@ SH_TESTS = \
 	tests/cli-nonregular.sh \
 	tests/image-lock.sh \
 	tests/raw-vs-qemu.sh \
-	tests/readers-interop.sh
+	tests/readers-interop.sh \
+	tests/readers-limits.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh
