@@ -28,45 +28,14 @@
              (instar run) (instar pickers) (instar chain) (instar process)
              (instar readers) (instar whitelist))
 
-;;; --readers LIST (this recipe's own option, taken out before run-recipe
-;;; sees the arguments).
-(define (take-readers-option args)
-  "(values READERS-SPEC OTHER-ARGS): READERS-SPEC is #f without --readers."
-  (let loop ((as args) (spec #f) (rest '()))
-    (match as
-      (() (values spec (reverse rest)))
-      (("--readers" v . more) (loop more (string-split v #\,) rest))
-      (((? (lambda (a) (string-prefix? "--readers=" a)) a) . more)
-       (loop more (string-split (substring a 10) #\,) rest))
-      (("--readers") (values 'missing (reverse rest)))
-      ((a . more) (loop more spec (cons a rest))))))
-
-(define-values (readers-spec recipe-args) (take-readers-option (cdr (command-line))))
-
-(define readers
-  (if (or (member "--help" recipe-args) (member "-h" recipe-args))
-      '()
-      (call-with-values
-          (lambda () (if (eq? readers-spec 'missing)
-                         (values '() 'usage "--readers wants a list")
-                         (resolve-readers readers-spec)))
-        (lambda (rs kind msg)
-          (when kind
-            (format (current-error-port) "resize-consistency: ~a~%" msg)
-            (exit (if (eq? kind 'usage) 2 3)))
-          rs))))
-
-;;; Per reader: cases read, agreed, disagreements a rule explains, and
-;;; unexplained ones.  Workers are threads: one mutex.
-(define reader-tally-mutex (make-mutex))
-(define reader-tally
-  (map (lambda (r) (cons r (list (cons "read" 0) (cons "agree" 0)
-                                 (cons "whitelisted" 0) (cons "disagree" 0))))
-       readers))
-(define (tally-reader! reader key)
-  (with-mutex reader-tally-mutex
-    (let ((cell (assoc key (assoc-ref reader-tally reader))))
-      (set-cdr! cell (+ 1 (cdr cell))))))
+;;; --readers LIST: this recipe's own option, taken out before run-recipe
+;;; sees the arguments.
+(define-values (readers recipe-args)
+  (take-readers-option "resize-consistency" (cdr (command-line))))
+(define reader-tally   ; the readers of this recipe's formats
+  (make-reader-tally (filter (lambda (r) (any (lambda (f) (member f (reader-formats r)))
+                                              (list "vpc" "vhdx" "vmdk")))
+                             readers)))
 
 (define (subtract segs a b)
   "The parts of SEGS (a list of (START . END)) outside [A, B)."
@@ -220,40 +189,14 @@ visible bytes and zeros in the grown range (its first and last MiB)."
      (let* ((res (trace-result trace (string-append "reader:" r) "engine"))
             (ds (reader-diffs r res vsize (check-ranges case start (max end 0))
                               #:grown-from (and (> end start) start))))
-       (tally-reader! r "read")
+       (tally-reader! reader-tally r "read")
        (if (null? ds)
-           (tally-reader! r "agree")
+           (tally-reader! reader-tally r "agree")
            (call-with-values (lambda () (apply-whitelist reader-rules case ds))
              (lambda (left ids)
-               (tally-reader! r (if (null? left) "whitelisted" "disagree")))))
+               (tally-reader! reader-tally r (if (null? left) "whitelisted" "disagree")))))
        ds))
    (case-readers case)))
-
-(define (out-directory args)
-  (let loop ((as args))
-    (match as
-      (() "instar-out")
-      (((or "--out" "-o") d . _) d)
-      (((? (lambda (a) (string-prefix? "--out=" a)) a) . _) (substring a 6))
-      ((_ . more) (loop more)))))
-
-(define (report-readers)
-  "Print the per-reader counts and write them to OUT/readers.json."
-  (unless (null? readers)
-    (for-each (lambda (r)
-                (let ((t (assoc-ref reader-tally r)))
-                  (format (current-error-port)
-                          "reader ~a: ~a read, ~a agree, ~a whitelisted, ~a disagree~%"
-                          r (assoc-ref t "read") (assoc-ref t "agree")
-                          (assoc-ref t "whitelisted") (assoc-ref t "disagree"))))
-              readers)
-    (let ((dir (out-directory recipe-args)))
-      (when (file-exists? dir)
-        (false-if-exception
-         (call-with-output-file (string-append dir "/readers.json")
-           (lambda (p) (scm->json `(("readers" . ,(list->vector readers))
-                                    ("counts" . ,reader-tally))
-                                  p))))))))
 
 (define help "\
 usage: guile -s resize-consistency.scm [OPTIONS]
@@ -282,4 +225,4 @@ included) go to standard error and OUT/readers.json.
             #:default-formats '("vpc" "vhdx" "vmdk")
             #:instar-img (getenv "INSTAR_IMG")
             #:help-text help))
-  report-readers)
+  (lambda () (report-reader-tally reader-tally (recipe-out-directory recipe-args))))

@@ -15,8 +15,15 @@
   #:use-module (ice-9 match)
   #:use-module (ice-9 format)
   #:use-module (json)
+  #:use-module (ice-9 threads)
   #:use-module (instar process)
   #:export (known-readers
+            take-readers-option
+            make-reader-tally
+            tally-reader!
+            report-reader-tally
+            reader-pair-diffs
+            recipe-out-directory
             reader-formats
             reader-available?
             available-readers
@@ -161,3 +168,96 @@ the grown range never covers the kept data.  '() when they agree."
                          (mkdiff reader field (string-join these "; ")
                                  (if (equal? field "zero") "zeros" "the bytes qemu-io reads")))))
                 '("data" "zero"))))))))))
+
+;;; The recipes' --readers LIST option and per-reader counts.
+
+(define (take-readers-option name args)
+  "Take --readers LIST (or --readers=LIST) out of ARGS.  Returns (values
+READERS OTHER-ARGS): every available reader without the option, the
+listed ones with it.  Exits 2 on an unknown name and 3 on a listed
+reader that cannot run here (no reader is resolved for --help)."
+  (let loop ((as args) (spec #f) (rest '()))
+    (match as
+      (()
+       (let ((rest (reverse rest)))
+         (if (or (member "--help" rest) (member "-h" rest))
+             (values '() rest)
+             (call-with-values
+                 (lambda () (if (eq? spec 'missing)
+                                (values '() 'usage "--readers wants a list")
+                                (resolve-readers spec)))
+               (lambda (rs kind msg)
+                 (when kind
+                   (format (current-error-port) "~a: ~a~%" name msg)
+                   (exit (if (eq? kind 'usage) 2 3)))
+                 (values rs rest))))))
+      (("--readers" v . more) (loop more (string-split v #\,) rest))
+      (("--readers") (loop '() 'missing rest))
+      (((? (lambda (a) (string-prefix? "--readers=" a)) a) . more)
+       (loop more (string-split (substring a 10) #\,) rest))
+      ((a . more) (loop more spec (cons a rest))))))
+
+(define (make-reader-tally readers)
+  "Counts per reader: cases read, agreeing, whitelisted, disagreeing."
+  (cons (make-mutex)
+        (map (lambda (r) (cons r (list (cons "read" 0) (cons "agree" 0)
+                                       (cons "whitelisted" 0) (cons "disagree" 0))))
+             readers)))
+
+(define (tally-reader! tally reader key)
+  "Add one to READER's KEY (thread-safe: workers are threads)."
+  (with-mutex (car tally)
+    (let ((cell (assoc key (or (assoc-ref (cdr tally) reader) '()))))
+      (when cell (set-cdr! cell (+ 1 (cdr cell)))))))
+
+(define (report-reader-tally tally out-dir)
+  "Print the counts to standard error; write OUT-DIR/readers.json."
+  (unless (null? (cdr tally))
+    (for-each (lambda (rt)
+                (let ((t (cdr rt)))
+                  (format (current-error-port)
+                          "reader ~a: ~a read, ~a agree, ~a whitelisted, ~a disagree~%"
+                          (car rt) (assoc-ref t "read") (assoc-ref t "agree")
+                          (assoc-ref t "whitelisted") (assoc-ref t "disagree"))))
+              (cdr tally))
+    (when (and out-dir (file-exists? out-dir))
+      (false-if-exception
+       (call-with-output-file (string-append out-dir "/readers.json")
+         (lambda (p) (scm->json `(("readers" . ,(list->vector (map car (cdr tally))))
+                                  ("counts" . ,(cdr tally)))
+                                p)))))))
+
+(define (reader-pair-diffs reader engine-result reference-result)
+  "Diffs between what READER read from the engine's result and from the
+reference's (qemu-img's) result of the same case: whether it opens,
+the size, and each range's bytes (by hash)."
+  (define (parse r)
+    (and r (result-ok? r) (false-if-exception (json-string->scm (result-stdout r)))))
+  (let ((e (parse engine-result)) (r (parse reference-result)))
+    (cond
+     ((and (not e) (not r)) '())          ; refuses both: nothing to compare
+     ((or (not e) (not r))
+      (list (mkdiff reader "open" (if e "opens" "refused") (if r "opens" "refused"))))
+     (else
+      (append
+       (if (eqv? (assoc-ref e "size") (assoc-ref r "size"))
+           '()
+           (list (mkdiff reader "size" (assoc-ref e "size") (assoc-ref r "size"))))
+       (let ((bad (filter-map
+                   (lambda (a b)
+                     (and (not (equal? (assoc-ref a "sha256") (assoc-ref b "sha256")))
+                          (format #f "~d+~d" (assoc-ref a "offset") (assoc-ref a "length"))))
+                   (vector->list (assoc-ref e "ranges"))
+                   (vector->list (assoc-ref r "ranges")))))
+         (if (null? bad)
+             '()
+             (list (mkdiff reader "data" (string-join bad "; ") "the reference's bytes")))))))))
+
+(define (recipe-out-directory args)
+  "The --out directory ARGS name (the recipes' default: instar-out)."
+  (let loop ((as args))
+    (match as
+      (() "instar-out")
+      (((or "--out" "-o") d . _) d)
+      (((? (lambda (a) (string-prefix? "--out=" a)) a) . _) (substring a 6))
+      ((_ . more) (loop more)))))
