@@ -31,8 +31,7 @@
      ("reason" . "qemu keeps the whole last cluster when a qcow2 image shrinks to a size that is not cluster aligned, and the old bytes past the new end read back after a later grow; instar zeroes that tail on purpose so no stale data resurfaces.")
      ("reference" . "shared/reference/qemu-resize.md rule 4 and section 7.6; doc/differential.texi")
      ("when" . (and (format "qcow2") (unaligned-shrink-then-grow)))
-     ;; libqcow, reading both results, sees the same stale tail.
-     ("explains" . ("data:compare" "reader:libqcow:data")))))
+     ("explains" . ("data:compare")))))
 
 ;; Documented limits of the independent readers of (instar readers): each
 ;; is a case where the reader also mis-reads qemu-img's own image
