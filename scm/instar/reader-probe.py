@@ -61,8 +61,8 @@ def read_libyal(reader, image, ranges):
         for off, length in ranges:
             try:
                 data = handle.read_buffer_at_offset(length, off)
-            except (IOError, OSError) as e:
-                data = b""
+            except (IOError, OSError):
+                data = b""      # a read the reader refuses: nothing read
             out.append(summarise(off, length, data or b""))
         handle.close()
         if extent:
