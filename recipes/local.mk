@@ -11,6 +11,7 @@ DIFF_MODULES = \
 	scm/instar/holder.scm \
 	scm/instar/chain.scm \
 	scm/instar/oracles.scm \
+	scm/instar/readers.scm \
 	scm/instar/whitelist.scm \
 	scm/instar/findings.scm \
 	scm/instar/store.scm \
@@ -56,6 +57,7 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-pickers.scm \
 	tests/scm/test-whitelist.scm \
 	tests/scm/test-fingerprint.scm \
+	tests/scm/test-readers.scm \
 	tests/scm/test-findings.scm \
 	tests/scm/test-report.scm \
 	tests/scm/image-lock.scm \
@@ -77,6 +79,7 @@ scm/instar/holder.go: scm/instar/config.go
 scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go \
 	scm/instar/fingerprint.go
 scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
+scm/instar/readers.go: scm/instar/process.go
 scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
 scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \
 	scm/instar/oracles.go
@@ -88,7 +91,7 @@ scm/instar/preflight.go: scm/instar/process.go
 scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
 	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
 	scm/instar/findings.go scm/instar/store.go scm/instar/reduce.go scm/instar/report.go \
-	scm/instar/preflight.go
+	scm/instar/preflight.go scm/instar/readers.go
 
 recipesdir = $(pkgdatadir)/recipes
 # load-paths.scm is included by every recipe (not runnable on its own).

@@ -20,14 +20,28 @@
 ;;; case is a finding ("unexpected refusal") and an engine that refuses
 ;;; everything never passes.  Accepting a case whose family must be
 ;;; refused is a finding too.
+;;; Every independent reader found on the machine (or those --readers
+;;; names) then reads the same image: it opens, shows qemu's size and the
+;;; same bytes in those ranges ((instar readers): libvhdi and 7-Zip for vpc
+;;; and vhdx, libvmdk and 7-Zip for vmdk).  A reader's documented limits
+;;; are whitelist rules (reader-rules in (instar whitelist)).
 
 ;; Find our modules, the extension and instar-img relative to this file
 ;; (source tree or installed tree): see load-paths.scm beside it.
 (include "load-paths.scm")
 
-(use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json)
+(use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json) (ice-9 threads)
              (instar run) (instar pickers) (instar chain) (instar process)
-             (instar oracles) (instar whitelist))
+             (instar oracles) (instar readers) (instar whitelist))
+
+;;; --readers LIST: this recipe's own option, taken out before run-recipe
+;;; sees the arguments.
+(define-values (readers recipe-args)
+  (take-readers-option "resize-consistency" (cdr (command-line))))
+(define reader-tally   ; the readers of this recipe's formats
+  (make-reader-tally (filter (lambda (r) (any (lambda (f) (member f (reader-formats r)))
+                                              (list "vpc" "vhdx" "vmdk")))
+                             readers)))
 
 (define (subtract segs a b)
   "The parts of SEGS (a list of (START . END)) outside [A, B)."
@@ -72,6 +86,23 @@ patterns may overlap, and a later one overwrites an earlier one."
                   (format #f "read -P 0 ~d ~d" off (- end off))))))
        '())))
 
+(define (check-ranges case start end)
+  "(BYTE OFFSET LENGTH) for what a reader must read back: the patterns'
+visible bytes and zeros in the grown range (its first and last MiB)."
+  (append
+   (map (lambda (v) (list (car v) (cadr v) (- (cddr v) (cadr v))))
+        (visible-patterns (vector->list (assoc-ref case "patterns")) end))
+   (if (> end start)
+       (let* ((mib (* 1024 1024))
+              (a (list 0 start (min mib (- end start))))
+              (off (max start (- end mib)))
+              (b (list 0 off (- end off))))
+         (if (equal? a b) (list a) (list a b)))
+       '())))
+
+(define (case-readers case)
+  (readers-for-format readers (assoc-ref case "format")))
+
 (define (consistency-chain case)
   (let* ((fmt (assoc-ref case "format"))
          (start (parse-size-string (assoc-ref case "size")))
@@ -89,7 +120,9 @@ patterns may overlap, and a later one overwrites an earlier one."
       (("step" . "info") ("side" . "engine"))
       (("step" . "check") ("side" . "engine"))
       (("step" . "verify") ("side" . "engine")
-       ("commands" . ,(list->vector (verify-commands case start (max end 0))))))))
+       ("commands" . ,(list->vector (verify-commands case start (max end 0)))))
+      ,@(map (lambda (r) (reader-step r fmt (check-ranges case start (max end 0))))
+             (case-readers case)))))
 
 (define (mkdiff oracle field got want)
   `(("op" . "resize") ("oracle" . ,oracle) ("field" . ,field)
@@ -162,32 +195,62 @@ patterns may overlap, and a later one overwrites an earlier one."
                         (not (string-contains (result-stderr verify) "fail")))
                    '()
                    (list (mkdiff "data" "kept-and-zero" "mismatch" "pattern"))))))
-        (if (null? diffs)
-            (done 'match '() #f)
-            (done 'divergence diffs #f)))))))
+        (let ((diffs (append diffs (reader-oracles case trace (or vsize 0) start end))))
+          (if (null? diffs)
+              (done 'match '() #f)
+              (done 'divergence diffs #f))))))))
+
+(define (reader-oracles case trace vsize start end)
+  "Every reader's diffs for CASE, tallied per reader."
+  (append-map
+   (lambda (r)
+     (let* ((res (trace-result trace (string-append "reader:" r) "engine"))
+            (ds (reader-diffs r res vsize (check-ranges case start (max end 0))
+                              #:grown-from (and (> end start) start))))
+       (tally-reader! reader-tally r "read")
+       (if (null? ds)
+           (tally-reader! reader-tally r "agree")
+           (call-with-values (lambda () (apply-whitelist reader-rules case ds))
+             (lambda (left ids)
+               (tally-reader! reader-tally r (if (null? left) "whitelisted" "disagree")))))
+       ds))
+   (case-readers case)))
 
 (define help "\
 usage: guile -s resize-consistency.scm [OPTIONS]
 
 Resize VHD (vpc), VHDX and VMDK images with the engine under test and let
 qemu-img read the result: new size, check clean, data kept, new range
-zero.  Each case knows whether the manual says it must be resized or
-refused: an unexpected refusal, a refusal that changes the file, or an
-accepted case that must be refused is a finding.  Options as
-resize-diff (see resize-diff(1)); --formats vpc,vhdx,vmdk (default: all).
+zero; then every independent reader (libvhdi, libvmdk, 7-Zip) reads the
+same image: it must open it with qemu's size and bytes.  Each case knows
+whether the manual says it must be resized or refused: an unexpected
+refusal, a refusal that changes the file, or an accepted case that must
+be refused is a finding.  Options as resize-diff (see resize-diff(1));
+--formats vpc,vhdx,vmdk (default: all); --readers LIST
+(libvhdi,libvmdk,7zip; default: every one installed; a listed reader
+that is missing is an environment error, exit 3).  The per-reader counts
+(every read, the reducer's replays of a finding included) go to standard
+error and OUT/readers.json.
 ")
 
-(run-recipe "resize-consistency" (cdr (command-line))
+(dynamic-wind
+  (lambda () #t)
+  (lambda ()
+(run-recipe "resize-consistency" recipe-args
             #:pick-with (lambda (ops formats)
                           (lambda (rng) (pick-consistency-case rng #:formats formats)))
             #:execute execute
-            ;; The refusal families these formats can draw (no qcow2 ones).
-            #:rules (filter (lambda (r)
-                              (not (member (rule-id r)
-                                           '("refuses-corrupt" "refuses-v2-snapshots"
-                                             "refuses-bad-create-option" "refuses-held"))))
-                            resize-refusal-rules)
+            ;; The refusal families these formats can draw (no qcow2 ones),
+            ;; and the readers' documented limits.
+            #:rules (append
+                     (filter (lambda (r)
+                               (not (member (rule-id r)
+                                            '("refuses-corrupt" "refuses-v2-snapshots"
+                                              "refuses-bad-create-option" "refuses-held"))))
+                             resize-refusal-rules)
+                     reader-rules)
             #:default-ops '("consistency")
             #:default-formats '("vpc" "vhdx" "vmdk")
             #:instar-img (getenv "INSTAR_IMG")
-            #:help-text help)
+            #:help-text help))
+  (lambda () (report-reader-tally reader-tally (recipe-out-directory recipe-args))))

@@ -6,14 +6,74 @@
 ;;; patterns, end spec, --shrink, preallocation) from its own seed, runs it
 ;;; on the engine under test and on qemu-img, and compares exit classes,
 ;;; `qemu-img info', `qemu-img check', the guest-visible data and (raw) the
-;;; file length.  See resize-diff(1) and the manual's "Differential
-;;; fuzzing" chapter.
+;;; file length.  Every independent reader of the format found on the
+;;; machine (libqcow for qcow2; --readers LIST) then reads both results
+;;; of a case qemu's oracles passed: it must see the same size and bytes
+;;; in each pattern range and the last MiB.  See resize-diff(1) and the manual's "Differential fuzzing"
+;;; chapter.
 
 ;; Find our modules, the extension and instar-img relative to this file
 ;; (source tree or installed tree): see load-paths.scm beside it.
 (include "load-paths.scm")
 
-(use-modules (instar run) (instar pickers))
+(use-modules (ice-9 match) (srfi srfi-1)
+             (instar run) (instar pickers) (instar chain) (instar oracles)
+             (instar readers) (instar whitelist))
+
+(define-values (readers recipe-args)
+  (take-readers-option "resize-diff" (cdr (command-line))))
+(define reader-tally   ; the readers of this recipe's formats
+  (make-reader-tally (filter (lambda (r) (any (lambda (f) (member f (reader-formats r)))
+                                              (list "raw" "qcow2")))
+                             readers)))
+
+(define (reader-ranges case)
+  "(BYTE OFFSET LENGTH) for each pattern (the byte is not used: both
+sides' bytes are compared) and the last MiB of the final size."
+  (let* ((ends (filter positive? (case-end-bytes case)))
+         (size (if (null? ends) (parse-size-string (assoc-ref case "size")) (last ends)))
+         (mib (* 1024 1024)))
+    (append
+     (filter-map (lambda (p)
+                   (let ((off (assoc-ref p "offset")) (len (assoc-ref p "length")))
+                     (and (< off size) (list 0 off (min len (- size off))))))
+                 (vector->list (assoc-ref case "patterns")))
+     (list (list 0 (max 0 (- size mib)) (min mib size))))))
+
+(define (execute case ctx)
+  "The default chain and judgement, then each reader on both results."
+  (let* ((fmt (assoc-ref case "format"))
+         (rs (readers-for-format readers fmt))
+         (chain (append (case->chain case)
+                        (map (lambda (r)
+                               (let ((st (reader-step r fmt (reader-ranges case))))
+                                 (map (lambda (kv) (if (equal? (car kv) "side")
+                                                       (cons "side" "both") kv))
+                                      st)))
+                             rs)))
+         (trace (run-chain chain (context-engine ctx)
+                           #:qemu-img (context-qemu-img ctx) #:qemu-io (context-qemu-io ctx)
+                           #:timeout (context-timeout ctx) #:tmpdir (context-tmpdir ctx))))
+    (call-with-values (lambda () (judge case chain trace))
+      (lambda (verdict diffs reason)
+        ;; Readers judge what qemu's own oracles passed: with other
+        ;; differences they add nothing (and the finding keeps its shape).
+        (if (not (eq? verdict 'match))
+            (values verdict diffs reason chain trace)
+            (let ((rd (append-map
+                       (lambda (r)
+                         (let* ((n (string-append "reader:" r))
+                                (ds (reader-pair-diffs r (trace-result trace n "engine")
+                                                       (trace-result trace n "reference"))))
+                           (tally-reader! reader-tally r "read")
+                           (if (null? ds)
+                               (tally-reader! reader-tally r "agree")
+                               (tally-reader! reader-tally r "disagree"))
+                           ds))
+                       rs)))
+              (if (and (null? diffs) (null? rd))
+                  (values verdict diffs reason chain trace)
+                  (values 'divergence (append diffs rd) reason chain trace))))))))
 
 (define help "\
 usage: guile -s resize-diff.scm [OPTIONS]
@@ -41,13 +101,22 @@ Differential fuzzing of resize: the engine under test against qemu-img.
   --junit FILE       write a JUnit XML report
   --reduce-time S    time to reduce each new finding (default 30)
   --tmpdir DIR       where private case directories go (default $TMPDIR or /tmp)
+  --readers LIST     independent readers of the results (libqcow for
+                     qcow2; default: every one installed; a listed
+                     reader that is missing exits 3); per-reader counts
+                     go to standard error and OUT/readers.json
   -q, --quiet        no progress output
 ")
 
-(run-recipe "resize-diff" (cdr (command-line))
+(dynamic-wind
+  (lambda () #t)
+  (lambda ()
+(run-recipe "resize-diff" recipe-args
+            #:execute execute
             #:pick-with (lambda (ops formats)
                           (lambda (rng) (pick-resize-case rng #:formats formats #:ops ops)))
             #:default-ops resize-ops
             #:default-formats '("raw" "qcow2")
             #:instar-img (getenv "INSTAR_IMG")
-            #:help-text help)
+            #:help-text help))
+  (lambda () (report-reader-tally reader-tally (recipe-out-directory recipe-args))))

@@ -21,7 +21,8 @@ INSTAR_SCM_MODULES = \
 	scm/instar/plan-print.scm \
 	scm/instar/repl.scm
 
-dist_instarmodule_DATA = $(INSTAR_SCM_MODULES)
+# reader-probe.py: the Python side of (instar readers), found on %load-path.
+dist_instarmodule_DATA = $(INSTAR_SCM_MODULES) scm/instar/reader-probe.py
 nodist_instarmodule_DATA = scm/instar/config.scm
 instarobject_DATA = scm/instar/config.go $(INSTAR_SCM_MODULES:.scm=.go)
 CLEANFILES += scm/instar/config.scm $(instarobject_DATA)

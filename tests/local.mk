@@ -8,6 +8,10 @@ AM_TESTS_ENVIRONMENT = \
 	INSTAR_IMG='$(abs_top_builddir)/core/cli/instar-img'; export INSTAR_IMG; \
 	QEMU_IMG='$(QEMU_IMG)'; export QEMU_IMG; \
 	QEMU_IO='$(QEMU_IO)'; export QEMU_IO; \
+	SEVENZIP='$(SEVENZIP)'; export SEVENZIP; \
+	VHDIINFO='$(VHDIINFO)'; export VHDIINFO; \
+	VMDKINFO='$(VMDKINFO)'; export VMDKINFO; \
+	PYTHON3='$(PYTHON3)'; export PYTHON3; \
 	abs_top_srcdir='$(abs_top_srcdir)'; export abs_top_srcdir; \
 	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir;
 
@@ -49,7 +53,9 @@ SH_TESTS = \
 	tests/raw-vs-qemu.sh \
 	tests/create-targets.sh \
 	tests/create-options-vs-qemu.sh \
-	tests/create-blockdev.sh
+	tests/create-blockdev.sh \
+	tests/readers-interop.sh \
+	tests/readers-limits.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh

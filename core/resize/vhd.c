@@ -18,9 +18,16 @@
  *                   entries, checksum) -> footer at offset 0 (the commit:
  *                   qemu reads that copy)
  *   dynamic shrink: footer copy at end -> footer at 0 (commit) -> unmap
- *                   blocks beyond, zero the new last block's tail.
- * A table larger than the size needs is legal, and the file always ends
- * in a footer, so every prefix opens (in qemu and in our own reader). */
+ *                   blocks beyond, zero the new last block's tail ->
+ *                   dynamic header (entries = the new block count).
+ * Max Table Entries ends equal to the block count the size needs, as
+ * qemu-img create writes it: the spec says it "should be equal", and
+ * 7-Zip refuses any other value.  qemu takes a larger table, so a prefix
+ * that stops between the footer commit and the header is still read; the
+ * file always ends in a footer, so every prefix opens (in qemu and in our
+ * own reader).  Original Size never stays above Current Size: libvhdi
+ * reports Original Size as the disk's size, and other VHD libraries
+ * refuse a footer whose original size exceeds the current one. */
 #include <config.h>
 
 #include <string.h>
@@ -66,6 +73,8 @@ static uint8_t *new_footer(struct instar_builder *b, const uint8_t *old,
     if (p == NULL)
         return NULL;
     memcpy(p, old, VHD_FOOTER_SIZE);
+    if (instar_be64(p + VHD_F_ORIG_SIZE) > stored)
+        instar_put_be64(p + VHD_F_ORIG_SIZE, stored);   /* shrunk below it */
     instar_put_be64(p + VHD_F_CUR_SIZE, stored);
     instar_put_be16(p + VHD_F_CYLS, chs->cyls);
     p[VHD_F_HEADS] = chs->heads;
@@ -246,16 +255,35 @@ static void clear_beyond(struct instar_builder *b, const struct instar_vhd_resiz
     }
 }
 
+/* The dynamic header with table offset TABLE_OFF and N entries. */
+static void write_dyn_header(struct instar_builder *b, const struct instar_vhd_resize_opts *o,
+                             const struct dyn *d, uint64_t table_off, uint32_t n)
+{
+    uint8_t *hdr = instar_builder_alloc(b, VHD_DYN_HEADER_SIZE);
+    if (hdr == NULL)
+        return;
+    memcpy(hdr, o->dyn_header.data, VHD_DYN_HEADER_SIZE);
+    instar_put_be64(hdr + VHD_D_TABLE_OFFSET, table_off);
+    instar_put_be32(hdr + VHD_D_MAX_ENTRIES, n);
+    instar_put_be32(hdr + VHD_D_CHECKSUM, vhd_checksum(hdr, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM));
+    instar_builder_write(b, d->hdr_off, hdr, VHD_DYN_HEADER_SIZE);
+}
+
 static int shrink_dynamic(struct instar_builder *b, const struct instar_vhd_resize_opts *o,
                           const struct dyn *d, uint64_t stored, const struct vhd_chs *chs)
 {
     uint64_t file = o->current_file_size, eof = file;
     const uint8_t *foot = new_footer(b, o->footer.data, stored, chs);
+    uint64_t new_n = instar_div_round_up_u64(stored, d->bs);   /* < d->n + 1 */
     b->plan->total_file_size = file;    /* dead blocks stay: no compaction */
-    /* The table keeps its size (a larger table is legal). */
     instar_builder_write(b, file - VHD_FOOTER_SIZE, foot, VHD_FOOTER_SIZE);
     instar_builder_write(b, 0, foot, VHD_FOOTER_SIZE);          /* commit */
     clear_beyond(b, o, d, stored, d->n, &eof);                  /* cleanup */
+    /* Only now, with the smaller size committed, may the table shrink
+     * (qemu refuses a table that does not cover the size).  Entries past
+     * it stay 0xFF: dead bytes of the old table. */
+    if (new_n < d->n)
+        write_dyn_header(b, o, d, d->bat_off, (uint32_t)new_n);
     return instar_builder_finish(b);
 }
 
@@ -271,18 +299,18 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
     uint64_t eof = file, footer_at = eof_footer, table_off = d->bat_off;
     uint64_t pad_end, table_len = 0, keep;
     enum bat_growth how;
-    uint8_t *foot, *hdr;
+    uint8_t *foot;
 
     if (new_n > VHD_MAX_TABLE_ENTRIES)
         return INSTAR_E_TOO_LARGE;
-    if (new_n < d->n)
-        new_n = d->n;               /* a larger table is legal: keep it */
     /* bat_off < 2^42 (file bound) and 4 * new_n < 2^31: no overflow. */
     if (!instar_align_up_u64(d->bat_off + 4 * new_n, VHD_SECTOR, &pad_end))
         return INSTAR_E_OVERFLOW;
 
-    if (new_n == d->n) {
-        how = BAT_KEEP;             /* the table already covers the new size */
+    if (new_n <= d->n) {
+        /* The table already covers the new size (an older table larger
+         * than the size needs): only its entry count changes. */
+        how = BAT_KEEP;
     } else if (pad_end <= d->room_end) {
         how = BAT_IN_PLACE;         /* inside its padding or free space */
     } else if (d->room_end == eof_footer) {
@@ -328,19 +356,11 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
         if (how != BAT_KEEP)
             emit_fill(b, d->bat_end, pad_end - d->bat_end, &eof);
     }
-    /* 3. The dynamic header points at it (a table larger than the size
-     *    needs is legal, so this is safe on its own). */
-    if (how != BAT_KEEP) {
-        hdr = instar_builder_alloc(b, VHD_DYN_HEADER_SIZE);
-        if (hdr != NULL) {
-            memcpy(hdr, o->dyn_header.data, VHD_DYN_HEADER_SIZE);
-            instar_put_be64(hdr + VHD_D_TABLE_OFFSET, table_off);
-            instar_put_be32(hdr + VHD_D_MAX_ENTRIES, (uint32_t)new_n);
-            instar_put_be32(hdr + VHD_D_CHECKSUM,
-                            vhd_checksum(hdr, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM));
-            instar_builder_write(b, d->hdr_off, hdr, VHD_DYN_HEADER_SIZE);
-        }
-    }
+    /* 3. The dynamic header points at it with exactly the entries the
+     *    new size needs (qemu takes a table larger than the old size
+     *    needs, so this is safe before the commit). */
+    if (new_n != d->n || table_off != d->bat_off)
+        write_dyn_header(b, o, d, table_off, (uint32_t)new_n);
     /* 4. Commit: the footer qemu reads, with the new size. */
     instar_builder_write(b, 0, foot, VHD_FOOTER_SIZE);
     return instar_builder_finish(b);

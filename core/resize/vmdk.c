@@ -67,10 +67,8 @@ size_t instar_vmdk_scratch_hint(const struct instar_vmdk_resize_opts *o)
         || o->descriptor_sectors > VMDK_MAX_DESC_SECTORS)
         return SIZE_MAX;
     cover = o->grain_sectors * o->gtes_per_gt;
-    /* Sizes past sector 2^32 are refused, so no directory needs more. */
+    /* Directories past 32 Mi entries are refused, so none needs more. */
     sectors = o->req.new_size / 512 + 1;
-    if (sectors > VMDK_MAX_SECTOR)
-        sectors = VMDK_MAX_SECTOR;
     gt = sectors / cover + 1;
     if (gt > VMDK_MAX_GD_ENTRIES)
         gt = VMDK_MAX_GD_ENTRIES;
@@ -308,7 +306,7 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     const uint64_t new_gd_bytes = (new_gt * 4 + 511) / 512 * 512;
     const uint64_t added = new_gt - old_gt;
     const uint64_t start = instar_div_round_up_u64(fsize, 512);
-    uint64_t cur = start, new_rgd = 0, new_gd = 0, rgt0, gt0, end, grains, limit;
+    uint64_t cur = start, new_rgd = 0, new_gd = 0, rgt0, gt0, end;
     if (!in_place) {
         if (has_rgd) {
             new_rgd = cur;
@@ -325,12 +323,14 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     /* Pad to a grain so the next grain qemu allocates follows our tables. */
     if (!instar_align_up_u64(cur, h.grain, &end))
         return refuse(&b, why, INSTAR_E_OVERFLOW, "file size overflows");
-    /* Table and grain numbers are 32-bit: every grain of the new capacity
-     * must still be addressable once all of it has been written. */
-    if (!instar_align_up_u64(new_cap, h.grain, &grains) || !instar_add_u64(end, grains, &limit)
-        || limit > VMDK_MAX_SECTOR)
+    /* Grain-directory entries are 32-bit sector numbers: the new tables
+     * must lie below sector 2^32.  The capacity itself is bounded only by
+     * qemu's 32 Mi directory entries (checked above), as for qemu-img
+     * create: qemu opens a 2 TiB or 1 PiB image and refuses a grain
+     * allocation past sector 2^32 only when a write needs one. */
+    if (end > VMDK_MAX_SECTOR)
         return refuse(&b, why, INSTAR_E_TOO_LARGE,
-                      "grains of the new capacity would pass sector 2^32 (2 TiB of file)");
+                      "the new grain tables would pass sector 2^32 of the file");
 
     plan->action = INSTAR_ACTION_GROW;
     plan->new_virtual_size = new_cap * 512;

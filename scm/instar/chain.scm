@@ -319,6 +319,16 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
                          (run (list "cmp" "-s" (string-append (path side) ".held")
                                     (path side))))))
             (sides-of step)))
+          ("external"
+           ;; Another program reads the side's image: ARGV, then the path
+           ;; (the independent readers of (instar readers)).
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side
+                         (run (append (vector->list (assoc-ref step "argv"))
+                                      (list (path side)))))))
+            (sides-of step)))
           ("length"
            (for-each
             (lambda (side)

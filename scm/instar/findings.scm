@@ -368,6 +368,13 @@ a missing file, is left as it is."
                         (emit "cmp -s \"$" v ".held\" \"$" v "\" || { echo '" side
                               ": the held image changed'; status=1; }")))
                     (sides step)))
+         ("external"
+          ;; An independent reader: its JSON answer, for the eye.
+          (for-each (lambda (side)
+                      (emit (sh-argv (append (vector->list (assoc-ref step "argv"))
+                                             (list (path side)))
+                                     vars)))
+                    (sides step)))
          ("verify"
           (for-each (lambda (side)
                       (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt

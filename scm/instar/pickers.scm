@@ -400,7 +400,7 @@ resizes a raw image a read-write qemu-io holds."
 ;;;   v2-snapshots          qcow2 compat 0.10 with internal snapshots
 ;;;   past-limit            beyond the format's limit (qcow2: 4 Mi L1
 ;;;                         entries, i.e. 2^22 * cluster^2 / 8 bytes; VHD
-;;;                         2040 GiB; VHDX 64 TiB; VMDK about 2 TiB)
+;;;                         2040 GiB; VHDX 64 TiB; VMDK 1 PiB)
 ;;;   prealloc-unsupported  a mode the format does not take (raw metadata;
 ;;;                         any mode on vpc/vhdx/vmdk)
 ;;;   dirty                 qcow2 dirty bit set: qemu repairs and resizes,
@@ -550,8 +550,9 @@ bytes (made with OPTIONS, in image STATE) with SPEC, SHRINK and PREALLOC
         ("qcow2" (qcow2-l1-limit cs))
         ("vpc" (* 2040 (expt 2 30)))
         ("vhdx" (* 64 (expt 2 40)))
-        ;; 32-bit grain numbers: about 2 TiB less the metadata.
-        ("vmdk" (* 2 (expt 2 40)))
+        ;; qemu opens at most 32 Mi grain-directory entries of 512
+        ;; 64 KiB grains: 1 PiB.
+        ("vmdk" (expt 2 50))
         (_ #f)))
     (cond
      ((not end) '("bad-spec" . "refuse"))
@@ -799,7 +800,7 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
 (define consistency-family-weights
   ;; Per 100 cases: 72 ordinary draws (labelled like any case), 28 drawn
   ;; into a family on purpose.  Limits are the manual's: VHD 2040 GiB,
-  ;; VHDX 64 TiB (both also exactly at the limit), VMDK past 2 TiB.
+  ;; VHDX 64 TiB (both also exactly at the limit), VMDK past 1 PiB.
   '(weighted (72 ordinary)
              (3 shrink-without-flag) (3 prealloc-not-growing) (3 prealloc-unsupported)
              (3 unaligned) (3 past-limit) (2 at-limit) (3 non-positive)
@@ -809,7 +810,7 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
   (match format
     ("vpc" (* 2040 (expt 2 30)))
     ("vhdx" (* 64 (expt 2 40)))
-    (_ (* 2 (expt 2 40)))))
+    (_ (expt 2 50))))
 
 (define* (pick-consistency-case rng #:key (formats '("vpc" "vhdx" "vmdk")))
   (let* ((format (list-ref formats (rng-below rng (length formats))))

@@ -19,6 +19,7 @@
   #:export (default-rules
             refusal-rule
             resize-refusal-rules
+            reader-rules
             rule-id
             case-holds?
             apply-whitelist
@@ -90,6 +91,22 @@
      ("explains" . ("exit-class:resize:error/ok")))
     ,@resize-refusal-rules))
 
+;; Documented limits of the independent readers of (instar readers): each
+;; is a case where the reader also mis-reads qemu-img's own image
+;; (tests/readers-limits.sh shows it on one), so no rule can hide a bug of
+;; ours.
+(define reader-rules
+  '((("id" . "libvhdi-original-size-is-disk-size")
+     ("reason" . "libvhdi (python3-libvhdi, vhdiinfo 20210425) takes a VHD footer's Original Size as the disk size, although the specification defines Original Size as the size at creation and Current Size as the size after an expansion; after a grow it reports the old size and reads nothing past it.  qemu, 7-Zip and the specification read Current Size; instar keeps Original Size as the creation size on a grow.")
+     ("reference" . "doc/fmt-vhd.texi (Independent readers); tests/readers-limits.sh shows libvhdi mis-reading qemu-img's own image whose Original Size is below its Current Size")
+     ("when" . (and (format "vpc") (grows)))
+     ("explains" . ("reader:libvhdi:size" "reader:libvhdi:zero")))
+    (("id" . "7zip-vhdx-odd-sector-count")
+     ("reason" . "7-Zip (7zz 22.01+really26.02) refuses a VHDX whose virtual size is an odd number of 512-byte sectors ('Cannot open the file as [VHDX] archive'), qemu-img's own images of that size included.")
+     ("reference" . "doc/fmt-vhdx.texi (Independent readers); tests/readers-limits.sh shows 7-Zip refusing qemu-img's own 1 MiB + 512 VHDX")
+     ("when" . (and (format "vhdx") (end-odd-sectors)))
+     ("explains" . ("reader:7zip:open")))))
+
 (define (rule-id r) (assoc-ref r "id"))
 
 (define (cluster-size case)
@@ -126,6 +143,12 @@ grow past it, and pattern bytes in the cut part of the kept cluster."
     (('resize-family f)
      (any (lambda (r) (equal? (assoc-ref r "family") f))
           (vector->list (or (assoc-ref case "resizes") #()))))
+    ;; The last resize ends above the start size / at an odd sector count.
+    (('grows) (let ((ends (case-end-bytes case))
+                    (start (parse-size-string (assoc-ref case "size"))))
+                (and (pair? ends) start (> (last ends) start))))
+    (('end-odd-sectors) (let ((ends (case-end-bytes case)))
+                          (and (pair? ends) (odd? (quotient (+ (last ends) 511) 512)))))
     (('not c) (not (case-holds? c case)))
     (('and . cs) (every (lambda (c) (case-holds? c case)) cs))
     (('or . cs) (any (lambda (c) (case-holds? c case)) cs))))

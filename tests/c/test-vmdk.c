@@ -339,10 +339,15 @@ static void test_refusals(void)
     is_int(PLAN(0, false, INSTAR_PREALLOC_OFF), INSTAR_E_SIZE_NOT_POSITIVE, "new size 0");
     is_int(PLAN(UINT64_MAX, false, INSTAR_PREALLOC_OFF), INSTAR_E_SIZE_NOT_POSITIVE, "new size 2^64-1");
     is_int(PLAN(INT64_MAX, false, INSTAR_PREALLOC_OFF), INSTAR_E_TOO_LARGE, "new size 2^63-1: too large");
-    is_int(PLAN(UINT64_C(1) << 41, false, INSTAR_PREALLOC_OFF), INSTAR_E_TOO_LARGE,
-           "2 TiB: grains would pass sector 2^32");
-    is_int(PLAN((UINT64_C(1) << 41) - (UINT64_C(1) << 30), false, INSTAR_PREALLOC_OFF), INSTAR_OK,
-           "2 TiB - 1 GiB still fits");
+    /* qemu's bound is its 32 Mi directory entries, not 2 TiB of grains. */
+    is_int(PLAN(UINT64_C(1) << 41, false, INSTAR_PREALLOC_OFF), INSTAR_OK,
+           "exactly 2 TiB plans (qemu-img creates and reads it)");
+    is_int(PLAN((UINT64_C(1) << 50) + 512, false, INSTAR_PREALLOC_OFF), INSTAR_E_TOO_LARGE,
+           "1 PiB + 512: past qemu's 32 Mi directory entries");
+    is_int(plan_bytes(img, len, (UINT64_C(1) << 41) - 512, 2 * G, false, INSTAR_PREALLOC_OFF,
+                      &plan, scratch, sizeof scratch, &why),
+           INSTAR_E_TOO_LARGE, "new tables past sector 2^32 of the file: too large");
+    ok(why != NULL && strstr(why, "sector 2^32") != NULL, "... for that reason: %s", why ? why : "");
     is_int(plan_bytes(img, len, len, 2 * G, false, INSTAR_PREALLOC_OFF, &plan, scratch, 600, &why),
            INSTAR_E_SCRATCH_TOO_SMALL, "scratch too small is an error, not an overflow");
     is_int(plan_bytes(img, len, UINT64_MAX, 2 * G, false, INSTAR_PREALLOC_OFF, &plan, scratch,
