@@ -28,7 +28,7 @@ Options as resize-diff (see resize-diff(1)); --ops takes `create',
   ;; Documented gaps of create (whitelist rules, see (instar whitelist)).
   `((("id" . "vmdk-create-monolithicSparse-only")
      ("reason" . "instar creates VMDK images as monolithicSparse only; other subformats are refused with unsupported-subformat rather than written half-right.")
-     ("reference" . "DESIGN.md 3.4; doc/fmt-vmdk.texi (subformat)")
+     ("reference" . "doc/fmt-vmdk.texi (subformat)")
      ("when" . (and (format "vmdk")
                     (or (option "subformat" "monolithicFlat")
                         (option "subformat" "streamOptimized")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # qcow2-crash-prefix.sh -- every crash prefix of a qcow2 resize plan leaves
-# an image qemu-img checks without corruption (DESIGN.md 3.3; leaks are
+# an image qemu-img checks without corruption (leaks are
 # allowed).  For each case the plan's patches 0..n are applied to a fresh
 # copy (tests/tools/apply-prefix) and `qemu-img check' runs on the result;
 # the complete resize ("all") must check clean, leaks included.  A plan

@@ -207,7 +207,7 @@ stdin, stdout and stderr, as the leader of a new process group; returns the
 pid, which is also the group id.  An exec failure raises system-error with
 the child's errno.")
  (fuzz-decode
-  "(fuzz-decode BV) -- the 32-byte fuzz header (DESIGN.md 3.5) as an alist:
+  "(fuzz-decode BV) -- the 32-byte fuzz header (manual: Coverage fuzzing) as an alist:
 target, format-byte, flags, allow-shrink?, extended-l2?, lazy-refcounts?,
 raw-slices?, prealloc, refcount-selector, refcount-bits, subformat, unit-size,
 current-virtual-size, new-virtual-size, current-file-size, pool-length.

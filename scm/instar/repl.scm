@@ -41,7 +41,7 @@
 
 (define (fuzz-carves target pool-length)
   "How the existing-state pool of POOL-LENGTH bytes is carved for TARGET
-(DESIGN.md 3.5): a list of (name offset length), lengths clamped to what
+(the fuzz header, see the manual): a list of (name offset length), lengths clamped to what
 the pool holds."
   (let ((plan (if (memq target '(qcow2-grow qcow2-shrink))
                   '(("L1 table" . 4096) ("refcount table" . 4096)
@@ -59,7 +59,7 @@ the pool holds."
 
 (define (explain-fuzz-input input)
   "Explain a fuzz input (a bytevector, or the name of a corpus or crash
-file): the decoded 32-byte header of DESIGN.md 3.5 in words, and how the
+file): the decoded 32-byte fuzz header in words, and how the
 pool after it is carved.  Returns the decoded alist (fuzz-decode)."
   (let* ((bv (input->bytevector input))
          (h (fuzz-decode bv))

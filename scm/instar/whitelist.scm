@@ -81,7 +81,7 @@
 (define default-rules
   `((("id" . "qcow2-stale-tail-after-unaligned-shrink")
      ("reason" . "qemu keeps the whole last cluster when a qcow2 image shrinks to a size that is not cluster aligned, and the old bytes past the new end read back after a later grow; instar zeroes that tail on purpose so no stale data resurfaces.")
-     ("reference" . "shared/reference/qemu-resize.md rule 4 and section 7.6; doc/differential.texi")
+     ("reference" . "doc/fmt-qcow2.texi (shrink); doc/differential.texi")
      ("when" . (and (format "qcow2") (unaligned-shrink-then-grow)))
      ("explains" . ("data:compare")))
     (("id" . "qcow2-dirty-refused")

@@ -1,5 +1,5 @@
 /* test-size.c -- the size-spec parser at its edges, against the behaviour
- * measured from qemu-img 7.2 (shared/reference/qemu-resize.md 1.2). */
+ * measured from qemu-img 7.2 on Debian 12. */
 #include <config.h>
 
 #include <stdint.h>
