@@ -1,4 +1,4 @@
-/* decode.c -- fuzz input -> planner options (DESIGN.md 3.5, instar/fuzz.h).
+/* decode.c -- fuzz input -> planner options (instar/fuzz.h).
  *
  * Cheap per input on purpose: the big buffers are allocated once and hold
  * a fill value everywhere except a "dirty" prefix the previous decode wrote,

@@ -1,5 +1,5 @@
 /* fuzz-resize-planners.c -- libFuzzer target `fuzz_resize_planners'
- * (DESIGN.md 3.5): 32-byte header + existing-state pool -> one planner ->
+ * (instar/fuzz.h): 32-byte header + existing-state pool -> one planner ->
  * the four plan invariants.  Planner errors are answers, not findings; a
  * crash, a sanitizer report or a broken invariant is.
  *

@@ -1,5 +1,5 @@
 /* fuzz-decode.c -- (fuzz-decode bytevector): the 32-byte fuzz header of
- * DESIGN.md 3.5 as an alist, so corpus files can be read from Scheme.
+ * (instar/fuzz.h) as an alist, so corpus files can be read from Scheme.
  * The decoding is the core's own (instar/fuzz.h), shared with the fuzz
  * targets and `instar-img fuzz-explain'. */
 #include <config.h>

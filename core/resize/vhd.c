@@ -8,7 +8,7 @@
  * 65535/16/255); current-size creators ("qem2", "win ", ...) get the
  * request rounded up to 512.
  *
- * Crash order (DESIGN.md 3.3):
+ * Crash order (prepare, commit, cleanup):
  *   fixed grow:     new footer at the new end -> zero the old footer (now data)
  *   fixed shrink:   new footer inside the discarded data -> (host) cut
  *   dynamic grow:   footer copy at the (new) end of file -> zero/unmap stale

@@ -1,7 +1,7 @@
 /* vhdx.c -- the VHDX resize planner: grow dynamic and fixed images.
  *
  * qemu-img 7.2 cannot resize VHDX, so the plan follows MS-VHDX and what
- * qemu 7.2 accepts as a reader (block/vhdx.c).  Order (DESIGN.md 3.3):
+ * qemu 7.2 accepts as a reader (block/vhdx.c).  Order (prepare, commit, cleanup):
  *
  *   prepare  extend the file over everything a present BAT entry or the
  *            BAT will cover (first, so a refused length changes nothing);

@@ -1,4 +1,4 @@
-/* test-fuzz-decode.c -- the fuzz input decoder maps DESIGN.md 3.5's header
+/* test-fuzz-decode.c -- the fuzz input decoder maps the fuzz header
  * and pool exactly, and cooked slices are consistent and reset per input. */
 #include <config.h>
 

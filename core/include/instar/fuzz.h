@@ -1,4 +1,4 @@
-/* instar/fuzz.h -- the fuzz input decoder (DESIGN.md 3.5).
+/* instar/fuzz.h -- the fuzz input decoder.
  *
  * A fuzz input is a fixed 32-byte header followed by an "existing-state
  * pool".  The decoder turns it into the options of one planner, so the

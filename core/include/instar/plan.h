@@ -81,7 +81,7 @@ struct instar_resize_plan {
 /* Reset PLAN to an empty no-op plan. */
 void instar_plan_init(struct instar_resize_plan *plan);
 
-/* ---- invariants (DESIGN.md 3.2) ---------------------------------------- */
+/* ---- invariants ---------------------------------------------------- */
 
 enum instar_invariant {
     INSTAR_INV_NONE = 0,
