@@ -137,10 +137,13 @@ the step kind too, so they go through `op-kind' as well."
 (define (finding-title case diffs)
   "A readable title for a differential finding: the case's format and
 operation, then its first difference (`qcow2 shrink: info.actual-size
-differs'), and how many more."
-  (let ((ps (delete-duplicates (map diff-phrase diffs))))
-    (format #f "~a: ~a~a" (case-title case) (if (null? ps) "?" (car ps))
-            (if (> (length ps) 1) (format #f " (+~a more)" (- (length ps) 1)) ""))))
+differs'), and how many more; a refusal story (an engine accepting
+what it must refuse, an unexpected refusal) as `refusal-title' in
+(instar oracles) words it."
+  (or (refusal-title case diffs)
+      (let ((ps (delete-duplicates (map diff-phrase diffs))))
+        (format #f "~a: ~a~a" (case-title case) (if (null? ps) "?" (car ps))
+                (if (> (length ps) 1) (format #f " (+~a more)" (- (length ps) 1)) "")))))
 
 ;;; Files.
 

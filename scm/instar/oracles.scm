@@ -49,7 +49,7 @@
             refusal-diffs
             refusal-diff?
             family-phrase
-            finding-title))
+            refusal-title))
 
 (define (exit-class r)
   "The class of a step result: ok, error or crash (killed by a signal, or
@@ -167,14 +167,15 @@ values that depend on sizes."
     ("at-limit" "a size exactly at the format's limit")
     (other (if other (string-append "a " other " case") "a supported case"))))
 
-(define* (finding-title case diffs
+(define* (refusal-title case diffs
                         #:key (reference (if (and case (equal? (assoc-ref case "op") "consistency"))
                                              "the manual"
                                              "qemu-img")))
-  "A one-line title for a finding: which side accepted what it should have
-refused, or which refusal was unexpected; else the oracles that differ.
-REFERENCE names who refused (qemu-img, or the manual for recipes without
-a reference engine)."
+  "A one-line title for a finding about refusals: which side accepted
+what it should have refused, or which refusal was unexpected; #f when
+DIFFS tell no such story (the findings store titles those).  REFERENCE
+names who refused (qemu-img, or the manual for recipes without a
+reference engine)."
   (define (op-of d)
     (let ((o (assoc-ref d "op")))
       (if (string-prefix? "resize" o) "resize" o)))
@@ -183,8 +184,7 @@ a reference engine)."
                    (if (null? diffs) "?" (op-of (car diffs))) ": "))
   (define (find-diff pred) (find pred diffs))
   (define (oracle o) (lambda (d) (equal? (assoc-ref d "oracle") o)))
-  (string-append
-   head
+  (define story
    (cond
     ((find-diff (lambda (d) (and ((oracle "exit-class") d) (assoc-ref d "family"))))
      => (lambda (d) (format #f "engine accepted ~a (~a)"
@@ -207,7 +207,8 @@ a reference engine)."
     ((find-diff refusal-diff?)
      => (lambda (d) (format #f "refusal of ~a with no whitelist rule"
                             (family-phrase (assoc-ref d "field")))))
-    (else (string-join (delete-duplicates (map diff-key diffs)) ", ")))))
+    (else #f)))
+  (and story (string-append head story)))
 
 (define (compare-alists op oracle a b)
   "Diffs between two flattened alists (keys present on either side)."
