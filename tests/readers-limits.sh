@@ -95,8 +95,9 @@ chmod +x "$TMPD/big-table"
 ok $? "a VHD table larger than its size is a 7-Zip finding (exit 1, counted per reader)"
 [ "$(rc_of $RC --instar "$INSTAR_IMG" --readers 7zip,libvhdi --formats vpc --seed 5 \
       --iterations 4 --out "$TMPD/o4" --tmpdir "$TMPD" -q)" = 0 ] &&
-    grep -q 'reader 7zip: 4 read, 4 agree' "$TMPD/out.log" &&
-    grep -q '"7zip":{"read":4,"agree":4' "$TMPD/o4/readers.json"
-ok $? "the same cases with instar-img itself: 7-Zip agrees on all 4"
+    grep -Eq 'reader 7zip: ([1-9][0-9]*) read, \1 agree' "$TMPD/out.log" &&
+    grep -Eq '"7zip":\{"read":([1-9][0-9]*),"agree":\1,' "$TMPD/o4/readers.json"
+# (Cases drawn into a refusal family are refused before any reader reads.)
+ok $? "the same cases with instar-img itself: 7-Zip agrees on every image it reads"
 
 done_testing
