@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,49 +130,39 @@ static int sparse_set_size(struct instar_io *io, uint64_t size)
     return INSTAR_OK;
 }
 
-static int sparse_zero(struct instar_io *io, uint64_t off, uint64_t len)
+/* Make [OFF, OFF+LEN) read as zeros.  TAKES_SPACE: zero and allocate
+ * are bounded like writes over the whole range; clear (a file's holes
+ * stay holes) only past the current length.  ZERO: whether bytes inside
+ * must be zeroed (allocate keeps what is there). */
+static int sparse_extend(struct instar_io *io, uint64_t off, uint64_t len,
+                         bool takes_space, bool zero)
 {
     struct instar_sparse_io *s = SPARSE(io);
     uint64_t end;
     if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
         return fail(io, EFBIG);
-    /* Zeroing is writing: it is bounded like any write. */
-    if (end > s->limit)
+    if (end > s->limit && (takes_space || end > s->size))
         return fail(io, ENOSPC);
-    zero_range(s, off, end);
+    if (zero)
+        zero_range(s, off, end);
     if (end > s->size)
         s->size = end;
     return INSTAR_OK;
+}
+
+static int sparse_zero(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    return sparse_extend(io, off, len, true, true);
 }
 
 static int sparse_allocate(struct instar_io *io, uint64_t off, uint64_t len)
 {
-    struct instar_sparse_io *s = SPARSE(io);
-    uint64_t end;
-    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
-        return fail(io, EFBIG);
-    if (end > s->limit)
-        return fail(io, ENOSPC);
-    if (end > s->size)
-        s->size = end;
-    return INSTAR_OK;
+    return sparse_extend(io, off, len, true, false);
 }
 
-/* Like a file's clear: inside the length nothing new is taken (chunks
- * never written read as zero already); only the part past the end is
- * bounded like a write. */
 static int sparse_clear(struct instar_io *io, uint64_t off, uint64_t len)
 {
-    struct instar_sparse_io *s = SPARSE(io);
-    uint64_t end;
-    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
-        return fail(io, EFBIG);
-    if (end > s->size && end > s->limit)
-        return fail(io, ENOSPC);
-    zero_range(s, off, end);
-    if (end > s->size)
-        s->size = end;
-    return INSTAR_OK;
+    return sparse_extend(io, off, len, false, true);
 }
 
 /* Space is bounded by the limit alone: a reservation fails where a
