@@ -27,9 +27,20 @@
 (define (file-locked? path)
   "Whether some open file description holds an OFD lock on PATH (the kind
 qemu takes), per /proc/locks."
-  (let ((ino (false-if-exception (stat:ino (stat path)))))
-    (and ino
-         (let ((needle (string-append ":" (number->string ino) " ")))
+  ;; /proc/locks names a file as MAJOR:MINOR:INODE (device numbers in
+  ;; hex, at least two digits).  The device matters: tmpfs mounts reuse
+  ;; small inode numbers, so an inode alone can name another test's file.
+  (define (hex2 n)
+    (let ((h (number->string n 16))) (if (< (string-length h) 2) (string-append "0" h) h)))
+  (let ((st (false-if-exception (stat path))))
+    (and st
+         (let* ((dev (stat:dev st))
+                (major (logior (logand (ash dev -8) #xfff)
+                               (logand (ash dev -32) (lognot #xfff))))
+                (minor (logior (logand dev #xff)
+                               (logand (ash dev -12) (lognot #xff))))
+                (needle (string-append " " (hex2 major) ":" (hex2 minor) ":"
+                                       (number->string (stat:ino st)) " ")))
            (call-with-input-file "/proc/locks"
              (lambda (p)
                (let loop ()
