@@ -24,9 +24,25 @@
   (pid holder-pid)
   (port holder-port set-holder-port!))
 
+(define (covers-last-byte? line)
+  ;; qemu sets its lock bytes one fcntl at a time, the permission bytes
+  ;; (100+i) first, then the bytes of what it will not share (200+i) up
+  ;; to 203.  Ready means the range on LINE reaches byte 203: seeing any
+  ;; earlier byte alone would let a case race the rest of the set-up.
+  (let* ((fields (filter (lambda (f) (not (string-null? f)))
+                         (string-split line #\space)))
+         (n (length fields)))
+    (and (>= n 2)
+         (let ((start (string->number (list-ref fields (- n 2))))
+               (end (list-ref fields (- n 1))))
+           (and start (<= start 203)
+                (or (string=? end "EOF")
+                    (let ((e (string->number end))) (and e (>= e 203)))))))))
+
 (define (file-locked? path)
   "Whether some open file description holds an OFD lock on PATH (the kind
-qemu takes), per /proc/locks."
+qemu takes) that reaches byte 203, the last of qemu's lock bytes, per
+/proc/locks."
   ;; /proc/locks names a file as MAJOR:MINOR:INODE (device numbers in
   ;; hex, at least two digits).  The device matters: tmpfs mounts reuse
   ;; small inode numbers, so an inode alone can name another test's file.
@@ -47,7 +63,8 @@ qemu takes), per /proc/locks."
                  (let ((line (read-line p)))
                    (cond ((eof-object? line) #f)
                          ((and (string-contains line "OFDLCK")
-                               (string-contains line needle))
+                               (string-contains line needle)
+                               (covers-last-byte? line))
                           #t)
                          (else (loop)))))))))))
 
