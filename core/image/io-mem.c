@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,55 +95,42 @@ static int mem_set_size(struct instar_io *io, uint64_t size)
     return INSTAR_OK;
 }
 
-static int mem_zero(struct instar_io *io, uint64_t off, uint64_t len)
+/* Make [OFF, OFF+LEN) read as zeros.  TAKES_SPACE: zero and allocate
+ * are bounded like writes over the whole range; clear (holes stay
+ * holes) only past the logical length, since inside it nothing new is
+ * taken.  ZERO: whether materialised bytes are zeroed (allocate keeps
+ * what is there). */
+static int mem_extend(struct instar_io *io, uint64_t off, uint64_t len,
+                      bool takes_space, bool zero)
 {
     struct instar_mem_io *m = MEM_IO(io);
     uint64_t end;
     if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
         return fail(io, EFBIG);
-    /* Zeroing is writing: it is bounded like any write. */
-    if (end > m->limit)
+    if (end > m->limit && (takes_space || end > m->size))
         return fail(io, ENOSPC);
-    if (off < m->capacity) {
+    if (zero && off < m->capacity) {
         uint64_t stop = end < m->capacity ? end : m->capacity;
         memset(m->data + off, 0, (size_t)(stop - off));
     }
     if (end > m->size)
         m->size = end;
     return INSTAR_OK;
+}
+
+static int mem_zero(struct instar_io *io, uint64_t off, uint64_t len)
+{
+    return mem_extend(io, off, len, true, true);
 }
 
 static int mem_allocate(struct instar_io *io, uint64_t off, uint64_t len)
 {
-    struct instar_mem_io *m = MEM_IO(io);
-    uint64_t end;
-    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
-        return fail(io, EFBIG);
-    if (end > m->limit)
-        return fail(io, ENOSPC);
-    if (end > m->size)
-        m->size = end;
-    return INSTAR_OK;
+    return mem_extend(io, off, len, true, false);
 }
 
 static int mem_clear(struct instar_io *io, uint64_t off, uint64_t len)
 {
-    struct instar_mem_io *m = MEM_IO(io);
-    uint64_t end;
-    if (!instar_add_u64(off, len, &end) || end > (uint64_t)INT64_MAX)
-        return fail(io, EFBIG);
-    /* Inside the logical length nothing new is taken: what is
-     * materialised is zeroed, the rest reads as zero already.  Past it,
-     * the bytes are written, bounded like any write. */
-    if (end > m->size && end > m->limit)
-        return fail(io, ENOSPC);
-    if (off < m->capacity) {
-        uint64_t stop = end < m->capacity ? end : m->capacity;
-        memset(m->data + off, 0, (size_t)(stop - off));
-    }
-    if (end > m->size)
-        m->size = end;
-    return INSTAR_OK;
+    return mem_extend(io, off, len, false, true);
 }
 
 /* Space is bounded by LIMIT alone: a reservation fails where a write
