@@ -7,6 +7,8 @@
 ;;;   instar-fuzz findings show ID [DIR...]
 ;;;   instar-fuzz findings merge A B... --into C
 ;;;   instar-fuzz fuzz TARGET [--time S] [--jobs N] [--out DIR] [--instar BIN]
+;;;   instar-fuzz status [--json] OUT...
+;;;   instar-fuzz report OUT... --html FILE
 ;;;   instar-fuzz recipes | repl [ARGS] | --version | --help
 ;;;
 ;;; Exit status: 0 no failing finding, 1 a finding fails (new, seen again
@@ -28,6 +30,8 @@
   #:use-module (instar engine)
   #:use-module (instar findings)
   #:use-module (instar store)
+  #:use-module (instar status)
+  #:use-module (instar html-report)
   #:export (instar-fuzz-main
             recipe-path
             find-recipe
@@ -74,6 +78,13 @@ usage: instar-fuzz COMMAND [ARGS...]
                              replay only), bring core/fuzz/run.sh's
                              findings (--findings, default the build's
                              fuzz-findings/) into the store
+  status [--json] OUT...     how far a campaign is: per output directory
+                             (shard) and in total, iterations done and
+                             planned, it/s, verdicts, open findings; the
+                             libFuzzer work directories named (execs,
+                             exec/s, coverage, corpus, crashes)
+  report OUT... --html FILE  one static HTML page with plots of the same
+                             (drawn by gnuplot) and the findings table
   repl [ARGS]                instar-fuzz-repl
   --version, --help
 
@@ -427,6 +438,42 @@ input file as their argument."
       (for-each (lambda (kv) (if (cdr kv) (setenv (car kv) (cdr kv)) (unsetenv (car kv)))) old)
       r)))
 
+;;; status and report (the work is in (instar status) and (instar html-report)).
+
+(define (campaign-or-usage-error dirs what)
+  (when (null? dirs) (usage-error "~a: which output directories?" what))
+  (catch #t
+    (lambda () (campaign-status dirs))
+    (lambda (key . a) (usage-error "~a: ~a" what (exception-text key a)))))
+
+(define (cmd-status args)
+  (call-with-values (lambda () (parse-flags args '() '("json")))
+    (lambda (flags dirs)
+      (let ((c (campaign-or-usage-error dirs "status")))
+        (if (flag flags "json" #f)
+            (begin (scm->json (status->json c) (current-output-port) #:pretty #t) (newline))
+            (print-status c (current-output-port)))
+        (exit 0)))))
+
+(define (cmd-report args)
+  (call-with-values (lambda () (parse-flags args '("html" "title") '()))
+    (lambda (flags dirs)
+      (let ((html (flag flags "html" #f)))
+        (unless html (usage-error "report: --html FILE is required"))
+        (when (false-if-exception (eq? 'directory (stat:type (stat html))))
+          (usage-error "report: --html ~a: is a directory" html))
+        (let ((c (campaign-or-usage-error dirs "report")))
+          (catch #t
+            (lambda ()
+              (write-html-report c html #:title (flag flags "title" #f))
+              (format #t "report: ~a~%" html)
+              (exit 0))
+            (lambda (key . a)
+              (case key
+                ((instar-report-error) (env-error "report: ~a" (car a)))
+                ((system-error) (env-error "report: ~a" (exception-text key a)))
+                (else (apply throw key a))))))))))
+
 ;;; Entry point.
 
 (define (instar-fuzz-main args)
@@ -441,6 +488,8 @@ input file as their argument."
     (("replay" . rest) (cmd-replay rest))
     (("findings" . rest) (cmd-findings rest))
     (("fuzz" . rest) (cmd-fuzz rest))
+    (("status" . rest) (cmd-status rest))
+    (("report" . rest) (cmd-report rest))
     (("repl" . rest)
      ((module-ref (resolve-interface '(instar repl)) 'instar-repl-main)
       (cons "instar-fuzz repl" rest)))

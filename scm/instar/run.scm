@@ -588,7 +588,14 @@ replayed then is left as it was."
                                  ("verdict" . ,(symbol->string (outcome-verdict o)))
                                  ("signature" . ,(or (outcome-sig o) 'null))
                                  ("done" . ,done) ("total" . ,total)
-                                 ("findings" . ,(length live-sigs)))
+                                 ("findings" . ,(length live-sigs))
+                                 ;; For `instar-fuzz status' and report:
+                                 ;; which shard, which whitelist rules.
+                                 ("shard" . ,(format #f "~a/~a" (car shard) (cdr shard)))
+                                 ("rules" . ,(list->vector
+                                              (if (memq (outcome-verdict o) '(known refused))
+                                                  (or (outcome-known o) '())
+                                                  '()))))
                                stats-port)
                     (newline stats-port)
                     (force-output stats-port))))
