@@ -3,6 +3,7 @@
 (define-module (instar report)
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 format)
+  #:use-module (sxml simple)
   #:use-module (instar findings)
   #:export (make-progress
             progress-update!
@@ -111,9 +112,28 @@
       (for-each (lambda (r) (format port "refused: ~a x ~a~%" (cdr r) (car r))) why)))
   (format port "output: ~a~%" (get "out")))
 
-;;; JUnit XML: one test case per iteration.
+;;; JUnit XML: one test case per iteration, written with (sxml simple).
+;;;
+;;; <testsuite> has name, tests, failures, errors, skipped, time,
+;;; timestamp (UTC, ISO 8601 without a zone, as the JUnit schema has it),
+;;; hostname and <properties> (seed, shard, engine, versions...).  Each
+;;; <testcase> has classname (the recipe), name, time (seconds) and
+;;; timestamp, its own <properties> (iteration seed, verdict, whitelist
+;;; rules), and
+;;;   divergence     <failure type="divergence" message=TITLE> whose body
+;;;                  is the title, the signature, each differing field
+;;;                  (engine and reference values) and the replay commands
+;;;   known          <skipped message="known: RULE, ..."> (whitelisted)
+;;;   refused        <skipped message="refused: REASON (RULE)"> (a refusal
+;;;                  both sides make, a family rule expects)
+;;;   inconclusive   <skipped message="inconclusive: REASON">
+;;;   internal error <error type="internal" message=REASON> (a bug in the
+;;;                  tool, not in the engine)
+;;;   match          nothing.
 
 (define (xml-escape s)
+  "S with the XML specials escaped (for hand-written XML; the JUnit
+writer uses (sxml simple))."
   (string-concatenate
    (map (lambda (c)
           (case c
@@ -121,26 +141,98 @@
             (else (string c))))
         (string->list s))))
 
-(define (write-junit file recipe rows seconds)
-  "ROWS: list of (NAME VERDICT DETAIL) with VERDICT a symbol."
-  (call-with-output-file file
-    (lambda (p)
-      (format p "<?xml version=\"1.0\" encoding=\"UTF-8\"?>~%")
-      (format p "<testsuite name=\"~a\" tests=\"~d\" failures=\"~d\" skipped=\"~d\" time=\"~,3f\">~%"
-              (xml-escape recipe) (length rows)
-              (count (lambda (r) (eq? (cadr r) 'divergence)) rows)
-              (count (lambda (r) (eq? (cadr r) 'inconclusive)) rows)
-              seconds)
-      (for-each
-       (lambda (r)
-         (format p "  <testcase classname=\"~a\" name=\"~a\">" (xml-escape recipe)
-                 (xml-escape (car r)))
-         (case (cadr r)
-           ((divergence)
-            (format p "<failure message=\"~a\"/>" (xml-escape (caddr r))))
-           ((inconclusive)
-            (format p "<skipped message=\"~a\"/>" (xml-escape (caddr r))))
-           (else #t))
-         (format p "</testcase>~%"))
-       rows)
-      (format p "</testsuite>~%"))))
+(define (junit-time t)
+  "Seconds since the epoch as 2026-12-03T11:34:35 (UTC)."
+  (strftime "%Y-%m-%dT%H:%M:%S" (gmtime (inexact->exact (floor t)))))
+
+(define (case-ref c k) (let ((v (assq-ref c k))) (if (eq? v 'null) #f v)))
+
+(define (internal-error? c)
+  (let ((r (case-ref c 'reason)))
+    (and (eq? (case-ref c 'verdict) 'inconclusive) (string? r)
+         (string-prefix? "internal error" r))))
+
+(define (failure-body c)
+  (string-append
+   (or (case-ref c 'title) (case-ref c 'message) "")
+   "\n"
+   (if (case-ref c 'signature) (format #f "signature: ~a~%" (case-ref c 'signature)) "")
+   (let ((diffs (or (case-ref c 'diffs) '())))
+     (if (null? diffs)
+         ""
+         (string-append
+          "differs:\n"
+          (string-concatenate
+           (map (lambda (d)
+                  (format #f "  ~a ~a ~a: engine ~a, reference ~a~%"
+                          (assoc-ref d "op") (assoc-ref d "oracle") (assoc-ref d "field")
+                          (assoc-ref d "engine") (assoc-ref d "reference")))
+                diffs)))))
+   (string-concatenate
+    (map (lambda (cmd) (format #f "replay: ~a~%" cmd)) (or (case-ref c 'replay) '())))))
+
+(define (property name value)
+  `(property (@ (name ,name) (value ,(if (string? value) value (format #f "~a" value))))))
+
+(define (junit-case recipe c)
+  (let* ((v (case-ref c 'verdict))
+         (rules (or (case-ref c 'rules) '()))
+         (reason (or (case-ref c 'reason) ""))
+         (props (append
+                 (if (case-ref c 'seed) (list (property "iteration-seed" (case-ref c 'seed))) '())
+                 (list (property "verdict" (symbol->string v)))
+                 (if (pair? rules) (list (property "whitelist" (string-join rules ","))) '()))))
+    `(testcase
+      (@ (classname ,recipe) (name ,(case-ref c 'name))
+         (time ,(format #f "~,3f" (exact->inexact (or (case-ref c 'time) 0))))
+         ,@(if (case-ref c 'timestamp) `((timestamp ,(junit-time (case-ref c 'timestamp)))) '()))
+      (properties ,@props)
+      ,@(cond
+         ((internal-error? c)
+          `((error (@ (type "internal") (message ,reason)) ,reason)))
+         (else
+          (case v
+            ((divergence)
+             `((failure (@ (type "divergence")
+                           (message ,(or (case-ref c 'title) (case-ref c 'message) "divergence")))
+                        ,(failure-body c))))
+            ((known)
+             `((skipped (@ (message ,(string-append "known: " (string-join rules ", ")))))))
+            ((refused)
+             `((skipped (@ (message ,(format #f "refused: ~a~@[ (~a)~]" reason
+                                             (and (pair? rules) (string-join rules ", "))))))))
+            ((inconclusive)
+             `((skipped (@ (message ,(string-append "inconclusive: " reason))))))
+            (else '())))))))
+
+(define* (write-junit file recipe cases #:key (seconds 0) (timestamp (current-time))
+                      (hostname #f) (properties '()))
+  "Write CASES as a JUnit <testsuite> to FILE.  Each case is an alist:
+name, verdict (match divergence known refused inconclusive), and as
+known time, timestamp (seconds since the epoch), seed, reason, title,
+signature, diffs (the differing fields), rules (whitelist rule ids) and
+replay (command lines).  PROPERTIES: (NAME . VALUE) for the suite."
+  (let* ((n (lambda (pred) (count pred cases)))
+         (failures (n (lambda (c) (eq? (case-ref c 'verdict) 'divergence))))
+         (errors (n internal-error?))
+         (skipped (n (lambda (c) (and (memq (case-ref c 'verdict) '(known refused inconclusive))
+                                      (not (internal-error? c))))))
+         (suite
+          `(testsuite
+            (@ (name ,recipe) (tests ,(number->string (length cases)))
+               (failures ,(number->string failures)) (errors ,(number->string errors))
+               (skipped ,(number->string skipped))
+               (time ,(format #f "~,3f" (exact->inexact seconds)))
+               (timestamp ,(junit-time timestamp))
+               ,@(if hostname `((hostname ,hostname)) '()))
+            "\n  "
+            (properties ,@(map (lambda (kv) (property (car kv) (cdr kv))) properties))
+            ;; One test case per line (grep -c '<testcase' counts them).
+            ,@(append-map (lambda (c) (list "\n  " (junit-case recipe c))) cases)
+            "\n")))
+    ;; In place: the run proved FILE writable before its first case.
+    (call-with-output-file file
+      (lambda (p)
+        (display "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" p)
+        (sxml->xml suite p)
+        (newline p)))))

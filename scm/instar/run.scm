@@ -528,13 +528,21 @@ replayed then is left as it was."
          (engine-id (engine-identity (context-engine ctx)))
          (reference-version (tool-version (engine-program (context-qemu-img ctx))))
          (replayed-rev '())
+         ;; When each iteration (or stored replay) started and how long
+         ;; it took, for the JUnit test cases.
+         (timings (make-hash-table))
+         (replay-clock (now))
          ;; A signal while replaying skips the cases (none is drawn) but
          ;; still ends in the summary; what was replayed so far counts.
          (replay-signal
           (catch 'instar-abort
             (lambda ()
               (replay-stored! name out ctx execute rules quiet?
-                              (lambda (r) (set! replayed-rev (cons r replayed-rev))))
+                              (lambda (r)
+                                (let ((t (now)))
+                                  (hash-set! timings (car r) (cons replay-clock (- t replay-clock)))
+                                  (set! replay-clock t))
+                                (set! replayed-rev (cons r replayed-rev))))
               #f)
             (lambda _ (stopped-by-signal))))
          (replayed (reverse replayed-rev))
@@ -561,6 +569,7 @@ replayed then is left as it was."
                         (let ((k next)) (set! next (+ next 1)) k)))))
           (when k
             (let* ((i (vector-ref indices k))
+                   (started (now))
                    (o (catch #t
                         (lambda () (run-one i seed ctx pick execute rules))
                         (lambda (key . args)
@@ -571,6 +580,7 @@ replayed then is left as it was."
                                              #f #f '() #f))))))
               (when o
                 (with-mutex mutex
+                  (hash-set! timings i (cons started (- (now) started)))
                   (vector-set! results k o)
                   (set! done (+ done 1))
                   (when (and (outcome-sig o) (not (member (outcome-sig o) live-sigs)))
@@ -631,17 +641,19 @@ replayed then is left as it was."
                                           (vector->list results))
                        #:signal signal #:environment-failure environment-failure
                        #:started started #:engine-id engine-id
-                       #:reference-version reference-version #:replayed replayed))))
+                       #:reference-version reference-version #:replayed replayed
+                       #:timings timings))))
 
 (define* (finish-campaign name #:key seed total jobs shard out ctx execute rules
                           reduce-time junit quiet? ops formats t0 known-before outcomes
                           signal environment-failure started engine-id reference-version
-                          replayed)
+                          replayed (timings (make-hash-table)))
   "Aggregate OUTCOMES (the completed cases, in iteration order), store and
 reduce new findings, write summary.json (and JUnit), print the summary and
 exit.  SIGNAL or ENVIRONMENT-FAILURE: the run stopped early; findings are
 stored but not reduced.  REPLAYED: the stored findings replayed first, as
-(ID . STATUS)."
+(ID . STATUS).  TIMINGS: iteration index (or stored ID) -> (START .
+SECONDS)."
   (let ((counter (make-rule-counter rules))
         (verdicts (map (lambda (v) (cons v 0)) '("match" "divergence" "known" "inconclusive" "refused")))
         (reasons '())
@@ -671,14 +683,7 @@ stored but not reduced.  REPLAYED: the stored findings replayed first, as
              (unless (assoc sig first-of)
                (set! first-of (append first-of (list (cons sig o)))))
              (record-hit! out sig seed (outcome-index o))))
-         (set! rows (cons (list (format #f "~a:~a ~a ~a" seed (outcome-index o)
-                                        (or (and (outcome-case o) (assoc-ref (outcome-case o) "op")) "?")
-                                        (or (and (outcome-case o) (assoc-ref (outcome-case o) "format")) "?"))
-                                v
-                                (cond ((outcome-sig o) => (lambda (s) (string-append "finding " s)))
-                                      ((outcome-reason o) => identity)
-                                      (else "")))
-                          rows))))
+         (set! rows (cons (junit-row name out seed o (hash-ref timings (outcome-index o))) rows))))
      outcomes)
     ;; Store new findings, then reduce them (not after a stop: a signal
     ;; asks for an end, and the environment is broken).
@@ -778,13 +783,24 @@ stored but not reduced.  REPLAYED: the stored findings replayed first, as
       ;; report must not read green while the run exits 1.
       (when junit
         (write-junit junit name
-                     (append (map (lambda (r)
-                                    (list (string-append "stored " (car r))
-                                          (if (equal? (cdr r) "fixed") 'match 'divergence)
-                                          (string-append "finding " (car r) " " (cdr r))))
+                     (append (map (lambda (r) (stored-junit-row name out r (hash-ref timings (car r))))
                                   replayed)
                              (reverse rows))
-                     seconds))
+                     #:seconds seconds #:timestamp started #:hostname (host-name)
+                     #:properties
+                     `(("recipe" . ,name) ("seed" . ,seed)
+                       ("iterations" . ,total) ("shard" . ,(format #f "~a/~a" (car shard) (cdr shard)))
+                       ("jobs" . ,jobs) ("ops" . ,(string-join ops ","))
+                       ("formats" . ,(string-join formats ","))
+                       ("engine" . ,(assoc-ref summary "engine"))
+                       ("engine-hash" . ,(let ((h (assoc-ref engine-id "hash")))
+                                          (if (string? h) h "-")))
+                       ("engine-library-version" . ,(let ((v (assoc-ref engine-id "library-version")))
+                                                     (if (string? v) v "-")))
+                       ("reference" . ,(engine-program (context-qemu-img ctx)))
+                       ("reference-version" . ,reference-version)
+                       ("instar-fuzz-version" . ,%instar-version)
+                       ("out" . ,out))))
       (cond
        (signal
         (format (current-error-port) "~a: interrupted by ~a after ~a of ~a iterations~%"
@@ -797,6 +813,47 @@ stored but not reduced.  REPLAYED: the stored findings replayed first, as
        (else (exit (if (and (null? first-of) (null? still-failing))
                        exit-no-findings
                        exit-findings)))))))
+
+;;; JUnit test cases (written by `write-junit', (instar report)).
+
+(define (junit-row name out seed o timing)
+  "Iteration outcome O as a JUnit case: its time, the iteration's seed,
+the verdict, the whitelist rules, and for a divergence the title, the
+differing fields and the commands that replay it."
+  (let* ((c (outcome-case o))
+         (i (outcome-index o))
+         (sig (outcome-sig o)))
+    `((name . ,(format #f "~a:~a ~a ~a" seed i
+                       (or (and c (assoc-ref c "op")) "?") (or (and c (assoc-ref c "format")) "?")))
+      (verdict . ,(outcome-verdict o))
+      (time . ,(if timing (cdr timing) 0))
+      (timestamp . ,(and timing (car timing)))
+      (seed . ,(outcome-seed o))
+      (reason . ,(outcome-reason o))
+      (rules . ,(or (outcome-known o) '()))
+      (signature . ,sig)
+      (diffs . ,(outcome-diffs o))
+      (title . ,(and sig c (finding-title c (outcome-diffs o))))
+      (replay . ,(if sig
+                     (list (format #f "instar-fuzz replay ~a --out ~a" sig out)
+                           (format #f "instar-fuzz replay ~a:~a --recipe ~a" seed i name))
+                     '())))))
+
+(define (stored-junit-row name out r timing)
+  "A stored finding replayed first, (ID . STATUS), as a JUnit case: a
+failure unless it is now fixed."
+  (let* ((id (car r))
+         (f (read-finding out id)))
+    `((name . ,(string-append "stored " id))
+      (verdict . ,(if (equal? (cdr r) "fixed") 'match 'divergence))
+      (time . ,(if timing (cdr timing) 0))
+      (timestamp . ,(and timing (car timing)))
+      (signature . ,id)
+      (title . ,(format #f "~a (stored finding, ~a after ~a replays)"
+                        (or (and f (finding-ref f "title")) id) (cdr r) replay-count))
+      (diffs . ,(or (and f (let ((d (finding-ref f "diffs"))) (and (vector? d) (vector->list d))))
+                    '()))
+      (replay . ,(list (format #f "instar-fuzz replay ~a --out ~a" id out))))))
 
 (define (reduce-finding! name out sig o ctx execute rules seconds quiet?)
   (let ((t0 (now)))
