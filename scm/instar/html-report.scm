@@ -52,11 +52,9 @@ point of the run, not the average since its start."
 (define (run-name r)
   (format #f "~a ~a (~a)" (or (stats-run-recipe r) "?") (stats-run-shard r) (basename (stats-run-label r))))
 
-(define (fuzz-name f) (format #f "~a (~a)" (fuzz-target f) (basename (dirname (string-append (fuzz-label f) "/x")))))
-
-(define (fuzz-label f)
-  ;; fuzz-label is the directory without a trailing slash.
-  (fuzz-label f))
+(define (fuzz-name f)
+  "fuzz_resize_planners (fuzz-work): the target and where its work is."
+  (format #f "~a (~a)" (fuzz-target f) (basename (dirname (fuzz-label f)))))
 
 (define verdict-colors '("#2ca02c" "#d62728" "#1f77b4" "#9e9e9e" "#ff7f0e"))
 

@@ -181,9 +181,18 @@ has nothing to draw."
 
 ;;; Reading gnuplot's SVG back.
 
-(define (prefix-ids tree prefix)
+(define (series-labels plot)
+  "The titles of PLOT's series, in gnuplot's order."
+  (match (spec 'kind plot)
+    ('lines (map car (filter (lambda (s) (pair? (cdr s))) (spec 'series plot))))
+    ('stacked (spec 'columns plot))
+    ('bars (list (or (spec 'ylabel plot) "")))))
+
+(define (prefix-ids tree prefix labels)
   "TREE (sxml read with svg: and xlink: prefixes) with element names
-unprefixed, ids and references to them prefixed by PREFIX."
+unprefixed, ids and references to them prefixed by PREFIX, and the title
+of gnuplot's group of series N (\"gnuplot_plot_N\") the Nth of LABELS
+(without enhanced text, gnuplot titles it by its id)."
   (define (fix-value name v)
     (cond ((eq? name 'id) (string-append prefix "-" v))
           ((and (eq? name 'xlink:href) (string-prefix? "#" v))
@@ -196,27 +205,40 @@ unprefixed, ids and references to them prefixed by PREFIX."
       (((? symbol? tag) . body)
        (let* ((s (symbol->string tag))
               (name (if (string-prefix? "svg:" s) (string->symbol (substring s 4)) tag)))
+         (define series-label
+           (match body
+             ((('@ . attrs) . _)
+              (match (assq 'id attrs)
+                ((_ (? (lambda (v) (string-prefix? "gnuplot_plot_" v)) v))
+                 (let ((n (string->number (substring v (string-length "gnuplot_plot_")))))
+                   (and n (<= 1 n (length labels)) (list-ref labels (- n 1)))))
+                (_ #f)))
+             (_ #f)))
          (cons name
                (map (lambda (b)
                       (match b
-                        (('@ . attrs)
-                         (cons '@ (map (match-lambda
-                                         ((k v) (list k (fix-value k v)))
-                                         (other other))
-                                       attrs)))
-                        (_ (walk b))))
+                        (('svg:title . _) (if series-label `(title ,series-label) (walk b)))
+                        (_ (walk-child b))))
                     body))))
       ((? string? s) s)
       (_ node)))
+  (define (walk-child b)
+    (match b
+      (('@ . attrs)
+       (cons '@ (map (match-lambda
+                       ((k v) (list k (fix-value k v)))
+                       (other other))
+                     attrs)))
+      (_ (walk b))))
   (walk tree))
 
-(define (read-svg file prefix title)
+(define (read-svg file prefix title labels)
   (let* ((doc (call-with-input-file file
                 (lambda (p) (xml->sxml p #:namespaces `((svg . ,svg-ns) (xlink . ,xlink-ns))
                                        #:trim-whitespace? #t))))
          (root (find (lambda (n) (and (pair? n) (eq? (car n) 'svg:svg))) (cdr doc))))
     (unless root (report-error "gnuplot wrote no SVG to ~a" file))
-    (match (prefix-ids root prefix)
+    (match (prefix-ids root prefix labels)
       (('svg ('@ . attrs) . body)
        `(svg (@ (xmlns ,svg-ns) (xmlns:xlink ,xlink-ns) (id ,prefix) (class "plot") ,@attrs)
              ;; The root's title is the plot's, not "Gnuplot".
@@ -244,6 +266,7 @@ Throws 'instar-report-error when gnuplot is missing or fails."
                 (report-error "gnuplot failed (~a): ~a" (result-class r)
                               (string-trim-both (result-stderr r))))))
           (map (lambda (p s i)
-                 (and s (read-svg (format #f "~a/p~a.svg" dir i) (spec 'id p) (or (spec 'title p) ""))))
+                 (and s (read-svg (format #f "~a/p~a.svg" dir i) (spec 'id p) (or (spec 'title p) "")
+                                  (series-labels p))))
                plots scripts (iota (length plots)))))
       (lambda () (delete-tree dir)))))
