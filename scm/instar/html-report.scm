@@ -107,7 +107,7 @@ stats lines, else from a summary.json that belongs to that run."
                        runs)))
       ((id . "whitelist") (kind . bars) (title . "whitelist hits (known and expected refusals)")
        (ylabel . "hits") (series . ,(whitelist-hits c)))
-      ((id . "coverage") (kind . lines) (title . "libFuzzer coverage over time")
+      ((id . "coverage") (kind . lines) (title . "libFuzzer coverage over time") (y-from-zero . #f)
        (xlabel . "seconds") (ylabel . "coverage (cov)")
        (series . ,(map (lambda (f)
                          (cons (fuzz-name f)
@@ -197,7 +197,7 @@ code { font-size: 12px; }
                        (td ""))))))
       ,@(if (null? (status-fuzz-targets c))
             '()
-            `((h3 "libFuzzer")
+            `((h3 "libFuzzer targets")
               (table
                (tr (th "work directory") (th "target") (th "elapsed") (th "execs") (th "exec/s")
                    (th "avg exec/s") (th "cov") (th "ft") (th "corpus") (th "crashes") (th "state"))
@@ -302,7 +302,7 @@ code { font-size: 12px; }
                       "No iterations recorded (no stats.jsonl lines).")
             ,(section "Verdicts and whitelist" '("verdicts" "whitelist")
                       "No verdicts recorded.")
-            ,(section "libFuzzer" '("coverage" "execs")
+            ,(section "libFuzzer coverage and speed" '("coverage" "execs")
                       "No libFuzzer work directory given (fuzz-work/TARGET with a stats file).")
             ,(findings-section c)))))
 

@@ -18,6 +18,7 @@
 ;;;            stacked one bar per category, stacked by column
 ;;;            bars    one bar per (LABEL . VALUE)
 ;;;   title, xlabel, ylabel
+;;;   y-from-zero  #f: the y axis fits the data (default: it starts at 0)
 ;;;   series   lines: ((LABEL (X . Y) ...) ...);
 ;;;            stacked: ((CATEGORY V1 V2 ...) ...), with columns (NAMES...)
 ;;;            and colors (optional, "#rrggbb" per column);
@@ -115,8 +116,8 @@ has nothing to draw."
          (and (pair? series)
               (append
                head
-               (list "set key top left opaque box lc rgb \"#cccccc\""
-                     "set yrange [0:*]"
+               (list "set key below"
+                     (if (eq? (spec 'y-from-zero plot) #f) "set yrange [*:*]" "set yrange [0:*]")
                      (string-append
                       "plot "
                       (string-join
