@@ -6,7 +6,8 @@
 ;;; core (planners, images, hashing), plan printing, the REPL helpers, and
 ;;; the differential engine (processes, pickers, engines, chains, oracles,
 ;;; whitelist, findings and their store, reduction, reports, the
-;;; reference preflight, run-recipe).
+;;; reference preflight, run-recipe), and watching a campaign (status,
+;;; plots, the HTML report).
 ;;; instar-fuzz-repl loads it.  No two of these modules export one name,
 ;;; so nothing is shadowed.
 
@@ -18,7 +19,7 @@
     (instar chain) (instar oracles) (instar whitelist) (instar findings)
     (instar store) (instar reduce) (instar report) (instar preflight)
     (instar fingerprint)
-    (instar run)))
+    (instar run) (instar status) (instar plot) (instar html-report)))
 
 (let ((self (current-module)))
   (for-each

@@ -346,31 +346,36 @@ after another do not), verdicts, runs."
 (define (print-status c port)
   "The status table of campaign C: a line per store (its latest run), the
 total, a line per libFuzzer target, and the findings."
-  (let ((stores (status-stores c)) (rows (status-findings c)))
+  (let* ((stores (status-stores c)) (rows (status-findings c))
+         ;; The first column fits the longest directory name.
+         (w (apply max 16 (map string-length
+                               (append (map store-label stores)
+                                       (map fuzz-label (status-fuzz-targets c))))))
+         (pad (lambda (s) (string-pad-right s w))))
     (unless (null? stores)
-      (format port "~28a ~13a ~5a ~15@a ~6@a ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a  ~a~%"
-              "OUTPUT" "RECIPE" "SHARD" "DONE/PLANNED" "IT/S" "MATCH" "DIVERG" "KNOWN"
+      (format port "~a ~13a ~5a ~15@a ~6@a ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a  ~a~%"
+              (pad "OUTPUT") "RECIPE" "SHARD" "DONE/PLANNED" "IT/S" "MATCH" "DIVERG" "KNOWN"
               "INCONC" "REFUSD" "OPEN" "STATE")
       (for-each
        (lambda (s)
          (let ((r (store-latest s)))
            (if r
                (let ((v (stats-run-verdicts r)))
-                 (format port "~28a ~13a ~5a ~15@a ~6,2f ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a  ~a~%"
-                         (store-label s) (or (stats-run-recipe r) "?") (stats-run-shard r)
+                 (format port "~a ~13a ~5a ~15@a ~6,2f ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a  ~a~%"
+                         (pad (store-label s)) (or (stats-run-recipe r) "?") (stats-run-shard r)
                          (format #f "~a/~a ~a" (stats-run-done r) (stats-run-planned r)
                                  (percent (stats-run-done r) (stats-run-planned r)))
                          (exact->inexact (stats-run-rate r))
                          (assoc-ref v "match") (assoc-ref v "divergence") (assoc-ref v "known")
                          (assoc-ref v "inconclusive") (assoc-ref v "refused")
                          (open-in rows (store-dir s)) (stats-run-state r)))
-               (format port "~28a ~13a ~5a ~15@a ~6@a ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a  ~a~%"
-                       (store-label s) "-" "-" "-" "-" "-" "-" "-" "-" "-"
+               (format port "~a ~13a ~5a ~15@a ~6@a ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a  ~a~%"
+                       (pad (store-label s)) "-" "-" "-" "-" "-" "-" "-" "-" "-"
                        (open-in rows (store-dir s)) "findings only"))))
        stores)
       (let* ((t (status-total c)) (v (assoc-ref t "verdicts")))
-        (format port "~28a ~13a ~5a ~15@a ~6,2f ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a~%"
-                (format #f "total (~a run~:p)" (assoc-ref t "runs"))
+        (format port "~a ~13a ~5a ~15@a ~6,2f ~6@a ~6@a ~6@a ~6@a ~6@a ~4@a~%"
+                (pad (format #f "total (~a run~:p)" (assoc-ref t "runs")))
                 (string-join (assoc-ref t "recipes") ",") ""
                 (format #f "~a/~a ~a" (assoc-ref t "done") (assoc-ref t "planned")
                         (percent (assoc-ref t "done") (assoc-ref t "planned")))
@@ -388,14 +393,14 @@ total, a line per libFuzzer target, and the findings."
        stores))
     (unless (null? (status-fuzz-targets c))
       (unless (null? stores) (newline port))
-      (format port "~28a ~22a ~8@a ~12@a ~7@a ~7@a ~6@a ~7@a ~6@a ~7@a  ~a~%"
-              "LIBFUZZER" "TARGET" "ELAPSED" "EXECS" "EXEC/S" "AVG/S" "COV" "FT" "CORPUS"
+      (format port "~a ~22a ~8@a ~12@a ~7@a ~7@a ~6@a ~7@a ~6@a ~7@a  ~a~%"
+              (pad "LIBFUZZER") "TARGET" "ELAPSED" "EXECS" "EXEC/S" "AVG/S" "COV" "FT" "CORPUS"
               "CRASHES" "STATE")
       (for-each
        (lambda (f)
          (let ((l (fuzz-last f)))
-           (format port "~28a ~22a ~8@a ~12@a ~7@a ~7@a ~6@a ~7@a ~6@a ~7@a  ~a~%"
-                   (fuzz-label f) (fuzz-target f)
+           (format port "~a ~22a ~8@a ~12@a ~7@a ~7@a ~6@a ~7@a ~6@a ~7@a  ~a~%"
+                   (pad (fuzz-label f)) (fuzz-target f)
                    (if l (format #f "~as" (ref l "elapsed_s")) "-")
                    (or (ref l "execs") "-") (or (ref l "exec_per_s") "-")
                    (or (ref l "avg_exec_per_s") "-") (or (ref l "cov") "-") (or (ref l "ft") "-")
