@@ -167,8 +167,34 @@ status true
 after=$(find "$work/corpus" -type f | wc -l)
 
 # Triage: one folder per signature.  The counter is off: re-runs are not
-# fuzzing.
+# fuzzing.  A re-run or a minimisation can take a while (minimising is
+# given 30 s): each runs in the background while a line is printed every
+# FUZZ_STATUS_INTERVAL seconds, so the session is never silent for long.
 unset INSTAR_FUZZ_EXEC_COUNTER
+with_status() {  # with_status WHAT OUTPUT-FILE COMMAND...
+    what=$1 wout=$2
+    shift 2
+    "$@" >"$wout" 2>&1 &
+    wpid=$!
+    ws=$(date +%s)
+    wnext=$((ws + FUZZ_STATUS_INTERVAL))
+    trap 'kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; exit 130' INT TERM
+    while kill -0 "$wpid" 2>/dev/null; do
+        sleep 0.2
+        wnow=$(date +%s)
+        if [ "$wnow" -ge "$wnext" ] && kill -0 "$wpid" 2>/dev/null; then
+            echo "fuzz: $target triage: $what ($((wnow - ws))s)"
+            wnext=$((wnext + FUZZ_STATUS_INTERVAL))
+        fi
+    done
+    wait "$wpid"
+    wst=$?
+    trap - INT TERM
+    return $wst
+}
+ntriage=$(find "$work/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+    -o -name 'oom-*' \) | wc -l)
+[ "$ntriage" -eq 0 ] || echo "fuzz: $target: triage of $ntriage artifact(s)"
 new=0
 dups=0
 for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/timeout-* \
@@ -176,7 +202,7 @@ for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/ti
     [ -f "$a" ] || continue
     kind=$(basename "$a" | sed 's/-.*//')
     out="$work/repro.txt"
-    "$bin" -runs=1 "$a" >"$out" 2>&1
+    with_status "re-running $(basename "$a")" "$out" "$bin" -runs=1 "$a"
     sig=$(grep -m1 '^INSTAR-FINDING:' "$out")
     # "re-parse failed" covers every way a result can be wrong: the
     # reason (numbers blanked) tells one bug from another.
@@ -202,8 +228,9 @@ for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/ti
         printf '%s\n' "$sig" >"$dir/signature"
         cp "$out" "$dir/report.txt"
         if [ "$kind" = crash ] || [ "$kind" = leak ]; then
-            "$bin" -minimize_crash=1 -max_total_time=30 -exact_artifact_path="$dir/minimized" \
-                "$dir/input" >"$dir/minimize.log" 2>&1
+            with_status "minimising $(basename "$a") (at most 30 s)" "$dir/minimize.log" \
+                "$bin" -minimize_crash=1 -max_total_time=30 -exact_artifact_path="$dir/minimized" \
+                "$dir/input"
             [ -f "$dir/minimized" ] || cp "$dir/input" "$dir/minimized"
         fi
         new=$((new + 1))
