@@ -9,10 +9,6 @@ CLI_SCM_TESTS = tests/scm/test-store.scm
 EXTRA_DIST += $(CLI_SH_TESTS) $(CLI_SCM_TESTS)
 
 if HAVE_GUILE
-INSTAR_SCM_MODULES += scm/instar/cli.scm
-scm/instar/cli.go: scm/instar/config.go scm/instar/process.go scm/instar/engine.go \
-	scm/instar/findings.go scm/instar/store.go
-
 # (instar) lives beside the instar/ directory.
 instartopdir = $(guilemoduledir)
 instartopobjectdir = $(guileobjectdir)
