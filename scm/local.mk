@@ -20,6 +20,7 @@ INSTAR_SCM_MODULES = \
 	scm/instar/core.scm \
 	scm/instar/plan-print.scm \
 	scm/instar/repl.scm \
+	scm/instar/util.scm \
 	scm/instar/process.scm \
 	scm/instar/fingerprint.scm \
 	scm/instar/pickers.scm \
@@ -69,10 +70,10 @@ scm/instar/%.go: scm/instar/%.scm core/guile/libguile-instar.la scm/instar/confi
 
 # guild loads a module's compiled imports while compiling it, so each .go
 # waits for theirs: the rules come from the sources (config.scm is made
-# here, the umbrella scm/instar.scm is in scm/cli.mk).  GNU make builds
-# the included file first and restarts.
+# here, the umbrella scm/instar.scm is in scm/cli.mk; Makefile holds the
+# list).  GNU make builds the included file first and restarts.
 instar_scm_all = scm/instar/config.scm $(INSTAR_SCM_MODULES) scm/instar.scm
-scm/instar-deps.mk: $(INSTAR_SCM_MODULES) scm/instar.scm scm/module-deps.scm
+scm/instar-deps.mk: $(INSTAR_SCM_MODULES) scm/instar.scm scm/module-deps.scm Makefile
 	$(AM_V_GEN)$(MKDIR_P) scm && \
 	$(GUILE) --no-auto-compile $(srcdir)/scm/module-deps.scm $(srcdir) \
 	  $(instar_scm_all) > $@.tmp && mv $@.tmp $@
@@ -97,12 +98,15 @@ SCM_TESTS = \
 	tests/scm/errors.scm \
 	tests/scm/raw-agreement.scm \
 	tests/scm/plan-print.scm \
-	tests/scm/repl.scm
+	tests/scm/repl.scm \
+	tests/scm/test-docstrings.scm
 SCM_SH_TESTS = tests/scm/repl-session.sh
 TESTS += $(SCM_TESTS) $(SCM_SH_TESTS)
 EXTRA_DIST += $(SCM_TESTS) $(SCM_SH_TESTS)
 # The tests load the compiled modules and the launcher.
 $(SCM_TESTS:.scm=.log) $(SCM_SH_TESTS:.sh=.log): $(instarobject_DATA) instar-fuzz-repl
+# ... and the umbrella (instar), and the generated build order.
+tests/scm/test-docstrings.log: scm/instar.go scm/instar-deps.mk
 
 # make bench: plans per second from Scheme against C (bench/bench-guile.scm).
 bench-guile: $(instarobject_DATA)

@@ -244,7 +244,12 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
 }
 
 SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
-           "Plan a raw resize: #:current-file-size #:new-size #:allow-shrink? #:prealloc.")
+           "(plan-resize-raw #:new-size N [#:current-file-size 0] [#:shrink? #f]\n"
+           "[#:prealloc 'off]) -- plan a raw resize.  Raw is its bytes: the plan sets\n"
+           "the length (and zero-fills the first block of an empty file, as qemu-img\n"
+           "does).  Returns a plan or raises instar-error (size-not-positive,\n"
+           "shrink-needs-flag, prealloc-not-grow, unsupported-prealloc, too-large, ...).\n"
+           "#:allow-shrink? is the old name of #:shrink?, still accepted.")
 #define FUNC_NAME s_scm_instar_plan_resize_raw
 {
     SCM cur = SCM_UNDEFINED, ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED;
@@ -262,7 +267,16 @@ SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest),
-           "Plan a qcow2 resize from header facts and staged tables.")
+           "(plan-resize-qcow2 #:new-size N ...) -- plan a qcow2 resize.  Besides\n"
+           "#:new-size, #:shrink? and #:prealloc, the keywords mirror struct\n"
+           "instar_qcow2_resize_opts: #:current-file-size #:version #:cluster-bits\n"
+           "#:virtual-size #:l1-size #:l1-table-offset #:refcount-table-offset\n"
+           "#:refcount-table-clusters #:refcount-order #:incompatible-features\n"
+           "#:compatible-features #:autoclear-features #:header-length #:nb-snapshots\n"
+           "#:snapshots-offset #:has-bitmaps? and the bytevector slices #:header #:l1\n"
+           "#:reftable; #:refblocks and #:l2-tables are lists of (index . bytevector).\n"
+           "A missing table raises instar-error not-staged with details\n"
+           "((needs (kind index length) ...)).")
 #define FUNC_NAME s_scm_instar_plan_resize_qcow2
 {
     SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
@@ -338,7 +352,11 @@ static enum instar_vhd_type vhd_type(SCM v, const char *subr)
 }
 
 SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
-           "Plan a VHD (vpc) resize from footer facts and staged bytes.")
+           "(plan-resize-vhd #:new-size N ...) -- plan a VHD (vpc) resize.  Keywords\n"
+           "besides #:new-size #:shrink? #:prealloc: #:current-file-size #:disk-type\n"
+           "(fixed dynamic differencing) #:virtual-size #:block-size\n"
+           "#:max-table-entries #:bat-offset #:first-block-offset and the bytevectors\n"
+           "#:footer #:dyn-header #:bat.")
 #define FUNC_NAME s_scm_instar_plan_resize_vhd
 {
     SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
@@ -377,7 +395,13 @@ SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
-           "Plan a VHDX resize from headers, regions, metadata and BAT bytes.")
+           "(plan-resize-vhdx #:new-size N ...) -- plan a VHDX resize.  Keywords\n"
+           "besides #:new-size #:shrink? #:prealloc: #:current-file-size #:virtual-size\n"
+           "#:block-size #:logical-sector-size #:leave-blocks-allocated?\n"
+           "#:metadata-offset #:bat-offset #:bat-region-length, the bytevectors\n"
+           "#:header1 #:header2 #:region1 #:region2 #:metadata #:bat, and the new\n"
+           "header GUIDs #:file-write-guid #:data-write-guid (16-byte bytevectors,\n"
+           "default zeros: the planner is pure, so the caller supplies them).")
 #define FUNC_NAME s_scm_instar_plan_resize_vhdx
 {
     SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
@@ -430,7 +454,14 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
-           "Plan a VMDK (monolithicSparse) resize from header facts and staged bytes.")
+           "(plan-resize-vmdk #:new-size N ...) -- plan a VMDK (monolithicSparse)\n"
+           "resize.  Keywords besides #:new-size #:shrink? #:prealloc:\n"
+           "#:current-file-size #:capacity-sectors #:grain-sectors #:gtes-per-gt\n"
+           "#:gd-offset-sectors #:rgd-offset-sectors #:descriptor-offset-sectors\n"
+           "#:descriptor-sectors #:new-cid (the descriptor's new CID) and the\n"
+           "bytevectors #:header #:descriptor #:gd #:rgd #:tail-gte (the grain-table\n"
+           "entry of the last grain, when the planner asks for it).  A refusal carries\n"
+           "the planner's one-line reason as its message.")
 #define FUNC_NAME s_scm_instar_plan_resize_vmdk
 {
     SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;

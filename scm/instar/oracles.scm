@@ -90,6 +90,9 @@ an exception in-process)."
     (if dot (substring path (+ dot 1)) path)))
 
 (define (normalise-info json)
+  "The compared facts of a `qemu-img info --output=json' result JSON: a
+sorted list of (PATH . VALUE), without file names, actual-size and
+vmdk's random cid."
   (filter (lambda (kv) (not (member (leaf (car kv)) info-dropped-leaves)))
           (flatten-json (filter (lambda (kv) (not (member (car kv) info-dropped-fields))) json)
                         "")))
@@ -117,7 +120,10 @@ counters are 0, as qemu omits zero ones)."
     ("engine" . ,(->string e)) ("reference" . ,(->string r))
     ,@(if family `(("family" . ,family)) '())))
 
-(define (refusal-diff? d) (equal? (assoc-ref d "oracle") "refusal"))
+(define (refusal-diff? d)
+  "Whether diff D is a refusal (the engine refused a step; oracle
+refusal)."
+  (equal? (assoc-ref d "oracle") "refusal"))
 
 (define (exit-diff op field e r family expect)
   "An exit-class difference; when the engine accepted (ok) what the
