@@ -22,6 +22,10 @@ static _Thread_local uint8_t *scratch_buf;
 static _Thread_local size_t scratch_cap;
 
 SCM_KEYWORD(kw_new_size, "new-size");
+SCM_KEYWORD(kw_shrink, "shrink?");
+/* The planners' old name for #:shrink? (image-plan and image-resize always
+ * said #:shrink?); still accepted so code written against it keeps
+ * working. */
 SCM_KEYWORD(kw_allow_shrink, "allow-shrink?");
 SCM_KEYWORD(kw_prealloc, "prealloc");
 SCM_KEYWORD(kw_current_file_size, "current-file-size");
@@ -114,12 +118,21 @@ static void opt_guid(uint8_t out[16], SCM v, const char *subr, const char *what)
 }
 
 static void request(struct instar_resize_request *req, SCM new_size, SCM shrink,
-                    SCM prealloc, const char *subr)
+                    SCM allow_shrink, SCM prealloc, const char *subr)
 {
+    /* A missing required keyword is a keyword error, as Guile's own
+     * lambda* reports an unknown one. */
     if (!INSTAR_GIVEN(new_size))
-        scm_wrong_type_arg_msg(subr, 0, SCM_UNSPECIFIED, "exact integer for #:new-size (required)");
+        scm_error(scm_from_utf8_symbol("keyword-argument-error"), subr,
+                  "Missing required keyword argument: ~S", scm_list_1(kw_new_size),
+                  scm_list_1(kw_new_size));
     req->new_size = instar_guile_to_u64(new_size, subr, 0, "#:new-size");
-    req->allow_shrink = opt_bool(shrink, subr, "#:allow-shrink?");
+    if (INSTAR_GIVEN(shrink) && INSTAR_GIVEN(allow_shrink))
+        scm_error(scm_from_utf8_symbol("keyword-argument-error"), subr,
+                  "Give #:shrink? only (#:allow-shrink? is its old name)",
+                  SCM_EOL, scm_list_1(kw_allow_shrink));
+    req->allow_shrink = INSTAR_GIVEN(shrink) ? opt_bool(shrink, subr, "#:shrink?")
+                                             : opt_bool(allow_shrink, subr, "#:allow-shrink?");
     req->prealloc = instar_guile_to_prealloc(prealloc, subr, 0, "#:prealloc");
 }
 
@@ -252,14 +265,14 @@ SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
            "#:allow-shrink? is the old name of #:shrink?, still accepted.")
 #define FUNC_NAME s_scm_instar_plan_resize_raw
 {
-    SCM cur = SCM_UNDEFINED, ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED;
+    SCM cur = SCM_UNDEFINED, ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED;
     struct instar_raw_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_current_file_size, &cur,
-                                 kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+                                 kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
                                  SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     struct payload_sources src = {0};
     return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src, NULL);
@@ -279,7 +292,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
            "((needs (kind index length) ...)).")
 #define FUNC_NAME s_scm_instar_plan_resize_qcow2
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM version = SCM_UNDEFINED, cbits = SCM_UNDEFINED, vsize = SCM_UNDEFINED;
     SCM l1_size = SCM_UNDEFINED, l1_off = SCM_UNDEFINED, rt_off = SCM_UNDEFINED;
     SCM rt_clusters = SCM_UNDEFINED, rorder = SCM_UNDEFINED, incompat = SCM_UNDEFINED;
@@ -290,7 +303,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
     struct instar_qcow2_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_version, &version, kw_cluster_bits, &cbits,
         kw_virtual_size, &vsize, kw_l1_size, &l1_size, kw_l1_table_offset, &l1_off,
         kw_refcount_table_offset, &rt_off, kw_refcount_table_clusters, &rt_clusters,
@@ -300,7 +313,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
         kw_has_bitmaps, &bitmaps, kw_header, &header, kw_l1, &l1, kw_reftable, &reftable,
         kw_refblocks, &refblocks, kw_l2_tables, &l2s, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.version = opt_u32(version, 3, FUNC_NAME, "#:version");
     o.cluster_bits = opt_u32(cbits, 16, FUNC_NAME, "#:cluster-bits");
@@ -359,20 +372,20 @@ SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
            "#:footer #:dyn-header #:bat.")
 #define FUNC_NAME s_scm_instar_plan_resize_vhd
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM type = SCM_UNDEFINED, vsize = SCM_UNDEFINED, bsize = SCM_UNDEFINED;
     SCM mte = SCM_UNDEFINED, bat_off = SCM_UNDEFINED, footer = SCM_UNDEFINED;
     SCM dyn = SCM_UNDEFINED, bat = SCM_UNDEFINED, first = SCM_UNDEFINED;
     struct instar_vhd_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_disk_type, &type, kw_virtual_size, &vsize,
         kw_block_size, &bsize, kw_max_table_entries, &mte, kw_bat_offset, &bat_off,
         kw_footer, &footer, kw_dyn_header, &dyn, kw_bat, &bat,
         kw_first_block_offset, &first, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.disk_type = vhd_type(type, FUNC_NAME);
     o.virtual_size = opt_u64(vsize, 0, FUNC_NAME, "#:virtual-size");
@@ -404,7 +417,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
            "default zeros: the planner is pure, so the caller supplies them).")
 #define FUNC_NAME s_scm_instar_plan_resize_vhdx
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM vsize = SCM_UNDEFINED, bsize = SCM_UNDEFINED, lss = SCM_UNDEFINED;
     SCM leave = SCM_UNDEFINED, h1 = SCM_UNDEFINED, h2 = SCM_UNDEFINED;
     SCM r1 = SCM_UNDEFINED, r2 = SCM_UNDEFINED, meta = SCM_UNDEFINED;
@@ -413,7 +426,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     struct instar_vhdx_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_virtual_size, &vsize, kw_block_size, &bsize,
         kw_logical_sector_size, &lss, kw_leave_blocks_allocated, &leave,
         kw_header1, &h1, kw_header2, &h2, kw_region1, &r1, kw_region2, &r2,
@@ -421,7 +434,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
         kw_bat_offset, &bat_off, kw_bat_region_length, &bat_len,
         kw_file_write_guid, &fw_guid, kw_data_write_guid, &dw_guid, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.virtual_size = opt_u64(vsize, 0, FUNC_NAME, "#:virtual-size");
     o.block_size = opt_u32(bsize, 0, FUNC_NAME, "#:block-size");
@@ -464,7 +477,7 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
            "the planner's one-line reason as its message.")
 #define FUNC_NAME s_scm_instar_plan_resize_vmdk
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM cap = SCM_UNDEFINED, grain = SCM_UNDEFINED, gtes = SCM_UNDEFINED;
     SCM gd_off = SCM_UNDEFINED, rgd_off = SCM_UNDEFINED, desc_off = SCM_UNDEFINED;
     SCM desc_sec = SCM_UNDEFINED, header = SCM_UNDEFINED, desc = SCM_UNDEFINED;
@@ -473,14 +486,14 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     const char *why = NULL;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_capacity_sectors, &cap, kw_grain_sectors, &grain,
         kw_gtes_per_gt, &gtes, kw_gd_offset_sectors, &gd_off,
         kw_rgd_offset_sectors, &rgd_off, kw_descriptor_offset_sectors, &desc_off,
         kw_descriptor_sectors, &desc_sec, kw_header, &header, kw_descriptor, &desc,
         kw_gd, &gd, kw_rgd, &rgd, kw_tail_gte, &tail, kw_new_cid, &cid, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.capacity_sectors = opt_u64(cap, 0, FUNC_NAME, "#:capacity-sectors");
     o.grain_sectors = opt_u64(grain, 128, FUNC_NAME, "#:grain-sectors");

@@ -16,6 +16,8 @@
   #:use-module (instar config)
   #:use-module (srfi srfi-9)
   #:use-module (ice-9 match)
+  ;; Only for the printer of plans (write is a generic once GOOPS loads).
+  #:use-module ((oop goops) #:select (define-method))
   #:export (;; planners
             plan-resize-raw plan-resize-qcow2 plan-resize-vhd
             plan-resize-vhdx plan-resize-vmdk
@@ -92,6 +94,22 @@ payload may be #f; when given its length must equal LENGTH."
       ((#:patches (? list? ps) . more)
        (loop more (cons* (map patch->vector ps) #:patches out)))
       ((x . more) (loop more (cons x out))))))
+
+;;; Printing: #<plan qcow2 grow 1G→2G 7 patches>.
+
+(define (size-text n)
+  "N bytes with the largest binary suffix that divides it exactly."
+  (let loop ((sfx '((60 . "E") (50 . "P") (40 . "T") (30 . "G") (20 . "M") (10 . "K"))))
+    (cond ((or (null? sfx) (zero? n)) (number->string n))
+          ((zero? (logand n (- (ash 1 (caar sfx)) 1)))
+           (string-append (number->string (ash n (- (caar sfx)))) (cdar sfx)))
+          (else (loop (cdr sfx))))))
+
+(define-method (write (plan <plan>) port)
+  (format port "#<plan ~a ~a ~a→~a ~a patch~a>"
+          (or (plan-format plan) "hand-made") (plan-action plan)
+          (size-text (plan-old-virtual-size plan)) (size-text (plan-new-virtual-size plan))
+          (plan-patch-count plan) (if (= 1 (plan-patch-count plan)) "" "es")))
 
 ;;; The instar-error condition, as seen through guard / with-exception-handler
 ;;; (catch handlers get the key and the list (NAME MESSAGE . DETAILS)).
