@@ -5,9 +5,11 @@
  *
  * The scratch buffer is kept per thread and grown on
  * INSTAR_E_SCRATCH_TOO_SMALL: a planner call from Scheme then costs no
- * allocation beyond the plan object itself.  */
+ * allocation beyond the plan object itself.  A thread-specific key frees
+ * it when its thread exits (a campaign's workers come and go).  */
 #include <config.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,26 @@
 
 static _Thread_local uint8_t *scratch_buf;
 static _Thread_local size_t scratch_cap;
+
+/* The key's value is the thread's buffer; its destructor frees it. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void make_scratch_key(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, free) == 0;
+}
+
+/* Adopt BUF as this thread's buffer (and the key's value). */
+static void set_scratch(uint8_t *buf, size_t cap)
+{
+    scratch_buf = buf;
+    scratch_cap = cap;
+    pthread_once(&scratch_key_once, make_scratch_key);
+    if (scratch_key_ok)
+        (void)pthread_setspecific(scratch_key, buf);
+}
 
 SCM_KEYWORD(kw_new_size, "new-size");
 SCM_KEYWORD(kw_shrink, "shrink?");
@@ -231,10 +253,10 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
 
     for (;;) {
         if (scratch_cap == 0) {
-            scratch_buf = malloc(SCRATCH_MIN);
-            if (scratch_buf == NULL)
+            uint8_t *buf = malloc(SCRATCH_MIN);
+            if (buf == NULL)
                 instar_guile_throw(INSTAR_E_NOMEM, NULL, SCM_EOL);
-            scratch_cap = SCRATCH_MIN;
+            set_scratch(buf, SCRATCH_MIN);
         }
         rc = call_planner(k, opts, scratch_buf, scratch_cap, &plan);
         if (rc != INSTAR_E_SCRATCH_TOO_SMALL || scratch_cap >= SCRATCH_MAX)
@@ -243,8 +265,7 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
         if (bigger == NULL)
             break;
         free(scratch_buf);
-        scratch_buf = bigger;
-        scratch_cap *= 2;
+        set_scratch(bigger, scratch_cap * 2);
     }
     if (rc != INSTAR_OK)
         instar_guile_throw(rc, why ? *why : NULL,
