@@ -108,9 +108,12 @@ $(SCM_TESTS:.scm=.log) $(SCM_SH_TESTS:.sh=.log): $(instarobject_DATA) instar-fuz
 # ... and the umbrella (instar), and the generated build order.
 tests/scm/test-docstrings.log: scm/instar.go scm/instar-deps.mk
 
-# make bench: plans per second from Scheme against C (bench/bench-guile.scm).
-bench-guile: $(instarobject_DATA)
-	$(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile $(srcdir)/bench/bench-guile.scm
+# make bench: plans per second from Scheme against C (bench/bench-guile.scm),
+# with the extension's bench copy, the only one with the C loops.
+bench-guile: $(instarobject_DATA) core/guile/bench/libguile-instar.la
+	$(top_builddir)/pre-inst-env env \
+	  INSTAR_EXTENSION_DIR='$(abs_top_builddir)/core/guile/bench/.libs' \
+	  $(GUILE) --no-auto-compile $(srcdir)/bench/bench-guile.scm
 
 check-scm:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SCM_TESTS) $(SCM_SH_TESTS)'

@@ -21,6 +21,9 @@ void init_instar(void)
     instar_guile_init_image();
     instar_guile_init_hashing();
     instar_guile_init_fuzz_decode();
+#ifdef INSTAR_GUILE_BENCH
+    /* Only in make bench's uninstalled copy (core/guile/local.mk). */
     instar_guile_init_bench();
+#endif
     instar_guile_init_spawn();
 }

@@ -5,7 +5,8 @@
  * with keyword arguments), image.c (files: create, probe, plan, resize,
  * size specs), hashing.c (xxh3), fuzz-decode.c (the fuzz header), spawn.c
  * (children in their own process group, for (instar process)) and
- * init.c (the entry point load-extension calls).  */
+ * init.c (the entry point load-extension calls).  bench.c (C loops for
+ * make bench) is only in the uninstalled bench copy of the extension. */
 #ifndef INSTAR_GUILE_H
 #define INSTAR_GUILE_H
 

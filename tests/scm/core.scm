@@ -260,6 +260,11 @@
   (test-equal "short input" 'parse-failed
     (instar-error-of (lambda () (fuzz-decode (make-bytevector 31 0))))))
 
+;;; the C loops of make bench live only in its uninstalled copy
+(test-assert "no benchmark primitives in the extension"
+  (not (or (module-bound? (resolve-module '(instar core)) '%bench-plan-raw-c)
+           (module-bound? (resolve-module '(instar core)) '%bench-plan-check-c))))
+
 ;;; how a plan prints: format, action, sizes, patches
 (test-group "plan printing"
   (let ((q (tmp "print.qcow2")))
