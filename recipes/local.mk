@@ -34,7 +34,8 @@ DIFF_SH_TESTS = \
 	tests/diff-held.sh \
 	tests/diff-rerun.sh \
 	tests/diff-recipes.sh \
-	tests/diff-stop.sh
+	tests/diff-stop.sh \
+	tests/recipes-first-run.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
 DIFF_SCM_TESTS = \
@@ -54,8 +55,10 @@ EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_
 
 if HAVE_GUILE
 recipesdir = $(pkgdatadir)/recipes
-# load-paths.scm is included by every recipe (not runnable on its own).
-dist_recipes_DATA = $(DIFF_RECIPES) recipes/load-paths.scm
+# The recipes are programs (a sh header runs Guile without
+# auto-compilation); load-paths.scm is included by each, not runnable.
+dist_recipes_SCRIPTS = $(DIFF_RECIPES)
+dist_recipes_DATA = recipes/load-paths.scm
 
 TESTS += $(DIFF_SCM_TESTS) $(DIFF_SH_TESTS)
 # The tests load the compiled modules and run instar-img.

@@ -1,3 +1,8 @@
+#!/bin/sh
+# A Guile script run as a program: no auto-compilation (the modules are
+# compiled by make; Guile would otherwise compile this file and say so).
+exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
+!#
 ;;; resize-consistency.scm -- resize VHD, VHDX and VMDK; qemu-img reads.
 ;;;
 ;;;   guile -s recipes/resize-consistency.scm --seed 42
