@@ -47,7 +47,8 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-report.scm \
 	tests/scm/image-lock.scm \
 	tests/scm/test-process.scm \
-	tests/scm/test-preflight.scm
+	tests/scm/test-preflight.scm \
+	tests/scm/test-consistency.scm
 
 EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
