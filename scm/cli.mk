@@ -4,7 +4,7 @@
 EXTRA_DIST += instar-fuzz.in scm/instar.scm
 dist_man_MANS += doc/instar-fuzz.1
 
-CLI_SH_TESTS = tests/cli-instar-fuzz.sh tests/fuzz-store.sh
+CLI_SH_TESTS = tests/cli-instar-fuzz.sh tests/fuzz-store.sh tests/manual-examples.sh
 CLI_SCM_TESTS = tests/scm/test-store.scm
 EXTRA_DIST += $(CLI_SH_TESTS) $(CLI_SCM_TESTS)
 
