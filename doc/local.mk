@@ -12,6 +12,7 @@ doc_instar_fuzz_TEXINFOS = \
 	doc/coverage-fuzzing.texi \
 	doc/differential.texi \
 	doc/watching.texi \
+	doc/writing-recipes.texi \
 	doc/strength.texi
 
 dist_man_MANS += doc/instar-img.1

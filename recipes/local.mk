@@ -1,24 +1,8 @@
 ## recipes/local.mk -- the runnable recipes, the differential engine's
 ## (instar ...) modules and their tests.
 
-# The differential engine's modules (the extension's own (instar core) and
-# friends are in scm/local.mk).
-DIFF_MODULES = \
-	scm/instar/process.scm \
-	scm/instar/fingerprint.scm \
-	scm/instar/pickers.scm \
-	scm/instar/engine.scm \
-	scm/instar/holder.scm \
-	scm/instar/chain.scm \
-	scm/instar/oracles.scm \
-	scm/instar/readers.scm \
-	scm/instar/whitelist.scm \
-	scm/instar/findings.scm \
-	scm/instar/store.scm \
-	scm/instar/reduce.scm \
-	scm/instar/report.scm \
-	scm/instar/preflight.scm \
-	scm/instar/run.scm
+# The differential engine's modules are in the one module list,
+# INSTAR_SCM_MODULES (scm/local.mk).
 DIFF_RECIPES = \
 	recipes/resize-diff.scm \
 	recipes/create-diff.scm \
@@ -50,7 +34,8 @@ DIFF_SH_TESTS = \
 	tests/diff-held.sh \
 	tests/diff-rerun.sh \
 	tests/diff-recipes.sh \
-	tests/diff-stop.sh
+	tests/diff-stop.sh \
+	tests/recipes-first-run.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
 DIFF_SCM_TESTS = \
@@ -62,40 +47,19 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-report.scm \
 	tests/scm/image-lock.scm \
 	tests/scm/test-process.scm \
-	tests/scm/test-preflight.scm
+	tests/scm/test-preflight.scm \
+	tests/scm/test-consistency.scm
 
 EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
 	bench/diff-bench.sh
 
 if HAVE_GUILE
-# Installed and compiled with the other (instar ...) modules (scm/local.mk).
-INSTAR_SCM_MODULES += $(DIFF_MODULES)
-scm/instar/pickers.go scm/instar/process.go: scm/instar/config.go
-# process.scm looks up spawn-process-group in (instar core) when it loads.
-scm/instar/process.go: scm/instar/core.go
-scm/instar/engine.go: scm/instar/process.go
-scm/instar/holder.go: scm/instar/config.go
-scm/instar/chain.go: scm/instar/process.go scm/instar/engine.go scm/instar/holder.go \
-	scm/instar/fingerprint.go
-scm/instar/oracles.go: scm/instar/process.go scm/instar/chain.go
-scm/instar/readers.go: scm/instar/process.go
-scm/instar/whitelist.go: scm/instar/pickers.go scm/instar/oracles.go
-scm/instar/findings.go: scm/instar/process.go scm/instar/chain.go scm/instar/engine.go \
-	scm/instar/oracles.go
-scm/instar/store.go: scm/instar/config.go scm/instar/process.go scm/instar/engine.go \
-	scm/instar/findings.go
-scm/instar/reduce.go: scm/instar/pickers.go
-scm/instar/report.go: scm/instar/findings.go
-scm/instar/preflight.go: scm/instar/process.go
-scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
-	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
-	scm/instar/findings.go scm/instar/store.go scm/instar/reduce.go scm/instar/report.go \
-	scm/instar/preflight.go scm/instar/readers.go
-
 recipesdir = $(pkgdatadir)/recipes
-# load-paths.scm is included by every recipe (not runnable on its own).
-dist_recipes_DATA = $(DIFF_RECIPES) recipes/load-paths.scm
+# The recipes are programs (a sh header runs Guile without
+# auto-compilation); load-paths.scm is included by each, not runnable.
+dist_recipes_SCRIPTS = $(DIFF_RECIPES)
+dist_recipes_DATA = recipes/load-paths.scm
 
 TESTS += $(DIFF_SCM_TESTS) $(DIFF_SH_TESTS)
 # The tests load the compiled modules and run instar-img.

@@ -1,3 +1,8 @@
+#!/bin/sh
+# A Guile script run as a program: no auto-compilation (the modules are
+# compiled by make; Guile would otherwise compile this file and say so).
+exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
+!#
 ;;; resize-consistency.scm -- resize VHD, VHDX and VMDK; qemu-img reads.
 ;;;
 ;;;   guile -s recipes/resize-consistency.scm --seed 42
@@ -30,8 +35,8 @@
 ;; (source tree or installed tree): see load-paths.scm beside it.
 (include "load-paths.scm")
 
-(use-modules (ice-9 match) (ice-9 format) (srfi srfi-1) (json) (ice-9 threads)
-             (instar run) (instar pickers) (instar chain) (instar process)
+(use-modules (srfi srfi-1)
+             (instar run) (instar pickers) (instar chain)
              (instar oracles) (instar readers) (instar whitelist))
 
 ;;; --readers LIST: this recipe's own option, taken out before run-recipe
@@ -43,169 +48,36 @@
                                               (list "vpc" "vhdx" "vmdk")))
                              readers)))
 
-(define (subtract segs a b)
-  "The parts of SEGS (a list of (START . END)) outside [A, B)."
-  (append-map (lambda (s)
-                (filter (lambda (x) (< (car x) (cdr x)))
-                        (list (cons (car s) (min (cdr s) a))
-                              (cons (max (car s) b) (cdr s)))))
-              segs))
-
-(define (visible-patterns patterns end)
-  "(BYTE START . STOP) for every byte range a pattern still owns below END:
-patterns may overlap, and a later one overwrites an earlier one."
-  (let loop ((ps patterns) (acc '()))
-    (if (null? ps)
-        (reverse acc)
-        (let* ((p (car ps))
-               (off (assoc-ref p "offset"))
-               (segs (fold (lambda (q segs)
-                             (subtract segs (assoc-ref q "offset")
-                                       (+ (assoc-ref q "offset") (assoc-ref q "length"))))
-                           (list (cons off (min end (+ off (assoc-ref p "length")))))
-                           (cdr ps))))
-          (loop (cdr ps)
-                (append (reverse (filter-map (lambda (s)
-                                               (and (< (car s) (cdr s))
-                                                    (cons (assoc-ref p "byte") s)))
-                                             segs))
-                        acc))))))
-
-(define (verify-commands case start end)
-  (append
-   ;; Pattern bytes below the new end.
-   (map (lambda (v)
-          (format #f "read -P 0x~2,'0x ~d ~d" (car v) (cadr v) (- (cddr v) (cadr v))))
-        (visible-patterns (vector->list (assoc-ref case "patterns")) end))
-   ;; The grown range: zeros at its start and its end.
-   (if (> end start)
-       (let ((mib (* 1024 1024)))
-         (delete-duplicates
-          (list (format #f "read -P 0 ~d ~d" start (min mib (- end start)))
-                (let ((off (max start (- end mib))))
-                  (format #f "read -P 0 ~d ~d" off (- end off))))))
-       '())))
-
-(define (check-ranges case start end)
-  "(BYTE OFFSET LENGTH) for what a reader must read back: the patterns'
-visible bytes and zeros in the grown range (its first and last MiB)."
-  (append
-   (map (lambda (v) (list (car v) (cadr v) (- (cddr v) (cadr v))))
-        (visible-patterns (vector->list (assoc-ref case "patterns")) end))
-   (if (> end start)
-       (let* ((mib (* 1024 1024))
-              (a (list 0 start (min mib (- end start))))
-              (off (max start (- end mib)))
-              (b (list 0 off (- end off))))
-         (if (equal? a b) (list a) (list a b)))
-       '())))
-
 (define (case-readers case)
   (readers-for-format readers (assoc-ref case "format")))
 
-(define (consistency-chain case)
+(define (execute case ctx)
+  "The consistency chain with a step per reader, judged by the
+consistency oracle of (instar oracles), the readers' verdicts added."
   (let* ((fmt (assoc-ref case "format"))
          (start (parse-size-string (assoc-ref case "size")))
-         (r (vector-ref (assoc-ref case "resizes") 0))
-         (end (resolve-spec start (assoc-ref r "spec"))))
-    `((("step" . "create") ("side" . "reference") ("format" . ,fmt)
-       ("size" . ,(assoc-ref case "size")) ("options" . ,(assoc-ref case "options"))
-       ("prealloc" . "off"))
-      (("step" . "write-pattern") ("side" . "reference")
-       ("patterns" . ,(assoc-ref case "patterns")))
-      (("step" . "copy") ("side" . "engine"))
-      (("step" . "resize") ("name" . "resize") ("side" . "engine")
-       ("spec" . ,(assoc-ref r "spec")) ("shrink" . ,(assoc-ref r "shrink"))
-       ("prealloc" . ,(let ((p (assoc-ref r "prealloc"))) (and (string? p) p))))
-      (("step" . "info") ("side" . "engine"))
-      (("step" . "check") ("side" . "engine"))
-      (("step" . "verify") ("side" . "engine")
-       ("commands" . ,(list->vector (verify-commands case start (max end 0)))))
-      ,@(map (lambda (r) (reader-step r fmt (check-ranges case start (max end 0))))
-             (case-readers case)))))
-
-(define (mkdiff oracle field got want)
-  `(("op" . "resize") ("oracle" . ,oracle) ("field" . ,field)
-    ("engine" . ,(format #f "~a" got)) ("reference" . ,(format #f "~a" want))))
-
-(define (first-line s)
-  (let ((l (string-split (string-trim-both s) #\newline)))
-    (if (null? l) "" (car l))))
-
-(define (execute case ctx)
-  (let* ((chain (consistency-chain case))
+         (end (resolve-spec start (assoc-ref (vector-ref (assoc-ref case "resizes") 0) "spec")))
+         (chain (append (consistency-chain case)
+                        (map (lambda (r)
+                               (reader-step r fmt (consistency-check-ranges case start (max end 0))))
+                             (case-readers case))))
          (trace (run-chain chain (context-engine ctx)
                            #:qemu-img (context-qemu-img ctx) #:qemu-io (context-qemu-io ctx)
-                           #:timeout (context-timeout ctx) #:tmpdir (context-tmpdir ctx)))
-         (fmt (assoc-ref case "format"))
-         (start (parse-size-string (assoc-ref case "size")))
-         (end (resolve-spec start (assoc-ref (vector-ref (assoc-ref case "resizes") 0) "spec")))
-         (res (lambda (n s) (trace-result trace n s)))
-         (family (assoc-ref (vector-ref (assoc-ref case "resizes") 0) "family"))
-         (expect (assoc-ref (vector-ref (assoc-ref case "resizes") 0) "expect")))
-    (define (done verdict diffs reason) (values verdict diffs reason chain trace))
-    (cond
-     ((any (lambda (s) (and (result? (caddr s))
-                            (memq (result-class (caddr s)) '(timeout spawn-failed))))
-           (trace-steps trace))
-      (done 'inconclusive '() "timeout or tool failure"))
-     ((not (and (res "create" "reference") (result-ok? (res "create" "reference"))
-                (res "copy" "engine") (result-ok? (res "copy" "engine"))))
-      (done 'inconclusive '() "qemu-img could not make the start image"))
-     ((eq? (result-class (res "resize" "engine")) 'signal)
-      (done 'divergence (list (mkdiff "exit-class" "resize" "crash" "ok")) #f))
-     ((and (result-ok? (res "resize" "engine")) (equal? expect "refuse"))
-      ;; The manual says this must be refused: the engine accepted it.
-      (done 'divergence
-            (list `(("op" . "resize") ("oracle" . "exit-class") ("field" . "resize")
-                    ("engine" . "ok") ("reference" . "error") ("family" . ,family)))
-            #f))
-     ((not (result-ok? (res "resize" "engine")))
-      (let* ((r (res "resize" "engine"))
-             (before (res "resize:before" "engine"))
-             (after (res "resize:after" "engine")))
-        (if (equal? before after)
-            (done 'divergence (refusal-diffs "resize" "resize" family expect)
-                  (format #f "~a: ~a" fmt (first-line (string-append (result-stderr r)
-                                                                      (result-stdout r)))))
-            (done 'divergence (list (mkdiff "untouched" "file" "changed" "unchanged")) #f))))
-     (else
-      (let* ((info (false-if-exception (json-string->scm (result-stdout (res "info" "engine")))))
-             (vsize (and info (assoc-ref info "virtual-size")))
-             (want (* 512 (quotient (+ end 511) 512)))
-             (check (false-if-exception (json-string->scm (result-stdout (res "check" "engine")))))
-             (verify (res "verify" "engine"))
-             (diffs
-              (append
-               (cond ((not vsize) (list (mkdiff "size" "info" "unreadable" want)))
-                     ((if (equal? fmt "vpc")
-                          (and (>= vsize want) (< vsize (+ want (* 1024 1024))))
-                          (= vsize want))
-                      '())
-                     (else (list (mkdiff "size" "virtual-size" vsize want))))
-               (if (or (string-contains (result-stderr (res "check" "engine"))
-                                        "does not support checks")
-                       (and check
-                        (every (lambda (k) (eqv? 0 (or (assoc-ref check k) 0)))
-                               '("check-errors" "corruptions" "leaks"))))
-                   '()
-                   (list (mkdiff "check" "clean" (if check "errors" "failed") "clean")))
-               (if (and verify (result-ok? verify)
-                        (not (string-contains (result-stdout verify) "fail"))
-                        (not (string-contains (result-stderr verify) "fail")))
-                   '()
-                   (list (mkdiff "data" "kept-and-zero" "mismatch" "pattern"))))))
-        (let ((diffs (append diffs (reader-oracles case trace (or vsize 0) start end))))
-          (if (null? diffs)
-              (done 'match '() #f)
-              (done 'divergence diffs #f))))))))
+                           #:timeout (context-timeout ctx) #:tmpdir (context-tmpdir ctx))))
+    (call-with-values
+        (lambda ()
+          (judge-consistency case trace
+                             #:more-diffs (lambda (vsize start end)
+                                            (reader-oracles case trace vsize start end))))
+      (lambda (verdict diffs reason)
+        (values verdict diffs reason chain trace)))))
 
 (define (reader-oracles case trace vsize start end)
   "Every reader's diffs for CASE, tallied per reader."
   (append-map
    (lambda (r)
      (let* ((res (trace-result trace (string-append "reader:" r) "engine"))
-            (ds (reader-diffs r res vsize (check-ranges case start (max end 0))
+            (ds (reader-diffs r res vsize (consistency-check-ranges case start (max end 0))
                               #:grown-from (and (> end start) start))))
        (tally-reader! reader-tally r "read")
        (if (null? ds)

@@ -1,3 +1,8 @@
+#!/bin/sh
+# A Guile script run as a program: no auto-compilation (the modules are
+# compiled by make; Guile would otherwise compile this file and say so).
+exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
+!#
 ;;; resize-diff.scm -- differential fuzzing of resize against qemu-img.
 ;;;
 ;;;   guile -s recipes/resize-diff.scm --seed 42 [--iterations 200] [--jobs 2]

@@ -4,15 +4,11 @@
 EXTRA_DIST += instar-fuzz.in scm/instar.scm
 dist_man_MANS += doc/instar-fuzz.1
 
-CLI_SH_TESTS = tests/cli-instar-fuzz.sh tests/fuzz-store.sh
+CLI_SH_TESTS = tests/cli-instar-fuzz.sh tests/fuzz-store.sh tests/manual-examples.sh
 CLI_SCM_TESTS = tests/scm/test-store.scm
 EXTRA_DIST += $(CLI_SH_TESTS) $(CLI_SCM_TESTS)
 
 if HAVE_GUILE
-INSTAR_SCM_MODULES += scm/instar/cli.scm
-scm/instar/cli.go: scm/instar/config.go scm/instar/process.go scm/instar/engine.go \
-	scm/instar/findings.go scm/instar/store.go
-
 # (instar) lives beside the instar/ directory.
 instartopdir = $(guilemoduledir)
 instartopobjectdir = $(guileobjectdir)

@@ -1,16 +1,16 @@
 ## scm/local.mk -- the (instar ...) Guile modules, their tests and instar-fuzz-repl.
 ##
-## Other fragments add modules with `INSTAR_SCM_MODULES += scm/instar/foo.scm'
-## (inside `if HAVE_GUILE'); each is installed to $(guilemoduledir)/instar
-## and compiled with guild to $(guileobjectdir)/instar/foo.go.  A module
-## that needs another compiled first says so: `scm/instar/foo.go:
-## scm/instar/core.go'.
+## INSTAR_SCM_MODULES below is the one list of (instar ...) modules: each
+## is installed to $(guilemoduledir)/instar and compiled with guild to
+## $(guileobjectdir)/instar/foo.go.  The order in which the .go files are
+## built is derived from the modules' imports (scm/module-deps.scm
+## writes scm/instar-deps.mk), never written by hand.
 
 # SRFI-64 suites: one :test-result: line per test case (see tests/scm/driver.scm).
 TEST_EXTENSIONS += .scm
 SCM_LOG_DRIVER = $(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile \
 	$(top_srcdir)/tests/scm/driver.scm
-EXTRA_DIST += tests/scm/driver.scm
+EXTRA_DIST += tests/scm/driver.scm scm/module-deps.scm
 
 if HAVE_GUILE
 instarmoduledir = $(guilemoduledir)/instar
@@ -19,7 +19,27 @@ instarobjectdir = $(guileobjectdir)/instar
 INSTAR_SCM_MODULES = \
 	scm/instar/core.scm \
 	scm/instar/plan-print.scm \
-	scm/instar/repl.scm
+	scm/instar/repl.scm \
+	scm/instar/util.scm \
+	scm/instar/process.scm \
+	scm/instar/fingerprint.scm \
+	scm/instar/pickers.scm \
+	scm/instar/engine.scm \
+	scm/instar/holder.scm \
+	scm/instar/chain.scm \
+	scm/instar/oracles.scm \
+	scm/instar/readers.scm \
+	scm/instar/whitelist.scm \
+	scm/instar/findings.scm \
+	scm/instar/store.scm \
+	scm/instar/reduce.scm \
+	scm/instar/report.scm \
+	scm/instar/preflight.scm \
+	scm/instar/status.scm \
+	scm/instar/plot.scm \
+	scm/instar/html-report.scm \
+	scm/instar/run.scm \
+	scm/instar/cli.scm
 
 # reader-probe.py: the Python side of (instar readers), found on %load-path.
 dist_instarmodule_DATA = $(INSTAR_SCM_MODULES) scm/instar/reader-probe.py
@@ -50,9 +70,18 @@ scm/instar/config.go: scm/instar/config.scm
 	$(instar_guild_compile)
 scm/instar/%.go: scm/instar/%.scm core/guile/libguile-instar.la scm/instar/config.go
 	$(instar_guild_compile)
-scm/instar/core.go: scm/instar/config.go
-scm/instar/plan-print.go: scm/instar/core.go
-scm/instar/repl.go: scm/instar/core.go scm/instar/plan-print.go
+
+# guild loads a module's compiled imports while compiling it, so each .go
+# waits for theirs: the rules come from the sources (config.scm is made
+# here, the umbrella scm/instar.scm is in scm/cli.mk; Makefile holds the
+# list).  GNU make builds the included file first and restarts.
+instar_scm_all = scm/instar/config.scm $(INSTAR_SCM_MODULES) scm/instar.scm
+scm/instar-deps.mk: $(INSTAR_SCM_MODULES) scm/instar.scm scm/module-deps.scm Makefile
+	$(AM_V_GEN)$(MKDIR_P) scm && \
+	$(GUILE) --no-auto-compile $(srcdir)/scm/module-deps.scm $(srcdir) \
+	  $(instar_scm_all) > $@.tmp && mv $@.tmp $@
+-include scm/instar-deps.mk
+DISTCLEANFILES += scm/instar-deps.mk
 
 # The REPL launcher: installed paths expanded by make; a load path already
 # in the environment (./pre-inst-env) comes first.
@@ -72,16 +101,22 @@ SCM_TESTS = \
 	tests/scm/errors.scm \
 	tests/scm/raw-agreement.scm \
 	tests/scm/plan-print.scm \
-	tests/scm/repl.scm
+	tests/scm/repl.scm \
+	tests/scm/test-docstrings.scm
 SCM_SH_TESTS = tests/scm/repl-session.sh
 TESTS += $(SCM_TESTS) $(SCM_SH_TESTS)
 EXTRA_DIST += $(SCM_TESTS) $(SCM_SH_TESTS)
 # The tests load the compiled modules and the launcher.
 $(SCM_TESTS:.scm=.log) $(SCM_SH_TESTS:.sh=.log): $(instarobject_DATA) instar-fuzz-repl
+# ... and the umbrella (instar), and the generated build order.
+tests/scm/test-docstrings.log: scm/instar.go scm/instar-deps.mk
 
-# make bench: plans per second from Scheme against C (bench/bench-guile.scm).
-bench-guile: $(instarobject_DATA)
-	$(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile $(srcdir)/bench/bench-guile.scm
+# make bench: plans per second from Scheme against C (bench/bench-guile.scm),
+# with the extension's bench copy, the only one with the C loops.
+bench-guile: $(instarobject_DATA) core/guile/bench/libguile-instar.la
+	$(top_builddir)/pre-inst-env env \
+	  INSTAR_EXTENSION_DIR='$(abs_top_builddir)/core/guile/bench/.libs' \
+	  $(GUILE) --no-auto-compile $(srcdir)/bench/bench-guile.scm
 
 check-scm:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SCM_TESTS) $(SCM_SH_TESTS)'

@@ -22,6 +22,10 @@ SCM_SYMBOL(sym_full, "full");
 
 void instar_guile_throw(int code, const char *message, SCM details)
 {
+    /* The core words this refusal for the command line (--shrink); a
+     * Scheme caller passes a keyword, so the message names that. */
+    if (code == INSTAR_E_SHRINK_NEEDS_FLAG)
+        message = "Use #:shrink? #t to perform a shrink operation.";
     if (message == NULL || message[0] == '\0')
         message = instar_strerror(code);
     SCM args = scm_cons2(scm_from_utf8_symbol(instar_error_name(code)),

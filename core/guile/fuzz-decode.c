@@ -11,7 +11,12 @@
 #define ENTRY(name, value) scm_cons(scm_from_utf8_symbol(name), (value))
 
 SCM_DEFINE(scm_instar_fuzz_decode, "fuzz-decode", 1, 0, 0, (SCM input),
-           "Decode the 32-byte header of a fuzz input (bytevector) into an alist.")
+           "(fuzz-decode BV) -- the 32-byte fuzz header (manual: Coverage fuzzing)\n"
+           "as an alist: target, format-byte, flags, allow-shrink?, extended-l2?,\n"
+           "lazy-refcounts?, raw-slices?, prealloc, refcount-selector, refcount-bits,\n"
+           "subformat, unit-size, current-virtual-size, new-virtual-size,\n"
+           "current-file-size, pool-length.  Raises instar-error parse-failed below\n"
+           "32 bytes.")
 #define FUNC_NAME s_scm_instar_fuzz_decode
 {
     struct instar_fuzz_header h;

@@ -40,7 +40,8 @@ static SCM hash(SCM v, int wide, const char *subr)
 }
 
 SCM_DEFINE(scm_instar_xxh3_64, "xxh3-64", 1, 0, 0, (SCM data),
-           "The XXH3 64-bit hash of DATA (bytevector, or string as UTF-8).")
+           "(xxh3-64 BV-OR-STRING) -- XXH3 64-bit hash (strings as UTF-8) as an\n"
+           "exact integer.")
 #define FUNC_NAME s_scm_instar_xxh3_64
 {
     return hash(data, 0, FUNC_NAME);
@@ -48,7 +49,8 @@ SCM_DEFINE(scm_instar_xxh3_64, "xxh3-64", 1, 0, 0, (SCM data),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_xxh3_128, "xxh3-128", 1, 0, 0, (SCM data),
-           "The XXH3 128-bit hash of DATA as one integer (high << 64 | low).")
+           "(xxh3-128 BV-OR-STRING) -- XXH3 128-bit hash as one exact integer,\n"
+           "high << 64 | low.")
 #define FUNC_NAME s_scm_instar_xxh3_128
 {
     return hash(data, 1, FUNC_NAME);

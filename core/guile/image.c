@@ -51,7 +51,7 @@ static SCM sign_symbol(enum instar_size_sign s)
 }
 
 SCM_DEFINE(scm_instar_parse_size, "parse-size", 1, 0, 0, (SCM text),
-           "Parse a qemu-img size (\"1.5M\", \"0x200\", \"512\") into bytes.")
+           "(parse-size TEXT) -- a qemu-img size (\"1.5M\", \"0x200\", \"512\") in bytes.")
 #define FUNC_NAME s_scm_instar_parse_size
 {
     uint64_t out;
@@ -65,8 +65,8 @@ SCM_DEFINE(scm_instar_parse_size, "parse-size", 1, 0, 0, (SCM text),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_parse_size_spec, "parse-size-spec", 1, 0, 0, (SCM text),
-           "Parse a resize spec (\"+1M\", \"-512\", \"2G\") into (sign . bytes), "
-           "sign one of absolute, plus, minus.")
+           "(parse-size-spec TEXT) -- (absolute|plus|minus . bytes) for \"2G\",\n"
+           "\"+1M\", \"-512\".")
 #define FUNC_NAME s_scm_instar_parse_size_spec
 {
     struct instar_size_spec spec;
@@ -108,7 +108,8 @@ static struct instar_size_spec to_spec(SCM v, const char *subr, int pos)
 }
 
 SCM_DEFINE(scm_instar_image_probe, "image-probe", 1, 0, 0, (SCM path),
-           "The format of the image at PATH, from its content: raw qcow2 vpc vhdx vmdk.")
+           "(image-probe PATH) -- the format of PATH from its content: raw qcow2 vpc\n"
+           "vhdx vmdk.")
 #define FUNC_NAME s_scm_instar_image_probe
 {
     struct instar_image_file f;
@@ -147,8 +148,10 @@ static void resize_args(struct instar_resize_args *a, SCM spec, SCM format, SCM 
 }
 
 SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SCM rest),
-           "Plan resizing the image at PATH to SPEC (#:format #:shrink? #:prealloc); "
-           "the file is only read.")
+           "(image-plan PATH SIZE-SPEC #:format #f #:shrink? #f #:prealloc 'off) --\n"
+           "plan resizing PATH without touching it (the file is only read).\n"
+           "SIZE-SPEC: \"+1M\", \"-512\", \"2G\", a non-negative integer (absolute) or\n"
+           "(sign . amount).  #:format #f probes.")
 #define FUNC_NAME s_scm_instar_image_plan
 {
     SCM format = SCM_UNDEFINED, shrink = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
@@ -214,8 +217,10 @@ static void *resize_outside_guile(void *data)
 }
 
 SCM_DEFINE(scm_instar_image_resize, "image-resize", 2, 0, 1, (SCM path, SCM spec, SCM rest),
-           "Resize the image at PATH to SPEC (#:format #:shrink? #:prealloc); #t or an "
-           "instar-error.")
+           "(image-resize PATH SIZE-SPEC #:format #f #:shrink? #f #:prealloc 'off) --\n"
+           "resize PATH as qemu-img resize would; #t or instar-error (a smaller size\n"
+           "without #:shrink? #t is shrink-needs-flag).  Runs outside Guile mode\n"
+           "(long preallocations do not block other threads).")
 #define FUNC_NAME s_scm_instar_image_resize
 {
     SCM format = SCM_UNDEFINED, shrink = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
@@ -267,8 +272,13 @@ static void *apply_outside_guile(void *data)
 SCM_KEYWORD(kw_limit, "limit");
 
 SCM_DEFINE(scm_instar_image_apply_plan, "image-apply-plan", 2, 0, 1, (SCM path, SCM plan, SCM rest),
-           "Apply PLAN to the image at PATH (#:limit N: only the first N patches, "
-           "a simulated crash; #:prealloc: the plan's own mode by default).")
+           "(image-apply-plan PATH PLAN #:limit #f #:prealloc MODE) -- apply PLAN to\n"
+           "the image at PATH: patches in order, then the final length,\n"
+           "preallocation and sync.  #:limit N applies only the first N patches and\n"
+           "stops (a simulated crash: nothing else is done).  #:prealloc defaults to\n"
+           "the plan's own mode.  Refuses (invalid-argument) a plan that breaks an\n"
+           "invariant or has write patches without payload bytes.  Runs outside\n"
+           "Guile mode.")
 #define FUNC_NAME s_scm_instar_image_apply_plan
 {
     SCM limit = SCM_UNDEFINED, prealloc = SCM_UNDEFINED;
@@ -340,8 +350,11 @@ static void *create_outside_guile(void *data)
 }
 
 SCM_DEFINE(scm_instar_image_create, "image-create", 1, 0, 1, (SCM path, SCM rest),
-           "Create an image at PATH: #:format (raw) #:size (bytes or a size string) "
-           "#:options (alist of qemu-img -o keys and values) #:prealloc.")
+           "(image-create PATH #:format 'raw #:size N-or-\"1G\"\n"
+           "#:options '((\"cluster_size\" . \"65536\")) #:prealloc 'off) -- create an\n"
+           "image (truncating PATH) as qemu-img create would; options are qemu-img's\n"
+           "-o keys.  #t or instar-error (invalid-option, unsupported-format,\n"
+           "io-error, ...).")
 #define FUNC_NAME s_scm_instar_image_create
 {
     SCM format = SCM_UNDEFINED, size = SCM_UNDEFINED, options = SCM_UNDEFINED;

@@ -5,7 +5,8 @@
  * with keyword arguments), image.c (files: create, probe, plan, resize,
  * size specs), hashing.c (xxh3), fuzz-decode.c (the fuzz header), spawn.c
  * (children in their own process group, for (instar process)) and
- * init.c (the entry point load-extension calls).  */
+ * init.c (the entry point load-extension calls).  bench.c (C loops for
+ * make bench) is only in the uninstalled bench copy of the extension. */
 #ifndef INSTAR_GUILE_H
 #define INSTAR_GUILE_H
 
@@ -17,6 +18,21 @@
 #include "instar/image.h"
 #include "instar/plan.h"
 #include "instar/resize.h"
+
+/* ---- init.c: documentation ---------------------------------------------- */
+
+/* Attach DOC to the procedure NAME the extension just defined. */
+void instar_guile_document(const char *name, const char *doc);
+
+/* SCM_DEFINE's docstring is otherwise only read by guile-snarf-docs;
+ * here it also becomes the procedure's documentation when the extension
+ * loads (procedure-documentation, ,describe), so each primitive's
+ * docstring has one source: its SCM_DEFINE.  The registration follows
+ * the definition in the snarfed init code. */
+#undef SCM_DEFINE
+#define SCM_DEFINE(FNAME, PRIMNAME, REQ, OPT, VAR, ARGLIST, DOCSTRING)       \
+    SCM_DEFINE_GSUBR(FNAME, PRIMNAME, REQ, OPT, VAR, ARGLIST, DOCSTRING)     \
+    SCM_SNARF_INIT(instar_guile_document(s_##FNAME, DOCSTRING);)
 
 /* ---- errors.c -------------------------------------------------------------- */
 

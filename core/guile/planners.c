@@ -5,9 +5,11 @@
  *
  * The scratch buffer is kept per thread and grown on
  * INSTAR_E_SCRATCH_TOO_SMALL: a planner call from Scheme then costs no
- * allocation beyond the plan object itself.  */
+ * allocation beyond the plan object itself.  A thread-specific key frees
+ * it when its thread exits (a campaign's workers come and go).  */
 #include <config.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +23,31 @@
 static _Thread_local uint8_t *scratch_buf;
 static _Thread_local size_t scratch_cap;
 
+/* The key's value is the thread's buffer; its destructor frees it. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void make_scratch_key(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, free) == 0;
+}
+
+/* Adopt BUF as this thread's buffer (and the key's value). */
+static void set_scratch(uint8_t *buf, size_t cap)
+{
+    scratch_buf = buf;
+    scratch_cap = cap;
+    pthread_once(&scratch_key_once, make_scratch_key);
+    if (scratch_key_ok)
+        (void)pthread_setspecific(scratch_key, buf);
+}
+
 SCM_KEYWORD(kw_new_size, "new-size");
+SCM_KEYWORD(kw_shrink, "shrink?");
+/* The planners' old name for #:shrink? (image-plan and image-resize always
+ * said #:shrink?); still accepted so code written against it keeps
+ * working. */
 SCM_KEYWORD(kw_allow_shrink, "allow-shrink?");
 SCM_KEYWORD(kw_prealloc, "prealloc");
 SCM_KEYWORD(kw_current_file_size, "current-file-size");
@@ -114,12 +140,21 @@ static void opt_guid(uint8_t out[16], SCM v, const char *subr, const char *what)
 }
 
 static void request(struct instar_resize_request *req, SCM new_size, SCM shrink,
-                    SCM prealloc, const char *subr)
+                    SCM allow_shrink, SCM prealloc, const char *subr)
 {
+    /* A missing required keyword is a keyword error, as Guile's own
+     * lambda* reports an unknown one. */
     if (!INSTAR_GIVEN(new_size))
-        scm_wrong_type_arg_msg(subr, 0, SCM_UNSPECIFIED, "exact integer for #:new-size (required)");
+        scm_error(scm_from_utf8_symbol("keyword-argument-error"), subr,
+                  "Missing required keyword argument: ~S", scm_list_1(kw_new_size),
+                  scm_list_1(kw_new_size));
     req->new_size = instar_guile_to_u64(new_size, subr, 0, "#:new-size");
-    req->allow_shrink = opt_bool(shrink, subr, "#:allow-shrink?");
+    if (INSTAR_GIVEN(shrink) && INSTAR_GIVEN(allow_shrink))
+        scm_error(scm_from_utf8_symbol("keyword-argument-error"), subr,
+                  "Give #:shrink? only (#:allow-shrink? is its old name)",
+                  SCM_EOL, scm_list_1(kw_allow_shrink));
+    req->allow_shrink = INSTAR_GIVEN(shrink) ? opt_bool(shrink, subr, "#:shrink?")
+                                             : opt_bool(allow_shrink, subr, "#:allow-shrink?");
     req->prealloc = instar_guile_to_prealloc(prealloc, subr, 0, "#:prealloc");
 }
 
@@ -218,10 +253,10 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
 
     for (;;) {
         if (scratch_cap == 0) {
-            scratch_buf = malloc(SCRATCH_MIN);
-            if (scratch_buf == NULL)
+            uint8_t *buf = malloc(SCRATCH_MIN);
+            if (buf == NULL)
                 instar_guile_throw(INSTAR_E_NOMEM, NULL, SCM_EOL);
-            scratch_cap = SCRATCH_MIN;
+            set_scratch(buf, SCRATCH_MIN);
         }
         rc = call_planner(k, opts, scratch_buf, scratch_cap, &plan);
         if (rc != INSTAR_E_SCRATCH_TOO_SMALL || scratch_cap >= SCRATCH_MAX)
@@ -230,8 +265,7 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
         if (bigger == NULL)
             break;
         free(scratch_buf);
-        scratch_buf = bigger;
-        scratch_cap *= 2;
+        set_scratch(bigger, scratch_cap * 2);
     }
     if (rc != INSTAR_OK)
         instar_guile_throw(rc, why ? *why : NULL,
@@ -244,17 +278,22 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
 }
 
 SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
-           "Plan a raw resize: #:current-file-size #:new-size #:allow-shrink? #:prealloc.")
+           "(plan-resize-raw #:new-size N [#:current-file-size 0] [#:shrink? #f]\n"
+           "[#:prealloc 'off]) -- plan a raw resize.  Raw is its bytes: the plan sets\n"
+           "the length (and zero-fills the first block of an empty file, as qemu-img\n"
+           "does).  Returns a plan or raises instar-error (size-not-positive,\n"
+           "shrink-needs-flag, prealloc-not-grow, unsupported-prealloc, too-large, ...).\n"
+           "#:allow-shrink? is the old name of #:shrink?, still accepted.")
 #define FUNC_NAME s_scm_instar_plan_resize_raw
 {
-    SCM cur = SCM_UNDEFINED, ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED;
+    SCM cur = SCM_UNDEFINED, ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED;
     struct instar_raw_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_current_file_size, &cur,
-                                 kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+                                 kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
                                  SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     struct payload_sources src = {0};
     return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src, NULL);
@@ -262,10 +301,19 @@ SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest),
-           "Plan a qcow2 resize from header facts and staged tables.")
+           "(plan-resize-qcow2 #:new-size N ...) -- plan a qcow2 resize.  Besides\n"
+           "#:new-size, #:shrink? and #:prealloc, the keywords mirror struct\n"
+           "instar_qcow2_resize_opts: #:current-file-size #:version #:cluster-bits\n"
+           "#:virtual-size #:l1-size #:l1-table-offset #:refcount-table-offset\n"
+           "#:refcount-table-clusters #:refcount-order #:incompatible-features\n"
+           "#:compatible-features #:autoclear-features #:header-length #:nb-snapshots\n"
+           "#:snapshots-offset #:has-bitmaps? and the bytevector slices #:header #:l1\n"
+           "#:reftable; #:refblocks and #:l2-tables are lists of (index . bytevector).\n"
+           "A missing table raises instar-error not-staged with details\n"
+           "((needs (kind index length) ...)).")
 #define FUNC_NAME s_scm_instar_plan_resize_qcow2
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM version = SCM_UNDEFINED, cbits = SCM_UNDEFINED, vsize = SCM_UNDEFINED;
     SCM l1_size = SCM_UNDEFINED, l1_off = SCM_UNDEFINED, rt_off = SCM_UNDEFINED;
     SCM rt_clusters = SCM_UNDEFINED, rorder = SCM_UNDEFINED, incompat = SCM_UNDEFINED;
@@ -276,7 +324,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
     struct instar_qcow2_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_version, &version, kw_cluster_bits, &cbits,
         kw_virtual_size, &vsize, kw_l1_size, &l1_size, kw_l1_table_offset, &l1_off,
         kw_refcount_table_offset, &rt_off, kw_refcount_table_clusters, &rt_clusters,
@@ -286,7 +334,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
         kw_has_bitmaps, &bitmaps, kw_header, &header, kw_l1, &l1, kw_reftable, &reftable,
         kw_refblocks, &refblocks, kw_l2_tables, &l2s, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.version = opt_u32(version, 3, FUNC_NAME, "#:version");
     o.cluster_bits = opt_u32(cbits, 16, FUNC_NAME, "#:cluster-bits");
@@ -338,23 +386,27 @@ static enum instar_vhd_type vhd_type(SCM v, const char *subr)
 }
 
 SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
-           "Plan a VHD (vpc) resize from footer facts and staged bytes.")
+           "(plan-resize-vhd #:new-size N ...) -- plan a VHD (vpc) resize.  Keywords\n"
+           "besides #:new-size #:shrink? #:prealloc: #:current-file-size #:disk-type\n"
+           "(fixed dynamic differencing) #:virtual-size #:block-size\n"
+           "#:max-table-entries #:bat-offset #:first-block-offset and the bytevectors\n"
+           "#:footer #:dyn-header #:bat.")
 #define FUNC_NAME s_scm_instar_plan_resize_vhd
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM type = SCM_UNDEFINED, vsize = SCM_UNDEFINED, bsize = SCM_UNDEFINED;
     SCM mte = SCM_UNDEFINED, bat_off = SCM_UNDEFINED, footer = SCM_UNDEFINED;
     SCM dyn = SCM_UNDEFINED, bat = SCM_UNDEFINED, first = SCM_UNDEFINED;
     struct instar_vhd_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_disk_type, &type, kw_virtual_size, &vsize,
         kw_block_size, &bsize, kw_max_table_entries, &mte, kw_bat_offset, &bat_off,
         kw_footer, &footer, kw_dyn_header, &dyn, kw_bat, &bat,
         kw_first_block_offset, &first, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.disk_type = vhd_type(type, FUNC_NAME);
     o.virtual_size = opt_u64(vsize, 0, FUNC_NAME, "#:virtual-size");
@@ -377,10 +429,16 @@ SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
-           "Plan a VHDX resize from headers, regions, metadata and BAT bytes.")
+           "(plan-resize-vhdx #:new-size N ...) -- plan a VHDX resize.  Keywords\n"
+           "besides #:new-size #:shrink? #:prealloc: #:current-file-size #:virtual-size\n"
+           "#:block-size #:logical-sector-size #:leave-blocks-allocated?\n"
+           "#:metadata-offset #:bat-offset #:bat-region-length, the bytevectors\n"
+           "#:header1 #:header2 #:region1 #:region2 #:metadata #:bat, and the new\n"
+           "header GUIDs #:file-write-guid #:data-write-guid (16-byte bytevectors,\n"
+           "default zeros: the planner is pure, so the caller supplies them).")
 #define FUNC_NAME s_scm_instar_plan_resize_vhdx
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM vsize = SCM_UNDEFINED, bsize = SCM_UNDEFINED, lss = SCM_UNDEFINED;
     SCM leave = SCM_UNDEFINED, h1 = SCM_UNDEFINED, h2 = SCM_UNDEFINED;
     SCM r1 = SCM_UNDEFINED, r2 = SCM_UNDEFINED, meta = SCM_UNDEFINED;
@@ -389,7 +447,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     struct instar_vhdx_resize_opts o;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_virtual_size, &vsize, kw_block_size, &bsize,
         kw_logical_sector_size, &lss, kw_leave_blocks_allocated, &leave,
         kw_header1, &h1, kw_header2, &h2, kw_region1, &r1, kw_region2, &r2,
@@ -397,7 +455,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
         kw_bat_offset, &bat_off, kw_bat_region_length, &bat_len,
         kw_file_write_guid, &fw_guid, kw_data_write_guid, &dw_guid, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.virtual_size = opt_u64(vsize, 0, FUNC_NAME, "#:virtual-size");
     o.block_size = opt_u32(bsize, 0, FUNC_NAME, "#:block-size");
@@ -430,10 +488,17 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
-           "Plan a VMDK (monolithicSparse) resize from header facts and staged bytes.")
+           "(plan-resize-vmdk #:new-size N ...) -- plan a VMDK (monolithicSparse)\n"
+           "resize.  Keywords besides #:new-size #:shrink? #:prealloc:\n"
+           "#:current-file-size #:capacity-sectors #:grain-sectors #:gtes-per-gt\n"
+           "#:gd-offset-sectors #:rgd-offset-sectors #:descriptor-offset-sectors\n"
+           "#:descriptor-sectors #:new-cid (the descriptor's new CID) and the\n"
+           "bytevectors #:header #:descriptor #:gd #:rgd #:tail-gte (the grain-table\n"
+           "entry of the last grain, when the planner asks for it).  A refusal carries\n"
+           "the planner's one-line reason as its message.")
 #define FUNC_NAME s_scm_instar_plan_resize_vmdk
 {
-    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
+    SCM ns = SCM_UNDEFINED, sh = SCM_UNDEFINED, ash = SCM_UNDEFINED, pa = SCM_UNDEFINED, cur = SCM_UNDEFINED;
     SCM cap = SCM_UNDEFINED, grain = SCM_UNDEFINED, gtes = SCM_UNDEFINED;
     SCM gd_off = SCM_UNDEFINED, rgd_off = SCM_UNDEFINED, desc_off = SCM_UNDEFINED;
     SCM desc_sec = SCM_UNDEFINED, header = SCM_UNDEFINED, desc = SCM_UNDEFINED;
@@ -442,14 +507,14 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     const char *why = NULL;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
-        kw_new_size, &ns, kw_allow_shrink, &sh, kw_prealloc, &pa,
+        kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
         kw_current_file_size, &cur, kw_capacity_sectors, &cap, kw_grain_sectors, &grain,
         kw_gtes_per_gt, &gtes, kw_gd_offset_sectors, &gd_off,
         kw_rgd_offset_sectors, &rgd_off, kw_descriptor_offset_sectors, &desc_off,
         kw_descriptor_sectors, &desc_sec, kw_header, &header, kw_descriptor, &desc,
         kw_gd, &gd, kw_rgd, &rgd, kw_tail_gte, &tail, kw_new_cid, &cid, SCM_UNDEFINED);
     memset(&o, 0, sizeof o);
-    request(&o.req, ns, sh, pa, FUNC_NAME);
+    request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     o.capacity_sectors = opt_u64(cap, 0, FUNC_NAME, "#:capacity-sectors");
     o.grain_sectors = opt_u64(grain, 128, FUNC_NAME, "#:grain-sectors");

@@ -147,7 +147,7 @@ SCM instar_guile_needs_detail(const struct instar_resize_plan *plan)
 #define PLAN(obj) instar_guile_plan_ref((obj), FUNC_NAME, SCM_ARG1)
 
 SCM_DEFINE(scm_instar_plan_p, "plan?", 1, 0, 0, (SCM obj),
-           "True when OBJ is a plan.")
+           "(plan? OBJ) -- true when OBJ is a plan.")
 #define FUNC_NAME s_scm_instar_plan_p
 {
     return scm_from_bool(SCM_IS_A_P(obj, plan_type));
@@ -155,7 +155,7 @@ SCM_DEFINE(scm_instar_plan_p, "plan?", 1, 0, 0, (SCM obj),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_action, "plan-action", 1, 0, 0, (SCM plan),
-           "The plan's action: grow, shrink or noop.")
+           "(plan-action PLAN) -- grow, shrink or noop.")
 #define FUNC_NAME s_scm_instar_plan_action
 {
     return action_symbol(PLAN(plan)->action);
@@ -163,7 +163,7 @@ SCM_DEFINE(scm_instar_plan_action, "plan-action", 1, 0, 0, (SCM plan),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_format, "plan-format", 1, 0, 0, (SCM plan),
-           "The image format the plan is for (raw qcow2 vpc vhdx vmdk), or #f.")
+           "(plan-format PLAN) -- raw qcow2 vpc vhdx vmdk, or #f for a hand-made plan.")
 #define FUNC_NAME s_scm_instar_plan_format
 {
     struct instar_guile_plan *gp = instar_guile_plan_ref(plan, FUNC_NAME, SCM_ARG1);
@@ -174,7 +174,8 @@ SCM_DEFINE(scm_instar_plan_format, "plan-format", 1, 0, 0, (SCM plan),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_prealloc, "plan-prealloc", 1, 0, 0, (SCM plan),
-           "The preallocation mode the plan was made for: off metadata falloc full.")
+           "(plan-prealloc PLAN) -- the preallocation mode PLAN was made for: off\n"
+           "metadata falloc full.")
 #define FUNC_NAME s_scm_instar_plan_prealloc
 {
     return scm_from_utf8_symbol(instar_prealloc_name(PLAN(plan)->prealloc));
@@ -182,7 +183,8 @@ SCM_DEFINE(scm_instar_plan_prealloc, "plan-prealloc", 1, 0, 0, (SCM plan),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_total_file_size, "plan-total-file-size", 1, 0, 0, (SCM plan),
-           "The file's length once every patch is applied.")
+           "(plan-total-file-size PLAN) -- the file length once every patch is\n"
+           "applied.")
 #define FUNC_NAME s_scm_instar_plan_total_file_size
 {
     return scm_from_uint64(PLAN(plan)->total_file_size);
@@ -190,7 +192,8 @@ SCM_DEFINE(scm_instar_plan_total_file_size, "plan-total-file-size", 1, 0, 0, (SC
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_new_virtual_size, "plan-new-virtual-size", 1, 0, 0, (SCM plan),
-           "The virtual size the format will report after the resize.")
+           "(plan-new-virtual-size PLAN) -- the virtual size the format reports\n"
+           "afterwards.")
 #define FUNC_NAME s_scm_instar_plan_new_virtual_size
 {
     return scm_from_uint64(PLAN(plan)->new_virtual_size);
@@ -198,7 +201,7 @@ SCM_DEFINE(scm_instar_plan_new_virtual_size, "plan-new-virtual-size", 1, 0, 0, (
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_old_virtual_size, "plan-old-virtual-size", 1, 0, 0, (SCM plan),
-           "The virtual size before the resize.")
+           "(plan-old-virtual-size PLAN) -- the virtual size before.")
 #define FUNC_NAME s_scm_instar_plan_old_virtual_size
 {
     return scm_from_uint64(PLAN(plan)->old_virtual_size);
@@ -206,7 +209,8 @@ SCM_DEFINE(scm_instar_plan_old_virtual_size, "plan-old-virtual-size", 1, 0, 0, (
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_prealloc_range, "plan-prealloc-range", 1, 0, 0, (SCM plan),
-           "The preallocated range as (offset . length); length 0 when none.")
+           "(plan-prealloc-range PLAN) -- (offset . length) the host preallocates;\n"
+           "length 0 when none.")
 #define FUNC_NAME s_scm_instar_plan_prealloc_range
 {
     const struct instar_guile_plan *p = PLAN(plan);
@@ -215,7 +219,7 @@ SCM_DEFINE(scm_instar_plan_prealloc_range, "plan-prealloc-range", 1, 0, 0, (SCM 
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_patch_count, "plan-patch-count", 1, 0, 0, (SCM plan),
-           "The number of patches the plan holds.")
+           "(plan-patch-count PLAN) -- the number of patches.")
 #define FUNC_NAME s_scm_instar_plan_patch_count
 {
     return scm_from_size_t(PLAN(plan)->npatches);
@@ -223,7 +227,8 @@ SCM_DEFINE(scm_instar_plan_patch_count, "plan-patch-count", 1, 0, 0, (SCM plan),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_patches_raw, "%plan-patches", 1, 0, 0, (SCM plan),
-           "The patches as a list of #(kind offset length payload) vectors.")
+           "(%plan-patches PLAN) -- the patches as a list of\n"
+           "#(kind offset length payload) vectors (plan-patches makes records).")
 #define FUNC_NAME "plan-patches"
 {
     struct instar_guile_plan *gp = instar_guile_plan_ref(plan, FUNC_NAME, SCM_ARG1);
@@ -249,8 +254,9 @@ SCM_DEFINE(scm_instar_plan_patches_raw, "%plan-patches", 1, 0, 0, (SCM plan),
 #undef FUNC_NAME
 
 SCM_DEFINE(scm_instar_plan_check_raw, "%plan-check", 1, 0, 0, (SCM plan),
-           "Violations of the four plan invariants as a list of "
-           "#(invariant (patch-index ...) message) vectors; empty when valid.")
+           "(%plan-check PLAN) -- violations of the four plan invariants as a list\n"
+           "of #(invariant (patch-index ...) message) vectors; empty when valid\n"
+           "(plan-check makes records).")
 #define FUNC_NAME "plan-check"
 {
     struct instar_resize_plan full;
@@ -298,8 +304,9 @@ static enum instar_patch_kind kind_from_symbol(SCM k, const char *subr)
 }
 
 SCM_DEFINE(scm_instar_make_plan_raw, "%make-plan", 0, 0, 1, (SCM rest),
-           "Make a plan by hand from keyword arguments; #:patches is a list "
-           "of #(kind offset length payload) vectors.")
+           "(%make-plan #:format ... #:patches VECTORS) -- make a plan by hand;\n"
+           "#:patches is a list of #(kind offset length payload) vectors (make-plan\n"
+           "takes patch records).")
 #define FUNC_NAME "make-plan"
 {
     SCM format = SCM_UNDEFINED, action = SCM_UNDEFINED, oldv = SCM_UNDEFINED;

@@ -70,10 +70,10 @@ fail:
 
 SCM_DEFINE(scm_instar_spawn_process_group, "spawn-process-group", 4, 0, 0,
            (SCM argv, SCM in, SCM out, SCM err),
-           "Start ARGV (a list of strings, the program's path first, not "
-           "searched in PATH) with file descriptors IN, OUT and ERR as its "
-           "stdin, stdout and stderr, as the leader of a new process group.  "
-           "Returns its pid (which is also the group id).  An exec failure "
+           "(spawn-process-group ARGV IN OUT ERR) -- start ARGV (strings, the\n"
+           "program's path first, no PATH search) with the file descriptors IN, OUT,\n"
+           "ERR as its stdin, stdout and stderr, as the leader of a new process\n"
+           "group; returns the pid, which is also the group id.  An exec failure\n"
            "raises system-error with the child's errno.")
 #define FUNC_NAME s_scm_instar_spawn_process_group
 {

@@ -48,6 +48,8 @@
             format-extension))
 
 (define (format-extension fmt)
+  "The file name extension the chain gives an image of format FMT
+(raw: img, vpc: vhd, others their name)."
   (match fmt
     ("raw" "img") ("vpc" "vhd") (other other)))
 
@@ -88,6 +90,9 @@ step checks the claim instead of trusting it)."
       (lambda () (close-port port)))))
 
 (define (case->chain case)
+  "The chain of steps (a list of alists, see the module commentary) that
+runs CASE on both sides: create, patterns, the start mode's steps, each
+resize, then info, check, compare and (raw) length."
   (let* ((fmt (assoc-ref case "format"))
          (shared? (equal? (assoc-ref case "start-mode") "shared"))
          ;; held: each side's image is held open by qemu-io while it is
@@ -143,6 +148,8 @@ step checks the claim instead of trusting it)."
   (steps trace-steps))
 
 (define (trace-results trace name side)
+  "Every result step NAME recorded on SIDE in TRACE, in order (a step
+that ran twice, such as a second verify, has two)."
   (filter-map (lambda (s) (and (equal? (car s) name) (equal? (cadr s) side) (caddr s)))
               (trace-steps trace)))
 

@@ -16,6 +16,8 @@
   #:use-module (instar config)
   #:use-module (srfi srfi-9)
   #:use-module (ice-9 match)
+  ;; Only for the printer of plans (write is a generic once GOOPS loads).
+  #:use-module ((oop goops) #:select (define-method))
   #:export (;; planners
             plan-resize-raw plan-resize-qcow2 plan-resize-vhd
             plan-resize-vhdx plan-resize-vmdk
@@ -93,6 +95,22 @@ payload may be #f; when given its length must equal LENGTH."
        (loop more (cons* (map patch->vector ps) #:patches out)))
       ((x . more) (loop more (cons x out))))))
 
+;;; Printing: #<plan qcow2 grow 1G→2G 7 patches>.
+
+(define (size-text n)
+  "N bytes with the largest binary suffix that divides it exactly."
+  (let loop ((sfx '((60 . "E") (50 . "P") (40 . "T") (30 . "G") (20 . "M") (10 . "K"))))
+    (cond ((or (null? sfx) (zero? n)) (number->string n))
+          ((zero? (logand n (- (ash 1 (caar sfx)) 1)))
+           (string-append (number->string (ash n (- (caar sfx)))) (cdar sfx)))
+          (else (loop (cdr sfx))))))
+
+(define-method (write (plan <plan>) port)
+  (format port "#<plan ~a ~a ~a→~a ~a patch~a>"
+          (or (plan-format plan) "hand-made") (plan-action plan)
+          (size-text (plan-old-virtual-size plan)) (size-text (plan-new-virtual-size plan))
+          (plan-patch-count plan) (if (= 1 (plan-patch-count plan)) "" "es")))
+
 ;;; The instar-error condition, as seen through guard / with-exception-handler
 ;;; (catch handlers get the key and the list (NAME MESSAGE . DETAILS)).
 
@@ -124,97 +142,14 @@ offending input."
         (format port " ~s" details)))
      (_ (default-printer)))))
 
-;;; Documentation for the primitives (,describe and procedure-documentation).
+;;; Documentation.  Each primitive carries its own, from its SCM_DEFINE
+;;; in core/guile/*.c (registered when the extension loads); the record
+;;; procedures below get theirs here.
 
 (define-syntax-rule (document! (proc doc) ...)
   (begin (set-procedure-property! proc 'documentation doc) ...))
 
 (document!
- (plan-resize-raw
-  "(plan-resize-raw #:current-file-size N #:new-size N [#:allow-shrink? #f]
-[#:prealloc 'off]) -- plan a raw resize.  Raw is its bytes: the plan sets the
-length (and zero-fills the first block of an empty file, as qemu-img does).
-Returns a plan or raises instar-error (size-not-positive, shrink-needs-flag,
-prealloc-not-grow, unsupported-prealloc, too-large, ...).")
- (plan-resize-qcow2
-  "(plan-resize-qcow2 #:new-size N ...) -- plan a qcow2 resize.  Keywords
-mirror struct instar_qcow2_resize_opts: #:current-file-size #:version
-#:cluster-bits #:virtual-size #:l1-size #:l1-table-offset
-#:refcount-table-offset #:refcount-table-clusters #:refcount-order
-#:incompatible-features #:compatible-features #:autoclear-features
-#:header-length #:nb-snapshots #:snapshots-offset #:has-bitmaps? and the
-bytevector slices #:header #:l1 #:reftable; #:refblocks and #:l2-tables are
-lists of (index . bytevector).  A missing table raises instar-error
-not-staged with details ((needs (kind index length) ...)).")
- (plan-resize-vhd
-  "(plan-resize-vhd #:new-size N ...) -- plan a VHD (vpc) resize.  Keywords:
-#:current-file-size #:disk-type (fixed dynamic differencing) #:virtual-size
-#:block-size #:max-table-entries #:bat-offset #:first-block-offset and the
-bytevectors #:footer #:dyn-header #:bat.")
- (plan-resize-vhdx
-  "(plan-resize-vhdx #:new-size N ...) -- plan a VHDX resize.  Keywords:
-#:current-file-size #:virtual-size #:block-size #:logical-sector-size
-#:leave-blocks-allocated? #:metadata-offset #:bat-offset #:bat-region-length,
-the bytevectors #:header1 #:header2 #:region1 #:region2 #:metadata #:bat, and
-the new header GUIDs #:file-write-guid #:data-write-guid (16-byte bytevectors,
-default zeros: the planner is pure, so the caller supplies them).")
- (plan-resize-vmdk
-  "(plan-resize-vmdk #:new-size N ...) -- plan a VMDK (monolithicSparse)
-resize.  Keywords: #:current-file-size #:capacity-sectors #:grain-sectors
-#:gtes-per-gt #:gd-offset-sectors #:rgd-offset-sectors
-#:descriptor-offset-sectors #:descriptor-sectors #:new-cid (the descriptor's
-new CID) and the bytevectors #:header #:descriptor #:gd #:rgd #:tail-gte (the
-grain-table entry of the last grain, when the planner asks for it).  A
-refusal carries the planner's one-line reason as its message.")
- (plan? "(plan? OBJ) -- true when OBJ is a plan.")
- (plan-action "(plan-action PLAN) -- grow, shrink or noop.")
- (plan-prealloc "(plan-prealloc PLAN) -- the preallocation mode PLAN was made for: off metadata falloc full.")
- (plan-format "(plan-format PLAN) -- raw qcow2 vpc vhdx vmdk, or #f for a hand-made plan.")
- (plan-total-file-size "(plan-total-file-size PLAN) -- the file length once every patch is applied.")
- (plan-new-virtual-size "(plan-new-virtual-size PLAN) -- the virtual size the format reports afterwards.")
- (plan-old-virtual-size "(plan-old-virtual-size PLAN) -- the virtual size before.")
- (plan-prealloc-range "(plan-prealloc-range PLAN) -- (offset . length) the host preallocates; length 0 when none.")
- (plan-patch-count "(plan-patch-count PLAN) -- the number of patches.")
- (image-create
-  "(image-create PATH #:format 'raw #:size N-or-\"1G\" #:options '((\"cluster_size\" . \"65536\"))
-#:prealloc 'off) -- create an image (truncating PATH) as qemu-img create would;
-options are qemu-img's -o keys.  #t or instar-error (invalid-option,
-unsupported-format, io-error, ...).")
- (image-probe "(image-probe PATH) -- the format of PATH from its content: raw qcow2 vpc vhdx vmdk.")
- (image-plan
-  "(image-plan PATH SIZE-SPEC #:format #f #:shrink? #f #:prealloc 'off) -- plan
-resizing PATH without touching it.  SIZE-SPEC: \"+1M\", \"-512\", \"2G\", a
-non-negative integer (absolute) or (sign . amount).  #:format #f probes.")
- (image-resize
-  "(image-resize PATH SIZE-SPEC #:format #f #:shrink? #f #:prealloc 'off) --
-resize PATH as qemu-img resize would; #t or instar-error.  Runs outside Guile
-mode (long preallocations do not block other threads).")
- (image-apply-plan
-  "(image-apply-plan PATH PLAN #:limit #f #:prealloc MODE) -- apply PLAN to the
-image at PATH: patches in order, then the final length, preallocation and
-sync.  #:limit N applies only the first N patches and stops (a simulated
-crash: nothing else is done).  #:prealloc defaults to the plan's own mode.
-Refuses (invalid-argument) a plan that breaks an invariant or has write
-patches without payload bytes.  Runs outside Guile mode.")
- (parse-size "(parse-size TEXT) -- a qemu-img size (\"1.5M\", \"0x200\") in bytes.")
- (parse-size-spec "(parse-size-spec TEXT) -- (absolute|plus|minus . bytes) for \"2G\", \"+1M\", \"-512\".")
- (xxh3-64 "(xxh3-64 BV-OR-STRING) -- XXH3 64-bit hash (strings as UTF-8) as an exact integer.")
- (xxh3-128 "(xxh3-128 BV-OR-STRING) -- XXH3 128-bit hash as one exact integer, high << 64 | low.")
- (spawn-process-group
-  "(spawn-process-group ARGV IN OUT ERR) -- start ARGV (strings, the program's
-path first, no PATH search) with the file descriptors IN, OUT, ERR as its
-stdin, stdout and stderr, as the leader of a new process group; returns the
-pid, which is also the group id.  An exec failure raises system-error with
-the child's errno.")
- (fuzz-decode
-  "(fuzz-decode BV) -- the 32-byte fuzz header (manual: Coverage fuzzing) as an alist:
-target, format-byte, flags, allow-shrink?, extended-l2?, lazy-refcounts?,
-raw-slices?, prealloc, refcount-selector, refcount-bits, subformat, unit-size,
-current-virtual-size, new-virtual-size, current-file-size, pool-length.
-Raises instar-error parse-failed below 32 bytes."))
-
-(document!
- (plan-patches (procedure-documentation plan-patches))
  (make-patch "(make-patch KIND OFFSET LENGTH PAYLOAD) -- a patch record (for make-plan).")
  (patch? "(patch? OBJ) -- true when OBJ is a patch record.")
  (patch-kind "(patch-kind PATCH) -- write, append or zero-fill.")

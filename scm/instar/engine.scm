@@ -35,6 +35,7 @@
   (core engine-core))         ; the (instar core) interface, or #f
 
 (define (options->string options)
+  "OPTIONS (an alist of strings) as qemu-img's -o argument: k=v,k=v."
   (string-join (map (lambda (kv) (string-append (car kv) "=" (cdr kv))) options) ","))
 
 (define (create-argv program format path size options prealloc)
@@ -56,6 +57,8 @@ before option parsing, which is what lets -N through)."
              ,path ,spec))
 
 (define (make-external-engine name program)
+  "An engine that runs PROGRAM, a qemu-img-compatible binary, as a child
+process; NAME labels it in reports."
   (make-engine name 'external program #f))
 
 (define (in-process-available?)
@@ -91,6 +94,9 @@ leave a half-made module behind, so look for the primitives themselves."
 
 (define* (engine-create engine format path size options prealloc
                         #:key (timeout 60) (scratch #f))
+  "Create an image at PATH with ENGINE as qemu-img create would (FORMAT,
+SIZE a size string, OPTIONS an alist of -o keys, PREALLOC a mode or
+#f); a result record (see (instar process)), in-process calls included."
   (match (engine-kind engine)
     ('external
      (run-command (create-argv (engine-program engine) format path size options prealloc)
@@ -107,6 +113,9 @@ leave a half-made module behind, so look for the primitives themselves."
 
 (define* (engine-resize engine format path spec shrink? prealloc
                         #:key (timeout 60) (scratch #f))
+  "Resize the image at PATH with ENGINE as qemu-img resize would (SPEC a
+size spec string, SHRINK? for --shrink, PREALLOC a mode or #f); a
+result record."
   (match (engine-kind engine)
     ('external
      (run-command (resize-argv (engine-program engine) format path spec shrink? prealloc)

@@ -29,6 +29,10 @@
   #:use-module (instar chain)
   #:use-module (instar engine)
   #:use-module (instar oracles)
+  #:use-module (instar util)
+  ;; The file helpers live in (instar util); re-exported for the callers
+  ;; that have always found them here.
+  #:re-export (read-json-file write-json-file mkdir-p iso-time)
   #:export (canonical-shape
             signature
             xxh3-128-hex
@@ -38,12 +42,8 @@
             record-hit!
             finding-hit-count
             list-findings
-            read-json-file
-            write-json-file
             trace->json
             repro-script
-            mkdir-p
-            iso-time
             finding-title))
 
 ;;; Hashing: (instar core)'s xxh3-128 when the extension is loaded, else
@@ -104,7 +104,10 @@ the step kind too, so they go through `op-kind' as well."
 
 (define (->str v) (if (string? v) v (format #f "~a" v)))
 
-(define (signature diffs) (xxh3-128-hex (canonical-shape diffs)))
+(define (signature diffs)
+  "The finding signature of DIFFS: the xxh3-128 (32 hex digits) of their
+canonical shape, so one bug is one finding whatever the sizes."
+  (xxh3-128-hex (canonical-shape diffs)))
 
 ;;; Titles.
 
@@ -147,35 +150,22 @@ what it must refuse, an unexpected refusal) as `refusal-title' in
 
 ;;; Files.
 
-(define (mkdir-p dir)
-  (unless (file-exists? dir)
-    (mkdir-p (dirname dir))
-    (false-if-exception (mkdir dir #o755))))
-
-(define (write-json-file file value)
-  (let ((tmp (string-append file ".tmp")))
-    (call-with-output-file tmp
-      (lambda (p) (scm->json value p #:pretty #t) (newline p)))
-    (rename-file tmp file)))
-
-(define (read-json-file file)
-  (call-with-input-file file json->scm))
-
-(define (finding-directory out sig) (string-append out "/findings/" sig))
+(define (finding-directory out sig)
+  "The directory of finding SIG under the output directory OUT."
+  (string-append out "/findings/" sig))
 
 (define (finding-exists? out sig)
+  "Whether OUT holds a stored finding SIG (its finding.json)."
   (file-exists? (string-append (finding-directory out sig) "/finding.json")))
 
 (define (trace->json trace)
+  "TRACE as JSON-ready data: a vector of (step side result) alists."
   (list->vector
    (map (match-lambda
           ((name side r)
            `(("step" . ,name) ("side" . ,side)
              ("result" . ,(if (result? r) (result->alist r) r)))))
         (trace-steps trace))))
-
-(define (iso-time t)
-  (strftime "%Y-%m-%dT%H:%M:%SZ" (gmtime t)))
 
 (define* (record-hit! out sig seed iteration #:key (time (current-time)))
   "Record that iteration ITERATION of master seed SEED hit SIG: one file
@@ -276,6 +266,10 @@ a missing file, is left as it is."
                " "))
 
 (define* (repro-script chain #:key engine qemu-img qemu-io title replay)
+  "A shell script (a string) that reruns CHAIN with ENGINE and the
+reference QEMU-IMG (QEMU-IO writes the patterns) and exits 1 when the
+divergence TITLE shows again, 0 when it does not, 3 when a tool is
+missing; REPLAY, the finding's signature, is quoted in its comments."
   (let* ((fmt (assoc-ref (car chain) "format"))
          (ext (format-extension fmt))
          (E "@E@") (R "@R@")

@@ -25,6 +25,11 @@
 ;;; says must be refused carries the family in its key, so "accepted a
 ;;; shrink without --shrink" and "accepted an unaligned size" are two
 ;;; findings, each deduplicated on its own.
+;;; `judge-consistency' is the oracle of recipes without a reference
+;;; engine (resize-consistency: qemu-img cannot resize vpc, vhdx, vmdk):
+;;; qemu-img reads the engine's result -- size, check, the patterns kept
+;;; below the new end and zeros in the grown range -- and the case's
+;;; refusal family says whether it had to be refused.
 ;;; `judge' returns a verdict and the list of differences ("diffs").  A
 ;;; diff is an alist: op (the step it shows after), oracle, field, and
 ;;; the engine's and reference's values.  Infrastructure trouble (a
@@ -36,10 +41,15 @@
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 match)
   #:use-module (ice-9 control)
+  #:use-module (ice-9 format)
   #:use-module (json)
   #:use-module (instar process)
+  #:use-module (instar pickers)
   #:use-module (instar chain)
   #:export (judge
+            judge-consistency
+            consistency-chain
+            consistency-check-ranges
             exit-class
             normalise-info
             normalise-check
@@ -90,6 +100,9 @@ an exception in-process)."
     (if dot (substring path (+ dot 1)) path)))
 
 (define (normalise-info json)
+  "The compared facts of a `qemu-img info --output=json' result JSON: a
+sorted list of (PATH . VALUE), without file names, actual-size and
+vmdk's random cid."
   (filter (lambda (kv) (not (member (leaf (car kv)) info-dropped-leaves)))
           (flatten-json (filter (lambda (kv) (not (member (car kv) info-dropped-fields))) json)
                         "")))
@@ -117,7 +130,10 @@ counters are 0, as qemu omits zero ones)."
     ("engine" . ,(->string e)) ("reference" . ,(->string r))
     ,@(if family `(("family" . ,family)) '())))
 
-(define (refusal-diff? d) (equal? (assoc-ref d "oracle") "refusal"))
+(define (refusal-diff? d)
+  "Whether diff D is a refusal (the engine refused a step; oracle
+refusal)."
+  (equal? (assoc-ref d "oracle") "refusal"))
 
 (define (exit-diff op field e r family expect)
   "An exit-class difference; when the engine accepted (ok) what the
@@ -366,3 +382,170 @@ or 'inconclusive (REASON says why)."
       (cond ((pair? diffs) (values 'divergence diffs #f))
             ((pair? refusals) (values 'divergence refusals #f))
             (else (values 'match '() #f)))))))
+
+;;; The consistency oracle: no reference engine; qemu-img reads the result.
+
+(define (subtract segs a b)
+  "The parts of SEGS (a list of (START . END)) outside [A, B)."
+  (append-map (lambda (s)
+                (filter (lambda (x) (< (car x) (cdr x)))
+                        (list (cons (car s) (min (cdr s) a))
+                              (cons (max (car s) b) (cdr s)))))
+              segs))
+
+(define (visible-patterns patterns end)
+  "(BYTE START . STOP) for every byte range a pattern still owns below END:
+patterns may overlap, and a later one overwrites an earlier one."
+  (let loop ((ps patterns) (acc '()))
+    (if (null? ps)
+        (reverse acc)
+        (let* ((p (car ps))
+               (off (assoc-ref p "offset"))
+               (segs (fold (lambda (q segs)
+                             (subtract segs (assoc-ref q "offset")
+                                       (+ (assoc-ref q "offset") (assoc-ref q "length"))))
+                           (list (cons off (min end (+ off (assoc-ref p "length")))))
+                           (cdr ps))))
+          (loop (cdr ps)
+                (append (reverse (filter-map (lambda (s)
+                                               (and (< (car s) (cdr s))
+                                                    (cons (assoc-ref p "byte") s)))
+                                             segs))
+                        acc))))))
+
+(define (verify-commands case start end)
+  "qemu-io read -P commands: every visible pattern byte below END, and
+zeros at the start and the end of a range grown from START."
+  (append
+   ;; Pattern bytes below the new end.
+   (map (lambda (v)
+          (format #f "read -P 0x~2,'0x ~d ~d" (car v) (cadr v) (- (cddr v) (cadr v))))
+        (visible-patterns (vector->list (assoc-ref case "patterns")) end))
+   ;; The grown range: zeros at its start and its end.
+   (if (> end start)
+       (let ((mib (* 1024 1024)))
+         (delete-duplicates
+          (list (format #f "read -P 0 ~d ~d" start (min mib (- end start)))
+                (let ((off (max start (- end mib))))
+                  (format #f "read -P 0 ~d ~d" off (- end off))))))
+       '())))
+
+(define (consistency-check-ranges case start end)
+  "(BYTE OFFSET LENGTH) for what a reader of CASE's result must read back
+after a resize from START to END bytes: the patterns' visible bytes and
+zeros in the grown range (its first and last MiB)."
+  (append
+   (map (lambda (v) (list (car v) (cadr v) (- (cddr v) (cadr v))))
+        (visible-patterns (vector->list (assoc-ref case "patterns")) end))
+   (if (> end start)
+       (let* ((mib (* 1024 1024))
+              (a (list 0 start (min mib (- end start))))
+              (off (max start (- end mib)))
+              (b (list 0 off (- end off))))
+         (if (equal? a b) (list a) (list a b)))
+       '())))
+
+(define (consistency-chain case)
+  "The chain of a consistency CASE: qemu-img creates the start image and
+qemu-io writes the patterns (reference side), the engine resizes a copy,
+then qemu-img info and check and qemu-io's verify reads run on it.  A
+recipe may append reader steps (see (instar readers))."
+  (let* ((fmt (assoc-ref case "format"))
+         (start (parse-size-string (assoc-ref case "size")))
+         (r (vector-ref (assoc-ref case "resizes") 0))
+         (end (resolve-spec start (assoc-ref r "spec"))))
+    `((("step" . "create") ("side" . "reference") ("format" . ,fmt)
+       ("size" . ,(assoc-ref case "size")) ("options" . ,(assoc-ref case "options"))
+       ("prealloc" . "off"))
+      (("step" . "write-pattern") ("side" . "reference")
+       ("patterns" . ,(assoc-ref case "patterns")))
+      (("step" . "copy") ("side" . "engine"))
+      (("step" . "resize") ("name" . "resize") ("side" . "engine")
+       ("spec" . ,(assoc-ref r "spec")) ("shrink" . ,(assoc-ref r "shrink"))
+       ("prealloc" . ,(let ((p (assoc-ref r "prealloc"))) (and (string? p) p))))
+      (("step" . "info") ("side" . "engine"))
+      (("step" . "check") ("side" . "engine"))
+      (("step" . "verify") ("side" . "engine")
+       ("commands" . ,(list->vector (verify-commands case start (max end 0))))))))
+
+(define (consistency-diff oracle field got want)
+  (mkdiff "resize" oracle field got want))
+
+(define (first-line s)
+  (let ((l (string-split (string-trim-both s) #\newline)))
+    (if (null? l) "" (car l))))
+
+(define* (judge-consistency case trace #:key (more-diffs (lambda (vsize start end) '())))
+  "Judge the TRACE of `consistency-chain' CASE: (values VERDICT DIFFS
+REASON).  A timeout or a start image qemu-img could not make is
+inconclusive; an engine crash, an accepted case the family says to
+refuse, or a refusal that changed the file is a divergence; a refusal
+that left the file alone is a refusal diff (only a whitelist rule of its
+family excuses it).  A resize the engine made must show the new size
+(vpc: rounded up to its geometry, within 1 MiB), a clean check (qemu-img
+has none for vpc) and the kept and zero bytes.  MORE-DIFFS, called with
+the size qemu-img reads and the start and end sizes, adds the diffs of
+other oracles (the recipe's independent readers)."
+  (let* ((fmt (assoc-ref case "format"))
+         (r0 (vector-ref (assoc-ref case "resizes") 0))
+         (start (parse-size-string (assoc-ref case "size")))
+         (end (resolve-spec start (assoc-ref r0 "spec")))
+         (res (lambda (n s) (trace-result trace n s)))
+         (family (assoc-ref r0 "family"))
+         (expect (assoc-ref r0 "expect")))
+    (cond
+     ((any (lambda (s) (and (result? (caddr s))
+                            (memq (result-class (caddr s)) '(timeout spawn-failed))))
+           (trace-steps trace))
+      (values 'inconclusive '() "timeout or tool failure"))
+     ((not (and (res "create" "reference") (result-ok? (res "create" "reference"))
+                (res "copy" "engine") (result-ok? (res "copy" "engine"))))
+      (values 'inconclusive '() "qemu-img could not make the start image"))
+     ((eq? (result-class (res "resize" "engine")) 'signal)
+      (values 'divergence (list (consistency-diff "exit-class" "resize" "crash" "ok")) #f))
+     ((and (result-ok? (res "resize" "engine")) (equal? expect "refuse"))
+      ;; The manual says this must be refused: the engine accepted it.
+      (values 'divergence
+              (list `(("op" . "resize") ("oracle" . "exit-class") ("field" . "resize")
+                      ("engine" . "ok") ("reference" . "error") ("family" . ,family)))
+              #f))
+     ((not (result-ok? (res "resize" "engine")))
+      (let* ((r (res "resize" "engine"))
+             (before (res "resize:before" "engine"))
+             (after (res "resize:after" "engine")))
+        (if (equal? before after)
+            (values 'divergence (refusal-diffs "resize" "resize" family expect)
+                    (format #f "~a: ~a" fmt (first-line (string-append (result-stderr r)
+                                                                        (result-stdout r)))))
+            (values 'divergence (list (consistency-diff "untouched" "file" "changed" "unchanged"))
+                    #f))))
+     (else
+      (let* ((info (false-if-exception (json-string->scm (result-stdout (res "info" "engine")))))
+             (vsize (and info (assoc-ref info "virtual-size")))
+             (want (* 512 (quotient (+ end 511) 512)))
+             (check (false-if-exception (json-string->scm (result-stdout (res "check" "engine")))))
+             (verify (res "verify" "engine"))
+             (diffs
+              (append
+               (cond ((not vsize) (list (consistency-diff "size" "info" "unreadable" want)))
+                     ((if (equal? fmt "vpc")
+                          (and (>= vsize want) (< vsize (+ want (* 1024 1024))))
+                          (= vsize want))
+                      '())
+                     (else (list (consistency-diff "size" "virtual-size" vsize want))))
+               (if (or (string-contains (result-stderr (res "check" "engine"))
+                                        "does not support checks")
+                       (and check
+                        (every (lambda (k) (eqv? 0 (or (assoc-ref check k) 0)))
+                               '("check-errors" "corruptions" "leaks"))))
+                   '()
+                   (list (consistency-diff "check" "clean" (if check "errors" "failed") "clean")))
+               (if (and verify (result-ok? verify)
+                        (not (string-contains (result-stdout verify) "fail"))
+                        (not (string-contains (result-stderr verify) "fail")))
+                   '()
+                   (list (consistency-diff "data" "kept-and-zero" "mismatch" "pattern")))))
+             (diffs (append diffs (more-diffs (or vsize 0) start end))))
+        (if (null? diffs)
+            (values 'match '() #f)
+            (values 'divergence diffs #f)))))))

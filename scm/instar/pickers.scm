@@ -59,7 +59,10 @@
   rng?
   (state rng-state set-rng-state!))
 
-(define (make-rng seed) (%make-rng (logand seed mask64)))
+(define (make-rng seed)
+  "A splitmix64 generator seeded with SEED (an exact integer, taken
+modulo 2^64): the same seed draws the same numbers everywhere."
+  (%make-rng (logand seed mask64)))
 
 (define (mix64 z)
   (let* ((z (logand (* (logxor z (ash z -30)) #xbf58476d1ce4e5b9) mask64))
@@ -67,6 +70,7 @@
     (logxor z (ash z -31))))
 
 (define (rng-next! rng)
+  "The next 64-bit number of RNG (an exact integer)."
   (let ((s (logand (+ (rng-state rng) #x9e3779b97f4a7c15) mask64)))
     (set-rng-state! rng s)
     (mix64 s)))
@@ -76,6 +80,7 @@
   (if (<= n 1) 0 (modulo (rng-next! rng) n)))
 
 (define (rng-chance? rng p)
+  "True with probability P (0 to 1, to a millionth), drawn from RNG."
   (< (rng-below rng 1000000) (inexact->exact (round (* p 1000000)))))
 
 (define (iteration-seed master i)
@@ -87,6 +92,8 @@
 ;;; Choices.
 
 (define (choose rng choice)
+  "A value drawn with RNG from CHOICE: (const V), (one-of V ...) or
+(weighted (W V) ...)."
   (match choice
     (('const v) v)
     (('one-of . vs) (list-ref vs (rng-below rng (length vs))))
@@ -107,6 +114,9 @@
         (else 0)))
 
 (define (condition-holds? cnd picked defaults)
+  "Whether an option condition CND holds over the options PICKED so far
+(an alist; absent options take DEFAULTS): (always), (>= NAME N),
+(< NAME N), (equal NAME V), (not C), (and C ...), (or C ...)."
   (match cnd
     (('always) #t)
     (('>= name n) (>= (->number (option-value name picked defaults)) n))
@@ -746,6 +756,10 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
     ("vmdk" (("subformat" (weighted (4 "monolithicSparse") (1 "monolithicFlat")) 0.3 (always))))))
 
 (define* (pick-create-case rng #:key (formats (map car create-format-specs)))
+  "A create-diff case drawn with RNG: a format from FORMATS, a size
+(ladder, odd byte counts, 0, now and then the format's limit or past
+it) and create options (one qcow2 case in ten options qemu-img must
+refuse), labelled with its family (`label-case')."
   (let* ((format (list-ref formats (rng-below rng (length formats))))
          (spec (cadr (assoc format create-format-specs)))
          (size-str (choose rng '(weighted (2 "1M") (3 "16M") (2 "64M") (1 "1G")
@@ -813,6 +827,9 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
     (_ (expt 2 50))))
 
 (define* (pick-consistency-case rng #:key (formats '("vpc" "vhdx" "vmdk")))
+  "A resize-consistency case drawn with RNG: a format from FORMATS that
+qemu-img cannot resize, a start size, patterns and one resize, 28 in
+100 drawn into a refusal family, labelled (`label-case')."
   (let* ((format (list-ref formats (rng-below rng (length formats))))
          (spec (cadr (assoc format create-format-specs)))
          (options (filter (lambda (o) (not (string=? (car o) "subformat")))

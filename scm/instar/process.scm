@@ -16,6 +16,7 @@
 ;;; `abort-cleanup!' can remove what the unwinding left.
 
 (define-module (instar process)
+  #:use-module (instar util)
   #:use-module (ice-9 popen)
   #:use-module (ice-9 textual-ports)
   #:use-module (srfi srfi-9)
@@ -54,7 +55,9 @@
   (stderr result-stderr)      ; string
   (seconds result-seconds))   ; wall time of the child
 
-(define (result-ok? r) (eq? (result-class r) 'ok))
+(define (result-ok? r)
+  "Whether result R ran and exited 0 (class ok)."
+  (eq? (result-class r) 'ok))
 
 (define (clip s n)
   (if (> (string-length s) n) (string-append (substring s 0 n) "...") s))
@@ -72,14 +75,15 @@
 ;; "floor" figure.  Updated under a mutex because workers are threads.
 (define child-seconds 0.0)
 (define child-mutex (make-mutex))
-(define (%child-seconds) child-seconds)
-(define (reset-child-seconds!) (set! child-seconds 0.0))
+(define (%child-seconds)
+  "The seconds children have run since `reset-child-seconds!' (summed
+over every thread)."
+  child-seconds)
+(define (reset-child-seconds!)
+  "Start counting children's seconds from zero."
+  (set! child-seconds 0.0))
 (define (add-child-seconds! s)
   (with-mutex child-mutex (set! child-seconds (+ child-seconds s))))
-
-(define (now)
-  (let ((t (gettimeofday)))
-    (+ (car t) (/ (cdr t) 1e6))))
 
 ;;; What an interrupt must clean up: live children (pid -> #t when the pid
 ;;; leads its own group) and private directories.  The mutex is recursive:

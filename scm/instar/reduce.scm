@@ -7,6 +7,7 @@
 ;;; the signature or when the time limit is reached.
 
 (define-module (instar reduce)
+  #:use-module (instar util)
   #:use-module (srfi srfi-1)
   #:use-module (ice-9 match)
   #:use-module (instar pickers)
@@ -102,9 +103,6 @@ refusal labels (see `label-case')."
                                                              resizes (iota (length resizes))))))
                              (variants-of-resize r start))))
                   resizes (iota (length resizes)))))))
-
-(define (now)
-  (let ((t (gettimeofday))) (+ (car t) (/ (cdr t) 1e6))))
 
 (define* (reduce-case case signature-of #:key (seconds 30))
   "SIGNATURE-OF runs a case and returns its signature (or #f).  Returns

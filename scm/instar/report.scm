@@ -1,11 +1,14 @@
 ;;; (instar report) -- progress, the summary, summary.json and JUnit XML.
 
 (define-module (instar report)
+  #:use-module (instar util)
   #:use-module (srfi srfi-1)
+  #:use-module (srfi srfi-9)
   #:use-module (ice-9 format)
   #:use-module (sxml simple)
   #:use-module (instar findings)
   #:export (make-progress
+            progress?
             progress-update!
             progress-finish!
             print-summary
@@ -14,21 +17,35 @@
 
 ;;; Progress: a bar redrawn in place on a terminal, plain lines otherwise.
 
-(define (now)
-  (let ((t (gettimeofday))) (+ (car t) (/ (cdr t) 1e6))))
+(define-record-type <progress>
+  (%make-progress name total port tty? t0 last-done last-time quiet?)
+  progress?
+  (name progress-name)
+  (total progress-total)
+  (port progress-port)
+  (tty? progress-tty?)                  ; redraw one line in place
+  (t0 progress-t0)                      ; when the run started
+  (last-done progress-last-done set-progress-last-done!)    ; last plain line
+  (last-time progress-last-time set-progress-last-time!)    ; last redraw
+  (quiet? progress-quiet?))
 
 (define* (make-progress name total #:key (port (current-error-port)) (quiet? #f))
-  (let ((tty? (and (not quiet?) (false-if-exception (isatty? port)))))
-    (vector name total port tty? (now) -1 0.0 quiet?)))
+  "A progress reporter for a run NAME of TOTAL iterations, writing to
+PORT: a bar redrawn in place when PORT is a terminal, otherwise a plain
+line about every tenth of the run; nothing when QUIET?."
+  (let ((tty? (and (not quiet?) (false-if-exception (isatty? port)) #t)))
+    (%make-progress name total port tty? (now) -1 0.0 quiet?)))
 
 (define (fmt-seconds s)
   (let* ((s (inexact->exact (round s))))
     (format #f "~d:~2,'0d" (quotient s 60) (modulo s 60))))
 
 (define (progress-update! p done findings)
-  (let* ((name (vector-ref p 0)) (total (vector-ref p 1)) (port (vector-ref p 2))
-         (tty? (vector-ref p 3)) (t0 (vector-ref p 4)) (last-done (vector-ref p 5))
-         (last-time (vector-ref p 6)) (quiet? (vector-ref p 7))
+  "Report that DONE iterations have completed, with FINDINGS findings so
+far: the rate and the time left are computed from the start."
+  (let* ((name (progress-name p)) (total (progress-total p)) (port (progress-port p))
+         (tty? (progress-tty? p)) (t0 (progress-t0 p)) (last-done (progress-last-done p))
+         (last-time (progress-last-time p)) (quiet? (progress-quiet? p))
          (elapsed (- (now) t0))
          (rate (if (> elapsed 0) (/ done elapsed) 0.0))
          (eta (if (> rate 0) (/ (- total done) rate) 0.0)))
@@ -42,7 +59,7 @@
                   name (make-string fill #\#) (make-string (- width fill) #\.)
                   done total rate (if (> rate 0) (fmt-seconds eta) "-:--") findings)
           (force-output port)
-          (vector-set! p 6 (now)))))
+          (set-progress-last-time! p (now)))))
      ;; Plain lines: about every tenth of the run, and at the end.
      ((and (not (= done last-done))
            (or (= done total)
@@ -50,15 +67,17 @@
       (format port "~a: ~d/~d done, ~,1f it/s, ETA ~a, ~d findings~%"
               name done total rate (fmt-seconds eta) findings)
       (force-output port)
-      (vector-set! p 5 done)))))
+      (set-progress-last-done! p done)))))
 
 (define (progress-finish! p)
-  (when (and (vector-ref p 3) (not (vector-ref p 7)))
-    (newline (vector-ref p 2))))
+  "End the progress output (a terminal's bar gets its newline)."
+  (when (and (progress-tty? p) (not (progress-quiet? p)))
+    (newline (progress-port p))))
 
 ;;; Summary.
 
 (define (print-summary s port)
+  "Print the summary S (the alist summary.json holds) to PORT, for people."
   (define (get k) (assoc-ref s k))
   (format port "~%== ~a summary ==~%" (get "recipe"))
   (format port "seed ~a, ~a iterations~a, jobs ~a, ~,1fs (~,2f it/s)~%"

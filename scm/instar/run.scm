@@ -22,6 +22,7 @@
 ;;; without the summary.
 
 (define-module (instar run)
+  #:use-module (instar util)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-9)
   #:use-module (ice-9 match)
@@ -125,6 +126,8 @@ or child process is left behind, no stored finding is marked fixed.
     (help (single-char #\h))))
 
 (define (usage-error name fmt . args)
+  "Print NAME: and the message FMT with ARGS (format directives) and a
+--help hint to standard error, and exit with `exit-usage' (2)."
   (apply format (current-error-port) (string-append name ": " fmt "~%") args)
   (format (current-error-port) "Try '~a --help' for more information.~%" name)
   (exit exit-usage))
@@ -233,9 +236,6 @@ written."
     (cond ((and p (string-index p #\/)) (and (file-exists? p) (access? p X_OK) p))
           (p (search-path (parse-path (getenv "PATH")) p))
           (else (search-path (parse-path (getenv "PATH")) name)))))
-
-(define (now)
-  (let ((t (gettimeofday))) (+ (car t) (/ (cdr t) 1e6))))
 
 (define (absolute p)
   "P as an absolute file name (findings and repro.sh must work from any

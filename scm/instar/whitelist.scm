@@ -107,7 +107,9 @@
      ("when" . (and (format "vhdx") (end-odd-sectors)))
      ("explains" . ("reader:7zip:open")))))
 
-(define (rule-id r) (assoc-ref r "id"))
+(define (rule-id r)
+  "The id of whitelist rule R."
+  (assoc-ref r "id"))
 
 (define (cluster-size case)
   (or (parse-size-string (or (assoc-ref (assoc-ref case "options") "cluster_size") "65536"))
@@ -133,6 +135,10 @@ grow past it, and pattern bytes in the cut part of the kept cluster."
              (loop (if (> e 0) e cur) (cons next rest))))))))
 
 (define (case-holds? cnd case)
+  "Whether a rule condition CND holds for CASE: (always), (format F),
+(op O), (start-mode M), (option K V), (resize-family F), (grows),
+(end-odd-sectors), (unaligned-shrink-then-grow), (not C), (and C ...),
+(or C ...)."
   (match cnd
     (('always) #t)
     (('format f) (equal? (assoc-ref case "format") f))
@@ -176,15 +182,20 @@ grow past it, and pattern bytes in the cut part of the kept cluster."
 ;;; Hit counting (the runner counts in iteration order, single-threaded).
 
 (define (make-rule-counter rules)
+  "A hit counter for RULES, every rule at zero."
   (map (lambda (r) (cons (rule-id r) 0)) rules))
 
 (define (count-rule-hits! counter ids)
+  "Count one hit in COUNTER for each rule id in IDS."
   (for-each (lambda (id)
               (let ((cell (assoc id counter)))
                 (when cell (set-cdr! cell (+ 1 (cdr cell))))))
             ids))
 
-(define (rule-counts counter) counter)
+(define (rule-counts counter)
+  "COUNTER as an alist (RULE-ID . HITS), in rule order."
+  counter)
 
 (define (never-matched counter)
+  "The ids of the rules COUNTER saw no hit for."
   (filter-map (lambda (c) (and (zero? (cdr c)) (car c))) counter))

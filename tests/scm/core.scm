@@ -260,6 +260,30 @@
   (test-equal "short input" 'parse-failed
     (instar-error-of (lambda () (fuzz-decode (make-bytevector 31 0))))))
 
+;;; the C loops of make bench live only in its uninstalled copy
+(test-assert "no benchmark primitives in the extension"
+  (not (or (module-bound? (resolve-module '(instar core)) '%bench-plan-raw-c)
+           (module-bound? (resolve-module '(instar core)) '%bench-plan-check-c))))
+
+;;; how a plan prints: format, action, sizes, patches
+(test-group "plan printing"
+  (let ((q (tmp "print.qcow2")))
+    (image-create q #:format 'qcow2 #:size "1G")
+    (let* ((plan (image-plan q "+1G"))
+           (text (with-output-to-string (lambda () (write plan)))))
+      (test-equal "qcow2 grow" (format #f "#<plan qcow2 grow 1G→2G ~a patches>"
+                                       (plan-patch-count plan))
+                  text)
+      (test-equal "display prints the same" text
+                  (with-output-to-string (lambda () (display plan))))))
+  (test-equal "a hand-made plan, one patch"
+    "#<plan hand-made noop 3M→1536K 1 patch>"
+    (with-output-to-string
+      (lambda ()
+        (write (make-plan #:action 'noop #:old-virtual-size (* 3 1024 1024)
+                          #:new-virtual-size (* 1536 1024) #:total-file-size 512
+                          #:patches (list (make-patch 'zero-fill 0 512 #f))))))))
+
 ;;; the instar-error condition through guard-style handlers
 (test-group "instar-error accessors"
   (let ((exn (with-exception-handler
@@ -268,7 +292,9 @@
                #:unwind? #t)))
     (test-assert "instar-error?" (instar-error? exn))
     (test-eq "name" 'shrink-needs-flag (instar-error-name exn))
-    (test-assert "message" (string-contains (instar-error-message exn) "--shrink"))
+    ;; Scheme callers pass a keyword, not --shrink: the message names it.
+    (test-assert "message names the keyword"
+      (string-contains (instar-error-message exn) "#:shrink? #t"))
     (test-equal "no details" '() (instar-error-details exn)))
   (test-assert "other errors are not instar errors"
     (not (instar-error? (with-exception-handler (lambda (e) e)

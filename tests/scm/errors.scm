@@ -51,7 +51,17 @@
 (test-group "wrong types name the procedure"
   (test-key "new-size as string" 'wrong-type-arg (plan-resize-raw #:new-size "1M"))
   (test-key "new-size as float" 'wrong-type-arg (plan-resize-raw #:new-size 1.5))
-  (test-key "missing new-size" 'wrong-type-arg (plan-resize-raw #:current-file-size 1))
+  ;; As the manual says: a missing required keyword is a keyword error.
+  (test-key "missing new-size" 'keyword-argument-error (plan-resize-raw #:current-file-size 1))
+  (test-key "missing new-size (qcow2)" 'keyword-argument-error (plan-resize-qcow2))
+  ;; One name for the shrink flag: #:shrink?, as image-resize; the old
+  ;; planner name still works, but not both at once.
+  (test-eq "#:shrink? on a planner" 'shrink
+    (plan-action (plan-resize-raw #:current-file-size 4096 #:new-size 512 #:shrink? #t)))
+  (test-eq "#:allow-shrink? still accepted" 'shrink
+    (plan-action (plan-resize-raw #:current-file-size 4096 #:new-size 512 #:allow-shrink? #t)))
+  (test-key "both names at once" 'keyword-argument-error
+    (plan-resize-raw #:current-file-size 4096 #:new-size 512 #:shrink? #t #:allow-shrink? #t))
   (test-key "allow-shrink? not a boolean" 'wrong-type-arg
     (plan-resize-raw #:new-size 512 #:allow-shrink? 1))
   (test-key "prealloc a number" 'wrong-type-arg (plan-resize-raw #:new-size 512 #:prealloc 3))

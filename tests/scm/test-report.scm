@@ -51,6 +51,8 @@
   (let* ((file (string-append tmp "/p.txt"))
          (port (open-output-file file))
          (p (make-progress "t" 20 #:port port)))
+    ;; A record, not a vector whose slots callers must count.
+    (test-assert "a progress record" (and (progress? p) (not (vector? p))))
     (for-each (lambda (i) (progress-update! p i 0)) (iota 21))
     (close-port port)
     (let ((lines (string-split (string-trim-right (call-with-input-file file get-string-all))
