@@ -50,7 +50,7 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-preflight.scm \
 	tests/scm/test-consistency.scm
 
-EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
+EXTRA_DIST += recipes/warm-cache.scm $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
 	bench/diff-bench.sh
 
@@ -60,6 +60,21 @@ recipesdir = $(pkgdatadir)/recipes
 # auto-compilation); load-paths.scm is included by each, not runnable.
 dist_recipes_SCRIPTS = $(DIFF_RECIPES)
 dist_recipes_DATA = recipes/load-paths.scm
+
+# `guile -s recipes/X.scm', the README's main command, would have Guile
+# compile the recipe itself on a first run and print ";;;" notes; make
+# compiles each recipe into Guile's own cache instead, where that command
+# looks (recipes/warm-cache.scm).  In-tree builds only: a separate build
+# tree (distcheck) runs the recipes through pre-inst-env, and its source
+# tree is gone afterwards.
+all-local: recipes/warm-cache.stamp
+recipes/warm-cache.stamp: $(DIFF_RECIPES) recipes/load-paths.scm \
+		recipes/warm-cache.scm $(instarobject_DATA) scm/instar.go
+	$(AM_V_GEN)if [ "$$(cd $(srcdir) && pwd -P)" = "$$(pwd -P)" ]; then \
+	  $(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile \
+	    $(srcdir)/recipes/warm-cache.scm $(DIFF_RECIPES) >/dev/null; \
+	fi && touch $@
+CLEANFILES += recipes/warm-cache.stamp
 
 TESTS += $(DIFF_SCM_TESTS) $(DIFF_SH_TESTS)
 # The tests load the compiled modules and run instar-img.

@@ -26,7 +26,7 @@ fresh() {  # fresh NAME: a new HOME with an empty cache
 
 for f in "$abs_top_srcdir"/recipes/*.scm; do
     r=$(basename "$f" .scm)
-    [ "$r" = load-paths ] && continue
+    case $r in load-paths|warm-cache) continue ;; esac
     fresh "$r"
     # From another directory, with no load path of ours in the environment.
     (cd "$TMPD" && env -u GUILE_AUTO_COMPILE -u GUILE_LOAD_PATH -u GUILE_LOAD_COMPILED_PATH \
@@ -42,15 +42,32 @@ for f in "$abs_top_srcdir"/recipes/*.scm; do
     grep '^;;;' "$TMPD/$r.log" | head -3 | while read -r l; do diag "$l"; done
 done
 
-# guile -s: the recipe file itself is compiled by Guile, and nothing else.
+# guile -s, as the README types it: Guile looks for the recipe's compiled
+# copy in its own cache, which make fills (recipes/warm-cache.scm).  In a
+# fresh cache without it Guile compiles the recipe file, and nothing else.
 fresh guile-s
-(cd "$TMPD" && env -u GUILE_AUTO_COMPILE -u GUILE_LOAD_PATH -u GUILE_LOAD_COMPILED_PATH \
-    HOME="$TMPD/guile-s/home" XDG_CACHE_HOME="$TMPD/guile-s/cache" \
-    $via "${GUILE:-guile}" -s "$abs_top_srcdir/recipes/resize-diff.scm" --help \
-    >"$TMPD/guile-s.log" 2>&1)
-ok $? "guile -s resize-diff.scm --help"
+run_guile_s() {  # run_guile_s NAME: guile -s resize-diff.scm --help in cache NAME
+    (cd "$TMPD" && env -u GUILE_AUTO_COMPILE -u GUILE_LOAD_PATH -u GUILE_LOAD_COMPILED_PATH \
+        HOME="$TMPD/$1/home" XDG_CACHE_HOME="$TMPD/$1/cache" \
+        $via "${GUILE:-guile}" -s "$abs_top_srcdir/recipes/resize-diff.scm" --help \
+        >"$TMPD/$1.log" 2>&1)
+}
+run_guile_s guile-s
+ok $? "guile -s resize-diff.scm --help, cold cache"
 gos=$(find "$TMPD/guile-s/cache" -name '*.go' | sed 's|.*/||')
 [ "$gos" = resize-diff.scm.go ]
-ok $? "guile -s: no module compiled, only the recipe file (got: $(echo $gos))"
+ok $? "guile -s, cold cache: no module compiled, only the recipe file (got: $(echo $gos))"
+
+fresh warm
+(env XDG_CACHE_HOME="$TMPD/warm/cache" HOME="$TMPD/warm/home" \
+    "$abs_top_builddir/pre-inst-env" "${GUILE:-guile}" --no-auto-compile \
+    "$abs_top_srcdir/recipes/warm-cache.scm" "$abs_top_srcdir/recipes/resize-diff.scm" \
+    >"$TMPD/warm-make.log" 2>&1)
+ok $? "warm-cache.scm compiles the recipe into the cache"
+run_guile_s warm
+ok $? "guile -s resize-diff.scm --help, cache warmed as make does"
+! grep -q '^;;;' "$TMPD/warm.log"
+ok $? "guile -s, warmed cache: no Guile notes"
+grep '^;;;' "$TMPD/warm.log" | head -3 | while read -r l; do diag "$l"; done
 
 done_testing
