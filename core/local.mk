@@ -24,6 +24,7 @@ core_libinstar_la_SOURCES = \
 	core/resize/builder.h \
 	core/resize/request.c \
 	core/image/engine.h \
+	core/image/backing.c core/image/backing.h \
 	core/image/create.c \
 	core/image/diag.c \
 	core/image/file.c \

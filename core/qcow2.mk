@@ -5,6 +5,7 @@ core_libinstar_la_SOURCES += \
 	core/resize/qcow2-header.c core/resize/qcow2-refcount.c \
 	core/resize/qcow2-alloc.c core/resize/qcow2-grow.c \
 	core/resize/qcow2-shrink.c core/resize/qcow2-bitmaps.c core/resize/qcow2-compact.c \
+	core/resize/qcow2-zero.c \
 	core/image/qcow2.c
 
 QCOW2_TEST_LIB = tests/c/qcow2-testimg.c tests/c/qcow2-testimg.h \
@@ -28,8 +29,10 @@ tests_c_test_qcow2_prealloc_LDADD = core/libinstar.la
 BENCH_FORMAT_SOURCES += bench/bench-qcow2.c tests/c/qcow2-testimg.c tests/c/qcow2-testimg.h
 
 # A small qcow2 comparison with qemu-img (the broad matrix is qcow2-create.mk's).
-TESTS += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh
-EXTRA_DIST += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh
+TESTS += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh \
+	tests/qcow2-backing-vs-qemu.sh
+EXTRA_DIST += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh \
+	tests/qcow2-backing-vs-qemu.sh
 FORMAT_C_TESTS += tests/c/test-qcow2-hostile
 check_PROGRAMS += tests/c/test-qcow2-hostile
 TESTS += tests/c/test-qcow2-hostile

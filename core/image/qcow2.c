@@ -230,6 +230,11 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_HEADER_MISMATCH:
         return instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
     case INSTAR_E_UNSUPPORTED_PREALLOC:
+        if (o->zero_grow)
+            return instar_diag_set(diag, rc, "Cannot make the new area read as zeros: the "
+                                   "cluster at the old end reads from the backing file, is "
+                                   "compressed or shared, and copying it first is not "
+                                   "supported");
         return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
                                "reads from the backing file (not supported)");
     case INSTAR_E_PREALLOC_NOT_GROW:
@@ -243,6 +248,18 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     default:
         return instar_engine_planner_error(rc, plan, diag);
     }
+}
+
+/* compat 0.10 has no zero flag: qemu cannot zero the new clusters of a
+ * grow over a longer backing file (preallocation off or metadata) and
+ * fails after its other checks.  Refused here, file untouched. */
+static bool zero_refused(const struct instar_qcow2_resize_opts *o)
+{
+    uint64_t cs = 1ull << o->cluster_bits;
+    uint64_t old = o->virtual_size & ~511ull;
+    return o->zero_grow && o->version < 3
+        && (o->req.prealloc == INSTAR_PREALLOC_OFF || o->req.prealloc == INSTAR_PREALLOC_METADATA)
+        && o->req.new_size > (old + cs - 1) / cs * cs;
 }
 
 static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *args,
@@ -295,6 +312,10 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     rc = instar_engine_resolve_size(args, out->current_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
+    /* qemu's block layer: a grow over a longer backing file must not
+     * show the backing file's data (bdrv_co_truncate). */
+    o.zero_grow = args->backing_known && args->backing_length > out->current_size
+                  && o.req.new_size > out->current_size;
 
     s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -331,6 +352,11 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
         o.byte_ranges = s->bytes;
         o.n_byte_ranges = s->nbytes;
         rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
+        if (rc == INSTAR_OK && zero_refused(&o)) {
+            instar_plan_init(&out->plan);
+            return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_SUBFORMAT, "Failed to zero out "
+                                   "new clusters: Operation not supported");
+        }
         if (rc == INSTAR_OK) {
             char name[1024];
             /* qemu resizes but cannot store the bitmaps; it says so. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image/backing.h"
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/image.h"
@@ -349,7 +350,17 @@ int instar_resize_file(const char *path, const struct instar_resize_args *args,
         else
             rc = instar_image_file_set_format(&f, a.format, diag);
     }
+    /* qemu opens the backing chain with the image, before anything else
+     * is checked, and keeps it open (and locked) throughout. */
+    struct instar_backing_chain chain;
+    memset(&chain, 0, sizeof chain);
     if (rc == INSTAR_OK)
+        rc = instar_backing_open(&chain, path, &f.fio.io, a.format, diag);
+    if (rc == INSTAR_OK) {
+        a.backing_known = chain.present;
+        a.backing_length = chain.length;
         rc = instar_image_resize(&f.fio.io, &a, diag);
+    }
+    instar_backing_close(&chain);
     return instar_image_file_close(&f, rc, diag);
 }
