@@ -15,6 +15,7 @@ void instar_plan_init(struct instar_resize_plan *plan)
     plan->prealloc_offset = 0;
     plan->prealloc_length = 0;
     plan->npatches = 0;
+    plan->ndiscards = 0;
     plan->nneeds = 0;
 }
 

@@ -308,6 +308,12 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
         what = "Could not flush file to disk";
         goto fail;
     }
+    /* Only once nothing can be rolled back any more: a rollback would
+     * bring back references to the punched clusters. */
+    if (plan->ndiscards > 0) {
+        instar_plan_discard(io, plan);
+        (void)io->ops->sync(io);
+    }
     undo_free(u);
     free(u);
     return INSTAR_OK;

@@ -255,6 +255,11 @@ int q2_zero_check(const struct q2 *q, const struct q2_zero *z, uint64_t x, const
 /* Prepare: zero the host bytes of the old end's cluster past the old size. */
 void q2_zero_emit_head(struct q2 *q, const struct q2_zero *z);
 
+/* ---- released space (qcow2-discard.c) ---- */
+/* Name the clusters phase B released, inside the final file, as the
+ * plan's discard ranges. */
+void q2_collect_discards(struct q2 *q);
+
 /* ---- operations ---- */
 int q2_grow(struct q2 *q);
 int q2_shrink(struct q2 *q);

@@ -14,6 +14,8 @@ extern "C" {
 #endif
 
 #define INSTAR_MAX_RESIZE_PATCHES 128
+/* How many released file ranges a plan names for the host to give back. */
+#define INSTAR_MAX_DISCARDS 512
 /* How many missing tables a planner reports in one INSTAR_E_NOT_STAGED answer. */
 #define INSTAR_MAX_NEEDS 64
 
@@ -73,6 +75,15 @@ struct instar_resize_plan {
     uint64_t prealloc_length;
     size_t npatches;
     struct instar_patch patches[INSTAR_MAX_RESIZE_PATCHES];
+    /* File ranges of clusters the plan released (refcount now 0): after
+     * every patch the host gives their space back (punches holes), best
+     * effort, as qemu discards them.  Never written, so a crash at any
+     * point leaves at most unused space allocated. */
+    size_t ndiscards;
+    struct instar_range {
+        uint64_t offset;
+        uint64_t length;
+    } discards[INSTAR_MAX_DISCARDS];
     /* Filled when a planner answers INSTAR_E_NOT_STAGED. */
     size_t nneeds;
     struct instar_need needs[INSTAR_MAX_NEEDS];
