@@ -203,6 +203,14 @@ static int reserve_space(struct instar_io *io, const struct instar_resize_plan *
             return rc;
         }
     }
+    if (plan->prealloc_head_length > 0
+        && (prealloc == INSTAR_PREALLOC_FALLOC || prealloc == INSTAR_PREALLOC_FULL)) {
+        rc = io->ops->reserve(io, plan->prealloc_head_offset, plan->prealloc_head_length);
+        if (rc != INSTAR_OK) {
+            *prealloc_failed = true;
+            return rc;
+        }
+    }
     for (size_t i = 0; i < plan->npatches; i++) {
         const struct instar_patch *p = &plan->patches[i];
         uint64_t off = p->offset, end = p->offset + p->length;  /* checked by the invariants */
@@ -297,6 +305,23 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
             rc = io->ops->allocate(io, plan->prealloc_offset, plan->prealloc_length);
         else if (prealloc == INSTAR_PREALLOC_FULL)
             rc = io->ops->zero(io, plan->prealloc_offset, plan->prealloc_length);
+        if (rc != INSTAR_OK) {
+            what = prealloc == INSTAR_PREALLOC_FALLOC ? "Could not preallocate new data"
+                                                      : "Could not write zeros for preallocation";
+            goto fail;
+        }
+    }
+    if (plan->prealloc_head_length > 0
+        && (prealloc == INSTAR_PREALLOC_FALLOC || prealloc == INSTAR_PREALLOC_FULL)) {
+        /* The old end's cluster: its guest bytes stay, holes under them
+         * are filled; past the old size it reads zeros, allocated (qemu
+         * moves it to a new preallocated cluster). */
+        uint64_t keep = plan->prealloc_head_keep < plan->prealloc_head_length
+                        ? plan->prealloc_head_keep : plan->prealloc_head_length;
+        rc = keep > 0 ? io->ops->allocate(io, plan->prealloc_head_offset, keep) : INSTAR_OK;
+        if (rc == INSTAR_OK && plan->prealloc_head_length > keep)
+            rc = io->ops->zero(io, plan->prealloc_head_offset + keep,
+                               plan->prealloc_head_length - keep);
         if (rc != INSTAR_OK) {
             what = prealloc == INSTAR_PREALLOC_FALLOC ? "Could not preallocate new data"
                                                       : "Could not write zeros for preallocation";

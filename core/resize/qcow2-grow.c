@@ -333,6 +333,28 @@ static int emit_links(struct q2 *q, struct grow *gp)
     return rc;
 }
 
+/* falloc/full: qemu's data range starts at the old end's cluster, which
+ * it moves to a new preallocated cluster even when it is allocated
+ * already (e.g. by a metadata preallocation, never written): its space is
+ * then reserved.  Here the cluster stays; the host reserves it in place. */
+static void prealloc_head(struct q2 *q)
+{
+    uint64_t h = q->old_size >> q->cluster_bits, host, keep = q->old_size & (q->cs - 1);
+    const uint8_t *l2 = q2_find_l2(q, h >> q->l2_shift);
+    uint64_t e, end = q->b.plan->total_file_size;
+    if ((q->o->req.prealloc != INSTAR_PREALLOC_FALLOC && q->o->req.prealloc != INSTAR_PREALLOC_FULL)
+        || keep == 0 || l2 == NULL)
+        return;
+    e = instar_be64(l2 + (h & (q->l2_entries - 1)) * q->l2_esize);
+    /* Compressed or shared clusters are not written in place. */
+    if ((e & Q2_OFLAG_COMPRESSED) || !(e & Q2_OFLAG_COPIED)
+        || q2_entry_offset(q, e, &host) != INSTAR_OK || host == 0 || host >= end)
+        return;
+    q->b.plan->prealloc_head_offset = host;
+    q->b.plan->prealloc_head_length = end - host < q->cs ? end - host : q->cs;
+    q->b.plan->prealloc_head_keep = keep;
+}
+
 int q2_grow(struct q2 *q)
 {
     struct grow g;
@@ -460,5 +482,7 @@ int q2_grow(struct q2 *q)
         q->b.plan->prealloc_offset = g.data_start << q->cluster_bits;
         q->b.plan->prealloc_length = g.n_data << q->cluster_bits;
     }
+    if (rc == INSTAR_OK)
+        prealloc_head(q);
     return rc;
 }

@@ -73,6 +73,13 @@ struct instar_resize_plan {
      * (file offsets; length 0 when nothing is to be preallocated). */
     uint64_t prealloc_offset;
     uint64_t prealloc_length;
+    /* An existing cluster the preallocation covers too (qcow2: the old
+     * end's cluster, allocated but perhaps never written): its first
+     * PREALLOC_HEAD_KEEP bytes are guest data and are only allocated, the
+     * rest is preallocated as zeros (length 0: none). */
+    uint64_t prealloc_head_offset;
+    uint64_t prealloc_head_length;
+    uint64_t prealloc_head_keep;
     size_t npatches;
     struct instar_patch patches[INSTAR_MAX_RESIZE_PATCHES];
     /* File ranges of clusters the plan released (refcount now 0): after
