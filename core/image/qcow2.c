@@ -224,6 +224,18 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
         if (o->version != 2 && o->version != 3)
             return instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
+        if (o->incompatible_features & 4)
+            return instar_diag_set(diag, rc, "Cannot resize a qcow2 image with an external "
+                                   "data file: resizing the data file along with the image "
+                                   "(and, with data_file_raw, mapping the new range into it) "
+                                   "is not supported");
+        if (o->header.len >= 36 && instar_be32(o->header.data + 32) != 0)
+            return instar_diag_set(diag, rc, "Cannot resize an encrypted qcow2 image: "
+                                   "encryption is not supported");
+        if (o->incompatible_features & ~31ull)
+            return instar_diag_set(diag, rc, "Unsupported qcow2 image: unknown incompatible "
+                                   "features 0x%llx are not supported",
+                                   (unsigned long long)(o->incompatible_features & ~31ull));
         return instar_diag_set(diag, rc, "Unsupported qcow2 image: encryption, external "
                                "data files and unknown incompatible features are not supported");
     case INSTAR_E_PARSE:
@@ -236,7 +248,8 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
                                    "compressed or shared, and copying it first is not "
                                    "supported");
         return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
-                               "reads from the backing file (not supported)");
+                               "reads from the backing file: copying its data from the "
+                               "backing file first (qemu's copy-on-write) is not supported");
     case INSTAR_E_PREALLOC_NOT_GROW:
         if (o->req.new_size > (o->virtual_size & ~511ull))
             return instar_diag_set(diag, rc, "Failed to resize underlying file: "
