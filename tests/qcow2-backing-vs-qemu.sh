@@ -181,24 +181,20 @@ lockbytes() {  # lockbytes FILE: the OFD lock bytes held on FILE, sorted
     ino=$(stat -c %i "$1")
     grep "OFDLCK.*:$ino " /proc/locks | awk '{print $7}' | sort -n | tr '\n' ' '
 }
-rm -f ready resume
-"$QEMU_IMG" create -q -f qcow2 -b base.qcow2 -F qcow2 lk.qcow2 1M
-INSTAR_TEST_PAUSE_AFTER_PATCH=1 INSTAR_TEST_PAUSE_READY=$TMPD/ready \
-    INSTAR_TEST_PAUSE_RESUME=$TMPD/resume "$INSTAR_IMG" resize lk.qcow2 3M >/dev/null 2>&1 &
-apid=$!
-i=0; while [ ! -e ready ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-got=$(lockbytes base.qcow2)
-touch resume; wait $apid
+locks_during() {  # locks_during BASE FMT: lock bytes on BASE while a resize pauses
+    rm -f ready resume lk.qcow2
+    "$QEMU_IMG" create -q -f qcow2 -b "$1" -F "$2" lk.qcow2 1M
+    INSTAR_TEST_PAUSE_AFTER_PATCH=1 INSTAR_TEST_PAUSE_READY=$TMPD/ready \
+        INSTAR_TEST_PAUSE_RESUME=$TMPD/resume "$INSTAR_IMG" resize lk.qcow2 3M >/dev/null 2>&1 &
+    apid=$!
+    i=0; while [ ! -e ready ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    lockbytes "$1"
+    touch resume; wait $apid
+}
+got=$(locks_during base.qcow2 qcow2)
 [ "$got" = "100 201 203 " ]
 ok $? "backing file locked as qemu-img locks it (held: $got)"
-rm -f ready resume
-"$QEMU_IMG" create -q -f qcow2 -b base.raw -F raw lkr.qcow2 1M
-INSTAR_TEST_PAUSE_AFTER_PATCH=1 INSTAR_TEST_PAUSE_READY=$TMPD/ready \
-    INSTAR_TEST_PAUSE_RESUME=$TMPD/resume "$INSTAR_IMG" resize lkr.qcow2 3M >/dev/null 2>&1 &
-apid=$!
-i=0; while [ ! -e ready ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-got=$(lockbytes base.raw)
-touch resume; wait $apid
+got=$(locks_during base.raw raw)
 [ "$got" = "100 " ]
 ok $? "raw backing file locked as qemu-img locks it (held: $got)"
 

@@ -15,11 +15,7 @@ require "$QEMU_IMG" qemu-img
 require "$QEMU_IO" qemu-io
 
 cd "$TMPD" || exit 99
-alloc() { echo $(( $(stat -c %b "$1") * $(stat -c %B "$1") )); }
-head -c 65536 /dev/zero > probe; truncate -s 64M probe
-if [ "$(alloc probe)" -ge 67108864 ]; then
-    echo "1..0 # SKIP the temporary directory's file system has no holes"; exit 0
-fi
+require_holes
 
 run_case() {  # run_case MODE OPTS START GROW [WRITE]
     mode=$1 opts=$2 start=$3 grow=$4 w=$5

@@ -36,27 +36,42 @@
 #define Q2_BITMAP_ALL_ZEROES 0xffffffff00000000ull
 #define Q2_BITMAP_ALL_ALLOC 0x00000000ffffffffull
 
-/* The old end's cluster: what the zeros written over [OLD, END) need. */
-static int head(struct q2 *q, struct q2_zero *z, uint64_t old, uint64_t end)
+/* Guest cluster H's L2 entry (and extended-L2 bitmap) into *E, *BM;
+ * *HAS_TABLE false when no L2 table covers it. */
+static int entry_of(struct q2 *q, uint64_t h, bool *has_table, uint64_t *e, uint64_t *bm)
 {
-    uint64_t h = old >> q->cluster_bits, i = h >> q->l2_shift, l2off, e, bm = 0, host;
-    uint64_t sub = q->extl2 ? q->cs >> 5 : q->cs;
-    unsigned sc = (unsigned)((old & (q->cs - 1)) / sub);
+    uint64_t i = h >> q->l2_shift, l2off;
     const uint8_t *l2, *p;
     int rc = q2_entry_offset(q, q2_l1_entry(q, i), &l2off);
-    if (rc != INSTAR_OK)
+    *has_table = false;
+    *e = *bm = 0;
+    if (rc != INSTAR_OK || l2off == 0)
         return rc;
-    if (l2off == 0)
-        return INSTAR_E_UNSUPPORTED_PREALLOC;       /* reads from the backing file */
     l2 = q2_find_l2(q, i);
     if (l2 == NULL) {
         instar_builder_need(&q->b, INSTAR_NEED_L2, i, q->cs);
         return INSTAR_E_NOT_STAGED;
     }
     p = l2 + (h & (q->l2_entries - 1)) * q->l2_esize;
-    e = instar_be64(p);
+    *has_table = true;
+    *e = instar_be64(p);
     if (q->extl2)
-        bm = instar_be64(p + 8);
+        *bm = instar_be64(p + 8);
+    return INSTAR_OK;
+}
+
+/* The old end's cluster: what the zeros written over [OLD, END) need. */
+static int head(struct q2 *q, struct q2_zero *z, uint64_t old, uint64_t end)
+{
+    uint64_t e, bm, host;
+    uint64_t sub = q->extl2 ? q->cs >> 5 : q->cs;
+    unsigned sc = (unsigned)((old & (q->cs - 1)) / sub);
+    bool has_table;
+    int rc = entry_of(q, old >> q->cluster_bits, &has_table, &e, &bm);
+    if (rc != INSTAR_OK)
+        return rc;
+    if (!has_table)
+        return INSTAR_E_UNSUPPORTED_PREALLOC;       /* reads from the backing file */
     if (e & Q2_OFLAG_COMPRESSED)
         return INSTAR_E_UNSUPPORTED_PREALLOC;
     if (q->extl2 ? (bm >> (32 + sc)) & 1 : (q->version >= 3 && (e & Q2_OFLAG_ZERO)))
@@ -81,21 +96,12 @@ static int head(struct q2 *q, struct q2_zero *z, uint64_t old, uint64_t end)
 /* falloc/full: the old end's cluster, when it is allocated data. */
 static int falloc_head(struct q2 *q, struct q2_zero *z, uint64_t old)
 {
-    uint64_t h = old >> q->cluster_bits, i = h >> q->l2_shift, l2off, e, bm = 0, host;
+    uint64_t h = old >> q->cluster_bits, e, bm, host;
     uint64_t sub = q->cs >> 5, from = old;
-    const uint8_t *l2, *p;
-    int rc = q2_entry_offset(q, q2_l1_entry(q, i), &l2off);
-    if (rc != INSTAR_OK || l2off == 0)
+    bool has_table;
+    int rc = entry_of(q, h, &has_table, &e, &bm);
+    if (rc != INSTAR_OK || !has_table)
         return rc;              /* unallocated: the preallocation links a new one */
-    l2 = q2_find_l2(q, i);
-    if (l2 == NULL) {
-        instar_builder_need(&q->b, INSTAR_NEED_L2, i, q->cs);
-        return INSTAR_E_NOT_STAGED;
-    }
-    p = l2 + (h & (q->l2_entries - 1)) * q->l2_esize;
-    e = instar_be64(p);
-    if (q->extl2)
-        bm = instar_be64(p + 8);
     if (e & Q2_OFLAG_COMPRESSED)
         return INSTAR_E_UNSUPPORTED_PREALLOC;
     if ((e & Q2_OFFSET_MASK) == 0)
