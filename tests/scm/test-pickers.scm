@@ -192,6 +192,8 @@
                               (cons (parse-size-string (assoc-ref c "size"))
                                     (case-end-bytes c))))
            backing))
+  (test-assert "the start image is created without preallocation"
+    (every (lambda (c) (equal? (assoc-ref c "create-prealloc") "off")) backing))
   (test-assert "its patterns lie inside it"
     (every (lambda (c) (every (lambda (p) (<= (+ (assoc-ref p "offset") (assoc-ref p "length"))
                                               (bsize c)))
