@@ -24,7 +24,9 @@ core_libinstar_la_SOURCES = \
 	core/resize/builder.h \
 	core/resize/request.c \
 	core/image/engine.h \
+	core/image/backing.c core/image/backing.h \
 	core/image/create.c \
+	core/image/discard.c \
 	core/image/diag.c \
 	core/image/file.c \
 	core/image/format.c \

@@ -22,7 +22,8 @@ DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/bad-spec \
 	tests/wrong-engines/corrupt-image \
 	tests/wrong-engines/bad-create-option \
-	tests/wrong-engines/refuse-resize
+	tests/wrong-engines/refuse-resize \
+	tests/wrong-engines/show-backing
 # End-to-end tests against qemu-img (TAP, like tests/*.sh).
 DIFF_SH_TESTS = \
 	tests/diff-clean.sh \
@@ -32,6 +33,7 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-leak.sh \
 	tests/diff-wrong-refusals.sh \
 	tests/diff-held.sh \
+	tests/diff-wrong-backing.sh \
 	tests/diff-rerun.sh \
 	tests/diff-recipes.sh \
 	tests/diff-stop.sh \

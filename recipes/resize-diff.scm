@@ -98,10 +98,13 @@ Differential fuzzing of resize: the engine under test against qemu-img.
   --qemu-img PATH    the reference (default: $QEMU_IMG or qemu-img on PATH)
   --qemu-io PATH     writes the patterns (default: $QEMU_IO or qemu-io)
   --timeout S        per child process (default 120)
-  --ops LIST         resize,resize-shared,regrow,resize-held (default: all;
-                     resize-held, an image qemu-io holds open, is drawn
-                     for 1 in 20 qcow2 resize cases, or for every qcow2
-                     case when it is the only op)
+  --ops LIST         resize,resize-shared,regrow,resize-held,resize-backing
+                     (default: all; resize-held, an image qemu-io holds
+                     open, is drawn for 1 in 20 qcow2 resize cases, or for
+                     every qcow2 case when it is the only op;
+                     resize-backing, an overlay over a longer backing
+                     image, for 1 in 4 other supported qcow2 cases, or for
+                     each it can take when it is the only op)
   --formats LIST     raw,qcow2 (default: both)
   --junit FILE       write a JUnit XML report
   --reduce-time S    time to reduce each new finding (default 30)

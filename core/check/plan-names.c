@@ -14,7 +14,11 @@ void instar_plan_init(struct instar_resize_plan *plan)
     plan->total_file_size = 0;
     plan->prealloc_offset = 0;
     plan->prealloc_length = 0;
+    plan->prealloc_head_offset = 0;
+    plan->prealloc_head_length = 0;
+    plan->prealloc_head_keep = 0;
     plan->npatches = 0;
+    plan->ndiscards = 0;
     plan->nneeds = 0;
 }
 

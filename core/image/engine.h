@@ -43,6 +43,10 @@ int instar_engine_resolve_size(const struct instar_resize_args *args,
 int instar_engine_planner_error(int code, const struct instar_resize_plan *plan,
                                 struct instar_diag *diag);
 
+/* Give back the space of PLAN's released ranges (discard.c): after the
+ * last patch, best effort, never an error. */
+void instar_plan_discard(struct instar_io *io, const struct instar_resize_plan *plan);
+
 /* Test hook, for the lock tests only: when INSTAR_TEST_PAUSE_AFTER_PATCH
  * is a number N, a real resize pauses once, after its first N patches
  * (after the last one if it has fewer), holding its locks: it creates the

@@ -217,6 +217,20 @@ static int fd_unreserve(struct instar_io *io, uint64_t length)
     return fd_set_size(io, length);
 }
 
+static int fd_discard(struct instar_io *io, uint64_t off, uint64_t len)
+{
+#if defined(HAVE_FALLOCATE) && defined(FALLOC_FL_PUNCH_HOLE)
+    if (fallocate(FD_IO(io)->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                  (off_t)len) != 0)
+        return fail(io, errno);
+    return INSTAR_OK;
+#else
+    (void)off;
+    (void)len;
+    return fail(io, EOPNOTSUPP);
+#endif
+}
+
 static int fd_sync(struct instar_io *io)
 {
     if (fsync(FD_IO(io)->fd) != 0 && errno != EINVAL)
@@ -234,6 +248,7 @@ static const struct instar_io_ops fd_ops = {
     .clear = fd_clear,
     .reserve = fd_reserve,
     .unreserve = fd_unreserve,
+    .discard = fd_discard,
     .sync = fd_sync,
 };
 

@@ -224,14 +224,32 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
         if (o->version != 2 && o->version != 3)
             return instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
+        if (o->incompatible_features & 4)
+            return instar_diag_set(diag, rc, "Cannot resize a qcow2 image with an external "
+                                   "data file: resizing the data file along with the image "
+                                   "(and, with data_file_raw, mapping the new range into it) "
+                                   "is not supported");
+        if (o->header.len >= 36 && instar_be32(o->header.data + 32) != 0)
+            return instar_diag_set(diag, rc, "Cannot resize an encrypted qcow2 image: "
+                                   "encryption is not supported");
+        if (o->incompatible_features & ~31ull)
+            return instar_diag_set(diag, rc, "Unsupported qcow2 image: unknown incompatible "
+                                   "features 0x%llx are not supported",
+                                   (unsigned long long)(o->incompatible_features & ~31ull));
         return instar_diag_set(diag, rc, "Unsupported qcow2 image: encryption, external "
                                "data files and unknown incompatible features are not supported");
     case INSTAR_E_PARSE:
     case INSTAR_E_HEADER_MISMATCH:
         return instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
     case INSTAR_E_UNSUPPORTED_PREALLOC:
+        if (o->zero_grow)
+            return instar_diag_set(diag, rc, "Cannot make the new area read as zeros: the "
+                                   "cluster at the old end reads from the backing file, is "
+                                   "compressed or shared, and copying it first is not "
+                                   "supported");
         return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
-                               "reads from the backing file (not supported)");
+                               "reads from the backing file: copying its data from the "
+                               "backing file first (qemu's copy-on-write) is not supported");
     case INSTAR_E_PREALLOC_NOT_GROW:
         if (o->req.new_size > (o->virtual_size & ~511ull))
             return instar_diag_set(diag, rc, "Failed to resize underlying file: "
@@ -243,6 +261,18 @@ static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
     default:
         return instar_engine_planner_error(rc, plan, diag);
     }
+}
+
+/* compat 0.10 has no zero flag: qemu cannot zero the new clusters of a
+ * grow over a longer backing file (preallocation off or metadata) and
+ * fails after its other checks.  Refused here, file untouched. */
+static bool zero_refused(const struct instar_qcow2_resize_opts *o)
+{
+    uint64_t cs = 1ull << o->cluster_bits;
+    uint64_t old = o->virtual_size & ~511ull;
+    return o->zero_grow && o->version < 3
+        && (o->req.prealloc == INSTAR_PREALLOC_OFF || o->req.prealloc == INSTAR_PREALLOC_METADATA)
+        && o->req.new_size > (old + cs - 1) / cs * cs;
 }
 
 static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *args,
@@ -295,6 +325,10 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     rc = instar_engine_resolve_size(args, out->current_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
+    /* qemu's block layer: a grow over a longer backing file must not
+     * show the backing file's data (bdrv_co_truncate). */
+    o.zero_grow = args->backing_known && args->backing_length > out->current_size
+                  && o.req.new_size > out->current_size;
 
     s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -331,6 +365,11 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
         o.byte_ranges = s->bytes;
         o.n_byte_ranges = s->nbytes;
         rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
+        if (rc == INSTAR_OK && zero_refused(&o)) {
+            instar_plan_init(&out->plan);
+            return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_SUBFORMAT, "Failed to zero out "
+                                   "new clusters: Operation not supported");
+        }
         if (rc == INSTAR_OK) {
             char name[1024];
             /* qemu resizes but cannot store the bitmaps; it says so. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image/backing.h"
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/image.h"
@@ -202,6 +203,14 @@ static int reserve_space(struct instar_io *io, const struct instar_resize_plan *
             return rc;
         }
     }
+    if (plan->prealloc_head_length > 0
+        && (prealloc == INSTAR_PREALLOC_FALLOC || prealloc == INSTAR_PREALLOC_FULL)) {
+        rc = io->ops->reserve(io, plan->prealloc_head_offset, plan->prealloc_head_length);
+        if (rc != INSTAR_OK) {
+            *prealloc_failed = true;
+            return rc;
+        }
+    }
     for (size_t i = 0; i < plan->npatches; i++) {
         const struct instar_patch *p = &plan->patches[i];
         uint64_t off = p->offset, end = p->offset + p->length;  /* checked by the invariants */
@@ -302,10 +311,33 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
             goto fail;
         }
     }
+    if (plan->prealloc_head_length > 0
+        && (prealloc == INSTAR_PREALLOC_FALLOC || prealloc == INSTAR_PREALLOC_FULL)) {
+        /* The old end's cluster: its guest bytes stay, holes under them
+         * are filled; past the old size it reads zeros, allocated (qemu
+         * moves it to a new preallocated cluster). */
+        uint64_t keep = plan->prealloc_head_keep < plan->prealloc_head_length
+                        ? plan->prealloc_head_keep : plan->prealloc_head_length;
+        rc = keep > 0 ? io->ops->allocate(io, plan->prealloc_head_offset, keep) : INSTAR_OK;
+        if (rc == INSTAR_OK && plan->prealloc_head_length > keep)
+            rc = io->ops->zero(io, plan->prealloc_head_offset + keep,
+                               plan->prealloc_head_length - keep);
+        if (rc != INSTAR_OK) {
+            what = prealloc == INSTAR_PREALLOC_FALLOC ? "Could not preallocate new data"
+                                                      : "Could not write zeros for preallocation";
+            goto fail;
+        }
+    }
     rc = io->ops->sync(io);
     if (rc != INSTAR_OK) {
         what = "Could not flush file to disk";
         goto fail;
+    }
+    /* Only once nothing can be rolled back any more: a rollback would
+     * bring back references to the punched clusters. */
+    if (plan->ndiscards > 0) {
+        instar_plan_discard(io, plan);
+        (void)io->ops->sync(io);
     }
     undo_free(u);
     free(u);
@@ -349,7 +381,17 @@ int instar_resize_file(const char *path, const struct instar_resize_args *args,
         else
             rc = instar_image_file_set_format(&f, a.format, diag);
     }
+    /* qemu opens the backing chain with the image, before anything else
+     * is checked, and keeps it open (and locked) throughout. */
+    struct instar_backing_chain chain;
+    memset(&chain, 0, sizeof chain);
     if (rc == INSTAR_OK)
+        rc = instar_backing_open(&chain, path, &f.fio.io, a.format, diag);
+    if (rc == INSTAR_OK) {
+        a.backing_known = chain.present;
+        a.backing_length = chain.length;
         rc = instar_image_resize(&f.fio.io, &a, diag);
+    }
+    instar_backing_close(&chain);
     return instar_image_file_close(&f, rc, diag);
 }

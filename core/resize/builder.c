@@ -136,6 +136,7 @@ int instar_builder_finish(struct instar_builder *b)
 {
     if (b->err != INSTAR_OK) {
         b->plan->npatches = 0;
+        b->plan->ndiscards = 0;
         if (b->err != INSTAR_E_NOT_STAGED)
             b->plan->nneeds = 0;
     }

@@ -27,6 +27,7 @@ struct grow {
     uint64_t n_tables, n_data;
     uint64_t n_cow;             /* of the new tables, copies of shared ones */
     uint64_t l2_start, data_start;
+    struct q2_zero z;           /* a grow over a longer backing file */
 };
 
 /* Does guest cluster G (in an existing L2 table) still need a data cluster? */
@@ -80,7 +81,8 @@ static bool shared(const struct q2 *q, uint64_t i)
 static int prealloc_count(struct q2 *q, struct grow *g)
 {
     int result = INSTAR_OK;
-    g->g0 = q->old_size >> q->cluster_bits;
+    /* Without preallocation only the entries that become zero change. */
+    g->g0 = g->prealloc ? q->old_size >> q->cluster_bits : g->z.first;
     g->g1 = instar_div_round_up_u64(q->new_size, q->cs);
     g->i0 = g->g0 >> q->l2_shift;
     g->i1 = (g->g1 - 1) >> q->l2_shift;
@@ -92,7 +94,8 @@ static int prealloc_count(struct q2 *q, struct grow *g)
     uint64_t stop = tail <= g->i1 ? tail - 1 : g->i1;
     if (tail <= g->i1) {
         g->n_tables += g->i1 - tail + 1;
-        g->n_data += g->g1 - (tail << q->l2_shift);
+        if (g->prealloc)
+            g->n_data += g->g1 - (tail << q->l2_shift);
     }
     for (uint64_t i = g->i0; i <= stop; i++) {
         uint64_t off;
@@ -101,10 +104,11 @@ static int prealloc_count(struct q2 *q, struct grow *g)
         if (rc != INSTAR_OK)
             return rc;
         if (off == 0) {
-            if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0)
+            if (g->prealloc && q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0)
                 return INSTAR_E_UNSUPPORTED_PREALLOC;
             g->n_tables++;
-            g->n_data += end_g(q, g, i) - first_g(q, g, i);
+            if (g->prealloc)
+                g->n_data += end_g(q, g, i) - first_g(q, g, i);
             continue;
         }
         l2 = q2_find_l2(q, i);
@@ -117,9 +121,15 @@ static int prealloc_count(struct q2 *q, struct grow *g)
             g->n_tables++;
             g->n_cow++;
         }
-        for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++)
-            g->n_data += needs_data(q, l2, x);
-        if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0
+        for (uint64_t x = first_g(q, g, i); x < end_g(q, g, i); x++) {
+            int zrc = q2_zero_check(q, &g->z, x,
+                                    l2 + (x & (q->l2_entries - 1)) * q->l2_esize);
+            if (zrc != INSTAR_OK)
+                return zrc;
+            if (g->prealloc)
+                g->n_data += needs_data(q, l2, x);
+        }
+        if (g->prealloc && q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0
             && backing_shows(q, l2, g->g0))
             return INSTAR_E_UNSUPPORTED_PREALLOC;
     }
@@ -207,20 +217,34 @@ static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool
             ordinal++;
         }
         uint64_t x0 = first_g(q, g, i), x1 = end_g(q, g, i);
+        bool zeroing = g->z.zero || g->z.zpart || g->z.alloc_all;
         if (off == 0) {
-            if (t)
+            if (t && !zeroing && g->prealloc)
                 put_l2_run(q, t, x0, x1, next);
-            next += x1 - x0;
+            else if (t)
+                for (uint64_t x = x0; x < x1; x++) {
+                    static const uint8_t fresh[16];
+                    (void)q2_zero_entry(q, &g->z, x, g->prealloc ? next + (x - x0) : 0, fresh,
+                                        t + (x & (q->l2_entries - 1)) * q->l2_esize);
+                }
+            if (g->prealloc)
+                next += x1 - x0;
             continue;
         }
         l2 = q2_find_l2(q, i);
         if (t)
             memcpy(t, l2, q->cs);
         for (uint64_t x = x0; x < x1; x++) {
-            if (!needs_data(q, l2, x))
+            uint64_t slot = x & (q->l2_entries - 1), host = 0;
+            uint8_t e[16];
+            if (g->prealloc && needs_data(q, l2, x))
+                host = next++;
+            if (host == 0 && !zeroing)
+                continue;
+            if (!q2_zero_entry(q, &g->z, x, host, l2 + slot * q->l2_esize, e))
                 continue;
             if (t) {
-                put_l2_entry(q, t, x, next);
+                memcpy(t + slot * q->l2_esize, e, q->l2_esize);
             } else if (existing && !shared(q, i)) {
                 if (copy == NULL) {
                     copy = instar_builder_alloc(&q->b, q->cs);
@@ -228,12 +252,11 @@ static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool
                         return q->b.err;
                     memcpy(copy, l2, q->cs);
                 }
-                put_l2_entry(q, copy, x, next);
+                memcpy(copy + slot * q->l2_esize, e, q->l2_esize);
                 if (lo == UINT64_MAX)
-                    lo = x & (q->l2_entries - 1);
-                hi = x & (q->l2_entries - 1);
+                    lo = slot;
+                hi = slot;
             }
-            next++;
         }
         if (copy)
             instar_builder_write(&q->b, off + lo * q->l2_esize, copy + lo * q->l2_esize,
@@ -287,7 +310,7 @@ static int emit_links(struct q2 *q, struct grow *gp)
 {
     struct grow g = *gp;
     int rc = INSTAR_OK;
-    if (g.n_data > 0)
+    if (g.n_data > 0 || g.z.zero || g.z.zpart || g.z.hfix)
         rc = prealloc_walk(q, gp, NULL, true);      /* links into existing tables */
     if (rc == INSTAR_OK && !g.l1_grows && g.n_tables > 0) {
         /* New tables hooked into the live L1: entries [lo, hi]. */
@@ -310,6 +333,28 @@ static int emit_links(struct q2 *q, struct grow *gp)
     return rc;
 }
 
+/* falloc/full: qemu's data range starts at the old end's cluster, which
+ * it moves to a new preallocated cluster even when it is allocated
+ * already (e.g. by a metadata preallocation, never written): its space is
+ * then reserved.  Here the cluster stays; the host reserves it in place. */
+static void prealloc_head(struct q2 *q)
+{
+    uint64_t h = q->old_size >> q->cluster_bits, host, keep = q->old_size & (q->cs - 1);
+    const uint8_t *l2 = q2_find_l2(q, h >> q->l2_shift);
+    uint64_t e, end = q->b.plan->total_file_size;
+    if ((q->o->req.prealloc != INSTAR_PREALLOC_FALLOC && q->o->req.prealloc != INSTAR_PREALLOC_FULL)
+        || keep == 0 || l2 == NULL)
+        return;
+    e = instar_be64(l2 + (h & (q->l2_entries - 1)) * q->l2_esize);
+    /* Compressed or shared clusters are not written in place. */
+    if ((e & Q2_OFLAG_COMPRESSED) || !(e & Q2_OFLAG_COPIED)
+        || q2_entry_offset(q, e, &host) != INSTAR_OK || host == 0 || host >= end)
+        return;
+    q->b.plan->prealloc_head_offset = host;
+    q->b.plan->prealloc_head_length = end - host < q->cs ? end - host : q->cs;
+    q->b.plan->prealloc_head_keep = keep;
+}
+
 int q2_grow(struct q2 *q)
 {
     struct grow g;
@@ -325,13 +370,17 @@ int q2_grow(struct q2 *q)
     g.l1_grows = g.new_l1 > q->l1_size;
     g.prealloc = q->o->req.prealloc != INSTAR_PREALLOC_OFF;
     q2_protect(q, q->rt_offset >> q->cluster_bits, q->rt_clusters);
+    if ((rc = q2_zero_setup(q, &g.z)) != INSTAR_OK)
+        return rc;
 
-    if (!g.l1_grows && !g.prealloc && q->nbm == 0)
+    if (!g.l1_grows && !g.prealloc && !g.z.zero && q->nbm == 0) {
+        q2_zero_emit_head(q, &g.z);
         return q2_emit_header(q, false, 0, 0);      /* the L1 covers it already */
+    }
     if ((rc = q2_bitmaps_release(q)) != INSTAR_OK)
         return rc;
 
-    if (g.prealloc) {
+    if (g.prealloc || g.z.zero) {
         rc = prealloc_count(q, &g);
         if (rc == INSTAR_OK)
             rc = release_copied(q, &g);
@@ -412,6 +461,7 @@ int q2_grow(struct q2 *q)
             return q->b.err;
         instar_builder_write(&q->b, end - 1, z, 1);
     }
+    q2_zero_emit_head(q, &g.z);
     rc = q2_emit_new_clusters(q, l1_image, l1_image_len);
     if (rc == INSTAR_OK && !q->compact)
         rc = q2_emit_refblock_phase(q, false);
@@ -432,5 +482,7 @@ int q2_grow(struct q2 *q)
         q->b.plan->prealloc_offset = g.data_start << q->cluster_bits;
         q->b.plan->prealloc_length = g.n_data << q->cluster_bits;
     }
+    if (rc == INSTAR_OK)
+        prealloc_head(q);
     return rc;
 }

@@ -430,5 +430,8 @@ int q2_shrink(struct q2 *q)
                             (q->rbs[j].index - q->rbs[i].index + 1) * 8);
         i = j;
     }
-    return q2_emit_refblock_phase(q, true);
+    rc = q2_emit_refblock_phase(q, true);
+    if (rc == INSTAR_OK)
+        q2_collect_discards(q);
+    return rc;
 }

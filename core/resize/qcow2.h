@@ -229,6 +229,37 @@ void q2_fill_new_l2(struct q2 *q, uint64_t l1_index, uint8_t *out);
 int q2_compact_plan(struct q2 *q);
 void q2_fill_compact(struct q2 *q, const struct q2_run *run, uint8_t *buf);
 
+/* ---- a grow over a longer backing file (qcow2-zero.c) ---- */
+struct q2_zero {
+    bool zero;                  /* clusters [zc, end) become zero clusters */
+    bool alloc_all;             /* extended L2: new links allocate every subcluster */
+    uint64_t zc;                /* first cluster zeroed whole */
+    bool zpart;                 /* extended L2: cluster zc - 1 zeroed from subcluster zsc */
+    unsigned zsc;
+    uint64_t first;             /* first cluster whose entry may change */
+    uint64_t head_off, head_len;  /* host bytes to zero: the old end's cluster */
+    bool hfix;                  /* falloc/full, extended L2: cluster hx allocated */
+    uint64_t hx;                /* from subcluster hsc on */
+    unsigned hsc;
+};
+/* What the grow must do so the new range reads as zeros; refusals
+ * (compat 0.10, a head that needs the backing file's data) included. */
+int q2_zero_setup(struct q2 *q, struct q2_zero *z);
+/* The entry guest cluster X gets, from its old entry OLD (l2_esize bytes)
+ * and HOST (a new data cluster linked now, 0 if none), into OUT; false
+ * when nothing changes. */
+bool q2_zero_entry(const struct q2 *q, const struct q2_zero *z, uint64_t x, uint64_t host,
+                   const uint8_t *old, uint8_t *out);
+/* Refuse zeroing an entry that cannot be (a compressed cluster). */
+int q2_zero_check(const struct q2 *q, const struct q2_zero *z, uint64_t x, const uint8_t *old);
+/* Prepare: zero the host bytes of the old end's cluster past the old size. */
+void q2_zero_emit_head(struct q2 *q, const struct q2_zero *z);
+
+/* ---- released space (qcow2-discard.c) ---- */
+/* Name the clusters phase B released, inside the final file, as the
+ * plan's discard ranges. */
+void q2_collect_discards(struct q2 *q);
+
 /* ---- operations ---- */
 int q2_grow(struct q2 *q);
 int q2_shrink(struct q2 *q);

@@ -4,6 +4,12 @@
 ;;; side it runs on ("engine", "reference" or "both") and its arguments:
 ;;;   create         make the start image (each side with its own tool, or
 ;;;                  the reference alone in shared start mode)
+;;;   create-backing backing mode: the reference makes a qcow2 backing
+;;;                  image (base.qcow2, beside the images), writes its
+;;;                  patterns, and creates the start image over it; the
+;;;                  copy keeps the relative backing name
+;;;   usage          the bytes the file occupies (st_blocks), each side:
+;;;                  as usage:start before the first resize, and after all
 ;;;   write-pattern  qemu-io writes known bytes (always the reference tool)
 ;;;   copy           shared mode: the reference's start image becomes the
 ;;;                  engine side's start image (cp --sparse=always)
@@ -94,17 +100,20 @@ step checks the claim instead of trusting it)."
 runs CASE on both sides: create, patterns, the start mode's steps, each
 resize, then info, check, compare and (raw) length."
   (let* ((fmt (assoc-ref case "format"))
-         (shared? (equal? (assoc-ref case "start-mode") "shared"))
+         (backing (assoc-ref case "backing"))
+         (shared? (member (assoc-ref case "start-mode") '("shared" "backing")))
          ;; held: each side's image is held open by qemu-io while it is
          ;; resized; both tools must refuse and leave the file as it was.
          (held? (equal? (assoc-ref case "start-mode") "held"))
          (patterns (assoc-ref case "patterns"))
-         (create `(("step" . "create")
+         (create `(("step" . ,(if backing "create-backing" "create"))
+                   ("name" . "create")
                    ("side" . ,(if shared? "reference" "both"))
                    ("format" . ,fmt)
                    ("size" . ,(assoc-ref case "size"))
                    ("options" . ,(assoc-ref case "options"))
-                   ("prealloc" . ,(assoc-ref case "create-prealloc"))))
+                   ("prealloc" . ,(assoc-ref case "create-prealloc"))
+                   ,@(if backing `(("backing" . ,backing)) '())))
          (write `(("step" . "write-pattern")
                   ("side" . ,(if shared? "reference" "both"))
                   ("patterns" . ,patterns)))
@@ -117,6 +126,7 @@ resize, then info, check, compare and (raw) length."
               '()))
       ,@(if shared? '((("step" . "copy") ("side" . "engine"))) '())
       ,@(if held? '((("step" . "hold") ("side" . "both"))) '())
+      (("step" . "usage") ("name" . "usage:start") ("side" . "both"))
       ,@(map (lambda (r i)
                `(("step" . "resize")
                  ("name" . ,(if (zero? i) "resize" (format #f "resize-~d" (+ i 1))))
@@ -131,6 +141,7 @@ resize, then info, check, compare and (raw) length."
               (("step" . "held-unchanged") ("side" . "both")))
             '())
       ,@(tail-zero-step case)
+      (("step" . "usage") ("side" . "both"))
       (("step" . "info") ("side" . "both"))
       ,@(if (equal? fmt "raw") '() '((("step" . "check") ("side" . "both"))))
       ;; qemu-img compare walks every cluster: minutes past a few TiB
@@ -196,6 +207,33 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
                                       #:timeout timeout #:scratch dir)))
                 (record! name side r)
                 (unless (result-ok? r) (kill-side! side))))
+            (sides-of step)))
+          ("create-backing"
+           ;; The backing image, its patterns, then the start image over
+           ;; it (named relative: the engine side's copy finds it too).
+           (let* ((base (string-append dir "/base.qcow2"))
+                  (b (assoc-ref step "backing"))
+                  (qi (engine-program qemu-img))
+                  (r1 (run `(,qi "create" "-q" "-f" "qcow2" ,base ,(assoc-ref b "size"))))
+                  (r2 (and (result-ok? r1)
+                           (run `(,qemu-io "-f" "qcow2"
+                                           ,@(qemu-io-commands (assoc-ref b "patterns")) ,base))))
+                  (opts (append (or (assoc-ref step "options") '())
+                                (let ((p (assoc-ref step "prealloc")))
+                                  (if (and (string? p) (not (equal? p "off")))
+                                      `(("preallocation" . ,p)) '()))
+                                '(("backing_file" . "base.qcow2") ("backing_fmt" . "qcow2"))))
+                  (r (if (and r2 (result-ok? r2))
+                         (run `(,qi "create" "-q" "-f" "qcow2" "-o" ,(options->string opts)
+                                    ,(path "reference") ,(assoc-ref step "size")))
+                         (or r2 r1))))
+             (record! name "reference" r)
+             (unless (result-ok? r) (kill-side! "reference"))))
+          ("usage"
+           (for-each
+            (lambda (side)
+              (when (live? side)
+                (record! name side (* 512 (stat:blocks (stat (path side)))))))
             (sides-of step)))
           ("write-pattern"
            (for-each

@@ -410,6 +410,23 @@ missing; REPLAY, the finding's signature, is quoted in its comments."
          ("compare"
           (emit "echo '== compare'; \"$QEMU_IMG\" compare -f " fmt " -F " fmt
                 " \"$E\" \"$R\" || status=1"))
+         ("usage"
+          ;; The allocated bytes, for the eye (the tolerance is the oracle's).
+          (emit "echo \"== usage: $(($(stat -c %b \"$E\") * 512)) vs $(($(stat -c %b \"$R\") * 512)) bytes allocated\""))
+         ("create-backing"
+          (let ((b (assoc-ref step "backing")))
+            (emit "\"$QEMU_IMG\" create -q -f qcow2 \"$d/base.qcow2\" " (assoc-ref b "size"))
+            (emit "\"$QEMU_IO\" " (sh-argv `("-f" "qcow2" ,@(qemu-io-commands (assoc-ref b "patterns")))
+                                             vars)
+                  " \"$d/base.qcow2\" >/dev/null")
+            (emit "\"$QEMU_IMG\" create -q -f qcow2 -o "
+                  (sh-quote (options->string
+                             (append (or (assoc-ref step "options") '())
+                                     (let ((p (assoc-ref step "prealloc")))
+                                       (if (and (string? p) (not (equal? p "off")))
+                                           `(("preallocation" . ,p)) '()))
+                                     '(("backing_file" . "base.qcow2") ("backing_fmt" . "qcow2")))))
+                  " \"$R\" " (assoc-ref step "size"))))
          ("length"
           (emit "echo \"== length: $(stat -c %s \"$E\") vs $(stat -c %s \"$R\")\"")
           (emit "[ \"$(stat -c %s \"$E\")\" = \"$(stat -c %s \"$R\")\" ] || status=1"))))

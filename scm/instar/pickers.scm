@@ -35,6 +35,7 @@
             start-size-ladder
             resize-ops
             held-probability
+            backing-probability
             pick-resize-case
             pick-create-case
             pick-consistency-case
@@ -284,7 +285,7 @@ shrink cuts."
                     (iota n))))
     (list->vector (cons first more))))
 
-(define resize-ops '("resize" "resize-shared" "regrow" "resize-held"))
+(define resize-ops '("resize" "resize-shared" "regrow" "resize-held" "resize-backing"))
 
 (define held-probability
   ;; Among qcow2 `resize' cases when resize-held is one of the ops beside
@@ -292,17 +293,43 @@ shrink cuts."
   ;; processes and a byte comparison, and the behaviour is binary.
   1/20)
 
+(define backing-probability
+  ;; Among supported qcow2 `resize' and `resize-shared' cases when
+  ;; resize-backing is one of the ops beside others.
+  1/4)
+
+;; qemu-img compare reads through the backing image: keep it quick.
+(define backing-max (expt 2 36))
+
+(define (pick-backing rng start ends)
+  "The backing image of a backing-mode case: longer than the start size
+and every end (so a grow shows what lies under it), with patterns of its
+own: one at 0, one across the start size, one across the last end."
+  (let* ((top (apply max start ends))
+         (size (* 65536 (+ 1 (quotient (* 2 top) 65536))))
+         (pat (lambda (off)
+                (let ((off (* 512 (quotient (max 0 off) 512))))
+                  `(("offset" . ,off) ("length" . ,(min 131072 (- size off)))
+                    ("byte" . ,(+ 1 (rng-below rng 255))))))))
+    `(("size" . ,(number->string size))
+      ("patterns" . ,(list->vector (list (pat 0) (pat (- start 65536))
+                                         (pat (- (last ends) 65536))))))))
+
 (define* (pick-resize-case rng #:key (formats '("raw" "qcow2")) (ops resize-ops))
   "A resize case: OP is `resize' (each engine creates its own start
 image), `resize-shared' (qemu-img creates one start image that both
 resize), `regrow' (shrink, then grow back to the start size) or
 `resize-held' (start mode `held': each side's own image is held open
 read-write by qemu-io during the resize, which both tools must refuse,
-leaving the file byte-identical).  resize-held is drawn with
+leaving the file byte-identical) or `resize-backing' (start mode
+`backing': qemu-img creates the start image as an overlay over a longer
+qcow2 backing image, both with patterns, and both tools resize a copy;
+drawn with `backing-probability' among supported qcow2 cases, after
+held mode).  resize-held is drawn with
 `held-probability' among qcow2 resize cases (always when it is the only
 op); never for raw, whose qemu driver shares write access, so qemu-img
 resizes a raw image a read-write qemu-io holds."
-  (let* ((base-ops (delete "resize-held" ops))
+  (let* ((base-ops (delete "resize-backing" (delete "resize-held" ops)))
          ;; The same draw as before held mode existed: old seeds pick
          ;; the same cases.
          (op (if (null? base-ops) "resize" (list-ref base-ops (rng-below rng (length base-ops)))))
@@ -339,10 +366,14 @@ resizes a raw image a read-write qemu-io holds."
          ;; image refuses every resize whatever its family, so no family
          ;; is drawn (the cases are the ones held mode always drew).
          (held-only? (and (member "resize-held" ops) (null? base-ops)))
+         ;; resize-backing alone: every case it can take is a backing one.
+         (backing-only? (and (member "resize-backing" ops) (not (member "resize-held" ops))
+                             (null? base-ops)))
          ;; The family is drawn after the ordinary choices, so the
          ;; ordinary cases (most of them) are exactly the cases earlier
          ;; versions drew.
-         (kase (apply-family rng (if held-only? 'ordinary (choose rng resize-family-weights))
+         (kase (apply-family rng (if (or held-only? backing-only?) 'ordinary
+                                     (choose rng resize-family-weights))
                              `(("op" . ,op)
                                ("format" . ,format)
                                ("start-mode" . ,(if (string=? op "resize") "own" "shared"))
@@ -366,16 +397,47 @@ resizes a raw image a read-write qemu-io holds."
                      (equal? (cdr (classify-create "qcow2" (assoc-ref kase "options")
                                                    #:size (parse-qemu-size start-str)))
                              "ok")
-                     (or held-only? (rng-chance? rng held-probability)))))
+                     (or held-only? (rng-chance? rng held-probability))))
+         ;; Backing mode, drawn last too: a qcow2 case qemu-img can
+         ;; create, clean, whose every resize is supported, ending below
+         ;; the backing size limit.
+         (ends (case-end-bytes kase))
+         (backing? (and (not held?)
+                        (member "resize-backing" ops)
+                        (member (assoc-ref kase "op") '("resize" "resize-shared"))
+                        (equal? (assoc-ref kase "format") "qcow2")
+                        (equal? (assoc-ref kase "image-state") "clean")
+                        (equal? (cdr (classify-create "qcow2" (assoc-ref kase "options")
+                                                      #:size (parse-qemu-size start-str)))
+                                "ok")
+                        (every (lambda (r) (equal? (assoc-ref r "expect") "ok"))
+                               (vector->list (assoc-ref (label-case kase) "resizes")))
+                        (every (lambda (e) (< 0 e backing-max)) ends)
+                        (< 0 start backing-max)
+                        (or backing-only? (rng-chance? rng backing-probability)))))
     (label-case
-     (if held?
-         (map (lambda (kv)
-                (match (car kv)
-                  ("op" '("op" . "resize-held"))
-                  ("start-mode" '("start-mode" . "held"))
-                  (_ kv)))
-              kase)
-         kase))))
+     (cond
+      (held?
+       (map (lambda (kv)
+              (match (car kv)
+                ("op" '("op" . "resize-held"))
+                ("start-mode" '("start-mode" . "held"))
+                (_ kv)))
+            kase))
+      (backing?
+       (append
+        (map (lambda (kv)
+               (match (car kv)
+                 ("op" '("op" . "resize-backing"))
+                 ("start-mode" '("start-mode" . "backing"))
+                 ;; qemu-img creates an overlay with preallocation only
+                 ;; with extended L2; what is tested is the resize.
+                 ("create-prealloc" '("create-prealloc" . "off"))
+                 (_ kv)))
+             (filter (lambda (kv) (not (member (car kv) '("create-family" "create-expect"))))
+                     kase))
+        `(("backing" . ,(pick-backing rng start ends)))))
+      (else kase)))))
 
 (define (case-end-bytes case)
   "The size each resize of CASE asks for, in order."
@@ -408,6 +470,9 @@ resizes a raw image a read-write qemu-io holds."
 ;;;   shrink-without-flag   a smaller end without --shrink
 ;;;   unaligned             qcow2 (and vhdx) end not a multiple of 512
 ;;;   v2-snapshots          qcow2 compat 0.10 with internal snapshots
+;;;   v2-zero               backing start mode: a compat 0.10 grow (off or
+;;;                         metadata) over a longer backing image, whose new
+;;;                         clusters qemu cannot zero (last of all checks)
 ;;;   past-limit            beyond the format's limit (qcow2: 4 Mi L1
 ;;;                         entries, i.e. 2^22 * cluster^2 / 8 bytes; VHD
 ;;;                         2040 GiB; VHDX 64 TiB; VMDK 1 PiB)
@@ -429,7 +494,7 @@ resizes a raw image a read-write qemu-io holds."
 (define refusal-families
   '("bad-spec" "corrupt" "non-positive" "prealloc-not-growing" "shrink-without-flag"
     "unaligned" "v2-snapshots" "past-limit" "prealloc-unsupported" "dirty"
-    "bad-create-option"))
+    "bad-create-option" "v2-zero"))
 ;; (A case in the "held" start mode, where another process holds the
 ;; image, labels every resize "held": it must be refused.)
 
@@ -588,6 +653,20 @@ bytes (made with OPTIONS, in image STATE) with SPEC, SHRINK and PREALLOC
      ((member state '("snapshots" "bitmaps")) (cons state "ok"))
      (else '("supported" . "ok")))))
 
+(define (backing-v2-zero? case cur r)
+  "Whether resize R of a backing-mode CASE from CUR bytes is a compat 0.10
+grow qemu cannot zero: preallocation off or metadata, a backing image
+longer than CUR, an end past CUR's cluster."
+  (let* ((b (assoc-ref case "backing"))
+         (options (or (assoc-ref case "options") '()))
+         (cs (or (parse-size-string (or (assoc-ref options "cluster_size") "65536")) 65536))
+         (end (spec-end cur (assoc-ref r "spec")))
+         (p (assoc-ref r "prealloc")))
+    (and b (equal? (assoc-ref options "compat") "0.10")
+         (> (string->number (assoc-ref b "size")) cur)
+         (number? end) (> end (* cs (quotient (+ cur cs -1) cs)))
+         (member p '(#f null "off" "metadata")))))
+
 (define (label-case case)
   "CASE with every resize labelled (family, expect) and, when the engine
 creates its own start image, the create too."
@@ -618,6 +697,12 @@ creates its own start image, the create too."
                          '("held" . "refuse")
                          (classify-resize format cur (assoc-ref r "spec") (assoc-ref r "shrink")
                                           (assoc-ref r "prealloc") #:options options #:state state)))
+                 ;; Over a longer backing image a compat 0.10 grow cannot
+                 ;; zero its new clusters: qemu fails after every other
+                 ;; check ("Failed to zero out new clusters").
+                 (fe (if (and (equal? (cdr fe) "ok") (backing-v2-zero? case cur r))
+                         '("v2-zero" . "refuse")
+                         fe))
                  (end (spec-end cur (assoc-ref r "spec"))))
             (loop (if (string=? (cdr fe) "ok") end cur)
                   (cdr rs)

@@ -71,6 +71,9 @@
    (refusal-rule "prealloc-unsupported"
                  "A preallocation mode the format does not take (raw `metadata'; any mode on VHD, VHDX and VMDK resizes)."
                  "doc/formats.texi (raw); doc/fmt-vhd.texi, doc/fmt-vhdx.texi, doc/fmt-vmdk.texi")
+   (refusal-rule "v2-zero"
+                 "A compat 0.10 image has no zero flag: growing it over a longer backing file (preallocation off or metadata) would show the backing file's data, and qemu-img fails (`Failed to zero out new clusters: Operation not supported')."
+                 "doc/fmt-qcow2.texi (Backing files)")
    (refusal-rule "held"
                  "Another process holds the image open (qemu's image locks): a resize must be refused and the file left as it was."
                  "doc/differential.texi (Cases and chains)")

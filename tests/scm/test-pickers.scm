@@ -1,6 +1,6 @@
 ;;; test-pickers.scm -- (instar pickers): seeded, declarative, and every
 ;;; picked case within the documented constraints.
-(use-modules (srfi srfi-64) (srfi srfi-1) (instar pickers))
+(use-modules (srfi srfi-64) (srfi srfi-1) (instar pickers) (instar chain) (instar oracles))
 
 (define (cases n . keys)
   (map (lambda (i) (apply pick-resize-case (make-rng (iteration-seed 42 i)) keys)) (iota n)))
@@ -155,7 +155,9 @@
     (not (any (lambda (c) (equal? (assoc-ref c "start-mode") "held")) plain)))
   (test-assert "the draw shifts no other choice: old seeds pick the same cases"
     (and (= (length all-cases) (length plain))
-         (every (lambda (a b) (equal? (unheld a) b)) all-cases plain)))
+         (every (lambda (a b) (or (equal? (assoc-ref a "start-mode") "backing")
+                                  (equal? (unheld a) b)))
+                all-cases plain)))
   (test-assert "held cases: each side creates a clean image qemu accepts"
     (every (lambda (c) (and (equal? (assoc-ref c "create-expect") "ok")
                             (equal? (assoc-ref c "image-state") "clean")))
@@ -169,6 +171,67 @@
     (every (lambda (c) (equal? (equal? (assoc-ref c "start-mode") "held")
                                (equal? (assoc-ref c "format") "qcow2")))
            (cases 40 #:ops '("resize-held")))))
+
+(test-group "backing start mode"
+  (define plain (cases 400 #:ops '("resize" "resize-shared" "regrow" "resize-held")))
+  (define backing (filter (lambda (c) (equal? (assoc-ref c "start-mode") "backing")) all-cases))
+  (define (bsize c) (string->number (assoc-ref (assoc-ref c "backing") "size")))
+  (test-assert "drawn among the default ops, not for most cases"
+    (and (pair? backing) (< (* 5 (length backing)) (length all-cases))))
+  (test-assert "only qcow2, only as op resize-backing"
+    (every (lambda (c) (and (equal? (assoc-ref c "format") "qcow2")
+                            (equal? (assoc-ref c "op") "resize-backing")))
+           backing))
+  (test-assert "never without resize-backing among the ops"
+    (not (any (lambda (c) (equal? (assoc-ref c "start-mode") "backing")) plain)))
+  (test-assert "the draw shifts no other choice"
+    (every (lambda (a b) (or (equal? (assoc-ref a "start-mode") "backing") (equal? a b)))
+           all-cases plain))
+  (test-assert "the backing image is longer than the start and every end"
+    (every (lambda (c) (every (lambda (e) (< e (bsize c)))
+                              (cons (parse-size-string (assoc-ref c "size"))
+                                    (case-end-bytes c))))
+           backing))
+  (test-assert "the start image is created without preallocation"
+    (every (lambda (c) (equal? (assoc-ref c "create-prealloc") "off")) backing))
+  (test-assert "its patterns lie inside it"
+    (every (lambda (c) (every (lambda (p) (<= (+ (assoc-ref p "offset") (assoc-ref p "length"))
+                                              (bsize c)))
+                              (vector->list (assoc-ref (assoc-ref c "backing") "patterns"))))
+           backing))
+  (test-assert "every resize supported, or v2-zero to be refused"
+    (every (lambda (c) (every (lambda (r) (or (equal? (assoc-ref r "expect") "ok")
+                                              (equal? (assoc-ref r "family") "v2-zero")))
+                              (vector->list (assoc-ref c "resizes"))))
+           backing))
+  (test-assert "resize-backing alone: backing cases wherever they can be"
+    (let ((cs (cases 40 #:formats '("qcow2") #:ops '("resize-backing"))))
+      (< 20 (count (lambda (c) (equal? (assoc-ref c "start-mode") "backing")) cs))))
+  (test-equal "compat 0.10 grow over it: family v2-zero"
+    '("v2-zero" . "refuse")
+    (let* ((c (label-case `(("op" . "resize-backing") ("format" . "qcow2")
+                            ("start-mode" . "backing") ("size" . "1M")
+                            ("options" . (("compat" . "0.10")))
+                            ("patterns" . #()) ("image-state" . "clean")
+                            ("resizes" . #((("spec" . "4M") ("shrink" . #f) ("prealloc" . null))))
+                            ("backing" . (("size" . "8388608") ("patterns" . #()))))))
+           (r (vector-ref (assoc-ref c "resizes") 0)))
+      (cons (assoc-ref r "family") (assoc-ref r "expect"))))
+  (test-assert "its chain creates the backing image first and measures usage"
+    (let ((chain (case->chain (car backing))))
+      (and (equal? (assoc-ref (car chain) "step") "create-backing")
+           (equal? (assoc-ref (car chain) "side") "reference")
+           (any (lambda (s) (equal? (assoc-ref s "step") "copy")) chain)
+           (= 2 (count (lambda (s) (equal? (assoc-ref s "step") "usage")) chain))))))
+
+(test-group "usage tolerance"
+  (call-with-values (lambda () (usage-tolerance 65536 0 (* 16 1024 1024)))
+    (lambda (above below)
+      (test-equal "above: four clusters and a sixteenth" (+ (* 4 65536) (* 1024 1024)) above)
+      (test-equal "below: eight clusters and a quarter" (+ (* 8 65536) (* 4 1024 1024)) below)))
+  (test-assert "33 MiB where qemu keeps 1.2 MiB is outside it"
+    (call-with-values (lambda () (usage-tolerance 65536 (* 33 1024 1024) 1257472))
+      (lambda (above below) (> (* 33 1024 1024) (+ 1257472 above))))))
 
 (test-group "create and consistency cases"
   (let ((cs (map (lambda (i) (pick-create-case (make-rng i))) (iota 200))))

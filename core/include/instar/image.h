@@ -49,6 +49,11 @@ struct instar_resize_args {
     struct instar_size_spec size;
     bool allow_shrink;
     enum instar_prealloc prealloc;
+    /* The backing file's virtual size, when the caller has opened the
+     * backing chain (instar_resize_file does): a qcow2 grow over a longer
+     * backing file makes the new range read as zeros, as qemu's does. */
+    bool backing_known;
+    uint64_t backing_length;
 };
 
 /* The outcome of planning against a live image. */

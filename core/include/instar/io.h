@@ -40,6 +40,10 @@ struct instar_io_ops {
     /* Give back what reserve took past LENGTH, the file's length, and
      * leave the length at LENGTH (best effort: it is only space). */
     int (*unreserve)(struct instar_io *io, uint64_t length);
+    /* Give back the space of [OFF, OFF+LEN) without changing the length
+     * (a hole: reads as zeros).  Optional (NULL: not supported); fails
+     * with sys_errno EOPNOTSUPP where the file system cannot. */
+    int (*discard)(struct instar_io *io, uint64_t off, uint64_t len);
     int (*sync)(struct instar_io *io);
 };
 

@@ -14,6 +14,8 @@ extern "C" {
 #endif
 
 #define INSTAR_MAX_RESIZE_PATCHES 128
+/* How many released file ranges a plan names for the host to give back. */
+#define INSTAR_MAX_DISCARDS 512
 /* How many missing tables a planner reports in one INSTAR_E_NOT_STAGED answer. */
 #define INSTAR_MAX_NEEDS 64
 
@@ -71,8 +73,24 @@ struct instar_resize_plan {
      * (file offsets; length 0 when nothing is to be preallocated). */
     uint64_t prealloc_offset;
     uint64_t prealloc_length;
+    /* An existing cluster the preallocation covers too (qcow2: the old
+     * end's cluster, allocated but perhaps never written): its first
+     * PREALLOC_HEAD_KEEP bytes are guest data and are only allocated, the
+     * rest is preallocated as zeros (length 0: none). */
+    uint64_t prealloc_head_offset;
+    uint64_t prealloc_head_length;
+    uint64_t prealloc_head_keep;
     size_t npatches;
     struct instar_patch patches[INSTAR_MAX_RESIZE_PATCHES];
+    /* File ranges of clusters the plan released (refcount now 0): after
+     * every patch the host gives their space back (punches holes), best
+     * effort, as qemu discards them.  Never written, so a crash at any
+     * point leaves at most unused space allocated. */
+    size_t ndiscards;
+    struct instar_range {
+        uint64_t offset;
+        uint64_t length;
+    } discards[INSTAR_MAX_DISCARDS];
     /* Filled when a planner answers INSTAR_E_NOT_STAGED. */
     size_t nneeds;
     struct instar_need needs[INSTAR_MAX_NEEDS];

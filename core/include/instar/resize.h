@@ -69,6 +69,9 @@ struct instar_qcow2_resize_opts {
     uint32_t nb_snapshots;
     uint64_t snapshots_offset;
     bool has_bitmaps;               /* bitmaps header extension present */
+    /* A grow must make the new range read as zeros: the backing file is
+     * longer than the old size (qemu's BDRV_REQ_ZERO_WRITE). */
+    bool zero_grow;
     /* Existing state. */
     struct instar_slice header;     /* cluster 0 (at least header_length bytes) */
     struct instar_slice l1;         /* l1_size * 8 bytes */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* backing.h -- a qcow2 image's backing chain, opened read-only under
+ * qemu's locks for the length of a resize (internal to the core). */
+#ifndef INSTAR_IMAGE_BACKING_H
+#define INSTAR_IMAGE_BACKING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "instar/image.h"
+#include "instar/lock.h"
+
+/* qemu has no depth limit; this one only bounds the memory a chain of
+ * distinct files can take. */
+#define INSTAR_BACKING_MAX_DEPTH 64
+
+struct instar_backing_chain {
+    size_t n;                   /* files open, the immediate backing file first */
+    struct instar_image_file files[INSTAR_BACKING_MAX_DEPTH];
+    char *paths[INSTAR_BACKING_MAX_DEPTH];
+    bool present;               /* the image names a backing file */
+    uint64_t length;            /* its virtual size (qemu's bdrv_getlength) */
+};
+
+/* Open the backing chain of the image at PATH (open as IO, format FMT) as
+ * qemu-img does before a resize: each backing file named relative to the
+ * directory of the image naming it, its format from the header's backing
+ * format extension or probed, read-only, with qemu's read locks (shared
+ * "write"/"resize" refused for formats with metadata).  Only qcow2 images
+ * have backing files here.  A file that cannot be opened, a format that
+ * cannot be read and a chain that loops are refused with qemu's wording
+ * ("Could not open backing file: ...").  Close with instar_backing_close,
+ * also on error. */
+int instar_backing_open(struct instar_backing_chain *c, const char *path,
+                        struct instar_io *io, enum instar_format fmt,
+                        struct instar_diag *diag);
+void instar_backing_close(struct instar_backing_chain *c);
+
+#endif
