@@ -17,7 +17,7 @@
     (instar process) (instar pickers) (instar engine) (instar holder)
     (instar chain) (instar oracles) (instar whitelist) (instar findings)
     (instar store) (instar reduce) (instar report) (instar preflight)
-    (instar fingerprint)
+    (instar fingerprint) (instar campaign)
     (instar run)))
 
 (let ((self (current-module)))

@@ -1,0 +1,23 @@
+## scm/campaign.mk -- (instar campaign): a recipe's shards run on Slurm or
+## over ssh with GNU parallel, then merged; the tests that start those
+## engines (make check-scale, which .ci/run calls).
+
+SCALE_SH_TESTS = tests/campaign-slurm.sh tests/campaign-parallel.sh
+EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh
+
+if HAVE_GUILE
+INSTAR_SCM_MODULES += scm/instar/campaign.scm
+scm/instar/campaign.go: scm/instar/process.go scm/instar/findings.go scm/instar/store.go
+scm/instar/cli.go: scm/instar/campaign.go
+
+$(SCALE_SH_TESTS:.sh=.log): $(instarobject_DATA) scm/instar.go instar-fuzz
+
+# Daemons started by the tests themselves (munged, slurmctld, slurmd;
+# sshd), a minute or two: not part of `make check'.
+check-scale:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SCALE_SH_TESTS)'
+else
+check-scale:
+	@echo "check-scale: needs the Guile layer (configure without --disable-guile)" >&2; exit 1
+endif
+.PHONY: check-scale
