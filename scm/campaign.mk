@@ -3,7 +3,7 @@
 ## engines (make check-scale, which .ci/run calls).
 
 SCALE_SH_TESTS = tests/campaign-slurm.sh tests/campaign-parallel.sh
-EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh
+EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh tests/campaign-compare.py
 
 if HAVE_GUILE
 INSTAR_SCM_MODULES += scm/instar/campaign.scm
