@@ -2,7 +2,7 @@
 ## over ssh with GNU parallel, then merged; the tests that start those
 ## engines (make check-scale, which .ci/run calls).
 
-SCALE_SH_TESTS = tests/campaign-slurm.sh tests/campaign-parallel.sh
+SCALE_SH_TESTS = tests/campaign-slurm.sh tests/campaign-parallel.sh tests/cflite-build.sh
 EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh tests/campaign-compare.py
 
 if HAVE_GUILE
