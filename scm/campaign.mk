@@ -4,13 +4,17 @@
 
 SCALE_SH_TESTS = tests/campaign-slurm.sh tests/campaign-parallel.sh tests/cflite-build.sh
 EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh tests/campaign-compare.py
+# Without an engine: part of `make check'.
+CAMPAIGN_SH_TESTS = tests/campaign-local.sh
+EXTRA_DIST += $(CAMPAIGN_SH_TESTS)
 
 if HAVE_GUILE
 INSTAR_SCM_MODULES += scm/instar/campaign.scm
 scm/instar/campaign.go: scm/instar/process.go scm/instar/findings.go scm/instar/store.go
 scm/instar/cli.go: scm/instar/campaign.go
 
-$(SCALE_SH_TESTS:.sh=.log): $(instarobject_DATA) scm/instar.go instar-fuzz
+TESTS += $(CAMPAIGN_SH_TESTS)
+$(SCALE_SH_TESTS:.sh=.log) $(CAMPAIGN_SH_TESTS:.sh=.log): $(instarobject_DATA) scm/instar.go instar-fuzz
 
 # Daemons started by the tests themselves (munged, slurmctld, slurmd;
 # sshd), a minute or two: not part of `make check'.

@@ -442,8 +442,10 @@ usage: instar-fuzz campaign slurm --shards N --seed S [--iterations M]
        instar-fuzz campaign parallel --sshloginfile FILE --shards N --seed S
                  [--iterations M] [--ssh CMD] [--program PATH]
                  [--transferfile FILE] [--workdir W] --out DIR RECIPE [OPTIONS]
-       instar-fuzz campaign merge DIR
+       instar-fuzz campaign init --shards N --seed S [--iterations M]
+                 --out DIR RECIPE [OPTIONS]
        instar-fuzz campaign run-shard DIR K
+       instar-fuzz campaign merge DIR
 
 RECIPE's iterations 0..M-1 (default 200) of seed S run as N shards
 (--shard K/N) into DIR/shards/K; the shard stores are merged into
@@ -461,7 +463,10 @@ go to every shard (not --seed, --iterations, --shard, --out, --replay,
             to each host and run as instar-fuzz there.
   merge     merge the shards present (idempotent); exit 0 no finding, 1
             findings, 3 a shard incomplete.
-  run-shard shard K of the campaign in DIR (what the Slurm tasks run).
+  init      only record the campaign in DIR (for another engine: each
+            task runs `run-shard DIR K', then one runs `merge DIR').
+  run-shard shard K of the campaign in DIR (what the Slurm tasks run);
+            exit 0 at once when the shard is complete already.
 ")
 
 (define (self-program)
@@ -621,8 +626,26 @@ recipe's."
             (n (string->number k)))
        (unless (and n (exact-integer? n) (<= 1 n (campaign-shards c)))
          (usage-error "campaign run-shard: K must be 1..~a, not ~a" (campaign-shards c) k))
+       ;; A task run again (a requeue, a resubmitted Job) does not redo
+       ;; a complete shard.
+       (when (shard-complete? c n)
+         (format #t "campaign ~a: shard ~a/~a is complete already~%" (campaign-dir c) n
+                 (campaign-shards c))
+         (exit 0))
        (cmd-run (shard-run-arguments c n))))
-    (_ (usage-error "campaign: slurm, parallel, merge or run-shard (see 'campaign --help')"))))
+    (("init" . rest)
+     (call-with-values
+         (lambda () (parse-campaign-args rest '("shards" "seed" "iterations" "out") '()))
+       (lambda (flags recipe recipe-args)
+         (let ((c (campaign-from-flags flags recipe recipe-args)))
+           (open-or-refuse c)
+           (format #t "campaign ~a: ~a, seed ~a, ~a iterations in ~a shards; incomplete: ~a~%"
+                   (campaign-dir c) (campaign-recipe c) (campaign-seed c)
+                   (campaign-iterations c) (campaign-shards c)
+                   (let ((todo (incomplete-shards c)))
+                     (if (null? todo) "none" (string-join (map number->string todo) ","))))
+           (exit 0)))))
+    (_ (usage-error "campaign: slurm, parallel, init, run-shard or merge (see 'campaign --help')"))))
 
 ;;; Entry point.
 
