@@ -4,6 +4,9 @@
 
 SCALE_SH_TESTS = tests/campaign-slurm.sh tests/campaign-parallel.sh tests/cflite-build.sh
 EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh tests/campaign-compare.py
+EXTRA_DIST += contrib/kubernetes/instar-fuzz-campaign.yaml \
+	.clusterfuzzlite/Dockerfile .clusterfuzzlite/build.sh .clusterfuzzlite/project.yaml \
+	.github/workflows/cflite_pr.yml .github/workflows/cflite_batch.yml
 # Without an engine: part of `make check'.
 CAMPAIGN_SH_TESTS = tests/campaign-local.sh
 EXTRA_DIST += $(CAMPAIGN_SH_TESTS)
