@@ -3,7 +3,8 @@
 ## engines (make check-scale, which .ci/run calls).
 
 SCALE_SH_TESTS = tests/campaign-slurm.sh tests/campaign-parallel.sh tests/cflite-build.sh
-EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh tests/campaign-compare.py
+EXTRA_DIST += $(SCALE_SH_TESTS) tests/campaign-lib.sh tests/campaign-compare.py \
+	tests/slurm-cluster.sh
 EXTRA_DIST += contrib/kubernetes/instar-fuzz-campaign.yaml \
 	.clusterfuzzlite/Dockerfile .clusterfuzzlite/build.sh .clusterfuzzlite/project.yaml \
 	.github/workflows/cflite_pr.yml .github/workflows/cflite_batch.yml

@@ -17,6 +17,8 @@ ITERATIONS=16
 RECIPE_OPTS="--instar $WRONG --formats raw --reduce-time 1 --tmpdir $TMPD"
 
 fz() { "$abs_top_builddir/pre-inst-env" instar-fuzz "$@"; }
+# free_port, wait_for, slurm_start, slurm_stop
+. "$abs_top_srcdir/tests/slurm-cluster.sh"
 
 # local_run OUT: the reference, one process, one job.
 local_run() {
@@ -33,22 +35,10 @@ compare() {
     return $st
 }
 
-# free_port: a TCP port nothing listens on at 127.0.0.1 now.
-free_port() {
-    "$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # sha FILE...: content hashes, to see files left alone.
 sha() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds; 1 on timeout.
-wait_for() {
-    n=$(( $1 * 5 )); shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1)); [ $n -gt 0 ] || return 1
-        sleep 0.2
-    done
-}
 
 # Checks shared by both engines, after a first campaign into $1 (DIR)
 # and the local run into $2.

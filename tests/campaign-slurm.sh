@@ -7,89 +7,19 @@
 # Then resume (only an incomplete shard runs again) and a refusal (another
 # campaign in the same directory).  The daemons are stopped by pid.
 . "$abs_top_srcdir/tests/campaign-lib.sh"
-for t in munged mungekey slurmctld slurmd sbatch squeue sinfo scancel; do
+for t in $slurm_tools; do
     require "$(command -v $t)" "$t (Debian: slurm-wlm, munge)"
 done
 
-# munged wants its socket's directory (and the parents) searchable by
-# all, its key private.
 S="$TMPD/slurm"
-mkdir -p "$S/munge" "$S/key" "$S/state" "$S/spool" "$S/log"
-chmod 711 "$TMPD" "$S" "$S/munge"
-chmod 700 "$S/key"
 pids=
-stop_daemons() {
-    [ -n "$pids" ] || return 0
-    scancel --quiet -u "$(id -un)" >/dev/null 2>&1
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
-        kill -9 "$p" 2>/dev/null
-    done
-    pids=
-}
-trap 'stop_daemons; rm -rf "$TMPD"' EXIT
+trap 'slurm_stop; rm -rf "$TMPD"' EXIT
 trap 'exit 1' INT TERM HUP
-
-mungekey -c -b 1024 -k "$S/key/munge.key" || { echo "Bail out! mungekey failed"; exit 99; }
-munged -F --socket="$S/munge/socket" --key-file="$S/key/munge.key" \
-    --pid-file="$S/munge/munged.pid" --log-file="$S/log/munged.log" \
-    --seed-file="$S/key/munged.seed" >"$S/log/munged.out" 2>&1 &
-munged_pid=$!
-pids="$munged_pid"
-wait_for 20 test -S "$S/munge/socket"
-ok $? "munged (pid $munged_pid) listens on a private socket"
-
-host=$(hostname)
-cat >"$S/slurm.conf" <<CONF
-# A one-node cluster for this test only: loopback, private files.
-ClusterName=instartest
-SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
-AuthType=auth/munge
-AuthInfo=socket=$S/munge/socket
-CredType=cred/munge
-SlurmUser=$(id -un)
-SlurmdUser=root
-StateSaveLocation=$S/state
-SlurmdSpoolDir=$S/spool
-SlurmctldPidFile=$S/slurmctld.pid
-SlurmdPidFile=$S/slurmd.pid
-SlurmctldLogFile=$S/log/slurmctld.log
-SlurmdLogFile=$S/log/slurmd.log
-# No cgroups needed: processes tracked by their parent, no task binding,
-# no accounting.
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-MpiDefault=none
-SchedulerType=sched/builtin
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-SlurmdParameters=config_overrides
-ReturnToService=2
-MailProg=/bin/true
-NodeName=$host NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
-PartitionName=instartest Nodes=$host Default=YES MaxTime=INFINITE State=UP
-CONF
-SLURM_CONF="$S/slurm.conf"
-export SLURM_CONF
-
-slurmctld -D -f "$SLURM_CONF" >"$S/log/slurmctld.out" 2>&1 &
-ctld_pid=$!
-pids="$pids $ctld_pid"
-slurmd -D -f "$SLURM_CONF" -N "$host" >"$S/log/slurmd.out" 2>&1 &
-d_pid=$!
-pids="$pids $d_pid"
-node_idle() { [ "$(sinfo -h -o %t 2>/dev/null)" = idle ]; }
-wait_for 60 node_idle; st=$?
+slurm_start "$S"; st=$?
+ok $([ -n "$munged_pid" ] && [ -S "$S/munge/socket" ]; echo $?) "munged (pid $munged_pid) listens on a private socket"
 ok $st "slurmctld (pid $ctld_pid) and slurmd (pid $d_pid): the node is idle"
 if [ $st -ne 0 ]; then
-    diag "$(tail -5 "$S/log/slurmctld.log" "$S/log/slurmd.log" 2>&1)"
+    diag "$(tail -5 "$S"/log/* 2>&1)"
     echo "Bail out! Slurm did not start"
     exit 1
 fi
@@ -142,7 +72,7 @@ ok $([ $? -eq 0 ] && [ $rc -eq 2 ] && [ "$(sha "$D/campaign.json" "$D/merged/sum
 
 # Stop the daemons (by pid) and see nothing of them left.
 started="$pids"
-stop_daemons
+slurm_stop
 left=
 for p in $started; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
 ok $([ -z "$left" ]; echo $?) "munged, slurmctld, slurmd stopped${left:+ (left:$left)}"
