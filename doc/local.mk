@@ -11,6 +11,7 @@ doc_instar_fuzz_TEXINFOS = \
 	doc/scheme.texi \
 	doc/coverage-fuzzing.texi \
 	doc/differential.texi \
+	doc/campaigns.texi \
 	doc/strength.texi
 
 dist_man_MANS += doc/instar-img.1
