@@ -10,15 +10,17 @@ EXTRA_DIST += contrib/kubernetes/instar-fuzz-campaign.yaml \
 	.github/workflows/cflite_pr.yml .github/workflows/cflite_batch.yml
 # Without an engine: part of `make check'.
 CAMPAIGN_SH_TESTS = tests/campaign-local.sh
-EXTRA_DIST += $(CAMPAIGN_SH_TESTS)
+CAMPAIGN_SCM_TESTS = tests/scm/test-campaign.scm
+EXTRA_DIST += $(CAMPAIGN_SH_TESTS) $(CAMPAIGN_SCM_TESTS)
 
 if HAVE_GUILE
 INSTAR_SCM_MODULES += scm/instar/campaign.scm
 scm/instar/campaign.go: scm/instar/process.go scm/instar/findings.go scm/instar/store.go
 scm/instar/cli.go: scm/instar/campaign.go
 
-TESTS += $(CAMPAIGN_SH_TESTS)
-$(SCALE_SH_TESTS:.sh=.log) $(CAMPAIGN_SH_TESTS:.sh=.log): $(instarobject_DATA) scm/instar.go instar-fuzz
+TESTS += $(CAMPAIGN_SH_TESTS) $(CAMPAIGN_SCM_TESTS)
+$(SCALE_SH_TESTS:.sh=.log) $(CAMPAIGN_SH_TESTS:.sh=.log) $(CAMPAIGN_SCM_TESTS:.scm=.log): \
+	$(instarobject_DATA) scm/instar.go instar-fuzz
 
 # Daemons started by the tests themselves (munged, slurmctld, slurmd;
 # sshd), a minute or two: not part of `make check'.
