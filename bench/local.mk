@@ -39,5 +39,14 @@ bench-mutants:
 	else echo '{"bench": "mutation-score", "skipped": "no $(PYTHON3)"}'; fi
 bench: bench-mutants
 .PHONY: mutants bench-mutants
+
+# Campaigns at scale: a 4-shard Slurm campaign against --jobs 1, and the
+# merge of 10,000 findings from 8 stores (skips Slurm when not installed).
+bench-campaign: all
+	@srcdir='$(abs_top_srcdir)' builddir='$(abs_top_builddir)' PYTHON3='$(PYTHON3)' \
+	QEMU_IMG='$(QEMU_IMG)' QEMU_IO='$(QEMU_IO)' $(SHELL) $(srcdir)/bench/campaign-bench.sh
+bench: bench-campaign
+.PHONY: bench-campaign
+EXTRA_DIST += bench/campaign-bench.sh bench/synthetic-stores.py
 EXTRA_DIST += bench/mutants.py bench/mutants-equivalent.txt
 DISTCLEANFILES += mutants.json

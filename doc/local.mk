@@ -13,6 +13,7 @@ doc_instar_fuzz_TEXINFOS = \
 	doc/differential.texi \
 	doc/watching.texi \
 	doc/writing-recipes.texi \
+	doc/campaigns.texi \
 	doc/strength.texi
 
 dist_man_MANS += doc/instar-img.1

@@ -18,7 +18,7 @@
     (instar process) (instar pickers) (instar engine) (instar holder)
     (instar chain) (instar oracles) (instar whitelist) (instar findings)
     (instar store) (instar reduce) (instar report) (instar preflight)
-    (instar fingerprint)
+    (instar fingerprint) (instar campaign)
     (instar run) (instar status) (instar plot) (instar html-report)))
 
 (let ((self (current-module)))

@@ -38,6 +38,7 @@ INSTAR_SCM_MODULES = \
 	scm/instar/status.scm \
 	scm/instar/plot.scm \
 	scm/instar/html-report.scm \
+	scm/instar/campaign.scm \
 	scm/instar/run.scm \
 	scm/instar/cli.scm
 

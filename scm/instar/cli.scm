@@ -9,6 +9,7 @@
 ;;;   instar-fuzz fuzz TARGET [--time S] [--jobs N] [--out DIR] [--instar BIN]
 ;;;   instar-fuzz status [--json] OUT...
 ;;;   instar-fuzz report OUT... --html FILE
+;;;   instar-fuzz campaign slurm|parallel|merge|run-shard ...  (see campaign-help)
 ;;;   instar-fuzz recipes | repl [ARGS] | --version | --help
 ;;;
 ;;; Exit status: 0 no failing finding, 1 a finding fails (new, seen again
@@ -32,6 +33,7 @@
   #:use-module (instar store)
   #:use-module (instar status)
   #:use-module (instar html-report)
+  #:use-module (instar campaign)
   #:export (instar-fuzz-main
             recipe-path
             find-recipe
@@ -85,6 +87,11 @@ usage: instar-fuzz COMMAND [ARGS...]
                              exec/s, coverage, corpus, crashes)
   report OUT... --html FILE  one static HTML page with plots of the same
                              (drawn by gnuplot) and the findings table
+  campaign slurm|parallel ... RECIPE [OPTIONS]
+                             run a recipe as N shards on Slurm or over
+                             ssh with GNU parallel, then merge them
+                             (`campaign --help')
+  campaign merge DIR         merge a campaign's shards (again)
   repl [ARGS]                instar-fuzz-repl
   --version, --help
 
@@ -473,6 +480,218 @@ input file as their argument."
                 ((instar-report-error) (env-error "report: ~a" (car a)))
                 ((system-error) (env-error "report: ~a" (exception-text key a)))
                 (else (apply throw key a))))))))))
+;;; campaign (the work is in (instar campaign))
+
+(define campaign-help "\
+usage: instar-fuzz campaign slurm --shards N --seed S [--iterations M]
+                 [--partition P] [--wait] --out DIR RECIPE [OPTIONS]
+       instar-fuzz campaign parallel --sshloginfile FILE --shards N --seed S
+                 [--iterations M] [--ssh CMD] [--program PATH]
+                 [--transferfile FILE] [--workdir W] --out DIR RECIPE [OPTIONS]
+       instar-fuzz campaign init --shards N --seed S [--iterations M]
+                 --out DIR RECIPE [OPTIONS]
+       instar-fuzz campaign run-shard DIR K
+       instar-fuzz campaign merge DIR
+
+RECIPE's iterations 0..M-1 (default 200) of seed S run as N shards
+(--shard K/N) into DIR/shards/K; the shard stores are merged into
+DIR/merged (findings, stats.jsonl, summary.json).  OPTIONS after RECIPE
+go to every shard (not --seed, --iterations, --shard, --out, --replay,
+--junit).  Submitting again resumes: complete shards do not run again.
+
+  slurm     a job array (--array of the incomplete shards) and a merge job
+            (--dependency=afterany); DIR must be on a filesystem the nodes
+            share.  --wait: return when the merge job has ended.
+  parallel  GNU parallel runs the shards on the hosts of the sshloginfile
+            (--ssh: its ssh command), --return brings them back, then the
+            merge runs here.  --program: instar-fuzz on the hosts (default
+            instar-fuzz in their PATH); --transferfile: an executable sent
+            to each host and run as instar-fuzz there.
+  merge     merge the shards present (idempotent); exit 0 no finding, 1
+            findings, 3 a shard incomplete.
+  init      only record the campaign in DIR (for another engine: each
+            task runs `run-shard DIR K', then one runs `merge DIR').
+  run-shard shard K of the campaign in DIR (what the Slurm tasks run);
+            exit 0 at once when the shard is complete already.
+")
+
+(define (self-program)
+  "The absolute file name of this instar-fuzz launcher (INSTAR_FUZZ, set
+by the launcher, else instar-fuzz in PATH)."
+  (let ((p (or (getenv "INSTAR_FUZZ") "instar-fuzz")))
+    (cond ((string-prefix? "/" p) p)
+          ((string-index p #\/) (string-append (getcwd) "/" p))
+          (else (or (search-path (parse-path (or (getenv "PATH") "")) p)
+                    (env-error "campaign: instar-fuzz is not in PATH"))))))
+
+(define (parse-campaign-args args valued switches)
+  "(values FLAGS RECIPE RECIPE-ARGS): the campaign's flags up to the
+first argument that is not one (the recipe), everything after it the
+recipe's."
+  (let loop ((args args) (flags '()))
+    (match args
+      (() (values (reverse flags) #f '()))
+      (((? (lambda (a) (string-prefix? "--" a)) a) . rest)
+       (let* ((eq (string-index a #\=))
+              (name (substring a 2 (or eq (string-length a)))))
+         (cond
+          ((member name switches) (loop rest (acons name #t flags)))
+          ((not (member name valued)) (usage-error "campaign: unknown option ~a" a))
+          (eq (loop rest (acons name (substring a (+ eq 1)) flags)))
+          ((null? rest) (usage-error "campaign: option ~a needs a value" a))
+          (else (loop (cdr rest) (acons name (car rest) flags))))))
+      ((recipe . rest) (values (reverse flags) recipe rest)))))
+
+(define (count-flag flags name default minimum)
+  (let* ((s (flag flags name default)) (n (and s (string->number s))))
+    (unless (and n (exact-integer? n) (>= n minimum))
+      (usage-error "campaign: --~a wants an integer >= ~a~@[, not '~a'~]" name minimum s))
+    n))
+
+(define (campaign-from-flags flags recipe recipe-args)
+  (unless recipe (usage-error "campaign: which recipe?"))
+  (unless (find-recipe recipe)
+    (usage-error "campaign: no recipe ~a (known: ~a)" recipe (string-join (recipe-names) ", ")))
+  (for-each (lambda (a)
+              (when (member (car (string-split a #\=)) campaign-reserved-options)
+                (usage-error "campaign: ~a is set by the campaign, not a recipe option here" a)))
+            recipe-args)
+  (let ((out (flag flags "out" #f)))
+    (unless out (usage-error "campaign: --out DIR is required"))
+    (unless (flag flags "seed" #f) (usage-error "campaign: --seed S is required"))
+    (make-campaign (absolute out)
+                   ;; A recipe given as a file must be found from the nodes.
+                   (if (string-index recipe #\/) (absolute recipe) recipe)
+                   (count-flag flags "seed" #f 0)
+                   (count-flag flags "iterations" "200" 0)
+                   (count-flag flags "shards" #f 1)
+                   recipe-args)))
+
+(define (open-or-refuse c)
+  (match (catch #t (lambda () (open-campaign! c))
+           (lambda (key . a) (env-error "campaign: ~a: ~a" (campaign-dir c) (exception-text key a))))
+    (#t #t)
+    (why (usage-error "campaign: ~a" why))))
+
+(define (campaign-error-handler key . args)
+  (env-error "campaign: ~a" (if (and (pair? args) (string? (car args)))
+                                (car args)
+                                (exception-text key args))))
+
+(define (report-merge c summary)
+  (format #t "campaign ~a: ~a of ~a iterations in ~a of ~a shards complete; ~a finding~:p~%"
+          (campaign-dir c) (assoc-ref summary "iterations-run") (campaign-iterations c)
+          (- (campaign-shards c) (vector-length (assoc-ref summary "incomplete-shards")))
+          (campaign-shards c) (vector-length (assoc-ref summary "findings")))
+  (for-each (lambda (f)
+              (format #t "  ~a ~5@a hits  ~a~%" (substring (assoc-ref f "signature") 0 16)
+                      (assoc-ref f "hits") (assoc-ref f "title")))
+            (vector->list (assoc-ref summary "findings")))
+  (format #t "merged store: ~a (summary.json, stats.jsonl)~%" (assoc-ref summary "out"))
+  ;; The HTML report, where this instar-fuzz has the report command.
+  (when (string-contains help-text "\n  report ")
+    (let* ((html (string-append (campaign-dir c) "/report.html"))
+           (st (apply system* (self-program) "report" (assoc-ref summary "out")
+                      (append (map (lambda (k) (shard-directory c k))
+                                   (iota (campaign-shards c) 1))
+                              (list "--html" html)))))
+      (when (zero? (or (status:exit-val st) 1))
+        (format #t "report: ~a~%" html)))))
+
+(define (merge-exit-status summary)
+  (cond ((not (assoc-ref summary "complete")) 3)
+        ((positive? (vector-length (assoc-ref summary "findings"))) 1)
+        (else 0)))
+
+(define (cmd-campaign args)
+  (match args
+    ((or () ((or "-h" "--help") . _)) (display campaign-help) (exit 0))
+    (("slurm" . rest)
+     (call-with-values
+         (lambda () (parse-campaign-args rest '("shards" "seed" "iterations" "partition" "out")
+                                         '("wait")))
+       (lambda (flags recipe recipe-args)
+         (let ((c (campaign-from-flags flags recipe recipe-args)))
+           (open-or-refuse c)
+           (match (catch 'campaign-error
+                    (lambda () (slurm-submit! c #:program (self-program)
+                                              #:partition (flag flags "partition" #f)))
+                    campaign-error-handler)
+             ((array-id merge-id todo)
+              (format #t "campaign ~a: ~a~%" (campaign-dir c)
+                      (if array-id
+                          (format #f "job array ~a (shards ~a of ~a), merge job ~a" array-id
+                                  (string-join (map number->string todo) ",")
+                                  (campaign-shards c) merge-id)
+                          (format #f "every shard complete; merge job ~a" merge-id)))
+              (force-output)
+              (if (flag flags "wait" #f)
+                  (begin
+                    (slurm-wait merge-id)
+                    (let ((f (string-append (campaign-dir c) "/merged/summary.json")))
+                      (unless (file-exists? f)
+                        (env-error "campaign: the merge job ~a wrote no ~a (see ~a/slurm/merge-~a.log)"
+                                   merge-id f (campaign-dir c) merge-id))
+                      (let ((s (read-json-file f)))
+                        (report-merge c s)
+                        (exit (merge-exit-status s)))))
+                  (exit 0))))))))
+    (("parallel" . rest)
+     (call-with-values
+         (lambda () (parse-campaign-args rest '("shards" "seed" "iterations" "out" "sshloginfile"
+                                                "ssh" "program" "transferfile" "workdir")
+                                         '()))
+       (lambda (flags recipe recipe-args)
+         (let ((c (campaign-from-flags flags recipe recipe-args))
+               (login (flag flags "sshloginfile" #f))
+               (tf (flag flags "transferfile" #f)))
+           (unless login (usage-error "campaign parallel: --sshloginfile FILE is required"))
+           (unless (file-exists? login) (usage-error "campaign parallel: no file ~a" login))
+           (when (and tf (not (and (file-exists? tf) (access? tf X_OK))))
+             (usage-error "campaign parallel: --transferfile ~a: not an executable" tf))
+           (open-or-refuse c)
+           (match (parallel-run! c #:sshloginfile (absolute login) #:ssh (flag flags "ssh" #f)
+                                 #:program (flag flags "program" #f)
+                                 #:transferfile (and tf (absolute tf))
+                                 #:workdir (flag flags "workdir" #f))
+             ((st . todo)
+              (format #t "campaign ~a: parallel ran shard~p ~a (status ~a)~%" (campaign-dir c)
+                      (length todo) (string-join (map number->string todo) ",") st)
+              (let ((s (merge-campaign! c)))
+                (report-merge c s)
+                (exit (merge-exit-status s)))))))))
+    (("merge" dir)
+     (let ((c (or (read-campaign (absolute dir))
+                  (usage-error "campaign merge: no campaign.json in ~a" dir))))
+       (let ((s (merge-campaign! c)))
+         (report-merge c s)
+         (exit (merge-exit-status s)))))
+    (("run-shard" dir k)
+     (let* ((c (or (read-campaign (absolute dir))
+                   (usage-error "campaign run-shard: no campaign.json in ~a" dir)))
+            (n (string->number k)))
+       (unless (and n (exact-integer? n) (<= 1 n (campaign-shards c)))
+         (usage-error "campaign run-shard: K must be 1..~a, not ~a" (campaign-shards c) k))
+       ;; A task run again (a requeue, a resubmitted Job) does not redo
+       ;; a complete shard.
+       (when (shard-complete? c n)
+         (format #t "campaign ~a: shard ~a/~a is complete already~%" (campaign-dir c) n
+                 (campaign-shards c))
+         (exit 0))
+       (cmd-run (shard-run-arguments c n))))
+    (("init" . rest)
+     (call-with-values
+         (lambda () (parse-campaign-args rest '("shards" "seed" "iterations" "out") '()))
+       (lambda (flags recipe recipe-args)
+         (let ((c (campaign-from-flags flags recipe recipe-args)))
+           (open-or-refuse c)
+           (format #t "campaign ~a: ~a, seed ~a, ~a iterations in ~a shards; incomplete: ~a~%"
+                   (campaign-dir c) (campaign-recipe c) (campaign-seed c)
+                   (campaign-iterations c) (campaign-shards c)
+                   (let ((todo (incomplete-shards c)))
+                     (if (null? todo) "none" (string-join (map number->string todo) ","))))
+           (exit 0)))))
+    (_ (usage-error "campaign: slurm, parallel, init, run-shard or merge (see 'campaign --help')"))))
 
 ;;; Entry point.
 
@@ -490,6 +709,7 @@ input file as their argument."
     (("fuzz" . rest) (cmd-fuzz rest))
     (("status" . rest) (cmd-status rest))
     (("report" . rest) (cmd-report rest))
+    (("campaign" . rest) (cmd-campaign rest))
     (("repl" . rest)
      ((module-ref (resolve-interface '(instar repl)) 'instar-repl-main)
       (cons "instar-fuzz repl" rest)))
