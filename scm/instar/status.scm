@@ -110,8 +110,12 @@ directory that does not exist is an error."
             (append here below))))
     dirs)))
 
-(define (source-kind s) (car s))
-(define (source-dir s) (cdr s))
+(define (source-kind s)
+  "The kind of source S: a symbol naming what the directory holds."
+  (car s))
+(define (source-dir s)
+  "The directory of source S, as given."
+  (cdr s))
 (define (source-label s)
   "The directory, without a trailing slash."
   (string-trim-right (cdr s) #\/))
@@ -235,7 +239,9 @@ million iterations is read once, not once per column)."
   "When the run started (seconds), from its id (ISO time, then the pid)."
   (let ((id (stats-run-id r)))
     (and (string? id) (>= (string-length id) 20) (parse-iso-time (substring id 0 20)))))
-(define (stats-run-end r) (and (stats-run-start r) (+ (stats-run-start r) (stats-run-elapsed r))))
+(define (stats-run-end r)
+  "When run R's last line was written (seconds since the epoch), or #f."
+  (and (stats-run-start r) (+ (stats-run-start r) (stats-run-elapsed r))))
 
 ;;; A recipe output directory.
 
@@ -314,7 +320,9 @@ million iterations is read once, not once per column)."
   (lines fuzz-lines)    ; the status lines of core/fuzz/run.sh, in order
   (state fuzz-state))
 
-(define (fuzz-last f) (let ((ls (fuzz-lines f))) (and (pair? ls) (last ls))))
+(define (fuzz-last f)
+  "The last status line of libFuzzer source F, or #f when it has none."
+  (let ((ls (fuzz-lines f))) (and (pair? ls) (last ls))))
 
 (define* (fuzz-status dir #:key (now (current-time)))
   "The status of the libFuzzer work directory DIR (fuzz-work/TARGET)."
