@@ -18,11 +18,13 @@ DIFF_MODULES = \
 	scm/instar/reduce.scm \
 	scm/instar/report.scm \
 	scm/instar/preflight.scm \
-	scm/instar/run.scm
+	scm/instar/run.scm \
+	scm/instar/corpus.scm
 DIFF_RECIPES = \
 	recipes/resize-diff.scm \
 	recipes/create-diff.scm \
-	recipes/resize-consistency.scm
+	recipes/resize-consistency.scm \
+	recipes/corpus-diff.scm
 DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/common.sh \
 	tests/wrong-engines/wrong-rounding \
@@ -88,6 +90,8 @@ scm/instar/store.go: scm/instar/config.go scm/instar/process.go scm/instar/engin
 scm/instar/reduce.go: scm/instar/pickers.go
 scm/instar/report.go: scm/instar/findings.go
 scm/instar/preflight.go: scm/instar/process.go
+scm/instar/corpus.go: scm/instar/process.go scm/instar/pickers.go scm/instar/chain.go \
+	scm/instar/findings.go
 scm/instar/run.go: scm/instar/process.go scm/instar/pickers.go scm/instar/engine.go \
 	scm/instar/chain.go scm/instar/oracles.go scm/instar/whitelist.go \
 	scm/instar/findings.go scm/instar/store.go scm/instar/reduce.go scm/instar/report.go \

@@ -18,7 +18,7 @@
     (instar chain) (instar oracles) (instar whitelist) (instar findings)
     (instar store) (instar reduce) (instar report) (instar preflight)
     (instar fingerprint)
-    (instar run)))
+    (instar run) (instar corpus)))
 
 (let ((self (current-module)))
   (for-each

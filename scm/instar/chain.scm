@@ -23,6 +23,11 @@
 ;;;   release        held mode: the holders quit
 ;;;   held-unchanged held mode: each side's file is byte-identical to the
 ;;;                  copy taken before the resize (cmp)
+;;;   import         a start image given as data: a file of LENGTH bytes,
+;;;                  zero (a hole) except for EXTENTS, each an offset and
+;;;                  its bytes in hex (corpus-diff: a fuzz input made a
+;;;                  real image); usually named "create" on the reference
+;;;                  side of a shared-start case, then copied
 ;;; `run-chain' runs one chain in a private temporary directory and
 ;;; returns a trace: every step's result record, in order.
 
@@ -45,7 +50,8 @@
             trace-result
             trace-results
             qemu-io-commands
-            format-extension))
+            format-extension
+            write-sparse-image))
 
 (define (format-extension fmt)
   (match fmt
@@ -85,6 +91,27 @@ step checks the claim instead of trusting it)."
         (let ((b (get-u8 port)))
           (seek port offset SEEK_SET)
           (put-u8 port (logior b mask))))
+      (lambda () (close-port port)))))
+
+(define (hex->bytevector hex)
+  (let* ((n (quotient (string-length hex) 2))
+         (bv (make-bytevector n)))
+    (do ((i 0 (+ i 1))) ((= i n) bv)
+      (bytevector-u8-set! bv i (string->number (substring hex (* 2 i) (+ 2 (* 2 i))) 16)))))
+
+(define (write-sparse-image path length extents)
+  "Write PATH: LENGTH bytes, a hole except for EXTENTS (a vector of
+alists: offset, hex).  The file is created exclusively (a private
+directory's new name), so nothing else is overwritten."
+  (let ((port (open path (logior O_WRONLY O_CREAT O_EXCL) #o644)))
+    (dynamic-wind
+      (lambda () #t)
+      (lambda ()
+        (truncate-file port length)
+        (for-each (lambda (e)
+                    (seek port (assoc-ref e "offset") SEEK_SET)
+                    (put-bytevector port (hex->bytevector (assoc-ref e "hex"))))
+                  (vector->list extents)))
       (lambda () (close-port port)))))
 
 (define (case->chain case)
@@ -203,6 +230,22 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
                                (not (string-contains (result-stderr r) "error"))
                                (not (string-contains (result-stdout r) "failed")))
                     (kill-side! side)))))
+            (sides-of step)))
+          ("import"
+           (for-each
+            (lambda (side)
+              (let* ((t0 (get-internal-real-time))
+                     (err (catch 'system-error
+                            (lambda ()
+                              (write-sparse-image (path side) (assoc-ref step "length")
+                                                  (assoc-ref step "extents"))
+                              #f)
+                            (lambda (key subr msg margs . rest) (apply format #f msg margs))))
+                     (secs (/ (- (get-internal-real-time) t0) internal-time-units-per-second 1.0)))
+                (record! name side (make-result (list "import" (path side))
+                                                (if err 'error 'ok) (if err 1 0) #f ""
+                                                (or err "") secs))
+                (when err (kill-side! side))))
             (sides-of step)))
           ("copy"
            (if (live? "reference")

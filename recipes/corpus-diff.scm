@@ -1,0 +1,221 @@
+;;; corpus-diff.scm -- the coverage corpus, judged by qemu-img.
+;;;
+;;;   guile -s recipes/corpus-diff.scm [--corpus DIR]... [--planner-corpus DIR]...
+;;;         [--new-only] [resize-diff's options]
+;;;
+;;; Every input of a libFuzzer corpus of fuzz_resize_engine (and each raw
+;;; input of fuzz_resize_planners) is written out as a real image file
+;;; with its resize arguments ((instar corpus)), resized by the engine
+;;; under test and by qemu-img, and judged by resize-diff's oracles: exit
+;;; class, refused files untouched, normalised info, check, compare and
+;;; (raw) the file length.  Start images the reference cannot open or
+;;; whose check finds corruption are the "hostile-image" family: both
+;;; sides refusing one agree; either side accepting what the other
+;;; refuses is a verdict only a rule below can excuse.  Findings go to the
+;;; store in --out, replayed first on every run like any recipe's.
+;;; Iteration I is the I-th input (inputs sorted by directory, then name).
+;;; See corpus-diff in instar-fuzz(1) and the manual's "Judging the
+;;; coverage corpus".
+
+(include "load-paths.scm")
+
+(use-modules (ice-9 match) (ice-9 format) (ice-9 threads) (ice-9 rdelim)
+             (ice-9 binary-ports) (srfi srfi-1)
+             (instar run) (instar chain) (instar oracles) (instar whitelist)
+             (instar corpus) (instar process))
+
+(define name "corpus-diff")
+
+;;; The rules of this recipe: resize-diff's, and the corpus's own.
+
+(define corpus-rules
+  `(,(refusal-rule
+      "hostile-image"
+      "A start image qemu-img cannot open, or whose check finds corruption (errors or corruptions, leaks alone are not): both tools refusing it is agreement.  The refusal must still leave the file byte-identical on both sides (the untouched oracle)."
+      "doc/differential.texi (Judging the coverage corpus)")
+    (("id" . "corpus-qemu-repairs-hostile")
+     ("reason" . "qemu-img opens some images its own check calls corrupt (refcounts that disagree with the tables, overlapping metadata) and resizes them, updating or ignoring the damage; instar plans from the tables it reads and refuses an image whose metadata contradicts itself rather than write through it.  Refusing is the careful side: the image is left byte-identical (checked by the untouched oracle on the engine side when qemu refuses too).")
+     ("reference" . "doc/differential.texi (Judging the coverage corpus); doc/fmt-qcow2.texi (Refused, with the image untouched)")
+     ("when" . (resize-family "hostile-image"))
+     ("explains" . ("exit-class:resize:error/ok")))))
+
+(define rules (append default-rules corpus-rules))
+
+;;; Options of this recipe, taken out before run-recipe sees the rest.
+
+(define (take-corpus-options args)
+  "(values ENGINE-DIRS PLANNER-DIRS NEW-ONLY? REST)."
+  (let loop ((args args) (e '()) (p '()) (new? #f) (rest '()))
+    (define (value flag a more)
+      (cond ((string-prefix? (string-append flag "=") a)
+             (values (substring a (+ 1 (string-length flag))) more))
+            ((pair? more) (values (car more) (cdr more)))
+            (else (usage-error name "~a needs a directory" flag))))
+    (match args
+      (() (values (reverse e) (reverse p) new? (reverse rest)))
+      (((? (lambda (a) (or (equal? a "--corpus") (string-prefix? "--corpus=" a))) a) . more)
+       (call-with-values (lambda () (value "--corpus" a more))
+         (lambda (v more) (loop more (cons v e) p new? rest))))
+      (((? (lambda (a) (or (equal? a "--planner-corpus")
+                           (string-prefix? "--planner-corpus=" a))) a) . more)
+       (call-with-values (lambda () (value "--planner-corpus" a more))
+         (lambda (v more) (loop more e (cons v p) new? rest))))
+      (("--new-only" . more) (loop more e p #t rest))
+      ((a . more) (loop more e p new? (cons a rest))))))
+
+(define (option-value args long short)
+  "The value of --LONG (or -SHORT) in ARGS as getopt-long reads it, or #f."
+  (let loop ((args args) (v #f))
+    (match args
+      (() v)
+      ((a . more)
+       (cond ((string-prefix? (string-append "--" long "=") a)
+              (loop more (substring a (+ 3 (string-length long)))))
+             ((and (or (equal? a (string-append "--" long)) (and short (equal? a short)))
+                   (pair? more))
+              (loop (cdr more) (car more)))
+             (else (loop more v)))))))
+
+(define-values (engine-dirs planner-dirs new-only? recipe-args)
+  (take-corpus-options (cdr (command-line))))
+
+(define here (dirname (canonicalize-path (or (current-filename) (car (command-line))))))
+
+(define (default-corpus target)
+  ;; Source tree: recipes/../corpus/TARGET; installed: recipes/../corpus/TARGET too.
+  (string-append (dirname here) "/corpus/" target))
+
+(define dirs
+  (if (and (null? engine-dirs) (null? planner-dirs))
+      (filter (lambda (d) (file-exists? (cdr d)))
+              (list (cons "fuzz_resize_engine" (default-corpus "fuzz_resize_engine"))
+                    (cons "fuzz_resize_planners" (default-corpus "fuzz_resize_planners"))))
+      (append (map (lambda (d) (cons "fuzz_resize_engine" d)) engine-dirs)
+              (map (lambda (d) (cons "fuzz_resize_planners" d)) planner-dirs))))
+
+(for-each (lambda (d)
+            (unless (and (file-exists? (cdr d)) (file-is-directory? (cdr d)))
+              (usage-error name "corpus ~a: not a directory" (cdr d))))
+          dirs)
+
+(define out (or (option-value recipe-args "out" "-o") "instar-out"))
+(define judged-file (string-append out "/corpus-judged"))
+
+(define (read-judged)
+  "The input ids judged by earlier runs (first word of each line)."
+  (if (file-exists? judged-file)
+      (call-with-input-file judged-file
+        (lambda (p)
+          (let loop ((acc '()))
+            (let ((line (read-line p)))
+              (if (eof-object? line)
+                  acc
+                  (loop (let ((w (string-tokenize line)))
+                          (if (pair? w) (cons (car w) acc) acc))))))))
+      '()))
+
+(define inputs
+  ;; (TARGET . FILE) in order; with --new-only, those not judged before.
+  (let ((all (append-map (lambda (d) (map (lambda (f) (cons (car d) f)) (corpus-files (cdr d))))
+                         dirs)))
+    (if new-only?
+        (let ((seen (read-judged)))
+          (filter (lambda (tf)
+                    (not (member (corpus-input-id
+                                  (call-with-input-file (cdr tf) get-bytevector-all #:binary #t))
+                                 seen)))
+                  all))
+        all)))
+
+(define inputs-vector (list->vector inputs))
+
+(define qemu-img
+  (or (option-value recipe-args "qemu-img" #f) (getenv "QEMU_IMG") "qemu-img"))
+(define tmpdir (or (option-value recipe-args "tmpdir" #f) (getenv "TMPDIR") "/tmp"))
+(define timeout (or (and=> (option-value recipe-args "timeout" #f) string->number) 120))
+
+(define (pick-input i)
+  (let ((tf (vector-ref inputs-vector i)))
+    (corpus-case (cdr tf) (car tf) #:qemu-img qemu-img #:tmpdir tmpdir #:timeout timeout)))
+
+;;; The judged list: one line per input once its case is judged (a
+;;; timeout is not a judgement: the input is tried again next time).
+
+(define judged-mutex (make-mutex))
+
+(define (note-judged! case verdict)
+  (with-mutex judged-mutex
+    (let ((p (open-file judged-file "a")))
+      (format p "~a ~a ~a~%" (assoc-ref case "input") verdict
+              (basename (or (assoc-ref case "input-file") "?")))
+      (close-port p))))
+
+(define (execute case ctx)
+  "A corpus case: skipped with its reason, or its chain run and judged."
+  (call-with-values
+      (lambda ()
+        (match (assoc-ref case "skip")
+          ((? string? why) (values 'inconclusive '() (string-append "not run: " why) '() #f))
+          (_
+           (let* ((chain (corpus-case->chain case))
+                  (trace (run-chain chain (context-engine ctx)
+                                    #:qemu-img (context-qemu-img ctx)
+                                    #:qemu-io (context-qemu-io ctx)
+                                    #:timeout (context-timeout ctx)
+                                    #:tmpdir (context-tmpdir ctx))))
+             (call-with-values (lambda () (judge case chain trace))
+               (lambda (verdict diffs reason)
+                 (values verdict diffs reason chain trace)))))))
+    (lambda (verdict diffs reason chain trace)
+      (unless (and (eq? verdict 'inconclusive) (not (assoc-ref case "skip")))
+        (note-judged! case verdict))
+      (values verdict diffs reason chain trace))))
+
+(define help "\
+usage: guile -s corpus-diff.scm [OPTIONS]
+
+The coverage corpus judged by qemu-img: each libFuzzer input written out as
+an image plus its resize, run on the engine under test and on qemu-img,
+judged by resize-diff's oracles.  Iteration I is the I-th input.
+
+  --corpus DIR          fuzz_resize_engine inputs (repeatable)
+  --planner-corpus DIR  fuzz_resize_planners inputs (repeatable; the raw
+                        target's inputs are images, the others are counted
+                        as not run)
+                        (neither: the corpus/ directories of the tree)
+  --new-only            only inputs not judged before (OUT/corpus-judged)
+  --iterations N        at most N inputs (default: all)
+  --out DIR, --instar PATH, --qemu-img PATH, --qemu-io PATH, --jobs N,
+  --shard K/N, --timeout S, --replay SIG, --junit FILE, --reduce-time S,
+  --tmpdir DIR, -q     as in resize-diff(1) (--seed only labels the run)
+")
+
+(define (with-iterations args)
+  "ARGS with --iterations N capped at the number of inputs (all by default)."
+  (let ((n (vector-length inputs-vector))
+        (given (and=> (option-value args "iterations" #f) string->number)))
+    (append (let loop ((as args) (acc '()))
+              (match as
+                (() (reverse acc))
+                (("--iterations" _ . more) (loop more acc))
+                ((a . more) (if (string-prefix? "--iterations=" a)
+                                (loop more acc)
+                                (loop more (cons a acc))))))
+            (list "--iterations" (number->string (if (and given (exact-integer? given) (>= given 0))
+                                                     (min given n) n))))))
+
+(unless (member "--help" recipe-args)
+  (unless (option-value recipe-args "seed" #f)
+    (set! recipe-args (append recipe-args '("--seed" "0")))))
+
+(run-recipe name (if (or (member "--help" recipe-args) (member "-h" recipe-args))
+                     recipe-args
+                     (with-iterations recipe-args))
+            #:execute execute
+            #:rules rules
+            #:pick-with (lambda (ops formats) (lambda (rng) (error "corpus-diff draws no case")))
+            #:pick-index pick-input
+            #:default-ops '("corpus")
+            #:default-formats '("raw" "qcow2" "vpc" "vhdx" "vmdk")
+            #:instar-img (getenv "INSTAR_IMG")
+            #:help-text help)
