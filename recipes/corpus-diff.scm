@@ -134,9 +134,20 @@
 (define tmpdir (or (option-value recipe-args "tmpdir" #f) (getenv "TMPDIR") "/tmp"))
 (define timeout (or (and=> (option-value recipe-args "timeout" #f) string->number) 120))
 
+(define formats
+  ;; --formats LIST: the formats judged (the others are counted as not run).
+  (let ((v (option-value recipe-args "formats" #f)))
+    (and v (string-split v #\,))))
+
 (define (pick-input i)
-  (let ((tf (vector-ref inputs-vector i)))
-    (corpus-case (cdr tf) (car tf) #:qemu-img qemu-img #:tmpdir tmpdir #:timeout timeout)))
+  (let* ((tf (vector-ref inputs-vector i))
+         (case (corpus-case (cdr tf) (car tf) #:qemu-img qemu-img #:tmpdir tmpdir
+                            #:timeout timeout))
+         (fmt (assoc-ref case "format")))
+    (if (and formats (not (assoc-ref case "skip")) (not (member fmt formats)))
+        (append case `(("skip" . ,(format #f "a ~a image (not in --formats)" fmt))
+                       ("skip-by-option" . #t)))
+        case)))
 
 ;;; Formats qemu-img 7.2 cannot resize (vpc, vhdx, vmdk): only the engine
 ;;; resizes, and qemu-img reads its result as resize-consistency's
@@ -243,7 +254,9 @@ read as zeros)."
                (lambda (verdict diffs reason)
                  (values verdict diffs reason chain trace)))))))
     (lambda (verdict diffs reason chain trace)
-      (unless (and (eq? verdict 'inconclusive) (not (assoc-ref case "skip")))
+      ;; A timeout, or an input left out by --formats, is no judgement.
+      (unless (or (and (eq? verdict 'inconclusive) (not (assoc-ref case "skip")))
+                  (assoc-ref case "skip-by-option"))
         (note-judged! case verdict))
       (values verdict diffs reason chain trace))))
 
@@ -260,24 +273,35 @@ judged by resize-diff's oracles.  Iteration I is the I-th input.
                         as not run)
                         (neither: the corpus/ directories of the tree)
   --new-only            only inputs not judged before (OUT/corpus-judged)
+  --formats LIST        judge only start images of these formats (raw,
+                        qcow2, vpc, vhdx, vmdk; the format qemu-img reads)
   --iterations N        at most N inputs (default: all)
   --out DIR, --instar PATH, --qemu-img PATH, --qemu-io PATH, --jobs N,
-  --shard K/N, --timeout S, --replay SIG, --junit FILE, --reduce-time S,
-  --tmpdir DIR, -q     as in resize-diff(1) (--seed only labels the run)
+  --shard K/N, --timeout S, --replay SIG, --junit FILE, --tmpdir DIR, -q
+                        as in resize-diff(1) (--seed only labels the run;
+                        findings are not reduced: the input is the case)
 ")
 
+(define (without-option args long)
+  (let loop ((as args) (acc '()))
+    (match as
+      (() (reverse acc))
+      (((? (lambda (a) (equal? a (string-append "--" long)))) _ . more) (loop more acc))
+      ((a . more) (if (string-prefix? (string-append "--" long "=") a)
+                      (loop more acc)
+                      (loop more (cons a acc)))))))
+
 (define (with-iterations args)
-  "ARGS with --iterations N capped at the number of inputs (all by default)."
+  "ARGS with --iterations N capped at the number of inputs (all by
+default), and --reduce-time 0: a corpus case's start image is its data,
+which resize-diff's case variants (smaller start size, fewer options)
+would only relabel, so a finding keeps the input as found (libFuzzer's
+-minimize_crash is the tool to shrink an input)."
   (let ((n (vector-length inputs-vector))
         (given (and=> (option-value args "iterations" #f) string->number)))
-    (append (let loop ((as args) (acc '()))
-              (match as
-                (() (reverse acc))
-                (("--iterations" _ . more) (loop more acc))
-                ((a . more) (if (string-prefix? "--iterations=" a)
-                                (loop more acc)
-                                (loop more (cons a acc))))))
-            (list "--iterations" (number->string (if (and given (exact-integer? given) (>= given 0))
+    (append (without-option (without-option args "iterations") "reduce-time")
+            (list "--reduce-time" "0"
+                  "--iterations" (number->string (if (and given (exact-integer? given) (>= given 0))
                                                      (min given n) n))))))
 
 (unless (member "--help" recipe-args)

@@ -41,8 +41,6 @@
             corpus-files
             corpus-input-id
             corpus-case
-            corpus-case->chain
-            reference-resizes?
             corpus-max-length
             corpus-prealloc-budget))
 
@@ -275,32 +273,3 @@ reason (the run counts it, never drops it)."
                                         ("prealloc" . ,(or prealloc 'null))
                                         ("family" . ,(car fe)) ("expect" . ,(cdr fe)))))))))))
             (lambda () (delete-tree dir)))))))
-
-(define huge-end (expt 2 40))
-
-(define (reference-resizes? fmt)
-  "Whether qemu-img 7.2 resizes FMT images at all (vpc, vhdx and vmdk:
-`Image format driver does not support resize')."
-  (member fmt '("raw" "qcow2")))
-
-(define (corpus-case->chain case)
-  "The chain of a corpus case: the reference's start image written from
-the case's data (named create, so the oracles see a shared start), copied
-to the engine side, one resize, then info, check (formats qemu-img checks),
-compare (ends up to 1 TiB: compare walks every cluster) and, raw, the
-file length.  For a format qemu-img cannot resize only the engine
-resizes: the reference side keeps the start image, read for comparison."
-  (let* ((fmt (assoc-ref case "format"))
-         (r (vector-ref (assoc-ref case "resizes") 0))
-         (end (spec-end (or (string->number (assoc-ref case "size")) 0) (assoc-ref r "spec"))))
-    `((("step" . "import") ("name" . "create") ("side" . "reference") ("format" . ,fmt)
-       ("length" . ,(assoc-ref case "length")) ("extents" . ,(assoc-ref case "extents")))
-      (("step" . "copy") ("side" . "engine"))
-      (("step" . "resize") ("name" . "resize")
-       ("side" . ,(if (reference-resizes? fmt) "both" "engine"))
-       ("spec" . ,(assoc-ref r "spec")) ("shrink" . ,(assoc-ref r "shrink"))
-       ("prealloc" . ,(let ((p (assoc-ref r "prealloc"))) (if (string? p) p #f))))
-      (("step" . "info") ("side" . "both"))
-      ,@(if (member fmt '("qcow2" "vhdx" "vmdk")) '((("step" . "check") ("side" . "both"))) '())
-      ,@(if (and end (<= end huge-end)) '((("step" . "compare") ("side" . "both"))) '())
-      ,@(if (equal? fmt "raw") '((("step" . "length") ("side" . "both"))) '()))))
