@@ -40,7 +40,8 @@ DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/bad-spec \
 	tests/wrong-engines/corrupt-image \
 	tests/wrong-engines/bad-create-option \
-	tests/wrong-engines/refuse-resize
+	tests/wrong-engines/refuse-resize \
+	tests/wrong-engines/refcount1-l1-leak
 # End-to-end tests against qemu-img (TAP, like tests/*.sh).
 DIFF_SH_TESTS = \
 	tests/diff-clean.sh \
@@ -52,7 +53,8 @@ DIFF_SH_TESTS = \
 	tests/diff-held.sh \
 	tests/diff-rerun.sh \
 	tests/diff-recipes.sh \
-	tests/diff-stop.sh
+	tests/diff-stop.sh \
+	tests/diff-corpus.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
 DIFF_SCM_TESTS = \
@@ -64,7 +66,8 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-report.scm \
 	tests/scm/image-lock.scm \
 	tests/scm/test-process.scm \
-	tests/scm/test-preflight.scm
+	tests/scm/test-preflight.scm \
+	tests/scm/test-corpus.scm
 
 EXTRA_DIST += $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
