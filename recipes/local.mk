@@ -54,7 +54,8 @@ DIFF_SH_TESTS = \
 	tests/diff-rerun.sh \
 	tests/diff-recipes.sh \
 	tests/diff-stop.sh \
-	tests/diff-corpus.sh
+	tests/diff-corpus.sh \
+	tests/fuzz-make-replay.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
 DIFF_SCM_TESTS = \
