@@ -178,31 +178,31 @@ hostile-image (WHY then says why)."
         (values (if (equal? fmt "probe") "raw" fmt) 0 '() "hostile-image"
                 (format #f "qemu-img info refuses it: ~a"
                         (string-trim-both (result-stderr info))))
-        (let* ((format (assoc-ref json "format"))
+        (let* ((found (assoc-ref json "format"))
                (size (or (assoc-ref json "virtual-size") 0))
                (specific (or (assoc-ref (or (assoc-ref json "format-specific") '()) "data") '()))
                (compat (assoc-ref specific "compat"))
                (options (append
                          (let ((cs (assoc-ref json "cluster-size")))
-                           (if (and cs (equal? format "qcow2"))
+                           (if (and cs (equal? found "qcow2"))
                                `(("cluster_size" . ,(number->string cs)))
                                '()))
                          (if (string? compat) `(("compat" . ,compat)) '())))
                (snapshots? (let ((s (assoc-ref json "snapshots")))
                              (and (vector? s) (> (vector-length s) 0))))
-               (check (and (member format '("qcow2" "vhdx" "vmdk"))
-                           (run-command `(,qemu-img "check" "--output=json" "-f" ,format ,path)
+               (check (and (member found '("qcow2" "vhdx" "vmdk"))
+                           (run-command `(,qemu-img "check" "--output=json" "-f" ,found ,path)
                                         #:timeout timeout #:scratch scratch)))
-               (bits (if (and (equal? format "qcow2") (not (equal? compat "0.10")))
+               (bits (if (and (equal? found "qcow2") (not (equal? compat "0.10")))
                          (header-bits path)
                          0)))
           (cond
-           ((logbit? 1 bits) (values format size options "corrupt" #f))
-           ((logbit? 0 bits) (values format size options "dirty" #f))
+           ((logbit? 1 bits) (values found size options "corrupt" #f))
+           ((logbit? 0 bits) (values found size options "dirty" #f))
            ;; qemu-img check: 2 corruptions, 1 the check could not run;
            ;; 3 (leaks only) is an image qemu uses as it is.
            ((and check (memv (result-status check) '(1 2)))
-            (values format size options "hostile-image"
+            (values found size options "hostile-image"
                     (format #f "qemu-img check: ~a"
                             (let ((j (parse-json (result-stdout check))))
                               (if j
@@ -211,13 +211,13 @@ hostile-image (WHY then says why)."
                                           (or (assoc-ref j "check-errors") 0))
                                   (string-trim-both (result-stderr check)))))))
            ((and check (not (memv (result-status check) '(0 3))))
-            (values format size options "hostile-image"
+            (values found size options "hostile-image"
                     (format #f "qemu-img check ends in ~a" (result-class check))))
-           (snapshots? (values format size options
+           (snapshots? (values found size options
                                (if (equal? compat "0.10") "v2-snapshots" "snapshots") #f))
            ((let ((b (assoc-ref specific "bitmaps"))) (and (vector? b) (> (vector-length b) 0)))
-            (values format size options "bitmaps" #f))
-           (else (values format size options "clean" #f)))))))
+            (values found size options "bitmaps" #f))
+           (else (values found size options "clean" #f)))))))
 
 (define* (corpus-case file target #:key qemu-img (tmpdir "/tmp") (timeout 60))
   "The differential case of corpus input FILE of TARGET
