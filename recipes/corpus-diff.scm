@@ -37,7 +37,26 @@
      ("reason" . "qemu-img opens some images its own check calls corrupt (refcounts that disagree with the tables, overlapping metadata) and resizes them, updating or ignoring the damage; instar plans from the tables it reads and refuses an image whose metadata contradicts itself rather than write through it.  Refusing is the careful side: the image is left byte-identical (checked by the untouched oracle on the engine side when qemu refuses too).")
      ("reference" . "doc/differential.texi (Judging the coverage corpus); doc/fmt-qcow2.texi (Refused, with the image untouched)")
      ("when" . (resize-family "hostile-image"))
-     ("explains" . ("exit-class:resize:error/ok")))))
+     ("explains" . ("exit-class:resize:error/ok")))
+    (("id" . "corpus-qemu-trips-on-metadata")
+     ("reason" . "qemu-img's overlap check stopped a write qemu itself planned (\"Marking image as corrupt: Preventing invalid write on metadata\"): the image's refcounts call a cluster free that its metadata uses (a bitmap directory, an L1 table), qemu's allocator handed it out, and qemu failed the resize and marked the image corrupt.  The engine allocates past the end of the file, never into such a cluster, and its result passes qemu-img check with no error or corruption (the difference only carries this family when that holds).")
+     ("reference" . "doc/differential.texi (Judging the coverage corpus)")
+     ("when" . (always))
+     ("explains" . ("exit-class:resize:ok/error:qemu-marked-corrupt")))
+    (("id" . "corpus-qemu-marks-corrupt-on-refusal")
+     ("reason" . "Refusing a damaged image, qemu-img sets the corrupt bit in its header (\"Marking image as corrupt\"), so its file changes; the engine's refusal left its file byte-identical (the difference carries this name only then).")
+     ("reference" . "doc/differential.texi (Judging the coverage corpus)")
+     ("when" . (always))
+     ("explains" . ("untouched:file-marked-corrupt-by-qemu")))
+    (("id" . "corpus-hostile-compare-unreadable")
+     ("reason" . "qemu-img compare stops at the first corrupt table entry it meets; when the check of both results reports the start image's damage, the check oracle compares them and compare has nothing to add.")
+     ("reference" . "doc/differential.texi (Judging the coverage corpus)")
+     ("when" . (resize-family "hostile-image"))
+     ("explains" . ("data:compare-unreadable")))
+    ,(refusal-rule
+      "file-too-large"
+      "Both tools got EFBIG (\"File too large\") from the file system: a raw size past the host's largest file (16 TiB on ext4) is the machine's limit, not a choice of the engine."
+      "doc/differential.texi (Judging the coverage corpus)")))
 
 (define rules (append default-rules corpus-rules))
 
@@ -222,6 +241,63 @@ read as zeros)."
                    '()))))
         (if (null? diffs) (values 'match '() #f) (values 'divergence diffs #f)))))))
 
+;;; What the reference said, folded into the differences.  Some
+;;; differences are qemu-img's own doing on a damaged image; they are
+;;; renamed here from facts in the trace (never from the case alone), so
+;;; the rules below can excuse exactly them and nothing that looks alike:
+;;;   exit-class ok/error, family qemu-marked-corrupt
+;;;       qemu-img stopped with "Marking image as corrupt" (its overlap
+;;;       check caught a write it planned itself) while the engine resized
+;;;       and its result's check finds no error or corruption;
+;;;   untouched:file-marked-corrupt-by-qemu
+;;;       both refused, the engine's file is byte-identical, qemu's changed
+;;;       and qemu said it marked the image corrupt (the header bit);
+;;;   data:compare-unreadable
+;;;       qemu-img compare could not read the images (status 2+) and the
+;;;       check of both results reports corruptions: damage both kept;
+;;;   refusal:file-too-large
+;;;       both refused with the file system's EFBIG ("File too large"): the
+;;;       host's largest file, not the engine's choice.
+
+(define (said? r text)
+  (and r (result? r)
+       (or (string-contains (result-stderr r) text) (string-contains (result-stdout r) text))))
+
+(define (check-damage r)
+  "Errors plus corruptions of a `qemu-img check' result, or #f."
+  (let ((j (and r (result? r) (parse-json (result-stdout r)))))
+    (and j (pair? j) (+ (or (assoc-ref j "check-errors") 0) (or (assoc-ref j "corruptions") 0)))))
+
+(define (refine-diffs trace diffs)
+  (define (res n s) (trace-result trace n s))
+  (define (set-field d k v) (cons (cons k v) (alist-delete k d)))
+  (map (lambda (d)
+         (let ((oracle (assoc-ref d "oracle")) (field (assoc-ref d "field")))
+           (cond
+            ((and (equal? oracle "exit-class") (equal? field "resize")
+                  (equal? (assoc-ref d "engine") "ok") (equal? (assoc-ref d "reference") "error")
+                  (not (assoc-ref d "family"))
+                  (said? (res "resize" "reference") "Marking image as corrupt")
+                  (eqv? 0 (check-damage (res "check" "engine"))))
+             (set-field d "family" "qemu-marked-corrupt"))
+            ((and (equal? oracle "untouched") (equal? field "file")
+                  (equal? (assoc-ref d "engine") "unchanged")
+                  (equal? (assoc-ref d "reference") "changed")
+                  (said? (res "resize" "reference") "Marking image as corrupt"))
+             (set-field d "field" "file-marked-corrupt-by-qemu"))
+            ((and (equal? oracle "data") (equal? field "compare")
+                  (equal? (assoc-ref d "engine") "error")
+                  (let ((e (check-damage (res "check" "engine")))
+                        (r (check-damage (res "check" "reference"))))
+                    (and e r (> e 0) (> r 0))))
+             (set-field d "field" "compare-unreadable"))
+            ((and (equal? oracle "refusal")
+                  (said? (res "resize" "engine") "File too large")
+                  (said? (res "resize" "reference") "File too large"))
+             (set-field d "field" "file-too-large"))
+            (else d))))
+       diffs))
+
 ;;; The judged list: one line per input once its case is judged (a
 ;;; timeout is not a judgement: the input is tried again next time).
 
@@ -252,7 +328,7 @@ read as zeros)."
                                      (judge case chain trace)
                                      (judge-engine-only case trace)))
                (lambda (verdict diffs reason)
-                 (values verdict diffs reason chain trace)))))))
+                 (values verdict (refine-diffs trace diffs) reason chain trace)))))))
     (lambda (verdict diffs reason chain trace)
       ;; A timeout, or an input left out by --formats, is no judgement.
       (unless (or (and (eq? verdict 'inconclusive) (not (assoc-ref case "skip")))
