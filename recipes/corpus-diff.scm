@@ -43,16 +43,24 @@
      ("reference" . "doc/differential.texi (Judging the coverage corpus)")
      ("when" . (always))
      ("explains" . ("exit-class:resize:ok/error:qemu-marked-corrupt")))
-    (("id" . "corpus-qemu-marks-corrupt-on-refusal")
-     ("reason" . "Refusing a damaged image, qemu-img sets the corrupt bit in its header (\"Marking image as corrupt\"), so its file changes; the engine's refusal left its file byte-identical (the difference carries this name only then).")
+    (("id" . "corpus-qemu-changes-file-on-refusal")
+     ("reason" . "On a damaged image qemu-img writes as it goes and fails part-way (\"Cannot free unaligned cluster\"), or sets the corrupt bit (\"Marking image as corrupt\"), so its file changes although the resize fails; the engine plans everything before writing and its refusal left its file byte-identical (the difference carries this name only then: the engine's own untouched check is never excused).")
      ("reference" . "doc/differential.texi (Judging the coverage corpus)")
      ("when" . (always))
-     ("explains" . ("untouched:file-marked-corrupt-by-qemu")))
+     ("explains" . ("untouched:file-changed-by-qemu-only")))
     (("id" . "corpus-hostile-compare-unreadable")
-     ("reason" . "qemu-img compare stops at the first corrupt table entry it meets; when the check of both results reports the start image's damage, the check oracle compares them and compare has nothing to add.")
+     ("reason" . "qemu-img compare stops at the first damaged table entry it meets, or cannot open the images at all; when qemu-img check cannot open the reference's result or finds it damaged too, the damage is the start image's, and the check oracle compares it on both sides.")
      ("reference" . "doc/differential.texi (Judging the coverage corpus)")
      ("when" . (resize-family "hostile-image"))
      ("explains" . ("data:compare-unreadable")))
+    ,(refusal-rule
+      "unsupported-subformat"
+      "vpc, vhdx, vmdk: differencing images, VMDK other than monolithicSparse, VMDK with a parent or unknown header flags are refused by design; qemu-img opens them read-only (it cannot resize these formats at all)."
+      "doc/fmt-vhd.texi, doc/fmt-vhdx.texi, doc/fmt-vmdk.texi (Refused)")
+    ,(refusal-rule
+      "stricter-than-qemu-reader"
+      "vpc, vhdx, vmdk: qemu-img cannot resize these formats; it opens them read-only and checks far less than a writer must (a VMDK geometry line the resize rewrites, grain tables inside the file, grain-directory entries of 0 that qemu would write over the header, VHDX region table checksums).  The engine refuses before writing anything and its file stays byte-identical (the untouched oracle)."
+      "doc/differential.texi (Judging the coverage corpus); doc/fmt-vhdx.texi, doc/fmt-vmdk.texi (Refused)")
     ,(refusal-rule
       "file-too-large"
       "Both tools got EFBIG (\"File too large\") from the file system: a raw size past the host's largest file (16 TiB on ext4) is the machine's limit, not a choice of the engine."
@@ -249,12 +257,20 @@ read as zeros)."
 ;;;       qemu-img stopped with "Marking image as corrupt" (its overlap
 ;;;       check caught a write it planned itself) while the engine resized
 ;;;       and its result's check finds no error or corruption;
-;;;   untouched:file-marked-corrupt-by-qemu
-;;;       both refused, the engine's file is byte-identical, qemu's changed
-;;;       and qemu said it marked the image corrupt (the header bit);
+;;;   untouched:file-changed-by-qemu-only
+;;;       both refused, the engine's file is byte-identical and qemu's
+;;;       changed (qemu writes as it goes and stops at the damage, or
+;;;       marks the image corrupt);
 ;;;   data:compare-unreadable
-;;;       qemu-img compare could not read the images (status 2+) and the
-;;;       check of both results reports corruptions: damage both kept;
+;;;       qemu-img compare could not read the images (status 2+) and
+;;;       qemu-img check cannot open the reference's result or finds it
+;;;       damaged too: the start image's damage, which the check oracle
+;;;       compares;
+;;;   refusal:unsupported-subformat, refusal:stricter-than-qemu-reader
+;;;       vpc, vhdx, vmdk (qemu-img only reads them): the engine refused
+;;;       an image qemu opens and checks, as an unsupported subformat, or
+;;;       as malformed (or needing a repair) by the stricter validation a
+;;;       writer needs;
 ;;;   refusal:file-too-large
 ;;;       both refused with the file system's EFBIG ("File too large"): the
 ;;;       host's largest file, not the engine's choice.
@@ -282,15 +298,24 @@ read as zeros)."
              (set-field d "family" "qemu-marked-corrupt"))
             ((and (equal? oracle "untouched") (equal? field "file")
                   (equal? (assoc-ref d "engine") "unchanged")
-                  (equal? (assoc-ref d "reference") "changed")
-                  (said? (res "resize" "reference") "Marking image as corrupt"))
-             (set-field d "field" "file-marked-corrupt-by-qemu"))
+                  (equal? (assoc-ref d "reference") "changed"))
+             (set-field d "field" "file-changed-by-qemu-only"))
             ((and (equal? oracle "data") (equal? field "compare")
                   (equal? (assoc-ref d "engine") "error")
-                  (let ((e (check-damage (res "check" "engine")))
-                        (r (check-damage (res "check" "reference"))))
-                    (and e r (> e 0) (> r 0))))
+                  (res "check" "reference")
+                  (let ((r (check-damage (res "check" "reference"))))
+                    (or (not r) (> r 0))))
              (set-field d "field" "compare-unreadable"))
+            ((and (equal? oracle "refusal") (equal? field "supported")
+                  (not (res "resize" "reference"))
+                  (or (said? (res "resize" "engine") "unsupported-subformat")
+                      (said? (res "resize" "engine") "not supported")))
+             (set-field d "field" "unsupported-subformat"))
+            ((and (equal? oracle "refusal") (equal? field "supported")
+                  (not (res "resize" "reference"))
+                  (any (lambda (t) (said? (res "resize" "engine") t))
+                       '("parse-failed" "needs-check" "malformed" "Could not open")))
+             (set-field d "field" "stricter-than-qemu-reader"))
             ((and (equal? oracle "refusal")
                   (said? (res "resize" "engine") "File too large")
                   (said? (res "resize" "reference") "File too large"))
