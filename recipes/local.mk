@@ -6,7 +6,8 @@
 DIFF_RECIPES = \
 	recipes/resize-diff.scm \
 	recipes/create-diff.scm \
-	recipes/resize-consistency.scm
+	recipes/resize-consistency.scm \
+	recipes/corpus-diff.scm
 DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/common.sh \
 	tests/wrong-engines/wrong-rounding \
@@ -23,7 +24,8 @@ DIFF_WRONG_ENGINES = \
 	tests/wrong-engines/corrupt-image \
 	tests/wrong-engines/bad-create-option \
 	tests/wrong-engines/refuse-resize \
-	tests/wrong-engines/show-backing
+	tests/wrong-engines/show-backing \
+	tests/wrong-engines/refcount1-l1-leak
 # End-to-end tests against qemu-img (TAP, like tests/*.sh).
 DIFF_SH_TESTS = \
 	tests/diff-clean.sh \
@@ -37,7 +39,9 @@ DIFF_SH_TESTS = \
 	tests/diff-rerun.sh \
 	tests/diff-recipes.sh \
 	tests/diff-stop.sh \
-	tests/recipes-first-run.sh
+	tests/recipes-first-run.sh \
+	tests/diff-corpus.sh \
+	tests/fuzz-make-replay.sh
 
 # SRFI-64 suites (run through the driver scm/local.mk defines).
 DIFF_SCM_TESTS = \
@@ -50,7 +54,8 @@ DIFF_SCM_TESTS = \
 	tests/scm/image-lock.scm \
 	tests/scm/test-process.scm \
 	tests/scm/test-preflight.scm \
-	tests/scm/test-consistency.scm
+	tests/scm/test-consistency.scm \
+	tests/scm/test-corpus.scm
 
 EXTRA_DIST += recipes/warm-cache.scm $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
@@ -95,3 +100,29 @@ bench-diff: $(DIFF_BENCH_DEPS)
 .PHONY: bench-diff
 
 dist_man_MANS += doc/resize-diff.1 doc/create-diff.1 doc/resize-consistency.1
+
+# make fuzz-diff: the engine target fuzzed for FUZZ_TIME (stored findings
+# replayed first, as make fuzz-engine does), then its corpus judged by
+# qemu-img (recipes/corpus-diff.scm): the committed seeds and the
+# session's new entries, each input once -- FUZZ_STORE/corpus-judged
+# remembers what was judged, so a rerun judges only new entries.  One
+# store (FUZZ_STORE) for both kinds of finding; exits 1 when any fails.
+FUZZ_DIFF_JOBS = 2
+FUZZ_DIFF_FLAGS =
+if HAVE_GUILE
+fuzz-diff: $(FUZZ_DIR)/fuzz_resize_engine $(fuzz_session_deps) core/cli/instar-img$(EXEEXT)
+	@$(fuzz_session) fuzz_resize_engine; st=$$?; \
+	if test $$st -ge 2; then exit $$st; fi; \
+	$(MKDIR_P) '$(FUZZ_WORK)/fuzz_resize_engine/corpus'; \
+	echo "fuzz-diff: judging new corpus entries against qemu-img (store $(FUZZ_STORE))"; \
+	GUILE_AUTO_COMPILE=0 $(abs_top_builddir)/pre-inst-env $(GUILE) --no-auto-compile \
+	  -s $(srcdir)/recipes/corpus-diff.scm \
+	  --corpus '$(srcdir)/corpus/fuzz_resize_engine' \
+	  --corpus '$(FUZZ_WORK)/fuzz_resize_engine/corpus' \
+	  --new-only --out '$(FUZZ_STORE)' --jobs $(FUZZ_DIFF_JOBS) $(FUZZ_DIFF_FLAGS); st2=$$?; \
+	if test $$st2 -gt $$st; then exit $$st2; else exit $$st; fi
+else
+fuzz-diff:
+	@echo "fuzz-diff: needs Guile (this build has none)" >&2; exit 3
+endif
+.PHONY: fuzz-diff

@@ -19,7 +19,7 @@
     (instar chain) (instar oracles) (instar whitelist) (instar findings)
     (instar store) (instar reduce) (instar report) (instar preflight)
     (instar fingerprint) (instar campaign)
-    (instar run) (instar status) (instar plot) (instar html-report)))
+    (instar run) (instar corpus) (instar status) (instar plot) (instar html-report)))
 
 (let ((self (current-module)))
   (for-each

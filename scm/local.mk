@@ -39,6 +39,7 @@ INSTAR_SCM_MODULES = \
 	scm/instar/plot.scm \
 	scm/instar/html-report.scm \
 	scm/instar/campaign.scm \
+	scm/instar/corpus.scm \
 	scm/instar/run.scm \
 	scm/instar/cli.scm
 

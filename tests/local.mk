@@ -50,6 +50,8 @@ SH_TESTS = \
 	tests/image-lock.sh \
 	tests/apply-nospace.sh \
 	tests/qcow2-sparse-tail.sh \
+	tests/qcow2-backing-header.sh \
+	tests/vhdx-metadata-length.sh \
 	tests/raw-vs-qemu.sh \
 	tests/create-targets.sh \
 	tests/create-options-vs-qemu.sh \

@@ -47,6 +47,7 @@ TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sp
 	$(fuzz_sh_tests)
 EXTRA_DIST += $(fuzz_sh_tests) corpus \
 	core/fuzz/build.sh core/fuzz/run.sh core/fuzz/campaign.sh core/fuzz/coverage.sh \
+	core/fuzz/store-run.sh \
 	core/fuzz/fuzz-empty.c core/fuzz/fuzz-read-once.c \
 	core/fuzz/fuzz_resize_planners.dict core/fuzz/fuzz_resize_planners.options \
 	core/fuzz/fuzz_resize_engine.dict core/fuzz/fuzz_resize_engine.options \
@@ -104,17 +105,32 @@ fuzz_targets = $(FUZZ_DIR)/fuzz_resize_planners $(FUZZ_DIR)/fuzz_resize_engine
 fuzz-build: $(fuzz_targets) $(FUZZ_DIR)/fuzz_empty $(FUZZ_DIR)/fuzz_read_once
 
 FUZZ_STATUS_INTERVAL = 5
-fuzz_run = FUZZ_TIME='$(FUZZ_TIME)' FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_DIR='$(FUZZ_DIR)' \
+fuzz_env = FUZZ_TIME='$(FUZZ_TIME)' FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_DIR='$(FUZZ_DIR)' \
 	FUZZ_WORK='$(FUZZ_WORK)' FUZZ_FINDINGS='$(FUZZ_FINDINGS)' srcdir='$(srcdir)' \
-	FUZZ_STATUS_INTERVAL='$(FUZZ_STATUS_INTERVAL)' SHELL='$(SHELL)' \
-	$(SHELL) $(srcdir)/core/fuzz/run.sh
+	FUZZ_STATUS_INTERVAL='$(FUZZ_STATUS_INTERVAL)' SHELL='$(SHELL)'
+fuzz_run = $(fuzz_env) $(SHELL) $(srcdir)/core/fuzz/run.sh
+
+# The findings store of make fuzz-*: regression first.  In a Guile build
+# each session goes through `instar-fuzz fuzz' (core/fuzz/store-run.sh):
+# the open findings of the target stored in FUZZ_STORE are replayed
+# first and one still failing fails the run; new crashes are stored.
+# Without Guile there is no store: run.sh alone.
+FUZZ_STORE = instar-out
+if HAVE_GUILE
+fuzz_session = $(fuzz_env) FUZZ_STORE='$(FUZZ_STORE)' builddir='$(abs_top_builddir)' \
+	$(SHELL) $(srcdir)/core/fuzz/store-run.sh
+fuzz_session_deps = instar-fuzz $(instarobject_DATA) scm/instar.go
+else
+fuzz_session = $(fuzz_run)
+fuzz_session_deps =
+endif
 
 # Both resize targets, FUZZ_TIME split between them; fuzz-engine: the
 # engine alone for FUZZ_TIME.
-fuzz-resize: $(fuzz_targets)
-	$(fuzz_run) fuzz_resize_planners fuzz_resize_engine
-fuzz-engine: $(FUZZ_DIR)/fuzz_resize_engine
-	$(fuzz_run) fuzz_resize_engine
+fuzz-resize: $(fuzz_targets) $(fuzz_session_deps)
+	$(fuzz_session) fuzz_resize_planners fuzz_resize_engine
+fuzz-engine: $(FUZZ_DIR)/fuzz_resize_engine $(fuzz_session_deps)
+	$(fuzz_session) fuzz_resize_engine
 # The nightly campaign: every target in turn, the budget split between
 # them, new corpus entries merged back into corpus/, one summary.
 fuzz: $(fuzz_targets)

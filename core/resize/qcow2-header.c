@@ -178,7 +178,16 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
         return INSTAR_E_PARSE;
     /* qemu sees the size in whole sectors (total_sectors = size / 512). */
     q->old_size &= ~511ull;
-    q->has_backing = instar_be64(h + 8) != 0;
+    /* qemu's open: the backing file name lies inside cluster 0 ("Invalid
+     * backing file offset") and is at most 1023 bytes ("Backing file name
+     * too long"); an image breaking either is one qemu cannot open. */
+    uint64_t bf_off = instar_be64(h + 8);
+    uint32_t bf_len = instar_be32(h + 16);
+    if (bf_off > q->cs)
+        return INSTAR_E_PARSE;
+    if (bf_off != 0 && bf_len > (q->cs - bf_off < 1023 ? q->cs - bf_off : 1023))
+        return INSTAR_E_PARSE;
+    q->has_backing = bf_off != 0;
     q->snap_offset = nb_snap ? snap_off : 0;
 
     rc = scan_extensions(q, h, hl, &bitmaps);

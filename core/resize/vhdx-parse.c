@@ -179,13 +179,17 @@ int instar_vhdx_parse_regions(struct instar_slice rt, struct instar_vhdx_regions
     return INSTAR_OK;
 }
 
-/* One item's payload, bounded by the region and by what was staged. */
+/* One item's payload, bounded by the region and by what was staged.  The
+ * entry's length field is not checked: qemu-img 7.2 reads NEED bytes at
+ * the offset whatever the entry says (it opens, checks and reads an image
+ * whose items declare length 0), so refusing one would be stricter than
+ * the reference. */
 static const uint8_t *item(struct instar_slice md, uint32_t region_length,
                            const uint8_t *entry, uint32_t need)
 {
-    uint32_t off = instar_le32(entry + 16), len = instar_le32(entry + 20);
+    uint32_t off = instar_le32(entry + 16);
     uint64_t end = (uint64_t)off + need;
-    if (len < need || off < VHDX_METADATA_TABLE_SIZE || end > region_length || end > md.len)
+    if (off < VHDX_METADATA_TABLE_SIZE || end > region_length || end > md.len)
         return NULL;
     return md.data + off;
 }
@@ -228,7 +232,7 @@ int instar_vhdx_parse_metadata(struct instar_slice md, uint32_t region_length,
             return bad(why, "a metadata item appears twice");
         *slot = need ? item(md, region_length, e, need) : md.data;
         if (*slot == NULL)
-            return bad(why, "a metadata item lies outside the metadata region or is too short");
+            return bad(why, "a metadata item lies outside the metadata region");
     }
     if (!fp || !vs || !p83 || !ls || !ps)
         return bad(why, "a required metadata item is missing");

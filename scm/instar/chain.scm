@@ -29,6 +29,11 @@
 ;;;   release        held mode: the holders quit
 ;;;   held-unchanged held mode: each side's file is byte-identical to the
 ;;;                  copy taken before the resize (cmp)
+;;;   import         a start image given as data: a file of LENGTH bytes,
+;;;                  zero (a hole) except for EXTENTS, each an offset and
+;;;                  its bytes in hex (corpus-diff: a fuzz input made a
+;;;                  real image); usually named "create" on the reference
+;;;                  side of a shared-start case, then copied
 ;;; `run-chain' runs one chain in a private temporary directory and
 ;;; returns a trace: every step's result record, in order.
 
@@ -51,7 +56,10 @@
             trace-result
             trace-results
             qemu-io-commands
-            format-extension))
+            format-extension
+            write-sparse-image
+            corpus-case->chain
+            reference-resizes?))
 
 (define (format-extension fmt)
   "The file name extension the chain gives an image of format FMT
@@ -95,7 +103,63 @@ step checks the claim instead of trusting it)."
           (put-u8 port (logior b mask))))
       (lambda () (close-port port)))))
 
+(define (hex->bytevector hex)
+  (let* ((n (quotient (string-length hex) 2))
+         (bv (make-bytevector n)))
+    (do ((i 0 (+ i 1))) ((= i n) bv)
+      (bytevector-u8-set! bv i (string->number (substring hex (* 2 i) (+ 2 (* 2 i))) 16)))))
+
+(define (write-sparse-image path length extents)
+  "Write PATH: LENGTH bytes, a hole except for EXTENTS (a vector of
+alists: offset, hex).  The file is created exclusively (a private
+directory's new name), so nothing else is overwritten."
+  (let ((port (open path (logior O_WRONLY O_CREAT O_EXCL) #o644)))
+    (dynamic-wind
+      (lambda () #t)
+      (lambda ()
+        (truncate-file port length)
+        (for-each (lambda (e)
+                    (seek port (assoc-ref e "offset") SEEK_SET)
+                    (put-bytevector port (hex->bytevector (assoc-ref e "hex"))))
+                  (vector->list extents)))
+      (lambda () (close-port port)))))
+
 (define (case->chain case)
+  "The chain of steps (a list of alists, see the module commentary) that
+runs CASE on both sides: a corpus case's (corpus-case->chain) or a drawn
+case's (drawn-case->chain)."
+  (if (equal? (assoc-ref case "op") "corpus")
+      (corpus-case->chain case)
+      (drawn-case->chain case)))
+
+(define (reference-resizes? fmt)
+  "Whether qemu-img 7.2 resizes FMT images at all (vpc, vhdx and vmdk:
+`Image format driver does not support resize')."
+  (member fmt '("raw" "qcow2")))
+
+(define (corpus-case->chain case)
+  "The chain of a corpus case: the reference's start image written from
+the case's data (named create, so the oracles see a shared start), copied
+to the engine side, one resize, then info, check (formats qemu-img checks),
+compare (ends up to 1 TiB: compare walks every cluster) and, raw, the
+file length.  For a format qemu-img cannot resize only the engine
+resizes: the reference side keeps the start image, read for comparison."
+  (let* ((fmt (assoc-ref case "format"))
+         (r (vector-ref (assoc-ref case "resizes") 0))
+         (end (spec-end (or (string->number (assoc-ref case "size")) 0) (assoc-ref r "spec"))))
+    `((("step" . "import") ("name" . "create") ("side" . "reference") ("format" . ,fmt)
+       ("length" . ,(assoc-ref case "length")) ("extents" . ,(assoc-ref case "extents")))
+      (("step" . "copy") ("side" . "engine"))
+      (("step" . "resize") ("name" . "resize")
+       ("side" . ,(if (reference-resizes? fmt) "both" "engine"))
+       ("spec" . ,(assoc-ref r "spec")) ("shrink" . ,(assoc-ref r "shrink"))
+       ("prealloc" . ,(let ((p (assoc-ref r "prealloc"))) (if (string? p) p #f))))
+      (("step" . "info") ("side" . "both"))
+      ,@(if (member fmt '("qcow2" "vhdx" "vmdk")) '((("step" . "check") ("side" . "both"))) '())
+      ,@(if (and end (<= end huge-end)) '((("step" . "compare") ("side" . "both"))) '())
+      ,@(if (equal? fmt "raw") '((("step" . "length") ("side" . "both"))) '()))))
+
+(define (drawn-case->chain case)
   "The chain of steps (a list of alists, see the module commentary) that
 runs CASE on both sides: create, patterns, the start mode's steps, each
 resize, then info, check, compare and (raw) length."
@@ -248,6 +312,22 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
                                (not (string-contains (result-stderr r) "error"))
                                (not (string-contains (result-stdout r) "failed")))
                     (kill-side! side)))))
+            (sides-of step)))
+          ("import"
+           (for-each
+            (lambda (side)
+              (let* ((t0 (get-internal-real-time))
+                     (err (catch 'system-error
+                            (lambda ()
+                              (write-sparse-image (path side) (assoc-ref step "length")
+                                                  (assoc-ref step "extents"))
+                              #f)
+                            (lambda (key subr msg margs . rest) (apply format #f msg margs))))
+                     (secs (/ (- (get-internal-real-time) t0) internal-time-units-per-second 1.0)))
+                (record! name side (make-result (list "import" (path side))
+                                                (if err 'error 'ok) (if err 1 0) #f ""
+                                                (or err "") secs))
+                (when err (kill-side! side))))
             (sides-of step)))
           ("copy"
            (if (live? "reference")

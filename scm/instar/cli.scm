@@ -10,6 +10,7 @@
 ;;;   instar-fuzz status [--json] OUT...
 ;;;   instar-fuzz report OUT... --html FILE
 ;;;   instar-fuzz campaign slurm|parallel|merge|run-shard ...  (see campaign-help)
+;;;   instar-fuzz corpus-diff [OPTIONS...]     the corpus-diff recipe
 ;;;   instar-fuzz recipes | repl [ARGS] | --version | --help
 ;;;
 ;;; Exit status: 0 no failing finding, 1 a finding fails (new, seen again
@@ -92,6 +93,10 @@ usage: instar-fuzz COMMAND [ARGS...]
                              ssh with GNU parallel, then merge them
                              (`campaign --help')
   campaign merge DIR         merge a campaign's shards (again)
+  corpus-diff [OPTIONS]      judge a libFuzzer corpus against qemu-img
+                             (recipe corpus-diff: --corpus DIR,
+                             --planner-corpus DIR, --new-only, and
+                             resize-diff's options)
   repl [ARGS]                instar-fuzz-repl
   --version, --help
 
@@ -356,7 +361,15 @@ input file as their argument."
                                   (unless (and (file-exists? p) (access? p X_OK))
                                     (env-error "fuzz: --instar ~a: not an executable" p))
                                   (absolute p)))))
-             (bin-of (lambda () (string-append builddir "/fuzz-build/" target))))
+             ;; make's FUZZ_DIR / FUZZ_WORK when it runs us (relative to
+             ;; the build tree), else the build tree's defaults.
+             (fuzz-dir (let ((d (or (getenv "FUZZ_DIR") "fuzz-build")))
+                         (if (or (string-prefix? "/" d) (not builddir)) d
+                             (string-append builddir "/" d))))
+             (fuzz-work (let ((d (or (getenv "FUZZ_WORK") "fuzz-work")))
+                          (if (or (string-prefix? "/" d) (not builddir)) d
+                              (string-append builddir "/" d))))
+             (bin-of (lambda () (string-append fuzz-dir "/" target))))
         (mkdir-p out)
         ;; 1. Regression first: the stored findings of this target.
         (let* ((recipe (string-append "fuzz:" target))
@@ -395,14 +408,15 @@ input file as their argument."
                           (env-error "fuzz: needs a build tree (run it through ./pre-inst-env)"))
                         (unless (zero? (status:exit-val
                                         (system* "make" "-C" builddir "--no-print-directory"
-                                                 (string-append "fuzz-build/" target))))
+                                                 (string-append "FUZZ_DIR=" fuzz-dir)
+                                                 (bin-of))))
                           (env-error "fuzz: could not build ~a" target))
                         (let ((st (status:exit-val
                                    (with-environment
                                     `(("FUZZ_TIME" . ,(number->string time))
                                       ("FUZZ_JOBS" . ,jobs)
-                                      ("FUZZ_DIR" . ,(string-append builddir "/fuzz-build"))
-                                      ("FUZZ_WORK" . ,(string-append builddir "/fuzz-work"))
+                                      ("FUZZ_DIR" . ,fuzz-dir)
+                                      ("FUZZ_WORK" . ,fuzz-work)
                                       ("FUZZ_FINDINGS" . ,raw)
                                       ("srcdir" . ,srcdir))
                                     (lambda ()
@@ -424,7 +438,7 @@ input file as their argument."
             (for-each (lambda (b) (note-seen! out (car b))) again)
             (let ((s (and builddir (false-if-exception
                                     (call-with-input-file
-                                        (string-append builddir "/fuzz-work/" target "/summary")
+                                        (string-append fuzz-work "/" target "/summary")
                                       get-line)))))
               (append-stats! out
                              (list `(("time" . ,(iso-time (current-time)))
@@ -710,6 +724,7 @@ recipe's."
     (("status" . rest) (cmd-status rest))
     (("report" . rest) (cmd-report rest))
     (("campaign" . rest) (cmd-campaign rest))
+    (("corpus-diff" . rest) (cmd-run (cons "corpus-diff" rest)))
     (("repl" . rest)
      ((module-ref (resolve-interface '(instar repl)) 'instar-repl-main)
       (cons "instar-fuzz repl" rest)))

@@ -265,6 +265,16 @@ a missing file, is left as it is."
                     argv)
                " "))
 
+(define (hex->octal-escapes hex)
+  "HEX (two digits a byte) as printf octal escapes."
+  (string-concatenate
+   (map (lambda (i)
+          (let ((b (string->number (substring hex (* 2 i) (+ 2 (* 2 i))) 16)))
+            (string #\\ (integer->char (+ 48 (quotient b 64)))
+                    (integer->char (+ 48 (modulo (quotient b 8) 8)))
+                    (integer->char (+ 48 (modulo b 8))))))
+        (iota (quotient (string-length hex) 2)))))
+
 (define* (repro-script chain #:key engine qemu-img qemu-io title replay)
   "A shell script (a string) that reruns CHAIN with ENGINE and the
 reference QEMU-IMG (QEMU-IO writes the patterns) and exits 1 when the
@@ -343,6 +353,20 @@ missing; REPLAY, the finding's signature, is quoted in its comments."
              (emit "b=$(od -An -tu1 -j79 -N1 \"$R\" | tr -d ' '); "
                    "printf \"\\$(printf %o $((b | " (if (equal? bit "dirty") "1" "2")
                    ")))\" | dd of=\"$R\" bs=1 seek=79 conv=notrunc status=none"))))
+         ("import"
+          ;; The start image from data: a hole of LENGTH bytes, then each
+          ;; extent's bytes (octal escapes: printf is POSIX, xxd is not).
+          (for-each (lambda (side)
+                      (let ((v (if (equal? side "engine") "\"$E\"" "\"$R\"")))
+                        (emit ": >" v "; truncate -s " (number->string (assoc-ref step "length"))
+                              " " v)
+                        (for-each (lambda (e)
+                                    (emit "printf '" (hex->octal-escapes (assoc-ref e "hex"))
+                                          "' | dd of=" v " bs=4096 oflag=seek_bytes seek="
+                                          (number->string (assoc-ref e "offset"))
+                                          " conv=notrunc status=none"))
+                                  (vector->list (assoc-ref step "extents")))))
+                    (sides step)))
          ("copy" (emit "cp --sparse=always \"$R\" \"$E\""))
          ("hold"
           ;; qemu-io holds each image open read-write on a FIFO (fds 3/4)

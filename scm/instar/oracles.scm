@@ -198,6 +198,7 @@ values that depend on sizes."
     ("bad-create-option" "create options the format refuses")
     ("supported" "a supported case")
     ("at-limit" "a size exactly at the format's limit")
+    ("hostile-image" "a hostile image")
     (other (if other (string-append "a " other " case") "a supported case"))))
 
 (define* (refusal-title case diffs

@@ -41,6 +41,7 @@
             pick-consistency-case
             case-end-bytes
             resolve-spec
+            spec-end
             prealloc-allowed?
             parse-qemu-size
             qcow2-l1-limit

@@ -296,7 +296,7 @@ directory); absolute names are kept as given."
 
 (define (run-one i master ctx pick execute rules)
   (let* ((seed (iteration-seed master i))
-         (case (pick (make-rng seed))))
+         (case (pick (make-rng seed) i)))
     (call-with-values (lambda () (judge-case case ctx execute rules))
       (lambda (verdict diffs reason chain trace known sig)
         (make-outcome i seed case verdict diffs reason chain
@@ -311,12 +311,14 @@ directory); absolute names are kept as given."
 
 ;;; The recipe's command line.
 
-(define* (run-recipe name args #:key pick-with (execute default-execute)
+(define* (run-recipe name args #:key pick-with (pick-index #f) (execute default-execute)
                      (rules default-rules) (default-ops '()) (default-formats '())
                      (instar-img #f) (help-text "")
                      (refusal-verdict? #f))
   "Run a recipe with the command-line arguments ARGS.  PICK-WITH:
-(lambda (ops formats) (lambda (rng) CASE)).  HELP-TEXT is printed by
+(lambda (ops formats) (lambda (rng) CASE)).  PICK-INDEX, when given,
+replaces it: (lambda (I) CASE), iteration I's case whatever the seed (a
+recipe over a fixed list of cases, such as corpus-diff).  HELP-TEXT is printed by
 --help, followed by the exit status convention.  Never returns: exits
 with the status `exit-status-help' describes."
   (define opts
@@ -391,7 +393,10 @@ with the status `exit-status-help' describes."
               (make-external-engine "instar-img" (absolute instar-img)))
              (else (env-error name "neither (instar core) nor instar-img found (use --instar PATH)"))))
            (ctx (make-context engine qemu-img qemu-io timeout tmpdir))
-           (pick (pick-with ops formats)))
+           ;; (lambda (rng i) CASE): the seeded draw, or the I-th case.
+           (pick (if pick-index
+                     (lambda (rng i) (pick-index i))
+                     (let ((p (pick-with ops formats))) (lambda (rng i) (p rng))))))
       (catch 'instar-abort
         (lambda ()
           ;; The reference, once: a broken one is the environment's fault.
@@ -443,7 +448,7 @@ showed it, not silently against another."
               (let ((s (string->number (car si))) (i (string->number (cadr si))))
                 (unless (and s i (exact-integer? s) (exact-integer? i) (>= i 0))
                   (usage-error name "--replay wants SIGNATURE or SEED:ITERATION, not '~a'" what))
-                (cons (pick (make-rng (iteration-seed s i))) (format #f "seed ~a iteration ~a" s i)))
+                (cons (pick (make-rng (iteration-seed s i)) i) (format #f "seed ~a iteration ~a" s i)))
               (let ((file (string-append (finding-directory out what) "/finding.json")))
                 (unless (file-exists? file)
                   (usage-error name "no finding ~a under ~a/findings" what out))
