@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench-vhd.c -- VHD planner throughput per path: fixed grow, dynamic
  * BAT growth in place, at the tail, relocated, and a grow to 2040 GiB. */
 #include <config.h>

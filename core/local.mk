@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/local.mk -- libinstar (the C core) and the instar-img CLI.
 
 noinst_LTLIBRARIES += core/libinstar.la

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/qcow2.mk -- the qcow2 planner, engine, create path, their tests and benchmarks.
 
 core_libinstar_la_SOURCES += \

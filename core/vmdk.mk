@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/vmdk.mk -- the vmdk planner, engine, create path, their tests and benchmarks.
 
 core_libinstar_la_SOURCES += core/resize/vmdk.c core/image/vmdk.c

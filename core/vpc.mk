@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/vpc.mk -- the vpc planner, engine, create path, their tests and benchmarks.
 
 core_libinstar_la_SOURCES += core/resize/vhd.c core/resize/vhd.h \

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; create-diff.scm -- differential fuzzing of create against qemu-img.
 ;;;
 ;;;   guile -s recipes/create-diff.scm --seed 42 [--formats raw,qcow2,...]

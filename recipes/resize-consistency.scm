@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; resize-consistency.scm -- resize VHD, VHDX and VMDK; qemu-img reads.
 ;;;
 ;;;   guile -s recipes/resize-consistency.scm --seed 42

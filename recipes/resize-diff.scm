@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; resize-diff.scm -- differential fuzzing of resize against qemu-img.
 ;;;
 ;;;   guile -s recipes/resize-diff.scm --seed 42 [--iterations 200] [--jobs 2]

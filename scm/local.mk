@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## scm/local.mk -- the (instar ...) Guile modules, their tests and instar-fuzz-repl.
 ##
 ## Other fragments add modules with `INSTAR_SCM_MODULES += scm/instar/foo.scm'

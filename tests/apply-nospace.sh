@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # apply-nospace.sh -- a grow that runs out of space leaves the file as it
 # was.  Each case creates an image with qemu-img in a private 2 MiB tmpfs,
 # fills what is left (all of it, or all but 64 KiB) and asks instar-img for

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-clean.sh -- resize-diff with qemu-img as the engine under test:
 # no divergence may show (no false positives), the results must not
 # depend on --jobs or --shard, and the run's outputs and exit codes

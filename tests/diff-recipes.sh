@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-recipes.sh -- create-diff and resize-consistency run end to end.
 # qemu-img as the "engine": create-diff must match itself; qemu-img
 # refuses every vpc/vhdx/vmdk resize, and resize-consistency must call

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-rerun.sh -- regression-first reruns: a run reusing an output
 # directory first replays the findings stored there against the current
 # engine.  A stored finding that still fails keeps the run red (exit 1,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-stop.sh -- how the recipes stop: on a signal, on unusable output
 # places, on a broken reference, and on a timeout.  resize-diff(1)'s
 # promises: SIGINT writes summary.json for the cases that ran (marked

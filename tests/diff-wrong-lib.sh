@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-wrong-lib.sh -- sourced by tests/diff-wrong-*.sh: resize-diff
 # against an engine that is wrong on purpose (tests/wrong-engines/:
 # qemu-img wrapped, each wrong in one way).  The wrong behaviour must be

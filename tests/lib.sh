@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # lib.sh -- TAP helpers and a private temporary directory for shell tests.
 # Sourced by tests/*.sh; every check is one TAP line.
 

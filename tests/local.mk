@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## tests/local.mk -- every test runs through automake's TAP driver, so each
 ## assertion is counted (.ci/run sums the :test-result: lines).
 
@@ -55,7 +56,8 @@ SH_TESTS = \
 	tests/create-options-vs-qemu.sh \
 	tests/create-blockdev.sh \
 	tests/readers-interop.sh \
-	tests/readers-limits.sh
+	tests/readers-limits.sh \
+	tests/spdx.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-sparse-tail.sh -- preallocating grows of qcow2 files with a long
 # sparse tail (the file length extended by truncate: a few hundred KiB on
 # disk, gigabytes long), side by side with qemu-img 7.2 in a private

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vhd-consistency.sh -- the VHD (vpc) consistency oracle.  qemu-img 7.2
 # cannot resize vpc images, so qemu is the independent *reader*: every
 # image instar-img grows must show the size qemu-img create would give for

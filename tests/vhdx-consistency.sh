@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vhdx-consistency.sh -- qemu-img 7.2 cannot resize VHDX, so qemu is the
 # independent reader that judges our grows.  For every case: create the
 # start image (with qemu-img, and again with instar-img), write known

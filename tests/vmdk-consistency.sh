@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vmdk-consistency.sh -- the VMDK consistency oracle.  qemu-img 7.2 cannot
 # resize VMDK, so qemu is the independent *reader*: start images made by
 # qemu-img and by instar-img get known patterns (qemu-io), are grown by

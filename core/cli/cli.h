@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cli.h -- shared pieces of the instar-img command line front end. */
 #ifndef INSTAR_CLI_H
 #define INSTAR_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cmd-resize.c -- `instar-img resize' and `instar-img plan'. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* main.c -- instar-img: a qemu-img-shaped command line over the core. */
 #include <config.h>
 

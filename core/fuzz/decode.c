@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* decode.c -- fuzz input -> planner options (instar/fuzz.h).
  *
  * Cheap per input on purpose: the big buffers are allocated once and hold

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* reparse.c -- structural checkers for resized images (reparse.h).
  * Written from the format specifications alone, independent of the
  * planners and engines they judge. */

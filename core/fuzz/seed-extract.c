@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* seed-extract.c -- turn a real image into fuzz seed inputs (used by
  * corpus/generate.sh, which makes the images with qemu-img).
  *

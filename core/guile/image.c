@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* image.c -- images on files: create, probe, plan, resize; size specs.
  *
  * Long operations (create and resize, which may preallocate gigabytes)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* planners.c -- the five pure planners, called with keyword arguments
  * that mirror the C option structs (instar/resize.h): numbers as exact
  * integers, slices as bytevectors (#f or absent: not staged), staged

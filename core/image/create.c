@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* create.c -- create options (qemu-img's -o key=value, typed and worded as
  * qemu 7.2 parses them), the checks before any I/O, and the file step. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* engine.h -- what each format's engine provides (internal to the core). */
 #ifndef INSTAR_ENGINE_H
 #define INSTAR_ENGINE_H

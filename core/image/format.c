@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* format.c -- format names, the engine table and content probing. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-create.c -- qcow2 create: qemu-img 7.2's option checks (same
  * order, same messages), then the image written in one sequential pass.
  * Nothing is written before every option and the size have been accepted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2.c -- the qcow2 engine: read the header, the L1 table and the
  * refcount table, then call the planner, staging exactly the refcount
  * blocks and L2 tables it asks for (INSTAR_E_NOT_STAGED rounds) and growing

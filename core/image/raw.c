@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* raw.c -- the raw engine: the facts are the file length. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* resize.c -- the engine's resize path: probe, plan (via the format's
  * engine), apply in order, set the length, preallocate, sync. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-create.c -- `create -f vhdx' with qemu-img 7.2's layout, defaults
  * and messages (block/vhdx.c vhdx_co_create):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-create.h -- VHDX create and the engine's helpers (internal). */
 #ifndef INSTAR_VHDX_CREATE_H
 #define INSTAR_VHDX_CREATE_H

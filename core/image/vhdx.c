@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx.c -- the VHDX engine: read the facts, stage what the planner asks
  * for, plan.  Every read is bounded by the file size and a sane maximum;
  * nothing is written here (instar_plan_apply does that). */

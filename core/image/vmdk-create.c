@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-create.c -- create a monolithicSparse VMDK exactly as qemu-img 7.2
  * lays it out: header, 20-sector embedded descriptor, redundant grain
  * directory and its tables, grain directory and its tables (all tables

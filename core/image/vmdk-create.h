@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-create.h -- VMDK create and the engine's CID source (internal). */
 #ifndef INSTAR_VMDK_CREATE_H
 #define INSTAR_VMDK_CREATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk.c -- the vmdk engine: read the sparse header, stage the descriptor,
  * the grain directories and (for an unaligned capacity) the last grain's
  * table entry exactly as the planner asks, and plan.  Nothing is written

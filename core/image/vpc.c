@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vpc.c -- the VHD (qemu "vpc") engine: read the footer (at offset 0 for
  * dynamic disks, at end of file for fixed ones, as qemu 7.2 looks for it),
  * the dynamic header and the BAT; validate them before anything is

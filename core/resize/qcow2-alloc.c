@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-alloc.c -- cluster allocation for the qcow2 planner.
  *
  * Like qemu's allocator: next fit from a cursor that starts at cluster 0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-bitmaps.c -- persistent dirty bitmaps across a resize.
  *
  * A bitmap's table must have exactly the clusters its bits need at the

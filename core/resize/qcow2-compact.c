@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-compact.c -- the refcount rewrite: when a plan's refcount changes
  * are scattered over more blocks than 128 patches can carry (small
  * clusters, wide refcounts, data all over the file), all refcount blocks

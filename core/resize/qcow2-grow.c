@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-grow.c -- growing a qcow2 image, with or without preallocation.
  *
  * As qemu 7.2: only the header's size changes while the L1 table covers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-header.c -- parse and validate the qcow2 header and the staged
  * tables.  Every number comes from an untrusted file: each is range-checked
  * before it sizes anything, and the scalar facts in the options must agree

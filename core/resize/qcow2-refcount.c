@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-refcount.c -- refcount entries of any width (1..64 bits; widths
  * below 8 packed least-significant bit first, as qemu does), lookups in the
  * staged refcount blocks, phase-B decrements and the refcount writes. */

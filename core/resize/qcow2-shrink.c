@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-shrink.c -- shrinking a qcow2 image (with allow_shrink).
  *
  * As qemu 7.2, without its waste: the guest clusters wholly beyond the new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2.c -- the qcow2 resize planner: validation in qemu's order, then
  * grow (qcow2-grow.c) or shrink (qcow2-shrink.c), and the emission steps
  * both share (new clusters, the header commit). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2.h -- internals of the qcow2 resize planner (core/resize/qcow2*.c).
  *
  * The planner works on a context built from the options: validated header

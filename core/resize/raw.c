@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* raw.c -- the raw planner: a raw image is its bytes, so resizing is
  * setting the file length.  Nothing is patched; the host preallocates the
  * grown range for falloc/full.  Matches qemu-img 7.2: exact byte counts

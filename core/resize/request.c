@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* request.c -- the checks every resize runs first, in qemu-img's order. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhd-footer.c -- VHD geometry, size rounding, checksums and footer
  * parsing, as qemu 7.2's block/vpc.c reads and writes them. */
 #include <config.h>

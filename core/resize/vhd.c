@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhd.c -- the VHD (qemu "vpc") resize planner: grow and shrink fixed and
  * dynamic disks so that qemu 7.2 reads back the new size, the kept data
  * and zeros in any new range.

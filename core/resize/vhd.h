@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhd.h -- VHD (qemu "vpc") on-disk facts shared by the planner, the
  * engine and create (internal to the core).  All fields are big-endian. */
 #ifndef INSTAR_RESIZE_VHD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-format.h -- VHDX on-disk constants and the pure parsers the planner,
  * the engine and the tests share (internal to the core).
  *

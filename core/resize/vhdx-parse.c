@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-parse.c -- pure parsers for VHDX headers, region tables and the
  * metadata region, with qemu 7.2's acceptance rules (block/vhdx.c) plus
  * range checks on every number that later feeds an offset or a length. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx.c -- the VHDX resize planner: grow dynamic and fixed images.
  *
  * qemu-img 7.2 cannot resize VHDX, so the plan follows MS-VHDX and what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-desc.c -- read and rewrite the embedded VMDK descriptor text.
  *
  * A resize changes exactly three values: the CID, the extent line's sector

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-header.c -- decode and encode the 512-byte hosted sparse extent
  * header (VMDK4).  Pure: no validation beyond the magic; the planner and
  * the engine judge the numbers. */

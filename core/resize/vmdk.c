@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk.c -- the VMDK planner: grow a monolithicSparse hosted sparse extent.
  *
  * qemu-img 7.2 cannot resize VMDK; qemu reads the virtual size from the

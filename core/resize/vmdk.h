@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk.h -- hosted sparse extent (VMDK4) facts shared by the vmdk planner,
  * engine and create path (internal to the core).  All header offsets and
  * sizes are in 512-byte sectors, little-endian on disk. */

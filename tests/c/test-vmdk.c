@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-vmdk.c -- the VMDK planner, create and engine on in-memory images:
  * qemu-img 7.2's create layout, grow in place and with relocation, the
  * descriptor kept byte for byte, crash prefixes re-read by a small reader

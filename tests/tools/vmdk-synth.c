@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-synth.c -- write a monolithicSparse VMDK with a layout qemu-img
  * never makes, to prove the planner does not assume qemu's:
  *

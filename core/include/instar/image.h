@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/image.h -- the image engine: probe, create, plan and resize.  */
 #ifndef INSTAR_IMAGE_H
 #define INSTAR_IMAGE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/resize.h -- the resize planners.
  *
  * A planner is a pure function: scalar facts read from an image, read-only
