@@ -13,6 +13,7 @@
 
 #include "instar/error.h"
 #include "instar/fuzz.h"
+#include "resize/qcow2-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -404,28 +405,28 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
 
     /* Cluster 0: the header the options describe. */
     uint8_t *p = fbuf_reset(&d->qhdr);
-    memcpy(p, "QFI\xfb", 4);
-    instar_put_be32(p + 4, o->version);
-    instar_put_be32(p + 20, o->cluster_bits);
-    instar_put_be64(p + 24, o->virtual_size);
-    instar_put_be32(p + 36, o->l1_size);
-    instar_put_be64(p + 40, o->l1_table_offset);
-    instar_put_be64(p + 48, o->refcount_table_offset);
-    instar_put_be32(p + 56, o->refcount_table_clusters);
-    instar_put_be32(p + 60, o->nb_snapshots);
-    instar_put_be64(p + 64, o->snapshots_offset);
-    size_t used = 72;
+    instar_put_be32(p + QCOW2_HDR_MAGIC, QCOW2_MAGIC);
+    instar_put_be32(p + QCOW2_HDR_VERSION, o->version);
+    instar_put_be32(p + QCOW2_HDR_CLUSTER_BITS, o->cluster_bits);
+    instar_put_be64(p + QCOW2_HDR_SIZE, o->virtual_size);
+    instar_put_be32(p + QCOW2_HDR_L1_SIZE, o->l1_size);
+    instar_put_be64(p + QCOW2_HDR_L1_OFFSET, o->l1_table_offset);
+    instar_put_be64(p + QCOW2_HDR_REFTABLE_OFFSET, o->refcount_table_offset);
+    instar_put_be32(p + QCOW2_HDR_REFTABLE_CLUSTERS, o->refcount_table_clusters);
+    instar_put_be32(p + QCOW2_HDR_NB_SNAPSHOTS, o->nb_snapshots);
+    instar_put_be64(p + QCOW2_HDR_SNAPSHOTS_OFFSET, o->snapshots_offset);
+    size_t used = QCOW2_V2_HEADER_LENGTH;
     if (o->version == 3) {
-        instar_put_be64(p + 72, o->incompatible_features);
-        instar_put_be64(p + 80, o->compatible_features);
-        instar_put_be64(p + 88, o->autoclear_features);
-        instar_put_be32(p + 96, o->refcount_order);
-        instar_put_be32(p + 100, o->header_length);
-        used = 112;
+        instar_put_be64(p + QCOW2_HDR_INCOMPAT, o->incompatible_features);
+        instar_put_be64(p + QCOW2_HDR_COMPAT, o->compatible_features);
+        instar_put_be64(p + QCOW2_HDR_AUTOCLEAR, o->autoclear_features);
+        instar_put_be32(p + QCOW2_HDR_REFCOUNT_ORDER, o->refcount_order);
+        instar_put_be32(p + QCOW2_HDR_HEADER_LENGTH, o->header_length);
+        used = QCOW2_V3_HEADER_LENGTH;
     }
     if (o->has_bitmaps) {
         /* Bitmaps extension: count 1, directory (not staged) after L1. */
-        instar_put_be32(p + used, 0x23852875);
+        instar_put_be32(p + used, QCOW2_EXT_BITMAPS);
         instar_put_be32(p + used + 4, 24);
         instar_put_be32(p + used + 8, 1);
         instar_put_be64(p + used + 16, 64);

@@ -7,6 +7,8 @@
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/image.h"
+#include "resize/qcow2-format.h"
+#include "util/endian.h"
 
 static const char *const names[] = {
     [INSTAR_FORMAT_UNKNOWN] = "unknown",
@@ -64,7 +66,7 @@ int instar_probe(struct instar_io *io, enum instar_format *out)
     rc = instar_io_read(io, head, sizeof head, 0);
     if (rc != INSTAR_OK)
         return rc;
-    if (size >= 4 && memcmp(head, "QFI\xfb", 4) == 0)
+    if (size >= 4 && instar_be32(head) == QCOW2_MAGIC)
         *out = INSTAR_FORMAT_QCOW2;
     else if (size >= 8 && memcmp(head, "vhdxfile", 8) == 0)
         *out = INSTAR_FORMAT_VHDX;

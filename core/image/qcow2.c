@@ -14,6 +14,7 @@
 #include "image/qcow2-create.h"
 #include "instar/error.h"
 #include "instar/resize.h"
+#include "resize/qcow2-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -118,11 +119,11 @@ static int stage_tables(struct instar_io *io, struct q2_staging *s, uint64_t fil
 
     if (n->kind == INSTAR_NEED_REFBLOCK) {
         limit = (uint64_t)o->refcount_table_clusters * cs / 8;
-        table = s->reftable, mask = 0xfffffffffffffe00ull, map = &s->rb_map;
+        table = s->reftable, mask = QCOW2_REFT_OFFSET_MASK, map = &s->rb_map;
         arr = &s->rbs, cnt = &s->nrbs, cap = &s->caprbs;
     } else if (n->kind == INSTAR_NEED_L2) {
         limit = o->l1_size;
-        table = s->l1, mask = 0x00fffffffffffe00ull, map = &s->l2_map;
+        table = s->l1, mask = QCOW2_OFFSET_MASK, map = &s->l2_map;
         arr = &s->l2s, cnt = &s->nl2s, cap = &s->capl2s;
     } else {
         return INSTAR_E_PARSE;
@@ -251,7 +252,7 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
 {
     struct instar_qcow2_resize_opts o;
     struct q2_staging *s;
-    uint8_t head[104];
+    uint8_t head[QCOW2_V3_MIN_HEADER_LENGTH];
     uint64_t file_size, cs, hlen;
     int rc;
 
@@ -262,30 +263,30 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     rc = instar_io_read(io, head, sizeof head, 0);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Could not read the qcow2 header");
-    if (file_size < 72 || instar_be32(head) != 0x514649fbu)
+    if (file_size < QCOW2_V2_HEADER_LENGTH || instar_be32(head) != QCOW2_MAGIC)
         return instar_diag_set(diag, INSTAR_E_PARSE, "Image is not in qcow2 format");
     memset(&o, 0, sizeof o);
-    o.version = instar_be32(head + 4);
-    o.cluster_bits = instar_be32(head + 20);
-    if (o.cluster_bits < 9 || o.cluster_bits > 21)
+    o.version = instar_be32(head + QCOW2_HDR_VERSION);
+    o.cluster_bits = instar_be32(head + QCOW2_HDR_CLUSTER_BITS);
+    if (o.cluster_bits < QCOW2_MIN_CLUSTER_BITS || o.cluster_bits > QCOW2_MAX_CLUSTER_BITS)
         return instar_diag_set(diag, INSTAR_E_PARSE,
                                "Unsupported cluster size: 2^%u", o.cluster_bits);
     cs = 1ull << o.cluster_bits;
-    o.virtual_size = instar_be64(head + 24);
-    o.l1_size = instar_be32(head + 36);
-    o.l1_table_offset = instar_be64(head + 40);
-    o.refcount_table_offset = instar_be64(head + 48);
-    o.refcount_table_clusters = instar_be32(head + 56);
-    o.nb_snapshots = instar_be32(head + 60);
-    o.snapshots_offset = instar_be64(head + 64);
+    o.virtual_size = instar_be64(head + QCOW2_HDR_SIZE);
+    o.l1_size = instar_be32(head + QCOW2_HDR_L1_SIZE);
+    o.l1_table_offset = instar_be64(head + QCOW2_HDR_L1_OFFSET);
+    o.refcount_table_offset = instar_be64(head + QCOW2_HDR_REFTABLE_OFFSET);
+    o.refcount_table_clusters = instar_be32(head + QCOW2_HDR_REFTABLE_CLUSTERS);
+    o.nb_snapshots = instar_be32(head + QCOW2_HDR_NB_SNAPSHOTS);
+    o.snapshots_offset = instar_be64(head + QCOW2_HDR_SNAPSHOTS_OFFSET);
     o.refcount_order = 4;
-    o.header_length = 72;
+    o.header_length = QCOW2_V2_HEADER_LENGTH;
     if (o.version >= 3) {
-        o.incompatible_features = instar_be64(head + 72);
-        o.compatible_features = instar_be64(head + 80);
-        o.autoclear_features = instar_be64(head + 88);
-        o.refcount_order = instar_be32(head + 96);
-        o.header_length = instar_be32(head + 100);
+        o.incompatible_features = instar_be64(head + QCOW2_HDR_INCOMPAT);
+        o.compatible_features = instar_be64(head + QCOW2_HDR_COMPAT);
+        o.autoclear_features = instar_be64(head + QCOW2_HDR_AUTOCLEAR);
+        o.refcount_order = instar_be32(head + QCOW2_HDR_REFCOUNT_ORDER);
+        o.header_length = instar_be32(head + QCOW2_HDR_HEADER_LENGTH);
     }
     o.current_file_size = file_size;
     o.req.allow_shrink = args->allow_shrink;

@@ -112,7 +112,7 @@ uint64_t q2_refcount_reach(const struct q2 *q)
 int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
              uint64_t *start)
 {
-    uint64_t c = q->cursor, run_start = c, len = 0, limit = Q2_MAX_HOST_OFFSET >> q->cluster_bits;
+    uint64_t c = q->cursor, run_start = c, len = 0, limit = QCOW2_MAX_HOST_OFFSET >> q->cluster_bits;
     uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;
     /* Inside a (possibly hostile, huge) file but past the refcount table's
      * reach everything is free too: never count such clusters one by one.
@@ -236,7 +236,7 @@ static int size_new_table(struct q2 *q, uint64_t *clusters)
             break;
         total = next;
     }
-    if (tcl * q->cs > Q2_MAX_REFTABLE_BYTES)
+    if (tcl * q->cs > QCOW2_MAX_REFTABLE_BYTES)
         return INSTAR_E_TOO_LARGE;
     *clusters = tcl;
     return INSTAR_OK;

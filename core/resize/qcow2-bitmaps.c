@@ -259,7 +259,7 @@ int instar_qcow2_bitmap_report(const struct instar_qcow2_resize_opts *o, char *n
         }
         if (rc != INSTAR_OK)
             return 0;
-        if (!loadable(q.new_size, b.gbits) && q2_size_to_l1(&q, q.new_size) <= Q2_MAX_L1_ENTRIES) {
+        if (!loadable(q.new_size, b.gbits) && q2_size_to_l1(&q, q.new_size) <= QCOW2_MAX_L1_ENTRIES) {
             found = b.name;
             found_len = b.name_len;
             kind = 3;
@@ -294,7 +294,7 @@ int q2_bitmaps_release(struct q2 *q)
                              instar_div_round_up_u64(b->old_entries * 8, q->cs));
         /* A shrunk table drops entries: their data clusters go too. */
         for (uint64_t i = b->new_entries; i < b->old_entries && rc == INSTAR_OK; i++) {
-            uint64_t e = instar_be64(b->table + i * 8) & Q2_OFFSET_MASK;
+            uint64_t e = instar_be64(b->table + i * 8) & QCOW2_OFFSET_MASK;
             if (e & (q->cs - 1))
                 return INSTAR_E_PARSE;
             if (e)

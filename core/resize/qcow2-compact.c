@@ -49,7 +49,7 @@ int q2_compact_plan(struct q2 *q)
             break;
         nb = nb2;
     }
-    if (t * q->cs > Q2_MAX_REFTABLE_BYTES || nb > (1u << 24))
+    if (t * q->cs > QCOW2_MAX_REFTABLE_BYTES || nb > (1u << 24))
         return INSTAR_E_TOO_LARGE;
     q->cursor = s;
     {

@@ -34,9 +34,9 @@ struct grow {
 static bool needs_data(const struct q2 *q, const uint8_t *l2, uint64_t g)
 {
     uint64_t e = instar_be64(l2 + (g & (q->l2_entries - 1)) * q->l2_esize);
-    if (e & Q2_OFLAG_COMPRESSED)
+    if (e & QCOW2_OFLAG_COMPRESSED)
         return false;           /* keeps its compressed data */
-    return (e & Q2_OFFSET_MASK) == 0;
+    return (e & QCOW2_OFFSET_MASK) == 0;
 }
 
 /* Does guest cluster G read from the backing file?  Allocating it would
@@ -45,11 +45,11 @@ static bool backing_shows(const struct q2 *q, const uint8_t *l2, uint64_t g)
 {
     const uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
     uint64_t e = instar_be64(p);
-    if ((e & Q2_OFFSET_MASK) || (e & Q2_OFLAG_COMPRESSED))
+    if ((e & QCOW2_OFFSET_MASK) || (e & QCOW2_OFLAG_COMPRESSED))
         return false;
     if (q->extl2)
         return (instar_be64(p + 8) >> 32) != 0xffffffffu;
-    return !(q->version == 3 && (e & Q2_OFLAG_ZERO));
+    return !(q->version == 3 && (e & QCOW2_OFLAG_ZERO));
 }
 
 static uint64_t first_g(const struct q2 *q, const struct grow *g, uint64_t i)
@@ -73,7 +73,7 @@ static int l2_of(struct q2 *q, uint64_t i, uint64_t *off)
  * linked into it, as qemu does: the snapshot keeps the old one. */
 static bool shared(const struct q2 *q, uint64_t i)
 {
-    return !(q2_l1_entry(q, i) & Q2_OFLAG_COPIED);
+    return !(q2_l1_entry(q, i) & QCOW2_OFLAG_COPIED);
 }
 
 /* Count the new L2 tables (also copies) and data clusters; ask for the
@@ -133,7 +133,7 @@ static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t h
     uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
     /* Extended L2: the subcluster bitmap stays 0 for preallocated
      * clusters, as qemu leaves it. */
-    instar_put_be64(p, (host << q->cluster_bits) | Q2_OFLAG_COPIED);
+    instar_put_be64(p, (host << q->cluster_bits) | QCOW2_OFLAG_COPIED);
     if (q->l2_esize == 16)
         instar_put_be64(p + 8, 0);
 }
@@ -263,7 +263,7 @@ static void put_l1_entries(struct q2 *q, struct grow *g, uint8_t *l1, uint64_t b
         if (!gets_new_table(q, i))
             continue;
         instar_put_be64(l1 + (i - base_index) * 8,
-                        ((g->l2_start + ordinal) << q->cluster_bits) | Q2_OFLAG_COPIED);
+                        ((g->l2_start + ordinal) << q->cluster_bits) | QCOW2_OFLAG_COPIED);
         ordinal++;
     }
 }

@@ -43,7 +43,7 @@ static int scan_extensions(struct q2 *q, const uint8_t *h, size_t len,
         next = off + 8 + (((uint64_t)elen + 7) & ~7ull);
         if (next > end)
             return INSTAR_E_PARSE;
-        if (type == Q2_EXT_BITMAPS) {
+        if (type == QCOW2_EXT_BITMAPS) {
             if (elen < 24)
                 return INSTAR_E_PARSE;
             *bitmaps = true;
@@ -52,7 +52,7 @@ static int scan_extensions(struct q2 *q, const uint8_t *h, size_t len,
             q->bmdir_offset = instar_be64(h + off + 24);
             q->bm_ext_off = off;
         }
-        else if (type == Q2_EXT_DATA_FILE || type == Q2_EXT_CRYPTO)
+        else if (type == QCOW2_EXT_DATA_FILE || type == QCOW2_EXT_CRYPTO)
             return INSTAR_E_UNSUPPORTED_SUBFORMAT;
         off = next;
     }
@@ -79,40 +79,40 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
     q->o = o;
     q->file_size = o->current_file_size;
     q->new_size = o->req.new_size;
-    if (hl < 72)
+    if (hl < QCOW2_V2_HEADER_LENGTH)
         return INSTAR_E_PARSE;
-    if (instar_be32(h) != Q2_MAGIC)
+    if (instar_be32(h) != QCOW2_MAGIC)
         return INSTAR_E_PARSE;
-    q->version = instar_be32(h + 4);
+    q->version = instar_be32(h + QCOW2_HDR_VERSION);
     if (q->version != 2 && q->version != 3)
         return INSTAR_E_UNSUPPORTED_SUBFORMAT;
-    q->cluster_bits = instar_be32(h + 20);
-    if (q->cluster_bits < 9 || q->cluster_bits > 21)
+    q->cluster_bits = instar_be32(h + QCOW2_HDR_CLUSTER_BITS);
+    if (q->cluster_bits < QCOW2_MIN_CLUSTER_BITS || q->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
         return INSTAR_E_PARSE;
     q->cs = 1ull << q->cluster_bits;
-    q->old_size = instar_be64(h + 24);
-    if (instar_be32(h + 32) != 0)
+    q->old_size = instar_be64(h + QCOW2_HDR_SIZE);
+    if (instar_be32(h + QCOW2_HDR_CRYPT_METHOD) != 0)
         return INSTAR_E_UNSUPPORTED_SUBFORMAT;      /* encrypted */
-    q->l1_size = instar_be32(h + 36);
-    q->l1_offset = instar_be64(h + 40);
-    q->rt_offset = instar_be64(h + 48);
-    q->rt_clusters = instar_be32(h + 56);
-    nb_snap = instar_be32(h + 60);
-    snap_off = instar_be64(h + 64);
-    q->header_length = 72;
+    q->l1_size = instar_be32(h + QCOW2_HDR_L1_SIZE);
+    q->l1_offset = instar_be64(h + QCOW2_HDR_L1_OFFSET);
+    q->rt_offset = instar_be64(h + QCOW2_HDR_REFTABLE_OFFSET);
+    q->rt_clusters = instar_be32(h + QCOW2_HDR_REFTABLE_CLUSTERS);
+    nb_snap = instar_be32(h + QCOW2_HDR_NB_SNAPSHOTS);
+    snap_off = instar_be64(h + QCOW2_HDR_SNAPSHOTS_OFFSET);
+    q->header_length = QCOW2_V2_HEADER_LENGTH;
     if (q->version == 3) {
-        if (hl < 104)
+        if (hl < QCOW2_V3_MIN_HEADER_LENGTH)
             return INSTAR_E_PARSE;
-        incompat = instar_be64(h + 72);
-        compat = instar_be64(h + 80);
-        autoclear = instar_be64(h + 88);
-        order = instar_be32(h + 96);
-        q->header_length = instar_be32(h + 100);
-        if (q->header_length < 104 || q->header_length % 8 != 0
+        incompat = instar_be64(h + QCOW2_HDR_INCOMPAT);
+        compat = instar_be64(h + QCOW2_HDR_COMPAT);
+        autoclear = instar_be64(h + QCOW2_HDR_AUTOCLEAR);
+        order = instar_be32(h + QCOW2_HDR_REFCOUNT_ORDER);
+        q->header_length = instar_be32(h + QCOW2_HDR_HEADER_LENGTH);
+        if (q->header_length < QCOW2_V3_MIN_HEADER_LENGTH || q->header_length % 8 != 0
             || q->header_length > q->cs || q->header_length > hl)
             return INSTAR_E_PARSE;
     }
-    if (order > 6)
+    if (order > QCOW2_MAX_REFCOUNT_ORDER)
         return INSTAR_E_PARSE;
 
     /* The options must describe the same image as the staged bytes. */
@@ -129,19 +129,19 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
 
     /* Feature bits: an image qemu would not open read-write, or one whose
      * metadata we cannot trust without a repair, is refused. */
-    if (incompat & ~Q2_INCOMPAT_KNOWN)
+    if (incompat & ~QCOW2_INCOMPAT_KNOWN)
         return INSTAR_E_UNSUPPORTED_SUBFORMAT;
-    if (incompat & Q2_INCOMPAT_CORRUPT)
+    if (incompat & QCOW2_INCOMPAT_CORRUPT)
         return INSTAR_E_NEEDS_CHECK;
-    if (incompat & Q2_INCOMPAT_DATA_FILE)
+    if (incompat & QCOW2_INCOMPAT_DATA_FILE)
         return INSTAR_E_UNSUPPORTED_SUBFORMAT;
-    if (incompat & Q2_INCOMPAT_DIRTY)
+    if (incompat & QCOW2_INCOMPAT_DIRTY)
         return INSTAR_E_NEEDS_CHECK;
     /* qemu refuses "data-file-raw requires a data file": the raw-data bit
      * means nothing without an external data file. */
-    if ((autoclear & Q2_AUTOCLEAR_DATA_FILE_RAW) && !(incompat & Q2_INCOMPAT_DATA_FILE))
+    if ((autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW) && !(incompat & QCOW2_INCOMPAT_DATA_FILE))
         return INSTAR_E_PARSE;
-    q->extl2 = (incompat & Q2_INCOMPAT_EXTL2) != 0;
+    q->extl2 = (incompat & QCOW2_INCOMPAT_EXTL2) != 0;
     if (q->extl2 && q->cluster_bits < 14)
         return INSTAR_E_PARSE;
 
@@ -154,11 +154,11 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
     q->file_clusters = q->file_size >> q->cluster_bits;
     if (q->file_size & (q->cs - 1))
         q->file_clusters++;
-    if (q->file_size > Q2_MAX_HOST_OFFSET)
+    if (q->file_size > QCOW2_MAX_HOST_OFFSET)
         return INSTAR_E_PARSE;
 
     /* Tables: aligned, sane sizes, inside the file. */
-    if (q->l1_size > Q2_MAX_L1_ENTRIES)
+    if (q->l1_size > QCOW2_MAX_L1_ENTRIES)
         return INSTAR_E_PARSE;
     if (q->l1_offset & (q->cs - 1))
         return INSTAR_E_PARSE;
@@ -168,7 +168,7 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
     if (q2_size_to_l1(q, q->old_size) > q->l1_size)
         return INSTAR_E_PARSE;      /* qemu: "L1 table is too small" */
     if (q->rt_offset == 0 || (q->rt_offset & (q->cs - 1)) || q->rt_clusters == 0
-        || (uint64_t)q->rt_clusters * q->cs > Q2_MAX_REFTABLE_BYTES
+        || (uint64_t)q->rt_clusters * q->cs > QCOW2_MAX_REFTABLE_BYTES
         || !range_in_file(q, q->rt_offset, (uint64_t)q->rt_clusters * q->cs))
         return INSTAR_E_PARSE;
     q->rt_entries = (uint64_t)q->rt_clusters * q->cs / 8;
@@ -179,7 +179,7 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
         return INSTAR_E_PARSE;
     /* qemu sees the size in whole sectors (total_sectors = size / 512). */
     q->old_size &= ~511ull;
-    q->has_backing = instar_be64(h + 8) != 0;
+    q->has_backing = instar_be64(h + QCOW2_HDR_BACKING_OFFSET) != 0;
     q->snap_offset = nb_snap ? snap_off : 0;
 
     rc = scan_extensions(q, h, hl, &bitmaps);
@@ -208,7 +208,7 @@ int q2_check_request(struct q2 *q)
         return INSTAR_E_SNAPSHOTS;
     if (q->has_bitmaps && (rc = q2_check_bitmaps(q)) != INSTAR_OK)
         return rc;
-    if (q2_size_to_l1(q, q->new_size) > Q2_MAX_L1_ENTRIES)
+    if (q2_size_to_l1(q, q->new_size) > QCOW2_MAX_L1_ENTRIES)
         return INSTAR_E_TOO_LARGE;
     return q->has_bitmaps ? q2_plan_bitmaps(q) : INSTAR_OK;
 }
@@ -290,7 +290,7 @@ int q2_index_tables(struct q2 *q)
 
 int q2_entry_offset(const struct q2 *q, uint64_t entry, uint64_t *off)
 {
-    uint64_t v = entry & Q2_OFFSET_MASK;
+    uint64_t v = entry & QCOW2_OFFSET_MASK;
     *off = 0;
     if (v == 0)
         return INSTAR_OK;

@@ -86,10 +86,10 @@ int q2_reftable_entry(const struct q2 *q, uint64_t i, uint64_t *off)
     *off = 0;
     if (i >= q->rt_entries)
         return INSTAR_OK;
-    e = instar_be64(q->o->reftable.data + i * 8) & Q2_REFT_OFFSET_MASK;
+    e = instar_be64(q->o->reftable.data + i * 8) & QCOW2_REFT_OFFSET_MASK;
     if (e == 0)
         return INSTAR_OK;
-    if ((e & (q->cs - 1)) || e >= Q2_MAX_HOST_OFFSET)
+    if ((e & (q->cs - 1)) || e >= QCOW2_MAX_HOST_OFFSET)
         return INSTAR_E_PARSE;
     *off = e;
     return INSTAR_OK;

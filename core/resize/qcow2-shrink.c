@@ -38,23 +38,23 @@ struct shrink {
 static int entry_clusters(const struct q2 *q, uint64_t e, uint64_t *first, uint64_t *n)
 {
     *n = 0;
-    if (e & Q2_OFLAG_COMPRESSED) {
+    if (e & QCOW2_OFLAG_COMPRESSED) {
         unsigned x = 62 - (q->cluster_bits - 8);
         uint64_t off = e & ((1ull << x) - 1);
         uint64_t sectors = ((e >> x) & ((1ull << (q->cluster_bits - 8)) - 1)) + 1;
         uint64_t size = sectors * 512 - (off & 511), end = off + size;
-        if (end > Q2_MAX_HOST_OFFSET)
+        if (end > QCOW2_MAX_HOST_OFFSET)
             return INSTAR_E_PARSE;
         *first = off >> q->cluster_bits;
         *n = ((end - 1) >> q->cluster_bits) - *first + 1;
         return INSTAR_OK;
     }
     /* Standard, also with the zero flag: only a host offset holds one. */
-    if ((e & Q2_OFFSET_MASK) == 0)
+    if ((e & QCOW2_OFFSET_MASK) == 0)
         return INSTAR_OK;
-    if (e & Q2_OFFSET_MASK & (q->cs - 1))
+    if (e & QCOW2_OFFSET_MASK & (q->cs - 1))
         return INSTAR_E_PARSE;
-    *first = (e & Q2_OFFSET_MASK) >> q->cluster_bits;
+    *first = (e & QCOW2_OFFSET_MASK) >> q->cluster_bits;
     *n = 1;
     return INSTAR_OK;
 }
@@ -130,7 +130,7 @@ static int walk(struct q2 *q, struct shrink *s)
         if (off != 0 && (l2 = get_l2(q, s, s->si)) != NULL) {
             rc = release_entries(q, s, l2, s->sk, q->l2_entries);
             /* A table a snapshot shares is copied, the old one released. */
-            s->cow = !(e & Q2_OFLAG_COPIED);
+            s->cow = !(e & QCOW2_OFLAG_COPIED);
             if (rc == INSTAR_OK && s->cow)
                 rc = release(q, s, off >> q->cluster_bits, 1);
             if (rc != INSTAR_OK)
@@ -286,7 +286,7 @@ static int zero_tail(struct q2 *q)
         return INSTAR_E_NOT_STAGED;
     }
     e = instar_be64(l2 + (gc & (q->l2_entries - 1)) * q->l2_esize);
-    if ((e & Q2_OFLAG_COMPRESSED) || (e & Q2_OFFSET_MASK) == 0)
+    if ((e & QCOW2_OFLAG_COMPRESSED) || (e & QCOW2_OFFSET_MASK) == 0)
         return INSTAR_OK;
     rc = q2_entry_offset(q, e, &host);
     if (rc != INSTAR_OK)
@@ -315,7 +315,7 @@ static int unlink_cut(struct q2 *q, struct shrink *sp)
             uint8_t *e = instar_builder_alloc(&q->b, 8);
             if (e == NULL)
                 return q->b.err;
-            instar_put_be64(e, (s.cow_cluster << q->cluster_bits) | Q2_OFLAG_COPIED);
+            instar_put_be64(e, (s.cow_cluster << q->cluster_bits) | QCOW2_OFLAG_COPIED);
             instar_builder_write(&q->b, q->l1_offset + s.si * 8, e, 8);
         } else if (l2 && any_nonzero(l2 + s.sk * q->l2_esize, (q->l2_entries - s.sk) * q->l2_esize)) {
             instar_builder_zero(&q->b, off + s.sk * q->l2_esize,

@@ -23,29 +23,7 @@
 
 #include "instar/resize.h"
 #include "resize/builder.h"
-
-#define Q2_MAGIC 0x514649fbu
-#define Q2_MAX_L1_ENTRIES (4u * 1024 * 1024)      /* QCOW_MAX_L1_SIZE / 8 */
-#define Q2_MAX_REFTABLE_BYTES (8u * 1024 * 1024)  /* QCOW_MAX_REFTABLE_SIZE */
-/* Host offsets live in bits 9..55 of table entries. */
-#define Q2_OFFSET_MASK 0x00fffffffffffe00ull
-#define Q2_REFT_OFFSET_MASK 0xfffffffffffffe00ull
-#define Q2_OFLAG_COPIED (1ull << 63)
-#define Q2_OFLAG_COMPRESSED (1ull << 62)
-#define Q2_OFLAG_ZERO 1ull
-#define Q2_MAX_HOST_OFFSET (1ull << 56)
-
-#define Q2_INCOMPAT_DIRTY 1ull
-#define Q2_INCOMPAT_CORRUPT 2ull
-#define Q2_INCOMPAT_DATA_FILE 4ull
-#define Q2_INCOMPAT_COMPRESSION 8ull
-#define Q2_INCOMPAT_EXTL2 16ull
-#define Q2_INCOMPAT_KNOWN 31ull
-#define Q2_AUTOCLEAR_DATA_FILE_RAW 2ull
-
-#define Q2_EXT_BITMAPS 0x23852875u
-#define Q2_EXT_CRYPTO 0x0537be77u
-#define Q2_EXT_DATA_FILE 0x44415441u
+#include "resize/qcow2-format.h"
 
 /* What an allocation run holds (decides how it is emitted). */
 enum q2_kind {
