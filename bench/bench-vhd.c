@@ -10,7 +10,7 @@
 #include "instar/error.h"
 #include "instar/image.h"
 #include "instar/resize.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
 #include "util/endian.h"
 
 struct vhd_case {

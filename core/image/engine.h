@@ -19,7 +19,7 @@ struct instar_format_engine {
 
 extern const struct instar_format_engine instar_engine_raw;
 extern const struct instar_format_engine instar_engine_qcow2;
-extern const struct instar_format_engine instar_engine_vpc;
+extern const struct instar_format_engine instar_engine_vhd;
 extern const struct instar_format_engine instar_engine_vhdx;
 extern const struct instar_format_engine instar_engine_vmdk;
 
@@ -30,7 +30,7 @@ const char *instar_create_io_reason(const struct instar_io *io, int rc);
 /* Each format's create checks: every refusal of O (its size already
  * rounded to 512) without I/O; the format's create runs them first. */
 int instar_raw_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
-int instar_vpc_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
+int instar_vhd_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
 
 const struct instar_format_engine *instar_engine_for(enum instar_format fmt);
 

@@ -54,7 +54,7 @@ static int write_headers(struct instar_io *io, uint32_t log_size, struct instar_
     uint8_t h[VHDX_HEADER_SIZE];
     uint32_t seq;
     memset(h, 0, sizeof h);
-    memcpy(h, "head", 4);
+    memcpy(h, VHDX_HEADER_SIGNATURE, VHDX_SIG_LEN(VHDX_HEADER_SIGNATURE));
     if (instar_vhdx_random(&seq, sizeof seq) != INSTAR_OK
         || instar_vhdx_random(h + 16, 32) != INSTAR_OK)   /* File- and DataWriteGuid */
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate GUIDs: no randomness");
@@ -79,7 +79,7 @@ static int write_region_tables(struct instar_io *io, uint64_t bat_off, uint32_t 
     int rc;
     if (t == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    memcpy(t, "regi", 4);
+    memcpy(t, VHDX_REGION_SIGNATURE, VHDX_SIG_LEN(VHDX_REGION_SIGNATURE));
     instar_put_le32(t + 8, 2);
     memcpy(t + 16, instar_vhdx_guid_bat, 16);
     instar_put_le64(t + 32, bat_off);
@@ -148,7 +148,7 @@ static int write_metadata(struct instar_io *io, uint64_t meta_off, uint64_t size
     int rc;
     if (t == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    memcpy(t, "metadata", 8);
+    memcpy(t, VHDX_METADATA_SIGNATURE, VHDX_SIG_LEN(VHDX_METADATA_SIGNATURE));
     instar_put_le16(t + 10, 5);
     for (int i = 0; i < 5; i++) {
         uint8_t *e = t + 32 + i * 32;
@@ -248,7 +248,7 @@ int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
     static const char creator[] = "instar-fuzz " PACKAGE_VERSION;
     uint8_t id[8 + 2 * sizeof creator];
     memset(id, 0, sizeof id);
-    memcpy(id, "vhdxfile", 8);
+    memcpy(id, VHDX_FILE_SIGNATURE, VHDX_SIG_LEN(VHDX_FILE_SIGNATURE));
     for (size_t i = 0; i + 1 < sizeof creator; i++)
         id[8 + 2 * i] = (uint8_t)creator[i];
     if ((rc = wr(io, id, sizeof id, 0, diag)) != INSTAR_OK

@@ -153,7 +153,7 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
         || (rc = read_at(io, st->region1, VHDX_REGION_SIZE, VHDX_REGION1_OFFSET, diag)) != INSTAR_OK
         || (rc = read_at(io, st->region2, VHDX_REGION_SIZE, VHDX_REGION2_OFFSET, diag)) != INSTAR_OK)
         return rc;
-    if (memcmp(sig, "vhdxfile", 8) != 0)
+    if (memcmp(sig, VHDX_FILE_SIGNATURE, VHDX_SIG_LEN(VHDX_FILE_SIGNATURE)) != 0)
         return corrupt(diag, "no 'vhdxfile' signature");
 
     struct instar_slice h1 = {st->header1, VHDX_HEADER_SIZE}, h2 = {st->header2, VHDX_HEADER_SIZE};

@@ -13,7 +13,7 @@
 #include "image/engine.h"
 #include "image/vmdk-create.h"
 #include "instar/error.h"
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 #include "util/endian.h"
 
 static const char *base_name(const char *path)

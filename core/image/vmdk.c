@@ -16,7 +16,7 @@
 #include "image/vmdk-create.h"
 #include "instar/error.h"
 #include "instar/resize.h"
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 #include "util/checked.h"
 
 /* The largest table a plan may ask for: a 32 Mi-entry directory. */

@@ -36,7 +36,7 @@
 #include "instar/error.h"
 #include "instar/resize.h"
 #include "resize/builder.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -187,7 +187,7 @@ static int check_dynamic(struct instar_builder *b, const struct instar_vhd_resiz
         return INSTAR_E_NOT_STAGED;
     }
     h = o->dyn_header.data;
-    if (memcmp(h, "cxsparse", 8) != 0
+    if (memcmp(h, VHD_DYN_COOKIE, VHD_COOKIE_LEN) != 0
         || vhd_checksum(h, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM) != instar_be32(h + VHD_D_CHECKSUM))
         return INSTAR_E_PARSE;
     d->bat_off = instar_be64(h + VHD_D_TABLE_OFFSET);

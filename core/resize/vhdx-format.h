@@ -14,6 +14,15 @@
 
 #include "instar/resize.h"
 
+/* Signatures (no NUL): the file identifier, the headers, region tables,
+ * log entries and the metadata table. */
+#define VHDX_FILE_SIGNATURE "vhdxfile"
+#define VHDX_HEADER_SIGNATURE "head"
+#define VHDX_REGION_SIGNATURE "regi"
+#define VHDX_METADATA_SIGNATURE "metadata"
+/* The length of signature S, without its NUL. */
+#define VHDX_SIG_LEN(s) (sizeof s - 1)
+
 #define VHDX_KIB 1024ull
 #define VHDX_MIB (1024ull * 1024)
 #define VHDX_TIB (1024ull * 1024 * 1024 * 1024)

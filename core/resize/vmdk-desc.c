@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "instar/error.h"
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 
 static bool starts(const uint8_t *s, size_t n, const char *lit)
 {

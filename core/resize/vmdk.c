@@ -25,7 +25,7 @@
 #include "instar/error.h"
 #include "instar/resize.h"
 #include "resize/builder.h"
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 #include "util/endian.h"
 
 int main(int argc, char **argv)

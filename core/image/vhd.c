@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* vpc.c -- the VHD (qemu "vpc") engine: read the footer (at offset 0 for
+/* vhd.c -- the VHD (qemu "vpc") engine: read the footer (at offset 0 for
  * dynamic disks, at end of file for fixed ones, as qemu 7.2 looks for it),
  * the dynamic header and the BAT; validate them before anything is
  * written; plan with instar_plan_resize_vhd.  Also create, as qemu-img 7.2
@@ -15,7 +15,7 @@
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/resize.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -23,9 +23,9 @@
 #define VHD_TIMESTAMP_BASE 946684800
 /* The most BAT bytes the engine stages (a 2040 GiB disk with qemu's 2 MiB
  * blocks needs 4 MiB; this covers blocks down to 32 KiB at that size). */
-#define VPC_MAX_STAGED_BAT (256u << 20)
+#define VHD_MAX_STAGED_BAT (256u << 20)
 
-struct vpc_staging {
+struct vhd_staging {
     uint8_t footer[VHD_FOOTER_SIZE];
     uint8_t header[VHD_DYN_HEADER_SIZE];
     uint8_t *bat;
@@ -33,7 +33,7 @@ struct vpc_staging {
 
 static void release_staging(void *p)
 {
-    struct vpc_staging *s = p;
+    struct vhd_staging *s = p;
     free(s->bat);
     free(s);
 }
@@ -44,7 +44,7 @@ static int parse_error(struct instar_diag *diag, const char *what)
 }
 
 /* Read the footer qemu would read, and say where it was found. */
-static int read_footer(struct instar_io *io, uint64_t size, struct vpc_staging *s,
+static int read_footer(struct instar_io *io, uint64_t size, struct vhd_staging *s,
                        enum instar_vhd_type *type, struct instar_diag *diag)
 {
     int rc;
@@ -53,13 +53,13 @@ static int read_footer(struct instar_io *io, uint64_t size, struct vpc_staging *
     rc = instar_io_read(io, s->footer, VHD_FOOTER_SIZE, 0);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Unable to read VHD header");
-    if (memcmp(s->footer, "conectix", 8) == 0) {
+    if (memcmp(s->footer, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) == 0) {
         *type = INSTAR_VHD_DYNAMIC;
     } else {
         rc = instar_io_read(io, s->footer, VHD_FOOTER_SIZE, size - VHD_FOOTER_SIZE);
         if (rc != INSTAR_OK)
             return instar_diag_set(diag, rc, "Unable to read VHD footer");
-        if (memcmp(s->footer, "conectix", 8) != 0)
+        if (memcmp(s->footer, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) != 0)
             return parse_error(diag, "invalid VPC image (no footer found)");
         *type = INSTAR_VHD_FIXED;
     }
@@ -81,7 +81,7 @@ static int read_footer(struct instar_io *io, uint64_t size, struct vpc_staging *
 
 /* Stage the dynamic header and the BAT. */
 static int read_dynamic(struct instar_io *io, uint64_t size, const struct vhd_footer *f,
-                        struct vpc_staging *s, struct instar_vhd_resize_opts *o,
+                        struct vhd_staging *s, struct instar_vhd_resize_opts *o,
                         struct instar_diag *diag)
 {
     uint64_t end, bat_len;
@@ -91,7 +91,7 @@ static int read_dynamic(struct instar_io *io, uint64_t size, const struct vhd_fo
     rc = instar_io_read(io, s->header, VHD_DYN_HEADER_SIZE, f->data_offset);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Error reading dynamic VHD header");
-    if (memcmp(s->header, "cxsparse", 8) != 0)
+    if (memcmp(s->header, VHD_DYN_COOKIE, VHD_COOKIE_LEN) != 0)
         return parse_error(diag, "Invalid header magic");
     if (vhd_checksum(s->header, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM)
         != instar_be32(s->header + VHD_D_CHECKSUM))
@@ -102,7 +102,7 @@ static int read_dynamic(struct instar_io *io, uint64_t size, const struct vhd_fo
     bat_len = 4 * (uint64_t)o->max_table_entries;
     if (!instar_add_u64(o->bat_offset, bat_len, &end) || end > size)
         return parse_error(diag, "the block allocation table lies beyond the end of file");
-    if (bat_len > VPC_MAX_STAGED_BAT)
+    if (bat_len > VHD_MAX_STAGED_BAT)
         return instar_diag_set(diag, INSTAR_E_TOO_LARGE,
                                "Max Table Entries too large (%" PRIu32 ")",
                                o->max_table_entries);
@@ -167,12 +167,12 @@ static int planner_error(int rc, const struct instar_resize_plan *plan,
     }
 }
 
-static int vpc_plan(struct instar_io *io, const struct instar_resize_args *args,
+static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
                     struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_vhd_resize_opts o;
     struct vhd_footer f;
-    struct vpc_staging *s;
+    struct vhd_staging *s;
     enum instar_vhd_type type = INSTAR_VHD_FIXED;
     uint64_t size;
     int rc;
@@ -251,7 +251,7 @@ static int write_ff(struct instar_io *io, uint64_t off, uint64_t len)
 }
 
 /* The options qemu's vpc driver refuses, and the stored size. */
-static int vpc_create_params(const struct instar_create_opts *o, bool *dynamic,
+static int vhd_create_params(const struct instar_create_opts *o, bool *dynamic,
                              uint64_t *stored, struct vhd_chs *chs, struct instar_diag *diag)
 {
     /* Given explicitly (even empty), it must name a subformat. */
@@ -272,29 +272,29 @@ static int vpc_create_params(const struct instar_create_opts *o, bool *dynamic,
     return INSTAR_OK;
 }
 
-int instar_vpc_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
+int instar_vhd_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
 {
     bool dynamic;
     uint64_t stored;
     struct vhd_chs chs;
-    return vpc_create_params(o, &dynamic, &stored, &chs, diag);
+    return vhd_create_params(o, &dynamic, &stored, &chs, diag);
 }
 
-static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
+static int vhd_create(struct instar_io *io, const struct instar_create_opts *o,
                       struct instar_diag *diag)
 {
     uint8_t footer[VHD_FOOTER_SIZE], hdr[VHD_DYN_HEADER_SIZE];
     struct vhd_chs chs;
     uint64_t stored;
     bool dynamic;
-    int rc = vpc_create_params(o, &dynamic, &stored, &chs, diag);
+    int rc = vhd_create_params(o, &dynamic, &stored, &chs, diag);
     if (rc != INSTAR_OK)
         return rc;
 
     memset(footer, 0, sizeof footer);
-    memcpy(footer + VHD_F_COOKIE, "conectix", 8);
-    instar_put_be32(footer + VHD_F_FEATURES, 2);
-    instar_put_be32(footer + VHD_F_VERSION, 0x00010000);
+    memcpy(footer + VHD_F_COOKIE, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN);
+    instar_put_be32(footer + VHD_F_FEATURES, VHD_FEATURES_RESERVED);
+    instar_put_be32(footer + VHD_F_VERSION, VHD_VERSION_1_0);
     instar_put_be64(footer + VHD_F_DATA_OFFSET, dynamic ? VHD_FOOTER_SIZE : UINT64_MAX);
     instar_put_be32(footer + VHD_F_TIMESTAMP, (uint32_t)(time(NULL) - VHD_TIMESTAMP_BASE));
     memcpy(footer + VHD_F_CREATOR_APP, o->force_size ? "qem2" : "qemu", 4);
@@ -314,11 +314,11 @@ static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
         uint64_t n = instar_div_round_up_u64(stored, VHD_DEFAULT_BLOCK_SIZE);
         uint64_t bat_len = (4 * n + 511) & ~(uint64_t)511;
         memset(hdr, 0, sizeof hdr);
-        memcpy(hdr + VHD_D_COOKIE, "cxsparse", 8);
+        memcpy(hdr + VHD_D_COOKIE, VHD_DYN_COOKIE, VHD_COOKIE_LEN);
         /* All 64 bits set: the spec says 0xFFFFFFFF, Microsoft's tools want this. */
         instar_put_be64(hdr + VHD_D_DATA_OFFSET, UINT64_MAX);
         instar_put_be64(hdr + VHD_D_TABLE_OFFSET, 3 * VHD_SECTOR);
-        instar_put_be32(hdr + VHD_D_VERSION, 0x00010000);
+        instar_put_be32(hdr + VHD_D_VERSION, VHD_VERSION_1_0);
         instar_put_be32(hdr + VHD_D_MAX_ENTRIES, (uint32_t)n);
         instar_put_be32(hdr + VHD_D_BLOCK_SIZE, VHD_DEFAULT_BLOCK_SIZE);
         instar_put_be32(hdr + VHD_D_CHECKSUM, vhd_checksum(hdr, sizeof hdr, VHD_D_CHECKSUM));
@@ -346,8 +346,8 @@ static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
     return io->ops->sync(io);
 }
 
-const struct instar_format_engine instar_engine_vpc = {
+const struct instar_format_engine instar_engine_vhd = {
     .format = INSTAR_FORMAT_VPC,
-    .plan = vpc_plan,
-    .create = vpc_create,
+    .plan = vhd_plan,
+    .create = vhd_create,
 };
