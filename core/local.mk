@@ -19,6 +19,8 @@ core_libinstar_la_SOURCES = \
 	core/util/endian.h \
 	core/util/error.c \
 	core/util/size.c \
+	core/util/random.c \
+	core/util/random.h \
 	core/check/invariants.c \
 	core/check/plan-names.c \
 	core/resize/builder.c \

@@ -9,7 +9,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "image/engine.h"
@@ -18,6 +17,7 @@
 #include "resize/vhd-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
+#include "util/random.h"
 
 /* Seconds from 1970 to 2000-01-01 (VHD timestamps count from 2000). */
 #define VHD_TIMESTAMP_BASE 946684800
@@ -223,16 +223,14 @@ static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
 
 /* ---- create ---------------------------------------------------------------- */
 
-static void make_uuid(uint8_t u[16])
+static int make_uuid(uint8_t u[16])
 {
-    if (getrandom(u, 16, 0) != 16) {
-        /* No entropy source: a time-based id is still unique enough here. */
-        uint64_t t = (uint64_t)time(NULL);
-        for (int i = 0; i < 16; i++)
-            u[i] = (uint8_t)(t >> (8 * (i % 8)) ^ (unsigned)i * 37u);
-    }
+    int rc = instar_random_bytes(u, 16);
+    if (rc != INSTAR_OK)
+        return rc;
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);    /* version 4 */
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);    /* RFC 4122 variant */
+    return INSTAR_OK;
 }
 
 static int write_ff(struct instar_io *io, uint64_t off, uint64_t len)
@@ -306,7 +304,8 @@ static int vhd_create(struct instar_io *io, const struct instar_create_opts *o,
     footer[VHD_F_HEADS] = chs.heads;
     footer[VHD_F_SECS] = chs.secs;
     instar_put_be32(footer + VHD_F_TYPE, dynamic ? INSTAR_VHD_DYNAMIC : INSTAR_VHD_FIXED);
-    make_uuid(footer + VHD_F_UUID);
+    if (make_uuid(footer + VHD_F_UUID) != INSTAR_OK)
+        return instar_diag_set(diag, INSTAR_E_IO, "Could not generate a UUID: no randomness");
     instar_put_be32(footer + VHD_F_CHECKSUM, vhd_checksum(footer, sizeof footer, VHD_F_CHECKSUM));
 
     if (dynamic) {

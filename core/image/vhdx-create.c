@@ -22,6 +22,7 @@
 #include "image/vhdx-create.h"
 #include "instar/error.h"
 #include "resize/vhdx-format.h"
+#include "util/random.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -55,8 +56,8 @@ static int write_headers(struct instar_io *io, uint32_t log_size, struct instar_
     uint32_t seq;
     memset(h, 0, sizeof h);
     memcpy(h, VHDX_HEADER_SIGNATURE, VHDX_SIG_LEN(VHDX_HEADER_SIGNATURE));
-    if (instar_vhdx_random(&seq, sizeof seq) != INSTAR_OK
-        || instar_vhdx_random(h + 16, 32) != INSTAR_OK)   /* File- and DataWriteGuid */
+    if (instar_random_bytes(&seq, sizeof seq) != INSTAR_OK
+        || instar_random_bytes(h + 16, 32) != INSTAR_OK)   /* File- and DataWriteGuid */
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate GUIDs: no randomness");
     instar_put_le16(h + 64, 0);                 /* LogVersion */
     instar_put_le16(h + 66, 1);                 /* Version */
@@ -162,7 +163,7 @@ static int write_metadata(struct instar_io *io, uint64_t meta_off, uint64_t size
     instar_put_le32(data, bs);
     instar_put_le32(data + 4, fixed ? VHDX_PARAM_LEAVE_BLOCKS_ALLOCATED : 0);
     instar_put_le64(data + 8, size);
-    if (instar_vhdx_random(data + 16, 16) != INSTAR_OK) {   /* page 83 disk id */
+    if (instar_random_bytes(data + 16, 16) != INSTAR_OK) {   /* page 83 disk id */
         free(t);
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate GUIDs: no randomness");
     }

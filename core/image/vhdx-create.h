@@ -14,8 +14,4 @@ int instar_vhdx_create_check(const struct instar_create_opts *o, struct instar_d
 int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
                        struct instar_diag *diag);
 
-/* LEN random bytes (getrandom, /dev/urandom as a fallback) for GUIDs and
- * sequence numbers; INSTAR_E_IO when the system has none to give. */
-int instar_vhdx_random(void *buf, size_t len);
-
 #endif

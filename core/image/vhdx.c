@@ -5,18 +5,9 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-/* configure does not probe for getrandom(); the header tells us. */
-#if defined(__has_include)
-#if __has_include(<sys/random.h>)
-#include <sys/random.h>
-#define VHDX_HAVE_GETRANDOM 1
-#endif
-#endif
 
 #include "image/engine.h"
 #include "image/vhdx-create.h"
@@ -24,6 +15,7 @@
 #include "instar/resize.h"
 #include "resize/vhdx-format.h"
 #include "util/checked.h"
+#include "util/random.h"
 
 /* Items beyond this many bytes into the metadata region are refused: qemu
  * writes them at 64 KiB, and a hostile region length must not become a
@@ -32,40 +24,6 @@
 /* A BAT never exceeds 64 TiB / 1 MiB blocks: 2^26 payload entries plus
  * their sector-bitmap slots, 8 bytes each (and qemu's 0-size wrap). */
 #define VHDX_BAT_STAGE_MAX (1024 * VHDX_MIB)
-
-int instar_vhdx_random(void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    size_t got = 0;
-#ifdef VHDX_HAVE_GETRANDOM
-    while (got < len) {
-        ssize_t n = getrandom(p + got, len - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        got += (size_t)n;
-    }
-    if (got == len)
-        return INSTAR_OK;
-#endif
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return INSTAR_E_IO;
-    while (got < len) {
-        ssize_t n = read(fd, p + got, len - got);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            close(fd);
-            return INSTAR_E_IO;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    return INSTAR_OK;
-}
 
 struct vhdx_staging {
     uint8_t header1[VHDX_HEADER_SIZE];
@@ -215,8 +173,8 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
     o.metadata_offset = rt1.meta_offset;
     o.bat_offset = rt1.bat_offset;
     o.bat_region_length = rt1.bat_length;
-    if (instar_vhdx_random(o.file_write_guid, 16) != INSTAR_OK
-        || instar_vhdx_random(o.data_write_guid, 16) != INSTAR_OK)
+    if (instar_random_bytes(o.file_write_guid, 16) != INSTAR_OK
+        || instar_random_bytes(o.data_write_guid, 16) != INSTAR_OK)
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate GUIDs: no randomness");
 
     /* Scratch for the new BAT entries, two region tables, two headers and
