@@ -331,26 +331,3 @@ int instar_image_resize(struct instar_io *io, const struct instar_resize_args *a
     instar_image_plan_free(&p);
     return rc;
 }
-
-int instar_resize_file(const char *path, const struct instar_resize_args *args,
-                       struct instar_diag *diag)
-{
-    struct instar_image_file f;
-    struct instar_resize_args a = *args;
-    /* The locks come before the first read and stay until the file is
-     * closed: nobody may write or resize it between plan and apply. */
-    int rc = instar_image_file_open(&f, path, INSTAR_LOCK_RESIZE, a.format, diag);
-    if (rc != INSTAR_OK)
-        return rc;
-    if (a.format == INSTAR_FORMAT_UNKNOWN) {
-        rc = instar_probe(&f.fio.io, &a.format);
-        if (rc != INSTAR_OK)
-            rc = instar_diag_set(diag, rc, "Could not probe the image format: %s",
-                                 strerror(f.fio.io.sys_errno ? f.fio.io.sys_errno : EIO));
-        else
-            rc = instar_image_file_set_format(&f, a.format, diag);
-    }
-    if (rc == INSTAR_OK)
-        rc = instar_image_resize(&f.fio.io, &a, diag);
-    return instar_image_file_close(&f, rc, diag);
-}

@@ -80,7 +80,20 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
 int instar_image_resize(struct instar_io *io, const struct instar_resize_args *args,
                         struct instar_diag *diag);
 
-/* Convenience wrappers on a path. */
+/* The same on a path (core/image/file.c): PATH is opened as qemu-img
+ * opens it, under the locks of the job (instar/lock.h), the format probed
+ * from content when it is UNKNOWN, and every open, probe and close error
+ * worded here, so callers only report DIAG.  */
+int instar_probe_file(const char *path, enum instar_format *out, struct instar_diag *diag);
+/* Plan only: read under qemu-img measure's locks (FORCE_SHARE: measure
+ * -U's).  Free OUT with instar_image_plan_free (also on error). */
+int instar_plan_file(const char *path, const struct instar_resize_args *args, bool force_share,
+                     struct instar_image_plan *out, struct instar_diag *diag);
+/* Apply PLAN (made for FMT) under a resize's locks; LIMIT as for
+ * instar_plan_apply. */
+int instar_apply_file(const char *path, enum instar_format fmt,
+                      const struct instar_resize_plan *plan, enum instar_prealloc prealloc,
+                      size_t limit, struct instar_diag *diag);
 int instar_resize_file(const char *path, const struct instar_resize_args *args,
                        struct instar_diag *diag);
 
