@@ -40,10 +40,6 @@ int instar_engine_resolve_size(const struct instar_resize_args *args,
                                uint64_t current, uint64_t *new_size,
                                struct instar_diag *diag);
 
-/* Turn a planner error into the diag message qemu-img would print. */
-int instar_engine_planner_error(int code, const struct instar_resize_plan *plan,
-                                struct instar_diag *diag);
-
 /* Test hook, for the lock tests only: when INSTAR_TEST_PAUSE_AFTER_PATCH
  * is a number N, a real resize pauses once, after its first N patches
  * (after the last one if it has fewer), holding its locks: it creates the

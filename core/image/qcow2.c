@@ -187,70 +187,120 @@ static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_s
     return stage_tables(io, s, file_size, o, n, staged);
 }
 
-static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
-                           const struct instar_resize_plan *plan, struct instar_diag *diag)
+/* Does the new size need more L1 entries than qemu allows (the one
+ * TOO_LARGE qemu words itself)? */
+static bool past_l1_limit(const struct instar_qcow2_resize_opts *o)
+{
+    unsigned l2_bits = o->cluster_bits - ((o->incompatible_features & QCOW2_INCOMPAT_EXTL2) ? 4 : 3);
+    unsigned shift = o->cluster_bits + l2_bits;
+    if (o->cluster_bits < QCOW2_MIN_CLUSTER_BITS || o->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
+        return false;
+    uint64_t need = (o->req.new_size >> shift) + ((o->req.new_size & ((1ull << shift) - 1)) != 0);
+    return need > QCOW2_MAX_L1_ENTRIES;
+}
+
+/* The planner's refusals in qcow2's own words, where qemu-img's generic
+ * ones (instar_engine_refusal) would say less; an empty DIAG for the rest.
+ * True when the words are qemu's own for the same case: they stand alone,
+ * as qemu prints them. */
+static bool refusal_words(int rc, const struct instar_qcow2_resize_opts *o,
+                          struct instar_diag *diag)
 {
     char name[1024];
     int kind;
     switch (rc) {
     case INSTAR_E_NOT_SECTOR_MULTIPLE:
-        return instar_diag_set(diag, rc, "The new size must be a multiple of 512");
+        instar_diag_set(diag, rc, "The new size must be a multiple of 512");
+        return true;
     case INSTAR_E_SNAPSHOTS:
-        if (o->version == 2 && o->nb_snapshots > 0)
-            return instar_diag_set(diag, rc, "Can't resize a v2 image which has snapshots");
-        return instar_diag_set(diag, rc, "The refcount changes need every refcount block "
-                               "rewritten, which cannot be combined with copying an L2 "
-                               "table an internal snapshot shares (not supported)");
+        if (o->version == 2 && o->nb_snapshots > 0) {
+            instar_diag_set(diag, rc, "Can't resize a v2 image which has snapshots");
+            return true;
+        }
+        instar_diag_set(diag, rc, "The refcount changes need every refcount block "
+                        "rewritten, which cannot be combined with copying an L2 "
+                        "table an internal snapshot shares (not supported)");
+        return false;
     case INSTAR_E_TOO_LARGE:
-        return instar_diag_set(diag, rc, "Failed to grow the L1 table: File too large");
+        if (past_l1_limit(o)) {
+            instar_diag_set(diag, rc, "Failed to grow the L1 table: File too large");
+            return true;
+        }
+        instar_diag_set(diag, rc, "The resize needs more metadata than qcow2 allows");
+        return false;
     case INSTAR_E_NEEDS_CHECK:
-        if (o->incompatible_features & 2)
-            return instar_diag_set(diag, rc, "qcow2: Image is corrupt; cannot be opened read/write");
-        if (o->incompatible_features & 1)
-            return instar_diag_set(diag, rc, "Image is dirty; run 'qemu-img check -r all' "
-                                   "before resizing it");
-        return instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
-                               "run 'qemu-img check -r all' first");
+        if (o->incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
+            instar_diag_set(diag, rc, "qcow2: Image is corrupt; cannot be opened read/write");
+            return true;
+        }
+        if (o->incompatible_features & QCOW2_INCOMPAT_DIRTY)
+            instar_diag_set(diag, rc, "Image is dirty; run 'qemu-img check -r all' "
+                            "before resizing it");
+        else
+            instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
+                            "run 'qemu-img check -r all' first");
+        return false;
     case INSTAR_E_BITMAPS:
         kind = instar_qcow2_bitmap_report(o, name, sizeof name);
-        if (kind == 3)
-            return instar_diag_set(diag, rc, "Bitmap '%s' would need more than 2^41 bits at "
-                                   "the new size, more than qemu can load (qemu-img 7.2 "
-                                   "aborts); remove it or use a larger granularity", name);
-        if (kind == 1)
-            return instar_diag_set(diag, rc, "Bitmap '%s' is inconsistent and cannot be used\n"
-                                   "Try block-dirty-bitmap-remove to delete this bitmap "
-                                   "from disk", name);
-        return instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
-                               "bitmaps that are in use or carry extra data (not supported)");
+        if (kind == 3) {
+            instar_diag_set(diag, rc, "Bitmap '%s' would need more than 2^41 bits at "
+                            "the new size, more than qemu can load (qemu-img 7.2 "
+                            "aborts); remove it or use a larger granularity", name);
+            return true;
+        }
+        if (kind == 1) {
+            instar_diag_set(diag, rc, "Bitmap '%s' is inconsistent and cannot be used\n"
+                            "Try block-dirty-bitmap-remove to delete this bitmap "
+                            "from disk", name);
+            return true;
+        }
+        instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
+                        "bitmaps that are in use or carry extra data (not supported)");
+        return false;
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
-        if (o->version != 2 && o->version != 3)
-            return instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
-        return instar_diag_set(diag, rc, "Unsupported qcow2 image: encryption, external "
-                               "data files and unknown incompatible features are not supported");
+        if (o->version != 2 && o->version != 3) {
+            instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
+            return true;
+        }
+        instar_diag_set(diag, rc, "Unsupported qcow2 image: encryption, external "
+                        "data files and unknown incompatible features are not supported");
+        return false;
     case INSTAR_E_PARSE:
     case INSTAR_E_HEADER_MISMATCH:
-        return instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
+        instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
+        return false;
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
-                               "reads from the backing file (not supported)");
+        instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
+                        "reads from the backing file (not supported)");
+        return false;
     case INSTAR_E_PREALLOC_NOT_GROW:
-        if (o->req.new_size > (o->virtual_size & ~511ull))
-            return instar_diag_set(diag, rc, "Failed to resize underlying file: "
-                                   "Cannot use preallocation for shrinking files");
-        return instar_engine_planner_error(rc, plan, diag);
+        if (o->req.new_size > (o->virtual_size & ~511ull)) {
+            instar_diag_set(diag, rc, "Failed to resize underlying file: "
+                            "Cannot use preallocation for shrinking files");
+            return true;
+        }
+        return false;
     case INSTAR_E_SCRATCH_TOO_SMALL:
-        return instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
-                               "may carry (not supported)");
+        instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
+                        "may carry (not supported)");
+        return false;
     default:
-        return instar_engine_planner_error(rc, plan, diag);
+        return false;
     }
+}
+
+static int refuse(int rc, const struct instar_qcow2_resize_opts *o,
+                  const struct instar_refusal *why, struct instar_diag *diag)
+{
+    bool qemus_words = refusal_words(rc, o, diag);
+    return instar_engine_refusal(rc, qemus_words ? NULL : why, diag);
 }
 
 static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *args,
                       struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_qcow2_resize_opts o;
+    struct instar_refusal why = {NULL, NULL, 0};
     struct q2_staging *s;
     uint8_t head[QCOW2_V3_MIN_HEADER_LENGTH];
     uint64_t file_size, cs, hlen;
@@ -291,6 +341,7 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     o.current_file_size = file_size;
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
+    o.req.why = &why;
     out->current_size = o.virtual_size & ~511ull;   /* whole sectors, as qemu */
     if (o.virtual_size > (uint64_t)INT64_MAX)
         return instar_diag_set(diag, INSTAR_E_PARSE, "Invalid qcow2 image size");
@@ -347,12 +398,11 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             for (size_t i = 0; i < out->plan.nneeds && rc != INSTAR_OK; i++) {
                 int src = stage_one(io, s, file_size, &o, &out->plan.needs[i], &staged);
                 if (src != INSTAR_OK)
-                    return planner_message(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE,
-                                           &o, &out->plan, diag);
+                    return refuse(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE, &o, NULL, diag);
             }
             /* Asked again only for what is staged or unusable. */
             if (staged == 0)
-                return planner_message(INSTAR_E_PARSE, &o, &out->plan, diag);
+                return refuse(INSTAR_E_PARSE, &o, NULL, diag);
             continue;
         }
         if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
@@ -368,7 +418,7 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
                 return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
             continue;
         }
-        return planner_message(rc, &o, &out->plan, diag);
+        return refuse(rc, &o, &why, diag);
     }
     return instar_diag_set(diag, INSTAR_E_TIMEOUT, "too many staging rounds");
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,25 +36,46 @@ int instar_engine_resolve_size(const struct instar_resize_args *args,
     return INSTAR_OK;
 }
 
-int instar_engine_planner_error(int code, const struct instar_resize_plan *plan,
-                                struct instar_diag *diag)
+/* qemu-img's words for a refusal every format makes alike. */
+static void generic_words(int code, struct instar_diag *diag)
 {
-    (void)plan;
-    if (diag && diag->message[0] != '\0')
-        return code;            /* the engine already said something better */
     switch (code) {
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        return instar_diag_set(diag, code, "Unsupported preallocation mode: %s",
-                               "metadata");
+        instar_diag_set(diag, code, "Unsupported preallocation mode: %s", "metadata");
+        break;
     case INSTAR_E_SHRINK_NEEDS_FLAG:
-        return instar_diag_set(diag, code,
+        instar_diag_set(diag, code,
             "Use the --shrink option to perform a shrink operation.\n"
             "warning: Shrinking an image will delete all data beyond the shrunken "
             "image's end. Before performing such an operation, make sure there is "
             "no important data there.");
+        break;
     default:
-        return instar_diag_set(diag, code, "%s", instar_strerror(code));
+        instar_diag_set(diag, code, "%s", instar_strerror(code));
+        break;
     }
+}
+
+int instar_engine_refusal(int code, const struct instar_refusal *why,
+                          struct instar_diag *diag)
+{
+    if (diag == NULL)
+        return code;
+    if (diag->message[0] == '\0') {
+        generic_words(code, diag);
+        /* qemu-img's checks of the request, in its words: they stand
+         * alone, as qemu prints them. */
+        if (code == INSTAR_E_SIZE_NOT_POSITIVE || code == INSTAR_E_NOT_SECTOR_MULTIPLE
+            || code == INSTAR_E_PREALLOC_NOT_GROW || code == INSTAR_E_SHRINK_NEEDS_FLAG)
+            return code;
+    }
+    char reason[256];
+    instar_refusal_format(why, reason, sizeof reason);
+    if (reason[0] != '\0') {
+        size_t n = strlen(diag->message);
+        snprintf(diag->message + n, sizeof diag->message - n, ": %s", reason);
+    }
+    return code;
 }
 
 void instar_image_plan_free(struct instar_image_plan *p)

@@ -146,24 +146,30 @@ static size_t scratch_bound(const struct instar_vhd_resize_opts *o, uint64_t new
     return (size_t)(4096 + chunk + 64);
 }
 
-static int planner_error(int rc, const struct instar_resize_plan *plan,
-                         enum instar_prealloc prealloc, struct instar_diag *diag)
+/* The planner's refusals in vpc's own words, where qemu-img's generic
+ * ones (instar_engine_refusal) would say less. */
+static void refusal_words(int rc, const struct instar_resize_plan *plan,
+                          enum instar_prealloc prealloc, struct instar_diag *diag)
 {
     switch (rc) {
     case INSTAR_E_UNSUPPORTED_SHRINK:
-        return instar_diag_set(diag, rc, "Shrinking VHD images is not supported "
-                               "(the size rounds to %" PRIu64 " bytes, below the current %"
-                               PRIu64 ")", plan->new_virtual_size, plan->old_virtual_size);
+        instar_diag_set(diag, rc, "Shrinking VHD images is not supported "
+                        "(the size rounds to %" PRIu64 " bytes, below the current %"
+                        PRIu64 ")", plan->new_virtual_size, plan->old_virtual_size);
+        break;
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        return instar_diag_set(diag, rc, "Preallocation mode '%s' is not supported "
-                               "for dynamic VHD images", instar_prealloc_name(prealloc));
+        instar_diag_set(diag, rc, "Preallocation mode '%s' is not supported "
+                        "for dynamic VHD images", instar_prealloc_name(prealloc));
+        break;
     case INSTAR_E_TOO_LARGE:
-        return instar_diag_set(diag, rc, "The image size is too large for file format "
-                               "'vpc' (max size is 2040 GiB)");
+        instar_diag_set(diag, rc, "The image size is too large for file format "
+                        "'vpc' (max size is 2040 GiB)");
+        break;
     case INSTAR_E_PARSE:
-        return parse_error(diag, "malformed metadata (sizes, offsets or blocks out of range)");
+        parse_error(diag, "malformed metadata (sizes, offsets or blocks out of range)");
+        break;
     default:
-        return instar_engine_planner_error(rc, plan, diag);
+        break;
     }
 }
 
@@ -171,6 +177,7 @@ static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
                     struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_vhd_resize_opts o;
+    struct instar_refusal why = {NULL, NULL, 0};
     struct vhd_footer f;
     struct vhd_staging *s;
     enum instar_vhd_type type = INSTAR_VHD_FIXED;
@@ -207,6 +214,7 @@ static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
     out->current_size = f.virtual_size;
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
+    o.req.why = &why;
     rc = instar_engine_resolve_size(args, out->current_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
@@ -216,8 +224,10 @@ static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
     if (out->scratch == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
     rc = instar_plan_resize_vhd(&o, out->scratch, out->scratch_len, &out->plan);
-    if (rc != INSTAR_OK)
-        return planner_error(rc, &out->plan, args->prealloc, diag);
+    if (rc != INSTAR_OK) {
+        refusal_words(rc, &out->plan, args->prealloc, diag);
+        return instar_engine_refusal(rc, &why, diag);
+    }
     return INSTAR_OK;
 }
 

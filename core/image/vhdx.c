@@ -59,26 +59,32 @@ static int read_at(struct instar_io *io, void *buf, size_t len, uint64_t off,
     return INSTAR_OK;
 }
 
-/* The planner's refusals, in words a user can act on. */
-static int explain(int rc, const struct instar_resize_args *args, uint64_t new_size,
-                   const struct instar_resize_plan *plan, struct instar_diag *diag)
+/* The planner's refusals in vhdx's own words, where qemu-img's generic
+ * ones (instar_engine_refusal) would say less. */
+static void refusal_words(int rc, const struct instar_resize_args *args, uint64_t new_size,
+                          struct instar_diag *diag)
 {
     switch (rc) {
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        return instar_diag_set(diag, rc, "Unsupported preallocation mode '%s' for vhdx "
-                               "(only 'off')", instar_prealloc_name(args->prealloc));
+        instar_diag_set(diag, rc, "Unsupported preallocation mode '%s' for vhdx "
+                        "(only 'off')", instar_prealloc_name(args->prealloc));
+        break;
     case INSTAR_E_NOT_SECTOR_MULTIPLE:
     case INSTAR_E_INVALID_SIZE:
-        return instar_diag_set(diag, rc, "The new size %" PRIu64 " is not a multiple of "
-                               "the logical sector size", new_size);
+        instar_diag_set(diag, rc, "The new size %" PRIu64 " is not a multiple of "
+                        "the logical sector size", new_size);
+        break;
     case INSTAR_E_TOO_LARGE:
-        return instar_diag_set(diag, rc, "Image size too large; max of 64TB");
+        instar_diag_set(diag, rc, "Image size too large; max of 64TB");
+        break;
     case INSTAR_E_PARSE:
-        return corrupt(diag, "a block, the BAT or the metadata is corrupt or truncated");
+        corrupt(diag, "a block, the BAT or the metadata is corrupt or truncated");
+        break;
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
-        return instar_diag_set(diag, rc, "differencing VHDX images are not supported");
+        instar_diag_set(diag, rc, "differencing VHDX images are not supported");
+        break;
     default:
-        return instar_engine_planner_error(rc, plan, diag);
+        break;
     }
 }
 
@@ -86,6 +92,7 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
                      struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_vhdx_resize_opts o;
+    struct instar_refusal refusal = {NULL, NULL, 0};
     struct instar_vhdx_headers hdr;
     struct instar_vhdx_regions rt1, rt2;
     struct instar_vhdx_meta meta;
@@ -157,6 +164,7 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
     memset(&o, 0, sizeof o);
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
+    o.req.why = &refusal;
     rc = instar_engine_resolve_size(args, meta.virtual_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
@@ -211,8 +219,10 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
         o.bat.data = st->bat;
         o.bat.len = st->bat_len;
     }
-    if (rc != INSTAR_OK)
-        return explain(rc, args, o.req.new_size, &out->plan, diag);
+    if (rc != INSTAR_OK) {
+        refusal_words(rc, args, o.req.new_size, diag);
+        return instar_engine_refusal(rc, &refusal, diag);
+    }
     return INSTAR_OK;
 }
 

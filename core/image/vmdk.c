@@ -61,7 +61,7 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
     struct instar_vmdk_resize_opts o;
     struct instar_vmdk_header h;
     struct vmdk_staging *s;
-    const char *why = NULL;
+    struct instar_refusal why = {NULL, NULL, 0};
     uint64_t fsize;
     int rc = instar_io_size(io, &fsize);
     if (rc != INSTAR_OK)
@@ -107,7 +107,7 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
     o.header.len = sizeof s->header;
     if (instar_random_u32_id(&o.new_cid) != INSTAR_OK)
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate a CID: no randomness");
-    o.why = &why;
+    o.req.why = &why;
 
     if (!instar_mul_u64(h.capacity, 512, &out->current_size)
         || out->current_size > (uint64_t)INT64_MAX)
@@ -162,12 +162,11 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
             }
         }
     }
-    if (rc != INSTAR_OK) {
-        if (why != NULL)
-            return instar_diag_set(diag, rc, "Cannot resize this VMDK image: %s (%s)",
-                                   why, instar_strerror(rc));
-        return instar_engine_planner_error(rc, &out->plan, diag);
-    }
+    if (rc == INSTAR_E_UNSUPPORTED_PREALLOC)    /* the generic words name metadata */
+        instar_diag_set(diag, rc, "Unsupported preallocation mode '%s' for vmdk",
+                        instar_prealloc_name(args->prealloc));
+    if (rc != INSTAR_OK)
+        return instar_engine_refusal(rc, &why, diag);
     return INSTAR_OK;
 }
 

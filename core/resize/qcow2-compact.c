@@ -50,7 +50,8 @@ int q2_compact_plan(struct q2 *q)
         nb = nb2;
     }
     if (t * q->cs > QCOW2_MAX_REFTABLE_BYTES || nb > (1u << 24))
-        return INSTAR_E_TOO_LARGE;
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "the rewritten refcount table would pass "
+                         "8 MiB or 16 Mi blocks");
     q->cursor = s;
     {
         int rc = q2_alloc(q, t + nb, Q2_RUN_COMPACT, 0, &start);
@@ -58,7 +59,8 @@ int q2_compact_plan(struct q2 *q)
             return rc;
     }
     if (start != s)
-        return INSTAR_E_TOO_LARGE;
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "the rewritten refcounts do not fit at "
+                         "the end of the file");
     q->rt_moved = true;
     q->new_rt_cluster = start;
     q->new_rt_entries = t * q->cs / 8;

@@ -103,7 +103,8 @@ static int prealloc_count(struct q2 *q, struct grow *g)
             return rc;
         if (off == 0) {
             if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0)
-                return INSTAR_E_UNSUPPORTED_PREALLOC;
+                return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_PREALLOC, "L1 entry", i,
+                                    "is unallocated in a cluster the backing file shows");
             g->n_tables++;
             g->n_data += end_g(q, g, i) - first_g(q, g, i);
             continue;
@@ -122,7 +123,8 @@ static int prealloc_count(struct q2 *q, struct grow *g)
             g->n_data += needs_data(q, l2, x);
         if (q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0
             && backing_shows(q, l2, g->g0))
-            return INSTAR_E_UNSUPPORTED_PREALLOC;
+            return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_PREALLOC, "L2 table", i,
+                                "maps the last cluster to the backing file");
     }
     return result;
 }
@@ -177,7 +179,10 @@ static int qemu_prealloc_fits(struct q2 *q)
         missing += off == 0;
     }
     end = (s + missing + instar_div_round_up_u64(blocks, per_table) + data) << q->cluster_bits;
-    return end < q->file_size ? INSTAR_E_PREALLOC_NOT_GROW : INSTAR_OK;
+    return end < q->file_size
+        ? q2_refuse(q, INSTAR_E_PREALLOC_NOT_GROW, "the preallocated image would end before "
+                    "the current end of the file")
+        : INSTAR_OK;
 }
 
 /* Link guest clusters [X0, X1) of a fresh table T to consecutive data
@@ -366,7 +371,8 @@ int q2_grow(struct q2 *q)
         /* A shared table copied into the live L1 would be referenced twice
          * between the commit and its link: not with rewritten refcounts. */
         if (g.n_cow > 0 && !g.l1_grows)
-            return INSTAR_E_SNAPSHOTS;
+            return q2_refuse(q, INSTAR_E_SNAPSHOTS, "an L2 table shared with a snapshot "
+                             "and refcounts to rewrite");
         rc = q2_compact_plan(q);
     } else {
         rc = q2_cover_refcounts(q);

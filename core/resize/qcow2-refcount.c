@@ -90,7 +90,8 @@ int q2_reftable_entry(const struct q2 *q, uint64_t i, uint64_t *off)
     if (e == 0)
         return INSTAR_OK;
     if ((e & (q->cs - 1)) || e >= QCOW2_MAX_HOST_OFFSET)
-        return INSTAR_E_PARSE;
+        return q2_refuse_at(q, INSTAR_E_PARSE, "refcount table entry", i,
+                            "is not cluster-aligned or past 2^56");
     *off = e;
     return INSTAR_OK;
 }
@@ -190,7 +191,8 @@ int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
         if (rc != INSTAR_OK)
             return rc;
         if (rb == NULL)
-            return INSTAR_E_NEEDS_CHECK;    /* a referenced cluster with refcount 0 */
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", c + i,
+                                "is referenced but has no refcount block");
         if (rb->fin == NULL) {
             rb->fin = instar_builder_alloc(&q->b, q->cs);
             if (rb->fin == NULL)
@@ -200,7 +202,8 @@ int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
         }
         v = q2_rc_get(rb->fin, q->rbits, k);
         if (v == 0)
-            return INSTAR_E_NEEDS_CHECK;
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", c + i,
+                                "is referenced but has refcount 0");
         q2_rc_set(rb->fin, q->rbits, k, v - 1);
         widen(q, &rb->fin_lo, &rb->fin_hi, k);
     }
@@ -229,8 +232,9 @@ static int emit_span(struct q2 *q, uint64_t block_off, const uint8_t *orig,
             if (lo == SIZE_MAX)
                 lo = i;
             hi = i;
-            if (OTHER_DIFFERS(i))
-                return INSTAR_E_UNSUPPORTED_SUBFORMAT;  /* shared byte: see qcow2.h */
+            if (OTHER_DIFFERS(i))       /* shared byte: see qcow2.h */
+                return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "a refcount byte would "
+                                 "change both before and after the header commit");
         }
     if (lo == SIZE_MAX)
         return INSTAR_OK;

@@ -44,7 +44,7 @@ static int entry_clusters(const struct q2 *q, uint64_t e, uint64_t *first, uint6
         uint64_t sectors = ((e >> x) & ((1ull << (q->cluster_bits - 8)) - 1)) + 1;
         uint64_t size = sectors * 512 - (off & 511), end = off + size;
         if (end > QCOW2_MAX_HOST_OFFSET)
-            return INSTAR_E_PARSE;
+            return q2_refuse(q, INSTAR_E_PARSE, "a compressed L2 entry reaches past 2^56");
         *first = off >> q->cluster_bits;
         *n = ((end - 1) >> q->cluster_bits) - *first + 1;
         return INSTAR_OK;
@@ -53,7 +53,7 @@ static int entry_clusters(const struct q2 *q, uint64_t e, uint64_t *first, uint6
     if ((e & QCOW2_OFFSET_MASK) == 0)
         return INSTAR_OK;
     if (e & QCOW2_OFFSET_MASK & (q->cs - 1))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "an L2 entry is not cluster-aligned");
     *first = (e & QCOW2_OFFSET_MASK) >> q->cluster_bits;
     *n = 1;
     return INSTAR_OK;
@@ -222,7 +222,8 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
      * once, so a hostile file length costs no scan (it used to hang). */
     if (c > reach) {
         if (q2_metadata_in_range(q, reach, c))
-            return INSTAR_E_NEEDS_CHECK;
+            return q2_refuse(q, INSTAR_E_NEEDS_CHECK, "metadata lies past the refcount "
+                             "table's reach (refcount 0)");
         c = reach;
     }
     while (c > 0) {
@@ -241,7 +242,8 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
             /* A whole block of zeros; cutting through live metadata would
              * destroy the image, so such refcounts mean "repair first". */
             if (q2_metadata_in_range(q, bi << q->rb_shift, c))
-                return INSTAR_E_NEEDS_CHECK;
+                return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block", bi,
+                                    "is missing but covers metadata");
             c = bi << q->rb_shift;
             continue;
         }
@@ -253,7 +255,8 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
             return INSTAR_OK;
         }
         if (q2_metadata_in_range(q, c - 1, c))
-            return INSTAR_E_NEEDS_CHECK;
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", c - 1,
+                                "holds metadata but has refcount 0");
         c--;
     }
     *last = 0;
@@ -365,7 +368,8 @@ int q2_shrink(struct q2 *q)
          * file does not get shorter.  A copied table would be counted
          * before its link: not combined. */
         if (s.cow)
-            return INSTAR_E_SNAPSHOTS;
+            return q2_refuse(q, INSTAR_E_SNAPSHOTS, "an L2 table shared with a snapshot "
+                             "and refcounts to rewrite");
         rc = q2_bitmaps_alloc(q);
         if (rc == INSTAR_OK)
             rc = q2_compact_plan(q);

@@ -24,6 +24,7 @@
 #include "instar/resize.h"
 #include "resize/builder.h"
 #include "resize/qcow2-format.h"
+#include "resize/refuse.h"
 
 /* What an allocation run holds (decides how it is emitted). */
 enum q2_kind {
@@ -132,6 +133,18 @@ struct q2 {
     bool compact;               /* rewrite all refcount blocks (qcow2-compact.c) */
     uint64_t compact_blocks;
 };
+
+/* Refuse with CODE, saying why (refuse.h): REASON names the field, and
+ * with a TABLE, entry INDEX of it. */
+static inline int q2_refuse(const struct q2 *q, int code, const char *reason)
+{
+    return instar_refuse(&q->o->req, code, reason);
+}
+static inline int q2_refuse_at(const struct q2 *q, int code, const char *table, uint64_t index,
+                               const char *reason)
+{
+    return instar_refuse_at(&q->o->req, code, table, index, reason);
+}
 
 /* ---- header (qcow2-header.c) ---- */
 int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o);

@@ -25,6 +25,7 @@
 #include "instar/error.h"
 #include "instar/resize.h"
 #include "resize/builder.h"
+#include "resize/refuse.h"
 #include "resize/vmdk-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
@@ -50,12 +51,20 @@ static bool sectors_in_file(uint64_t off, uint64_t count, uint64_t file_sectors,
     return true;
 }
 
-static int refuse(struct instar_builder *b, const char **why, int code, const char *msg)
+/* Refuse with CODE, saying why (MSG; NULL: a callee said it already) and,
+ * with a TABLE, which entry. */
+static int refuse_at(struct instar_builder *b, const struct instar_resize_request *why, int code,
+                     const char *table, uint64_t index, const char *msg)
 {
-    if (msg)
-        *why = msg;
+    instar_refuse_at(why, code, table, index, msg);
     b->err = code;
     return instar_builder_finish(b);
+}
+
+static int refuse(struct instar_builder *b, const struct instar_resize_request *why, int code,
+                  const char *msg)
+{
+    return refuse_at(b, why, code, NULL, 0, msg);
 }
 
 /* Scratch a grow needs, from facts the host already has; SIZE_MAX when the
@@ -84,7 +93,8 @@ size_t instar_vmdk_scratch_hint(const struct instar_vmdk_resize_opts *o)
  * directory entry a fresh zero table, so no old data comes back. */
 static int plan_shrink(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
                        struct instar_vmdk_header *h, const struct instar_vmdk_desc *d,
-                       uint64_t new_cap, struct range desc_r, const char **why)
+                       uint64_t new_cap, struct range desc_r,
+                       const struct instar_resize_request *why)
 {
     struct instar_resize_plan *plan = b->plan;
     uint8_t *hb = instar_builder_alloc(b, VMDK_HEADER_SIZE);
@@ -112,8 +122,7 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     struct instar_builder b;
     struct instar_vmdk_header h;
     struct instar_vmdk_desc d;
-    const char *ignored;
-    const char **why = opts->why ? opts->why : &ignored;
+    const struct instar_resize_request *why = &opts->req;
     const uint64_t fsize = opts->current_file_size;
     const uint64_t file_sectors = fsize / 512;
     uint64_t old_size, cover, old_gt, new_gt, gd_bytes, new_cap, gt_sectors;
@@ -122,7 +131,7 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     int rc;
 
     instar_builder_init(&b, plan, scratch, scratch_len);
-    *why = NULL;
+    instar_refusal_start(why);
 
     /* ---- the header: every number untrusted ---- */
     if (opts->header.data == NULL || opts->header.len < VMDK_HEADER_SIZE) {
@@ -213,9 +222,10 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     if (b.err != INSTAR_OK)
         return instar_builder_finish(&b);
 
-    rc = instar_vmdk_desc_parse(opts->descriptor.data, h.desc_sectors * 512, &d, why);
+    const char *desc_why = NULL;
+    rc = instar_vmdk_desc_parse(opts->descriptor.data, h.desc_sectors * 512, &d, &desc_why);
     if (rc != INSTAR_OK)
-        return refuse(&b, why, rc, NULL);
+        return refuse(&b, why, rc, desc_why);
     if (!d.monolithic_sparse || d.n_extents != 1 || d.non_sparse_extent)
         return refuse(&b, why, INSTAR_E_UNSUPPORTED_SUBFORMAT,
                       "only monolithicSparse VMDK (one SPARSE extent) can be resized");
@@ -236,14 +246,16 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
         for (uint64_t i = 0; i < old_gt; i++) {
             uint32_t e = instar_le32(dirs[k] + 4 * i);
             struct range r;
+            const char *dir = k == 0 ? "grain-directory entry" : "redundant grain-directory entry";
             if (e == 0)
-                return refuse(&b, why, INSTAR_E_NEEDS_CHECK,
-                              "a grain-directory entry is 0 (qemu would write over the header)");
+                return refuse_at(&b, why, INSTAR_E_NEEDS_CHECK, dir, i,
+                                 "is 0 (qemu would write over the header)");
             if (!sectors_in_file(e, gt_sectors, file_sectors, &r))
-                return refuse(&b, why, INSTAR_E_PARSE, "a grain table lies outside the file");
+                return refuse_at(&b, why, INSTAR_E_PARSE, dir, i,
+                                 "points to a grain table outside the file");
             if (overlap(r, desc_r) || overlap(r, gd_r) || overlap(r, rgd_r))
-                return refuse(&b, why, INSTAR_E_PARSE,
-                              "a grain table overlaps the descriptor or a directory");
+                return refuse_at(&b, why, INSTAR_E_PARSE, dir, i,
+                                 "points to a grain table overlapping the descriptor or a directory");
         }
     }
 

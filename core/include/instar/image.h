@@ -40,6 +40,15 @@ void instar_diag_clear(struct instar_diag *diag);
 int instar_diag_set(struct instar_diag *diag, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The one translator of planner refusals, for every engine and the Guile
+ * planners (core/image/resize.c): the words qemu-img would print (unless
+ * an engine's own words for its format are in DIAG already), then ": "
+ * and the planner's reason WHY, when it gave one -- except after qemu's
+ * own message for the same case, which stands alone (an engine passes WHY
+ * NULL; the request checks are qemu's).  Returns CODE. */
+int instar_engine_refusal(int code, const struct instar_refusal *why,
+                          struct instar_diag *diag);
+
 /* Probe the format from content (never from a name).  Unknown content is
  * raw, as qemu-img probes. */
 int instar_probe(struct instar_io *io, enum instar_format *out);
