@@ -47,6 +47,7 @@ bin_PROGRAMS += core/cli/instar-img
 core_cli_instar_img_SOURCES = \
 	core/cli/cli.h \
 	core/cli/main.c \
+	core/cli/errors.c \
 	core/cli/cmd-create.c \
 	core/cli/cmd-resize.c \
 	core/cli/cmd-fuzz-explain.c \
