@@ -15,14 +15,7 @@
 require "$INSTAR_IMG" instar-img
 require "$QEMU_IMG" qemu-img
 
-MNT="$TMPD/mnt"
-mkdir "$MNT" || exit 99
-if ! mount -t tmpfs -o size=64M tmpfs "$MNT" 2>"$TMPD/mount.err"; then
-    echo "ok 1 # SKIP cannot mount a tmpfs: $(cat "$TMPD/mount.err")"
-    echo "1..1"
-    exit 0
-fi
-trap 'umount "$MNT"; rm -rf "$TMPD"' EXIT
+private_tmpfs 64M
 
 used() { echo $(( $(stat -c %b "$1") * $(stat -c %B "$1") )); }
 

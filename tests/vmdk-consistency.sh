@@ -17,26 +17,9 @@ require "$PREFIX" apply-prefix
 SYNTH="$abs_top_builddir/tests/tools/vmdk-synth"
 require "$SYNTH" vmdk-synth
 
-# qemu-io with a list of commands; any "Pattern verification failed" or
-# error line makes it fail.
-qio() {  # qio FILE 'cmd' ['cmd'...]  (globals prefixed _q: sh has no locals)
-    _qf=$1; shift
-    _qn=$#
-    for _qc in "$@"; do
-        set -- "$@" -c "$_qc"
-    done
-    shift "$_qn"
-    _qout=$("$QEMU_IO" -f vmdk "$@" "$_qf" 2>&1)
-    _qrc=$?
-    if [ $_qrc -ne 0 ] || printf '%s\n' "$_qout" | grep -Eqi 'fail|error'; then
-        printf '%s\n' "$_qout" | grep -Ei 'fail|error' | head -3 | sed 's/^/# qemu-io: /'
-        return 1
-    fi
-    return 0
-}
-
-vsize() { "$QEMU_IMG" info -f vmdk --output=json "$1" | sed -n 's/^    "virtual-size": \([0-9]*\),*$/\1/p'; }
-checks_clean() { "$QEMU_IMG" check -q -f vmdk "$1" >/dev/null 2>&1; }
+qio() { qemu_io vmdk "$@"; }        # qio FILE 'cmd' ['cmd'...]
+vsize() { qemu_vsize vmdk "$1"; }
+checks_clean() { qemu_clean vmdk "$1"; }
 magic_ok() { [ "$(head -c 4 "$1")" = KDMV ]; }
 
 # round_up N to 512 (qemu-img create and our resize round sizes to sectors)
