@@ -13,6 +13,18 @@
 #include "resize/qcow2.h"
 #include "util/checked.h"
 
+int q2_clip_to_reach(struct q2 *q, uint64_t *end)
+{
+    uint64_t reach = q2_refcount_reach(q);
+    if (*end <= reach)
+        return INSTAR_OK;
+    if (q2_metadata_in_range(q, reach, *end))
+        return q2_refuse(q, INSTAR_E_NEEDS_CHECK, "metadata lies past the refcount "
+                         "table's reach (refcount 0)");
+    *end = reach;
+    return INSTAR_OK;
+}
+
 bool q2_in_runs(const struct q2 *q, uint64_t c)
 {
     for (size_t i = 0; i < q->nruns; i++)
@@ -118,13 +130,9 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
     /* Inside a (possibly hostile, huge) file but past the refcount table's
      * reach everything is free too: never count such clusters one by one.
      * Header-referenced metadata out there would have refcount 0. */
-    uint64_t reach = q2_refcount_reach(q);
-    if (free_from > reach) {
-        if (q2_metadata_in_range(q, reach, free_from))
-            return q2_refuse(q, INSTAR_E_NEEDS_CHECK, "metadata lies past the refcount "
-                             "table's reach (refcount 0)");
-        free_from = reach;
-    }
+    int rc0 = q2_clip_to_reach(q, &free_from);
+    if (rc0 != INSTAR_OK)
+        return rc0;
     /* Past the file and every run all is free, but for sub-byte refcounts
      * not within the byte of the last cluster in use. */
     if (q->rbits < 8)

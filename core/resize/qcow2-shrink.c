@@ -217,15 +217,11 @@ static int drop_blocks(struct q2 *q)
 int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
 {
     uint64_t c = end_clusters;
-    uint64_t reach = q2_refcount_reach(q);
     /* Past the refcount table's reach every refcount is 0: skip it at
      * once, so a hostile file length costs no scan (it used to hang). */
-    if (c > reach) {
-        if (q2_metadata_in_range(q, reach, c))
-            return q2_refuse(q, INSTAR_E_NEEDS_CHECK, "metadata lies past the refcount "
-                             "table's reach (refcount 0)");
-        c = reach;
-    }
+    int rc0 = q2_clip_to_reach(q, &c);
+    if (rc0 != INSTAR_OK)
+        return rc0;
     while (c > 0) {
         uint64_t bi = (c - 1) >> q->rb_shift, cl, v;
         struct q2_rb *rb;

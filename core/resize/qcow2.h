@@ -192,6 +192,9 @@ int q2_emit_refblock_phase(struct q2 *q, bool phase_b);
 bool q2_in_runs(const struct q2 *q, uint64_t c);
 bool q2_metadata_in_range(const struct q2 *q, uint64_t lo, uint64_t hi);
 uint64_t q2_refcount_reach(const struct q2 *q);
+/* Lower *END to the refcount table's reach (past it every refcount is 0);
+ * INSTAR_E_NEEDS_CHECK when metadata lies out there. */
+int q2_clip_to_reach(struct q2 *q, uint64_t *end);
 int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
              uint64_t *start);
 /* Add refcount blocks (and a larger refcount table) until every allocated
