@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench-core.c -- planner and invariant-checker throughput. */
 #include <config.h>
 

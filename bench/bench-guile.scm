@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; bench-guile.scm -- what a call from Scheme costs: plans per second from
 ;;; Scheme against the same planner looped in C (same inputs as
 ;;; bench/bench-core.c's plan-raw-grow), the invariant checker likewise,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench-qcow2.c -- qcow2 resize planning throughput per path (engine plan
  * on an in-memory image: header read, staging rounds, planner), and the
  * wall time of whole in-memory resizes at sizes where qemu takes seconds. */

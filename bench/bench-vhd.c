@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench-vhd.c -- VHD planner throughput per path: fixed grow, dynamic
  * BAT growth in place, at the tail, relocated, and a grow to 2040 GiB. */
 #include <config.h>
@@ -9,7 +10,7 @@
 #include "instar/error.h"
 #include "instar/image.h"
 #include "instar/resize.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
 #include "util/endian.h"
 
 struct vhd_case {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench-vhdx.c -- VHDX planner throughput per path: grow in place
  * (dynamic), grow with BAT relocation, fixed growth, shrink, and a
  * refusal. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench-vmdk.c -- VMDK planner throughput per path (plans/s), on images
  * made in memory by our create (as qemu-img lays them out), with the
  * tables staged once: this measures the planner, not I/O. */

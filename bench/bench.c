@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench.c -- `make bench': run every benchmark, print JSON lines. */
 #include <config.h>
 

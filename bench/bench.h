@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench.h -- the benchmark driver's registry.  Each benchmark prints one
  * JSON line per figure via bench_report. */
 #ifndef INSTAR_BENCH_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-bench.sh -- throughput of the differential engine (part of `make bench').
 # Runs resize-diff with qemu-img as the engine under test (so every
 # operation is a child process and the "floor" is well defined) for a

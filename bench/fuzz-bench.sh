@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-bench.sh -- `make bench': the libFuzzer targets against a target that
 # only reads its input once (fuzz_read_once: FNV over every byte), built
 # with the same flags and measured side by side in this run, so the ratios

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## bench/local.mk -- `make bench' prints performance figures as JSON lines.
 
 noinst_PROGRAMS += bench/instar-bench

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-vs-qemu.sh -- wall time and peak memory of `instar-img resize' and
 # `qemu-img resize' on the same qcow2 images, as JSON lines with ratios
 # (qemu / instar: above 1 means instar is faster or smaller), then qcow2

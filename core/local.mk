@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/local.mk -- libinstar (the C core) and the instar-img CLI.
 
 noinst_LTLIBRARIES += core/libinstar.la
@@ -18,6 +19,8 @@ core_libinstar_la_SOURCES = \
 	core/util/endian.h \
 	core/util/error.c \
 	core/util/size.c \
+	core/util/random.c \
+	core/util/random.h \
 	core/check/invariants.c \
 	core/check/plan-names.c \
 	core/resize/builder.c \
@@ -46,6 +49,7 @@ bin_PROGRAMS += core/cli/instar-img
 core_cli_instar_img_SOURCES = \
 	core/cli/cli.h \
 	core/cli/main.c \
+	core/cli/errors.c \
 	core/cli/cmd-create.c \
 	core/cli/cmd-resize.c \
 	core/cli/cmd-fuzz-explain.c \

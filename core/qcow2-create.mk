@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/qcow2-create.mk -- qcow2 create, the qcow2 integration matrix against qemu-img,
 ## crash-prefix checks and qcow2 engine benchmarks.
 

@@ -1,7 +1,8 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/qcow2.mk -- the qcow2 planner, engine, create path, their tests and benchmarks.
 
 core_libinstar_la_SOURCES += \
-	core/resize/qcow2.c core/resize/qcow2.h \
+	core/resize/qcow2.c core/resize/qcow2.h core/resize/qcow2-format.h \
 	core/resize/qcow2-header.c core/resize/qcow2-refcount.c \
 	core/resize/qcow2-alloc.c core/resize/qcow2-grow.c \
 	core/resize/qcow2-shrink.c core/resize/qcow2-bitmaps.c core/resize/qcow2-compact.c \

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/vhdx.mk -- the vhdx planner, engine, create path, their tests and benchmarks.
 
 core_libinstar_la_SOURCES += \

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## doc/local.mk -- the Texinfo manual and the man pages.
 
 info_TEXINFOS += doc/instar-fuzz.texi

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; load-paths.scm -- included (at expansion time) by every recipe so it
 ;;; runs as typed from a built source tree or from an installed tree,
 ;;; without a wrapper: it finds the (instar ...) modules, their compiled

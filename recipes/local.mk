@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## recipes/local.mk -- the runnable recipes, the differential engine's
 ## (instar ...) modules and their tests.
 

@@ -3,6 +3,7 @@
 # compiled by make; Guile would otherwise compile this file and say so).
 exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
 !#
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; resize-consistency.scm -- resize VHD, VHDX and VMDK; qemu-img reads.
 ;;;
 ;;;   guile -s recipes/resize-consistency.scm --seed 42

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## scm/cli.mk -- the instar-fuzz command, (instar cli), the umbrella
 ## module (instar) and their tests.
 

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar) -- the public API of instar-fuzz in one module.
 ;;;
 ;;;   (use-modules (instar))

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## scm/local.mk -- the (instar ...) Guile modules, their tests and instar-fuzz-repl.
 ##
 ## INSTAR_SCM_MODULES below is the one list of (instar ...) modules: each

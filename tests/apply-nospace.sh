@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # apply-nospace.sh -- a grow that runs out of space leaves the file as it
 # was.  Each case creates an image with qemu-img in a private 2 MiB tmpfs,
 # fills what is left (all of it, or all but 64 KiB) and asks instar-img for
@@ -11,21 +12,10 @@
 require "$INSTAR_IMG" instar-img
 require "$QEMU_IMG" qemu-img
 
-MNT="$TMPD/mnt"
-mkdir "$MNT" || exit 99
-if ! mount -t tmpfs -o size=2M tmpfs "$MNT" 2>"$TMPD/mount.err"; then
-    # Not root, or no mount namespace: say so; the in-memory C test
-    # (tests/c/test-apply-failure) covers the same paths.
-    echo "ok 1 # SKIP cannot mount a tmpfs: $(cat "$TMPD/mount.err")"
-    echo "1..1"
-    exit 0
-fi
-trap 'umount "$MNT"; rm -rf "$TMPD"' EXIT
+# Without a tmpfs, tests/c/test-apply-failure covers the same paths.
+private_tmpfs 2M
 
-vsize() {  # vsize FMT FILE: the virtual size qemu-img reports
-    "$QEMU_IMG" info -f "$1" --output=json "$2" 2>/dev/null \
-        | sed -n 's/^ *"virtual-size": \([0-9]*\),*/\1/p' | head -n 1
-}
+vsize() { qemu_vsize "$@"; }  # vsize FMT FILE
 
 # run_case FMT CREATE-OPTS PREALLOC SIZE FREE-KIB (or "all": no filler)
 run_case() {

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # cli-instar-fuzz.sh -- the instar-fuzz command: recipes run by name from
 # any directory, replay by ID with the recorded engine (or --instar), one
 # findings table over two output directories, an exact merge, show, the

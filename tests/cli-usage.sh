@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # cli-usage.sh -- instar-img's command line: usage errors exit 2 with a
 # message, refusals exit 1 and leave the file as it was.
 . "$abs_top_srcdir/tests/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # create-blockdev.sh -- `instar-img create' on a block device full of old
 # data (a loop device over a private file of random bytes, reached through
 # a device node made in the private directory).  A device is never

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # create-options-vs-qemu.sh -- bad `create' options, every format, side by
 # side with qemu-img 7.2: option list syntax (empty, stray commas, ",,"
 # escapes), unknown, empty and duplicated keys, bare flags, help, sizes

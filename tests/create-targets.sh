@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # create-targets.sh -- what `instar-img create' does to the thing its path
 # names, side by side with qemu-img 7.2, for every format: an existing
 # regular file, a FIFO, a character device node (made here, in the private

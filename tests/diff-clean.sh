@@ -1,16 +1,11 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-clean.sh -- resize-diff with qemu-img as the engine under test:
 # no divergence may show (no false positives), the results must not
 # depend on --jobs or --shard, and the run's outputs and exit codes
 # must be what resize-diff(1) promises.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-GUILE=${GUILE:-guile}
-RECIPE="$abs_top_srcdir/recipes/resize-diff.scm"
-export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
-GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
-export GUILE_LOAD_COMPILED_PATH
+recipe_setup
 
 rd() { "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$RECIPE" --instar "$QEMU_IMG" --tmpdir "$TMPD" "$@"; }
 # The iteration rows of a JUnit file (names and verdicts, no times).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-recipes.sh -- create-diff and resize-consistency run end to end.
 # qemu-img as the "engine": create-diff must match itself; qemu-img
 # refuses every vpc/vhdx/vmdk resize, and resize-consistency must call
@@ -7,12 +8,7 @@
 # resize must be caught by the reader oracle; a child that times out
 # makes its iteration inconclusive, never a finding.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-GUILE=${GUILE:-guile}
-export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
-GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
-export GUILE_LOAD_COMPILED_PATH
+recipe_setup
 
 "$abs_top_builddir/pre-inst-env" "$GUILE" -s "$abs_top_srcdir/recipes/create-diff.scm" --instar "$QEMU_IMG" --seed 3 \
     --iterations 10 --out "$TMPD/c" --tmpdir "$TMPD" -q >"$TMPD/c.log" 2>&1

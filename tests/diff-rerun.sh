@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-rerun.sh -- regression-first reruns: a run reusing an output
 # directory first replays the findings stored there against the current
 # engine.  A stored finding that still fails keeps the run red (exit 1,
@@ -6,14 +7,7 @@
 # green; an engine that fails only sometimes makes it flaky; a fixed
 # finding that shows again is open again.  stats.jsonl only grows.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-GUILE=${GUILE:-guile}
-RECIPE="$abs_top_srcdir/recipes/resize-diff.scm"
-WRONG="$abs_top_srcdir/tests/wrong-engines"
-export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
-GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
-export GUILE_LOAD_COMPILED_PATH
+recipe_setup
 out="$TMPD/out"
 rd() {  # rd LOG ARGS... -> exit status in $rc
     log=$1; shift

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-stop.sh -- how the recipes stop: on a signal, on unusable output
 # places, on a broken reference, and on a timeout.  resize-diff(1)'s
 # promises: SIGINT writes summary.json for the cases that ran (marked
@@ -7,13 +8,7 @@
 # (/bin/false, garbage JSON from `info') exits 3 naming the tool, with no
 # finding; a timeout kills the child's whole process group.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-GUILE=${GUILE:-guile}
-RECIPE="$abs_top_srcdir/recipes/resize-diff.scm"
-export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
-GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
-export GUILE_LOAD_COMPILED_PATH
+recipe_setup
 
 # Each scenario's wrappers write their pids to its own $PIDS file.
 PIDS="$TMPD/pids.int"

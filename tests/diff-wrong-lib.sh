@@ -1,17 +1,11 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-wrong-lib.sh -- sourced by tests/diff-wrong-*.sh: resize-diff
 # against an engine that is wrong on purpose (tests/wrong-engines/:
 # qemu-img wrapped, each wrong in one way).  The wrong behaviour must be
 # found, deduplicated to one finding, reduced, reproduced by --replay and
 # by its repro.sh; a later run counts it under the same finding.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-GUILE=${GUILE:-guile}
-RECIPE="$abs_top_srcdir/recipes/resize-diff.scm"
-WRONG="$abs_top_srcdir/tests/wrong-engines"
-export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
-GUILE_LOAD_COMPILED_PATH="$abs_top_builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
-export GUILE_LOAD_COMPILED_PATH
+recipe_setup
 
 diff_run() {  # diff_run ENGINE OUT ARGS...
     engine=$1 out=$2; shift 2

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-wrong-refusals.sh -- resize-diff at seed 7 must find each engine of
 # tests/wrong-engines/ that accepts what qemu-img refuses (one refusal
 # family each, see their headers), as exactly one finding whose key and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-explain.sh -- `instar-img fuzz-explain' decodes an input in words and
 # gives the planner's answer.
 . "$abs_top_srcdir/tests/lib.sh"

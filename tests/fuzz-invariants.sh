@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-invariants.sh -- the fuzz target reports broken plans: a test build
 # of fuzz_resize_planners (tests/c/fuzz-break-hook.c) breaks a valid raw
 # plan on request; each invariant must abort with a message naming it and

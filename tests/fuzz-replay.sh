@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-replay.sh -- replay the committed seed corpus and every saved crash
 # input through gcc builds of the fuzz targets (no libFuzzer): fixed bugs
 # stay fixed, and the corpus is never empty.

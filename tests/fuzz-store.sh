@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-store.sh -- libFuzzer findings in the one findings store.
 # core/fuzz/run.sh's findings (fuzz-findings/TARGET/SHA1-16/) are brought
 # into the store under xxh3-128 IDs with the common finding.json, and

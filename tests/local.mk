@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## tests/local.mk -- every test runs through automake's TAP driver, so each
 ## assertion is counted (.ci/run sums the :test-result: lines).
 
@@ -21,7 +22,9 @@ CORE_C_TESTS = \
 	tests/c/test-size \
 	tests/c/test-raw \
 	tests/c/test-apply-failure \
-	tests/c/test-create-opts
+	tests/c/test-create-opts \
+	tests/c/test-random \
+	tests/c/test-refusals
 # The format fragments register their own C tests in TESTS; C_TESTS is the
 # whole list for the sanitizer run.
 C_TESTS = $(CORE_C_TESTS) $(FORMAT_C_TESTS)
@@ -37,6 +40,10 @@ tests_c_test_apply_failure_SOURCES = tests/c/test-apply-failure.c tests/c/tap.h
 tests_c_test_apply_failure_LDADD = core/libinstar.la
 tests_c_test_create_opts_SOURCES = tests/c/test-create-opts.c tests/c/tap.h
 tests_c_test_create_opts_LDADD = core/libinstar.la
+tests_c_test_random_SOURCES = tests/c/test-random.c tests/c/tap.h
+tests_c_test_random_LDADD = core/libinstar.la
+tests_c_test_refusals_SOURCES = tests/c/test-refusals.c tests/c/tap.h
+tests_c_test_refusals_LDADD = core/libinstar.la
 
 # Crash simulation for every format's crash-prefix suite.
 check_PROGRAMS += tests/tools/apply-prefix
@@ -57,7 +64,8 @@ SH_TESTS = \
 	tests/create-options-vs-qemu.sh \
 	tests/create-blockdev.sh \
 	tests/readers-interop.sh \
-	tests/readers-limits.sh
+	tests/readers-limits.sh \
+	tests/spdx.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh

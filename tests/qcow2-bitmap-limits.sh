@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-bitmap-limits.sh -- grows of qcow2 images with persistent bitmaps
 # near qemu's limits, side by side with `qemu-img resize' (7.2), in
 # qcow2_co_truncate's order: bitmaps loadable and not in use, then the L1

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-crash-prefix.sh -- every crash prefix of a qcow2 resize plan leaves
 # an image qemu-img checks without corruption (leaks are
 # allowed).  For each case the plan's patches 0..n are applied to a fresh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-create-vs-qemu.sh -- `instar-img create -f qcow2' side by side with
 # `qemu-img create -f qcow2' (7.2).  For each case: the same exit class and,
 # on refusal, the same message; on success an equal normalised

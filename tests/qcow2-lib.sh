@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-lib.sh -- shared helpers of the qcow2 integration tests (sourced
 # after tests/lib.sh).  Plain POSIX sh + sed: no jq, no python.
 

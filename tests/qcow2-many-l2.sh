@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-many-l2.sh -- shrinks of a 512-byte-cluster image whose L1 names
 # thousands of distinct L2 tables (the planner stages them as index ranges
 # in a few rounds), side by side with `qemu-img resize --shrink' (7.2):

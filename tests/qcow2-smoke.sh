@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-smoke.sh -- a handful of qcow2 resizes by instar-img next to
 # qemu-img 7.2 (the broad matrix lives elsewhere).  Each case: one start
 # image (made by qemu-img, data written by qemu-io), resized by both tools;

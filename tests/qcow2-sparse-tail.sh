@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-sparse-tail.sh -- preallocating grows of qcow2 files with a long
 # sparse tail (the file length extended by truncate: a few hundred KiB on
 # disk, gigabytes long), side by side with qemu-img 7.2 in a private
@@ -14,14 +15,7 @@
 require "$INSTAR_IMG" instar-img
 require "$QEMU_IMG" qemu-img
 
-MNT="$TMPD/mnt"
-mkdir "$MNT" || exit 99
-if ! mount -t tmpfs -o size=64M tmpfs "$MNT" 2>"$TMPD/mount.err"; then
-    echo "ok 1 # SKIP cannot mount a tmpfs: $(cat "$TMPD/mount.err")"
-    echo "1..1"
-    exit 0
-fi
-trap 'umount "$MNT"; rm -rf "$TMPD"' EXIT
+private_tmpfs 64M
 
 used() { echo $(( $(stat -c %b "$1") * $(stat -c %B "$1") )); }
 

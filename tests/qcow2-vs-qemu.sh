@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-vs-qemu.sh -- `instar-img resize' on qcow2 side by side with
 # `qemu-img resize' (7.2).  Every case: qemu-img creates the start image,
 # qemu-io writes known patterns (at the head, beyond a shrink point, in the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # raw-vs-qemu.sh -- the raw engine side by side with qemu-img 7.2.
 # Every case: the same start file twice, `qemu-img resize' on one copy and
 # `instar-img resize' on the other; require the same exit class, the same

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # readers-interop.sh -- images instar-img resizes must open in readers that
 # were written independently of qemu, exactly as qemu-img's own images do.
 # Each block below is the regression test of a bug one of those readers

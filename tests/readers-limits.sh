@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # readers-limits.sh -- the evidence behind each reader rule of (instar
 # whitelist): the reader also mis-reads qemu-img's own image in that case,
 # so a rule can never hide a bug of ours.  Then resize-consistency with

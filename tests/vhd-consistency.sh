@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vhd-consistency.sh -- the VHD (vpc) consistency oracle.  qemu-img 7.2
 # cannot resize vpc images, so qemu is the independent *reader*: every
 # image instar-img grows must show the size qemu-img create would give for
@@ -15,24 +16,8 @@ require "$PREFIX" apply-prefix
 
 K64=65536
 
-vsize() {  # vsize FILE: the virtual size qemu reads, or nothing
-    "$QEMU_IMG" info --output=json -f vpc "$1" 2>/dev/null |
-        sed -n 's/^ *"virtual-size": \([0-9]*\),*$/\1/p'
-}
-
-qio() {  # qio FILE CMD...: run qemu-io commands; fail on any failed command
-    f=$1; shift
-    _qn=$#
-    for c in "$@"; do set -- "$@" -c "$c"; done
-    shift "$_qn"
-    out=$("$QEMU_IO" -f vpc "$@" "$f" 2>&1)
-    rc=$?
-    if [ $rc -ne 0 ] || echo "$out" | grep -qi 'fail\|error'; then
-        echo "$out" | grep -i 'fail\|error' | head -3 | sed 's/^/# qemu-io: /'
-        return 1
-    fi
-    return 0
-}
+vsize() { qemu_vsize vpc "$1"; }   # vsize FILE: what qemu reads, or nothing
+qio() { qemu_io vpc "$@"; }         # qio FILE CMD...
 
 mk() {  # mk CREATOR SUB FORCE FILE SIZE
     if [ "$1" = qemu ]; then

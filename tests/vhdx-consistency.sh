@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vhdx-consistency.sh -- qemu-img 7.2 cannot resize VHDX, so qemu is the
 # independent reader that judges our grows.  For every case: create the
 # start image (with qemu-img, and again with instar-img), write known
@@ -17,21 +18,9 @@ require "$QEMU_IO" qemu-io
 PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
 require "$PREFIX" apply-prefix
 
-vsize() { "$QEMU_IMG" info --output=json "$1" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p'; }
-
-# qemu-io exits 0 even when a pattern does not match: look at its output.
-qio() {  # qio FILE CMD...: 0 when every command ran and every pattern matched
-    f=$1; shift
-    for c in "$@"; do set -- "$@" -c "$c"; shift; done
-    out=$("$QEMU_IO" -f vhdx "$@" "$f" 2>&1) || { echo "$out" | sed 's/^/# /'; return 1; }
-    if echo "$out" | grep -q -i -e 'fail' -e 'error' -e 'mismatch'; then
-        echo "$out" | grep -i -e 'fail' -e 'error' -e 'mismatch' | head -3 | sed 's/^/# /'
-        return 1
-    fi
-    return 0
-}
-
-clean() { "$QEMU_IMG" check -q -f vhdx "$1" >/dev/null 2>&1; }
+vsize() { qemu_vsize vhdx "$1"; }
+qio() { qemu_io vhdx "$@"; }        # qio FILE CMD...
+clean() { qemu_clean vhdx "$1"; }
 
 # The zero check of the new range reads at most 2 MiB at each of its ends.
 zero_reads() {  # zero_reads OLD NEW: qemu-io read commands

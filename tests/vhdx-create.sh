@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vhdx-create.sh -- `instar-img create -f vhdx' against `qemu-img create -f
 # vhdx' (7.2): the same exit class and message, the same `qemu-img info'
 # (normalised: no filename, no actual-size), both `qemu-img check' clean,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vhdx-hostile.sh -- damaged and unsupported VHDX images and requests:
 # `instar-img resize' must fail with exit 1 and a message, and leave the
 # file byte-identical.  (Finer cases -- LogGuid set, HasParent, sequence

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vmdk-consistency.sh -- the VMDK consistency oracle.  qemu-img 7.2 cannot
 # resize VMDK, so qemu is the independent *reader*: start images made by
 # qemu-img and by instar-img get known patterns (qemu-io), are grown by
@@ -16,26 +17,9 @@ require "$PREFIX" apply-prefix
 SYNTH="$abs_top_builddir/tests/tools/vmdk-synth"
 require "$SYNTH" vmdk-synth
 
-# qemu-io with a list of commands; any "Pattern verification failed" or
-# error line makes it fail.
-qio() {  # qio FILE 'cmd' ['cmd'...]  (globals prefixed _q: sh has no locals)
-    _qf=$1; shift
-    _qn=$#
-    for _qc in "$@"; do
-        set -- "$@" -c "$_qc"
-    done
-    shift "$_qn"
-    _qout=$("$QEMU_IO" -f vmdk "$@" "$_qf" 2>&1)
-    _qrc=$?
-    if [ $_qrc -ne 0 ] || printf '%s\n' "$_qout" | grep -Eqi 'fail|error'; then
-        printf '%s\n' "$_qout" | grep -Ei 'fail|error' | head -3 | sed 's/^/# qemu-io: /'
-        return 1
-    fi
-    return 0
-}
-
-vsize() { "$QEMU_IMG" info -f vmdk --output=json "$1" | sed -n 's/^    "virtual-size": \([0-9]*\),*$/\1/p'; }
-checks_clean() { "$QEMU_IMG" check -q -f vmdk "$1" >/dev/null 2>&1; }
+qio() { qemu_io vmdk "$@"; }        # qio FILE 'cmd' ['cmd'...]
+vsize() { qemu_vsize vmdk "$1"; }
+checks_clean() { qemu_clean vmdk "$1"; }
 magic_ok() { [ "$(head -c 4 "$1")" = KDMV ]; }
 
 # round_up N to 512 (qemu-img create and our resize round sizes to sectors)
@@ -291,8 +275,8 @@ h=$(mk); poke "$h" 12 "0000000000010000";   hostile "capacity 2^40 sectors (16 M
 h=$(mk); poke "$h" 12 "0000000000000100";   hostile "capacity 2^48 sectors (GD above qemu's limit)" "larger than qemu opens" "$h" +1M
 h=$(mk); poke "$h" 56 "ffffffffffff0000";   hostile "grain directory far past EOF" "outside" "$h" 2G
 h=$(mk); poke "$h" 28 "0000000000000010";   hostile "descriptor past EOF" "descriptor" "$h" 2G
-h=$(mk); poke "$h" $((150 * 512 + 4)) "00000000"; hostile "a grain-directory entry of 0" "entry is 0" "$h" 2G
-h=$(mk); poke "$h" $((21 * 512 + 8)) "00000000"; hostile "a redundant-directory entry of 0" "entry is 0" "$h" 2G
+h=$(mk); poke "$h" $((150 * 512 + 4)) "00000000"; hostile "a grain-directory entry of 0" "grain-directory entry 1 is 0" "$h" 2G
+h=$(mk); poke "$h" $((21 * 512 + 8)) "00000000"; hostile "a redundant-directory entry of 0" "redundant grain-directory entry 2 is 0" "$h" 2G
 h=$(mk); poke "$h" $((150 * 512)) "ffffff7f"; hostile "a grain table past EOF" "outside the file" "$h" 2G
 h=$(mk); poke "$h" 8 "03000100";            hostile "compressed-grain flag" "streamOptimized" "$h" 2G
 h=$(mk); poke "$h" 8 "03008000";            hostile "unknown header flag" "unknown" "$h" 2G

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vmdk-create.sh -- `instar-img create -f vmdk' side by side with qemu-img 7.2.
 # Same options, same base name (in two directories): the files must be
 # byte-identical outside the descriptor, the descriptors identical but for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* invariants.c -- instar_plan_check: the four plan invariants.
  *
  * Shared by the fuzz targets, the tests and Scheme, so it must itself be

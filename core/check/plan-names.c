@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* plan-names.c -- printable names for plan enums and plan initialisation. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cli.h -- shared pieces of the instar-img command line front end. */
 #ifndef INSTAR_CLI_H
 #define INSTAR_CLI_H
@@ -9,6 +10,7 @@
 /* Exit codes: qemu-img's 0/1, plus 2 for usage errors. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
+/* Reporting (errors.c): usage errors return CLI_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the error for CODE (using DIAG's detail when present); return CLI_FAIL. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cmd-create.c -- `instar-img create': qemu-img create's argument handling
  * (-o lists joined, checked and parsed as qemu-img does, help, sizes). */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cmd-fuzz-explain.c -- `instar-img fuzz-explain FILE': a fuzz_resize_planners
  * input in words: the decoded header, the carved pool, the planner options,
  * and the planner's answer (plan and invariant check, or error). */

@@ -1,17 +1,14 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cmd-resize.c -- `instar-img resize' and `instar-img plan'. */
 #include <config.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "instar/error.h"
-#include "instar/lock.h"
 
 enum { OPT_SHRINK = 256, OPT_PREALLOC };
 
@@ -96,31 +93,13 @@ int cli_cmd_resize(int argc, char **argv, int dry_run)
         return CLI_OK;
     }
 
-    /* plan: open read-only, never write; the read-side locks of qemu-img
-     * measure (or none against writers with -U), held while planning. */
-    struct instar_image_file f;
+    /* plan: only read, under qemu-img measure's locks (-U: measure -U's). */
     struct instar_image_plan p;
-    enum instar_lock_use use = force_share ? INSTAR_LOCK_READ_SHARED : INSTAR_LOCK_READ;
-    memset(&p, 0, sizeof p);
-    rc = instar_image_file_open(&f, path, use, args.format, &diag);
-    if (rc != INSTAR_OK)
-        return cli_report(rc, &diag);
-    if (args.format == INSTAR_FORMAT_UNKNOWN) {
-        rc = instar_probe(&f.fio.io, &args.format);
-        if (rc != INSTAR_OK)
-            rc = instar_diag_set(&diag, rc, "Could not probe the image format: %s",
-                                 strerror(f.fio.io.sys_errno ? f.fio.io.sys_errno : EIO));
-        else
-            rc = instar_image_file_set_format(&f, args.format, &diag);
-    }
-    if (rc == INSTAR_OK) {
-        rc = instar_image_plan(&f.fio.io, &args, &p, &diag);
-        if (rc == INSTAR_OK && diag.message[0] != '\0')
-            cli_error("%s", diag.message);
-        if (rc == INSTAR_OK)
-            cli_print_plan_json(stdout, &p);
-        instar_image_plan_free(&p);
-    }
-    rc = instar_image_file_close(&f, rc, &diag);
+    rc = instar_plan_file(path, &args, force_share, &p, &diag);
+    if (rc == INSTAR_OK && diag.message[0] != '\0')
+        cli_error("%s", diag.message);          /* a warning, as qemu-img's */
+    if (rc == INSTAR_OK)
+        cli_print_plan_json(stdout, &p);
+    instar_image_plan_free(&p);
     return rc == INSTAR_OK ? CLI_OK : cli_report(rc, &diag);
 }

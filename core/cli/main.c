@@ -1,13 +1,12 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* main.c -- instar-img: a qemu-img-shaped command line over the core. */
 #include <config.h>
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "instar/error.h"
 
 static const char usage_text[] =
     "usage: instar-img COMMAND [OPTIONS]\n"
@@ -22,36 +21,6 @@ static const char usage_text[] =
     "MODE is off, metadata, falloc or full.  SIZE takes qemu-img's syntax:\n"
     "bytes, or a number with a suffix k, M, G, T, P, E (powers of 1024).\n"
     "`plan' prints the plan as JSON and leaves the file untouched.\n";
-
-int cli_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("instar-img: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'instar-img --help' for more information\n", stderr);
-    return CLI_USAGE;
-}
-
-void cli_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("instar-img: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-int cli_report(int code, const struct instar_diag *diag)
-{
-    if (diag && diag->message[0] != '\0')
-        cli_error("%s", diag->message);
-    else
-        cli_error("%s", instar_strerror(code));
-    return CLI_FAIL;
-}
 
 int main(int argc, char **argv)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* plan-json.c -- a plan rendered as JSON for `instar-img plan'. */
 #include <config.h>
 

@@ -1,4 +1,5 @@
 #!/bin/bash -eu
+# SPDX-License-Identifier: GPL-3.0-or-later
 # build.sh -- OSS-Fuzz / ClusterFuzzLite build script for instar-fuzz's
 # libFuzzer targets.  Honours the standard environment:
 #   $CC $CFLAGS            compiler and flags (sanitizers, coverage)

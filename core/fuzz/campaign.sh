@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # campaign.sh TARGET... -- the nightly shape (make fuzz FUZZ_BUDGET=SECONDS):
 # every target in turn with an equal share of the budget (run.sh), then its
 # new corpus entries merged back into corpus/TARGET (-merge=1 keeps only

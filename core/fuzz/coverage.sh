@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # coverage.sh -- planner line/branch coverage of fuzz_resize_planners
 # (make fuzz-coverage): the seed corpus alone, then (FUZZ_TIME > 0) after a
 # libFuzzer session of FUZZ_TIME seconds started from it.

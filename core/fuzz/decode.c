@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* decode.c -- fuzz input -> planner options (instar/fuzz.h).
  *
  * Cheap per input on purpose: the big buffers are allocated once and hold
@@ -12,6 +13,10 @@
 
 #include "instar/error.h"
 #include "instar/fuzz.h"
+#include "resize/qcow2-format.h"
+#include "resize/vhd-format.h"
+#include "resize/vhdx-format.h"
+#include "resize/vmdk-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -115,9 +120,9 @@ static struct instar_slice fbuf_copy(struct fbuf *b, struct instar_slice carve, 
 }
 
 #define VHDX_HDR_CONTENT 512
-#define VHDX_HDR_ZEROS (4096 - VHDX_HDR_CONTENT)
+#define VHDX_HDR_ZEROS (VHDX_HEADER_SIZE - VHDX_HDR_CONTENT)
 #define VHDX_REGION_CONTENT 80
-#define VHDX_REGION_ZEROS (65536 - VHDX_REGION_CONTENT)
+#define VHDX_REGION_ZEROS (VHDX_REGION_SIZE - VHDX_REGION_CONTENT)
 
 /* Z[k][v]: the CRC state v << 8k after N zero bytes, built from the 32
  * single-bit states (the update is linear over GF(2)). */
@@ -403,28 +408,28 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
 
     /* Cluster 0: the header the options describe. */
     uint8_t *p = fbuf_reset(&d->qhdr);
-    memcpy(p, "QFI\xfb", 4);
-    instar_put_be32(p + 4, o->version);
-    instar_put_be32(p + 20, o->cluster_bits);
-    instar_put_be64(p + 24, o->virtual_size);
-    instar_put_be32(p + 36, o->l1_size);
-    instar_put_be64(p + 40, o->l1_table_offset);
-    instar_put_be64(p + 48, o->refcount_table_offset);
-    instar_put_be32(p + 56, o->refcount_table_clusters);
-    instar_put_be32(p + 60, o->nb_snapshots);
-    instar_put_be64(p + 64, o->snapshots_offset);
-    size_t used = 72;
+    instar_put_be32(p + QCOW2_HDR_MAGIC, QCOW2_MAGIC);
+    instar_put_be32(p + QCOW2_HDR_VERSION, o->version);
+    instar_put_be32(p + QCOW2_HDR_CLUSTER_BITS, o->cluster_bits);
+    instar_put_be64(p + QCOW2_HDR_SIZE, o->virtual_size);
+    instar_put_be32(p + QCOW2_HDR_L1_SIZE, o->l1_size);
+    instar_put_be64(p + QCOW2_HDR_L1_OFFSET, o->l1_table_offset);
+    instar_put_be64(p + QCOW2_HDR_REFTABLE_OFFSET, o->refcount_table_offset);
+    instar_put_be32(p + QCOW2_HDR_REFTABLE_CLUSTERS, o->refcount_table_clusters);
+    instar_put_be32(p + QCOW2_HDR_NB_SNAPSHOTS, o->nb_snapshots);
+    instar_put_be64(p + QCOW2_HDR_SNAPSHOTS_OFFSET, o->snapshots_offset);
+    size_t used = QCOW2_V2_HEADER_LENGTH;
     if (o->version == 3) {
-        instar_put_be64(p + 72, o->incompatible_features);
-        instar_put_be64(p + 80, o->compatible_features);
-        instar_put_be64(p + 88, o->autoclear_features);
-        instar_put_be32(p + 96, o->refcount_order);
-        instar_put_be32(p + 100, o->header_length);
-        used = 112;
+        instar_put_be64(p + QCOW2_HDR_INCOMPAT, o->incompatible_features);
+        instar_put_be64(p + QCOW2_HDR_COMPAT, o->compatible_features);
+        instar_put_be64(p + QCOW2_HDR_AUTOCLEAR, o->autoclear_features);
+        instar_put_be32(p + QCOW2_HDR_REFCOUNT_ORDER, o->refcount_order);
+        instar_put_be32(p + QCOW2_HDR_HEADER_LENGTH, o->header_length);
+        used = QCOW2_V3_HEADER_LENGTH;
     }
     if (o->has_bitmaps) {
         /* Bitmaps extension: count 1, directory (not staged) after L1. */
-        instar_put_be32(p + used, 0x23852875);
+        instar_put_be32(p + used, QCOW2_EXT_BITMAPS);
         instar_put_be32(p + used + 4, 24);
         instar_put_be32(p + used + 8, 1);
         instar_put_be64(p + used + 16, 64);
@@ -451,22 +456,10 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
                                   h->raw_slices, o->reftable, ~(uint64_t)511, c->refblocks);
     o->l2_tables = c->l2_tables;
     o->n_l2_tables = stage_tables(&d->l2, c->carve[3], cs, o->l1_size,
-                                  h->raw_slices, o->l1, 0x00fffffffffffe00ULL, c->l2_tables);
+                                  h->raw_slices, o->l1, QCOW2_OFFSET_MASK, c->l2_tables);
 }
 
 /* ---- vhd ------------------------------------------------------------------ */
-
-NO_COVERAGE
-static uint32_t vhd_checksum(const uint8_t *p, size_t n, size_t field)
-{
-    /* Branch-free over the bytes: cheap under coverage instrumentation. */
-    uint32_t sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += p[i];
-    for (size_t i = field; i < field + 4; i++)
-        sum -= p[i];
-    return ~sum;
-}
 
 static void decode_vhd(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
@@ -495,20 +488,20 @@ static void decode_vhd(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c
         o->footer = fbuf_copy(&d->hdr, c->carve[0], 512);
         uint8_t *f = d->hdr.p;
         fbuf_touch(&d->hdr, 512);
-        memcpy(f, "conectix", 8);
-        instar_put_be64(f + 16, dynamic ? 512 : UINT64_MAX);
-        instar_put_be64(f + 48, o->virtual_size);
-        instar_put_be32(f + 60, (uint32_t)o->disk_type);
-        instar_put_be32(f + 64, vhd_checksum(f, 512, 64));
+        memcpy(f + VHD_F_COOKIE, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN);
+        instar_put_be64(f + VHD_F_DATA_OFFSET, dynamic ? VHD_FOOTER_SIZE : UINT64_MAX);
+        instar_put_be64(f + VHD_F_CUR_SIZE, o->virtual_size);
+        instar_put_be32(f + VHD_F_TYPE, (uint32_t)o->disk_type);
+        instar_put_be32(f + VHD_F_CHECKSUM, vhd_checksum(f, VHD_FOOTER_SIZE, VHD_F_CHECKSUM));
         if (dynamic) {
             o->dyn_header = fbuf_copy(&d->dyn, c->carve[1], 1024);
             uint8_t *y = d->dyn.p;
             fbuf_touch(&d->dyn, 1024);
-            memcpy(y, "cxsparse", 8);
-            instar_put_be64(y + 16, o->bat_offset);
-            instar_put_be32(y + 28, o->max_table_entries);
-            instar_put_be32(y + 32, o->block_size);
-            instar_put_be32(y + 36, vhd_checksum(y, 1024, 36));
+            memcpy(y + VHD_D_COOKIE, VHD_DYN_COOKIE, VHD_COOKIE_LEN);
+            instar_put_be64(y + VHD_D_TABLE_OFFSET, o->bat_offset);
+            instar_put_be32(y + VHD_D_MAX_ENTRIES, o->max_table_entries);
+            instar_put_be32(y + VHD_D_BLOCK_SIZE, o->block_size);
+            instar_put_be32(y + VHD_D_CHECKSUM, vhd_checksum(y, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM));
             uint64_t bat_len;
             if (!instar_align_up_u64(mul_sat(o->max_table_entries, 4), 512, &bat_len))
                 bat_len = UINT64_MAX;
@@ -601,9 +594,9 @@ static void decode_vmdk(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
         o->header = fbuf_copy(&d->hdr, c->carve[0], 512);
         uint8_t *p = d->hdr.p;
         fbuf_touch(&d->hdr, 512);
-        memcpy(p, "KDMV", 4);
-        instar_put_le64(p + 12, o->capacity_sectors);
-        instar_put_le64(p + 20, o->grain_sectors);
+        memcpy(p + VMDK_H_MAGIC, VMDK_MAGIC, VMDK_MAGIC_LEN);
+        instar_put_le64(p + VMDK_H_CAPACITY, o->capacity_sectors);
+        instar_put_le64(p + VMDK_H_GRAIN, o->grain_sectors);
         o->descriptor = fbuf_copy(&d->dyn, c->carve[1], mul_sat(o->descriptor_sectors, 512));
         size_t text = c->carve[1].len;
         while (text > 0 && d->dyn.p[text - 1] == 0)
@@ -638,21 +631,6 @@ static void decode_vmdk(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
 }
 
 /* ---- vhdx ----------------------------------------------------------------- */
-
-static const uint8_t guid_bat[16] = {0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42,
-                                     0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08};
-static const uint8_t guid_metadata[16] = {0x06, 0xA2, 0x7C, 0x8B, 0x90, 0x47, 0x9A, 0x4B,
-                                          0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E};
-static const uint8_t guid_file_params[16] = {0x37, 0x67, 0xA1, 0xCA, 0x36, 0xFA, 0x43, 0x4D,
-                                             0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B};
-static const uint8_t guid_disk_size[16] = {0x24, 0x42, 0xA5, 0x2F, 0x1B, 0xCD, 0x76, 0x48,
-                                           0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8};
-static const uint8_t guid_page83[16] = {0xAB, 0x12, 0xCA, 0xBE, 0xE6, 0xB2, 0x23, 0x45,
-                                        0x93, 0xEF, 0xC3, 0x09, 0xE0, 0x00, 0xC7, 0x46};
-static const uint8_t guid_logical[16] = {0x1D, 0xBF, 0x41, 0x81, 0x6F, 0xA9, 0x09, 0x47,
-                                         0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F};
-static const uint8_t guid_physical[16] = {0xC7, 0x48, 0xA3, 0xCD, 0x5D, 0x44, 0x71, 0x44,
-                                          0x9C, 0xC9, 0xE9, 0x88, 0x52, 0x51, 0xC5, 0x56};
 
 static void vhdx_meta_entry(uint8_t *e, const uint8_t guid[16], uint32_t off, uint32_t len,
                             uint32_t flags)
@@ -713,13 +691,13 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     o->header1 = fbuf_copy(&d->hdr, c->carve[0], 4096);
     uint8_t *h1 = d->hdr.p;
     fbuf_touch(&d->hdr, 512);
-    memcpy(h1, "head", 4);
+    memcpy(h1, VHDX_HEADER_SIGNATURE, VHDX_SIG_LEN(VHDX_HEADER_SIGNATURE));
     instar_put_le32(h1 + 4, 0);
     instar_put_le32(h1 + 4, crc32c_padded(d, h1, VHDX_HDR_CONTENT, d->zeros_hdr));
     o->header2 = fbuf_copy(&d->hdr2, c->carve[0], 4096);
     uint8_t *h2 = d->hdr2.p;
     fbuf_touch(&d->hdr2, 512);
-    memcpy(h2, "head", 4);
+    memcpy(h2, VHDX_HEADER_SIGNATURE, VHDX_SIG_LEN(VHDX_HEADER_SIGNATURE));
     instar_put_le64(h2 + 8, instar_le64(h1 + 8) + 1);   /* wraps on purpose */
     instar_put_le32(h2 + 4, 0);
     instar_put_le32(h2 + 4, crc32c_padded(d, h2, VHDX_HDR_CONTENT, d->zeros_hdr));
@@ -728,12 +706,12 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     if (!d->region_valid || d->region_key[0] != o->bat_region_length ||
         d->region_key[1] != o->metadata_offset || d->region_key[2] != o->bat_offset) {
         uint8_t *r = fbuf_reset(&d->region);
-        memcpy(r, "regi", 4);
+        memcpy(r, VHDX_REGION_SIGNATURE, VHDX_SIG_LEN(VHDX_REGION_SIGNATURE));
         instar_put_le32(r + 8, 2);
-        memcpy(r + 16, guid_bat, 16);
+        memcpy(r + 16, instar_vhdx_guid_bat, 16);
         instar_put_le64(r + 32, o->bat_offset);
         instar_put_le32(r + 40, o->bat_region_length);
-        memcpy(r + 48, guid_metadata, 16);
+        memcpy(r + 48, instar_vhdx_guid_metadata, 16);
         instar_put_le64(r + 64, o->metadata_offset);
         instar_put_le32(r + 72, (uint32_t)MiB);
         instar_put_le32(r + 4, crc32c_padded(d, r, VHDX_REGION_CONTENT, d->zeros_region));
@@ -752,11 +730,11 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     uint8_t *m = d->meta.p;
     memcpy(m, "metadata", 8);
     instar_put_le16(m + 10, 5);
-    vhdx_meta_entry(m + 32, guid_file_params, 0x10000, 8, 0x4);
-    vhdx_meta_entry(m + 64, guid_disk_size, 0x10008, 8, 0x6);
-    vhdx_meta_entry(m + 96, guid_page83, 0x10010, 16, 0x6);
-    vhdx_meta_entry(m + 128, guid_logical, 0x10020, 4, 0x6);
-    vhdx_meta_entry(m + 160, guid_physical, 0x10024, 4, 0x6);
+    vhdx_meta_entry(m + 32, instar_vhdx_guid_file_params, 0x10000, 8, 0x4);
+    vhdx_meta_entry(m + 64, instar_vhdx_guid_virtual_size, 0x10008, 8, 0x6);
+    vhdx_meta_entry(m + 96, instar_vhdx_guid_page83, 0x10010, 16, 0x6);
+    vhdx_meta_entry(m + 128, instar_vhdx_guid_logical_sector, 0x10020, 4, 0x6);
+    vhdx_meta_entry(m + 160, instar_vhdx_guid_physical_sector, 0x10024, 4, 0x6);
     uint8_t *it = m + 0x10000;
     instar_put_le32(it, o->block_size);
     instar_put_le32(it + 4, o->leave_blocks_allocated ? 1 : 0);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-resize-engine.c -- libFuzzer target `fuzz_resize_engine': the whole
  * engine in memory.  Input (little-endian):
  *

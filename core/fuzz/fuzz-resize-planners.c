@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-resize-planners.c -- libFuzzer target `fuzz_resize_planners'
  * (instar/fuzz.h): 32-byte header + existing-state pool -> one planner ->
  * the four plan invariants.  Planner errors are answers, not findings; a

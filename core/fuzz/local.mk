@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/fuzz/local.mk -- libFuzzer targets, their replay drivers and make fuzz-resize.
 ##
 ## The decoder is part of libinstar (Scheme and tools share it).  The

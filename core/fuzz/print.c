@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* print.c -- a decoded fuzz input in words (instar-img fuzz-explain). */
 #include <config.h>
 

@@ -1,6 +1,9 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* reparse.c -- structural checkers for resized images (reparse.h).
  * Written from the format specifications alone, independent of the
- * planners and engines they judge. */
+ * planners and engines they judge.  They keep their own magic numbers
+ * and offsets (not the core/resize format headers): a wrong constant there must
+ * not pass both the engine and its judge. */
 #include <config.h>
 
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* reparse.h -- independent structural checkers for resized images.
  *
  * The engine fuzz target re-reads what the engine wrote with these, not

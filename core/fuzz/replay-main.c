@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* replay-main.c -- a plain main() for the fuzz targets: feeds every file
  * named (directories are walked one level, in name order) to
  * LLVMFuzzerTestOneInput, so a gcc build replays the corpus and saved

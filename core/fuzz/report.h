@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* report.h -- how the fuzz targets turn a broken plan into a finding.
  *
  * One place for the message format, so deduplication (core/fuzz/triage.sh)

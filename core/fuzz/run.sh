@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # run.sh TARGET... -- libFuzzer sessions (make fuzz-resize / fuzz-engine).
 #
 # Environment (set by core/fuzz/local.mk): FUZZ_TIME seconds (split evenly

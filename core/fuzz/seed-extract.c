@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* seed-extract.c -- turn a real image into fuzz seed inputs (used by
  * corpus/generate.sh, which makes the images with qemu-img).
  *
@@ -17,6 +18,10 @@
 #include <string.h>
 
 #include "instar/fuzz.h"
+#include "resize/qcow2-format.h"
+#include "resize/vhd-format.h"
+#include "resize/vhdx-format.h"
+#include "resize/vmdk-format.h"
 #include "util/endian.h"
 
 static uint8_t *img;
@@ -129,15 +134,15 @@ static size_t planners(uint64_t new_size, uint8_t flags)
     h.current_file_size = img_len;
     h.flags = flags;
     size_t len;
-    if (img_len >= 512 && memcmp(img, "QFI\xfb", 4) == 0) {
+    if (img_len >= 512 && instar_be32(img) == QCOW2_MAGIC) {
         len = qcow2(&h);
-    } else if (img_len >= 512 && memcmp(img, "KDMV", 4) == 0) {
+    } else if (img_len >= 512 && memcmp(img, VMDK_MAGIC, VMDK_MAGIC_LEN) == 0) {
         h.format_byte = 3;
-        h.current_virtual_size = instar_le64(img + 12) * 512;
-        h.unit_size = (uint32_t)(instar_le64(img + 20) * 512);
-        uint64_t gd = instar_le64(img + 56) * 512;
-        len = fmt3(&h, 0, instar_le64(img + 28) * 512, gd, 32768);
-    } else if (img_len >= 1024 * 1024 && memcmp(img, "vhdxfile", 8) == 0) {
+        h.current_virtual_size = instar_le64(img + VMDK_H_CAPACITY) * 512;
+        h.unit_size = (uint32_t)(instar_le64(img + VMDK_H_GRAIN) * 512);
+        uint64_t gd = instar_le64(img + VMDK_H_GD_OFFSET) * 512;
+        len = fmt3(&h, 0, instar_le64(img + VMDK_H_DESC_OFFSET) * 512, gd, 32768);
+    } else if (img_len >= 1024 * 1024 && memcmp(img, VHDX_FILE_SIGNATURE, VHDX_SIG_LEN(VHDX_FILE_SIGNATURE)) == 0) {
         h.format_byte = 5;
         /* The current header: the higher sequence number. */
         uint64_t hoff = instar_le64(img + 128 * 1024 + 8) > instar_le64(img + 64 * 1024 + 8)
@@ -160,11 +165,11 @@ static size_t planners(uint64_t new_size, uint8_t flags)
                                 ((instar_le32(img + meta + 0x10004) & 1) ? 2 : 0));
         h.current_virtual_size = instar_le64(img + meta + 0x10008);
         len = fmt3(&h, hoff, meta, bat, 32768);
-    } else if (img_len >= 512 && memcmp(img + img_len - 512, "conectix", 8) == 0) {
+    } else if (img_len >= 512 && memcmp(img + img_len - 512, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) == 0) {
         const uint8_t *f = img + img_len - 512;
         h.format_byte = 4;
-        h.current_virtual_size = instar_be64(f + 48);
-        uint32_t type = instar_be32(f + 60);
+        h.current_virtual_size = instar_be64(f + VHD_F_CUR_SIZE);
+        uint32_t type = instar_be32(f + VHD_F_TYPE);
         h.subformat = type == 2 ? 1 : type == 4 ? 2 : 0;
         if (type == 2) {
             len = fmt3(&h, img_len - 512, UINT64_MAX, UINT64_MAX, 0);

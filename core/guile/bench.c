@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bench.c -- the C side of `make bench''s Scheme-vs-C comparison: the same
  * planner call as (plan-resize-raw ...) and (plan-check ...) from Scheme,
  * looped in C within the same process, so the two rates differ only by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* errors.c -- the instar-error key and argument conversion.
  *
  * C errors become (throw 'instar-error 'NAME "message" . details); bad

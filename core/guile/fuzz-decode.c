@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-decode.c -- (fuzz-decode bytevector): the 32-byte fuzz header of
  * (instar/fuzz.h) as an alist, so corpus files can be read from Scheme.
  * The decoding is the core's own (instar/fuzz.h), shared with the fuzz

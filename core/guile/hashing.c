@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* hashing.c -- xxh3-64 and xxh3-128 from libxxhash, for finding
  * signatures and corpus names.  Strings are hashed as their UTF-8 bytes,
  * so a string and the bytevector of its encoding hash alike.  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* image.c -- images on files: create, probe, plan, resize; size specs.
  *
  * Long operations (create and resize, which may preallocate gigabytes)
@@ -6,15 +7,12 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "instar-guile.h"
 #include "instar/error.h"
-#include "instar/lock.h"
 
 SCM_KEYWORD(kw_format, "format");
 SCM_KEYWORD(kw_size, "size");
@@ -112,27 +110,14 @@ SCM_DEFINE(scm_instar_image_probe, "image-probe", 1, 0, 0, (SCM path),
            "vhdx vmdk.")
 #define FUNC_NAME s_scm_instar_image_probe
 {
-    struct instar_image_file f;
     struct instar_diag diag;
     enum instar_format fmt;
-    char msg[512];
     char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
     instar_diag_clear(&diag);
-    /* Read under qemu-img info's kind of locks, never blocking on a FIFO. */
-    int rc = instar_image_file_open(&f, c, INSTAR_LOCK_READ, INSTAR_FORMAT_UNKNOWN, &diag);
-    if (rc != INSTAR_OK) {
-        free(c);
-        throw_diag(rc, &diag);
-    }
-    rc = instar_probe(&f.fio.io, &fmt);
-    int err = f.fio.io.sys_errno;
-    instar_image_file_close(&f, INSTAR_OK, NULL);
-    if (rc != INSTAR_OK) {
-        snprintf(msg, sizeof msg, "Could not probe '%s': %s", c, strerror(err ? err : EIO));
-        free(c);
-        instar_guile_throw(rc, msg, errno_detail(err));
-    }
+    int rc = instar_probe_file(c, &fmt, &diag);
     free(c);
+    if (rc != INSTAR_OK)
+        throw_diag(rc, &diag);
     return scm_from_utf8_symbol(instar_format_name(fmt));
 }
 #undef FUNC_NAME
@@ -158,32 +143,13 @@ SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SC
     struct instar_resize_args a;
     struct instar_image_plan ip;
     struct instar_diag diag;
-    struct instar_image_file f;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0, kw_format, &format, kw_shrink, &shrink,
                                  kw_prealloc, &prealloc, SCM_UNDEFINED);
     resize_args(&a, spec, format, shrink, prealloc, FUNC_NAME);
     char *c = instar_guile_to_cstring(path, FUNC_NAME, SCM_ARG1, "path");
     instar_diag_clear(&diag);
-    memset(&ip, 0, sizeof ip);
-    /* The read-side locks of qemu-img measure, held while planning. */
-    int rc = instar_image_file_open(&f, c, INSTAR_LOCK_READ, a.format, &diag);
-    if (rc != INSTAR_OK) {
-        free(c);
-        throw_diag(rc, &diag);
-    }
-    /* C stays alive until the file is closed: F names it in messages. */
-    if (a.format == INSTAR_FORMAT_UNKNOWN) {
-        rc = instar_probe(&f.fio.io, &a.format);
-        if (rc != INSTAR_OK)
-            rc = instar_diag_set(&diag, rc, "Could not probe the image format: %s",
-                                 strerror(f.fio.io.sys_errno ? f.fio.io.sys_errno : EIO));
-        else
-            rc = instar_image_file_set_format(&f, a.format, &diag);
-    }
-    if (rc == INSTAR_OK)
-        rc = instar_image_plan(&f.fio.io, &a, &ip, &diag);
-    instar_image_file_close(&f, INSTAR_OK, NULL);
+    int rc = instar_plan_file(c, &a, false, &ip, &diag);
     free(c);
     if (rc != INSTAR_OK) {
         SCM details = rc == INSTAR_E_NOT_STAGED ? instar_guile_needs_detail(&ip.plan)
@@ -259,13 +225,7 @@ struct apply_job {
 static void *apply_outside_guile(void *data)
 {
     struct apply_job *j = data;
-    struct instar_image_file f;
-    /* A resize's locks for the plan's format, held while it is applied. */
-    j->rc = instar_image_file_open(&f, j->path, INSTAR_LOCK_RESIZE, j->format, &j->diag);
-    if (j->rc != INSTAR_OK)
-        return NULL;
-    j->rc = instar_plan_apply(&f.fio.io, &j->plan, j->prealloc, j->limit, &j->diag);
-    j->rc = instar_image_file_close(&f, j->rc, &j->diag);
+    j->rc = instar_apply_file(j->path, j->format, &j->plan, j->prealloc, j->limit, &j->diag);
     return NULL;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* init.c -- the entry point (instar core) names in load-extension, and
  * the documentation each SCM_DEFINE registers (instar-guile.h). */
 #include <config.h>

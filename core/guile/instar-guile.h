@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar-guile.h -- shared internals of the Guile extension libguile-instar.
  *
  * One file per job: errors.c (argument conversion and the instar-error

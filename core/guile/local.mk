@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## core/guile/local.mk -- the compiled Guile extension (libguile-instar).
 ## SCM_DEFINE + guile-snarf; loaded by (instar core) with load-extension.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* planners.c -- the five pure planners, called with keyword arguments
  * that mirror the C option structs (instar/resize.h): numbers as exact
  * integers, slices as bytevectors (#f or absent: not staged), staged
@@ -10,6 +11,7 @@
 #include <config.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,13 +245,16 @@ static int payloads_in_bounds(const struct instar_resize_plan *plan,
     return 1;
 }
 
-/* Plan with a growing scratch buffer; a plan object or an instar-error. */
+/* Plan with a growing scratch buffer; a plan object or an instar-error
+ * whose message is the planner's reason (REQ is OPTS' request). */
 static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *opts,
-                       const struct instar_resize_request *req,
-                       const struct payload_sources *src, const char *const *why)
+                       struct instar_resize_request *req, const struct payload_sources *src)
 {
     struct instar_resize_plan plan;
+    struct instar_refusal why = {NULL, NULL, 0};
     int rc;
+
+    req->why = &why;
 
     for (;;) {
         if (scratch_cap == 0) {
@@ -267,9 +272,14 @@ static SCM run_planner(enum planner_kind k, enum instar_format fmt, const void *
         free(scratch_buf);
         set_scratch(bigger, scratch_cap * 2);
     }
-    if (rc != INSTAR_OK)
-        instar_guile_throw(rc, why ? *why : NULL,
+    if (rc != INSTAR_OK) {
+        /* Worded as the engines word it. */
+        struct instar_diag diag;
+        instar_diag_clear(&diag);
+        instar_engine_refusal(rc, &why, &diag);
+        instar_guile_throw(rc, diag.message,
                            rc == INSTAR_E_NOT_STAGED ? instar_guile_needs_detail(&plan) : SCM_EOL);
+    }
     if (!payloads_in_bounds(&plan, src))
         instar_guile_throw(INSTAR_E_INVALID_ARGUMENT,
                            "planner bug: a patch payload lies outside the scratch buffer "
@@ -296,7 +306,7 @@ SCM_DEFINE(scm_instar_plan_resize_raw, "plan-resize-raw", 0, 0, 1, (SCM rest),
     request(&o.req, ns, sh, ash, pa, FUNC_NAME);
     o.current_file_size = opt_u64(cur, 0, FUNC_NAME, "#:current-file-size");
     struct payload_sources src = {0};
-    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src, NULL);
+    return run_planner(P_RAW, INSTAR_FORMAT_RAW, &o, &o.req, &src);
 }
 #undef FUNC_NAME
 
@@ -364,7 +374,7 @@ SCM_DEFINE(scm_instar_plan_resize_qcow2, "plan-resize-qcow2", 0, 0, 1, (SCM rest
     src.ntables[0] = o.n_refblocks;
     src.tables[1] = o.l2_tables;
     src.ntables[1] = o.n_l2_tables;
-    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o, &o.req, &src, NULL);
+    SCM result = run_planner(P_QCOW2, INSTAR_FORMAT_QCOW2, &o, &o.req, &src);
     scm_remember_upto_here_2(header, l1);
     scm_remember_upto_here_2(reftable, refblocks);
     scm_remember_upto_here_1(l2s);
@@ -421,7 +431,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhd, "plan-resize-vhd", 0, 0, 1, (SCM rest),
     add_slice(&src, o.footer);
     add_slice(&src, o.dyn_header);
     add_slice(&src, o.bat);
-    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o, &o.req, &src, NULL);
+    SCM result = run_planner(P_VHD, INSTAR_FORMAT_VPC, &o, &o.req, &src);
     scm_remember_upto_here_2(footer, dyn);
     scm_remember_upto_here_1(bat);
     return result;
@@ -479,7 +489,7 @@ SCM_DEFINE(scm_instar_plan_resize_vhdx, "plan-resize-vhdx", 0, 0, 1, (SCM rest),
     add_slice(&src, o.region2);
     add_slice(&src, o.metadata);
     add_slice(&src, o.bat);
-    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o, &o.req, &src, NULL);
+    SCM result = run_planner(P_VHDX, INSTAR_FORMAT_VHDX, &o, &o.req, &src);
     scm_remember_upto_here_2(h1, h2);
     scm_remember_upto_here_2(r1, r2);
     scm_remember_upto_here_2(meta, bat);
@@ -504,7 +514,6 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     SCM desc_sec = SCM_UNDEFINED, header = SCM_UNDEFINED, desc = SCM_UNDEFINED;
     SCM gd = SCM_UNDEFINED, rgd = SCM_UNDEFINED, tail = SCM_UNDEFINED, cid = SCM_UNDEFINED;
     struct instar_vmdk_resize_opts o;
-    const char *why = NULL;
 
     scm_c_bind_keyword_arguments(FUNC_NAME, rest, 0,
         kw_new_size, &ns, kw_shrink, &sh, kw_allow_shrink, &ash, kw_prealloc, &pa,
@@ -529,14 +538,13 @@ SCM_DEFINE(scm_instar_plan_resize_vmdk, "plan-resize-vmdk", 0, 0, 1, (SCM rest),
     o.rgd = instar_guile_to_slice(rgd, FUNC_NAME, 0, "#:rgd");
     o.tail_gte = instar_guile_to_slice(tail, FUNC_NAME, 0, "#:tail-gte");
     o.new_cid = opt_u32(cid, 0, FUNC_NAME, "#:new-cid");
-    o.why = &why;               /* the planner's one-line reason for a refusal */
     struct payload_sources src = {0};
     add_slice(&src, o.header);
     add_slice(&src, o.descriptor);
     add_slice(&src, o.gd);
     add_slice(&src, o.rgd);
     add_slice(&src, o.tail_gte);
-    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o, &o.req, &src, &why);
+    SCM result = run_planner(P_VMDK, INSTAR_FORMAT_VMDK, &o, &o.req, &src);
     scm_remember_upto_here_2(header, desc);
     scm_remember_upto_here_2(gd, rgd);
     scm_remember_upto_here_1(tail);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* plans.c -- the plan foreign object and its accessors.
  *
  * A plan object owns a copy of the C plan and of every payload, so it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* create.c -- create options (qemu-img's -o key=value, typed and worded as
  * qemu 7.2 parses them), the checks before any I/O, and the file step. */
 #include <config.h>
@@ -114,7 +115,7 @@ int instar_create_opts_set(struct instar_create_opts *o, const char *key,
                            const char *value, struct instar_diag *diag)
 {
     enum instar_format f = o->format;
-    bool q = f == INSTAR_FORMAT_QCOW2, vpc = f == INSTAR_FORMAT_VPC;
+    bool q = f == INSTAR_FORMAT_QCOW2, vhd = f == INSTAR_FORMAT_VPC;
     bool vhdx = f == INSTAR_FORMAT_VHDX, vmdk = f == INSTAR_FORMAT_VMDK;
     int rc;
 
@@ -152,10 +153,10 @@ int instar_create_opts_set(struct instar_create_opts *o, const char *key,
             return bad_enum(o, "version", value, diag);
         return INSTAR_OK;
     }
-    if ((vpc || vhdx || vmdk) && strcmp(key, "subformat") == 0)
+    if ((vhd || vhdx || vmdk) && strcmp(key, "subformat") == 0)
         return copy_enum(o, key, o->subformat, sizeof o->subformat, &o->subformat_set,
                          value, diag);
-    if (vpc && strcmp(key, "force_size") == 0)
+    if (vhd && strcmp(key, "force_size") == 0)
         return parse_bool(key, value, &o->force_size, diag);
     if (vhdx && strcmp(key, "block_size") == 0)
         return parse_size_opt(key, value, &o->block_size, diag);
@@ -267,7 +268,7 @@ static create_check_fn *check_for(enum instar_format fmt)
     switch (fmt) {
     case INSTAR_FORMAT_RAW: return instar_raw_create_check;
     case INSTAR_FORMAT_QCOW2: return instar_qcow2_create_check;
-    case INSTAR_FORMAT_VPC: return instar_vpc_create_check;
+    case INSTAR_FORMAT_VPC: return instar_vhd_create_check;
     case INSTAR_FORMAT_VHDX: return instar_vhdx_create_check;
     case INSTAR_FORMAT_VMDK: return instar_vmdk_create_check;
     default: return NULL;

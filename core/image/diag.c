@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* diag.c -- detailed messages that travel with error codes. */
 #include <config.h>
 

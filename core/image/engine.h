@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* engine.h -- what each format's engine provides (internal to the core). */
 #ifndef INSTAR_ENGINE_H
 #define INSTAR_ENGINE_H
@@ -18,7 +19,7 @@ struct instar_format_engine {
 
 extern const struct instar_format_engine instar_engine_raw;
 extern const struct instar_format_engine instar_engine_qcow2;
-extern const struct instar_format_engine instar_engine_vpc;
+extern const struct instar_format_engine instar_engine_vhd;
 extern const struct instar_format_engine instar_engine_vhdx;
 extern const struct instar_format_engine instar_engine_vmdk;
 
@@ -29,7 +30,7 @@ const char *instar_create_io_reason(const struct instar_io *io, int rc);
 /* Each format's create checks: every refusal of O (its size already
  * rounded to 512) without I/O; the format's create runs them first. */
 int instar_raw_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
-int instar_vpc_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
+int instar_vhd_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
 
 const struct instar_format_engine *instar_engine_for(enum instar_format fmt);
 
@@ -38,10 +39,6 @@ const struct instar_format_engine *instar_engine_for(enum instar_format fmt);
 int instar_engine_resolve_size(const struct instar_resize_args *args,
                                uint64_t current, uint64_t *new_size,
                                struct instar_diag *diag);
-
-/* Turn a planner error into the diag message qemu-img would print. */
-int instar_engine_planner_error(int code, const struct instar_resize_plan *plan,
-                                struct instar_diag *diag);
 
 /* Give back the space of PLAN's released ranges (discard.c): after the
  * last patch, best effort, never an error. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* file.c -- opening an image file the way qemu's file driver does:
  * regular files only, never blocking, locks taken before the first read
- * and held until close. */
+ * and held until close; and probe, plan, apply and resize by path on top
+ * of it, so that callers (the CLI, the Guile glue) never open an image
+ * or word an open error themselves. */
 #include <config.h>
 
 #include <errno.h>
@@ -11,7 +13,9 @@
 #include <unistd.h>
 
 #include "instar/error.h"
+#include "instar/image.h"
 #include "instar/lock.h"
+#include "image/backing.h"
 
 static int open_error(struct instar_diag *diag, const char *path, int err)
 {
@@ -29,6 +33,7 @@ int instar_image_file_open(struct instar_image_file *f, const char *path,
     uint32_t perm, shared;
 
     memset(f, 0, sizeof *f);
+    f->fio.fd = -1;             /* a failed open leaves nothing to close */
     f->path = path;
     f->use = use;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; the type
@@ -101,4 +106,94 @@ int instar_image_file_close(struct instar_image_file *f, int rc, struct instar_d
     }
     f->fio.fd = -1;
     return rc;
+}
+
+static int probe(struct instar_image_file *f, enum instar_format *fmt,
+                 struct instar_diag *diag)
+{
+    int rc = instar_probe(&f->fio.io, fmt);
+    if (rc != INSTAR_OK) {
+        int err = f->fio.io.sys_errno ? f->fio.io.sys_errno : EIO;
+        if (diag)
+            diag->sys_errno = err;
+        return instar_diag_set(diag, rc, "Could not probe the image format: %s",
+                               strerror(err));
+    }
+    return INSTAR_OK;
+}
+
+/* Open PATH for USE and settle its format: *FMT as given, or probed from
+ * content when UNKNOWN (then the format's own locks are added). */
+static int open_probed(struct instar_image_file *f, const char *path, enum instar_lock_use use,
+                       enum instar_format *fmt, struct instar_diag *diag)
+{
+    int rc = instar_image_file_open(f, path, use, *fmt, diag);
+    if (rc != INSTAR_OK || *fmt != INSTAR_FORMAT_UNKNOWN)
+        return rc;
+    rc = probe(f, fmt, diag);
+    if (rc != INSTAR_OK)
+        return rc;
+    return instar_image_file_set_format(f, *fmt, diag);
+}
+
+int instar_probe_file(const char *path, enum instar_format *out, struct instar_diag *diag)
+{
+    struct instar_image_file f;
+    /* Only the locks every reader takes (qemu-img info's kind): probing
+     * reads 1 KiB, so a writer holding the image does not stop it. */
+    int rc = instar_image_file_open(&f, path, INSTAR_LOCK_READ, INSTAR_FORMAT_UNKNOWN, diag);
+    if (rc == INSTAR_OK)
+        rc = probe(&f, out, diag);
+    return instar_image_file_close(&f, rc, diag);
+}
+
+int instar_plan_file(const char *path, const struct instar_resize_args *args, bool force_share,
+                     struct instar_image_plan *out, struct instar_diag *diag)
+{
+    struct instar_image_file f;
+    struct instar_resize_args a = *args;
+    /* The read-side locks of qemu-img measure (none against writers with
+     * FORCE_SHARE), held while planning; the file is never written. */
+    enum instar_lock_use use = force_share ? INSTAR_LOCK_READ_SHARED : INSTAR_LOCK_READ;
+    memset(out, 0, sizeof *out);
+    int rc = open_probed(&f, path, use, &a.format, diag);
+    if (rc == INSTAR_OK)
+        rc = instar_image_plan(&f.fio.io, &a, out, diag);
+    return instar_image_file_close(&f, rc, diag);
+}
+
+int instar_apply_file(const char *path, enum instar_format fmt,
+                      const struct instar_resize_plan *plan, enum instar_prealloc prealloc,
+                      size_t limit, struct instar_diag *diag)
+{
+    struct instar_image_file f;
+    /* A resize's locks for the plan's format, held while it is applied. */
+    int rc = instar_image_file_open(&f, path, INSTAR_LOCK_RESIZE, fmt, diag);
+    if (rc == INSTAR_OK)
+        rc = instar_plan_apply(&f.fio.io, plan, prealloc, limit, diag);
+    return instar_image_file_close(&f, rc, diag);
+}
+
+int instar_resize_file(const char *path, const struct instar_resize_args *args,
+                       struct instar_diag *diag)
+{
+    struct instar_image_file f;
+    struct instar_resize_args a = *args;
+    /* The locks come before the first read and stay until the file is
+     * closed: nobody may write or resize it between plan and apply. */
+    int rc = open_probed(&f, path, INSTAR_LOCK_RESIZE, &a.format, diag);
+    if (rc != INSTAR_OK)
+        return rc;
+    /* qemu opens the backing chain with the image, before anything else
+     * is checked, and keeps it open (and locked) throughout. */
+    struct instar_backing_chain chain;
+    memset(&chain, 0, sizeof chain);
+    rc = instar_backing_open(&chain, path, &f.fio.io, a.format, diag);
+    if (rc == INSTAR_OK) {
+        a.backing_known = chain.present;
+        a.backing_length = chain.length;
+        rc = instar_image_resize(&f.fio.io, &a, diag);
+    }
+    instar_backing_close(&chain);
+    return instar_image_file_close(&f, rc, diag);
 }

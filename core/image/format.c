@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* format.c -- format names, the engine table and content probing. */
 #include <config.h>
 
@@ -6,6 +7,11 @@
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/image.h"
+#include "resize/qcow2-format.h"
+#include "resize/vhd-format.h"
+#include "resize/vhdx-format.h"
+#include "resize/vmdk-format.h"
+#include "util/endian.h"
 
 static const char *const names[] = {
     [INSTAR_FORMAT_UNKNOWN] = "unknown",
@@ -43,7 +49,7 @@ const struct instar_format_engine *instar_engine_for(enum instar_format fmt)
     switch (fmt) {
     case INSTAR_FORMAT_RAW: return &instar_engine_raw;
     case INSTAR_FORMAT_QCOW2: return &instar_engine_qcow2;
-    case INSTAR_FORMAT_VPC: return &instar_engine_vpc;
+    case INSTAR_FORMAT_VPC: return &instar_engine_vhd;
     case INSTAR_FORMAT_VHDX: return &instar_engine_vhdx;
     case INSTAR_FORMAT_VMDK: return &instar_engine_vmdk;
     case INSTAR_FORMAT_UNKNOWN:
@@ -63,17 +69,18 @@ int instar_probe(struct instar_io *io, enum instar_format *out)
     rc = instar_io_read(io, head, sizeof head, 0);
     if (rc != INSTAR_OK)
         return rc;
-    if (size >= 4 && memcmp(head, "QFI\xfb", 4) == 0)
+    if (size >= 4 && instar_be32(head) == QCOW2_MAGIC)
         *out = INSTAR_FORMAT_QCOW2;
-    else if (size >= 8 && memcmp(head, "vhdxfile", 8) == 0)
+    else if (size >= 8 && memcmp(head, VHDX_FILE_SIGNATURE, VHDX_SIG_LEN(VHDX_FILE_SIGNATURE)) == 0)
         *out = INSTAR_FORMAT_VHDX;
-    else if (size >= 4 && memcmp(head, "KDMV", 4) == 0)
+    else if (size >= 4 && memcmp(head, VMDK_MAGIC, VMDK_MAGIC_LEN) == 0)
         *out = INSTAR_FORMAT_VMDK;
     /* A VMDK descriptor file (flat and split subformats): qemu probes it
      * as vmdk, and resizing it as raw would wreck the text. */
-    else if (size >= 21 && memcmp(head, "# Disk DescriptorFile", 21) == 0)
+    else if (size >= sizeof VMDK_DESC_SIGNATURE - 1
+             && memcmp(head, VMDK_DESC_SIGNATURE, sizeof VMDK_DESC_SIGNATURE - 1) == 0)
         *out = INSTAR_FORMAT_VMDK;
-    else if (size >= 8 && memcmp(head, "conectix", 8) == 0)
+    else if (size >= 8 && memcmp(head, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) == 0)
         *out = INSTAR_FORMAT_VPC;
     else {
         *out = INSTAR_FORMAT_RAW;
@@ -82,7 +89,7 @@ int instar_probe(struct instar_io *io, enum instar_format *out)
             rc = instar_io_read(io, tail, sizeof tail, size - 512);
             if (rc != INSTAR_OK)
                 return rc;
-            if (memcmp(tail, "conectix", 8) == 0)
+            if (memcmp(tail, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) == 0)
                 *out = INSTAR_FORMAT_VPC;
         }
     }

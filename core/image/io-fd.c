@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* io-fd.c -- instar_io over a POSIX file descriptor. */
 #include <config.h>
 

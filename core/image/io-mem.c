@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* io-mem.c -- instar_io over a growable memory buffer.
  *
  * The logical size may exceed what is materialised: bytes past `capacity'

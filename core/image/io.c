@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* io.c -- checked helpers over struct instar_io. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-create-layout.c -- where a new qcow2 image's structures go. */
 #include <config.h>
 

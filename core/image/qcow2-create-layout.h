@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-create-layout.h -- where a new qcow2 image's structures go
  * (internal to the core; pure arithmetic, no I/O). */
 #ifndef INSTAR_QCOW2_CREATE_LAYOUT_H

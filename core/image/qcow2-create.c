@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-create.c -- qcow2 create: qemu-img 7.2's option checks (same
  * order, same messages), then the image written in one sequential pass.
  * Nothing is written before every option and the size have been accepted
@@ -12,14 +13,8 @@
 #include "image/qcow2-create-layout.h"
 #include "image/qcow2-create.h"
 #include "instar/error.h"
+#include "resize/qcow2-format.h"
 #include "util/endian.h"
-
-#define QCOW2_MAGIC 0x514649fbu
-#define QCOW2_OFLAG_COPIED (1ull << 63)
-#define QCOW2_INCOMPAT_EXTL2 (1ull << 4)
-#define QCOW2_COMPAT_LAZY_REFCOUNTS 1ull
-#define QCOW2_EXT_FEATURE_TABLE 0x6803f857u
-#define QCOW2_V3_HEADER_LENGTH 112u
 
 /* The feature name table qemu writes into every v3 header, in its order. */
 static const struct {
@@ -134,20 +129,20 @@ static void encode_header(uint8_t hdr[512], const struct instar_qcow2_create_par
                           const struct instar_qcow2_create_layout *l)
 {
     memset(hdr, 0, 512);
-    instar_put_be32(hdr + 0, QCOW2_MAGIC);
-    instar_put_be32(hdr + 4, p->version);
-    instar_put_be32(hdr + 20, p->cluster_bits);
-    instar_put_be64(hdr + 24, p->size);
-    instar_put_be32(hdr + 36, (uint32_t)l->l1_size);
-    instar_put_be64(hdr + 40, l->l1_offset);
-    instar_put_be64(hdr + 48, l->reftable_offset);
-    instar_put_be32(hdr + 56, (uint32_t)l->reftable_clusters);
+    instar_put_be32(hdr + QCOW2_HDR_MAGIC, QCOW2_MAGIC);
+    instar_put_be32(hdr + QCOW2_HDR_VERSION, p->version);
+    instar_put_be32(hdr + QCOW2_HDR_CLUSTER_BITS, p->cluster_bits);
+    instar_put_be64(hdr + QCOW2_HDR_SIZE, p->size);
+    instar_put_be32(hdr + QCOW2_HDR_L1_SIZE, (uint32_t)l->l1_size);
+    instar_put_be64(hdr + QCOW2_HDR_L1_OFFSET, l->l1_offset);
+    instar_put_be64(hdr + QCOW2_HDR_REFTABLE_OFFSET, l->reftable_offset);
+    instar_put_be32(hdr + QCOW2_HDR_REFTABLE_CLUSTERS, (uint32_t)l->reftable_clusters);
     if (p->version < 3)
         return;                 /* v2: 72 bytes; the end marker is zeros */
-    instar_put_be64(hdr + 72, p->extended_l2 ? QCOW2_INCOMPAT_EXTL2 : 0);
-    instar_put_be64(hdr + 80, p->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
-    instar_put_be32(hdr + 96, p->refcount_order);
-    instar_put_be32(hdr + 100, QCOW2_V3_HEADER_LENGTH);
+    instar_put_be64(hdr + QCOW2_HDR_INCOMPAT, p->extended_l2 ? QCOW2_INCOMPAT_EXTL2 : 0);
+    instar_put_be64(hdr + QCOW2_HDR_COMPAT, p->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
+    instar_put_be32(hdr + QCOW2_HDR_REFCOUNT_ORDER, p->refcount_order);
+    instar_put_be32(hdr + QCOW2_HDR_HEADER_LENGTH, QCOW2_V3_HEADER_LENGTH);
     /* qemu 7.2 leaves the table out with clusters of 4 KiB and less (it
      * would crowd out a backing file name); the end marker is zeros. */
     if (l->cluster_size <= 4096)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-create.h -- writing a new qcow2 image (internal to the core). */
 #ifndef INSTAR_QCOW2_CREATE_H
 #define INSTAR_QCOW2_CREATE_H

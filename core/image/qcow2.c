@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2.c -- the qcow2 engine: read the header, the L1 table and the
  * refcount table, then call the planner, staging exactly the refcount
  * blocks and L2 tables it asks for (INSTAR_E_NOT_STAGED rounds) and growing
@@ -13,6 +14,7 @@
 #include "image/qcow2-create.h"
 #include "instar/error.h"
 #include "instar/resize.h"
+#include "resize/qcow2-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -117,11 +119,11 @@ static int stage_tables(struct instar_io *io, struct q2_staging *s, uint64_t fil
 
     if (n->kind == INSTAR_NEED_REFBLOCK) {
         limit = (uint64_t)o->refcount_table_clusters * cs / 8;
-        table = s->reftable, mask = 0xfffffffffffffe00ull, map = &s->rb_map;
+        table = s->reftable, mask = QCOW2_REFT_OFFSET_MASK, map = &s->rb_map;
         arr = &s->rbs, cnt = &s->nrbs, cap = &s->caprbs;
     } else if (n->kind == INSTAR_NEED_L2) {
         limit = o->l1_size;
-        table = s->l1, mask = 0x00fffffffffffe00ull, map = &s->l2_map;
+        table = s->l1, mask = QCOW2_OFFSET_MASK, map = &s->l2_map;
         arr = &s->l2s, cnt = &s->nl2s, cap = &s->capl2s;
     } else {
         return INSTAR_E_PARSE;
@@ -185,81 +187,131 @@ static int stage_one(struct instar_io *io, struct q2_staging *s, uint64_t file_s
     return stage_tables(io, s, file_size, o, n, staged);
 }
 
-static int planner_message(int rc, const struct instar_qcow2_resize_opts *o,
-                           const struct instar_resize_plan *plan, struct instar_diag *diag)
+/* Does the new size need more L1 entries than qemu allows (the one
+ * TOO_LARGE qemu words itself)? */
+static bool past_l1_limit(const struct instar_qcow2_resize_opts *o)
+{
+    unsigned l2_bits = o->cluster_bits - ((o->incompatible_features & QCOW2_INCOMPAT_EXTL2) ? 4 : 3);
+    unsigned shift = o->cluster_bits + l2_bits;
+    if (o->cluster_bits < QCOW2_MIN_CLUSTER_BITS || o->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
+        return false;
+    uint64_t need = (o->req.new_size >> shift) + ((o->req.new_size & ((1ull << shift) - 1)) != 0);
+    return need > QCOW2_MAX_L1_ENTRIES;
+}
+
+/* The planner's refusals in qcow2's own words, where qemu-img's generic
+ * ones (instar_engine_refusal) would say less; an empty DIAG for the rest.
+ * True when the words are qemu's own for the same case: they stand alone,
+ * as qemu prints them. */
+static bool refusal_words(int rc, const struct instar_qcow2_resize_opts *o,
+                          struct instar_diag *diag)
 {
     char name[1024];
     int kind;
     switch (rc) {
     case INSTAR_E_NOT_SECTOR_MULTIPLE:
-        return instar_diag_set(diag, rc, "The new size must be a multiple of 512");
+        instar_diag_set(diag, rc, "The new size must be a multiple of 512");
+        return true;
     case INSTAR_E_SNAPSHOTS:
-        if (o->version == 2 && o->nb_snapshots > 0)
-            return instar_diag_set(diag, rc, "Can't resize a v2 image which has snapshots");
-        return instar_diag_set(diag, rc, "The refcount changes need every refcount block "
-                               "rewritten, which cannot be combined with copying an L2 "
-                               "table an internal snapshot shares (not supported)");
+        if (o->version == 2 && o->nb_snapshots > 0) {
+            instar_diag_set(diag, rc, "Can't resize a v2 image which has snapshots");
+            return true;
+        }
+        instar_diag_set(diag, rc, "The refcount changes need every refcount block "
+                        "rewritten, which cannot be combined with copying an L2 "
+                        "table an internal snapshot shares (not supported)");
+        return false;
     case INSTAR_E_TOO_LARGE:
-        return instar_diag_set(diag, rc, "Failed to grow the L1 table: File too large");
+        if (past_l1_limit(o)) {
+            instar_diag_set(diag, rc, "Failed to grow the L1 table: File too large");
+            return true;
+        }
+        instar_diag_set(diag, rc, "The resize needs more metadata than qcow2 allows");
+        return false;
     case INSTAR_E_NEEDS_CHECK:
-        if (o->incompatible_features & 2)
-            return instar_diag_set(diag, rc, "qcow2: Image is corrupt; cannot be opened read/write");
-        if (o->incompatible_features & 1)
-            return instar_diag_set(diag, rc, "Image is dirty; run 'qemu-img check -r all' "
-                                   "before resizing it");
-        return instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
-                               "run 'qemu-img check -r all' first");
+        if (o->incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
+            instar_diag_set(diag, rc, "qcow2: Image is corrupt; cannot be opened read/write");
+            return true;
+        }
+        if (o->incompatible_features & QCOW2_INCOMPAT_DIRTY)
+            instar_diag_set(diag, rc, "Image is dirty; run 'qemu-img check -r all' "
+                            "before resizing it");
+        else
+            instar_diag_set(diag, rc, "Image metadata is inconsistent (refcounts); "
+                            "run 'qemu-img check -r all' first");
+        return false;
     case INSTAR_E_BITMAPS:
         kind = instar_qcow2_bitmap_report(o, name, sizeof name);
-        if (kind == 3)
-            return instar_diag_set(diag, rc, "Bitmap '%s' would need more than 2^41 bits at "
-                                   "the new size, more than qemu can load (qemu-img 7.2 "
-                                   "aborts); remove it or use a larger granularity", name);
-        if (kind == 1)
-            return instar_diag_set(diag, rc, "Bitmap '%s' is inconsistent and cannot be used\n"
-                                   "Try block-dirty-bitmap-remove to delete this bitmap "
-                                   "from disk", name);
-        return instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
-                               "bitmaps that are in use or carry extra data (not supported)");
+        if (kind == 3) {
+            instar_diag_set(diag, rc, "Bitmap '%s' would need more than 2^41 bits at "
+                            "the new size, more than qemu can load (qemu-img 7.2 "
+                            "aborts); remove it or use a larger granularity", name);
+            return true;
+        }
+        if (kind == 1) {
+            instar_diag_set(diag, rc, "Bitmap '%s' is inconsistent and cannot be used\n"
+                            "Try block-dirty-bitmap-remove to delete this bitmap "
+                            "from disk", name);
+            return true;
+        }
+        instar_diag_set(diag, rc, "Cannot resize qcow2 images with persistent "
+                        "bitmaps that are in use or carry extra data (not supported)");
+        return false;
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
-        if (o->version != 2 && o->version != 3)
-            return instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
-        if (o->incompatible_features & 4)
-            return instar_diag_set(diag, rc, "Cannot resize a qcow2 image with an external "
-                                   "data file: resizing the data file along with the image "
-                                   "(and, with data_file_raw, mapping the new range into it) "
-                                   "is not supported");
-        if (o->header.len >= 36 && instar_be32(o->header.data + 32) != 0)
-            return instar_diag_set(diag, rc, "Cannot resize an encrypted qcow2 image: "
-                                   "encryption is not supported");
-        if (o->incompatible_features & ~31ull)
-            return instar_diag_set(diag, rc, "Unsupported qcow2 image: unknown incompatible "
-                                   "features 0x%llx are not supported",
-                                   (unsigned long long)(o->incompatible_features & ~31ull));
-        return instar_diag_set(diag, rc, "Unsupported qcow2 image: encryption, external "
-                               "data files and unknown incompatible features are not supported");
+        if (o->version != 2 && o->version != 3) {
+            instar_diag_set(diag, rc, "Unsupported qcow2 version %u", o->version);
+            return true;
+        }
+        if (o->incompatible_features & QCOW2_INCOMPAT_DATA_FILE) {
+            instar_diag_set(diag, rc, "Cannot resize a qcow2 image with an external "
+                            "data file: resizing the data file along with the image "
+                            "(and, with data_file_raw, mapping the new range into it) "
+                            "is not supported");
+            return true;
+        }
+        if (o->header.len >= 36 && instar_be32(o->header.data + QCOW2_HDR_CRYPT_METHOD) != 0) {
+            instar_diag_set(diag, rc, "Cannot resize an encrypted qcow2 image: "
+                            "encryption is not supported");
+            return true;
+        }
+        if (o->incompatible_features & ~31ull) {
+            instar_diag_set(diag, rc, "Unsupported qcow2 image: unknown incompatible "
+                            "features 0x%llx are not supported",
+                            (unsigned long long)(o->incompatible_features & ~31ull));
+            return true;
+        }
+        instar_diag_set(diag, rc, "Unsupported qcow2 image: encryption, external "
+                        "data files and unknown incompatible features are not supported");
+        return false;
     case INSTAR_E_PARSE:
     case INSTAR_E_HEADER_MISMATCH:
-        return instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
+        instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
+        return false;
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        if (o->zero_grow)
-            return instar_diag_set(diag, rc, "Cannot make the new area read as zeros: the "
-                                   "cluster at the old end reads from the backing file, is "
-                                   "compressed or shared, and copying it first is not "
-                                   "supported");
-        return instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
-                               "reads from the backing file: copying its data from the "
-                               "backing file first (qemu's copy-on-write) is not supported");
+        if (o->zero_grow) {
+            instar_diag_set(diag, rc, "Cannot make the new area read as zeros: the "
+                            "cluster at the old end reads from the backing file, is "
+                            "compressed or shared, and copying it first is not "
+                            "supported");
+            return true;
+        }
+        instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
+                        "reads from the backing file: copying its data from the "
+                        "backing file first (qemu's copy-on-write) is not supported");
+        return true;
     case INSTAR_E_PREALLOC_NOT_GROW:
-        if (o->req.new_size > (o->virtual_size & ~511ull))
-            return instar_diag_set(diag, rc, "Failed to resize underlying file: "
-                                   "Cannot use preallocation for shrinking files");
-        return instar_engine_planner_error(rc, plan, diag);
+        if (o->req.new_size > (o->virtual_size & ~511ull)) {
+            instar_diag_set(diag, rc, "Failed to resize underlying file: "
+                            "Cannot use preallocation for shrinking files");
+            return true;
+        }
+        return false;
     case INSTAR_E_SCRATCH_TOO_SMALL:
-        return instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
-                               "may carry (not supported)");
+        instar_diag_set(diag, rc, "The resize needs more metadata than one plan "
+                        "may carry (not supported)");
+        return false;
     default:
-        return instar_engine_planner_error(rc, plan, diag);
+        return false;
     }
 }
 
@@ -275,12 +327,20 @@ static bool zero_refused(const struct instar_qcow2_resize_opts *o)
         && o->req.new_size > (old + cs - 1) / cs * cs;
 }
 
+static int refuse(int rc, const struct instar_qcow2_resize_opts *o,
+                  const struct instar_refusal *why, struct instar_diag *diag)
+{
+    bool qemus_words = refusal_words(rc, o, diag);
+    return instar_engine_refusal(rc, qemus_words ? NULL : why, diag);
+}
+
 static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *args,
                       struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_qcow2_resize_opts o;
+    struct instar_refusal why = {NULL, NULL, 0};
     struct q2_staging *s;
-    uint8_t head[104];
+    uint8_t head[QCOW2_V3_MIN_HEADER_LENGTH];
     uint64_t file_size, cs, hlen;
     int rc;
 
@@ -291,34 +351,35 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     rc = instar_io_read(io, head, sizeof head, 0);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Could not read the qcow2 header");
-    if (file_size < 72 || instar_be32(head) != 0x514649fbu)
+    if (file_size < QCOW2_V2_HEADER_LENGTH || instar_be32(head) != QCOW2_MAGIC)
         return instar_diag_set(diag, INSTAR_E_PARSE, "Image is not in qcow2 format");
     memset(&o, 0, sizeof o);
-    o.version = instar_be32(head + 4);
-    o.cluster_bits = instar_be32(head + 20);
-    if (o.cluster_bits < 9 || o.cluster_bits > 21)
+    o.version = instar_be32(head + QCOW2_HDR_VERSION);
+    o.cluster_bits = instar_be32(head + QCOW2_HDR_CLUSTER_BITS);
+    if (o.cluster_bits < QCOW2_MIN_CLUSTER_BITS || o.cluster_bits > QCOW2_MAX_CLUSTER_BITS)
         return instar_diag_set(diag, INSTAR_E_PARSE,
                                "Unsupported cluster size: 2^%u", o.cluster_bits);
     cs = 1ull << o.cluster_bits;
-    o.virtual_size = instar_be64(head + 24);
-    o.l1_size = instar_be32(head + 36);
-    o.l1_table_offset = instar_be64(head + 40);
-    o.refcount_table_offset = instar_be64(head + 48);
-    o.refcount_table_clusters = instar_be32(head + 56);
-    o.nb_snapshots = instar_be32(head + 60);
-    o.snapshots_offset = instar_be64(head + 64);
+    o.virtual_size = instar_be64(head + QCOW2_HDR_SIZE);
+    o.l1_size = instar_be32(head + QCOW2_HDR_L1_SIZE);
+    o.l1_table_offset = instar_be64(head + QCOW2_HDR_L1_OFFSET);
+    o.refcount_table_offset = instar_be64(head + QCOW2_HDR_REFTABLE_OFFSET);
+    o.refcount_table_clusters = instar_be32(head + QCOW2_HDR_REFTABLE_CLUSTERS);
+    o.nb_snapshots = instar_be32(head + QCOW2_HDR_NB_SNAPSHOTS);
+    o.snapshots_offset = instar_be64(head + QCOW2_HDR_SNAPSHOTS_OFFSET);
     o.refcount_order = 4;
-    o.header_length = 72;
+    o.header_length = QCOW2_V2_HEADER_LENGTH;
     if (o.version >= 3) {
-        o.incompatible_features = instar_be64(head + 72);
-        o.compatible_features = instar_be64(head + 80);
-        o.autoclear_features = instar_be64(head + 88);
-        o.refcount_order = instar_be32(head + 96);
-        o.header_length = instar_be32(head + 100);
+        o.incompatible_features = instar_be64(head + QCOW2_HDR_INCOMPAT);
+        o.compatible_features = instar_be64(head + QCOW2_HDR_COMPAT);
+        o.autoclear_features = instar_be64(head + QCOW2_HDR_AUTOCLEAR);
+        o.refcount_order = instar_be32(head + QCOW2_HDR_REFCOUNT_ORDER);
+        o.header_length = instar_be32(head + QCOW2_HDR_HEADER_LENGTH);
     }
     o.current_file_size = file_size;
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
+    o.req.why = &why;
     out->current_size = o.virtual_size & ~511ull;   /* whole sectors, as qemu */
     if (o.virtual_size > (uint64_t)INT64_MAX)
         return instar_diag_set(diag, INSTAR_E_PARSE, "Invalid qcow2 image size");
@@ -384,12 +445,11 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             for (size_t i = 0; i < out->plan.nneeds && rc != INSTAR_OK; i++) {
                 int src = stage_one(io, s, file_size, &o, &out->plan.needs[i], &staged);
                 if (src != INSTAR_OK)
-                    return planner_message(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE,
-                                           &o, &out->plan, diag);
+                    return refuse(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE, &o, NULL, diag);
             }
             /* Asked again only for what is staged or unusable. */
             if (staged == 0)
-                return planner_message(INSTAR_E_PARSE, &o, &out->plan, diag);
+                return refuse(INSTAR_E_PARSE, &o, NULL, diag);
             continue;
         }
         if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
@@ -405,7 +465,7 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
                 return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
             continue;
         }
-        return planner_message(rc, &o, &out->plan, diag);
+        return refuse(rc, &o, &why, diag);
     }
     return instar_diag_set(diag, INSTAR_E_TIMEOUT, "too many staging rounds");
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* raw.c -- the raw engine: the facts are the file length. */
 #include <config.h>
 
@@ -12,6 +13,7 @@
 static int raw_plan(struct instar_io *io, const struct instar_resize_args *args,
                     struct instar_image_plan *out, struct instar_diag *diag)
 {
+    struct instar_refusal why = {NULL, NULL, 0};
     struct instar_raw_resize_opts o;
     uint64_t cur;
     int rc = instar_io_size(io, &cur);
@@ -21,6 +23,7 @@ static int raw_plan(struct instar_io *io, const struct instar_resize_args *args,
     o.current_file_size = cur;
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
+    o.req.why = &why;
     /* Relative sizes count from the size qemu reports: whole sectors. */
     if (!instar_align_up_u64(cur, 512, &out->current_size))
         return instar_diag_set(diag, INSTAR_E_OVERFLOW, "file length overflows");
@@ -30,7 +33,7 @@ static int raw_plan(struct instar_io *io, const struct instar_resize_args *args,
     /* The raw planner needs no scratch: it emits no payloads. */
     rc = instar_plan_resize_raw(&o, NULL, 0, &out->plan);
     if (rc != INSTAR_OK)
-        return instar_engine_planner_error(rc, &out->plan, diag);
+        return instar_engine_refusal(rc, &why, diag);
     return INSTAR_OK;
 }
 

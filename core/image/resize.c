@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* resize.c -- the engine's resize path: probe, plan (via the format's
  * engine), apply in order, set the length, preallocate, sync. */
 #include <config.h>
@@ -6,6 +7,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,25 +37,46 @@ int instar_engine_resolve_size(const struct instar_resize_args *args,
     return INSTAR_OK;
 }
 
-int instar_engine_planner_error(int code, const struct instar_resize_plan *plan,
-                                struct instar_diag *diag)
+/* qemu-img's words for a refusal every format makes alike. */
+static void generic_words(int code, struct instar_diag *diag)
 {
-    (void)plan;
-    if (diag && diag->message[0] != '\0')
-        return code;            /* the engine already said something better */
     switch (code) {
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        return instar_diag_set(diag, code, "Unsupported preallocation mode: %s",
-                               "metadata");
+        instar_diag_set(diag, code, "Unsupported preallocation mode: %s", "metadata");
+        break;
     case INSTAR_E_SHRINK_NEEDS_FLAG:
-        return instar_diag_set(diag, code,
+        instar_diag_set(diag, code,
             "Use the --shrink option to perform a shrink operation.\n"
             "warning: Shrinking an image will delete all data beyond the shrunken "
             "image's end. Before performing such an operation, make sure there is "
             "no important data there.");
+        break;
     default:
-        return instar_diag_set(diag, code, "%s", instar_strerror(code));
+        instar_diag_set(diag, code, "%s", instar_strerror(code));
+        break;
     }
+}
+
+int instar_engine_refusal(int code, const struct instar_refusal *why,
+                          struct instar_diag *diag)
+{
+    if (diag == NULL)
+        return code;
+    if (diag->message[0] == '\0') {
+        generic_words(code, diag);
+        /* qemu-img's checks of the request, in its words: they stand
+         * alone, as qemu prints them. */
+        if (code == INSTAR_E_SIZE_NOT_POSITIVE || code == INSTAR_E_NOT_SECTOR_MULTIPLE
+            || code == INSTAR_E_PREALLOC_NOT_GROW || code == INSTAR_E_SHRINK_NEEDS_FLAG)
+            return code;
+    }
+    char reason[256];
+    instar_refusal_format(why, reason, sizeof reason);
+    if (reason[0] != '\0') {
+        size_t n = strlen(diag->message);
+        snprintf(diag->message + n, sizeof diag->message - n, ": %s", reason);
+    }
+    return code;
 }
 
 void instar_image_plan_free(struct instar_image_plan *p)
@@ -361,37 +384,4 @@ int instar_image_resize(struct instar_io *io, const struct instar_resize_args *a
         rc = instar_plan_apply(io, &p.plan, args->prealloc, SIZE_MAX, diag);
     instar_image_plan_free(&p);
     return rc;
-}
-
-int instar_resize_file(const char *path, const struct instar_resize_args *args,
-                       struct instar_diag *diag)
-{
-    struct instar_image_file f;
-    struct instar_resize_args a = *args;
-    /* The locks come before the first read and stay until the file is
-     * closed: nobody may write or resize it between plan and apply. */
-    int rc = instar_image_file_open(&f, path, INSTAR_LOCK_RESIZE, a.format, diag);
-    if (rc != INSTAR_OK)
-        return rc;
-    if (a.format == INSTAR_FORMAT_UNKNOWN) {
-        rc = instar_probe(&f.fio.io, &a.format);
-        if (rc != INSTAR_OK)
-            rc = instar_diag_set(diag, rc, "Could not probe the image format: %s",
-                                 strerror(f.fio.io.sys_errno ? f.fio.io.sys_errno : EIO));
-        else
-            rc = instar_image_file_set_format(&f, a.format, diag);
-    }
-    /* qemu opens the backing chain with the image, before anything else
-     * is checked, and keeps it open (and locked) throughout. */
-    struct instar_backing_chain chain;
-    memset(&chain, 0, sizeof chain);
-    if (rc == INSTAR_OK)
-        rc = instar_backing_open(&chain, path, &f.fio.io, a.format, diag);
-    if (rc == INSTAR_OK) {
-        a.backing_known = chain.present;
-        a.backing_length = chain.length;
-        rc = instar_image_resize(&f.fio.io, &a, diag);
-    }
-    instar_backing_close(&chain);
-    return instar_image_file_close(&f, rc, diag);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-create.c -- `create -f vhdx' with qemu-img 7.2's layout, defaults
  * and messages (block/vhdx.c vhdx_co_create):
  *
@@ -21,6 +22,7 @@
 #include "image/vhdx-create.h"
 #include "instar/error.h"
 #include "resize/vhdx-format.h"
+#include "util/random.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -53,9 +55,9 @@ static int write_headers(struct instar_io *io, uint32_t log_size, struct instar_
     uint8_t h[VHDX_HEADER_SIZE];
     uint32_t seq;
     memset(h, 0, sizeof h);
-    memcpy(h, "head", 4);
-    if (instar_vhdx_random(&seq, sizeof seq) != INSTAR_OK
-        || instar_vhdx_random(h + 16, 32) != INSTAR_OK)   /* File- and DataWriteGuid */
+    memcpy(h, VHDX_HEADER_SIGNATURE, VHDX_SIG_LEN(VHDX_HEADER_SIGNATURE));
+    if (instar_random_bytes(&seq, sizeof seq) != INSTAR_OK
+        || instar_random_bytes(h + 16, 32) != INSTAR_OK)   /* File- and DataWriteGuid */
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate GUIDs: no randomness");
     instar_put_le16(h + 64, 0);                 /* LogVersion */
     instar_put_le16(h + 66, 1);                 /* Version */
@@ -78,7 +80,7 @@ static int write_region_tables(struct instar_io *io, uint64_t bat_off, uint32_t 
     int rc;
     if (t == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    memcpy(t, "regi", 4);
+    memcpy(t, VHDX_REGION_SIGNATURE, VHDX_SIG_LEN(VHDX_REGION_SIGNATURE));
     instar_put_le32(t + 8, 2);
     memcpy(t + 16, instar_vhdx_guid_bat, 16);
     instar_put_le64(t + 32, bat_off);
@@ -147,7 +149,7 @@ static int write_metadata(struct instar_io *io, uint64_t meta_off, uint64_t size
     int rc;
     if (t == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    memcpy(t, "metadata", 8);
+    memcpy(t, VHDX_METADATA_SIGNATURE, VHDX_SIG_LEN(VHDX_METADATA_SIGNATURE));
     instar_put_le16(t + 10, 5);
     for (int i = 0; i < 5; i++) {
         uint8_t *e = t + 32 + i * 32;
@@ -161,7 +163,7 @@ static int write_metadata(struct instar_io *io, uint64_t meta_off, uint64_t size
     instar_put_le32(data, bs);
     instar_put_le32(data + 4, fixed ? VHDX_PARAM_LEAVE_BLOCKS_ALLOCATED : 0);
     instar_put_le64(data + 8, size);
-    if (instar_vhdx_random(data + 16, 16) != INSTAR_OK) {   /* page 83 disk id */
+    if (instar_random_bytes(data + 16, 16) != INSTAR_OK) {   /* page 83 disk id */
         free(t);
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate GUIDs: no randomness");
     }
@@ -247,7 +249,7 @@ int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
     static const char creator[] = "instar-fuzz " PACKAGE_VERSION;
     uint8_t id[8 + 2 * sizeof creator];
     memset(id, 0, sizeof id);
-    memcpy(id, "vhdxfile", 8);
+    memcpy(id, VHDX_FILE_SIGNATURE, VHDX_SIG_LEN(VHDX_FILE_SIGNATURE));
     for (size_t i = 0; i + 1 < sizeof creator; i++)
         id[8 + 2 * i] = (uint8_t)creator[i];
     if ((rc = wr(io, id, sizeof id, 0, diag)) != INSTAR_OK

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-create.h -- VHDX create and the engine's helpers (internal). */
 #ifndef INSTAR_VHDX_CREATE_H
 #define INSTAR_VHDX_CREATE_H
@@ -12,9 +13,5 @@
 int instar_vhdx_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
 int instar_vhdx_create(struct instar_io *io, const struct instar_create_opts *o,
                        struct instar_diag *diag);
-
-/* LEN random bytes (getrandom, /dev/urandom as a fallback) for GUIDs and
- * sequence numbers; INSTAR_E_IO when the system has none to give. */
-int instar_vhdx_random(void *buf, size_t len);
 
 #endif

@@ -1,21 +1,13 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx.c -- the VHDX engine: read the facts, stage what the planner asks
  * for, plan.  Every read is bounded by the file size and a sane maximum;
  * nothing is written here (instar_plan_apply does that). */
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-/* configure does not probe for getrandom(); the header tells us. */
-#if defined(__has_include)
-#if __has_include(<sys/random.h>)
-#include <sys/random.h>
-#define VHDX_HAVE_GETRANDOM 1
-#endif
-#endif
 
 #include "image/engine.h"
 #include "image/vhdx-create.h"
@@ -23,6 +15,7 @@
 #include "instar/resize.h"
 #include "resize/vhdx-format.h"
 #include "util/checked.h"
+#include "util/random.h"
 
 /* Items beyond this many bytes into the metadata region are refused: qemu
  * writes them at 64 KiB, and a hostile region length must not become a
@@ -31,40 +24,6 @@
 /* A BAT never exceeds 64 TiB / 1 MiB blocks: 2^26 payload entries plus
  * their sector-bitmap slots, 8 bytes each (and qemu's 0-size wrap). */
 #define VHDX_BAT_STAGE_MAX (1024 * VHDX_MIB)
-
-int instar_vhdx_random(void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    size_t got = 0;
-#ifdef VHDX_HAVE_GETRANDOM
-    while (got < len) {
-        ssize_t n = getrandom(p + got, len - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        got += (size_t)n;
-    }
-    if (got == len)
-        return INSTAR_OK;
-#endif
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return INSTAR_E_IO;
-    while (got < len) {
-        ssize_t n = read(fd, p + got, len - got);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            close(fd);
-            return INSTAR_E_IO;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    return INSTAR_OK;
-}
 
 struct vhdx_staging {
     uint8_t header1[VHDX_HEADER_SIZE];
@@ -100,26 +59,32 @@ static int read_at(struct instar_io *io, void *buf, size_t len, uint64_t off,
     return INSTAR_OK;
 }
 
-/* The planner's refusals, in words a user can act on. */
-static int explain(int rc, const struct instar_resize_args *args, uint64_t new_size,
-                   const struct instar_resize_plan *plan, struct instar_diag *diag)
+/* The planner's refusals in vhdx's own words, where qemu-img's generic
+ * ones (instar_engine_refusal) would say less. */
+static void refusal_words(int rc, const struct instar_resize_args *args, uint64_t new_size,
+                          struct instar_diag *diag)
 {
     switch (rc) {
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        return instar_diag_set(diag, rc, "Unsupported preallocation mode '%s' for vhdx "
-                               "(only 'off')", instar_prealloc_name(args->prealloc));
+        instar_diag_set(diag, rc, "Unsupported preallocation mode '%s' for vhdx "
+                        "(only 'off')", instar_prealloc_name(args->prealloc));
+        break;
     case INSTAR_E_NOT_SECTOR_MULTIPLE:
     case INSTAR_E_INVALID_SIZE:
-        return instar_diag_set(diag, rc, "The new size %" PRIu64 " is not a multiple of "
-                               "the logical sector size", new_size);
+        instar_diag_set(diag, rc, "The new size %" PRIu64 " is not a multiple of "
+                        "the logical sector size", new_size);
+        break;
     case INSTAR_E_TOO_LARGE:
-        return instar_diag_set(diag, rc, "Image size too large; max of 64TB");
+        instar_diag_set(diag, rc, "Image size too large; max of 64TB");
+        break;
     case INSTAR_E_PARSE:
-        return corrupt(diag, "a block, the BAT or the metadata is corrupt or truncated");
+        corrupt(diag, "a block, the BAT or the metadata is corrupt or truncated");
+        break;
     case INSTAR_E_UNSUPPORTED_SUBFORMAT:
-        return instar_diag_set(diag, rc, "differencing VHDX images are not supported");
+        instar_diag_set(diag, rc, "differencing VHDX images are not supported");
+        break;
     default:
-        return instar_engine_planner_error(rc, plan, diag);
+        break;
     }
 }
 
@@ -127,6 +92,7 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
                      struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_vhdx_resize_opts o;
+    struct instar_refusal refusal = {NULL, NULL, 0};
     struct instar_vhdx_headers hdr;
     struct instar_vhdx_regions rt1, rt2;
     struct instar_vhdx_meta meta;
@@ -152,7 +118,7 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
         || (rc = read_at(io, st->region1, VHDX_REGION_SIZE, VHDX_REGION1_OFFSET, diag)) != INSTAR_OK
         || (rc = read_at(io, st->region2, VHDX_REGION_SIZE, VHDX_REGION2_OFFSET, diag)) != INSTAR_OK)
         return rc;
-    if (memcmp(sig, "vhdxfile", 8) != 0)
+    if (memcmp(sig, VHDX_FILE_SIGNATURE, VHDX_SIG_LEN(VHDX_FILE_SIGNATURE)) != 0)
         return corrupt(diag, "no 'vhdxfile' signature");
 
     struct instar_slice h1 = {st->header1, VHDX_HEADER_SIZE}, h2 = {st->header2, VHDX_HEADER_SIZE};
@@ -198,6 +164,7 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
     memset(&o, 0, sizeof o);
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
+    o.req.why = &refusal;
     rc = instar_engine_resolve_size(args, meta.virtual_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
@@ -214,8 +181,8 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
     o.metadata_offset = rt1.meta_offset;
     o.bat_offset = rt1.bat_offset;
     o.bat_region_length = rt1.bat_length;
-    if (instar_vhdx_random(o.file_write_guid, 16) != INSTAR_OK
-        || instar_vhdx_random(o.data_write_guid, 16) != INSTAR_OK)
+    if (instar_random_bytes(o.file_write_guid, 16) != INSTAR_OK
+        || instar_random_bytes(o.data_write_guid, 16) != INSTAR_OK)
         return instar_diag_set(diag, INSTAR_E_IO, "Could not generate GUIDs: no randomness");
 
     /* Scratch for the new BAT entries, two region tables, two headers and
@@ -252,8 +219,10 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
         o.bat.data = st->bat;
         o.bat.len = st->bat_len;
     }
-    if (rc != INSTAR_OK)
-        return explain(rc, args, o.req.new_size, &out->plan, diag);
+    if (rc != INSTAR_OK) {
+        refusal_words(rc, args, o.req.new_size, diag);
+        return instar_engine_refusal(rc, &refusal, diag);
+    }
     return INSTAR_OK;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-create.c -- create a monolithicSparse VMDK exactly as qemu-img 7.2
  * lays it out: header, 20-sector embedded descriptor, redundant grain
  * directory and its tables, grain directory and its tables (all tables
@@ -12,8 +13,9 @@
 #include "image/engine.h"
 #include "image/vmdk-create.h"
 #include "instar/error.h"
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 #include "util/endian.h"
+#include "util/random.h"
 
 static const char *base_name(const char *path)
 {
@@ -126,6 +128,9 @@ int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
     memset(hdr, 0, sizeof hdr);
     instar_vmdk_header_encode(hdr, &h);
 
+    uint32_t cid;
+    if (instar_random_u32_id(&cid) != INSTAR_OK)
+        return instar_diag_set(diag, INSTAR_E_IO, "Could not generate a CID: no randomness");
     const bool ide = strcmp(adapter, "ide") == 0;
     const uint64_t heads = ide ? 16 : 255;
     n = snprintf(desc, sizeof desc,
@@ -147,7 +152,7 @@ int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
                  "ddb.geometry.sectors = \"63\"\n"
                  "ddb.adapterType = \"%s\"\n"
                  "ddb.toolsVersion = \"2147483647\"\n",
-                 instar_vmdk_random_cid(), sectors, base_name(o->path),
+                 cid, sectors, base_name(o->path),
                  instar_vmdk_cylinders(o->size, heads, 63), heads, adapter);
     if (n < 0 || (size_t)n >= sizeof desc)
         return instar_diag_set(diag, INSTAR_E_INVALID_OPTION,

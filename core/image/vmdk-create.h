@@ -1,4 +1,5 @@
-/* vmdk-create.h -- VMDK create and the engine's CID source (internal). */
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* vmdk-create.h -- VMDK create (internal). */
 #ifndef INSTAR_VMDK_CREATE_H
 #define INSTAR_VMDK_CREATE_H
 
@@ -11,8 +12,5 @@
 int instar_vmdk_create_check(const struct instar_create_opts *o, struct instar_diag *diag);
 int instar_vmdk_create(struct instar_io *io, const struct instar_create_opts *o,
                        struct instar_diag *diag);
-
-/* A random descriptor CID (never 0xffffffff, which means "no parent"). */
-uint32_t instar_vmdk_random_cid(void);
 
 #endif

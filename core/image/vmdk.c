@@ -1,22 +1,21 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk.c -- the vmdk engine: read the sparse header, stage the descriptor,
  * the grain directories and (for an unaligned capacity) the last grain's
  * table entry exactly as the planner asks, and plan.  Nothing is written
  * here; every read is bounded by the file size and a sane maximum. */
 #include <config.h>
 
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "image/engine.h"
 #include "image/vmdk-create.h"
 #include "instar/error.h"
 #include "instar/resize.h"
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 #include "util/checked.h"
+#include "util/random.h"
 
 /* The largest table a plan may ask for: a 32 Mi-entry directory. */
 #define VMDK_MAX_STAGE (UINT64_C(4) * VMDK_MAX_GD_ENTRIES)
@@ -34,21 +33,6 @@ static void release(void *p)
     free(s->gd);
     free(s->rgd);
     free(s);
-}
-
-uint32_t instar_vmdk_random_cid(void)
-{
-    uint32_t cid = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &cid, sizeof cid) != (ssize_t)sizeof cid)
-            cid = 0;
-        close(fd);
-    }
-    if (cid == 0)
-        cid = (uint32_t)time(NULL) * 2654435761u ^ (uint32_t)getpid();
-    /* 0xffffffff is how a child says "no parent": never use it as a CID. */
-    return cid == UINT32_MAX ? 0x1u : cid;
 }
 
 /* Read one staged range the planner named into a fresh buffer. */
@@ -77,7 +61,7 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
     struct instar_vmdk_resize_opts o;
     struct instar_vmdk_header h;
     struct vmdk_staging *s;
-    const char *why = NULL;
+    struct instar_refusal why = {NULL, NULL, 0};
     uint64_t fsize;
     int rc = instar_io_size(io, &fsize);
     if (rc != INSTAR_OK)
@@ -121,8 +105,9 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
     o.descriptor_sectors = h.desc_sectors;
     o.header.data = s->header;
     o.header.len = sizeof s->header;
-    o.new_cid = instar_vmdk_random_cid();
-    o.why = &why;
+    if (instar_random_u32_id(&o.new_cid) != INSTAR_OK)
+        return instar_diag_set(diag, INSTAR_E_IO, "Could not generate a CID: no randomness");
+    o.req.why = &why;
 
     if (!instar_mul_u64(h.capacity, 512, &out->current_size)
         || out->current_size > (uint64_t)INT64_MAX)
@@ -177,12 +162,11 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
             }
         }
     }
-    if (rc != INSTAR_OK) {
-        if (why != NULL)
-            return instar_diag_set(diag, rc, "Cannot resize this VMDK image: %s (%s)",
-                                   why, instar_strerror(rc));
-        return instar_engine_planner_error(rc, &out->plan, diag);
-    }
+    if (rc == INSTAR_E_UNSUPPORTED_PREALLOC)    /* the generic words name metadata */
+        instar_diag_set(diag, rc, "Unsupported preallocation mode '%s' for vmdk",
+                        instar_prealloc_name(args->prealloc));
+    if (rc != INSTAR_OK)
+        return instar_engine_refusal(rc, &why, diag);
     return INSTAR_OK;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* builder.c -- scratch allocation and patch emission for planners. */
 #include <config.h>
 

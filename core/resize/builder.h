@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* builder.h -- how planners assemble a plan (internal to the core).
  *
  * A builder hands out scratch bytes and appends patches; the first failure

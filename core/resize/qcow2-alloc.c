@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-alloc.c -- cluster allocation for the qcow2 planner.
  *
  * Like qemu's allocator: next fit from a cursor that starts at cluster 0
@@ -11,6 +12,18 @@
 #include "instar/error.h"
 #include "resize/qcow2.h"
 #include "util/checked.h"
+
+int q2_clip_to_reach(struct q2 *q, uint64_t *end)
+{
+    uint64_t reach = q2_refcount_reach(q);
+    if (*end <= reach)
+        return INSTAR_OK;
+    if (q2_metadata_in_range(q, reach, *end))
+        return q2_refuse(q, INSTAR_E_NEEDS_CHECK, "metadata lies past the refcount "
+                         "table's reach (refcount 0)");
+    *end = reach;
+    return INSTAR_OK;
+}
 
 bool q2_in_runs(const struct q2 *q, uint64_t c)
 {
@@ -92,7 +105,8 @@ static bool is_free(struct q2 *q, uint64_t c, int *rc)
     if (*rc != INSTAR_OK || v != 0)
         return false;
     if (known_metadata(q, c)) {
-        *rc = INSTAR_E_NEEDS_CHECK;     /* live metadata with refcount 0 */
+        *rc = q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", c,
+                           "holds metadata but has refcount 0");
         return false;
     }
     return !shares_byte(q, c);
@@ -111,17 +125,14 @@ uint64_t q2_refcount_reach(const struct q2 *q)
 int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
              uint64_t *start)
 {
-    uint64_t c = q->cursor, run_start = c, len = 0, limit = Q2_MAX_HOST_OFFSET >> q->cluster_bits;
+    uint64_t c = q->cursor, run_start = c, len = 0, limit = QCOW2_MAX_HOST_OFFSET >> q->cluster_bits;
     uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;
     /* Inside a (possibly hostile, huge) file but past the refcount table's
      * reach everything is free too: never count such clusters one by one.
      * Header-referenced metadata out there would have refcount 0. */
-    uint64_t reach = q2_refcount_reach(q);
-    if (free_from > reach) {
-        if (q2_metadata_in_range(q, reach, free_from))
-            return INSTAR_E_NEEDS_CHECK;
-        free_from = reach;
-    }
+    int rc0 = q2_clip_to_reach(q, &free_from);
+    if (rc0 != INSTAR_OK)
+        return rc0;
     /* Past the file and every run all is free, but for sub-byte refcounts
      * not within the byte of the last cluster in use. */
     if (q->rbits < 8)
@@ -129,7 +140,7 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
     struct q2_run *prev = q->nruns ? &q->runs[q->nruns - 1] : NULL;
 
     if (n == 0 || n > limit)
-        return INSTAR_E_TOO_LARGE;
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "an allocation of 0 clusters or past 2^56 bytes");
     while (len < n) {
         int rc;
         if (c >= free_from) {
@@ -149,7 +160,7 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
         c++;
     }
     if (run_start > limit - n)
-        return INSTAR_E_TOO_LARGE;
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "new clusters would lie past 2^56 bytes");
     /* Consecutive refcount blocks (or data) extend the previous run. */
     if (prev && prev->kind == kind && prev->start + prev->count == run_start
         && (kind == Q2_RUN_DATA
@@ -157,7 +168,7 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
         prev->count += n;
     } else {
         if (q->nruns >= Q2_MAX_RUNS)
-            return INSTAR_E_TOO_LARGE;
+            return q2_refuse(q, INSTAR_E_TOO_LARGE, "more than 96 separate allocations");
         q->runs[q->nruns].start = run_start;
         q->runs[q->nruns].count = n;
         q->runs[q->nruns].kind = kind;
@@ -235,8 +246,8 @@ static int size_new_table(struct q2 *q, uint64_t *clusters)
             break;
         total = next;
     }
-    if (tcl * q->cs > Q2_MAX_REFTABLE_BYTES)
-        return INSTAR_E_TOO_LARGE;
+    if (tcl * q->cs > QCOW2_MAX_REFTABLE_BYTES)
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "the new refcount table would pass 8 MiB");
     *clusters = tcl;
     return INSTAR_OK;
 }
@@ -252,9 +263,9 @@ int q2_cover_refcounts(struct q2 *q)
             return INSTAR_OK;
         cap = q->rt_moved ? q->new_rt_entries : q->rt_entries;
         if (bi >= cap) {
-            uint64_t tcl;
+            uint64_t tcl = 0;
             if (q->rt_moved)
-                return INSTAR_E_TOO_LARGE;
+                return q2_refuse(q, INSTAR_E_TOO_LARGE, "the new refcount table is too small");
             rc = size_new_table(q, &tcl);
             if (rc == INSTAR_OK)
                 rc = q2_alloc(q, tcl, Q2_RUN_REFTABLE, 0, &at);
@@ -269,5 +280,5 @@ int q2_cover_refcounts(struct q2 *q)
         if (rc != INSTAR_OK)
             return rc;
     }
-    return INSTAR_E_TOO_LARGE;
+    return q2_refuse(q, INSTAR_E_TOO_LARGE, "more than 4 Mi new refcount blocks");
 }

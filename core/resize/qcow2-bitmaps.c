@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-bitmaps.c -- persistent dirty bitmaps across a resize.
  *
  * A bitmap's table must have exactly the clusters its bits need at the
@@ -88,7 +89,8 @@ static int next_entry(const struct q2 *q, const uint8_t *d, uint64_t *pos,
     uint32_t extra;
     unsigned type;
     if (q->bmdir_size - *pos < BM_ENTRY_HEADER)
-        return INSTAR_E_PARSE;
+        return q2_refuse_at(q, INSTAR_E_PARSE, "bitmap directory entry at byte", *pos,
+                            "is cut off by the directory's end");
     b->pos = *pos;
     b->toff = instar_be64(e);
     b->tsize = instar_be32(e + 8);
@@ -101,10 +103,15 @@ static int next_entry(const struct q2 *q, const uint8_t *d, uint64_t *pos,
     next = *pos + ((BM_ENTRY_HEADER + (uint64_t)b->name_len + extra + 7) & ~7ull);
     if (next > q->bmdir_size || type != 1 || b->gbits < 9 || b->gbits > 31 || b->tsize == 0
         || b->tsize > BM_MAX_TABLE_SIZE || !in_file(q, b->toff, (uint64_t)b->tsize * 8))
-        return INSTAR_E_PARSE;
+        return q2_refuse_at(q, INSTAR_E_PARSE, "bitmap directory entry at byte", b->pos,
+                            "has a bad type, granularity, table size or table offset");
     /* In-use (inconsistent) bitmaps and extra data qemu refuses too. */
-    if ((b->flags & BM_FLAG_IN_USE) || extra != 0)
-        return INSTAR_E_BITMAPS;
+    if (b->flags & BM_FLAG_IN_USE)
+        return q2_refuse_at(q, INSTAR_E_BITMAPS, "bitmap directory entry at byte", b->pos,
+                            "is in use");
+    if (extra != 0)
+        return q2_refuse_at(q, INSTAR_E_BITMAPS, "bitmap directory entry at byte", b->pos,
+                            "carries extra data");
     *pos = next;
     return INSTAR_OK;
 }
@@ -119,14 +126,16 @@ static int walk_dir(struct q2 *q, const uint8_t *d,
         struct bm_entry b;
         int rc;
         if (++n > q->nb_bitmaps)
-            return INSTAR_E_PARSE;
+            return q2_refuse(q, INSTAR_E_PARSE, "the bitmap directory holds more entries "
+                             "than nb_bitmaps");
         rc = next_entry(q, d, &pos, &b);
         if (rc == INSTAR_OK && fn)
             rc = fn(q, &b);
         if (rc != INSTAR_OK)
             return rc;
     }
-    return n == q->nb_bitmaps ? INSTAR_OK : INSTAR_E_PARSE;
+    return n == q->nb_bitmaps ? INSTAR_OK
+        : q2_refuse(q, INSTAR_E_PARSE, "the bitmap directory holds fewer entries than nb_bitmaps");
 }
 
 /* qemu's qcow2_truncate_bitmaps_check: every bitmap loadable and none in
@@ -138,7 +147,8 @@ int q2_check_bitmaps(struct q2 *q)
     q->bm_in_use = false;
     if (q->nb_bitmaps == 0 || q->bmdir_size == 0 || q->bmdir_size > BM_MAX_DIR_SIZE
         || !in_file(q, q->bmdir_offset, q->bmdir_size))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "the bitmaps extension: no bitmaps, or the "
+                         "directory is empty, too large or past the end of the file");
     d = bytes_at(q, q->bmdir_offset, q->bmdir_size);
     if (d == NULL)
         return INSTAR_E_NOT_STAGED;
@@ -148,7 +158,8 @@ int q2_check_bitmaps(struct q2 *q)
 static int check_fit(struct q2 *q, const struct bm_entry *b)
 {
     if (!loadable(q->new_size, b->gbits))
-        return INSTAR_E_BITMAPS;
+        return q2_refuse_at(q, INSTAR_E_BITMAPS, "bitmap directory entry at byte", b->pos,
+                            "would need more than 2^41 bits at the new size");
     if (!fits(q->new_size, q->cs, b->gbits))
         q->bm_in_use = true;
     return INSTAR_OK;
@@ -161,7 +172,7 @@ static int collect(struct q2 *q, const struct bm_entry *b)
     if (want == b->tsize)
         return INSTAR_OK;
     if (q->nbm >= Q2_MAX_BM)
-        return INSTAR_E_BITMAPS;
+        return q2_refuse(q, INSTAR_E_BITMAPS, "more than 16 bitmap tables change size");
     m = &q->bm[q->nbm++];
     m->dir_pos = b->pos;
     m->old_offset = b->toff;
@@ -215,7 +226,7 @@ int q2_emit_bitmaps_in_use(struct q2 *q)
     for (uint64_t pos = 0; pos < q->bmdir_size;) {
         struct bm_entry b;
         if (next_entry(q, d, &pos, &b) != INSTAR_OK)
-            return INSTAR_E_PARSE;
+            return q2_refuse(q, INSTAR_E_PARSE, "the bitmap directory changed between checks");
         instar_put_be32(buf + b.pos + 12, b.flags | BM_FLAG_IN_USE);
     }
     instar_builder_write(&q->b, q->bmdir_offset, buf, q->bmdir_size);
@@ -258,7 +269,7 @@ int instar_qcow2_bitmap_report(const struct instar_qcow2_resize_opts *o, char *n
         }
         if (rc != INSTAR_OK)
             return 0;
-        if (!loadable(q.new_size, b.gbits) && q2_size_to_l1(&q, q.new_size) <= Q2_MAX_L1_ENTRIES) {
+        if (!loadable(q.new_size, b.gbits) && q2_size_to_l1(&q, q.new_size) <= QCOW2_MAX_L1_ENTRIES) {
             found = b.name;
             found_len = b.name_len;
             kind = 3;
@@ -293,9 +304,10 @@ int q2_bitmaps_release(struct q2 *q)
                              instar_div_round_up_u64(b->old_entries * 8, q->cs));
         /* A shrunk table drops entries: their data clusters go too. */
         for (uint64_t i = b->new_entries; i < b->old_entries && rc == INSTAR_OK; i++) {
-            uint64_t e = instar_be64(b->table + i * 8) & Q2_OFFSET_MASK;
+            uint64_t e = instar_be64(b->table + i * 8) & QCOW2_OFFSET_MASK;
             if (e & (q->cs - 1))
-                return INSTAR_E_PARSE;
+                return q2_refuse_at(q, INSTAR_E_PARSE, "bitmap table entry", i,
+                                    "is not cluster-aligned");
             if (e)
                 rc = q2_rc_decrement(q, e >> q->cluster_bits, 1);
         }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-compact.c -- the refcount rewrite: when a plan's refcount changes
  * are scattered over more blocks than 128 patches can carry (small
  * clusters, wide refcounts, data all over the file), all refcount blocks
@@ -48,8 +49,9 @@ int q2_compact_plan(struct q2 *q)
             break;
         nb = nb2;
     }
-    if (t * q->cs > Q2_MAX_REFTABLE_BYTES || nb > (1u << 24))
-        return INSTAR_E_TOO_LARGE;
+    if (t * q->cs > QCOW2_MAX_REFTABLE_BYTES || nb > (1u << 24))
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "the rewritten refcount table would pass "
+                         "8 MiB or 16 Mi blocks");
     q->cursor = s;
     {
         int rc = q2_alloc(q, t + nb, Q2_RUN_COMPACT, 0, &start);
@@ -57,7 +59,8 @@ int q2_compact_plan(struct q2 *q)
             return rc;
     }
     if (start != s)
-        return INSTAR_E_TOO_LARGE;
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "the rewritten refcounts do not fit at "
+                         "the end of the file");
     q->rt_moved = true;
     q->new_rt_cluster = start;
     q->new_rt_entries = t * q->cs / 8;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-grow.c -- growing a qcow2 image, with or without preallocation.
  *
  * As qemu 7.2: only the header's size changes while the L1 table covers
@@ -34,9 +35,9 @@ struct grow {
 static bool needs_data(const struct q2 *q, const uint8_t *l2, uint64_t g)
 {
     uint64_t e = instar_be64(l2 + (g & (q->l2_entries - 1)) * q->l2_esize);
-    if (e & Q2_OFLAG_COMPRESSED)
+    if (e & QCOW2_OFLAG_COMPRESSED)
         return false;           /* keeps its compressed data */
-    return (e & Q2_OFFSET_MASK) == 0;
+    return (e & QCOW2_OFFSET_MASK) == 0;
 }
 
 /* Does guest cluster G read from the backing file?  Allocating it would
@@ -45,11 +46,11 @@ static bool backing_shows(const struct q2 *q, const uint8_t *l2, uint64_t g)
 {
     const uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
     uint64_t e = instar_be64(p);
-    if ((e & Q2_OFFSET_MASK) || (e & Q2_OFLAG_COMPRESSED))
+    if ((e & QCOW2_OFFSET_MASK) || (e & QCOW2_OFLAG_COMPRESSED))
         return false;
     if (q->extl2)
         return (instar_be64(p + 8) >> 32) != 0xffffffffu;
-    return !(q->version == 3 && (e & Q2_OFLAG_ZERO));
+    return !(q->version == 3 && (e & QCOW2_OFLAG_ZERO));
 }
 
 static uint64_t first_g(const struct q2 *q, const struct grow *g, uint64_t i)
@@ -73,7 +74,7 @@ static int l2_of(struct q2 *q, uint64_t i, uint64_t *off)
  * linked into it, as qemu does: the snapshot keeps the old one. */
 static bool shared(const struct q2 *q, uint64_t i)
 {
-    return !(q2_l1_entry(q, i) & Q2_OFLAG_COPIED);
+    return !(q2_l1_entry(q, i) & QCOW2_OFLAG_COPIED);
 }
 
 /* Count the new L2 tables (also copies) and data clusters; ask for the
@@ -105,7 +106,8 @@ static int prealloc_count(struct q2 *q, struct grow *g)
             return rc;
         if (off == 0) {
             if (g->prealloc && q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0)
-                return INSTAR_E_UNSUPPORTED_PREALLOC;
+                return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_PREALLOC, "L1 entry", i,
+                                    "is unallocated in a cluster the backing file shows");
             g->n_tables++;
             if (g->prealloc)
                 g->n_data += end_g(q, g, i) - first_g(q, g, i);
@@ -131,7 +133,8 @@ static int prealloc_count(struct q2 *q, struct grow *g)
         }
         if (g->prealloc && q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0
             && backing_shows(q, l2, g->g0))
-            return INSTAR_E_UNSUPPORTED_PREALLOC;
+            return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_PREALLOC, "L2 table", i,
+                                "maps the last cluster to the backing file");
     }
     return result;
 }
@@ -142,7 +145,7 @@ static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t h
     uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
     /* Extended L2: the subcluster bitmap stays 0 for preallocated
      * clusters, as qemu leaves it. */
-    instar_put_be64(p, (host << q->cluster_bits) | Q2_OFLAG_COPIED);
+    instar_put_be64(p, (host << q->cluster_bits) | QCOW2_OFLAG_COPIED);
     if (q->l2_esize == 16)
         instar_put_be64(p + 8, 0);
 }
@@ -186,7 +189,10 @@ static int qemu_prealloc_fits(struct q2 *q)
         missing += off == 0;
     }
     end = (s + missing + instar_div_round_up_u64(blocks, per_table) + data) << q->cluster_bits;
-    return end < q->file_size ? INSTAR_E_PREALLOC_NOT_GROW : INSTAR_OK;
+    return end < q->file_size
+        ? q2_refuse(q, INSTAR_E_PREALLOC_NOT_GROW, "the preallocated image would end before "
+                    "the current end of the file")
+        : INSTAR_OK;
 }
 
 /* Link guest clusters [X0, X1) of a fresh table T to consecutive data
@@ -285,7 +291,7 @@ static void put_l1_entries(struct q2 *q, struct grow *g, uint8_t *l1, uint64_t b
         if (!gets_new_table(q, i))
             continue;
         instar_put_be64(l1 + (i - base_index) * 8,
-                        ((g->l2_start + ordinal) << q->cluster_bits) | Q2_OFLAG_COPIED);
+                        ((g->l2_start + ordinal) << q->cluster_bits) | QCOW2_OFLAG_COPIED);
         ordinal++;
     }
 }
@@ -347,7 +353,7 @@ static void prealloc_head(struct q2 *q)
         return;
     e = instar_be64(l2 + (h & (q->l2_entries - 1)) * q->l2_esize);
     /* Compressed or shared clusters are not written in place. */
-    if ((e & Q2_OFLAG_COMPRESSED) || !(e & Q2_OFLAG_COPIED)
+    if ((e & QCOW2_OFLAG_COMPRESSED) || !(e & QCOW2_OFLAG_COPIED)
         || q2_entry_offset(q, e, &host) != INSTAR_OK || host == 0 || host >= end)
         return;
     q->b.plan->prealloc_head_offset = host;
@@ -414,7 +420,8 @@ int q2_grow(struct q2 *q)
         /* A shared table copied into the live L1 would be referenced twice
          * between the commit and its link: not with rewritten refcounts. */
         if (g.n_cow > 0 && !g.l1_grows)
-            return INSTAR_E_SNAPSHOTS;
+            return q2_refuse(q, INSTAR_E_SNAPSHOTS, "an L2 table shared with a snapshot "
+                             "and refcounts to rewrite");
         rc = q2_compact_plan(q);
     } else {
         rc = q2_cover_refcounts(q);

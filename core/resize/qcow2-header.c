@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-header.c -- parse and validate the qcow2 header and the staged
  * tables.  Every number comes from an untrusted file: each is range-checked
  * before it sizes anything, and the scalar facts in the options must agree
@@ -41,21 +42,27 @@ static int scan_extensions(struct q2 *q, const uint8_t *h, size_t len,
             return INSTAR_OK;
         next = off + 8 + (((uint64_t)elen + 7) & ~7ull);
         if (next > end)
-            return INSTAR_E_PARSE;
-        if (type == Q2_EXT_BITMAPS) {
+            return q2_refuse_at(q, INSTAR_E_PARSE, "header extension", n,
+                                "runs past the end of cluster 0");
+        if (type == QCOW2_EXT_BITMAPS) {
             if (elen < 24)
-                return INSTAR_E_PARSE;
+                return q2_refuse_at(q, INSTAR_E_PARSE, "header extension", n,
+                                    "(bitmaps) is shorter than 24 bytes");
             *bitmaps = true;
             q->nb_bitmaps = instar_be32(h + off + 8);
             q->bmdir_size = instar_be64(h + off + 16);
             q->bmdir_offset = instar_be64(h + off + 24);
             q->bm_ext_off = off;
         }
-        else if (type == Q2_EXT_DATA_FILE || type == Q2_EXT_CRYPTO)
-            return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+        else if (type == QCOW2_EXT_DATA_FILE)
+            return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "header extension", n,
+                                "names an external data file");
+        else if (type == QCOW2_EXT_CRYPTO)
+            return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "header extension", n,
+                                "is an encryption header");
         off = next;
     }
-    return INSTAR_E_PARSE;
+    return q2_refuse(q, INSTAR_E_PARSE, "more than 1024 header extensions");
 }
 
 static bool range_in_file(const struct q2 *q, uint64_t off, uint64_t len)
@@ -78,41 +85,42 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
     q->o = o;
     q->file_size = o->current_file_size;
     q->new_size = o->req.new_size;
-    if (hl < 72)
-        return INSTAR_E_PARSE;
-    if (instar_be32(h) != Q2_MAGIC)
-        return INSTAR_E_PARSE;
-    q->version = instar_be32(h + 4);
+    if (hl < QCOW2_V2_HEADER_LENGTH)
+        return q2_refuse(q, INSTAR_E_PARSE, "the staged header is shorter than 72 bytes");
+    if (instar_be32(h) != QCOW2_MAGIC)
+        return q2_refuse(q, INSTAR_E_PARSE, "magic is not QFI\\xfb");
+    q->version = instar_be32(h + QCOW2_HDR_VERSION);
     if (q->version != 2 && q->version != 3)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
-    q->cluster_bits = instar_be32(h + 20);
-    if (q->cluster_bits < 9 || q->cluster_bits > 21)
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "version is neither 2 nor 3");
+    q->cluster_bits = instar_be32(h + QCOW2_HDR_CLUSTER_BITS);
+    if (q->cluster_bits < QCOW2_MIN_CLUSTER_BITS || q->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
+        return q2_refuse(q, INSTAR_E_PARSE, "cluster_bits is outside 9..21");
     q->cs = 1ull << q->cluster_bits;
-    q->old_size = instar_be64(h + 24);
-    if (instar_be32(h + 32) != 0)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;      /* encrypted */
-    q->l1_size = instar_be32(h + 36);
-    q->l1_offset = instar_be64(h + 40);
-    q->rt_offset = instar_be64(h + 48);
-    q->rt_clusters = instar_be32(h + 56);
-    nb_snap = instar_be32(h + 60);
-    snap_off = instar_be64(h + 64);
-    q->header_length = 72;
+    q->old_size = instar_be64(h + QCOW2_HDR_SIZE);
+    if (instar_be32(h + QCOW2_HDR_CRYPT_METHOD) != 0)
+        return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "crypt_method is set (encrypted)");
+    q->l1_size = instar_be32(h + QCOW2_HDR_L1_SIZE);
+    q->l1_offset = instar_be64(h + QCOW2_HDR_L1_OFFSET);
+    q->rt_offset = instar_be64(h + QCOW2_HDR_REFTABLE_OFFSET);
+    q->rt_clusters = instar_be32(h + QCOW2_HDR_REFTABLE_CLUSTERS);
+    nb_snap = instar_be32(h + QCOW2_HDR_NB_SNAPSHOTS);
+    snap_off = instar_be64(h + QCOW2_HDR_SNAPSHOTS_OFFSET);
+    q->header_length = QCOW2_V2_HEADER_LENGTH;
     if (q->version == 3) {
-        if (hl < 104)
-            return INSTAR_E_PARSE;
-        incompat = instar_be64(h + 72);
-        compat = instar_be64(h + 80);
-        autoclear = instar_be64(h + 88);
-        order = instar_be32(h + 96);
-        q->header_length = instar_be32(h + 100);
-        if (q->header_length < 104 || q->header_length % 8 != 0
+        if (hl < QCOW2_V3_MIN_HEADER_LENGTH)
+            return q2_refuse(q, INSTAR_E_PARSE, "the staged v3 header is shorter than 104 bytes");
+        incompat = instar_be64(h + QCOW2_HDR_INCOMPAT);
+        compat = instar_be64(h + QCOW2_HDR_COMPAT);
+        autoclear = instar_be64(h + QCOW2_HDR_AUTOCLEAR);
+        order = instar_be32(h + QCOW2_HDR_REFCOUNT_ORDER);
+        q->header_length = instar_be32(h + QCOW2_HDR_HEADER_LENGTH);
+        if (q->header_length < QCOW2_V3_MIN_HEADER_LENGTH || q->header_length % 8 != 0
             || q->header_length > q->cs || q->header_length > hl)
-            return INSTAR_E_PARSE;
+            return q2_refuse(q, INSTAR_E_PARSE, "header_length is below 104, not a multiple "
+                             "of 8, or past cluster 0");
     }
-    if (order > 6)
-        return INSTAR_E_PARSE;
+    if (order > QCOW2_MAX_REFCOUNT_ORDER)
+        return q2_refuse(q, INSTAR_E_PARSE, "refcount_order is above 6");
 
     /* The options must describe the same image as the staged bytes. */
     if (o->version != q->version || o->cluster_bits != q->cluster_bits
@@ -124,25 +132,29 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
         || o->compatible_features != compat || o->autoclear_features != autoclear
         || o->header_length != q->header_length || o->nb_snapshots != nb_snap
         || o->snapshots_offset != snap_off)
-        return INSTAR_E_HEADER_MISMATCH;
+        return q2_refuse(q, INSTAR_E_HEADER_MISMATCH,
+                         "the header facts disagree with the staged header bytes");
 
     /* Feature bits: an image qemu would not open read-write, or one whose
      * metadata we cannot trust without a repair, is refused. */
-    if (incompat & ~Q2_INCOMPAT_KNOWN)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
-    if (incompat & Q2_INCOMPAT_CORRUPT)
-        return INSTAR_E_NEEDS_CHECK;
-    if (incompat & Q2_INCOMPAT_DATA_FILE)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
-    if (incompat & Q2_INCOMPAT_DIRTY)
-        return INSTAR_E_NEEDS_CHECK;
+    if (incompat & ~QCOW2_INCOMPAT_KNOWN)
+        return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT,
+                         "incompatible_features has an unknown bit");
+    if (incompat & QCOW2_INCOMPAT_CORRUPT)
+        return q2_refuse(q, INSTAR_E_NEEDS_CHECK, "incompatible_features: the corrupt bit is set");
+    if (incompat & QCOW2_INCOMPAT_DATA_FILE)
+        return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT,
+                         "incompatible_features: external data file");
+    if (incompat & QCOW2_INCOMPAT_DIRTY)
+        return q2_refuse(q, INSTAR_E_NEEDS_CHECK, "incompatible_features: the dirty bit is set");
     /* qemu refuses "data-file-raw requires a data file": the raw-data bit
      * means nothing without an external data file. */
-    if ((autoclear & Q2_AUTOCLEAR_DATA_FILE_RAW) && !(incompat & Q2_INCOMPAT_DATA_FILE))
-        return INSTAR_E_PARSE;
-    q->extl2 = (incompat & Q2_INCOMPAT_EXTL2) != 0;
+    if ((autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW) && !(incompat & QCOW2_INCOMPAT_DATA_FILE))
+        return q2_refuse(q, INSTAR_E_PARSE,
+                         "autoclear_features: data-file-raw without a data file");
+    q->extl2 = (incompat & QCOW2_INCOMPAT_EXTL2) != 0;
     if (q->extl2 && q->cluster_bits < 14)
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "extended L2 entries with clusters below 16 KiB");
 
     q->rbits = 1u << order;
     q->rb_entries = (q->cs * 8) >> order;
@@ -153,40 +165,45 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
     q->file_clusters = q->file_size >> q->cluster_bits;
     if (q->file_size & (q->cs - 1))
         q->file_clusters++;
-    if (q->file_size > Q2_MAX_HOST_OFFSET)
-        return INSTAR_E_PARSE;
+    if (q->file_size > QCOW2_MAX_HOST_OFFSET)
+        return q2_refuse(q, INSTAR_E_PARSE, "the file is larger than 2^56 bytes");
 
     /* Tables: aligned, sane sizes, inside the file. */
-    if (q->l1_size > Q2_MAX_L1_ENTRIES)
-        return INSTAR_E_PARSE;
+    if (q->l1_size > QCOW2_MAX_L1_ENTRIES)
+        return q2_refuse(q, INSTAR_E_PARSE, "l1_size is above qemu's 4 Mi entries");
     if (q->l1_offset & (q->cs - 1))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "l1_table_offset is not cluster-aligned");
     if (q->l1_size > 0 && (q->l1_offset == 0
                            || !range_in_file(q, q->l1_offset, (uint64_t)q->l1_size * 8)))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "the L1 table is 0 or reaches past the end "
+                         "of the file");
     if (q2_size_to_l1(q, q->old_size) > q->l1_size)
-        return INSTAR_E_PARSE;      /* qemu: "L1 table is too small" */
-    if (q->rt_offset == 0 || (q->rt_offset & (q->cs - 1)) || q->rt_clusters == 0
-        || (uint64_t)q->rt_clusters * q->cs > Q2_MAX_REFTABLE_BYTES
-        || !range_in_file(q, q->rt_offset, (uint64_t)q->rt_clusters * q->cs))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "l1_size is too small for the image size");
+    if (q->rt_offset == 0 || (q->rt_offset & (q->cs - 1)))
+        return q2_refuse(q, INSTAR_E_PARSE, "refcount_table_offset is 0 or not cluster-aligned");
+    if (q->rt_clusters == 0 || (uint64_t)q->rt_clusters * q->cs > QCOW2_MAX_REFTABLE_BYTES)
+        return q2_refuse(q, INSTAR_E_PARSE, "refcount_table_clusters is 0 or above 8 MiB");
+    if (!range_in_file(q, q->rt_offset, (uint64_t)q->rt_clusters * q->cs))
+        return q2_refuse(q, INSTAR_E_PARSE,
+                         "the refcount table reaches past the end of the file");
     q->rt_entries = (uint64_t)q->rt_clusters * q->cs / 8;
     if (nb_snap > 0 && ((snap_off & (q->cs - 1)) || snap_off == 0
                         || !range_in_file(q, snap_off, 1)))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "snapshots_offset is 0, not cluster-aligned or "
+                         "past the end of the file");
     if (q->old_size > (uint64_t)INT64_MAX)
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "size is at least 2^63");
     /* qemu sees the size in whole sectors (total_sectors = size / 512). */
     q->old_size &= ~511ull;
     /* qemu's open: the backing file name lies inside cluster 0 ("Invalid
      * backing file offset") and is at most 1023 bytes ("Backing file name
      * too long"); an image breaking either is one qemu cannot open. */
-    uint64_t bf_off = instar_be64(h + 8);
-    uint32_t bf_len = instar_be32(h + 16);
+    uint64_t bf_off = instar_be64(h + QCOW2_HDR_BACKING_OFFSET);
+    uint32_t bf_len = instar_be32(h + QCOW2_HDR_BACKING_SIZE);
     if (bf_off > q->cs)
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "backing file offset lies past cluster 0");
     if (bf_off != 0 && bf_len > (q->cs - bf_off < 1023 ? q->cs - bf_off : 1023))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "backing file name is too long");
     q->has_backing = bf_off != 0;
     q->snap_offset = nb_snap ? snap_off : 0;
 
@@ -197,9 +214,10 @@ int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o)
 
     /* The staged slices the planner always reads. */
     if (o->l1.len < (uint64_t)q->l1_size * 8 || (q->l1_size > 0 && o->l1.data == NULL))
-        return INSTAR_E_HEADER_MISMATCH;
+        return q2_refuse(q, INSTAR_E_HEADER_MISMATCH, "the staged L1 table is shorter than l1_size");
     if (o->reftable.data == NULL || o->reftable.len < q->rt_entries * 8)
-        return INSTAR_E_HEADER_MISMATCH;
+        return q2_refuse(q, INSTAR_E_HEADER_MISMATCH,
+                         "the staged refcount table is shorter than refcount_table_clusters");
     return INSTAR_OK;
 }
 
@@ -211,13 +229,13 @@ int q2_check_request(struct q2 *q)
      * loadable and not in use, the L1 limit (qcow2_grow_l1_table); the
      * bitmaps are sized for the new size only after that (their store). */
     if (q->new_size % 512 != 0)
-        return INSTAR_E_NOT_SECTOR_MULTIPLE;
+        return q2_refuse(q, INSTAR_E_NOT_SECTOR_MULTIPLE, "the new size is not a multiple of 512");
     if (q->version == 2 && o->nb_snapshots > 0)
-        return INSTAR_E_SNAPSHOTS;
+        return q2_refuse(q, INSTAR_E_SNAPSHOTS, "a version 2 image with snapshots");
     if (q->has_bitmaps && (rc = q2_check_bitmaps(q)) != INSTAR_OK)
         return rc;
-    if (q2_size_to_l1(q, q->new_size) > Q2_MAX_L1_ENTRIES)
-        return INSTAR_E_TOO_LARGE;
+    if (q2_size_to_l1(q, q->new_size) > QCOW2_MAX_L1_ENTRIES)
+        return q2_refuse(q, INSTAR_E_TOO_LARGE, "the new size needs an L1 table above 32 MiB");
     return q->has_bitmaps ? q2_plan_bitmaps(q) : INSTAR_OK;
 }
 
@@ -255,7 +273,7 @@ int q2_index_tables(struct q2 *q)
     size_t n = o->refblocks ? o->n_refblocks : 0;
     size_t m = o->l2_tables ? o->n_l2_tables : 0;
     if (n > q->rt_entries || m > q->l1_size)
-        return INSTAR_E_HEADER_MISMATCH;
+        return q2_refuse(q, INSTAR_E_HEADER_MISMATCH, "more staged tables than table entries");
     q->rbs = (struct q2_rb *)instar_builder_alloc(&q->b, (n ? n : 1) * sizeof *q->rbs);
     q->l2s = (struct q2_l2 *)instar_builder_alloc(&q->b, (m ? m : 1) * sizeof *q->l2s);
     if (q->rbs == NULL || q->l2s == NULL)
@@ -264,9 +282,11 @@ int q2_index_tables(struct q2 *q)
         uint64_t off;
         const struct instar_staged_table *t = &o->refblocks[i];
         if (t->bytes.data == NULL || t->bytes.len < q->cs || t->index >= q->rt_entries)
-            return INSTAR_E_HEADER_MISMATCH;
+            return q2_refuse_at(q, INSTAR_E_HEADER_MISMATCH, "staged refcount block", t->index,
+                                "is shorter than a cluster or past the refcount table");
         if (q2_reftable_entry(q, t->index, &off) != INSTAR_OK || off == 0)
-            return INSTAR_E_HEADER_MISMATCH;
+            return q2_refuse_at(q, INSTAR_E_HEADER_MISMATCH, "staged refcount block", t->index,
+                                "has no refcount table entry");
         q->rbs[i].index = t->index;
         q->rbs[i].orig = t->bytes.data;
         q->rbs[i].a = NULL;
@@ -277,9 +297,11 @@ int q2_index_tables(struct q2 *q)
         const struct instar_staged_table *t = &o->l2_tables[i];
         uint64_t off;
         if (t->bytes.data == NULL || t->bytes.len < q->cs || t->index >= q->l1_size)
-            return INSTAR_E_HEADER_MISMATCH;
+            return q2_refuse_at(q, INSTAR_E_HEADER_MISMATCH, "staged L2 table", t->index,
+                                "is shorter than a cluster or past the L1 table");
         if (q2_entry_offset(q, q2_l1_entry(q, t->index), &off) != INSTAR_OK || off == 0)
-            return INSTAR_E_HEADER_MISMATCH;
+            return q2_refuse_at(q, INSTAR_E_HEADER_MISMATCH, "staged L2 table", t->index,
+                                "has no L1 entry");
         q->l2s[i].index = t->index;
         q->l2s[i].bytes = t->bytes.data;
     }
@@ -287,10 +309,12 @@ int q2_index_tables(struct q2 *q)
     sort_l2s(q->l2s, m);
     for (size_t i = 1; i < n; i++)
         if (q->rbs[i].index == q->rbs[i - 1].index)
-            return INSTAR_E_HEADER_MISMATCH;
+            return q2_refuse_at(q, INSTAR_E_HEADER_MISMATCH, "staged refcount block",
+                                q->rbs[i].index, "is staged twice");
     for (size_t i = 1; i < m; i++)
         if (q->l2s[i].index == q->l2s[i - 1].index)
-            return INSTAR_E_HEADER_MISMATCH;
+            return q2_refuse_at(q, INSTAR_E_HEADER_MISMATCH, "staged L2 table",
+                                q->l2s[i].index, "is staged twice");
     q->nrbs = n;
     q->nl2s = m;
     return INSTAR_OK;
@@ -298,12 +322,13 @@ int q2_index_tables(struct q2 *q)
 
 int q2_entry_offset(const struct q2 *q, uint64_t entry, uint64_t *off)
 {
-    uint64_t v = entry & Q2_OFFSET_MASK;
+    uint64_t v = entry & QCOW2_OFFSET_MASK;
     *off = 0;
     if (v == 0)
         return INSTAR_OK;
     if (v & (q->cs - 1))
-        return INSTAR_E_PARSE;
+        return q2_refuse(q, INSTAR_E_PARSE, "an L1 or L2 entry points to an offset that is "
+                         "not cluster-aligned");
     *off = v;
     return INSTAR_OK;
 }

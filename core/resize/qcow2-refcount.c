@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-refcount.c -- refcount entries of any width (1..64 bits; widths
  * below 8 packed least-significant bit first, as qemu does), lookups in the
  * staged refcount blocks, phase-B decrements and the refcount writes. */
@@ -85,11 +86,12 @@ int q2_reftable_entry(const struct q2 *q, uint64_t i, uint64_t *off)
     *off = 0;
     if (i >= q->rt_entries)
         return INSTAR_OK;
-    e = instar_be64(q->o->reftable.data + i * 8) & Q2_REFT_OFFSET_MASK;
+    e = instar_be64(q->o->reftable.data + i * 8) & QCOW2_REFT_OFFSET_MASK;
     if (e == 0)
         return INSTAR_OK;
-    if ((e & (q->cs - 1)) || e >= Q2_MAX_HOST_OFFSET)
-        return INSTAR_E_PARSE;
+    if ((e & (q->cs - 1)) || e >= QCOW2_MAX_HOST_OFFSET)
+        return q2_refuse_at(q, INSTAR_E_PARSE, "refcount table entry", i,
+                            "is not cluster-aligned or past 2^56");
     *off = e;
     return INSTAR_OK;
 }
@@ -189,7 +191,8 @@ int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
         if (rc != INSTAR_OK)
             return rc;
         if (rb == NULL)
-            return INSTAR_E_NEEDS_CHECK;    /* a referenced cluster with refcount 0 */
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", c + i,
+                                "is referenced but has no refcount block");
         if (rb->fin == NULL) {
             rb->fin = instar_builder_alloc(&q->b, q->cs);
             if (rb->fin == NULL)
@@ -199,7 +202,8 @@ int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n)
         }
         v = q2_rc_get(rb->fin, q->rbits, k);
         if (v == 0)
-            return INSTAR_E_NEEDS_CHECK;
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", c + i,
+                                "is referenced but has refcount 0");
         q2_rc_set(rb->fin, q->rbits, k, v - 1);
         widen(q, &rb->fin_lo, &rb->fin_hi, k);
     }
@@ -228,8 +232,9 @@ static int emit_span(struct q2 *q, uint64_t block_off, const uint8_t *orig,
             if (lo == SIZE_MAX)
                 lo = i;
             hi = i;
-            if (OTHER_DIFFERS(i))
-                return INSTAR_E_UNSUPPORTED_SUBFORMAT;  /* shared byte: see qcow2.h */
+            if (OTHER_DIFFERS(i))       /* shared byte: see qcow2.h */
+                return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "a refcount byte would "
+                                 "change both before and after the header commit");
         }
     if (lo == SIZE_MAX)
         return INSTAR_OK;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-shrink.c -- shrinking a qcow2 image (with allow_shrink).
  *
  * As qemu 7.2, without its waste: the guest clusters wholly beyond the new
@@ -37,23 +38,23 @@ struct shrink {
 static int entry_clusters(const struct q2 *q, uint64_t e, uint64_t *first, uint64_t *n)
 {
     *n = 0;
-    if (e & Q2_OFLAG_COMPRESSED) {
+    if (e & QCOW2_OFLAG_COMPRESSED) {
         unsigned x = 62 - (q->cluster_bits - 8);
         uint64_t off = e & ((1ull << x) - 1);
         uint64_t sectors = ((e >> x) & ((1ull << (q->cluster_bits - 8)) - 1)) + 1;
         uint64_t size = sectors * 512 - (off & 511), end = off + size;
-        if (end > Q2_MAX_HOST_OFFSET)
-            return INSTAR_E_PARSE;
+        if (end > QCOW2_MAX_HOST_OFFSET)
+            return q2_refuse(q, INSTAR_E_PARSE, "a compressed L2 entry reaches past 2^56");
         *first = off >> q->cluster_bits;
         *n = ((end - 1) >> q->cluster_bits) - *first + 1;
         return INSTAR_OK;
     }
     /* Standard, also with the zero flag: only a host offset holds one. */
-    if ((e & Q2_OFFSET_MASK) == 0)
+    if ((e & QCOW2_OFFSET_MASK) == 0)
         return INSTAR_OK;
-    if (e & Q2_OFFSET_MASK & (q->cs - 1))
-        return INSTAR_E_PARSE;
-    *first = (e & Q2_OFFSET_MASK) >> q->cluster_bits;
+    if (e & QCOW2_OFFSET_MASK & (q->cs - 1))
+        return q2_refuse(q, INSTAR_E_PARSE, "an L2 entry is not cluster-aligned");
+    *first = (e & QCOW2_OFFSET_MASK) >> q->cluster_bits;
     *n = 1;
     return INSTAR_OK;
 }
@@ -129,7 +130,7 @@ static int walk(struct q2 *q, struct shrink *s)
         if (off != 0 && (l2 = get_l2(q, s, s->si)) != NULL) {
             rc = release_entries(q, s, l2, s->sk, q->l2_entries);
             /* A table a snapshot shares is copied, the old one released. */
-            s->cow = !(e & Q2_OFLAG_COPIED);
+            s->cow = !(e & QCOW2_OFLAG_COPIED);
             if (rc == INSTAR_OK && s->cow)
                 rc = release(q, s, off >> q->cluster_bits, 1);
             if (rc != INSTAR_OK)
@@ -216,14 +217,11 @@ static int drop_blocks(struct q2 *q)
 int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
 {
     uint64_t c = end_clusters;
-    uint64_t reach = q2_refcount_reach(q);
     /* Past the refcount table's reach every refcount is 0: skip it at
      * once, so a hostile file length costs no scan (it used to hang). */
-    if (c > reach) {
-        if (q2_metadata_in_range(q, reach, c))
-            return INSTAR_E_NEEDS_CHECK;
-        c = reach;
-    }
+    int rc0 = q2_clip_to_reach(q, &c);
+    if (rc0 != INSTAR_OK)
+        return rc0;
     while (c > 0) {
         uint64_t bi = (c - 1) >> q->rb_shift, cl, v;
         struct q2_rb *rb;
@@ -240,7 +238,8 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
             /* A whole block of zeros; cutting through live metadata would
              * destroy the image, so such refcounts mean "repair first". */
             if (q2_metadata_in_range(q, bi << q->rb_shift, c))
-                return INSTAR_E_NEEDS_CHECK;
+                return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block", bi,
+                                    "is missing but covers metadata");
             c = bi << q->rb_shift;
             continue;
         }
@@ -252,7 +251,8 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
             return INSTAR_OK;
         }
         if (q2_metadata_in_range(q, c - 1, c))
-            return INSTAR_E_NEEDS_CHECK;
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", c - 1,
+                                "holds metadata but has refcount 0");
         c--;
     }
     *last = 0;
@@ -285,7 +285,7 @@ static int zero_tail(struct q2 *q)
         return INSTAR_E_NOT_STAGED;
     }
     e = instar_be64(l2 + (gc & (q->l2_entries - 1)) * q->l2_esize);
-    if ((e & Q2_OFLAG_COMPRESSED) || (e & Q2_OFFSET_MASK) == 0)
+    if ((e & QCOW2_OFLAG_COMPRESSED) || (e & QCOW2_OFFSET_MASK) == 0)
         return INSTAR_OK;
     rc = q2_entry_offset(q, e, &host);
     if (rc != INSTAR_OK)
@@ -314,7 +314,7 @@ static int unlink_cut(struct q2 *q, struct shrink *sp)
             uint8_t *e = instar_builder_alloc(&q->b, 8);
             if (e == NULL)
                 return q->b.err;
-            instar_put_be64(e, (s.cow_cluster << q->cluster_bits) | Q2_OFLAG_COPIED);
+            instar_put_be64(e, (s.cow_cluster << q->cluster_bits) | QCOW2_OFLAG_COPIED);
             instar_builder_write(&q->b, q->l1_offset + s.si * 8, e, 8);
         } else if (l2 && any_nonzero(l2 + s.sk * q->l2_esize, (q->l2_entries - s.sk) * q->l2_esize)) {
             instar_builder_zero(&q->b, off + s.sk * q->l2_esize,
@@ -364,7 +364,8 @@ int q2_shrink(struct q2 *q)
          * file does not get shorter.  A copied table would be counted
          * before its link: not combined. */
         if (s.cow)
-            return INSTAR_E_SNAPSHOTS;
+            return q2_refuse(q, INSTAR_E_SNAPSHOTS, "an L2 table shared with a snapshot "
+                             "and refcounts to rewrite");
         rc = q2_bitmaps_alloc(q);
         if (rc == INSTAR_OK)
             rc = q2_compact_plan(q);

@@ -72,14 +72,14 @@ static int head(struct q2 *q, struct q2_zero *z, uint64_t old, uint64_t end)
         return rc;
     if (!has_table)
         return INSTAR_E_UNSUPPORTED_PREALLOC;       /* reads from the backing file */
-    if (e & Q2_OFLAG_COMPRESSED)
+    if (e & QCOW2_OFLAG_COMPRESSED)
         return INSTAR_E_UNSUPPORTED_PREALLOC;
-    if (q->extl2 ? (bm >> (32 + sc)) & 1 : (q->version >= 3 && (e & Q2_OFLAG_ZERO)))
+    if (q->extl2 ? (bm >> (32 + sc)) & 1 : (q->version >= 3 && (e & QCOW2_OFLAG_ZERO)))
         return INSTAR_OK;                           /* reads zeros already */
-    host = e & Q2_OFFSET_MASK;
+    host = e & QCOW2_OFFSET_MASK;
     if (host == 0 || (q->extl2 && !((bm >> sc) & 1)))
         return INSTAR_E_UNSUPPORTED_PREALLOC;       /* reads from the backing file */
-    if (!(e & Q2_OFLAG_COPIED))
+    if (!(e & QCOW2_OFLAG_COPIED))
         return INSTAR_E_UNSUPPORTED_PREALLOC;       /* a snapshot shares it: qemu copies */
     if ((rc = q2_entry_offset(q, e, &host)) != INSTAR_OK)
         return rc;
@@ -102,11 +102,11 @@ static int falloc_head(struct q2 *q, struct q2_zero *z, uint64_t old)
     int rc = entry_of(q, h, &has_table, &e, &bm);
     if (rc != INSTAR_OK || !has_table)
         return rc;              /* unallocated: the preallocation links a new one */
-    if (e & Q2_OFLAG_COMPRESSED)
+    if (e & QCOW2_OFLAG_COMPRESSED)
         return INSTAR_E_UNSUPPORTED_PREALLOC;
-    if ((e & Q2_OFFSET_MASK) == 0)
+    if ((e & QCOW2_OFFSET_MASK) == 0)
         return INSTAR_OK;       /* linked by the preallocation */
-    if (!(e & Q2_OFLAG_COPIED))
+    if (!(e & QCOW2_OFLAG_COPIED))
         return INSTAR_E_UNSUPPORTED_PREALLOC;
     if ((rc = q2_entry_offset(q, e, &host)) != INSTAR_OK)
         return rc;
@@ -164,7 +164,7 @@ int q2_zero_check(const struct q2 *q, const struct q2_zero *z, uint64_t x, const
     if (!z->zero || x < z->first)
         return INSTAR_OK;
     /* qemu frees a compressed cluster it zeroes; not done here. */
-    return instar_be64(old) & Q2_OFLAG_COMPRESSED ? INSTAR_E_UNSUPPORTED_PREALLOC : INSTAR_OK;
+    return instar_be64(old) & QCOW2_OFLAG_COMPRESSED ? INSTAR_E_UNSUPPORTED_PREALLOC : INSTAR_OK;
 }
 
 bool q2_zero_entry(const struct q2 *q, const struct q2_zero *z, uint64_t x, uint64_t host,
@@ -173,7 +173,7 @@ bool q2_zero_entry(const struct q2 *q, const struct q2_zero *z, uint64_t x, uint
     uint64_t e = instar_be64(old), bm = q->extl2 ? instar_be64(old + 8) : 0;
     uint64_t e0 = e, bm0 = bm;
     if (host != 0) {
-        e = (host << q->cluster_bits) | Q2_OFLAG_COPIED;
+        e = (host << q->cluster_bits) | QCOW2_OFLAG_COPIED;
         if (z->alloc_all)
             bm = Q2_BITMAP_ALL_ALLOC;
     }
@@ -181,7 +181,7 @@ bool q2_zero_entry(const struct q2 *q, const struct q2_zero *z, uint64_t x, uint
         if (q->extl2)
             bm = Q2_BITMAP_ALL_ZEROES;
         else
-            e |= Q2_OFLAG_ZERO;
+            e |= QCOW2_OFLAG_ZERO;
     } else if (z->hfix && x == z->hx) {
         uint64_t range = (1ull << (32 - z->hsc)) - 1;   /* subclusters hsc..31 */
         bm |= range << z->hsc;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2.c -- the qcow2 resize planner: validation in qemu's order, then
  * grow (qcow2-grow.c) or shrink (qcow2-shrink.c), and the emission steps
  * both share (new clusters, the header commit). */
@@ -216,7 +217,8 @@ static int plan_once(const struct instar_qcow2_resize_opts *opts, uint8_t *scrat
      * writes meet or a write outlive the cut; such a plan is never
      * handed out. */
     if (q.b.err == INSTAR_OK && instar_plan_check(plan, NULL) != 0)
-        return fail(&q, INSTAR_E_NEEDS_CHECK);
+        return fail(&q, q2_refuse(&q, INSTAR_E_NEEDS_CHECK, "the image's metadata overlaps "
+                                  "itself (the plan would break an invariant)"));
     return instar_builder_finish(&q.b);
 }
 
@@ -225,8 +227,11 @@ int instar_plan_resize_qcow2(const struct instar_qcow2_resize_opts *opts,
                              struct instar_resize_plan *plan)
 {
     bool overflow = false;
+    instar_refusal_start(&opts->req);
     int rc = plan_once(opts, scratch, scratch_len, plan, false, &overflow);
-    if (rc == INSTAR_E_SCRATCH_TOO_SMALL && overflow)
+    if (rc == INSTAR_E_SCRATCH_TOO_SMALL && overflow) {
+        instar_refusal_start(&opts->req);
         rc = plan_once(opts, scratch, scratch_len, plan, true, &overflow);
+    }
     return rc;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2.h -- internals of the qcow2 resize planner (core/resize/qcow2*.c).
  *
  * The planner works on a context built from the options: validated header
@@ -22,29 +23,8 @@
 
 #include "instar/resize.h"
 #include "resize/builder.h"
-
-#define Q2_MAGIC 0x514649fbu
-#define Q2_MAX_L1_ENTRIES (4u * 1024 * 1024)      /* QCOW_MAX_L1_SIZE / 8 */
-#define Q2_MAX_REFTABLE_BYTES (8u * 1024 * 1024)  /* QCOW_MAX_REFTABLE_SIZE */
-/* Host offsets live in bits 9..55 of table entries. */
-#define Q2_OFFSET_MASK 0x00fffffffffffe00ull
-#define Q2_REFT_OFFSET_MASK 0xfffffffffffffe00ull
-#define Q2_OFLAG_COPIED (1ull << 63)
-#define Q2_OFLAG_COMPRESSED (1ull << 62)
-#define Q2_OFLAG_ZERO 1ull
-#define Q2_MAX_HOST_OFFSET (1ull << 56)
-
-#define Q2_INCOMPAT_DIRTY 1ull
-#define Q2_INCOMPAT_CORRUPT 2ull
-#define Q2_INCOMPAT_DATA_FILE 4ull
-#define Q2_INCOMPAT_COMPRESSION 8ull
-#define Q2_INCOMPAT_EXTL2 16ull
-#define Q2_INCOMPAT_KNOWN 31ull
-#define Q2_AUTOCLEAR_DATA_FILE_RAW 2ull
-
-#define Q2_EXT_BITMAPS 0x23852875u
-#define Q2_EXT_CRYPTO 0x0537be77u
-#define Q2_EXT_DATA_FILE 0x44415441u
+#include "resize/qcow2-format.h"
+#include "resize/refuse.h"
 
 /* What an allocation run holds (decides how it is emitted). */
 enum q2_kind {
@@ -154,6 +134,18 @@ struct q2 {
     uint64_t compact_blocks;
 };
 
+/* Refuse with CODE, saying why (refuse.h): REASON names the field, and
+ * with a TABLE, entry INDEX of it. */
+static inline int q2_refuse(const struct q2 *q, int code, const char *reason)
+{
+    return instar_refuse(&q->o->req, code, reason);
+}
+static inline int q2_refuse_at(const struct q2 *q, int code, const char *table, uint64_t index,
+                               const char *reason)
+{
+    return instar_refuse_at(&q->o->req, code, table, index, reason);
+}
+
 /* ---- header (qcow2-header.c) ---- */
 int q2_parse(struct q2 *q, const struct instar_qcow2_resize_opts *o);
 /* Checks that depend on the request, in qemu's order after the generic ones. */
@@ -200,6 +192,9 @@ int q2_emit_refblock_phase(struct q2 *q, bool phase_b);
 bool q2_in_runs(const struct q2 *q, uint64_t c);
 bool q2_metadata_in_range(const struct q2 *q, uint64_t lo, uint64_t hi);
 uint64_t q2_refcount_reach(const struct q2 *q);
+/* Lower *END to the refcount table's reach (past it every refcount is 0);
+ * INSTAR_E_NEEDS_CHECK when metadata lies out there. */
+int q2_clip_to_reach(struct q2 *q, uint64_t *end);
 int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
              uint64_t *start);
 /* Add refcount blocks (and a larger refcount table) until every allocated

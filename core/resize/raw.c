@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* raw.c -- the raw planner: a raw image is its bytes, so resizing is
  * setting the file length.  Nothing is patched; the host preallocates the
  * grown range for falloc/full.  Matches qemu-img 7.2: exact byte counts
@@ -7,6 +8,7 @@
 #include "instar/error.h"
 #include "instar/resize.h"
 #include "resize/builder.h"
+#include "resize/refuse.h"
 #include "util/checked.h"
 
 /* Linux refuses file lengths beyond this (s_maxbytes on 64-bit is
@@ -24,18 +26,21 @@ int instar_plan_resize_raw(const struct instar_raw_resize_opts *opts,
     int rc;
 
     instar_builder_init(&b, plan, scratch, scratch_len);
+    instar_refusal_start(req);
     /* qemu sees a raw image's size in whole sectors (total_sectors * 512):
      * a 513-byte file is 1024 bytes big, so "+0" pads it to 1024 and
      * "513" is a shrink. */
     if (!instar_align_up_u64(len, 512, &cur))
-        return INSTAR_E_OVERFLOW;
+        return instar_refuse(req, INSTAR_E_OVERFLOW, "the file length rounds past 2^64");
     rc = instar_resize_check_request(req, cur);
     if (rc != INSTAR_OK)
         return rc;
     if (req->prealloc == INSTAR_PREALLOC_METADATA)
-        return INSTAR_E_UNSUPPORTED_PREALLOC;
+        return instar_refuse(req, INSTAR_E_UNSUPPORTED_PREALLOC,
+                             "raw images have no metadata to preallocate");
     if (req->new_size > RAW_MAX_LENGTH)
-        return INSTAR_E_TOO_LARGE;
+        return instar_refuse(req, INSTAR_E_TOO_LARGE, "the new size is past qemu's block-layer "
+                             "maximum");
 
     plan->old_virtual_size = cur;
     plan->total_file_size = req->new_size;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhd-footer.c -- VHD geometry, size rounding, checksums and footer
  * parsing, as qemu 7.2's block/vpc.c reads and writes them. */
 #include <config.h>
@@ -5,8 +6,9 @@
 #include <string.h>
 
 #include "instar/error.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
 #include "util/endian.h"
+#include "util/nocov.h"
 
 void vhd_geometry(uint64_t total_sectors, struct vhd_chs *chs)
 {
@@ -41,12 +43,16 @@ void vhd_geometry(uint64_t total_sectors, struct vhd_chs *chs)
     chs->secs = (uint8_t)secs;
 }
 
+/* Branch-free over the bytes and untraced: the fuzz decoder checksums
+ * every synthesised footer and header with it. */
+INSTAR_NO_COVERAGE
 uint32_t vhd_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 {
     uint32_t sum = 0;
     for (size_t i = 0; i < len; i++)
-        if (i < csum_off || i >= csum_off + 4)
-            sum += buf[i];
+        sum += buf[i];
+    for (size_t i = csum_off; i < csum_off + 4 && i < len; i++)
+        sum -= buf[i];
     return ~sum;
 }
 
@@ -95,7 +101,7 @@ int vhd_parse_footer(const uint8_t *buf, size_t len, struct vhd_footer *f)
 {
     uint64_t sectors;
 
-    if (buf == NULL || len < VHD_FOOTER_SIZE || memcmp(buf, "conectix", 8) != 0)
+    if (buf == NULL || len < VHD_FOOTER_SIZE || memcmp(buf, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) != 0)
         return INSTAR_E_PARSE;
     if (vhd_checksum(buf, VHD_FOOTER_SIZE, VHD_F_CHECKSUM) != instar_be32(buf + VHD_F_CHECKSUM))
         return INSTAR_E_PARSE;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhd.c -- the VHD (qemu "vpc") resize planner: grow and shrink fixed and
  * dynamic disks so that qemu 7.2 reads back the new size, the kept data
  * and zeros in any new range.
@@ -35,7 +36,8 @@
 #include "instar/error.h"
 #include "instar/resize.h"
 #include "resize/builder.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
+#include "resize/refuse.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -180,31 +182,36 @@ static int check_dynamic(struct instar_builder *b, const struct instar_vhd_resiz
     d->hdr_off = f->data_offset;
     if (d->hdr_off < VHD_FOOTER_SIZE || !instar_add_u64(d->hdr_off, VHD_DYN_HEADER_SIZE, &t)
         || t > eof_footer)
-        return INSTAR_E_PARSE;
+        return instar_refuse(&o->req, INSTAR_E_PARSE, "the footer's data offset points "
+                             "outside the file");
     if (!staged(&o->dyn_header, VHD_DYN_HEADER_SIZE)) {
         instar_builder_need(b, INSTAR_NEED_BYTES, d->hdr_off, VHD_DYN_HEADER_SIZE);
         return INSTAR_E_NOT_STAGED;
     }
     h = o->dyn_header.data;
-    if (memcmp(h, "cxsparse", 8) != 0
+    if (memcmp(h, VHD_DYN_COOKIE, VHD_COOKIE_LEN) != 0
         || vhd_checksum(h, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM) != instar_be32(h + VHD_D_CHECKSUM))
-        return INSTAR_E_PARSE;
+        return instar_refuse(&o->req, INSTAR_E_PARSE, "the dynamic header's cookie or "
+                             "checksum is wrong");
     d->bat_off = instar_be64(h + VHD_D_TABLE_OFFSET);
     d->n = instar_be32(h + VHD_D_MAX_ENTRIES);
     d->bs = instar_be32(h + VHD_D_BLOCK_SIZE);
     if (o->block_size != d->bs || o->max_table_entries != d->n || o->bat_offset != d->bat_off)
-        return INSTAR_E_HEADER_MISMATCH;
+        return instar_refuse(&o->req, INSTAR_E_HEADER_MISMATCH, "the facts disagree with "
+                             "the staged dynamic header");
     /* qemu's open checks: block size, table size, table covers the disk. */
     if (!instar_is_pow2_u64(d->bs) || d->bs < VHD_SECTOR || d->n > VHD_MAX_TABLE_ENTRIES
         || (uint64_t)d->n * d->bs < f->virtual_size)
-        return INSTAR_E_PARSE;
+        return instar_refuse(&o->req, INSTAR_E_PARSE, "block size or max table entries "
+                             "out of range, or the table does not cover the disk");
     d->bitmap = ((uint64_t)d->bs / (8 * VHD_SECTOR) + 511) & ~(uint64_t)511;
     /* The table lies between the header copies and the EOF footer. */
     d->bat_end = d->bat_off + 4 * (uint64_t)d->n;
     if (d->bat_off < VHD_FOOTER_SIZE || d->bat_off > eof_footer
         || d->bat_end < d->bat_off || d->bat_end > eof_footer
         || overlaps(d->bat_off, 4 * (uint64_t)d->n, d->hdr_off, VHD_DYN_HEADER_SIZE))
-        return INSTAR_E_PARSE;
+        return instar_refuse(&o->req, INSTAR_E_PARSE, "the BAT lies outside the file or "
+                             "overlaps the dynamic header");
     if (!staged(&o->bat, 4 * (uint64_t)d->n)) {
         instar_builder_need(b, INSTAR_NEED_BYTES, d->bat_off, 4 * (uint64_t)d->n);
         return INSTAR_E_NOT_STAGED;
@@ -222,7 +229,8 @@ static int check_dynamic(struct instar_builder *b, const struct instar_vhd_resiz
         if (start < VHD_FOOTER_SIZE || start + len > eof_footer
             || overlaps(start, len, d->hdr_off, VHD_DYN_HEADER_SIZE)
             || overlaps(start, len, d->bat_off, 4 * (uint64_t)d->n))
-            return INSTAR_E_PARSE;
+            return instar_refuse_at(&o->req, INSTAR_E_PARSE, "BAT entry", i,
+                                    "points outside the file or into metadata");
         if (start >= d->bat_end && start < d->room_end)
             d->room_end = start;
     }
@@ -302,10 +310,11 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
     uint8_t *foot;
 
     if (new_n > VHD_MAX_TABLE_ENTRIES)
-        return INSTAR_E_TOO_LARGE;
+        return instar_refuse(&o->req, INSTAR_E_TOO_LARGE, "the new BAT would pass qemu's "
+                             "max table entries");
     /* bat_off < 2^42 (file bound) and 4 * new_n < 2^31: no overflow. */
     if (!instar_align_up_u64(d->bat_off + 4 * new_n, VHD_SECTOR, &pad_end))
-        return INSTAR_E_OVERFLOW;
+        return instar_refuse(&o->req, INSTAR_E_OVERFLOW, "the new BAT's end overflows");
 
     if (new_n <= d->n) {
         /* The table already covers the new size (an older table larger
@@ -324,13 +333,14 @@ static int plan_dynamic(struct instar_builder *b, const struct instar_vhd_resize
         how = BAT_RELOCATE;
         table_off = eof_footer;
         if (!instar_align_up_u64(4 * new_n, VHD_SECTOR, &table_len))
-            return INSTAR_E_OVERFLOW;
+            return instar_refuse(&o->req, INSTAR_E_OVERFLOW, "the new BAT's length overflows");
         footer_at = table_off + table_len;
     }
     /* New blocks go right after the last structure; BAT entries must be
      * able to name them (32-bit sector numbers). */
     if (footer_at > VHD_MAX_FILE_BYTES - VHD_FOOTER_SIZE)
-        return INSTAR_E_TOO_LARGE;
+        return instar_refuse(&o->req, INSTAR_E_TOO_LARGE, "the file would pass 2^32 sectors, "
+                             "more than BAT entries can name");
     plan->total_file_size = footer_at + VHD_FOOTER_SIZE;
 
     /* 1. The copy at end of file, first: the file's tail is a valid footer
@@ -380,19 +390,23 @@ int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
     instar_builder_init(&b, plan, scratch, scratch_len);
     if (opts == NULL)
         return INSTAR_E_INVALID_ARGUMENT;
+    const struct instar_resize_request *req = &opts->req;
+    instar_refusal_start(req);
     file = opts->current_file_size;
     if (opts->disk_type == INSTAR_VHD_DIFFERENCING)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+        return instar_refuse(req, INSTAR_E_UNSUPPORTED_SUBFORMAT, "disk type is differencing");
     if (opts->disk_type != INSTAR_VHD_FIXED && opts->disk_type != INSTAR_VHD_DYNAMIC)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+        return instar_refuse(req, INSTAR_E_UNSUPPORTED_SUBFORMAT,
+                             "disk type is neither fixed nor dynamic");
     /* A VHD file is whole sectors, at least the footer (and for a dynamic
      * disk, the copy at 0 and the dynamic header). */
     if (file < VHD_FOOTER_SIZE || file % VHD_SECTOR != 0)
-        return INSTAR_E_PARSE;
+        return instar_refuse(req, INSTAR_E_PARSE, "the file length is not whole sectors "
+                             "with a footer");
     /* Nothing in a VHD lies beyond 2^32 sectors (BAT entries and the
      * 2040 GiB limit); this also keeps every sum below 2^42. */
     if (file > VHD_MAX_FILE_BYTES + VHD_FOOTER_SIZE)
-        return INSTAR_E_PARSE;
+        return instar_refuse(req, INSTAR_E_PARSE, "the file is longer than 2^32 sectors");
     if (!staged(&opts->footer, VHD_FOOTER_SIZE)) {
         instar_builder_need(&b, INSTAR_NEED_BYTES,
                             opts->disk_type == INSTAR_VHD_FIXED ? file - VHD_FOOTER_SIZE : 0,
@@ -401,15 +415,18 @@ int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
     }
     rc = vhd_parse_footer(opts->footer.data, opts->footer.len, &f);
     if (rc != INSTAR_OK)
-        return rc;
+        return instar_refuse(req, rc, "the footer's cookie, checksum or size is invalid");
     if (f.type == INSTAR_VHD_DIFFERENCING)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;
+        return instar_refuse(req, INSTAR_E_UNSUPPORTED_SUBFORMAT,
+                             "the footer's disk type is differencing");
     if (f.type != (uint32_t)opts->disk_type || f.virtual_size != opts->virtual_size)
-        return INSTAR_E_HEADER_MISMATCH;
+        return instar_refuse(req, INSTAR_E_HEADER_MISMATCH,
+                             "the facts disagree with the staged footer");
     if (opts->disk_type == INSTAR_VHD_FIXED) {
         /* The data area must hold the whole disk (else: truncated). */
         if (f.virtual_size > file - VHD_FOOTER_SIZE)
-            return INSTAR_E_PARSE;
+            return instar_refuse(req, INSTAR_E_PARSE, "the file is shorter than the "
+                                 "footer's current size (truncated)");
     } else {
         rc = check_dynamic(&b, opts, &f, &d);
         if (rc == INSTAR_E_NOT_STAGED)
@@ -423,10 +440,10 @@ int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
     if (rc != INSTAR_OK)
         return rc;
     if (opts->req.new_size > VHD_MAX_BYTES)
-        return INSTAR_E_TOO_LARGE;
+        return instar_refuse(req, INSTAR_E_TOO_LARGE, "the new size is above 2040 GiB");
     rc = round_new_size(&f, opts->footer.data, opts->req.new_size, &stored, &chs);
     if (rc != INSTAR_OK)
-        return rc;
+        return instar_refuse(req, rc, "the new size rounds past 2040 GiB");
     plan->old_virtual_size = f.virtual_size;
     plan->new_virtual_size = stored;
     plan->total_file_size = file;
@@ -449,6 +466,7 @@ int instar_plan_resize_vhd(const struct instar_vhd_resize_opts *opts,
     /* A dynamic disk's new range is unallocated: there is nothing it
      * could preallocate without allocating blocks, which we do not do. */
     if (opts->req.prealloc != INSTAR_PREALLOC_OFF)
-        return INSTAR_E_UNSUPPORTED_PREALLOC;
+        return instar_refuse(req, INSTAR_E_UNSUPPORTED_PREALLOC,
+                             "a dynamic disk takes preallocation=off only");
     return plan_dynamic(&b, opts, &d, f.virtual_size, stored, &chs);
 }

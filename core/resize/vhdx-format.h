@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-format.h -- VHDX on-disk constants and the pure parsers the planner,
  * the engine and the tests share (internal to the core).
  *
@@ -12,6 +13,15 @@
 #include <stdint.h>
 
 #include "instar/resize.h"
+
+/* Signatures (no NUL): the file identifier, the headers, region tables,
+ * log entries and the metadata table. */
+#define VHDX_FILE_SIGNATURE "vhdxfile"
+#define VHDX_HEADER_SIGNATURE "head"
+#define VHDX_REGION_SIGNATURE "regi"
+#define VHDX_METADATA_SIGNATURE "metadata"
+/* The length of signature S, without its NUL. */
+#define VHDX_SIG_LEN(s) (sizeof s - 1)
 
 #define VHDX_KIB 1024ull
 #define VHDX_MIB (1024ull * 1024)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx-parse.c -- pure parsers for VHDX headers, region tables and the
  * metadata region, with qemu 7.2's acceptance rules (block/vhdx.c) plus
  * range checks on every number that later feeds an offset or a length. */
@@ -79,7 +80,7 @@ static bool header_valid(struct instar_slice h)
 {
     return h.data != NULL && h.len >= VHDX_HEADER_SIZE
         && instar_vhdx_checksum_ok(h.data, VHDX_HEADER_SIZE)
-        && memcmp(h.data, "head", 4) == 0 && instar_le16(h.data + 66) == 1;
+        && memcmp(h.data, VHDX_HEADER_SIGNATURE, VHDX_SIG_LEN(VHDX_HEADER_SIGNATURE)) == 0 && instar_le16(h.data + 66) == 1;
 }
 
 int instar_vhdx_parse_headers(struct instar_slice h1, struct instar_slice h2,
@@ -135,7 +136,7 @@ int instar_vhdx_parse_regions(struct instar_slice rt, struct instar_vhdx_regions
         return bad(why, "region table truncated");
     if (!instar_vhdx_checksum_ok(rt.data, VHDX_REGION_SIZE))
         return bad(why, "region table CRC-32C mismatch");
-    if (memcmp(rt.data, "regi", 4) != 0)
+    if (memcmp(rt.data, VHDX_REGION_SIGNATURE, VHDX_SIG_LEN(VHDX_REGION_SIGNATURE)) != 0)
         return bad(why, "region table signature is not 'regi'");
     uint32_t n = instar_le32(rt.data + 8);
     if (n > VHDX_MAX_TABLE_ENTRIES)
@@ -202,7 +203,7 @@ int instar_vhdx_parse_metadata(struct instar_slice md, uint32_t region_length,
     memset(out, 0, sizeof *out);
     if (md.data == NULL || md.len < VHDX_METADATA_TABLE_SIZE)
         return bad(why, "metadata table truncated");
-    if (memcmp(md.data, "metadata", 8) != 0)
+    if (memcmp(md.data, VHDX_METADATA_SIGNATURE, VHDX_SIG_LEN(VHDX_METADATA_SIGNATURE)) != 0)
         return bad(why, "metadata table signature is not 'metadata'");
     uint32_t n = instar_le16(md.data + 10);
     if (n > VHDX_MAX_TABLE_ENTRIES)

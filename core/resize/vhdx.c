@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vhdx.c -- the VHDX resize planner: grow dynamic and fixed images.
  *
  * qemu-img 7.2 cannot resize VHDX, so the plan follows MS-VHDX and what
@@ -33,6 +34,7 @@
 #include "instar/resize.h"
 #include "resize/builder.h"
 #include "resize/vhdx-format.h"
+#include "resize/refuse.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -65,48 +67,56 @@ struct vhdx_facts {
 /* Parse and cross-check everything staged; no request-dependent checks. */
 static int read_facts(const struct instar_vhdx_resize_opts *o, struct vhdx_facts *f)
 {
+    const struct instar_resize_request *req = &o->req;
+    const char *why = NULL;
     int rc;
     uint64_t end;
 
-    rc = instar_vhdx_parse_headers(o->header1, o->header2, &f->hdr, NULL);
+    rc = instar_vhdx_parse_headers(o->header1, o->header2, &f->hdr, &why);
     if (rc != INSTAR_OK)
-        return rc;
-    if (!f->hdr.log_guid_zero)
-        return INSTAR_E_NEEDS_CHECK;            /* the log must be replayed first */
+        return instar_refuse(req, rc, why);
+    if (!f->hdr.log_guid_zero)                  /* the log must be replayed first */
+        return instar_refuse(req, INSTAR_E_NEEDS_CHECK, "LogGuid is set: the log is not empty");
     /* seq+1 and seq+2 are written; refuse within 2 of the maximum so the
      * next writer (qemu bumps the sequence on every read-write open) is
      * not left without room either. */
     if (f->hdr.seq >= UINT64_MAX - 2)
-        return INSTAR_E_OVERFLOW;
-    if ((rc = instar_vhdx_parse_regions(o->region1, &f->rt1, NULL)) != INSTAR_OK
-        || (rc = instar_vhdx_parse_regions(o->region2, &f->rt2, NULL)) != INSTAR_OK)
-        return rc;
+        return instar_refuse(req, INSTAR_E_OVERFLOW, "SequenceNumber is within 2 of 2^64");
+    if ((rc = instar_vhdx_parse_regions(o->region1, &f->rt1, &why)) != INSTAR_OK
+        || (rc = instar_vhdx_parse_regions(o->region2, &f->rt2, &why)) != INSTAR_OK)
+        return instar_refuse(req, rc, why);
     if (overlaps(f->hdr.log_offset, f->hdr.log_length, f->rt1.bat_offset, f->rt1.bat_length)
         || overlaps(f->hdr.log_offset, f->hdr.log_length, f->rt1.meta_offset,
-                    f->rt1.meta_length))
-        return INSTAR_E_PARSE;                  /* qemu refuses the open */
+                    f->rt1.meta_length))            /* qemu refuses the open */
+        return instar_refuse(req, INSTAR_E_PARSE, "the log overlaps the BAT or the metadata region");
     if (f->rt1.bat_offset != o->bat_offset || f->rt1.bat_length != o->bat_region_length
         || f->rt1.meta_offset != o->metadata_offset)
-        return INSTAR_E_HEADER_MISMATCH;
-    rc = instar_vhdx_parse_metadata(o->metadata, f->rt1.meta_length, &f->meta, NULL);
+        return instar_refuse(req, INSTAR_E_HEADER_MISMATCH,
+                             "the facts disagree with region table 1");
+    rc = instar_vhdx_parse_metadata(o->metadata, f->rt1.meta_length, &f->meta, &why);
     if (rc != INSTAR_OK)
-        return rc;
+        return instar_refuse(req, rc, why);
     if (f->meta.param_bits & VHDX_PARAM_HAS_PARENT)
-        return INSTAR_E_UNSUPPORTED_SUBFORMAT;  /* differencing images */
+        return instar_refuse(req, INSTAR_E_UNSUPPORTED_SUBFORMAT,
+                             "File Parameters: HasParent (a differencing image)");
     if (f->meta.virtual_size != o->virtual_size || f->meta.block_size != o->block_size
         || f->meta.logical_sector_size != o->logical_sector_size
         || !(f->meta.param_bits & VHDX_PARAM_LEAVE_BLOCKS_ALLOCATED) != !o->leave_blocks_allocated)
-        return INSTAR_E_HEADER_MISMATCH;
+        return instar_refuse(req, INSTAR_E_HEADER_MISMATCH,
+                             "the facts disagree with the metadata region");
     /* Truncated files: the header section, the metadata table and the size
      * item must be inside the file. */
     if (o->current_file_size < VHDX_HEADER_SECTION || o->current_file_size > (uint64_t)INT64_MAX)
-        return INSTAR_E_PARSE;
+        return instar_refuse(req, INSTAR_E_PARSE, "the file is shorter than the 1 MiB "
+                             "header section or longer than 2^63");
     if (!instar_add_u64(f->rt1.meta_offset, VHDX_METADATA_TABLE_SIZE, &end)
         || end > o->current_file_size)
-        return INSTAR_E_PARSE;
+        return instar_refuse(req, INSTAR_E_PARSE, "the metadata table reaches past the end "
+                             "of the file");
     if (!instar_add_u64(f->rt1.meta_offset, (uint64_t)f->meta.size_item_offset + 8, &end)
         || end > o->current_file_size)
-        return INSTAR_E_PARSE;
+        return instar_refuse(req, INSTAR_E_PARSE, "the Virtual Disk Size item reaches past "
+                             "the end of the file");
     return INSTAR_OK;
 }
 
@@ -132,7 +142,8 @@ static int scan_bat(const struct instar_vhdx_resize_opts *o, const struct vhdx_f
         if (i % (cr + 1) == cr) {
             /* Sector-bitmap slot: only NOT_PRESENT is valid without a parent. */
             if (state != 0)
-                return INSTAR_E_PARSE;
+                return instar_refuse_at(&o->req, INSTAR_E_PARSE, "BAT entry", i,
+                                        "is a sector-bitmap slot that is not NOT_PRESENT");
             continue;
         }
         switch (state) {
@@ -153,19 +164,24 @@ static int scan_bat(const struct instar_vhdx_resize_opts *o, const struct vhdx_f
             uint64_t need = left < bs ? left : bs;
             if (off < VHDX_HEADER_SECTION || off > (uint64_t)INT64_MAX - bs
                 || off >= fsize || off + need > fsize)
-                return INSTAR_E_PARSE;
+                return instar_refuse_at(&o->req, INSTAR_E_PARSE, "BAT entry", i,
+                                        "points past the end of the file");
             if (overlaps(off, bs, f->hdr.log_offset, f->hdr.log_length)
                 || overlaps(off, bs, f->rt1.bat_offset, f->rt1.bat_length)
                 || overlaps(off, bs, f->rt1.meta_offset, f->rt1.meta_length))
-                return INSTAR_E_PARSE;
+                return instar_refuse_at(&o->req, INSTAR_E_PARSE, "BAT entry", i,
+                                        "points into the log, the BAT or the metadata");
             if (!raise_end(&s->present_end, off, bs))
-                return INSTAR_E_OVERFLOW;
+                return instar_refuse_at(&o->req, INSTAR_E_OVERFLOW, "BAT entry", i,
+                                        "ends past 2^64");
             break;
         }
-        case VHDX_PAYLOAD_PARTIALLY_PRESENT:
-            return INSTAR_E_UNSUPPORTED_SUBFORMAT;  /* differencing only */
+        case VHDX_PAYLOAD_PARTIALLY_PRESENT:    /* differencing only */
+            return instar_refuse_at(&o->req, INSTAR_E_UNSUPPORTED_SUBFORMAT, "BAT entry", i,
+                                    "is PARTIALLY_PRESENT (differencing images only)");
         default:
-            return INSTAR_E_PARSE;
+            return instar_refuse_at(&o->req, INSTAR_E_PARSE, "BAT entry", i,
+                                    "has an unknown state");
         }
     }
     return INSTAR_OK;
@@ -263,6 +279,7 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
     int rc;
 
     instar_builder_init(&b, plan, scratch, scratch_len);
+    instar_refusal_start(req);
     rc = read_facts(opts, &f);
     if (rc != INSTAR_OK)
         return rc;
@@ -276,11 +293,12 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
     if (rc != INSTAR_OK)
         return rc;
     if (req->prealloc != INSTAR_PREALLOC_OFF)
-        return INSTAR_E_UNSUPPORTED_PREALLOC;
+        return instar_refuse(req, INSTAR_E_UNSUPPORTED_PREALLOC, "vhdx takes preallocation=off only");
     if (new_size % lss != 0)
-        return lss == 512 ? INSTAR_E_NOT_SECTOR_MULTIPLE : INSTAR_E_INVALID_SIZE;
+        return instar_refuse(req, lss == 512 ? INSTAR_E_NOT_SECTOR_MULTIPLE : INSTAR_E_INVALID_SIZE,
+                             "the new size is not a multiple of the logical sector size");
     if (new_size > VHDX_MAX_VIRTUAL_SIZE)
-        return INSTAR_E_TOO_LARGE;
+        return instar_refuse(req, INSTAR_E_TOO_LARGE, "the new size is above 64 TiB");
 
     const uint64_t cr = instar_vhdx_chunk_ratio(f.meta.block_size, lss);
     const uint64_t p_old = instar_div_round_up_u64(old_size, bs);
@@ -294,13 +312,13 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
                         : old_entries < first_new ? old_entries : first_new;
 
     if (old_entries > f.rt1.bat_length / 8)
-        return INSTAR_E_PARSE;                  /* qemu: BAT region too small */
+        return instar_refuse(req, INSTAR_E_PARSE, "the BAT region is too small for the disk");
     if (keep > 0 && (opts->bat.data == NULL || opts->bat.len / 8 < keep)) {
         instar_builder_need(&b, INSTAR_NEED_BYTES, f.rt1.bat_offset, keep * 8);
         return instar_builder_finish(&b);
     }
     if (f.rt1.bat_offset + keep * 8 > opts->current_file_size)
-        return INSTAR_E_PARSE;                  /* BAT cut off by a truncation */
+        return instar_refuse(req, INSTAR_E_PARSE, "the BAT reaches past the end of the file");
     rc = scan_bat(opts, &f, keep, cr, &scan);
     if (rc != INSTAR_OK)
         return rc;
@@ -327,23 +345,23 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
         || !raise_end(&floor, f.rt2.bat_offset, f.rt2.bat_length)
         || !raise_end(&floor, f.rt2.meta_offset, f.rt2.meta_length)
         || !instar_align_up_u64(floor, VHDX_MIB, &floor))
-        return INSTAR_E_OVERFLOW;
+        return instar_refuse(req, INSTAR_E_OVERFLOW, "the end of the used space overflows");
 
     uint64_t alloc = floor;
     const bool relocate = new_entries > f.rt1.bat_length / 8;
     uint64_t bat_base = f.rt1.bat_offset, bat_len = f.rt1.bat_length;
     if (relocate) {
         if (!instar_align_up_u64(new_entries * 8, VHDX_MIB, &bat_len) || bat_len > UINT32_MAX)
-            return INSTAR_E_TOO_LARGE;
+            return instar_refuse(req, INSTAR_E_TOO_LARGE, "the new BAT region would pass 4 GiB");
         bat_base = alloc;
         if (!instar_add_u64(alloc, bat_len, &alloc))
-            return INSTAR_E_OVERFLOW;
+            return instar_refuse(req, INSTAR_E_OVERFLOW, "the new BAT's end overflows");
     }
     const uint64_t data_base = alloc;
     uint64_t new_blocks_len = 0;
     if (fixed && (!instar_mul_u64(p_new - p_old, bs, &new_blocks_len)
                   || !instar_add_u64(alloc, new_blocks_len, &alloc)))
-        return INSTAR_E_OVERFLOW;
+        return instar_refuse(req, INSTAR_E_OVERFLOW, "the new blocks' end overflows");
 
     /* The file covers every present block in full (qemu's open check wraps
      * to a full block for all but a few trailing ones), everything placed
@@ -352,9 +370,9 @@ int instar_plan_resize_vhdx(const struct instar_vhdx_resize_opts *opts,
     if (relocate || (fixed && p_new > p_old))
         total = max_u64(total, alloc);
     if (!relocate && !raise_end(&total, f.rt1.bat_offset, new_entries * 8))
-        return INSTAR_E_OVERFLOW;
+        return instar_refuse(req, INSTAR_E_OVERFLOW, "the grown BAT's end overflows");
     if (total > (uint64_t)INT64_MAX)
-        return INSTAR_E_TOO_LARGE;
+        return instar_refuse(req, INSTAR_E_TOO_LARGE, "the file would pass 2^63 bytes");
     plan->total_file_size = total;
 
     /* ---- prepare ---- */

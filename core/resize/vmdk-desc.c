@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-desc.c -- read and rewrite the embedded VMDK descriptor text.
  *
  * A resize changes exactly three values: the CID, the extent line's sector
@@ -9,7 +10,7 @@
 #include <string.h>
 
 #include "instar/error.h"
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 
 static bool starts(const uint8_t *s, size_t n, const char *lit)
 {

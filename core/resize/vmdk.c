@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk.c -- the VMDK planner: grow a monolithicSparse hosted sparse extent.
  *
  * qemu-img 7.2 cannot resize VMDK; qemu reads the virtual size from the
@@ -24,7 +25,8 @@
 #include "instar/error.h"
 #include "instar/resize.h"
 #include "resize/builder.h"
-#include "resize/vmdk.h"
+#include "resize/refuse.h"
+#include "resize/vmdk-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -49,12 +51,20 @@ static bool sectors_in_file(uint64_t off, uint64_t count, uint64_t file_sectors,
     return true;
 }
 
-static int refuse(struct instar_builder *b, const char **why, int code, const char *msg)
+/* Refuse with CODE, saying why (MSG; NULL: a callee said it already) and,
+ * with a TABLE, which entry. */
+static int refuse_at(struct instar_builder *b, const struct instar_resize_request *why, int code,
+                     const char *table, uint64_t index, const char *msg)
 {
-    if (msg)
-        *why = msg;
+    instar_refuse_at(why, code, table, index, msg);
     b->err = code;
     return instar_builder_finish(b);
+}
+
+static int refuse(struct instar_builder *b, const struct instar_resize_request *why, int code,
+                  const char *msg)
+{
+    return refuse_at(b, why, code, NULL, 0, msg);
 }
 
 /* Scratch a grow needs, from facts the host already has; SIZE_MAX when the
@@ -83,7 +93,8 @@ size_t instar_vmdk_scratch_hint(const struct instar_vmdk_resize_opts *o)
  * directory entry a fresh zero table, so no old data comes back. */
 static int plan_shrink(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
                        struct instar_vmdk_header *h, const struct instar_vmdk_desc *d,
-                       uint64_t new_cap, struct range desc_r, const char **why)
+                       uint64_t new_cap, struct range desc_r,
+                       const struct instar_resize_request *why)
 {
     struct instar_resize_plan *plan = b->plan;
     uint8_t *hb = instar_builder_alloc(b, VMDK_HEADER_SIZE);
@@ -104,81 +115,121 @@ static int plan_shrink(struct instar_builder *b, const struct instar_vmdk_resize
     return instar_builder_finish(b);
 }
 
-int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
-                            uint8_t *scratch, size_t scratch_len,
-                            struct instar_resize_plan *plan)
-{
-    struct instar_builder b;
+/* What the header says, checked: the layout every later step reads. */
+struct layout {
     struct instar_vmdk_header h;
-    struct instar_vmdk_desc d;
-    const char *ignored;
-    const char **why = opts->why ? opts->why : &ignored;
+    bool has_rgd;
+    uint64_t old_size, cover, old_gt, gd_bytes, gt_sectors;
+    struct range desc_r, gd_r, rgd_r;
+};
+
+/* Step 1: the header, every number untrusted; the descriptor and the
+ * directories inside the file and apart. */
+static int check_header(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
+                        struct layout *l)
+{
+    const struct instar_resize_request *why = &opts->req;
     const uint64_t fsize = opts->current_file_size;
     const uint64_t file_sectors = fsize / 512;
-    uint64_t old_size, cover, old_gt, new_gt, gd_bytes, new_cap, gt_sectors;
+    struct instar_vmdk_header h;
+    uint64_t old_size, cover, old_gt, gd_bytes, gt_sectors;
     struct range desc_r, gd_r, rgd_r = {0, 0};
     bool has_rgd;
-    int rc;
 
-    instar_builder_init(&b, plan, scratch, scratch_len);
-    *why = NULL;
-
-    /* ---- the header: every number untrusted ---- */
     if (opts->header.data == NULL || opts->header.len < VMDK_HEADER_SIZE) {
-        instar_builder_need(&b, INSTAR_NEED_BYTES, 0, VMDK_HEADER_SIZE);
-        return instar_builder_finish(&b);
+        instar_builder_need(b, INSTAR_NEED_BYTES, 0, VMDK_HEADER_SIZE);
+        return instar_builder_finish(b);
     }
     if (fsize < VMDK_HEADER_SIZE)
-        return refuse(&b, why, INSTAR_E_PARSE, "file is shorter than a VMDK header");
+        return refuse(b, why, INSTAR_E_PARSE, "file is shorter than a VMDK header");
     if (!instar_vmdk_header_decode(opts->header.data, &h))
-        return refuse(&b, why, INSTAR_E_PARSE, "bad magic: not a VMDK sparse extent");
+        return refuse(b, why, INSTAR_E_PARSE, "bad magic: not a VMDK sparse extent");
     has_rgd = (h.flags & VMDK_FLAG_RGD) != 0;
     if (opts->capacity_sectors != h.capacity || opts->grain_sectors != h.grain
         || opts->gtes_per_gt != h.gtes || opts->gd_offset_sectors != h.gd_offset
         || opts->rgd_offset_sectors != (has_rgd ? h.rgd_offset : 0)
         || opts->descriptor_offset_sectors != h.desc_offset
         || opts->descriptor_sectors != h.desc_sectors)
-        return refuse(&b, why, INSTAR_E_HEADER_MISMATCH,
+        return refuse(b, why, INSTAR_E_HEADER_MISMATCH,
                       "options disagree with the staged header");
     if ((h.flags & (VMDK_FLAG_COMPRESS | VMDK_FLAG_MARKER)) != 0 || h.compress != 0
         || h.gd_offset == VMDK_GD_AT_END || h.version == 3)
-        return refuse(&b, why, INSTAR_E_UNSUPPORTED_SUBFORMAT,
+        return refuse(b, why, INSTAR_E_UNSUPPORTED_SUBFORMAT,
                       "streamOptimized (compressed) VMDK cannot be resized in place");
     if (h.version < 1 || h.version > 3)
-        return refuse(&b, why, INSTAR_E_PARSE, "unsupported VMDK version");
+        return refuse(b, why, INSTAR_E_PARSE, "unsupported VMDK version");
     if ((h.flags & ~VMDK_FLAGS_KNOWN) != 0)
-        return refuse(&b, why, INSTAR_E_UNSUPPORTED_SUBFORMAT, "unknown VMDK header flags");
+        return refuse(b, why, INSTAR_E_UNSUPPORTED_SUBFORMAT, "unknown VMDK header flags");
     if ((h.flags & VMDK_FLAG_NL_DETECT) && memcmp(h.check_bytes, "\n \r\n", 4) != 0)
-        return refuse(&b, why, INSTAR_E_PARSE,
+        return refuse(b, why, INSTAR_E_PARSE,
                       "newline check bytes damaged (was the file transferred as text?)");
     if (h.unclean)
-        return refuse(&b, why, INSTAR_E_NEEDS_CHECK, "the unclean-shutdown flag is set");
+        return refuse(b, why, INSTAR_E_NEEDS_CHECK, "the unclean-shutdown flag is set");
     if (!instar_is_pow2_u64(h.grain) || h.grain > VMDK_MAX_GRAIN_SECTORS)
-        return refuse(&b, why, INSTAR_E_PARSE, "grain size is not a power of two up to 1 GiB");
+        return refuse(b, why, INSTAR_E_PARSE, "grain size is not a power of two up to 1 GiB");
     if (h.gtes == 0 || h.gtes > VMDK_MAX_GTES)
-        return refuse(&b, why, INSTAR_E_PARSE, "grain-table size out of range (1..512 entries)");
+        return refuse(b, why, INSTAR_E_PARSE, "grain-table size out of range (1..512 entries)");
     if (h.capacity == 0)
-        return refuse(&b, why, INSTAR_E_PARSE, "capacity is 0 (qemu cannot open such an image)");
+        return refuse(b, why, INSTAR_E_PARSE, "capacity is 0 (qemu cannot open such an image)");
     if (!instar_mul_u64(h.capacity, 512, &old_size) || old_size > (uint64_t)INT64_MAX)
-        return refuse(&b, why, INSTAR_E_OVERFLOW, "capacity * 512 overflows");
+        return refuse(b, why, INSTAR_E_OVERFLOW, "capacity * 512 overflows");
     cover = h.grain * h.gtes;                     /* <= 2^30 */
     gt_sectors = instar_vmdk_gt_sectors(h.gtes);  /* 1..4 */
     old_gt = instar_div_round_up_u64(h.capacity, cover);
     if (old_gt > VMDK_MAX_GD_ENTRIES)
-        return refuse(&b, why, INSTAR_E_PARSE, "grain directory larger than qemu opens");
+        return refuse(b, why, INSTAR_E_PARSE, "grain directory larger than qemu opens");
     gd_bytes = (old_gt * 4 + 511) / 512 * 512;
 
     if (h.desc_sectors == 0 || h.desc_sectors > VMDK_MAX_DESC_SECTORS
         || !sectors_in_file(h.desc_offset, h.desc_sectors, file_sectors, &desc_r))
-        return refuse(&b, why, INSTAR_E_PARSE, "no embedded descriptor inside the file");
+        return refuse(b, why, INSTAR_E_PARSE, "no embedded descriptor inside the file");
     if (h.overhead > file_sectors)
-        return refuse(&b, why, INSTAR_E_PARSE, "file truncated (shorter than overHead)");
+        return refuse(b, why, INSTAR_E_PARSE, "file truncated (shorter than overHead)");
     if (!sectors_in_file(h.gd_offset, gd_bytes / 512, file_sectors, &gd_r))
-        return refuse(&b, why, INSTAR_E_PARSE, "grain directory outside the file");
+        return refuse(b, why, INSTAR_E_PARSE, "grain directory outside the file");
     if (has_rgd && !sectors_in_file(h.rgd_offset, gd_bytes / 512, file_sectors, &rgd_r))
-        return refuse(&b, why, INSTAR_E_PARSE, "redundant grain directory outside the file");
+        return refuse(b, why, INSTAR_E_PARSE, "redundant grain directory outside the file");
     if (overlap(desc_r, gd_r) || overlap(desc_r, rgd_r) || overlap(gd_r, rgd_r))
-        return refuse(&b, why, INSTAR_E_PARSE, "descriptor and grain directories overlap");
+        return refuse(b, why, INSTAR_E_PARSE, "descriptor and grain directories overlap");
+
+    l->h = h;
+    l->has_rgd = has_rgd;
+    l->old_size = old_size;
+    l->cover = cover;
+    l->old_gt = old_gt;
+    l->gd_bytes = gd_bytes;
+    l->gt_sectors = gt_sectors;
+    l->desc_r = desc_r;
+    l->gd_r = gd_r;
+    l->rgd_r = rgd_r;
+    return INSTAR_OK;
+}
+
+int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
+                            uint8_t *scratch, size_t scratch_len,
+                            struct instar_resize_plan *plan)
+{
+    struct instar_builder b;
+    struct instar_vmdk_desc d;
+    struct layout l;
+    const struct instar_resize_request *why = &opts->req;
+    const uint64_t fsize = opts->current_file_size;
+    const uint64_t file_sectors = fsize / 512;
+    uint64_t new_gt, new_cap;
+    int rc;
+
+    instar_builder_init(&b, plan, scratch, scratch_len);
+    instar_refusal_start(why);
+
+    memset(&l, 0, sizeof l);
+    rc = check_header(&b, opts, &l);
+    if (rc != INSTAR_OK)
+        return rc;              /* the builder is finished: needs or refusal */
+    struct instar_vmdk_header h = l.h;
+    const bool has_rgd = l.has_rgd;
+    const uint64_t old_size = l.old_size, cover = l.cover, old_gt = l.old_gt;
+    const uint64_t gd_bytes = l.gd_bytes, gt_sectors = l.gt_sectors;
+    const struct range desc_r = l.desc_r, gd_r = l.gd_r, rgd_r = l.rgd_r;
 
     /* ---- the request ---- */
     rc = instar_resize_check_request(&opts->req, old_size);
@@ -212,9 +263,10 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     if (b.err != INSTAR_OK)
         return instar_builder_finish(&b);
 
-    rc = instar_vmdk_desc_parse(opts->descriptor.data, h.desc_sectors * 512, &d, why);
+    const char *desc_why = NULL;
+    rc = instar_vmdk_desc_parse(opts->descriptor.data, h.desc_sectors * 512, &d, &desc_why);
     if (rc != INSTAR_OK)
-        return refuse(&b, why, rc, NULL);
+        return refuse(&b, why, rc, desc_why);
     if (!d.monolithic_sparse || d.n_extents != 1 || d.non_sparse_extent)
         return refuse(&b, why, INSTAR_E_UNSUPPORTED_SUBFORMAT,
                       "only monolithicSparse VMDK (one SPARSE extent) can be resized");
@@ -235,14 +287,16 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
         for (uint64_t i = 0; i < old_gt; i++) {
             uint32_t e = instar_le32(dirs[k] + 4 * i);
             struct range r;
+            const char *dir = k == 0 ? "grain-directory entry" : "redundant grain-directory entry";
             if (e == 0)
-                return refuse(&b, why, INSTAR_E_NEEDS_CHECK,
-                              "a grain-directory entry is 0 (qemu would write over the header)");
+                return refuse_at(&b, why, INSTAR_E_NEEDS_CHECK, dir, i,
+                                 "is 0 (qemu would write over the header)");
             if (!sectors_in_file(e, gt_sectors, file_sectors, &r))
-                return refuse(&b, why, INSTAR_E_PARSE, "a grain table lies outside the file");
+                return refuse_at(&b, why, INSTAR_E_PARSE, dir, i,
+                                 "points to a grain table outside the file");
             if (overlap(r, desc_r) || overlap(r, gd_r) || overlap(r, rgd_r))
-                return refuse(&b, why, INSTAR_E_PARSE,
-                              "a grain table overlaps the descriptor or a directory");
+                return refuse_at(&b, why, INSTAR_E_PARSE, dir, i,
+                                 "points to a grain table overlapping the descriptor or a directory");
         }
     }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* checked.h -- overflow-checked size arithmetic for untrusted numbers.
  * Each returns true when the result fits (and stores it), false otherwise. */
 #ifndef INSTAR_CHECKED_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* crc32c.c -- CRC-32C: the SSE4.2 crc32 instruction where the CPU has it
  * (checked per call through the compiler's cpuid cache), slicing-by-8
  * elsewhere.  The tables are constant data (table[0] holds the byte-wise

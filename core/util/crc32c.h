@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* crc32c.h -- CRC-32C (Castagnoli), as VHDX checksums its headers, region
  * tables and log entries: reflected polynomial 0x82F63B78, initial value
  * and final XOR 0xFFFFFFFF. */

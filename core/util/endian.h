@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* endian.h -- byte-order loads and stores on unaligned buffers.
  *
  * With GCC or clang on a known byte order each access is one unaligned

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* error.c -- the core's one strerror table. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* size.c -- size specs with qemu-img's syntax (util/cutils.c do_strtosz)
  * but exact integer arithmetic instead of doubles. */
 #include <config.h>

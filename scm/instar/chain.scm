@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar chain) -- a case as a chain of steps, run on both engines.
 ;;;
 ;;; A chain is data: a list of steps (alists), each naming the step, the

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar cli) -- the instar-fuzz command: one entry point for recipes,
 ;;; replays, the findings database and the libFuzzer runner.
 ;;;

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar core) -- the C core of instar-fuzz, from Scheme.
 ;;;
 ;;; Loads the compiled extension libguile-instar (from %instar-extension-dir,

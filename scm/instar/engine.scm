@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar engine) -- the engine under test and the reference, as records.
 ;;;
 ;;; An engine creates and resizes images.  Two kinds:

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar findings) -- signatures and the content-addressed finding store.
 ;;;
 ;;; A finding's signature is the xxh3-128 (32 hex digits) of the canonical

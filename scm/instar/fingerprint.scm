@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar fingerprint) -- the size and xxh3-128 of a file.
 ;;;
 ;;; A refused resize must leave its file byte-identical.  The chain takes a

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar oracles) -- what counts as "the same result".
 ;;;
 ;;; Oracles, in the order a chain reaches them:

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar pickers) -- seeded, declarative case pickers.
 ;;;
 ;;; A picker turns a seed into a case: an alist (JSON-ready) naming the

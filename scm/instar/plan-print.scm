@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar plan-print) -- plans made pleasant to read.
 ;;;
 ;;; plan-print shows a plan as a summary, a patch table (hex offsets and

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar preflight) -- is the reference usable, before the first case?
 ;;;
 ;;; A broken reference (a missing binary, `--qemu-img /bin/false', a

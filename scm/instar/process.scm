@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar process) -- child processes with argument lists and timeouts.
 ;;;
 ;;; Every tool the differential engine runs (qemu-img, qemu-io, an engine

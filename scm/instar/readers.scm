@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar readers) -- independent readers as oracles.
 ;;;
 ;;; qemu-img is not the only program that opens VHD, VHDX, VMDK and qcow2

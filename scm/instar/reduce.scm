@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar reduce) -- shrink a finding's case while its signature holds.
 ;;;
 ;;; Greedy: try simpler variants of the case one at a time (preallocation

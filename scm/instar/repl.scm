@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar repl) -- the instar-fuzz-repl session: banner, readline, and
 ;;; helpers for looking at fuzz inputs.
 

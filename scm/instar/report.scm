@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar report) -- progress, the summary, summary.json and JUnit XML.
 
 (define-module (instar report)

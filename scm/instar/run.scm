@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar run) -- the differential run: flags, iterations, findings.
 ;;;
 ;;; `run-recipe' is the whole command line of a recipe.  Iteration I of

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar store) -- the findings database: one layout, one ID scheme and
 ;;; one finding.json schema for every kind of finding.
 ;;;

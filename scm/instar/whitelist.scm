@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar whitelist) -- known, documented divergences, as data.
 ;;;
 ;;; A rule is an alist:

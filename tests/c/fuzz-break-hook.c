@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-break-hook.c -- breaks a valid plan on request, so tests can prove
  * that fuzz_resize_planners reports each invariant (tests/fuzz-invariants.sh).
  * INSTAR_FUZZ_BREAK names the invariant to break: count, overflow, beyond,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-testimg.c -- see qcow2-testimg.h. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-testimg.h -- a test-only qcow2 image builder and consistency
  * walker over in-memory images (struct instar_mem_io).
  *

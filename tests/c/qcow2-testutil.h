@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qcow2-testutil.h -- resize an in-memory test image through the engine
  * and assert what every successful resize must satisfy. */
 #ifndef INSTAR_QCOW2_TESTUTIL_H

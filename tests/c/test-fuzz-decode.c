@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-fuzz-decode.c -- the fuzz input decoder maps the fuzz header
  * and pool exactly, and cooked slices are consistent and reset per input. */
 #include <config.h>

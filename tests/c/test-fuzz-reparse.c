@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-fuzz-reparse.c -- the engine target's independent checkers accept
  * images qemu-img makes (and resizes) and reject broken ones. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-invariants.c -- each plan invariant fires on a plan built to break
  * it, and valid plans (including the edge cases) pass. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-qcow2-grow.c -- the qcow2 planner and engine on growing images:
  * header-only grows, exact L1 growth at qemu's places, refcount-block and
  * refcount-table growth, the L1 limit, every refcount width, v2/v3,

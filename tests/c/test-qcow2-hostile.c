@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-qcow2-hostile.c -- mutated qcow2 images (bytes of the header,
  * refcount table and blocks, L1 and L2 tables flipped, deterministic
  * PRNG) through the whole engine: planning must never crash (the sanitizer

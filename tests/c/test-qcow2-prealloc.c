@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-qcow2-prealloc.c -- growing qcow2 images with preallocation
  * metadata / falloc / full: data clusters of the new range (including the
  * partly used last old cluster) allocated contiguously and linked, extended

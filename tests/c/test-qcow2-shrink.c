@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-qcow2-shrink.c -- shrinking qcow2 images: data, compressed and
  * zero-flag entries, snapshots (decrement, never zero; shared straddling
  * tables copied), dropped refcount blocks, tail truncation, the stale-tail

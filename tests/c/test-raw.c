@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-raw.c -- the raw planner and the raw engine path (in memory), with
  * qemu-img 7.2's answers for every edge case as the expectation. */
 #include <config.h>

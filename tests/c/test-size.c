@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-size.c -- the size-spec parser at its edges, against the behaviour
  * measured from qemu-img 7.2 on Debian 12. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-vhd.c -- the VHD (vpc) planner, engine and create on in-memory
  * images: qemu's geometry table, the three BAT growth paths, fixed disks,
  * every crash prefix re-parsed, and hostile values up to 2^64. */
@@ -11,7 +12,7 @@
 #include "instar/error.h"
 #include "instar/image.h"
 #include "instar/resize.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
 #include "tap.h"
 #include "util/endian.h"
 

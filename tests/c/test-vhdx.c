@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-vhdx.c -- CRC-32C, the VHDX parsers, create, and the resize planner
  * on in-memory images: grow in place, BAT relocation, fixed growth, the
  * partial-block tail, the sequence-number edge, every crash prefix

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-vmdk.c -- the VMDK planner, create and engine on in-memory images:
  * qemu-img 7.2's create layout, grow in place and with relocation, the
  * descriptor kept byte for byte, crash prefixes re-read by a small reader
@@ -248,7 +249,7 @@ struct staged {
 
 static int plan_bytes(const uint8_t *img, uint64_t len, uint64_t file_size, uint64_t new_size,
                       bool shrink, enum instar_prealloc pa, struct instar_resize_plan *plan,
-                      uint8_t *scratch, size_t scratch_len, const char **why)
+                      uint8_t *scratch, size_t scratch_len, struct instar_refusal *why)
 {
     struct instar_vmdk_resize_opts o;
     memset(&o, 0, sizeof o);
@@ -268,7 +269,7 @@ static int plan_bytes(const uint8_t *img, uint64_t len, uint64_t file_size, uint
         o.header.len = 512;
     }
     o.new_cid = 0x1234abcd;
-    o.why = why;
+    o.req.why = why;
     int rc = INSTAR_E_NOT_STAGED;
     for (int round = 0; round < 5 && rc == INSTAR_E_NOT_STAGED; round++) {
         rc = instar_plan_resize_vmdk(&o, scratch, scratch_len, plan);
@@ -301,7 +302,7 @@ static void test_refusals(void)
     struct instar_mem_io m;
     struct instar_resize_plan plan;
     struct instar_diag diag;
-    const char *why;
+    struct instar_refusal why;
     uint8_t *img;
     const uint64_t G = UINT64_C(1) << 30;
 
@@ -347,7 +348,8 @@ static void test_refusals(void)
     is_int(plan_bytes(img, len, (UINT64_C(1) << 41) - 512, 2 * G, false, INSTAR_PREALLOC_OFF,
                       &plan, scratch, sizeof scratch, &why),
            INSTAR_E_TOO_LARGE, "new tables past sector 2^32 of the file: too large");
-    ok(why != NULL && strstr(why, "sector 2^32") != NULL, "... for that reason: %s", why ? why : "");
+    ok(why.reason != NULL && strstr(why.reason, "sector 2^32") != NULL, "... for that reason: %s",
+       why.reason ? why.reason : "");
     is_int(plan_bytes(img, len, len, 2 * G, false, INSTAR_PREALLOC_OFF, &plan, scratch, 600, &why),
            INSTAR_E_SCRATCH_TOO_SMALL, "scratch too small is an error, not an overflow");
     is_int(plan_bytes(img, len, UINT64_MAX, 2 * G, false, INSTAR_PREALLOC_OFF, &plan, scratch,
@@ -401,7 +403,8 @@ static void test_refusals(void)
     WITH(150 * 512, 4, 1, INSTAR_E_PARSE, "a GD entry pointing into the descriptor");
     WITH(150 * 512, 4, 150, INSTAR_E_PARSE, "a GD entry pointing at the GD itself");
     WITH(512 + 32, 1, 'X', INSTAR_E_PARSE, "no CID line");
-    ok(why != NULL && why[0] != 0, "a refusal carries a reason (\"%s\")", why ? why : "");
+    ok(why.reason != NULL && why.reason[0] != 0, "a refusal carries a reason (\"%s\")",
+       why.reason ? why.reason : "");
     free(img);
     instar_mem_io_free(&m);
 
@@ -425,7 +428,7 @@ static void test_random(void)
 {
     struct instar_mem_io m;
     struct instar_resize_plan plan;
-    const char *why;
+    struct instar_refusal why;
     uint64_t x = 0x9e3779b97f4a7c15ull;
     int plans = 0, errors = 0, broken = 0, grows = 0;
     static const uint64_t edge[] = { 0, 1, 2, 127, 128, 512, 513, 0x200000, UINT32_MAX,

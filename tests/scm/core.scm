@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; core.scm -- every primitive of (instar core) on good input.
 (use-modules (srfi srfi-64)
              (srfi srfi-1)

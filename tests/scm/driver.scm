@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; driver.scm -- automake test driver for SRFI-64 suites.
 ;;;
 ;;; Called as SCM_LOG_DRIVER:

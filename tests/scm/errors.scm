@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; errors.scm -- every error path of (instar core): the core's refusals
 ;;; raise instar-error, bad arguments raise Guile's standard errors, and
 ;;; nothing a caller passes crashes the process.

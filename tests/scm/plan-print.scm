@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; plan-print.scm -- the plan pretty-printer and its header-field diffs.
 (use-modules (srfi srfi-64)
              (srfi srfi-1)

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; raw-agreement.scm -- raw plans computed from Scheme agree with the C
 ;;; tests' expectations (the same inputs as test_planner in tests/c/test-raw.c,
 ;;; which carry qemu-img 7.2's answers).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # repl-session.sh -- a scripted instar-fuzz-repl session (piped stdin):
 # evaluate a plan, pretty-print it, plan a real file, survive an error,
 # explain a fuzz input and read a docstring.

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; repl.scm -- (instar repl): banner, fuzz-input explanations, carves.
 (use-modules (srfi srfi-64)
              (rnrs bytevectors)

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-findings.scm -- (instar findings), (instar oracles) and
 ;;; (instar reduce): signatures by shape, the store, merging by copy,
 ;;; repro.sh, normalisation and reduction.

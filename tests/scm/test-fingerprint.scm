@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-fingerprint.scm -- (instar fingerprint): a refusal's proof that
 ;;; the file was not touched.
 (use-modules (srfi srfi-64) (rnrs bytevectors) (ice-9 binary-ports)

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-pickers.scm -- (instar pickers): seeded, declarative, and every
 ;;; picked case within the documented constraints.
 (use-modules (srfi srfi-64) (srfi srfi-1) (instar pickers) (instar chain) (instar oracles))

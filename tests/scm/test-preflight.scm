@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-preflight.scm -- (instar preflight): which reference failures
 ;;; are the environment's (the run stops, exit 3) and which are results
 ;;; (compared, or made inconclusive by the oracles).

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-process.scm -- (instar process): children in their own process
 ;;; group, whole groups killed on a timeout or when the leader exits,
 ;;; exec failures reported, and the abort the recipes' signal handlers

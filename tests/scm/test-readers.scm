@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-readers.scm -- (instar readers): every independent reader accepts
 ;;; the images qemu-img creates (size and bytes as qemu reads them), and
 ;;; the reader oracle fails on images corrupted on purpose: a flipped

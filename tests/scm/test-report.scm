@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-report.scm -- (instar report) and (instar process): JUnit XML,
 ;;; plain progress lines, and child processes with timeouts.
 (use-modules (srfi srfi-64) (ice-9 textual-ports) (instar report) (instar process))

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-store.scm -- (instar store): the findings database.  Statuses,
 ;;; titles, reading stores written before schema 2, exact merges, one
 ;;; table over many stores, libFuzzer findings brought into the store,

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-whitelist.scm -- (instar whitelist): rules as data, conditions,
 ;;; what a rule explains, hit counts and never-matched rules.
 (use-modules (srfi srfi-64) (srfi srfi-1) (instar whitelist) (instar pickers))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* apply-prefix.c -- simulate a crash in the middle of a resize.
  *
  *   apply-prefix [-f FMT] [--shrink] [--preallocation=MODE] FILE SIZE [K]

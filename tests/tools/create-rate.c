@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* create-rate.c -- qcow2 creates per second, in memory (the
  * engine's own cost: validation, layout, metadata; no filesystem).
  * One JSON line per case, like bench/instar-bench. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-create-qcow2.c -- qcow2 create in memory: qemu-img 7.2's option
  * checks (order and messages, nothing written on refusal), the size limits,
  * and every created image re-parsed by an independent walker that rebuilds

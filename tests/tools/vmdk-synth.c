@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdk-synth.c -- write a monolithicSparse VMDK with a layout qemu-img
  * never makes, to prove the planner does not assume qemu's:
  *
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "resize/vmdk.h"
+#include "resize/vmdk-format.h"
 #include "util/endian.h"
 
 int main(int argc, char **argv)

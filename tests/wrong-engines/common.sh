@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # common.sh -- shared by the deliberately wrong engines: each is
 # qemu-img, wrong in exactly one way, used through --instar.
 QEMU_IMG=${QEMU_IMG:-qemu-img}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/error.h -- the one error space of the instar core.
  *
  * Every fallible function of the core returns an `int` that is either

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/fuzz.h -- the fuzz input decoder.
  *
  * A fuzz input is a fixed 32-byte header followed by an "existing-state

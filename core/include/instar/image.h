@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/image.h -- the image engine: probe, create, plan and resize.  */
 #ifndef INSTAR_IMAGE_H
 #define INSTAR_IMAGE_H
@@ -38,6 +39,15 @@ void instar_diag_clear(struct instar_diag *diag);
 /* printf into diag->message (DIAG may be NULL); returns CODE. */
 int instar_diag_set(struct instar_diag *diag, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The one translator of planner refusals, for every engine and the Guile
+ * planners (core/image/resize.c): the words qemu-img would print (unless
+ * an engine's own words for its format are in DIAG already), then ": "
+ * and the planner's reason WHY, when it gave one -- except after qemu's
+ * own message for the same case, which stands alone (an engine passes WHY
+ * NULL; the request checks are qemu's).  Returns CODE. */
+int instar_engine_refusal(int code, const struct instar_refusal *why,
+                          struct instar_diag *diag);
 
 /* Probe the format from content (never from a name).  Unknown content is
  * raw, as qemu-img probes. */
@@ -84,7 +94,20 @@ int instar_plan_apply(struct instar_io *io, const struct instar_resize_plan *pla
 int instar_image_resize(struct instar_io *io, const struct instar_resize_args *args,
                         struct instar_diag *diag);
 
-/* Convenience wrappers on a path. */
+/* The same on a path (core/image/file.c): PATH is opened as qemu-img
+ * opens it, under the locks of the job (instar/lock.h), the format probed
+ * from content when it is UNKNOWN, and every open, probe and close error
+ * worded here, so callers only report DIAG.  */
+int instar_probe_file(const char *path, enum instar_format *out, struct instar_diag *diag);
+/* Plan only: read under qemu-img measure's locks (FORCE_SHARE: measure
+ * -U's).  Free OUT with instar_image_plan_free (also on error). */
+int instar_plan_file(const char *path, const struct instar_resize_args *args, bool force_share,
+                     struct instar_image_plan *out, struct instar_diag *diag);
+/* Apply PLAN (made for FMT) under a resize's locks; LIMIT as for
+ * instar_plan_apply. */
+int instar_apply_file(const char *path, enum instar_format fmt,
+                      const struct instar_resize_plan *plan, enum instar_prealloc prealloc,
+                      size_t limit, struct instar_diag *diag);
 int instar_resize_file(const char *path, const struct instar_resize_args *args,
                        struct instar_diag *diag);
 

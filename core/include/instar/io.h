@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/io.h -- the byte store an image lives in.
  *
  * The engine never calls the OS directly: it goes through an instar_io, so

@@ -91,7 +91,8 @@ int instar_image_file_open(struct instar_image_file *f, const char *path,
 int instar_image_file_set_format(struct instar_image_file *f, enum instar_format fmt,
                                  struct instar_diag *diag);
 /* Release the locks and close; an error from close(2) when RC is INSTAR_OK
- * becomes the result.  Returns the (possibly updated) RC.  */
+ * becomes the result.  Returns the (possibly updated) RC.  After a failed
+ * open it does nothing.  */
 int instar_image_file_close(struct instar_image_file *f, int rc, struct instar_diag *diag);
 
 #ifdef __cplusplus

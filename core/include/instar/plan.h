@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/plan.h -- resize plans and their invariants.
  *
  * A plan is what every planner returns: an ordered list of byte patches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/resize.h -- the resize planners.
  *
  * A planner is a pure function: scalar facts read from an image, read-only
@@ -36,11 +37,27 @@ struct instar_staged_table {
     struct instar_slice bytes;
 };
 
+/* Why a planner refused: a static reason that names the field and, where
+ * there is one, the table entry it concerns.  Printed (instar_refusal_format)
+ * as TABLE INDEX REASON, qemu's style: "L1 entry 17 points past the end of
+ * the file", or REASON alone when TABLE is NULL. */
+struct instar_refusal {
+    const char *reason;         /* static; NULL when the planner gave none */
+    const char *table;          /* static, e.g. "L1 entry"; NULL: no index */
+    uint64_t index;
+};
+/* Print R into BUF (LEN bytes, NUL-terminated); "" when it has no reason.
+ * Returns BUF. */
+char *instar_refusal_format(const struct instar_refusal *r, char *buf, size_t len);
+
 /* Common request part shared by every format. */
 struct instar_resize_request {
     uint64_t new_size;          /* requested virtual size in bytes */
     bool allow_shrink;          /* qemu-img's --shrink */
     enum instar_prealloc prealloc;
+    /* When not NULL, every refusal says why here (the planner clears it
+     * first); the first reason found stands. */
+    struct instar_refusal *why;
 };
 
 /* ---- raw ----------------------------------------------------------------- */
@@ -169,8 +186,6 @@ struct instar_vmdk_resize_opts {
     /* The descriptor's new CID (the host picks it at random; an input so
      * the planner stays pure). */
     uint32_t new_cid;
-    /* When not NULL, a refusal stores a static one-line reason here. */
-    const char **why;
 };
 
 /* The planners.  Each fills PLAN and returns INSTAR_OK, or returns an
@@ -204,7 +219,8 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
                             struct instar_resize_plan *plan);
 
 /* Shared request checks, in qemu-img's order: size > 0, preallocation only
- * for growing, shrink only with the flag.  Planners call it first. */
+ * for growing, shrink only with the flag.  Planners call it first (after
+ * instar_refusal_start). */
 int instar_resize_check_request(const struct instar_resize_request *req,
                                 uint64_t current_size);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* instar/size.h -- size specs as qemu-img takes them.
  *
  * "N", "+N", "-N"; N decimal (fractions allowed with a suffix), or hex

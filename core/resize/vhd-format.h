@@ -1,11 +1,21 @@
-/* vhd.h -- VHD (qemu "vpc") on-disk facts shared by the planner, the
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* vhd-format.h -- VHD (qemu "vpc") on-disk facts shared by the planner, the
  * engine and create (internal to the core).  All fields are big-endian. */
-#ifndef INSTAR_RESIZE_VHD_H
-#define INSTAR_RESIZE_VHD_H
+#ifndef INSTAR_VHD_FORMAT_H
+#define INSTAR_VHD_FORMAT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The footer's and the dynamic header's cookies (8 bytes, no NUL). */
+#define VHD_FOOTER_COOKIE "conectix"
+#define VHD_DYN_COOKIE "cxsparse"
+#define VHD_COOKIE_LEN 8u
+/* The footer's Features field: bit 1 is reserved and always set. */
+#define VHD_FEATURES_RESERVED 2u
+/* File format and dynamic header version 1.0. */
+#define VHD_VERSION_1_0 0x00010000u
 
 #define VHD_SECTOR 512u
 #define VHD_FOOTER_SIZE 512u

@@ -1,7 +1,8 @@
-## core/vpc.mk -- the vpc planner, engine, create path, their tests and benchmarks.
+# SPDX-License-Identifier: GPL-3.0-or-later
+## core/vhd.mk -- the VHD (qemu: vpc) planner, engine, create path, their tests and benchmarks.
 
-core_libinstar_la_SOURCES += core/resize/vhd.c core/resize/vhd.h \
-	core/resize/vhd-footer.c core/image/vpc.c
+core_libinstar_la_SOURCES += core/resize/vhd.c core/resize/vhd-format.h \
+	core/resize/vhd-footer.c core/image/vhd.c
 
 # Tests: planner unit tests on in-memory images, the crash-prefix driver
 # and the consistency oracle against qemu-img / qemu-io.

@@ -1,15 +1,37 @@
-/* vmdk.h -- hosted sparse extent (VMDK4) facts shared by the vmdk planner,
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* vmdk-format.h -- hosted sparse extent (VMDK4) facts shared by the vmdk planner,
  * engine and create path (internal to the core).  All header offsets and
  * sizes are in 512-byte sectors, little-endian on disk. */
-#ifndef INSTAR_RESIZE_VMDK_H
-#define INSTAR_RESIZE_VMDK_H
+#ifndef INSTAR_VMDK_FORMAT_H
+#define INSTAR_VMDK_FORMAT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define VMDK_MAGIC "KDMV"
+#define VMDK_MAGIC_LEN 4u
 #define VMDK_HEADER_SIZE 512
+/* The first line of a descriptor file (the flat and split subformats). */
+#define VMDK_DESC_SIGNATURE "# Disk DescriptorFile"
+
+/* Header fields: byte offsets (little-endian). */
+enum {
+    VMDK_H_MAGIC = 0,                   /* 4 bytes */
+    VMDK_H_VERSION = 4,                 /* u32 */
+    VMDK_H_FLAGS = 8,                   /* u32 */
+    VMDK_H_CAPACITY = 12,               /* u64, sectors */
+    VMDK_H_GRAIN = 20,                  /* u64, sectors */
+    VMDK_H_DESC_OFFSET = 28,            /* u64, sectors */
+    VMDK_H_DESC_SECTORS = 36,           /* u64 */
+    VMDK_H_GTES = 44,                   /* u32, entries per grain table */
+    VMDK_H_RGD_OFFSET = 48,             /* u64, sectors */
+    VMDK_H_GD_OFFSET = 56,              /* u64, sectors */
+    VMDK_H_OVERHEAD = 64,               /* u64, sectors */
+    VMDK_H_UNCLEAN = 72,                /* u8 */
+    VMDK_H_CHECK_BYTES = 73,            /* "\n \r\n" */
+    VMDK_H_COMPRESS = 77                /* u16 */
+};
 
 #define VMDK_FLAG_NL_DETECT   0x00000001u   /* newline check bytes valid */
 #define VMDK_FLAG_RGD         0x00000002u   /* redundant grain directory */

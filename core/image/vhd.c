@@ -1,4 +1,5 @@
-/* vpc.c -- the VHD (qemu "vpc") engine: read the footer (at offset 0 for
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* vhd.c -- the VHD (qemu "vpc") engine: read the footer (at offset 0 for
  * dynamic disks, at end of file for fixed ones, as qemu 7.2 looks for it),
  * the dynamic header and the BAT; validate them before anything is
  * written; plan with instar_plan_resize_vhd.  Also create, as qemu-img 7.2
@@ -8,23 +9,23 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/resize.h"
-#include "resize/vhd.h"
+#include "resize/vhd-format.h"
 #include "util/checked.h"
 #include "util/endian.h"
+#include "util/random.h"
 
 /* Seconds from 1970 to 2000-01-01 (VHD timestamps count from 2000). */
 #define VHD_TIMESTAMP_BASE 946684800
 /* The most BAT bytes the engine stages (a 2040 GiB disk with qemu's 2 MiB
  * blocks needs 4 MiB; this covers blocks down to 32 KiB at that size). */
-#define VPC_MAX_STAGED_BAT (256u << 20)
+#define VHD_MAX_STAGED_BAT (256u << 20)
 
-struct vpc_staging {
+struct vhd_staging {
     uint8_t footer[VHD_FOOTER_SIZE];
     uint8_t header[VHD_DYN_HEADER_SIZE];
     uint8_t *bat;
@@ -32,7 +33,7 @@ struct vpc_staging {
 
 static void release_staging(void *p)
 {
-    struct vpc_staging *s = p;
+    struct vhd_staging *s = p;
     free(s->bat);
     free(s);
 }
@@ -43,7 +44,7 @@ static int parse_error(struct instar_diag *diag, const char *what)
 }
 
 /* Read the footer qemu would read, and say where it was found. */
-static int read_footer(struct instar_io *io, uint64_t size, struct vpc_staging *s,
+static int read_footer(struct instar_io *io, uint64_t size, struct vhd_staging *s,
                        enum instar_vhd_type *type, struct instar_diag *diag)
 {
     int rc;
@@ -52,13 +53,13 @@ static int read_footer(struct instar_io *io, uint64_t size, struct vpc_staging *
     rc = instar_io_read(io, s->footer, VHD_FOOTER_SIZE, 0);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Unable to read VHD header");
-    if (memcmp(s->footer, "conectix", 8) == 0) {
+    if (memcmp(s->footer, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) == 0) {
         *type = INSTAR_VHD_DYNAMIC;
     } else {
         rc = instar_io_read(io, s->footer, VHD_FOOTER_SIZE, size - VHD_FOOTER_SIZE);
         if (rc != INSTAR_OK)
             return instar_diag_set(diag, rc, "Unable to read VHD footer");
-        if (memcmp(s->footer, "conectix", 8) != 0)
+        if (memcmp(s->footer, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) != 0)
             return parse_error(diag, "invalid VPC image (no footer found)");
         *type = INSTAR_VHD_FIXED;
     }
@@ -80,7 +81,7 @@ static int read_footer(struct instar_io *io, uint64_t size, struct vpc_staging *
 
 /* Stage the dynamic header and the BAT. */
 static int read_dynamic(struct instar_io *io, uint64_t size, const struct vhd_footer *f,
-                        struct vpc_staging *s, struct instar_vhd_resize_opts *o,
+                        struct vhd_staging *s, struct instar_vhd_resize_opts *o,
                         struct instar_diag *diag)
 {
     uint64_t end, bat_len;
@@ -90,7 +91,7 @@ static int read_dynamic(struct instar_io *io, uint64_t size, const struct vhd_fo
     rc = instar_io_read(io, s->header, VHD_DYN_HEADER_SIZE, f->data_offset);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Error reading dynamic VHD header");
-    if (memcmp(s->header, "cxsparse", 8) != 0)
+    if (memcmp(s->header, VHD_DYN_COOKIE, VHD_COOKIE_LEN) != 0)
         return parse_error(diag, "Invalid header magic");
     if (vhd_checksum(s->header, VHD_DYN_HEADER_SIZE, VHD_D_CHECKSUM)
         != instar_be32(s->header + VHD_D_CHECKSUM))
@@ -101,7 +102,7 @@ static int read_dynamic(struct instar_io *io, uint64_t size, const struct vhd_fo
     bat_len = 4 * (uint64_t)o->max_table_entries;
     if (!instar_add_u64(o->bat_offset, bat_len, &end) || end > size)
         return parse_error(diag, "the block allocation table lies beyond the end of file");
-    if (bat_len > VPC_MAX_STAGED_BAT)
+    if (bat_len > VHD_MAX_STAGED_BAT)
         return instar_diag_set(diag, INSTAR_E_TOO_LARGE,
                                "Max Table Entries too large (%" PRIu32 ")",
                                o->max_table_entries);
@@ -145,33 +146,40 @@ static size_t scratch_bound(const struct instar_vhd_resize_opts *o, uint64_t new
     return (size_t)(4096 + chunk + 64);
 }
 
-static int planner_error(int rc, const struct instar_resize_plan *plan,
-                         enum instar_prealloc prealloc, struct instar_diag *diag)
+/* The planner's refusals in vpc's own words, where qemu-img's generic
+ * ones (instar_engine_refusal) would say less. */
+static void refusal_words(int rc, const struct instar_resize_plan *plan,
+                          enum instar_prealloc prealloc, struct instar_diag *diag)
 {
     switch (rc) {
     case INSTAR_E_UNSUPPORTED_SHRINK:
-        return instar_diag_set(diag, rc, "Shrinking VHD images is not supported "
-                               "(the size rounds to %" PRIu64 " bytes, below the current %"
-                               PRIu64 ")", plan->new_virtual_size, plan->old_virtual_size);
+        instar_diag_set(diag, rc, "Shrinking VHD images is not supported "
+                        "(the size rounds to %" PRIu64 " bytes, below the current %"
+                        PRIu64 ")", plan->new_virtual_size, plan->old_virtual_size);
+        break;
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        return instar_diag_set(diag, rc, "Preallocation mode '%s' is not supported "
-                               "for dynamic VHD images", instar_prealloc_name(prealloc));
+        instar_diag_set(diag, rc, "Preallocation mode '%s' is not supported "
+                        "for dynamic VHD images", instar_prealloc_name(prealloc));
+        break;
     case INSTAR_E_TOO_LARGE:
-        return instar_diag_set(diag, rc, "The image size is too large for file format "
-                               "'vpc' (max size is 2040 GiB)");
+        instar_diag_set(diag, rc, "The image size is too large for file format "
+                        "'vpc' (max size is 2040 GiB)");
+        break;
     case INSTAR_E_PARSE:
-        return parse_error(diag, "malformed metadata (sizes, offsets or blocks out of range)");
+        parse_error(diag, "malformed metadata (sizes, offsets or blocks out of range)");
+        break;
     default:
-        return instar_engine_planner_error(rc, plan, diag);
+        break;
     }
 }
 
-static int vpc_plan(struct instar_io *io, const struct instar_resize_args *args,
+static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
                     struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_vhd_resize_opts o;
+    struct instar_refusal why = {NULL, NULL, 0};
     struct vhd_footer f;
-    struct vpc_staging *s;
+    struct vhd_staging *s;
     enum instar_vhd_type type = INSTAR_VHD_FIXED;
     uint64_t size;
     int rc;
@@ -206,6 +214,7 @@ static int vpc_plan(struct instar_io *io, const struct instar_resize_args *args,
     out->current_size = f.virtual_size;
     o.req.allow_shrink = args->allow_shrink;
     o.req.prealloc = args->prealloc;
+    o.req.why = &why;
     rc = instar_engine_resolve_size(args, out->current_size, &o.req.new_size, diag);
     if (rc != INSTAR_OK)
         return rc;
@@ -215,23 +224,23 @@ static int vpc_plan(struct instar_io *io, const struct instar_resize_args *args,
     if (out->scratch == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
     rc = instar_plan_resize_vhd(&o, out->scratch, out->scratch_len, &out->plan);
-    if (rc != INSTAR_OK)
-        return planner_error(rc, &out->plan, args->prealloc, diag);
+    if (rc != INSTAR_OK) {
+        refusal_words(rc, &out->plan, args->prealloc, diag);
+        return instar_engine_refusal(rc, &why, diag);
+    }
     return INSTAR_OK;
 }
 
 /* ---- create ---------------------------------------------------------------- */
 
-static void make_uuid(uint8_t u[16])
+static int make_uuid(uint8_t u[16])
 {
-    if (getrandom(u, 16, 0) != 16) {
-        /* No entropy source: a time-based id is still unique enough here. */
-        uint64_t t = (uint64_t)time(NULL);
-        for (int i = 0; i < 16; i++)
-            u[i] = (uint8_t)(t >> (8 * (i % 8)) ^ (unsigned)i * 37u);
-    }
+    int rc = instar_random_bytes(u, 16);
+    if (rc != INSTAR_OK)
+        return rc;
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);    /* version 4 */
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);    /* RFC 4122 variant */
+    return INSTAR_OK;
 }
 
 static int write_ff(struct instar_io *io, uint64_t off, uint64_t len)
@@ -250,7 +259,7 @@ static int write_ff(struct instar_io *io, uint64_t off, uint64_t len)
 }
 
 /* The options qemu's vpc driver refuses, and the stored size. */
-static int vpc_create_params(const struct instar_create_opts *o, bool *dynamic,
+static int vhd_create_params(const struct instar_create_opts *o, bool *dynamic,
                              uint64_t *stored, struct vhd_chs *chs, struct instar_diag *diag)
 {
     /* Given explicitly (even empty), it must name a subformat. */
@@ -271,29 +280,29 @@ static int vpc_create_params(const struct instar_create_opts *o, bool *dynamic,
     return INSTAR_OK;
 }
 
-int instar_vpc_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
+int instar_vhd_create_check(const struct instar_create_opts *o, struct instar_diag *diag)
 {
     bool dynamic;
     uint64_t stored;
     struct vhd_chs chs;
-    return vpc_create_params(o, &dynamic, &stored, &chs, diag);
+    return vhd_create_params(o, &dynamic, &stored, &chs, diag);
 }
 
-static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
+static int vhd_create(struct instar_io *io, const struct instar_create_opts *o,
                       struct instar_diag *diag)
 {
     uint8_t footer[VHD_FOOTER_SIZE], hdr[VHD_DYN_HEADER_SIZE];
     struct vhd_chs chs;
     uint64_t stored;
     bool dynamic;
-    int rc = vpc_create_params(o, &dynamic, &stored, &chs, diag);
+    int rc = vhd_create_params(o, &dynamic, &stored, &chs, diag);
     if (rc != INSTAR_OK)
         return rc;
 
     memset(footer, 0, sizeof footer);
-    memcpy(footer + VHD_F_COOKIE, "conectix", 8);
-    instar_put_be32(footer + VHD_F_FEATURES, 2);
-    instar_put_be32(footer + VHD_F_VERSION, 0x00010000);
+    memcpy(footer + VHD_F_COOKIE, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN);
+    instar_put_be32(footer + VHD_F_FEATURES, VHD_FEATURES_RESERVED);
+    instar_put_be32(footer + VHD_F_VERSION, VHD_VERSION_1_0);
     instar_put_be64(footer + VHD_F_DATA_OFFSET, dynamic ? VHD_FOOTER_SIZE : UINT64_MAX);
     instar_put_be32(footer + VHD_F_TIMESTAMP, (uint32_t)(time(NULL) - VHD_TIMESTAMP_BASE));
     memcpy(footer + VHD_F_CREATOR_APP, o->force_size ? "qem2" : "qemu", 4);
@@ -305,7 +314,8 @@ static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
     footer[VHD_F_HEADS] = chs.heads;
     footer[VHD_F_SECS] = chs.secs;
     instar_put_be32(footer + VHD_F_TYPE, dynamic ? INSTAR_VHD_DYNAMIC : INSTAR_VHD_FIXED);
-    make_uuid(footer + VHD_F_UUID);
+    if (make_uuid(footer + VHD_F_UUID) != INSTAR_OK)
+        return instar_diag_set(diag, INSTAR_E_IO, "Could not generate a UUID: no randomness");
     instar_put_be32(footer + VHD_F_CHECKSUM, vhd_checksum(footer, sizeof footer, VHD_F_CHECKSUM));
 
     if (dynamic) {
@@ -313,11 +323,11 @@ static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
         uint64_t n = instar_div_round_up_u64(stored, VHD_DEFAULT_BLOCK_SIZE);
         uint64_t bat_len = (4 * n + 511) & ~(uint64_t)511;
         memset(hdr, 0, sizeof hdr);
-        memcpy(hdr + VHD_D_COOKIE, "cxsparse", 8);
+        memcpy(hdr + VHD_D_COOKIE, VHD_DYN_COOKIE, VHD_COOKIE_LEN);
         /* All 64 bits set: the spec says 0xFFFFFFFF, Microsoft's tools want this. */
         instar_put_be64(hdr + VHD_D_DATA_OFFSET, UINT64_MAX);
         instar_put_be64(hdr + VHD_D_TABLE_OFFSET, 3 * VHD_SECTOR);
-        instar_put_be32(hdr + VHD_D_VERSION, 0x00010000);
+        instar_put_be32(hdr + VHD_D_VERSION, VHD_VERSION_1_0);
         instar_put_be32(hdr + VHD_D_MAX_ENTRIES, (uint32_t)n);
         instar_put_be32(hdr + VHD_D_BLOCK_SIZE, VHD_DEFAULT_BLOCK_SIZE);
         instar_put_be32(hdr + VHD_D_CHECKSUM, vhd_checksum(hdr, sizeof hdr, VHD_D_CHECKSUM));
@@ -345,8 +355,8 @@ static int vpc_create(struct instar_io *io, const struct instar_create_opts *o,
     return io->ops->sync(io);
 }
 
-const struct instar_format_engine instar_engine_vpc = {
+const struct instar_format_engine instar_engine_vhd = {
     .format = INSTAR_FORMAT_VPC,
-    .plan = vpc_plan,
-    .create = vpc_create,
+    .plan = vhd_plan,
+    .create = vhd_create,
 };
