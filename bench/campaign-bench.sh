@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # campaign-bench.sh -- campaigns at scale (part of `make bench'), JSON lines:
 #   campaign-slurm-*   a 4-shard resize-diff campaign on a private
 #                      one-node Slurm cluster (started here, stopped by

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 # synthetic-stores.py DIR STORES FINDINGS -- write STORES findings stores
 # DIR/1 .. DIR/STORES holding FINDINGS distinct findings between them, in
 # the layout and schema of (instar store): findings/ID/finding.json and

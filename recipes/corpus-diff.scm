@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # A Guile script run as a program: no auto-compilation (the modules are
 # compiled by make; Guile would otherwise compile this file and say so).
 exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"

@@ -1,9 +1,9 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # A Guile script run as a program: no auto-compilation (the modules are
 # compiled by make; Guile would otherwise compile this file and say so).
 exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
 !#
-;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; resize-diff.scm -- differential fuzzing of resize against qemu-img.
 ;;;
 ;;;   guile -s recipes/resize-diff.scm --seed 42 [--iterations 200] [--jobs 2]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## scm/campaign.mk -- (instar campaign): a recipe's shards run on Slurm or
 ## over ssh with GNU parallel, then merged; the tests that start those
 ## engines (make check-scale, which .ci/run calls).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 ## scm/watch.mk -- watching a campaign: `instar-fuzz status' and `report'
 ## ((instar status), (instar plot), (instar html-report)) and their tests.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 # campaign-compare.py LOCAL MERGED -- does a campaign's merged output
 # (MERGED: DIR/merged) report what one local run (LOCAL: its --out) of the
 # same recipe, seed and iterations reported?  Compares the summaries

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # campaign-lib.sh -- sourced by tests/campaign-*.sh: the campaign both
 # engines run (resize-diff against a deliberately wrong engine, so there
 # are findings to compare), the local --jobs 1 run it must equal, and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # campaign-local.sh -- the campaign machinery without an engine (what a
 # Kubernetes Indexed Job or any other scheduler uses): `campaign init'
 # records it, `run-shard DIR K' runs shard K (and nothing when it is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # campaign-parallel.sh -- `instar-fuzz campaign parallel': GNU parallel
 # runs the shards over ssh on two "hosts" (one sshd the test starts on a
 # free loopback port, with a throwaway host key and an authorized key in

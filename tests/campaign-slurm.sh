@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # campaign-slurm.sh -- `instar-fuzz campaign slurm' on a real Slurm: the
 # test starts munged, slurmctld and slurmd itself (one node, loopback
 # only, every file in a private directory, free ports), submits a

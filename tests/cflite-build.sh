@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # cflite-build.sh -- what of ClusterFuzzLite runs here: its build entry
 # point (.clusterfuzzlite/build.sh, hence core/fuzz/build.sh) under the
 # OSS-Fuzz environment (CC CXX CFLAGS LIB_FUZZING_ENGINE OUT SRC WORK in

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # diff-corpus.sh -- corpus-diff: the committed coverage corpus judged by
 # qemu-img, and a planted deep bug only it reaches.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-make-replay.sh -- make fuzz-resize replays the stored findings
 # first, as `instar-fuzz fuzz' does: a stored finding that still fails
 # fails the make run; once fixed it is marked fixed and the run passes.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-status-lines.sh -- core/fuzz/run.sh (make fuzz-resize) is never
 # silent for longer than its status interval: not while fuzzing, and not
 # while it re-runs and minimises the crashes it found afterwards (the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-backing-header.sh -- the backing file fields of a qcow2 header, as
 # qemu-img 7.2 opens them: a backing file name starting past cluster 0
 # ("Invalid backing file offset") or longer than 1023 bytes or than the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-backing-vs-qemu.sh -- resizing a qcow2 overlay, side by side with
 # qemu-img 7.2 (what qemu's iotests 274, 271 and 292 check).  A grow over
 # a longer backing file must make the new range read as zeros, not as the

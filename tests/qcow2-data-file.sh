@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-data-file.sh -- qcow2 images with an external data file (qemu's
 # iotest 244): qemu-img 7.2 resizes the data file along with the image
 # (with data_file_raw it also maps the new range 1:1).  instar does not:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-discard-vs-qemu.sh -- a qcow2 shrink gives the space of the
 # clusters it releases back to the file system, as qemu-img 7.2 does (it
 # discards them: iotest 250), so the file's allocated bytes end close to

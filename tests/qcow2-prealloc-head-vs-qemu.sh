@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # qcow2-prealloc-head-vs-qemu.sh -- falloc/full preallocation reserves the
 # old end's cluster too when it is allocated but was never written (a
 # metadata-preallocated image; what qemu's iotest 125 grows), as qemu-img

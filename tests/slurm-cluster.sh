@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # slurm-cluster.sh -- a private one-node Slurm cluster for a test or a
 # benchmark (sourced; needs free_port from campaign-lib.sh).
 #

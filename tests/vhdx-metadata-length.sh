@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vhdx-metadata-length.sh -- the length field of a VHDX metadata table
 # entry, as qemu-img 7.2 reads it: not at all.  qemu opens, checks and
 # reads an image whose items declare length 0 (it reads each item's

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # watch-campaign.sh -- `instar-fuzz status', `instar-fuzz report' and the
 # JUnit output on a real two-shard campaign (resize-diff against an
 # engine that rounds sizes wrong, so there is a finding) plus a libFuzzer

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # store-run.sh TARGET... -- make fuzz-resize / fuzz-engine / fuzz-diff in a
 # Guile build: each target through `instar-fuzz fuzz', the path `instar-fuzz
 # fuzz' users take, so the open findings of TARGET stored in FUZZ_STORE are

@@ -64,6 +64,10 @@ static int qcow2_backing_name(struct instar_io *io, struct named *out, bool *has
         return instar_diag_set(diag, rc != INSTAR_OK ? rc : INSTAR_E_PARSE,
                                "Could not read backing file name");
     out->name[blen] = '\0';
+    /* qemu reads the name as a C string: an empty one (length 0, or a
+     * name of NUL bytes) means no backing file, and it opens the image. */
+    if (out->name[0] == '\0')
+        return INSTAR_OK;
     *has = true;
 
     /* The extensions between the header and the name: the backing format. */

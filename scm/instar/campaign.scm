@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar campaign) -- one recipe campaign split into deterministic
 ;;; shards and run on an existing engine: a Slurm job array, or GNU
 ;;; parallel over ssh; then the shard stores merged into one.

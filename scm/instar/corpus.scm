@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar corpus) -- libFuzzer corpus inputs as differential cases.
 ;;;
 ;;; A fuzz_resize_engine input is a whole image plus the arguments of one

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar html-report) -- `instar-fuzz report': a campaign on one static
 ;;; page.
 ;;;

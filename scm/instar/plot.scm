@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar plot) -- plots as inline SVG, drawn by gnuplot.
 ;;;
 ;;; gnuplot (Debian gnuplot-nox) draws every plot of a report in one run

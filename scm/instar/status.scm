@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar status) -- what a campaign has done so far, read from its
 ;;; output directories: `instar-fuzz status' and the data behind
 ;;; `instar-fuzz report'.

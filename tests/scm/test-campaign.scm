@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-campaign.scm -- (instar campaign) without an engine: how the
 ;;; iterations split, when a shard is complete, campaign.json refusals,
 ;;; the arguments handed to sbatch scripts and to GNU parallel, and the

@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-corpus.scm -- (instar corpus): libFuzzer inputs read as the fuzz
 ;;; targets read them, and written out as images.
 (use-modules (srfi srfi-64) (rnrs bytevectors) (ice-9 binary-ports)

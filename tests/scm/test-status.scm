@@ -1,3 +1,4 @@
+;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; test-status.scm -- (instar status) and the data of (instar html-report)
 ;;; on hand-made output directories: runs told apart, states, the totals'
 ;;; wall-clock rate, whitelist hits, rate windows and downsampling.
