@@ -15,7 +15,9 @@
  * one input to the next: only written chunks cost anything), planned with
  * instar_image_plan and applied with instar_plan_apply.  When both
  * succeed, the result is re-read with the independent checkers of
- * reparse.c: a plan that is well-formed but wrong is a finding. */
+ * reparse.c, and judged by the semantic oracle of oracle.c (size, guest
+ * data kept, new range zero, refcounts/tables exact): a plan that is
+ * well-formed but wrong is a finding. */
 #include <config.h>
 
 #include <inttypes.h>
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/oracle.h"
 #include "fuzz/reparse.h"
 #include "fuzz/exec-count.h"
 #include "fuzz/report.h"
@@ -70,11 +73,28 @@ static int load_image(struct instar_sparse_io *m, const uint8_t *data, size_t si
     return 0;
 }
 
+/* Plan "+4096" on the resized image; true when the engine accepts it. */
+static bool instar_fuzz_replan(struct instar_io *io, enum instar_format fmt,
+                               struct instar_diag *diag)
+{
+    struct instar_resize_args again;
+    struct instar_image_plan q;
+    memset(&again, 0, sizeof again);
+    again.format = fmt;
+    again.size.sign = INSTAR_SIZE_PLUS;
+    again.size.amount = 4096;
+    instar_diag_clear(diag);
+    int rc = instar_image_plan(io, &again, &q, diag);
+    instar_image_plan_free(&q);
+    return rc == INSTAR_OK;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* One store for the whole session, emptied per input. */
     static struct instar_sparse_io m;
     static bool ready;
+    static struct instar_oracle oracle;
     struct instar_resize_args args;
     struct instar_image_plan p;
     struct instar_diag diag;
@@ -130,7 +150,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     fmt, p.plan.new_virtual_size, want);
             abort();
         }
+        bool judged = instar_oracle_before(&oracle, p.format, &m.io, &args.size,
+                                           instar_sparse_io_hole, why, sizeof why);
         rc = instar_plan_apply(&m.io, &p.plan, args.prealloc, SIZE_MAX, &diag);
+        if (rc == INSTAR_OK && judged &&
+            !instar_oracle_after(&oracle, &m.io, args.allow_shrink, why, sizeof why)) {
+            fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: %s\n  (resize %s%" PRIu64
+                    " with %s)\n", fmt, why, args.size.sign == INSTAR_SIZE_PLUS ? "+" :
+                    args.size.sign == INSTAR_SIZE_MINUS ? "-" : "", args.size.amount,
+                    args.allow_shrink ? "--shrink" : "no --shrink");
+            abort();
+        }
         if (rc == INSTAR_OK &&
             !instar_reparse(p.format, &m.io, p.plan.new_virtual_size, why, sizeof why)) {
             fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: re-parse failed\n  %s\n"
@@ -138,6 +168,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     args.size.sign == INSTAR_SIZE_PLUS ? "+" :
                     args.size.sign == INSTAR_SIZE_MINUS ? "-" : "",
                     args.size.amount, p.current_size, (int)p.plan.npatches);
+            abort();
+        }
+        /* The engine's own result of a sound start must stay growable
+         * (planned only): a parser that misreads what it wrote refuses
+         * here.  Small sizes only, far from every format's limit. */
+        if (rc == INSTAR_OK && judged && oracle.before.exact &&
+            p.plan.new_virtual_size <= ((uint64_t)1 << 40) &&
+            !instar_fuzz_replan(&m.io, p.format, &diag)) {
+            fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: the engine refuses to "
+                    "grow its own result (+4096)\n  %s\n", fmt, diag.message);
             abort();
         }
     }

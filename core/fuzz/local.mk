@@ -13,7 +13,8 @@ core_libinstar_la_SOURCES += \
 fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
-	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h
+	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
+	core/fuzz/oracle.c core/fuzz/oracle.h
 
 # gcc replay drivers.
 check_PROGRAMS += core/fuzz/replay-resize-planners core/fuzz/replay-resize-engine
@@ -29,6 +30,61 @@ tests_c_fuzz_break_planners_SOURCES = core/fuzz/replay-main.c $(fuzz_target_sour
 	tests/c/fuzz-break-hook.c
 tests_c_fuzz_break_planners_CPPFLAGS = $(AM_CPPFLAGS) -DINSTAR_FUZZ_TEST_HOOK
 tests_c_fuzz_break_planners_LDADD = core/libinstar.la
+
+# Planted faults (tests/fuzz-oracle.sh): the engine target's replay driver
+# linked with a copy of one planner source carrying a deliberate, well-formed
+# fault (tests/planted/plant.sh); the copy's symbols take the place of the
+# library's.  Replaying the corpus must report each through the oracle.
+planted_engine_sources = core/fuzz/replay-main.c $(fuzz_target_sources_engine)
+planted_engine = tests/planted/replay-refblock-range tests/planted/replay-free-boundary \
+	tests/planted/replay-digit-nine tests/planted/replay-release-range \
+	tests/planted/replay-vhd-partial-block
+check_PROGRAMS += $(planted_engine)
+tests_planted_replay_refblock_range_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_refblock_range_SOURCES = tests/planted/refblock-range.c
+tests_planted_replay_refblock_range_LDADD = core/libinstar.la
+tests_planted_replay_free_boundary_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_free_boundary_SOURCES = tests/planted/free-boundary.c
+tests_planted_replay_free_boundary_LDADD = core/libinstar.la
+tests_planted_replay_digit_nine_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_digit_nine_SOURCES = tests/planted/digit-nine.c
+tests_planted_replay_digit_nine_LDADD = core/libinstar.la
+tests_planted_replay_release_range_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_release_range_SOURCES = tests/planted/release-range.c
+tests_planted_replay_release_range_LDADD = core/libinstar.la
+tests_planted_replay_vhd_partial_block_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vhd_partial_block_SOURCES = tests/planted/vhd-partial-block.c
+tests_planted_replay_vhd_partial_block_LDADD = core/libinstar.la
+plant = $(SHELL) $(srcdir)/tests/planted/plant.sh
+# A refcount block found one index past its run: the block after a run of
+# new blocks is taken to exist, so its clusters get no refcounts.
+tests/planted/refblock-range.c: $(srcdir)/core/resize/qcow2-alloc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< '&& i - run->first_index < run->count) {' \
+	  '&& i - run->first_index <= run->count) {' >$@.tmp && mv $@.tmp $@
+# The first free cluster one too early: new metadata over the file's last
+# cluster.
+tests/planted/free-boundary.c: $(srcdir)/core/resize/qcow2-alloc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< \
+	  'uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;' \
+	  'uint64_t free_from = q->file_clusters - 1 > q->runs_end ? q->file_clusters - 1 : q->runs_end;' \
+	  >$@.tmp && mv $@.tmp $@
+# The VMDK descriptor's number parser stops at a '9'.
+tests/planted/digit-nine.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< "s[*i] >= '0' && s[*i] <= '9') {" \
+	  "s[*i] >= '0' && s[*i] < '9') {" >$@.tmp && mv $@.tmp $@
+# A qcow2 shrink that releases the dropped clusters from one past the cut:
+# the first dropped cluster leaks (only exact refcounts see it).
+tests/planted/release-range.c: $(srcdir)/core/resize/qcow2-shrink.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'rc = release_entries(q, s, l2, s->sk, q->l2_entries);' \
+	  'rc = release_entries(q, s, l2, s->sk + 1, q->l2_entries);' >$@.tmp && mv $@.tmp $@
+# A VHD grow that unmaps from the block holding the old end, not the one
+# after it: that block's data is lost.
+tests/planted/vhd-partial-block.c: $(srcdir)/core/resize/vhd.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< \
+	  'uint64_t first = instar_div_round_up_u64(v, d->bs), p = v / d->bs;' \
+	  'uint64_t first = v / d->bs, p = v / d->bs;' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
+	tests/planted/release-range.c tests/planted/vhd-partial-block.c
 
 check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
 FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
@@ -92,6 +148,7 @@ $(FUZZ_DIR)/fuzz_resize_planners: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-planners
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_resize_engine: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-engine.o \
 		$(FUZZ_DIR)/obj/core/fuzz/reparse.o $(FUZZ_DIR)/obj/core/fuzz/sparse-io.o \
+		$(FUZZ_DIR)/obj/core/fuzz/oracle.o \
 		$(FUZZ_DIR)/libinstar-fuzz.a
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_empty: $(FUZZ_DIR)/obj/core/fuzz/fuzz-empty.o

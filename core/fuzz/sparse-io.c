@@ -250,3 +250,17 @@ void instar_sparse_io_free(struct instar_sparse_io *s)
     free(s->pool);
     memset(s, 0, sizeof *s);
 }
+
+bool instar_sparse_io_hole(const struct instar_io *io, uint64_t off, uint64_t len)
+{
+    const struct instar_sparse_io *s = (const struct instar_sparse_io *)io;
+    uint64_t end;
+    if (len == 0)
+        return true;
+    if (!instar_add_u64(off, len, &end))
+        return false;
+    for (uint64_t i = off >> SHIFT; i <= (end - 1) >> SHIFT && i < s->nchunks; i++)
+        if (s->chunk[i] != NULL)
+            return false;
+    return true;
+}

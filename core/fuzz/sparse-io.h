@@ -12,6 +12,7 @@
 #ifndef INSTAR_FUZZ_SPARSE_IO_H
 #define INSTAR_FUZZ_SPARSE_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,8 @@ int instar_sparse_io_init(struct instar_sparse_io *s, uint64_t limit);
 /* Back to empty (length 0, all zero), keeping the chunks for reuse. */
 void instar_sparse_io_reset(struct instar_sparse_io *s);
 void instar_sparse_io_free(struct instar_sparse_io *s);
+/* True when no byte of [OFF, OFF+LEN) was ever written (all read as zero
+ * without looking); IO must be an instar_sparse_io's. */
+bool instar_sparse_io_hole(const struct instar_io *io, uint64_t off, uint64_t len);
 
 #endif
