@@ -97,7 +97,8 @@ tests_c_test_fuzz_sparse_io_SOURCES = tests/c/test-fuzz-sparse-io.c tests/c/tap.
 	core/fuzz/sparse-io.c core/fuzz/sparse-io.h
 tests_c_test_fuzz_sparse_io_LDADD = core/libinstar.la
 
-fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh
+fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh \
+	tests/fuzz-oracle.sh
 TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
 	$(fuzz_sh_tests)
 EXTRA_DIST += $(fuzz_sh_tests) corpus \
