@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             use_oracle = !(e && strcmp(e, "0") == 0);
         }
         bool judged = use_oracle && instar_oracle_before(&oracle, p.format, &m.io, &args.size,
-                                                         instar_sparse_io_hole, why, sizeof why);
+                                                         instar_sparse_io_next_data, why, sizeof why);
         rc = instar_plan_apply(&m.io, &p.plan, args.prealloc, SIZE_MAX, &diag);
         if (rc == INSTAR_OK && judged &&
             !instar_oracle_after(&oracle, &m.io, args.allow_shrink, why, sizeof why)) {

@@ -103,12 +103,21 @@ static bool digest(struct instar_oracle *o, struct instar_io *io, uint64_t fsize
     bool any = false;
     if (!grow_buf(o, PIECE))
         return false;
-    for (uint64_t done = 0; done < len; ) {
+    for (uint64_t done = 0; done < len && off + done < fsize; ) {
         uint64_t at = off + done;
+        if (o->next_data) {
+            uint64_t nd = o->next_data(io, at);
+            if (nd >= fsize || nd - off >= len)
+                break;
+            if (nd > at) {
+                done = nd - off;
+                at = nd;
+            }
+        }
         uint64_t n = PIECE - at % PIECE;      /* stay inside one chunk */
         if (n > len - done)
             n = len - done;
-        if (at < fsize && !(o->hole && o->hole(io, at, n))) {
+        {
             uint64_t m = fsize - at < n ? fsize - at : n;
             if (instar_io_read(io, o->buf, (size_t)m, at) != INSTAR_OK)
                 return false;
@@ -166,6 +175,7 @@ struct walk {
     uint64_t fsize;
     uint64_t limit;             /* compare bytes below this */
     uint64_t zero_from;         /* UINT64_MAX: no zero check */
+    bool limited;               /* failed on the oracle's own limits */
     char *why;
     size_t whylen;
 };
@@ -184,15 +194,14 @@ static void sized(struct walk *w)
     if (o->fmt == INSTAR_FORMAT_RAW && w->v->vsize % 512 != 0)
         old += 512;
     o->old_view = old;
+    /* qemu-img's arithmetic: wrapping 64-bit, then a total of zero or
+     * beyond INT64_MAX is refused. */
     switch (o->spec->sign) {
-    case INSTAR_SIZE_ABSOLUTE: o->want = o->spec->amount; o->want_ok = true; break;
-    case INSTAR_SIZE_PLUS: o->want_ok = instar_add_u64(old, o->spec->amount, &o->want); break;
-    case INSTAR_SIZE_MINUS:
-        o->want_ok = o->spec->amount <= old;
-        o->want = o->want_ok ? old - o->spec->amount : 0;
-        break;
-    default: o->want_ok = false; break;
+    case INSTAR_SIZE_PLUS: o->want = old + o->spec->amount; break;
+    case INSTAR_SIZE_MINUS: o->want = old - o->spec->amount; break;
+    default: o->want = o->spec->amount; break;
     }
+    o->want_ok = o->want != 0 && o->want <= (uint64_t)INT64_MAX;
     o->limit = w->limit = o->want_ok && o->want < w->v->vsize ? o->want : w->v->vsize;
 }
 
@@ -220,6 +229,13 @@ static bool guest_block(struct walk *w, uint64_t guest, uint64_t host, uint64_t 
                         guest, start, host);
     }
     return true;
+}
+
+/* A failure that is the oracle's limit, not the image's fault. */
+static bool limit(struct walk *w, const char *what)
+{
+    w->limited = true;
+    return fail(w->why, w->whylen, "%s beyond the oracle's limits", what);
 }
 
 /* ---- allocation spans (vhd, vhdx, vmdk) --------------------------------- */
@@ -278,13 +294,24 @@ static void judge_spans(struct instar_oracle *o, struct instar_oracle_view *v, u
 
 /* ---- raw ------------------------------------------------------------------ */
 
+/* The next guest piece from G on that may hold data (the file's pieces
+ * are the guest's for raw and fixed VHD). */
+static uint64_t next_piece(const struct walk *w, uint64_t g)
+{
+    if (w->o->next_data == NULL)
+        return g;
+    uint64_t nd = w->o->next_data(w->io, g * PIECE);
+    return nd == UINT64_MAX ? UINT64_MAX / PIECE : (nd / PIECE > g ? nd / PIECE : g);
+}
+
 static bool walk_raw(struct walk *w)
 {
     w->v->vsize = w->fsize;
     sized(w);
     w->v->bs = PIECE;
     w->v->exact = true;
-    for (uint64_t g = 0; g * PIECE < w->fsize; g++) {
+    for (uint64_t g = next_piece(w, 0); g < w->fsize / PIECE + 1 && g * PIECE < w->fsize;
+         g = next_piece(w, g + 1)) {
         uint64_t start = g * PIECE;
         if (start < w->limit) {
             uint64_t n = w->limit - start < PIECE ? w->limit - start : PIECE, d;
@@ -495,7 +522,7 @@ static bool walk_qcow2(struct walk *w)
     q.l2_entries = q.cs / q.entry;
     q.ncl = instar_div_round_up_u64(w->fsize, q.cs);
     if (q.ncl > MAX_CLUSTERS || nb_snap > 65536)
-        return fail(w->why, w->whylen, "qcow2: too many clusters or snapshots to count");
+        return limit(w, "qcow2: clusters or snapshots");
     if (q.ncl > o->nrefs) {
         uint16_t *p = realloc(o->refs, (size_t)q.ncl * sizeof *p);
         if (p == NULL)
@@ -513,7 +540,7 @@ static bool walk_qcow2(struct walk *w)
     rt = read_alloc(w->io, w->fsize, rt_off, rt_len);
     blk = malloc((size_t)q.cs);
     if (l1 == NULL || rt == NULL || blk == NULL) {
-        fail(w->why, w->whylen, "qcow2: tables unreadable or too large");
+        limit(w, "qcow2: L1 or refcount table");
         goto out;
     }
     if (!qref(&q, 0, q.cs, "header", 0) || !qref(&q, l1_off, (uint64_t)l1_size * 8, "L1 table", 0)
@@ -552,11 +579,12 @@ static bool walk_qcow2(struct walk *w)
                 goto out;
             free(snap);
             snap = read_alloc(w->io, w->fsize, sl1, (uint64_t)sl1n * 8);
-            if (snap == NULL || !q_walk_l1(&q, snap, sl1n, false)) {
-                if (snap == NULL)
-                    fail(w->why, w->whylen, "qcow2: snapshot %u L1 unreadable", s);
+            if (snap == NULL) {
+                limit(w, "qcow2: a snapshot's L1 table");
                 goto out;
             }
+            if (!q_walk_l1(&q, snap, sl1n, false))
+                goto out;
         }
         if (!qref(&q, snap_off, pos, "snapshot table", 0))
             goto out;
@@ -594,7 +622,7 @@ static bool walk_qcow2(struct walk *w)
                 goto out;
             bmdir = read_alloc(w->io, w->fsize, dir_off, dir_len);
             if (bmdir == NULL) {
-                fail(w->why, w->whylen, "qcow2: bitmap directory unreadable");
+                limit(w, "qcow2: bitmap directory");
                 goto out;
             }
             uint64_t p = 0;
@@ -608,7 +636,7 @@ static bool walk_qcow2(struct walk *w)
                     goto out;
                 uint8_t *t = read_alloc(w->io, w->fsize, toff, (uint64_t)tsize * 8);
                 if (t == NULL) {
-                    fail(w->why, w->whylen, "qcow2: bitmap table %u unreadable", b);
+                    limit(w, "qcow2: a bitmap table");
                     goto out;
                 }
                 for (uint32_t k = 0; k < tsize; k++) {
@@ -686,7 +714,8 @@ static bool walk_vhd(struct walk *w)
             v->exact = false;
             snprintf(v->inexact, sizeof v->inexact, "fixed disk shorter than its size");
         }
-        for (uint64_t g = 0; g * PIECE < v->vsize && g * PIECE < w->fsize - 512; g++)
+        for (uint64_t g = next_piece(w, 0); g < w->fsize / PIECE + 1 && g * PIECE < v->vsize &&
+             g * PIECE < w->fsize - 512; g = next_piece(w, g + 1))
             if (!guest_block(w, g, g * PIECE, 0))
                 return false;
         return true;
@@ -699,12 +728,14 @@ static bool walk_vhd(struct walk *w)
         return fail(w->why, w->whylen, "vhd: no dynamic header");
     uint64_t bat = instar_be64(dh + 16);
     uint32_t mte = instar_be32(dh + 28), bs = instar_be32(dh + 32);
-    if (bs < 512 || !instar_is_pow2_u64(bs) || (uint64_t)mte * 4 > MAX_TABLE)
-        return fail(w->why, w->whylen, "vhd: block size %u, %u entries", bs, mte);
+    if (bs < 512 || !instar_is_pow2_u64(bs))
+        return fail(w->why, w->whylen, "vhd: block size %u", bs);
+    if ((uint64_t)mte * 4 > MAX_TABLE)
+        return limit(w, "vhd: BAT");
     v->bs = bs;
     uint8_t *t = read_alloc(w->io, w->fsize, bat, (uint64_t)mte * 4);
     if (t == NULL)
-        return fail(w->why, w->whylen, "vhd: BAT unreadable");
+        return limit(w, "vhd: BAT");
     uint64_t bitmap = ((uint64_t)bs / 512 / 8 + 511) / 512 * 512;
     bool ok = add_span(o, 0, 512, S_FOOTER0, 0) && add_span(o, doff, 1024, S_DYNH, 0)
         && add_span(o, bat, ((uint64_t)mte * 4 + 511) / 512 * 512, S_BAT, 0)
@@ -799,12 +830,14 @@ static bool walk_vhdx(struct walk *w)
     uint64_t chunk = ((uint64_t)1 << 23) * lss / bs;
     uint64_t blocks = instar_div_round_up_u64(v->vsize, bs);
     uint64_t entries = blocks + (blocks ? (blocks - 1) / chunk : 0);
-    if (entries * 8 > bat_len || bat_len > MAX_TABLE)
+    if (entries * 8 > bat_len)
         return fail(w->why, w->whylen, "vhdx: BAT of %u bytes for %" PRIu64 " entries",
                     bat_len, entries);
+    if (bat_len > MAX_TABLE)
+        return limit(w, "vhdx: BAT");
     uint8_t *t = read_alloc(w->io, w->fsize, bat_off, entries * 8);
     if (t == NULL)
-        return fail(w->why, w->whylen, "vhdx: BAT unreadable");
+        return limit(w, "vhdx: BAT");
     o->nspans = 0;
     bool ok = add_span(o, 0, MiB, S_HSECT, 0) && add_span(o, log_off, log_len, S_LOG, 0)
         && add_span(o, bat_off, bat_len, S_BAT, 0) && add_span(o, meta_off, meta_len, S_META, 0);
@@ -846,14 +879,14 @@ static bool walk_vmdk(struct walk *w)
         gtes == 0 || gtes > 4096 || cap > (UINT64_MAX >> 10) || gd == 0 ||
         gd > (UINT64_MAX >> 10) || rgd > (UINT64_MAX >> 10) || doff > (UINT64_MAX >> 10) ||
         dsec > 4096)
-        return fail(w->why, w->whylen, "vmdk: header beyond the oracle");
+        return limit(w, "vmdk: header");
     v->vsize = cap * 512;
     sized(w);
     v->bs = grain * 512;
     v->exact = true;
     uint64_t ngt = instar_div_round_up_u64(cap, (uint64_t)gtes * grain);
     if (ngt * 4 > MAX_TABLE)
-        return fail(w->why, w->whylen, "vmdk: grain directory too large");
+        return limit(w, "vmdk: grain directory");
     o->nspans = 0;
     bool ok = add_span(o, 0, 512, S_HEADER, 0) && add_span(o, doff * 512, dsec * 512, S_DESC, 0);
     uint8_t *gt = malloc((size_t)gtes * 4);
@@ -866,7 +899,7 @@ static bool walk_vmdk(struct walk *w)
         uint8_t *t = read_alloc(w->io, w->fsize, dirs[d] * 512, ngt * 4);
         if (t == NULL) {
             free(gt);
-            return fail(w->why, w->whylen, "vmdk: grain directory unreadable");
+            return limit(w, "vmdk: grain directory");
         }
         ok = add_span(o, dirs[d] * 512, ngt * 4, d ? S_RGD : S_GD, 0);
         for (uint64_t i = 0; ok && i < ngt; i++) {
@@ -905,9 +938,10 @@ static bool walk_vmdk(struct walk *w)
 /* ---- the two halves ------------------------------------------------------- */
 
 static bool walk(struct instar_oracle *o, struct instar_oracle_view *v, struct instar_io *io,
-                 uint64_t limit, uint64_t zero_from, char *why, size_t whylen)
+                 uint64_t lim, uint64_t zero_from, bool *limited, char *why, size_t whylen)
 {
-    struct walk w = {o, v, io, 0, limit, zero_from, why, whylen};
+    struct walk w = {o, v, io, 0, lim, zero_from, false, why, whylen};
+    bool ok;
     v->nblocks = 0;
     v->exact = false;
     v->inexact[0] = '\0';
@@ -916,25 +950,27 @@ static bool walk(struct instar_oracle *o, struct instar_oracle_view *v, struct i
     if (instar_io_size(io, &w.fsize) != INSTAR_OK)
         return fail(why, whylen, "cannot get the file size");
     switch (o->fmt) {
-    case INSTAR_FORMAT_RAW: return walk_raw(&w);
-    case INSTAR_FORMAT_QCOW2: return walk_qcow2(&w);
-    case INSTAR_FORMAT_VPC: return walk_vhd(&w);
-    case INSTAR_FORMAT_VHDX: return walk_vhdx(&w);
-    case INSTAR_FORMAT_VMDK: return walk_vmdk(&w);
-    case INSTAR_FORMAT_UNKNOWN: break;
+    case INSTAR_FORMAT_RAW: ok = walk_raw(&w); break;
+    case INSTAR_FORMAT_QCOW2: ok = walk_qcow2(&w); break;
+    case INSTAR_FORMAT_VPC: ok = walk_vhd(&w); break;
+    case INSTAR_FORMAT_VHDX: ok = walk_vhdx(&w); break;
+    case INSTAR_FORMAT_VMDK: ok = walk_vmdk(&w); break;
+    default: ok = fail(why, whylen, "unknown format"); break;
     }
-    return fail(why, whylen, "unknown format");
+    if (limited)
+        *limited = w.limited;
+    return ok;
 }
 
 bool instar_oracle_before(struct instar_oracle *o, enum instar_format fmt,
                           struct instar_io *io, const struct instar_size_spec *spec,
-                          instar_oracle_hole_fn hole, char *why, size_t whylen)
+                          instar_oracle_data_fn next_data, char *why, size_t whylen)
 {
     o->fmt = fmt;
-    o->hole = hole;
+    o->next_data = next_data;
     o->judged = false;
     o->spec = spec;
-    bool ok = walk(o, &o->before, io, 0, UINT64_MAX, why, whylen);
+    bool ok = walk(o, &o->before, io, 0, UINT64_MAX, NULL, why, whylen);
     o->spec = NULL;
     o->judged = ok;
     return ok;
@@ -952,8 +988,9 @@ bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool all
     else if (!instar_align_up_u64(old, b->bs, &zero_from))
         zero_from = UINT64_MAX;
     char w[200];
-    if (!walk(o, a, io, o->limit, zero_from, w, sizeof w))
-        return fail(why, whylen, "oracle: %s", w);
+    bool limited;
+    if (!walk(o, a, io, o->limit, zero_from, &limited, w, sizeof w))
+        return limited || fail(why, whylen, "oracle: %s", w);
     if (!o->want_ok)
         return fail(why, whylen, "oracle: resized to %" PRIu64 " although the request "
                     "does not resolve to a size from %" PRIu64, a->vsize, old);

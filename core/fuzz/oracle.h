@@ -35,9 +35,10 @@
 #include "instar/io.h"
 #include "instar/size.h"
 
-/* Whether [OFF, OFF+LEN) of the file was never written (reads as zeros):
- * lets the digests skip the sparse store's holes without reading them. */
-typedef bool (*instar_oracle_hole_fn)(const struct instar_io *io, uint64_t off, uint64_t len);
+/* The first offset at or after OFF that may hold a non-zero byte
+ * (UINT64_MAX: none): lets walks and digests jump over the sparse
+ * store's holes without reading them. */
+typedef uint64_t (*instar_oracle_data_fn)(const struct instar_io *io, uint64_t off);
 
 struct instar_oracle_block {
     uint64_t guest;             /* guest block index */
@@ -62,7 +63,7 @@ struct instar_oracle_view {
 
 struct instar_oracle {
     enum instar_format fmt;
-    instar_oracle_hole_fn hole;
+    instar_oracle_data_fn next_data;
     const struct instar_size_spec *spec;    /* set while walking the start */
     bool judged;                /* before succeeded: after will judge */
     bool want_ok;               /* the request resolves to a size */
@@ -80,11 +81,11 @@ struct instar_oracle {
 };
 
 /* Walk the start image.  FMT is the image's format (known: probed),
- * HOLE may be NULL.  False (with WHY) when the image is beyond what the
+ * NEXT_DATA may be NULL.  False (with WHY) when the image is beyond what the
  * oracle reads; then instar_oracle_after judges nothing. */
 bool instar_oracle_before(struct instar_oracle *o, enum instar_format fmt,
                           struct instar_io *io, const struct instar_size_spec *spec,
-                          instar_oracle_hole_fn hole, char *why, size_t whylen);
+                          instar_oracle_data_fn next_data, char *why, size_t whylen);
 /* Judge the applied result: true when it keeps every promise above,
  * otherwise false with a one-line reason in WHY. */
 bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool allow_shrink,

@@ -38,8 +38,9 @@ int instar_sparse_io_init(struct instar_sparse_io *s, uint64_t limit);
 /* Back to empty (length 0, all zero), keeping the chunks for reuse. */
 void instar_sparse_io_reset(struct instar_sparse_io *s);
 void instar_sparse_io_free(struct instar_sparse_io *s);
-/* True when no byte of [OFF, OFF+LEN) was ever written (all read as zero
- * without looking); IO must be an instar_sparse_io's. */
-bool instar_sparse_io_hole(const struct instar_io *io, uint64_t off, uint64_t len);
+/* The first offset at or after OFF that may hold a non-zero byte: OFF
+ * itself inside a materialised chunk, else the next such chunk's start;
+ * UINT64_MAX when none is left.  IO must be an instar_sparse_io's. */
+uint64_t instar_sparse_io_next_data(const struct instar_io *io, uint64_t off);
 
 #endif
