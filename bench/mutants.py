@@ -286,7 +286,7 @@ def failed_tests(build, tests):
 
 
 def detect_suite(ctx, mutant, log):
-    stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh'] + (
+    stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh', 'tests/fuzz-oracle.sh'] + (
         own_tests(mutant['file'], ctx['all_tests']) if mutant else [])
     stage1 = [t for i, t in enumerate(stage1) if t in ctx['all_tests'] and t not in stage1[:i]]
     stage2 = [t for t in ctx['all_tests'] if t not in stage1]

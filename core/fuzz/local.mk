@@ -101,7 +101,7 @@ fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain
 	tests/fuzz-oracle.sh
 TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
 	$(fuzz_sh_tests)
-EXTRA_DIST += $(fuzz_sh_tests) corpus \
+EXTRA_DIST += $(fuzz_sh_tests) corpus tests/planted/plant.sh \
 	core/fuzz/build.sh core/fuzz/run.sh core/fuzz/campaign.sh core/fuzz/coverage.sh \
 	core/fuzz/fuzz-empty.c core/fuzz/fuzz-read-once.c \
 	core/fuzz/fuzz_resize_planners.dict core/fuzz/fuzz_resize_planners.options \
