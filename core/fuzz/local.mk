@@ -38,7 +38,7 @@ tests_c_fuzz_break_planners_LDADD = core/libinstar.la
 planted_engine_sources = core/fuzz/replay-main.c $(fuzz_target_sources_engine)
 planted_engine = tests/planted/replay-refblock-range tests/planted/replay-free-boundary \
 	tests/planted/replay-digit-nine tests/planted/replay-release-range \
-	tests/planted/replay-vhd-partial-block
+	tests/planted/replay-vhd-partial-block tests/planted/replay-vmdk-cylinders
 check_PROGRAMS += $(planted_engine)
 tests_planted_replay_refblock_range_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_refblock_range_SOURCES = tests/planted/refblock-range.c
@@ -55,6 +55,9 @@ tests_planted_replay_release_range_LDADD = core/libinstar.la
 tests_planted_replay_vhd_partial_block_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_vhd_partial_block_SOURCES = tests/planted/vhd-partial-block.c
 tests_planted_replay_vhd_partial_block_LDADD = core/libinstar.la
+tests_planted_replay_vmdk_cylinders_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vmdk_cylinders_SOURCES = tests/planted/vmdk-cylinders.c
+tests_planted_replay_vmdk_cylinders_LDADD = core/libinstar.la
 plant = $(SHELL) $(srcdir)/tests/planted/plant.sh
 # A refcount block found one index past its run: the block after a run of
 # new blocks is taken to exist, so its clusters get no refcounts.
@@ -83,6 +86,11 @@ tests/planted/vhd-partial-block.c: $(srcdir)/core/resize/vhd.c $(srcdir)/tests/p
 	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< \
 	  'uint64_t first = instar_div_round_up_u64(v, d->bs), p = v / d->bs;' \
 	  'uint64_t first = v / d->bs, p = v / d->bs;' >$@.tmp && mv $@.tmp $@
+# VMDK cylinders computed with 511-byte sectors: off by one from 256 MiB.
+tests/planted/vmdk-cylinders.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'uint64_t per = heads * sectors * 512;' \
+	  'uint64_t per = heads * sectors * 511;' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/vmdk-cylinders.c
 CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
 	tests/planted/release-range.c tests/planted/vhd-partial-block.c
 

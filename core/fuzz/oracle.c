@@ -694,6 +694,51 @@ out:
 
 /* ---- vhd ------------------------------------------------------------------ */
 
+/* The VHD specification's CHS for a disk of TOTAL sectors (appendix
+ * "CHS Calculation"). */
+static void vhd_chs(uint64_t total, uint32_t *c, uint32_t *h, uint32_t *s)
+{
+    uint64_t cth, spt, heads;
+    if (total > 65535ULL * 16 * 255)
+        total = 65535ULL * 16 * 255;
+    if (total >= 65535ULL * 16 * 63) {
+        spt = 255;
+        heads = 16;
+        cth = total / spt;
+    } else {
+        spt = 17;
+        cth = total / spt;
+        heads = (cth + 1023) / 1024;
+        if (heads < 4)
+            heads = 4;
+        if (cth >= heads * 1024 || heads > 16) {
+            spt = 31;
+            heads = 16;
+            cth = total / spt;
+        }
+        if (cth >= heads * 1024) {
+            spt = 63;
+            heads = 16;
+            cth = total / spt;
+        }
+    }
+    *c = (uint32_t)(cth / heads);
+    *h = (uint32_t)heads;
+    *s = (uint32_t)spt;
+}
+
+/* The footer's geometry is the specification's for its size, and the size
+ * is that geometry's (as qemu-img create writes them). */
+static void vhd_geometry_check(struct instar_oracle_view *v, const uint8_t *f)
+{
+    uint32_t c, h, s, fc = instar_be16(f + 56), fh = f[58], fs = f[59];
+    vhd_chs(v->vsize / 512, &c, &h, &s);
+    v->geometry = c == fc && h == fh && s == fs && (uint64_t)c * h * s * 512 == v->vsize;
+    if (!v->geometry)
+        snprintf(v->geometry_why, sizeof v->geometry_why, "footer CHS %u/%u/%u for size %"
+                 PRIu64 " (specification: %u/%u/%u)", fc, fh, fs, v->vsize, c, h, s);
+}
+
 static bool walk_vhd(struct walk *w)
 {
     struct instar_oracle *o = w->o;
@@ -704,6 +749,7 @@ static bool walk_vhd(struct walk *w)
         return fail(w->why, w->whylen, "vhd: no footer");
     v->vsize = instar_be64(f + 48);
     sized(w);
+    vhd_geometry_check(v, f);
     uint32_t type = instar_be32(f + 60);
     v->exact = true;
     o->nspans = 0;
@@ -863,6 +909,53 @@ static bool walk_vhdx(struct walk *w)
 
 /* ---- vmdk ----------------------------------------------------------------- */
 
+/* The decimal number inside the quotes after KEY in descriptor D, or -1. */
+static int64_t desc_number(const char *d, const char *key)
+{
+    const char *p = strstr(d, key);
+    if (p == NULL)
+        return -1;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t' || *p == '=')
+        p++;
+    if (*p++ != '"')
+        return -1;
+    int64_t v = 0;
+    int n = 0;
+    for (; *p >= '0' && *p <= '9' && n < 18; p++, n++)
+        v = v * 10 + (*p - '0');
+    return n > 0 && *p == '"' ? v : -1;
+}
+
+/* ddb.geometry.cylinders is the capacity over heads * sectors (as
+ * qemu-img create writes it; defaults 16 heads, 63 sectors). */
+static void vmdk_geometry(struct walk *w, uint64_t doff, uint64_t dsec)
+{
+    struct instar_oracle_view *v = w->v;
+    v->geometry = true;
+    if (doff == 0 || dsec == 0 || !inside(doff * 512, dsec * 512, w->fsize))
+        return;
+    char *d = (char *)read_alloc(w->io, w->fsize, doff * 512, dsec * 512 + 1);
+    if (d == NULL)
+        return;
+    d[dsec * 512] = '\0';
+    int64_t c = desc_number(d, "ddb.geometry.cylinders"), h = desc_number(d, "ddb.geometry.heads");
+    int64_t s = desc_number(d, "ddb.geometry.sectors");
+    free(d);
+    if (c < 0)
+        return;
+    if (h <= 0)
+        h = 16;
+    if (s <= 0)
+        s = 63;
+    uint64_t want = v->vsize / ((uint64_t)h * (uint64_t)s * 512);
+    v->geometry = (uint64_t)c == want;
+    if (!v->geometry)
+        snprintf(v->geometry_why, sizeof v->geometry_why, "descriptor cylinders %" PRId64
+                 " for %" PRIu64 " bytes, %" PRId64 " heads, %" PRId64 " sectors (expected %"
+                 PRIu64 ")", c, v->vsize, h, s, want);
+}
+
 static bool walk_vmdk(struct walk *w)
 {
     struct instar_oracle *o = w->o;
@@ -882,6 +975,7 @@ static bool walk_vmdk(struct walk *w)
         return limit(w, "vmdk: header");
     v->vsize = cap * 512;
     sized(w);
+    vmdk_geometry(w, doff, dsec);
     v->bs = grain * 512;
     v->exact = true;
     uint64_t ngt = instar_div_round_up_u64(cap, (uint64_t)gtes * grain);
@@ -945,6 +1039,8 @@ static bool walk(struct instar_oracle *o, struct instar_oracle_view *v, struct i
     v->nblocks = 0;
     v->exact = false;
     v->inexact[0] = '\0';
+    v->geometry = true;
+    v->geometry_why[0] = '\0';
     if (whylen)
         why[0] = '\0';
     if (instar_io_size(io, &w.fsize) != INSTAR_OK)
@@ -983,7 +1079,12 @@ bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool all
         return true;
     struct instar_oracle_view *b = &o->before, *a = &o->after;
     uint64_t old = b->vsize, zero_from;
-    if (o->fmt == INSTAR_FORMAT_RAW)
+    /* In a start image whose bookkeeping is not exact, guest blocks may
+     * share bytes with metadata the resize rightly rewrites: its data and
+     * zeros are not judged, only its size. */
+    if (!b->exact)
+        zero_from = UINT64_MAX;
+    else if (o->fmt == INSTAR_FORMAT_RAW)
         zero_from = old;
     else if (!instar_align_up_u64(old, b->bs, &zero_from))
         zero_from = UINT64_MAX;
@@ -1016,7 +1117,7 @@ bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool all
         return fail(why, whylen, "oracle: block size %" PRIu64 " became %" PRIu64,
                     b->bs, a->bs);
     size_t i = 0, j = 0;
-    while (i < b->nblocks || j < a->nblocks) {
+    while (b->exact && (i < b->nblocks || j < a->nblocks)) {
         const struct instar_oracle_block *x = i < b->nblocks ? &b->blocks[i] : NULL;
         const struct instar_oracle_block *y = j < a->nblocks ? &a->blocks[j] : NULL;
         if (x && y && x->guest == y->guest && x->digest == y->digest) {
@@ -1032,6 +1133,9 @@ bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool all
     }
     if (b->exact && !a->exact)
         return fail(why, whylen, "oracle: bookkeeping exact before, not after: %s", a->inexact);
+    if (b->geometry && !a->geometry)
+        return fail(why, whylen, "oracle: geometry matched the size before, not after: %s",
+                    a->geometry_why);
     return true;
 }
 

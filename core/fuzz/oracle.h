@@ -21,9 +21,14 @@
  *     block may move, its content may not change);
  *   - every whole guest block past the old end reads as zeros (unmapped
  *     or zero-filled; backing files are not consulted);
- *   - bookkeeping that was exact before is exact after.
+ *   - bookkeeping that was exact before is exact after;
+ *   - a geometry that matched the size before matches it after (vhd:
+ *     the specification's CHS of the size in the footer; vmdk: the
+ *     descriptor's cylinders for its heads and sectors).
  *
- * An image the oracle cannot read at the start is not judged. */
+ * Data and zeros are judged only when the start's bookkeeping is exact
+ * (otherwise guest blocks may share bytes with metadata); an image the
+ * oracle cannot read at the start is not judged at all. */
 #ifndef INSTAR_FUZZ_ORACLE_H
 #define INSTAR_FUZZ_ORACLE_H
 
@@ -57,6 +62,9 @@ struct instar_oracle_view {
     uint64_t bs;                /* guest block size */
     bool exact;                 /* bookkeeping exact (see above) */
     char inexact[160];          /* why not */
+    bool geometry;              /* vhd footer / vmdk descriptor geometry
+                                   matches the size (others: true) */
+    char geometry_why[200];
     struct instar_oracle_block *blocks;
     size_t nblocks, cap;
 };
