@@ -31,7 +31,7 @@ the table as 'equivalent' and leave the denominator.
 Environment (set by `make mutants'): MUTANTS, MUTANT_SEED, MUTANT_FUZZ_TIME,
 MUTANT_DIFF_ITERATIONS, MUTANT_CONSISTENCY_ITERATIONS, MUTANT_TIMEOUT,
 MUTANT_JOBS, MUTANT_OUT, MUTANT_WORK, MUTANT_BASELINE, MUTANT_RESUME,
-MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
+MUTANT_REJUDGE, MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
 srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
 
   mutants.py               run (see above)
@@ -579,13 +579,19 @@ def main(argv):
         else:
             print('mutants: %s is of another seed or budget; not resumed' % out_json)
 
+    # MUTANT_REJUDGE=3,7: with MUTANT_RESUME, judge these sample numbers
+    # again (after a test or oracle change meant to kill them).
+    rejudge = {int(x) for x in os.environ.get('MUTANT_REJUDGE', '').split(',')
+               if x.strip().isdigit()}
     mutants = []
     for i, s in enumerate(chosen, 1):
         m = dict(s)
         print('mutants: [%d/%d] %s:%d %s' % (i, len(chosen), m['file'], m['line'], m['change']),
               flush=True)
         key = (m['file'], m['original'], m['mutated'])
-        if key in done and not equivalent_reason(m, equivalents):
+        if key in done and i in rejudge:
+            print('mutants:   judged again (MUTANT_REJUDGE)', flush=True)
+        elif key in done and not equivalent_reason(m, equivalents):
             mutants.append(done[key])
             print('mutants:   %s in the resumed run' % done[key]['status'], flush=True)
             continue
