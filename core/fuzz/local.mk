@@ -14,7 +14,7 @@ fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
-	core/fuzz/oracle.c core/fuzz/oracle.h
+	core/fuzz/oracle.c core/fuzz/oracle.h core/fuzz/spec.h
 
 # gcc replay drivers.
 check_PROGRAMS += core/fuzz/replay-resize-planners core/fuzz/replay-resize-engine
@@ -98,7 +98,7 @@ check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/tes
 FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
 tests_c_test_fuzz_decode_SOURCES = tests/c/test-fuzz-decode.c tests/c/tap.h
 tests_c_test_fuzz_decode_LDADD = core/libinstar.la
-tests_c_test_fuzz_reparse_SOURCES = tests/c/test-fuzz-reparse.c tests/c/tap.h \
+tests_c_test_fuzz_reparse_SOURCES = tests/c/test-fuzz-reparse.c tests/c/tap.h core/fuzz/spec.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h
 tests_c_test_fuzz_reparse_LDADD = core/libinstar.la
 tests_c_test_fuzz_sparse_io_SOURCES = tests/c/test-fuzz-sparse-io.c tests/c/tap.h \

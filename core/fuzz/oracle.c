@@ -11,9 +11,14 @@
 #include <string.h>
 
 #include "fuzz/oracle.h"
+#include "fuzz/spec.h"
 #include "instar/error.h"
 #include "util/checked.h"
 #include "util/endian.h"
+
+/* Short names for spec.h's shared helpers. */
+#define fail instar_spec_fail
+#define inside instar_spec_inside
 
 /* Digests read at most this much at a time: the sparse store's chunk, so
  * a hole check skips exactly what was never written. */
@@ -36,23 +41,7 @@ enum {
     S_SBM, S_DESC, S_GD, S_RGD, S_GT, S_GRAIN
 };
 
-static bool fail(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bool fail(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (whylen > 0)
-        vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
-static bool inside(uint64_t off, uint64_t len, uint64_t size)
-{
-    uint64_t end;
-    return instar_add_u64(off, len, &end) && end <= size;
-}
 
 static bool grow_buf(struct instar_oracle *o, uint64_t len)
 {
@@ -446,17 +435,6 @@ out:
     return ok;
 }
 
-static uint64_t refcount_at(const uint8_t *blk, uint64_t i, uint32_t bits)
-{
-    switch (bits) {
-    case 1: case 2: case 4:
-        return (blk[i * bits / 8] >> (i * bits % 8)) & ((1u << bits) - 1);
-    case 8: return blk[i];
-    case 16: return instar_be16(blk + 2 * i);
-    case 32: return instar_be32(blk + 4 * i);
-    default: return instar_be64(blk + 8 * i);
-    }
-}
 
 /* The refcount of host cluster C, from the refcount table RT. */
 static bool q_refcount(struct qc *q, const uint8_t *rt, uint64_t rt_entries, uint32_t bits,
@@ -474,7 +452,7 @@ static bool q_refcount(struct qc *q, const uint8_t *rt, uint64_t rt_entries, uin
             return false;
         *cached = ti;
     }
-    *rc = refcount_at(blk, c % per, bits);
+    *rc = instar_spec_qcow2_refcount(blk, c % per, bits);
     return true;
 }
 
@@ -802,16 +780,6 @@ static bool walk_vhd(struct walk *w)
 
 /* ---- vhdx ----------------------------------------------------------------- */
 
-static const uint8_t x_bat[16] = {0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42,
-                                  0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08};
-static const uint8_t x_meta[16] = {0x06, 0xA2, 0x7C, 0x8B, 0x90, 0x47, 0x9A, 0x4B,
-                                   0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E};
-static const uint8_t x_params[16] = {0x37, 0x67, 0xA1, 0xCA, 0x36, 0xFA, 0x43, 0x4D,
-                                     0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B};
-static const uint8_t x_size[16] = {0x24, 0x42, 0xA5, 0x2F, 0x1B, 0xCD, 0x76, 0x48,
-                                   0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8};
-static const uint8_t x_lss[16] = {0x1D, 0xBF, 0x41, 0x81, 0x6F, 0xA9, 0x09, 0x47,
-                                  0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F};
 
 static bool walk_vhdx(struct walk *w)
 {
@@ -839,10 +807,10 @@ static bool walk_vhdx(struct walk *w)
     uint32_t bat_len = 0, meta_len = 0, n = instar_le32(rt + 8);
     for (uint32_t i = 0; i < n && i < 16; i++) {
         const uint8_t *e = rt + 16 + 32 * i;
-        if (memcmp(e, x_bat, 16) == 0) {
+        if (memcmp(e, instar_spec_vhdx_bat, 16) == 0) {
             bat_off = instar_le64(e + 16);
             bat_len = instar_le32(e + 24);
-        } else if (memcmp(e, x_meta, 16) == 0) {
+        } else if (memcmp(e, instar_spec_vhdx_meta, 16) == 0) {
             meta_off = instar_le64(e + 16);
             meta_len = instar_le32(e + 24);
         }
@@ -861,11 +829,11 @@ static bool walk_vhdx(struct walk *w)
         if (!inside(meta_off + ioff, 8, w->fsize) ||
             instar_io_read(w->io, val, 8, meta_off + ioff) != INSTAR_OK)
             return fail(w->why, w->whylen, "vhdx: metadata item unreadable");
-        if (memcmp(e, x_size, 16) == 0)
+        if (memcmp(e, instar_spec_vhdx_size, 16) == 0)
             v->vsize = instar_le64(val);
-        else if (memcmp(e, x_params, 16) == 0)
+        else if (memcmp(e, instar_spec_vhdx_params, 16) == 0)
             bs = instar_le32(val);
-        else if (memcmp(e, x_lss, 16) == 0)
+        else if (memcmp(e, instar_spec_vhdx_lss, 16) == 0)
             lss = instar_le32(val);
     }
     if (bs < MiB || bs > 256 * MiB || !instar_is_pow2_u64(bs) || (lss != 512 && lss != 4096))
