@@ -16,18 +16,31 @@ build=${1:-$here/..}
 QEMU_IMG=${QEMU_IMG:-qemu-img}
 QEMU_IO=${QEMU_IO:-qemu-io}
 extract="$build/core/fuzz/seed-extract"
-[ -x "$extract" ] || { echo "generate-data.sh: build first (no $extract)" >&2; exit 1; }
+mark="$build/core/fuzz/seed-mark"
+replay="$build/core/fuzz/replay-resize-engine"
+for t in "$extract" "$mark" "$replay"; do
+    [ -x "$t" ] || { echo "generate-data.sh: build first (make, make check: no $t)" >&2; exit 1; }
+done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/instar-corpus.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 E="$here/fuzz_resize_engine"
 mkdir -p "$E"
 ne=0
+nm=0
 K=1024; M=$((1024 * 1024))
 SHRINK=1
 
-# engine FMTSEL KIND AMOUNT FLAGS (KIND: 0 abs, 1 +, 2 -)
+# engine FMTSEL KIND AMOUNT FLAGS (KIND: 0 abs, 1 +, 2 -): a seed, marked
+# as accepted (core/fuzz/seed-mark.h) when the engine accepts it now, so a
+# later engine that refuses it is a finding.
 engine() {
     "$extract" engine "$tmp/img" "$1" "$2" "$3" "$4" >"$tmp/seed"
+    cp "$tmp/seed" "$tmp/marked"
+    "$mark" "$tmp/marked"
+    if "$replay" "$tmp/marked" >/dev/null 2>&1; then
+        cp "$tmp/marked" "$tmp/seed"
+        nm=$((nm + 1))
+    fi
     sum=$(sha1sum "$tmp/seed" | cut -d' ' -f1)
     cp "$tmp/seed" "$E/$sum"
     ne=$((ne + 1))
@@ -94,4 +107,4 @@ engine 5 1 $((9 * M + 512)) 0
 rm -f "$tmp/img"; head -c $((4 * M)) /dev/zero >"$tmp/img"; fill raw
 engine 1 1 $((1 * M)) 0; engine 1 0 $((2 * M - 512)) $SHRINK
 
-echo "generate-data.sh: $ne engine seeds written; $(ls "$E" | wc -l) files in $E"
+echo "generate-data.sh: $ne engine seeds written ($nm marked accepted); $(ls "$E" | wc -l) files in $E"

@@ -4,8 +4,8 @@
  *   0  u8   format: mod 6 -> 0 probe, 1 raw, 2 qcow2, 3 vpc, 4 vhdx, 5 vmdk
  *   1  u8   flags: bit0 --shrink, bits4-5 preallocation 0..3
  *   2  u8   size spec: mod 3 -> absolute, +N, -N
- *   3  u8   reserved
- *   4  u32  reserved
+ *   3  u8   bit 0: a seed the engine accepted when it was made (seed-mark.h)
+ *   4  u32  with bit 0: FNV-1a of the input but bytes 3..7 (else ignored)
  *   8  u64  file length (capped at 64 MiB; the image is sparse)
  *   16 u64  size amount
  *   24 ...  extents: u64 offset, u16 length, bytes -- the image's non-zero
@@ -29,6 +29,7 @@
 
 #include "fuzz/oracle.h"
 #include "fuzz/reparse.h"
+#include "fuzz/seed-mark.h"
 #include "fuzz/exec-count.h"
 #include "fuzz/report.h"
 #include "fuzz/sparse-io.h"
@@ -100,6 +101,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct instar_diag diag;
     char why[256];
 
+    /* INSTAR_FUZZ_ORACLE=0: structural re-parse only (tests/fuzz-oracle.sh
+     * shows what the oracle and the accepted-seed mark add). */
+    static int use_oracle = -1;
+    if (use_oracle < 0) {
+        const char *e = getenv("INSTAR_FUZZ_ORACLE");
+        use_oracle = !(e && strcmp(e, "0") == 0);
+    }
+
     instar_fuzz_exec_count();
     if (size < ENGINE_HEADER_LEN)
         return 0;
@@ -150,13 +159,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     fmt, p.plan.new_virtual_size, want);
             abort();
         }
-        /* INSTAR_FUZZ_ORACLE=0: structural re-parse only (tests/fuzz-oracle.sh
-         * shows what the oracle adds). */
-        static int use_oracle = -1;
-        if (use_oracle < 0) {
-            const char *e = getenv("INSTAR_FUZZ_ORACLE");
-            use_oracle = !(e && strcmp(e, "0") == 0);
-        }
         bool judged = use_oracle && instar_oracle_before(&oracle, p.format, &m.io, &args.size,
                                                          instar_sparse_io_next_data, why, sizeof why);
         rc = instar_plan_apply(&m.io, &p.plan, args.prealloc, SIZE_MAX, &diag);
@@ -189,6 +191,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     "grow its own result (+4096)\n  %s\n", fmt, diag.message);
             abort();
         }
+    }
+    if (rc != INSTAR_OK && use_oracle && instar_seed_marked_accepted(data, size)) {
+        fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: refused a seed it accepted "
+                "when the seed was made\n  %s\n", instar_format_name(start), diag.message);
+        abort();
     }
     instar_image_plan_free(&p);
     return 0;

@@ -13,6 +13,7 @@ core_libinstar_la_SOURCES += \
 fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
+	core/fuzz/seed-mark.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
 	core/fuzz/oracle.c core/fuzz/oracle.h core/fuzz/spec.h
 
@@ -38,7 +39,8 @@ tests_c_fuzz_break_planners_LDADD = core/libinstar.la
 planted_engine_sources = core/fuzz/replay-main.c $(fuzz_target_sources_engine)
 planted_engine = tests/planted/replay-refblock-range tests/planted/replay-free-boundary \
 	tests/planted/replay-digit-nine tests/planted/replay-release-range \
-	tests/planted/replay-vhd-partial-block tests/planted/replay-vmdk-cylinders
+	tests/planted/replay-vhd-partial-block tests/planted/replay-vmdk-cylinders \
+	tests/planted/replay-vhdx-refuse-all
 check_PROGRAMS += $(planted_engine)
 tests_planted_replay_refblock_range_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_refblock_range_SOURCES = tests/planted/refblock-range.c
@@ -58,6 +60,9 @@ tests_planted_replay_vhd_partial_block_LDADD = core/libinstar.la
 tests_planted_replay_vmdk_cylinders_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_vmdk_cylinders_SOURCES = tests/planted/vmdk-cylinders.c
 tests_planted_replay_vmdk_cylinders_LDADD = core/libinstar.la
+tests_planted_replay_vhdx_refuse_all_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vhdx_refuse_all_SOURCES = tests/planted/vhdx-refuse-all.c
+tests_planted_replay_vhdx_refuse_all_LDADD = core/libinstar.la
 plant = $(SHELL) $(srcdir)/tests/planted/plant.sh
 # A refcount block found one index past its run: the block after a run of
 # new blocks is taken to exist, so its clusters get no refcounts.
@@ -91,6 +96,11 @@ tests/planted/vmdk-cylinders.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/test
 	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'uint64_t per = heads * sectors * 512;' \
 	  'uint64_t per = heads * sectors * 511;' >$@.tmp && mv $@.tmp $@
 CLEANFILES += tests/planted/vmdk-cylinders.c
+# A byte of the VHDX metadata region's GUID wrong: every VHDX refused.
+tests/planted/vhdx-refuse-all.c: $(srcdir)/core/resize/vhdx-parse.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< '0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E};' \
+	  '0xB8, 0xFE, 0x57, 0x5F, 0x4, 0x0F, 0x88, 0x6E};' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/vhdx-refuse-all.c
 CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
 	tests/planted/release-range.c tests/planted/vhd-partial-block.c
 
@@ -208,6 +218,9 @@ clean-fuzz:
 noinst_PROGRAMS += core/fuzz/seed-extract
 core_fuzz_seed_extract_SOURCES = core/fuzz/seed-extract.c
 core_fuzz_seed_extract_LDADD = core/libinstar.la
+# corpus/generate-data.sh's helper: mark a seed the engine accepts.
+noinst_PROGRAMS += core/fuzz/seed-mark
+core_fuzz_seed_mark_SOURCES = core/fuzz/seed-mark.c core/fuzz/seed-mark.h
 
 # make bench: executions per second, each target vs the empty target.
 bench-fuzz:
