@@ -40,8 +40,9 @@
 #define ENGINE_HEADER_LEN 24
 #define MAX_IMAGE ((uint64_t)64 << 20)
 /* Extents start below this: every real seed's metadata does (a VHDX's
- * ends near 4 MiB), and it bounds what an input makes us materialise. */
-#define MAX_EXTENT_OFFSET ((uint64_t)8 << 20)
+ * ends near 4 MiB, its first data block sits at 8 MiB), and it bounds
+ * what an input makes us materialise. */
+#define MAX_EXTENT_OFFSET ((uint64_t)16 << 20)
 /* What the engine may materialise while resizing (sparse beyond). */
 #define MEM_LIMIT ((uint64_t)96 << 20)
 
@@ -161,6 +162,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         bool judged = use_oracle && instar_oracle_before(&oracle, p.format, &m.io, &args.size,
                                                          instar_sparse_io_next_data, why, sizeof why);
+        /* The plan's action says what it does to the size (callers and
+         * reports rely on it). */
+        uint64_t was = p.plan.old_virtual_size, now = p.plan.new_virtual_size;
+        enum instar_resize_action act = now > was ? INSTAR_ACTION_GROW
+            : now < was ? INSTAR_ACTION_SHRINK : p.plan.action;
+        if (use_oracle && p.plan.action != act) {
+            fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: plan action %d for a size "
+                    "change %" PRIu64 " -> %" PRIu64 "\n", fmt, (int)p.plan.action, was, now);
+            abort();
+        }
         rc = instar_plan_apply(&m.io, &p.plan, args.prealloc, SIZE_MAX, &diag);
         if (rc == INSTAR_OK && judged &&
             !instar_oracle_after(&oracle, &m.io, args.allow_shrink, why, sizeof why)) {
