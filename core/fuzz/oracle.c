@@ -165,6 +165,7 @@ struct walk {
     uint64_t limit;             /* compare bytes below this */
     uint64_t zero_from;         /* UINT64_MAX: no zero check */
     bool limited;               /* failed on the oracle's own limits */
+    bool note_stale;            /* before: note data past the end, no failure */
     char *why;
     size_t whylen;
 };
@@ -208,10 +209,18 @@ static bool guest_block(struct walk *w, uint64_t guest, uint64_t host, uint64_t 
         if (d && !add_block(w->v, guest, d))
             return fail(w->why, w->whylen, "out of memory");
     }
-    if (start >= w->zero_from && start < w->v->vsize) {
-        uint64_t n = w->v->vsize - start < bs ? w->v->vsize - start : bs, d;
+    uint64_t zero_from = w->zero_from;
+    /* Before: note guest data the start already maps past its end. */
+    if (w->note_stale && !instar_align_up_u64(w->v->vsize, bs, &zero_from))
+        zero_from = UINT64_MAX;
+    if (start >= zero_from && (w->note_stale || start < w->v->vsize)) {
+        uint64_t n = w->note_stale ? bs : w->v->vsize - start < bs ? w->v->vsize - start : bs, d;
         if (!digest(w->o, w->io, w->fsize, host, n, &d))
             return fail(w->why, w->whylen, "cannot read guest block %" PRIu64, guest);
+        if (d && w->note_stale) {
+            w->v->stale = true;     /* the start maps data past its end */
+            return true;
+        }
         if (d)
             return fail(w->why, w->whylen, "guest block %" PRIu64 " (guest offset 0x%" PRIx64
                         ", host 0x%" PRIx64 ") in the new range does not read as zeros",
@@ -1002,13 +1011,14 @@ static bool walk_vmdk(struct walk *w)
 static bool walk(struct instar_oracle *o, struct instar_oracle_view *v, struct instar_io *io,
                  uint64_t lim, uint64_t zero_from, bool *limited, char *why, size_t whylen)
 {
-    struct walk w = {o, v, io, 0, lim, zero_from, false, why, whylen};
+    struct walk w = {o, v, io, 0, lim, zero_from, false, o->spec != NULL, why, whylen};
     bool ok;
     v->nblocks = 0;
     v->exact = false;
     v->inexact[0] = '\0';
     v->geometry = true;
     v->geometry_why[0] = '\0';
+    v->stale = false;
     if (whylen)
         why[0] = '\0';
     if (instar_io_size(io, &w.fsize) != INSTAR_OK)
@@ -1049,8 +1059,10 @@ bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool all
     uint64_t old = b->vsize, zero_from;
     /* In a start image whose bookkeeping is not exact, guest blocks may
      * share bytes with metadata the resize rightly rewrites: its data and
-     * zeros are not judged, only its size. */
-    if (!b->exact)
+     * zeros are not judged, only its size.  A qcow2 start that maps data
+     * past its end shows that data when grown, as qemu-img 7.2 does (its
+     * grow leaves L2 entries alone); the VHD and VMDK engines clear it. */
+    if (!b->exact || (b->stale && o->fmt == INSTAR_FORMAT_QCOW2))
         zero_from = UINT64_MAX;
     else if (o->fmt == INSTAR_FORMAT_RAW)
         zero_from = old;

@@ -65,6 +65,7 @@ struct instar_oracle_view {
     bool geometry;              /* vhd footer / vmdk descriptor geometry
                                    matches the size (others: true) */
     char geometry_why[200];
+    bool stale;                 /* before: data mapped past the end */
     struct instar_oracle_block *blocks;
     size_t nblocks, cap;
 };
