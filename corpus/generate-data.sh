@@ -102,6 +102,10 @@ engine 4 1 $((4 * M)) 0; engine 4 0 $((2 * M)) $SHRINK
 mk vmdk "" $((4 * M)); fill vmdk
 engine 5 1 $((4 * M)) 0; engine 5 0 $((2 * M)) $SHRINK
 engine 5 1 $((512 * K)) 0                       # 9216 sectors: a '9' in the descriptor
+# Unclean shutdown flag set: the engine must refuse (the oracle says so).
+mk vmdk "" $((4 * M)); fill vmdk
+printf '\001' | dd of="$tmp/img" bs=1 seek=72 conv=notrunc 2>/dev/null
+engine 5 1 $((4 * M)) 0
 mk vmdk "zeroed_grain=on" $((4 * M)); fill vmdk
 engine 5 1 $((9 * M + 512)) 0
 rm -f "$tmp/img"; head -c $((4 * M)) /dev/zero >"$tmp/img"; fill raw

@@ -953,6 +953,10 @@ static bool walk_vmdk(struct walk *w)
     v->vsize = cap * 512;
     sized(w);
     vmdk_geometry(w, doff, dsec);
+    /* uncleanShutdown: the tables may be stale; resizing must wait for a
+     * check (the engine's documented refusal). */
+    if (h[72] != 0)
+        snprintf(v->refuse, sizeof v->refuse, "a VMDK whose unclean-shutdown flag is set");
     v->bs = grain * 512;
     v->exact = true;
     uint64_t ngt = instar_div_round_up_u64(cap, (uint64_t)gtes * grain);
@@ -1019,6 +1023,7 @@ static bool walk(struct instar_oracle *o, struct instar_oracle_view *v, struct i
     v->geometry = true;
     v->geometry_why[0] = '\0';
     v->stale = false;
+    v->refuse[0] = '\0';
     if (whylen)
         why[0] = '\0';
     if (instar_io_size(io, &w.fsize) != INSTAR_OK)
@@ -1072,6 +1077,8 @@ bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool all
     bool limited;
     if (!walk(o, a, io, o->limit, zero_from, &limited, w, sizeof w))
         return limited || fail(why, whylen, "oracle: %s", w);
+    if (b->refuse[0])
+        return fail(why, whylen, "oracle: resized %s", b->refuse);
     if (!o->want_ok)
         return fail(why, whylen, "oracle: resized to %" PRIu64 " although the request "
                     "does not resolve to a size from %" PRIu64, a->vsize, old);

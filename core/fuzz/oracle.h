@@ -16,7 +16,8 @@
  *   - the virtual size is the one requested, as resolved against the old
  *     size read here (vmdk: rounded up to a sector; vhd's geometry
  *     rounding is not modelled: there only the direction is checked);
- *   - no shrink unless shrinking was allowed;
+ *   - no shrink unless shrinking was allowed, no resize of an image
+ *     that must be refused (a VMDK flagged unclean);
  *   - every guest block's bytes below min(old, new) read as before (the
  *     block may move, its content may not change);
  *   - every whole guest block past the old end reads as zeros (unmapped
@@ -66,6 +67,7 @@ struct instar_oracle_view {
                                    matches the size (others: true) */
     char geometry_why[200];
     bool stale;                 /* before: data mapped past the end */
+    char refuse[80];            /* before: what the engine must refuse */
     struct instar_oracle_block *blocks;
     size_t nblocks, cap;
 };
