@@ -31,13 +31,14 @@ the table as 'equivalent' and leave the denominator.
 Environment (set by `make mutants'): MUTANTS, MUTANT_SEED, MUTANT_FUZZ_TIME,
 MUTANT_DIFF_ITERATIONS, MUTANT_CONSISTENCY_ITERATIONS, MUTANT_TIMEOUT,
 MUTANT_JOBS, MUTANT_OUT, MUTANT_WORK, MUTANT_BASELINE, MUTANT_RESUME,
-MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
+MUTANT_REJUDGE, MUTANT_FROM, MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
 srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
 
   mutants.py               run (see above)
   mutants.py --list        print every candidate site, run nothing
   mutants.py --bench FILE  JSON lines for `make bench' from a saved run
   mutants.py --table FILE  the table of a saved (or still running) run
+  mutants.py --merge OUT A B...  join runs of one sample (MUTANT_FROM)
 """
 
 import datetime
@@ -286,7 +287,7 @@ def failed_tests(build, tests):
 
 
 def detect_suite(ctx, mutant, log):
-    stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh'] + (
+    stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh', 'tests/fuzz-oracle.sh'] + (
         own_tests(mutant['file'], ctx['all_tests']) if mutant else [])
     stage1 = [t for i, t in enumerate(stage1) if t in ctx['all_tests'] and t not in stage1[:i]]
     stage2 = [t for t in ctx['all_tests'] if t not in stage1]
@@ -499,12 +500,38 @@ def main(argv):
                  r['budgets']['consistency_iterations']))
         print(table(r['mutants'], scores(r['mutants'])))
         return 0
+    if argv[1:2] == ['--merge'] and len(argv) >= 5:
+        # --merge OUT A B...: one run from parts of the same seed and
+        # budgets, in sample order; complete when every sampled mutant is in.
+        parts = [json.load(open(f)) for f in argv[3:]]
+        base = parts[0]
+        for p in parts[1:]:
+            if p['seed'] != base['seed'] or p['budgets'] != base['budgets']:
+                sys.exit('mutants: --merge: %s is of another seed or budget' % p)
+        got = {}
+        for p in parts:
+            for m in p['mutants']:
+                k = (m['file'], m['original'], m['mutated'])
+                if k not in got or got[k]['status'] not in ('judged', 'stillborn'):
+                    got[k] = m
+        sites = all_sites(srcdir)
+        chosen = random.Random(base['seed']).sample(sites, base['requested'])
+        merged = [got[k] for k in ((c['file'], c['original'], c['mutated']) for c in chosen)
+                  if k in got]
+        base.update(mutants=merged, scores=scores(merged),
+                    complete=len(merged) == len(chosen),
+                    seconds=sum(p['seconds'] for p in parts),
+                    merged_from=len(parts))
+        with open(argv[2], 'w') as f:
+            json.dump(base, f, indent=1)
+        print(table(merged, scores(merged)))
+        return 0
     if argv[1:2] == ['--list']:
         for s in all_sites(srcdir):
             print('%s:%d\t%s\t%s' % (s['file'], s['line'], s['kind'], s['change']))
         return 0
     if argv[1:]:
-        sys.exit('usage: mutants.py [--list | --bench FILE | --table FILE]')
+        sys.exit('usage: mutants.py [--list | --bench FILE | --table FILE | --merge OUT A B...]')
 
     n = env_int('MUTANTS', 24)
     seed = env_int('MUTANT_SEED', 1)
@@ -579,13 +606,24 @@ def main(argv):
         else:
             print('mutants: %s is of another seed or budget; not resumed' % out_json)
 
+    # MUTANT_REJUDGE=3,7: with MUTANT_RESUME, judge these sample numbers
+    # again (after a test or oracle change meant to kill them).
+    rejudge = {int(x) for x in os.environ.get('MUTANT_REJUDGE', '').split(',')
+               if x.strip().isdigit()}
+    # MUTANT_FROM=13: start at sample number 13 (a second run judging the
+    # rest of the sample in parallel; --merge joins the two).
+    first = env_int('MUTANT_FROM', 1)
     mutants = []
     for i, s in enumerate(chosen, 1):
+        if i < first:
+            continue
         m = dict(s)
         print('mutants: [%d/%d] %s:%d %s' % (i, len(chosen), m['file'], m['line'], m['change']),
               flush=True)
         key = (m['file'], m['original'], m['mutated'])
-        if key in done and not equivalent_reason(m, equivalents):
+        if key in done and i in rejudge:
+            print('mutants:   judged again (MUTANT_REJUDGE)', flush=True)
+        elif key in done and not equivalent_reason(m, equivalents):
             mutants.append(done[key])
             print('mutants:   %s in the resumed run' % done[key]['status'], flush=True)
             continue

@@ -68,5 +68,6 @@ build_target() {  # build_target NAME SOURCES...
 }
 
 build_target fuzz_resize_planners core/fuzz/fuzz-resize-planners.c
-build_target fuzz_resize_engine core/fuzz/fuzz-resize-engine.c core/fuzz/reparse.c core/fuzz/sparse-io.c
+build_target fuzz_resize_engine core/fuzz/fuzz-resize-engine.c core/fuzz/reparse.c core/fuzz/sparse-io.c \
+    core/fuzz/oracle.c
 echo "build.sh: targets in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')"

@@ -5,8 +5,8 @@
  *   0  u8   format: mod 6 -> 0 probe, 1 raw, 2 qcow2, 3 vpc, 4 vhdx, 5 vmdk
  *   1  u8   flags: bit0 --shrink, bits4-5 preallocation 0..3
  *   2  u8   size spec: mod 3 -> absolute, +N, -N
- *   3  u8   reserved
- *   4  u32  reserved
+ *   3  u8   bit 0: a seed the engine accepted when it was made (seed-mark.h)
+ *   4  u32  with bit 0: FNV-1a of the input but bytes 3..7 (else ignored)
  *   8  u64  file length (capped at 64 MiB; the image is sparse)
  *   16 u64  size amount
  *   24 ...  extents: u64 offset, u16 length, bytes -- the image's non-zero
@@ -16,7 +16,9 @@
  * one input to the next: only written chunks cost anything), planned with
  * instar_image_plan and applied with instar_plan_apply.  When both
  * succeed, the result is re-read with the independent checkers of
- * reparse.c: a plan that is well-formed but wrong is a finding. */
+ * reparse.c, and judged by the semantic oracle of oracle.c (size, guest
+ * data kept, new range zero, refcounts/tables exact): a plan that is
+ * well-formed but wrong is a finding. */
 #include <config.h>
 
 #include <inttypes.h>
@@ -26,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/oracle.h"
 #include "fuzz/reparse.h"
+#include "fuzz/seed-mark.h"
 #include "fuzz/exec-count.h"
 #include "fuzz/report.h"
 #include "fuzz/sparse-io.h"
@@ -37,8 +41,9 @@
 #define ENGINE_HEADER_LEN 24
 #define MAX_IMAGE ((uint64_t)64 << 20)
 /* Extents start below this: every real seed's metadata does (a VHDX's
- * ends near 4 MiB), and it bounds what an input makes us materialise. */
-#define MAX_EXTENT_OFFSET ((uint64_t)8 << 20)
+ * ends near 4 MiB, its first data block sits at 8 MiB), and it bounds
+ * what an input makes us materialise. */
+#define MAX_EXTENT_OFFSET ((uint64_t)16 << 20)
 /* What the engine may materialise while resizing (sparse beyond). */
 #define MEM_LIMIT ((uint64_t)96 << 20)
 
@@ -71,15 +76,40 @@ static int load_image(struct instar_sparse_io *m, const uint8_t *data, size_t si
     return 0;
 }
 
+/* Plan "+4096" on the resized image; true when the engine accepts it. */
+static bool instar_fuzz_replan(struct instar_io *io, enum instar_format fmt,
+                               struct instar_diag *diag)
+{
+    struct instar_resize_args again;
+    struct instar_image_plan q;
+    memset(&again, 0, sizeof again);
+    again.format = fmt;
+    again.size.sign = INSTAR_SIZE_PLUS;
+    again.size.amount = 4096;
+    instar_diag_clear(diag);
+    int rc = instar_image_plan(io, &again, &q, diag);
+    instar_image_plan_free(&q);
+    return rc == INSTAR_OK;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* One store for the whole session, emptied per input. */
     static struct instar_sparse_io m;
     static bool ready;
+    static struct instar_oracle oracle;
     struct instar_resize_args args;
     struct instar_image_plan p;
     struct instar_diag diag;
     char why[256];
+
+    /* INSTAR_FUZZ_ORACLE=0: structural re-parse only (tests/fuzz-oracle.sh
+     * shows what the oracle and the accepted-seed mark add). */
+    static int use_oracle = -1;
+    if (use_oracle < 0) {
+        const char *e = getenv("INSTAR_FUZZ_ORACLE");
+        use_oracle = !(e && strcmp(e, "0") == 0);
+    }
 
     instar_fuzz_exec_count();
     if (size < ENGINE_HEADER_LEN)
@@ -131,7 +161,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     fmt, p.plan.new_virtual_size, want);
             abort();
         }
+        bool judged = use_oracle && instar_oracle_before(&oracle, p.format, &m.io, &args.size,
+                                                         instar_sparse_io_next_data, why, sizeof why);
+        /* The plan's action says what it does to the size (callers and
+         * reports rely on it). */
+        uint64_t was = p.plan.old_virtual_size, now = p.plan.new_virtual_size;
+        enum instar_resize_action act = now > was ? INSTAR_ACTION_GROW
+            : now < was ? INSTAR_ACTION_SHRINK : p.plan.action;
+        if (use_oracle && p.plan.action != act) {
+            fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: plan action %d for a size "
+                    "change %" PRIu64 " -> %" PRIu64 "\n", fmt, (int)p.plan.action, was, now);
+            abort();
+        }
         rc = instar_plan_apply(&m.io, &p.plan, args.prealloc, SIZE_MAX, &diag);
+        if (rc == INSTAR_OK && judged &&
+            !instar_oracle_after(&oracle, &m.io, args.allow_shrink, why, sizeof why)) {
+            fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: %s\n  (resize %s%" PRIu64
+                    " with %s)\n", fmt, why, args.size.sign == INSTAR_SIZE_PLUS ? "+" :
+                    args.size.sign == INSTAR_SIZE_MINUS ? "-" : "", args.size.amount,
+                    args.allow_shrink ? "--shrink" : "no --shrink");
+            abort();
+        }
         if (rc == INSTAR_OK &&
             !instar_reparse(p.format, &m.io, p.plan.new_virtual_size, why, sizeof why)) {
             fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: re-parse failed\n  %s\n"
@@ -141,6 +191,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     args.size.amount, p.current_size, (int)p.plan.npatches);
             abort();
         }
+        /* The engine's own result of a sound start must stay growable
+         * (planned only): a parser that misreads what it wrote refuses
+         * here.  Small sizes only, far from every format's limit; not
+         * qcow2, whose result the oracle reads whole (and whose grow
+         * planner can be slow on a large fuzzed file). */
+        if (rc == INSTAR_OK && judged && oracle.before.exact && p.format != INSTAR_FORMAT_QCOW2 &&
+            p.plan.new_virtual_size <= ((uint64_t)1 << 40) &&
+            !instar_fuzz_replan(&m.io, p.format, &diag)) {
+            fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: the engine refuses to "
+                    "grow its own result (+4096)\n  %s\n", fmt, diag.message);
+            abort();
+        }
+    }
+    if (rc != INSTAR_OK && use_oracle && instar_seed_marked_accepted(data, size)) {
+        fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: refused a seed it accepted "
+                "when the seed was made\n  %s\n", instar_format_name(start), diag.message);
+        abort();
     }
     instar_image_plan_free(&p);
     return 0;

@@ -14,7 +14,9 @@ core_libinstar_la_SOURCES += \
 fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
-	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h
+	core/fuzz/seed-mark.h \
+	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
+	core/fuzz/oracle.c core/fuzz/oracle.h core/fuzz/spec.h
 
 # gcc replay drivers.
 check_PROGRAMS += core/fuzz/replay-resize-planners core/fuzz/replay-resize-engine
@@ -31,11 +33,83 @@ tests_c_fuzz_break_planners_SOURCES = core/fuzz/replay-main.c $(fuzz_target_sour
 tests_c_fuzz_break_planners_CPPFLAGS = $(AM_CPPFLAGS) -DINSTAR_FUZZ_TEST_HOOK
 tests_c_fuzz_break_planners_LDADD = core/libinstar.la
 
+# Planted faults (tests/fuzz-oracle.sh): the engine target's replay driver
+# linked with a copy of one planner source carrying a deliberate, well-formed
+# fault (tests/planted/plant.sh); the copy's symbols take the place of the
+# library's.  Replaying the corpus must report each through the oracle.
+planted_engine_sources = core/fuzz/replay-main.c $(fuzz_target_sources_engine)
+planted_engine = tests/planted/replay-refblock-range tests/planted/replay-free-boundary \
+	tests/planted/replay-digit-nine tests/planted/replay-release-range \
+	tests/planted/replay-vhd-partial-block tests/planted/replay-vmdk-cylinders \
+	tests/planted/replay-vhdx-refuse-all
+check_PROGRAMS += $(planted_engine)
+tests_planted_replay_refblock_range_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_refblock_range_SOURCES = tests/planted/refblock-range.c
+tests_planted_replay_refblock_range_LDADD = core/libinstar.la
+tests_planted_replay_free_boundary_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_free_boundary_SOURCES = tests/planted/free-boundary.c
+tests_planted_replay_free_boundary_LDADD = core/libinstar.la
+tests_planted_replay_digit_nine_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_digit_nine_SOURCES = tests/planted/digit-nine.c
+tests_planted_replay_digit_nine_LDADD = core/libinstar.la
+tests_planted_replay_release_range_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_release_range_SOURCES = tests/planted/release-range.c
+tests_planted_replay_release_range_LDADD = core/libinstar.la
+tests_planted_replay_vhd_partial_block_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vhd_partial_block_SOURCES = tests/planted/vhd-partial-block.c
+tests_planted_replay_vhd_partial_block_LDADD = core/libinstar.la
+tests_planted_replay_vmdk_cylinders_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vmdk_cylinders_SOURCES = tests/planted/vmdk-cylinders.c
+tests_planted_replay_vmdk_cylinders_LDADD = core/libinstar.la
+tests_planted_replay_vhdx_refuse_all_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vhdx_refuse_all_SOURCES = tests/planted/vhdx-refuse-all.c
+tests_planted_replay_vhdx_refuse_all_LDADD = core/libinstar.la
+plant = $(SHELL) $(srcdir)/tests/planted/plant.sh
+# A refcount block found one index past its run: the block after a run of
+# new blocks is taken to exist, so its clusters get no refcounts.
+tests/planted/refblock-range.c: $(srcdir)/core/resize/qcow2-alloc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< '&& i - run->first_index < run->count) {' \
+	  '&& i - run->first_index <= run->count) {' >$@.tmp && mv $@.tmp $@
+# The first free cluster one too early: new metadata over the file's last
+# cluster.
+tests/planted/free-boundary.c: $(srcdir)/core/resize/qcow2-alloc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< \
+	  'uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;' \
+	  'uint64_t free_from = q->file_clusters - 1 > q->runs_end ? q->file_clusters - 1 : q->runs_end;' \
+	  >$@.tmp && mv $@.tmp $@
+# The VMDK descriptor's number parser stops at a '9'.
+tests/planted/digit-nine.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< "s[*i] >= '0' && s[*i] <= '9') {" \
+	  "s[*i] >= '0' && s[*i] < '9') {" >$@.tmp && mv $@.tmp $@
+# A qcow2 shrink that releases the dropped clusters from one past the cut:
+# the first dropped cluster leaks (only exact refcounts see it).
+tests/planted/release-range.c: $(srcdir)/core/resize/qcow2-shrink.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'rc = release_entries(q, s, l2, s->sk, q->l2_entries);' \
+	  'rc = release_entries(q, s, l2, s->sk + 1, q->l2_entries);' >$@.tmp && mv $@.tmp $@
+# A VHD grow that unmaps from the block holding the old end, not the one
+# after it: that block's data is lost.
+tests/planted/vhd-partial-block.c: $(srcdir)/core/resize/vhd.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< \
+	  'uint64_t first = instar_div_round_up_u64(v, d->bs), p = v / d->bs;' \
+	  'uint64_t first = v / d->bs, p = v / d->bs;' >$@.tmp && mv $@.tmp $@
+# VMDK cylinders computed with 511-byte sectors: off by one from 256 MiB.
+tests/planted/vmdk-cylinders.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'uint64_t per = heads * sectors * 512;' \
+	  'uint64_t per = heads * sectors * 511;' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/vmdk-cylinders.c
+# A byte of the VHDX metadata region's GUID wrong: every VHDX refused.
+tests/planted/vhdx-refuse-all.c: $(srcdir)/core/resize/vhdx-parse.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< '0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E};' \
+	  '0xB8, 0xFE, 0x57, 0x5F, 0x4, 0x0F, 0x88, 0x6E};' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/vhdx-refuse-all.c
+CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
+	tests/planted/release-range.c tests/planted/vhd-partial-block.c
+
 check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
 FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
 tests_c_test_fuzz_decode_SOURCES = tests/c/test-fuzz-decode.c tests/c/tap.h
 tests_c_test_fuzz_decode_LDADD = core/libinstar.la
-tests_c_test_fuzz_reparse_SOURCES = tests/c/test-fuzz-reparse.c tests/c/tap.h \
+tests_c_test_fuzz_reparse_SOURCES = tests/c/test-fuzz-reparse.c tests/c/tap.h core/fuzz/spec.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h
 tests_c_test_fuzz_reparse_LDADD = core/libinstar.la
 tests_c_test_fuzz_sparse_io_SOURCES = tests/c/test-fuzz-sparse-io.c tests/c/tap.h \
@@ -43,10 +117,11 @@ tests_c_test_fuzz_sparse_io_SOURCES = tests/c/test-fuzz-sparse-io.c tests/c/tap.
 tests_c_test_fuzz_sparse_io_LDADD = core/libinstar.la
 
 fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh \
-	tests/fuzz-status-lines.sh
+	tests/fuzz-status-lines.sh \
+	tests/fuzz-oracle.sh
 TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
 	$(fuzz_sh_tests)
-EXTRA_DIST += $(fuzz_sh_tests) corpus \
+EXTRA_DIST += $(fuzz_sh_tests) corpus tests/planted/plant.sh \
 	core/fuzz/build.sh core/fuzz/run.sh core/fuzz/campaign.sh core/fuzz/coverage.sh \
 	core/fuzz/store-run.sh \
 	core/fuzz/fuzz-empty.c core/fuzz/fuzz-read-once.c \
@@ -95,6 +170,7 @@ $(FUZZ_DIR)/fuzz_resize_planners: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-planners
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_resize_engine: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-engine.o \
 		$(FUZZ_DIR)/obj/core/fuzz/reparse.o $(FUZZ_DIR)/obj/core/fuzz/sparse-io.o \
+		$(FUZZ_DIR)/obj/core/fuzz/oracle.o \
 		$(FUZZ_DIR)/libinstar-fuzz.a
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_empty: $(FUZZ_DIR)/obj/core/fuzz/fuzz-empty.o
@@ -160,6 +236,9 @@ clean-fuzz:
 noinst_PROGRAMS += core/fuzz/seed-extract
 core_fuzz_seed_extract_SOURCES = core/fuzz/seed-extract.c
 core_fuzz_seed_extract_LDADD = core/libinstar.la
+# corpus/generate-data.sh's helper: mark a seed the engine accepts.
+noinst_PROGRAMS += core/fuzz/seed-mark
+core_fuzz_seed_mark_SOURCES = core/fuzz/seed-mark.c core/fuzz/seed-mark.h
 
 # make bench: executions per second, each target vs the empty target.
 bench-fuzz:

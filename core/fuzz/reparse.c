@@ -13,29 +13,16 @@
 #include <string.h>
 
 #include "fuzz/reparse.h"
+#include "fuzz/spec.h"
 #include "instar/error.h"
 #include "util/checked.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 
-static bool fail(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bool fail(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (whylen > 0)
-        vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-    return false;
-}
+/* Short names for spec.h's shared helpers. */
+#define fail instar_spec_fail
+#define inside instar_spec_inside
 
-/* [off, off+len) inside a file of SIZE bytes. */
-static bool inside(uint64_t off, uint64_t len, uint64_t size)
-{
-    uint64_t end;
-    return instar_add_u64(off, len, &end) && end <= size;
-}
 
 /* Read LEN bytes at OFF into a fresh buffer (bounded). */
 static uint8_t *read_table(struct instar_io *io, uint64_t off, uint64_t len)
@@ -80,18 +67,6 @@ static void ref(struct q2 *q, uint64_t off, uint64_t len)
             q->refs[c]++;
 }
 
-static uint64_t refcount_of(const uint8_t *blk, uint64_t i, uint32_t bits)
-{
-    switch (bits) {
-    case 1: case 2: case 4:
-        /* Sub-byte widths are packed least-significant first. */
-        return (blk[i * bits / 8] >> (i * bits % 8)) & ((1u << bits) - 1);
-    case 8: return blk[i];
-    case 16: return instar_be16(blk + 2 * i);
-    case 32: return instar_be32(blk + 4 * i);
-    default: return instar_be64(blk + 8 * i);
-    }
-}
 
 bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t whylen)
 {
@@ -224,7 +199,7 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
                     cached = UINT64_MAX;
                 }
                 if (have)
-                    rc = refcount_of(tbl, bi, q.refcount_bits);
+                    rc = instar_spec_qcow2_refcount(tbl, bi, q.refcount_bits);
             }
             if (rc < q.refs[c]) {
                 fail(why, whylen, "qcow2: cluster %" PRIu64 " (0x%" PRIx64 ") has refcount %"
@@ -324,16 +299,6 @@ static bool crc_ok(uint8_t *p, size_t n)
     return ok;
 }
 
-static const uint8_t vhdx_guid_bat[16] = {0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42,
-                                          0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08};
-static const uint8_t vhdx_guid_meta[16] = {0x06, 0xA2, 0x7C, 0x8B, 0x90, 0x47, 0x9A, 0x4B,
-                                           0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E};
-static const uint8_t vhdx_guid_params[16] = {0x37, 0x67, 0xA1, 0xCA, 0x36, 0xFA, 0x43, 0x4D,
-                                             0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B};
-static const uint8_t vhdx_guid_size[16] = {0x24, 0x42, 0xA5, 0x2F, 0x1B, 0xCD, 0x76, 0x48,
-                                           0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8};
-static const uint8_t vhdx_guid_lss[16] = {0x1D, 0xBF, 0x41, 0x81, 0x6F, 0xA9, 0x09, 0x47,
-                                          0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F};
 
 bool instar_reparse_vhdx(struct instar_io *io, uint64_t want, char *why, size_t whylen)
 {
@@ -361,10 +326,10 @@ bool instar_reparse_vhdx(struct instar_io *io, uint64_t want, char *why, size_t 
     uint32_t bat_len = 0, meta_len = 0;
     for (uint32_t i = 0; i < n && i < 2047; i++) {
         const uint8_t *e = big + 16 + 32 * (size_t)i;
-        if (memcmp(e, vhdx_guid_bat, 16) == 0) {
+        if (memcmp(e, instar_spec_vhdx_bat, 16) == 0) {
             bat_off = instar_le64(e + 16);
             bat_len = instar_le32(e + 24);
-        } else if (memcmp(e, vhdx_guid_meta, 16) == 0) {
+        } else if (memcmp(e, instar_spec_vhdx_meta, 16) == 0) {
             meta_off = instar_le64(e + 16);
             meta_len = instar_le32(e + 24);
         }
@@ -384,11 +349,11 @@ bool instar_reparse_vhdx(struct instar_io *io, uint64_t want, char *why, size_t 
         uint8_t v[8];
         if (ioff > meta_len || instar_io_read(io, v, 8, meta_off + ioff) != INSTAR_OK)
             return fail(why, whylen, "vhdx: metadata item outside the region");
-        if (memcmp(e, vhdx_guid_size, 16) == 0)
+        if (memcmp(e, instar_spec_vhdx_size, 16) == 0)
             vsize = instar_le64(v);
-        else if (memcmp(e, vhdx_guid_params, 16) == 0)
+        else if (memcmp(e, instar_spec_vhdx_params, 16) == 0)
             bsize = instar_le32(v);
-        else if (memcmp(e, vhdx_guid_lss, 16) == 0)
+        else if (memcmp(e, instar_spec_vhdx_lss, 16) == 0)
             lss = instar_le32(v);
     }
     if (want != 0 && vsize != want)

@@ -212,6 +212,9 @@ for a in "$work/artifacts"/crash-* "$work/artifacts"/leak-* "$work/artifacts"/ti
         why=$(grep -A1 -m1 '^INSTAR-FINDING:' "$out" | sed -n 2p |
               sed 's/\b0x[0-9a-fA-F]\+\b/#/g; s/\b[0-9]\+\b/#/g; s/^ *//')
         sig="$sig: $why" ;;
+    *": oracle: "*)
+        # The oracle's reason is on the line itself: numbers blanked too.
+        sig=$(printf '%s\n' "$sig" | sed 's/\b0x[0-9a-fA-F]\+\b/#/g; s/\b[0-9]\+\b/#/g') ;;
     esac
     if [ -z "$sig" ]; then
         err=$(grep -m1 -E '^SUMMARY: ' "$out" | sed 's/^SUMMARY: \([A-Za-z]*Sanitizer\|libFuzzer\): \([^ ]*\).*/\1 \2/')

@@ -250,3 +250,27 @@ void instar_sparse_io_free(struct instar_sparse_io *s)
     free(s->pool);
     memset(s, 0, sizeof *s);
 }
+
+uint64_t instar_sparse_io_next_data(const struct instar_io *io, uint64_t off)
+{
+    const struct instar_sparse_io *s = (const struct instar_sparse_io *)io;
+    if (off >= s->size)
+        return UINT64_MAX;
+    /* Walk whichever is shorter: the slots from OFF on or the list of
+     * materialised chunks. */
+    uint64_t first = off >> SHIFT, best = UINT64_MAX;
+    if (s->nchunks - first <= s->nused) {
+        for (uint64_t i = first; i < s->nchunks; i++)
+            if (s->chunk[i] != NULL) {
+                best = i;
+                break;
+            }
+    } else {
+        for (size_t k = 0; k < s->nused; k++)
+            if (s->used[k] >= first && s->used[k] < best)
+                best = s->used[k];
+    }
+    if (best == UINT64_MAX || (best << SHIFT) >= s->size)
+        return UINT64_MAX;
+    return best == first ? off : best << SHIFT;
+}

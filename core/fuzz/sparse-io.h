@@ -12,6 +12,7 @@
 #ifndef INSTAR_FUZZ_SPARSE_IO_H
 #define INSTAR_FUZZ_SPARSE_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,9 @@ int instar_sparse_io_init(struct instar_sparse_io *s, uint64_t limit);
 /* Back to empty (length 0, all zero), keeping the chunks for reuse. */
 void instar_sparse_io_reset(struct instar_sparse_io *s);
 void instar_sparse_io_free(struct instar_sparse_io *s);
+/* The first offset at or after OFF that may hold a non-zero byte: OFF
+ * itself inside a materialised chunk, else the next such chunk's start;
+ * UINT64_MAX when none is left.  IO must be an instar_sparse_io's. */
+uint64_t instar_sparse_io_next_data(const struct instar_io *io, uint64_t off);
 
 #endif

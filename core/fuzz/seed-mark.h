@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* seed-mark.h -- the engine target's "accepted seed" mark.
+ *
+ * Byte 3 bit 0 of a fuzz_resize_engine input says the engine accepted
+ * (planned and applied) this very input when the seed was made; bytes
+ * 4..7 hold FNV-1a 32 of bytes 8.. (little-endian), so any mutation
+ * libFuzzer makes outside bytes 0..7 drops the mark, and one inside them
+ * (the request) almost always does too.  A marked input that the engine
+ * refuses is a finding: an engine that refuses every image of a format
+ * cannot pass the corpus.  corpus/generate-data.sh marks its seeds with
+ * core/fuzz/seed-mark after checking the engine accepts them. */
+#ifndef INSTAR_FUZZ_SEED_MARK_H
+#define INSTAR_FUZZ_SEED_MARK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define INSTAR_SEED_MARK_ACCEPTED 0x01
+
+/* FNV-1a 32 of DATA[8..SIZE) mixed with bytes 0..2 (format, flags, spec). */
+static inline uint32_t instar_seed_mark_sum(const uint8_t *data, size_t size)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < size; i++)
+        if (i < 3 || i >= 8)
+            h = (h ^ data[i]) * 16777619u;
+    return h;
+}
+
+static inline bool instar_seed_marked_accepted(const uint8_t *data, size_t size)
+{
+    return size >= 24 && (data[3] & INSTAR_SEED_MARK_ACCEPTED) &&
+           ((uint32_t)data[4] | (uint32_t)data[5] << 8 | (uint32_t)data[6] << 16 |
+            (uint32_t)data[7] << 24) == instar_seed_mark_sum(data, size);
+}
+
+#endif

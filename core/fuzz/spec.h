@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* spec.h -- what the engine target's independent checkers (reparse.c,
+ * oracle.c) both need: a reason formatter, a bounds test, the qcow2
+ * refcount entry reader and the VHDX GUIDs, all taken from the format
+ * specifications.  Nothing here comes from core/resize/: a planner and
+ * the checkers that judge it must not share a mistake. */
+#ifndef INSTAR_FUZZ_SPEC_H
+#define INSTAR_FUZZ_SPEC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/checked.h"
+#include "util/endian.h"
+
+/* Format a one-line reason into WHY; always false, for `return fail(...)'. */
+static inline bool instar_spec_fail(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline bool instar_spec_fail(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (whylen > 0)
+        vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* [OFF, OFF+LEN) inside a file of SIZE bytes. */
+static inline bool instar_spec_inside(uint64_t off, uint64_t len, uint64_t size)
+{
+    uint64_t end;
+    return instar_add_u64(off, len, &end) && end <= size;
+}
+
+/* Entry I of a qcow2 refcount block of BITS-bit entries (sub-byte widths
+ * are packed least-significant first). */
+static inline uint64_t instar_spec_qcow2_refcount(const uint8_t *blk, uint64_t i, uint32_t bits)
+{
+    switch (bits) {
+    case 1: case 2: case 4:
+        return (blk[i * bits / 8] >> (i * bits % 8)) & ((1u << bits) - 1);
+    case 8: return blk[i];
+    case 16: return instar_be16(blk + 2 * i);
+    case 32: return instar_be32(blk + 4 * i);
+    default: return instar_be64(blk + 8 * i);
+    }
+}
+
+/* VHDX region and metadata item GUIDs, in their on-disk byte order. */
+static const uint8_t instar_spec_vhdx_bat[16] = {
+    0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42,
+    0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08};
+static const uint8_t instar_spec_vhdx_meta[16] = {
+    0x06, 0xA2, 0x7C, 0x8B, 0x90, 0x47, 0x9A, 0x4B,
+    0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E};
+static const uint8_t instar_spec_vhdx_params[16] = {
+    0x37, 0x67, 0xA1, 0xCA, 0x36, 0xFA, 0x43, 0x4D,
+    0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B};
+static const uint8_t instar_spec_vhdx_size[16] = {
+    0x24, 0x42, 0xA5, 0x2F, 0x1B, 0xCD, 0x76, 0x48,
+    0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8};
+static const uint8_t instar_spec_vhdx_lss[16] = {
+    0x1D, 0xBF, 0x41, 0x81, 0x6F, 0xA9, 0x09, 0x47,
+    0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F};
+
+#endif
