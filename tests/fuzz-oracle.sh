@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # fuzz-oracle.sh -- the engine target's oracle (core/fuzz/oracle.c) catches
 # planners that are wrong but well-formed.  Each tests/planted/replay-* is
 # the engine target's replay driver linked with one planner source carrying

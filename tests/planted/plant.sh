@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # plant.sh -- write a copy of a planner source with one planted fault.
 #
 #   plant.sh SOURCE FROM TO > OUT
