@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # generate-data.sh -- engine seeds whose images hold guest data.
 #
 #   corpus/generate-data.sh [BUILDDIR]
