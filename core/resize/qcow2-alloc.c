@@ -108,10 +108,10 @@ uint64_t q2_refcount_reach(const struct q2 *q)
     return reach > q->runs_end ? reach : q->runs_end;
 }
 
-int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
-             uint64_t *start)
+/* The first cluster from which every cluster is free, so q2_alloc takes
+ * them without looking at each. */
+static int all_free_from(const struct q2 *q, uint64_t *out)
 {
-    uint64_t c = q->cursor, run_start = c, len = 0, limit = Q2_MAX_HOST_OFFSET >> q->cluster_bits;
     uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;
     /* Inside a (possibly hostile, huge) file but past the refcount table's
      * reach everything is free too: never count such clusters one by one.
@@ -126,6 +126,18 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
      * not within the byte of the last cluster in use. */
     if (q->rbits < 8)
         free_from = (free_from + 8 / q->rbits - 1) & ~(uint64_t)(8 / q->rbits - 1);
+    *out = free_from;
+    return INSTAR_OK;
+}
+
+int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
+             uint64_t *start)
+{
+    uint64_t c = q->cursor, run_start = c, len = 0, limit = Q2_MAX_HOST_OFFSET >> q->cluster_bits;
+    uint64_t free_from;
+    int frc = all_free_from(q, &free_from);
+    if (frc != INSTAR_OK)
+        return frc;
     struct q2_run *prev = q->nruns ? &q->runs[q->nruns - 1] : NULL;
 
     if (n == 0 || n > limit)
@@ -189,30 +201,51 @@ int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster)
     return rc;
 }
 
+/* The end of the new refcount blocks' indices that include I, or I when
+ * no new block has index I. */
+static uint64_t covered_until(const struct q2 *q, uint64_t i)
+{
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        if (run->kind == Q2_RUN_REFBLOCK && i >= run->first_index
+            && i - run->first_index < run->count)
+            return run->first_index + run->count;
+    }
+    return i;
+}
+
 /* The first reftable index covering an allocated cluster that has no
  * refcount block yet; UINT64_MAX when all are covered.  Coverage only
  * grows while a plan is built, so each run remembers how far it is known
  * covered: the whole cover loop stays linear in the number of blocks
  * (rescanning from the start made big preallocations quadratic). */
-static int first_uncovered(struct q2 *q, uint64_t *out)
+static int first_uncovered(struct q2 *q, uint64_t *out, uint64_t *out_last)
 {
     *out = UINT64_MAX;
+    *out_last = 0;
     for (size_t r = 0; r < q->nruns; r++) {
         struct q2_run *run = &q->runs[r];
         uint64_t first = run->start >> q->rb_shift;
         uint64_t last = (run->start + run->count - 1) >> q->rb_shift;
         uint64_t bi = run->scan > first ? run->scan : first;
-        for (; bi <= last; bi++) {
-            uint64_t cl;
+        while (bi <= last) {
+            uint64_t cl, skip = covered_until(q, bi);
+            if (skip > bi) {        /* a whole run of new blocks at once */
+                bi = skip;
+                continue;
+            }
             int rc = q2_refblock_cluster(q, bi, &cl);
             if (rc != INSTAR_OK)
                 return rc;
             if (cl == 0)
                 break;
+            bi++;
         }
         run->scan = bi;
-        if (bi <= last && bi < *out)
+        if (bi <= last && bi < *out) {
             *out = bi;
+            *out_last = last;
+        }
     }
     return INSTAR_OK;
 }
@@ -241,11 +274,41 @@ static int size_new_table(struct q2 *q, uint64_t *clusters)
     return INSTAR_OK;
 }
 
+/* How many refcount blocks, from index BI (the lowest uncovered one, in a
+ * run whose blocks end at LAST), one q2_alloc can place exactly as one
+ * allocation per block would: every index from BI on is uncovered (past
+ * the old table and every new block), the cursor is where everything is
+ * free (the blocks land at cursor, cursor + 1, ...), and no new block
+ * lies in a block below the last one taken (it would be the next lowest
+ * uncovered index).  At least 1. */
+static uint64_t batch_blocks(const struct q2 *q, uint64_t bi, uint64_t last, uint64_t cap)
+{
+    uint64_t free_from, n, top = q->cursor >> q->rb_shift;
+    /* Sub-byte refcounts: a block next to one just taken may share its
+     * refcount byte with a protected cluster (shares_byte). */
+    if (q->rbits < 8 || bi < q->rt_entries || all_free_from(q, &free_from) != INSTAR_OK
+        || q->cursor < free_from || top <= bi)
+        return 1;
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        if (run->kind == Q2_RUN_REFBLOCK && run->first_index + run->count > bi)
+            return 1;
+    }
+    if (last > top)
+        last = top;
+    if (last >= cap)
+        last = cap - 1;
+    n = last - bi + 1;
+    return n > 0 ? n : 1;
+}
+
 int q2_cover_refcounts(struct q2 *q)
 {
-    for (unsigned guard = 0; guard < (1u << 22); guard++) {
-        uint64_t bi, cap, at;
-        int rc = first_uncovered(q, &bi);
+    /* The guard counts blocks (and table moves), as when every block was
+     * one iteration: a batch changes the work, never the answer. */
+    for (uint64_t guard = 0; guard < (1u << 22);) {
+        uint64_t bi, last, cap, at, n;
+        int rc = first_uncovered(q, &bi, &last);
         if (rc != INSTAR_OK)
             return rc;
         if (bi == UINT64_MAX)
@@ -263,11 +326,21 @@ int q2_cover_refcounts(struct q2 *q)
             q->rt_moved = true;
             q->new_rt_cluster = at;
             q->new_rt_entries = tcl * q->cs / 8;
+            guard++;
             continue;
         }
-        rc = q2_alloc(q, 1, Q2_RUN_REFBLOCK, bi, &at);
+        n = batch_blocks(q, bi, last, cap);
+        if (n > (1u << 22) - guard) {
+            /* One block per iteration would stop at the guard: the same
+             * blocks up to it, then the same error. */
+            n = (1u << 22) - guard;
+            rc = q2_alloc(q, n, Q2_RUN_REFBLOCK, bi, &at);
+            return rc != INSTAR_OK ? rc : INSTAR_E_TOO_LARGE;
+        }
+        rc = q2_alloc(q, n, Q2_RUN_REFBLOCK, bi, &at);
         if (rc != INSTAR_OK)
             return rc;
+        guard += n;
     }
     return INSTAR_E_TOO_LARGE;
 }
