@@ -350,6 +350,70 @@ static size_t stage_tables(struct fbuf *buf, struct instar_slice carve, uint64_t
 
 /* ---- qcow2 -------------------------------------------------------------- */
 
+struct layout {
+    size_t len;                 /* bytes of the pool it takes; 0: none */
+    bool backing;
+    uint32_t nb_snapshots, nb_bitmaps, bmdir_size;
+    uint64_t l1_offset, rt_offset, snap_offset, bmdir_offset;
+    const uint8_t *body;        /* directory, then tables */
+    size_t body_len;
+};
+
+static void layout_read(struct layout *l, const struct instar_fuzz_header *h,
+                        const uint8_t *pool, size_t pool_len)
+{
+    uint8_t b[INSTAR_FUZZ_QCOW2_LAYOUT_HEAD] = {0};
+    memset(l, 0, sizeof *l);
+    if (!(h->flags & INSTAR_FUZZ_FLAG_QCOW2_LAYOUT))
+        return;
+    memcpy(b, pool, pool_len < sizeof b ? pool_len : sizeof b);
+    size_t len = instar_le16(b);
+    if (len < INSTAR_FUZZ_QCOW2_LAYOUT_HEAD)
+        len = INSTAR_FUZZ_QCOW2_LAYOUT_HEAD;
+    if (len > INSTAR_FUZZ_QCOW2_LAYOUT_MAX)
+        len = INSTAR_FUZZ_QCOW2_LAYOUT_MAX;
+    l->len = len < pool_len ? len : pool_len;
+    l->backing = (b[2] & 1) != 0;
+    l->nb_snapshots = instar_le32(b + 4);
+    l->l1_offset = instar_le64(b + 8);
+    l->rt_offset = instar_le64(b + 16);
+    l->snap_offset = instar_le64(b + 24);
+    l->bmdir_offset = instar_le64(b + 32);
+    l->nb_bitmaps = instar_le32(b + 40);
+    l->bmdir_size = instar_le32(b + 44);
+    if (l->len > INSTAR_FUZZ_QCOW2_LAYOUT_HEAD) {
+        l->body = pool + INSTAR_FUZZ_QCOW2_LAYOUT_HEAD;
+        l->body_len = l->len - INSTAR_FUZZ_QCOW2_LAYOUT_HEAD;
+    }
+}
+
+/* The bitmap directory at its offset, then each entry's table (walked as
+ * the entries' own sizes say, whatever they are) from the bytes after it.
+ * Short bytes give short ranges: the planner asks for more. */
+static size_t layout_stage(const struct layout *l, struct instar_staged_table *out)
+{
+    if (l->bmdir_offset == 0 || l->body == NULL)
+        return 0;
+    size_t n = 0, dlen = l->bmdir_size < l->body_len ? l->bmdir_size : l->body_len;
+    out[n].index = l->bmdir_offset;
+    out[n].bytes = (struct instar_slice){l->body, dlen};
+    n++;
+    size_t at = dlen;
+    for (size_t pos = 0; pos + 24 <= dlen && n < INSTAR_FUZZ_MAX_BYTE_RANGES;) {
+        const uint8_t *e = l->body + pos;
+        uint64_t tbytes = (uint64_t)instar_be32(e + 8) * 8;
+        size_t take = l->body_len - at;
+        if (take > tbytes)
+            take = (size_t)tbytes;
+        out[n].index = instar_be64(e);
+        out[n].bytes = (struct instar_slice){l->body + at, take};
+        n++;
+        at += take;
+        pos += (24 + (size_t)instar_be16(e + 18) + instar_be32(e + 20) + 7) & ~(size_t)7;
+    }
+    return n;
+}
+
 static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
     const struct instar_fuzz_header *h = &c->hdr;
@@ -401,6 +465,29 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
             o->snapshots_offset = 0;
     }
 
+    /* A layout block: a real image's offsets, snapshots and bitmaps. */
+    struct layout lay;
+    const uint8_t *pool = c->carve[0].data;
+    size_t pool_len = c->pool_len;
+    layout_read(&lay, h, pool, pool_len);
+    pool += lay.len;
+    pool_len -= lay.len;
+    if (lay.len > 0) {
+        if (lay.l1_offset)
+            o->l1_table_offset = lay.l1_offset;
+        if (lay.rt_offset)
+            o->refcount_table_offset = lay.rt_offset;
+        o->nb_snapshots = lay.nb_snapshots;
+        if (lay.nb_snapshots && lay.snap_offset)
+            o->snapshots_offset = lay.snap_offset;
+        else if (!lay.nb_snapshots)
+            o->snapshots_offset = lay.snap_offset;
+        if (lay.bmdir_offset) {
+            o->has_bitmaps = true;
+            o->autoclear_features |= 1;
+        }
+    }
+
     /* Cluster 0: the header the options describe. */
     uint8_t *p = fbuf_reset(&d->qhdr);
     memcpy(p, "QFI\xfb", 4);
@@ -423,21 +510,38 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
         used = 112;
     }
     if (o->has_bitmaps) {
-        /* Bitmaps extension: count 1, directory (not staged) after L1. */
+        /* Bitmaps extension: the layout block's directory, or count 1 and
+         * a directory (not staged) after L1. */
         instar_put_be32(p + used, 0x23852875);
         instar_put_be32(p + used + 4, 24);
-        instar_put_be32(p + used + 8, 1);
-        instar_put_be64(p + used + 16, 64);
-        instar_put_be64(p + used + 24, o->snapshots_offset ? o->snapshots_offset + unit_cs
-                                                           : o->l1_table_offset + unit_cs);
+        if (lay.bmdir_offset) {
+            instar_put_be32(p + used + 8, lay.nb_bitmaps);
+            instar_put_be64(p + used + 16, lay.bmdir_size);
+            instar_put_be64(p + used + 24, lay.bmdir_offset);
+        } else {
+            instar_put_be32(p + used + 8, 1);
+            instar_put_be64(p + used + 16, 64);
+            instar_put_be64(p + used + 24, o->snapshots_offset
+                                           ? o->snapshots_offset + unit_cs
+                                           : o->l1_table_offset + unit_cs);
+        }
         used += 32;
     }
     used += 8;                  /* end-of-extensions marker: zeros */
+    if (lay.backing && used + 8 <= d->qhdr.cap) {
+        /* A backing file name right after the extensions. */
+        instar_put_be64(p + 8, used);
+        instar_put_be32(p + 16, 4);
+        memcpy(p + used, "base", 4);
+        used += 8;
+    }
     fbuf_touch(&d->qhdr, used);
     o->header.data = p;
     o->header.len = cs && cs < d->qhdr.cap ? (size_t)cs : d->qhdr.cap;
 
-    carve_pool(c, c->carve[0].data, c->pool_len, sizes, 4);
+    carve_pool(c, pool, pool_len, sizes, 4);
+    o->byte_ranges = c->byte_ranges;
+    o->n_byte_ranges = layout_stage(&lay, c->byte_ranges);
     uint64_t rt_len = mul_sat(o->refcount_table_clusters, unit_cs);
     if (h->raw_slices) {
         o->l1 = c->carve[0];

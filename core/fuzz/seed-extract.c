@@ -12,6 +12,7 @@
  *       sectors as extents. */
 #include <config.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,63 @@ static void copy_out(uint8_t *dst, uint64_t off, size_t len)
         memcpy(dst, img + off, img_len - off < len ? img_len - off : len);
 }
 
-static uint8_t pool[32 + 4096 * 2 + 32768 * 2];
+static uint8_t pool[32 + INSTAR_FUZZ_QCOW2_LAYOUT_MAX + 4096 * 2 + 32768 * 2];
+
+/* The qcow2 layout block (instar/fuzz.h) at P for an image whose layout
+ * is not the decoder's default, or that has snapshots, bitmaps or a
+ * backing file; returns its length, 0 when not needed. */
+static size_t qcow2_layout(uint8_t *p, uint64_t cs, uint32_t version, uint32_t hlen)
+{
+    uint64_t l1_off = instar_be64(img + 40), rt_off = instar_be64(img + 48);
+    uint32_t rt_clusters = instar_be32(img + 56), nb_snap = instar_be32(img + 60);
+    uint64_t snap_off = instar_be64(img + 64);
+    bool backing = instar_be64(img + 8) != 0;
+    uint64_t bm_off = 0;
+    uint32_t nb_bm = 0, bm_size = 0;
+    /* Header extensions: the bitmaps one. */
+    for (uint64_t off = version == 3 ? hlen : 72; off + 8 <= cs && off + 8 <= img_len;) {
+        uint32_t type = instar_be32(img + off), elen = instar_be32(img + off + 4);
+        if (type == 0)
+            break;
+        if (type == 0x23852875 && elen >= 24 && off + 32 <= img_len) {
+            nb_bm = instar_be32(img + off + 8);
+            bm_size = (uint32_t)instar_be64(img + off + 16);
+            bm_off = instar_be64(img + off + 24);
+        }
+        off += 8 + (((uint64_t)elen + 7) & ~7ull);
+    }
+    bool dflt = rt_off == cs && rt_clusters >= 1 && rt_clusters <= 8
+                && l1_off == cs * (2 + rt_clusters);
+    if (dflt && nb_snap == 0 && !backing && bm_off == 0)
+        return 0;
+    memset(p, 0, INSTAR_FUZZ_QCOW2_LAYOUT_HEAD);
+    p[2] = backing ? 1 : 0;
+    instar_put_le32(p + 4, nb_snap);
+    instar_put_le64(p + 8, l1_off);
+    instar_put_le64(p + 16, rt_off);
+    instar_put_le64(p + 24, snap_off);
+    instar_put_le64(p + 32, bm_off);
+    instar_put_le32(p + 40, nb_bm);
+    instar_put_le32(p + 44, bm_size);
+    size_t len = INSTAR_FUZZ_QCOW2_LAYOUT_HEAD, room = INSTAR_FUZZ_QCOW2_LAYOUT_MAX - len;
+    if (bm_off && bm_size <= room) {
+        copy_out(p + len, bm_off, bm_size);
+        const uint8_t *d = p + len;
+        len += bm_size;
+        for (size_t pos = 0; pos + 24 <= bm_size;) {
+            uint64_t t = instar_be64(d + pos);
+            size_t tb = (size_t)instar_be32(d + pos + 8) * 8;
+            if (tb > INSTAR_FUZZ_QCOW2_LAYOUT_MAX - len)
+                break;
+            copy_out(p + len, t, tb);
+            len += tb;
+            pos += (24 + (size_t)instar_be16(d + pos + 18) + instar_be32(d + pos + 20) + 7)
+                   & ~(size_t)7;
+        }
+    }
+    instar_put_le16(p, (uint16_t)len);
+    return len;
+}
 
 static size_t qcow2(struct instar_fuzz_header *h)
 {
@@ -61,19 +118,23 @@ static size_t qcow2(struct instar_fuzz_header *h)
     uint64_t incompat = version == 3 ? instar_be64(img + 72) : 0;
     uint64_t compat = version == 3 ? instar_be64(img + 80) : 0;
     uint32_t order = version == 3 ? instar_be32(img + 96) : 4;
-    if (rt_off != cs || rt_clusters < 1 || rt_clusters > 8 ||
-        l1_off != cs * (2 + rt_clusters) || instar_be32(img + 60) != 0) {
-        fprintf(stderr, "seed-extract: qcow2 layout differs from the decoder's\n");
+    uint8_t *p = pool + 32;
+    size_t lay = qcow2_layout(p, cs, version, version == 3 ? instar_be32(img + 100) : 72);
+    if (lay)
+        h->flags |= INSTAR_FUZZ_FLAG_QCOW2_LAYOUT;
+    if (rt_clusters < 1 || rt_clusters > 8) {
+        fprintf(stderr, "seed-extract: qcow2 refcount table of %u clusters\n", rt_clusters);
         exit(3);
     }
     h->current_virtual_size = instar_be64(img + 24);
     h->unit_size = (uint32_t)cs;
     h->refcount_sel = (uint8_t)order;
-    h->subformat = (uint8_t)((version == 2 ? 1 : 0) | (rt_clusters - 1) << 4);
+    h->subformat = (uint8_t)((version == 2 ? 1 : 0) | (rt_clusters - 1) << 4
+                             | (instar_be64(img + 88) & 1 && version == 3 ? 2 : 0));
     h->flags |= (incompat & 0x10) ? 0x02 : 0;
     h->flags |= (compat & 1) ? 0x04 : 0;
     h->format_byte = h->new_virtual_size >= h->current_virtual_size ? 1 : 2;
-    uint8_t *p = pool + 32;
+    p += lay;
     size_t l1n = (size_t)l1_size * 8 < 4096 ? (size_t)l1_size * 8 : 4096;
     copy_out(p, l1_off, l1n);
     memset(p + l1n, 0, 4096 - l1n);
