@@ -31,9 +31,9 @@ store() {  # store DIR FILE: content-named copy
     cp "$2" "$1/$sum"
 }
 
-# planner SIZE FLAGS: one planner seed from $tmp/img
+# planner SIZE FLAGS [SUBFORMAT]: one planner seed from $tmp/img
 planner() {
-    if "$extract" planners "$tmp/img" "$1" "$2" >"$tmp/seed" 2>"$tmp/err"; then
+    if "$extract" planners "$tmp/img" "$1" "$2" ${3:-0} >"$tmp/seed" 2>"$tmp/err"; then
         store "$P" "$tmp/seed"
         np=$((np + 1))
     fi
@@ -126,6 +126,13 @@ for opts in "" "block_size=1048576" "subformat=fixed,block_size=1048576" "log_si
     planner $((4 * M)) $SHRINK
     planner $((64 * 1024 * G)) 0                 # 64 TiB: the maximum
     planner $((64 * 1024 * G + 512)) 0
+    # Region and metadata tables from the input; twin headers; one header
+    # with a bad checksum (either).
+    planner $((16 * M)) 0 4
+    planner $((4 * M)) $SHRINK 4
+    planner $((16 * M)) 0 8
+    planner $((16 * M)) 0 16
+    planner $((16 * M)) 0 24
 done
 
 # ---- vmdk -----------------------------------------------------------------

@@ -44,6 +44,7 @@ struct instar_fuzz_decoder {
      * content to checksum. */
     uint32_t zeros_hdr[4][256];
     uint32_t zeros_region[4][256];
+    uint32_t zeros_region_input[4][256];    /* after a 512-byte table from the input */
     /* The vhdx region table depends on three numbers only: memoised, so its
      * 64 KiB CRC is not recomputed per input. */
     uint64_t region_key[3];
@@ -118,6 +119,8 @@ static struct instar_slice fbuf_copy(struct fbuf *b, struct instar_slice carve, 
 #define VHDX_HDR_ZEROS (4096 - VHDX_HDR_CONTENT)
 #define VHDX_REGION_CONTENT 80
 #define VHDX_REGION_ZEROS (65536 - VHDX_REGION_CONTENT)
+#define VHDX_REGION_INPUT 512
+#define VHDX_REGION_INPUT_ZEROS (65536 - VHDX_REGION_INPUT)
 
 /* Z[k][v]: the CRC state v << 8k after N zero bytes, built from the 32
  * single-bit states (the update is linear over GF(2)). */
@@ -183,6 +186,7 @@ struct instar_fuzz_decoder *instar_fuzz_decoder_new(void)
     }
     zeros_table(d, d->zeros_hdr, VHDX_HDR_ZEROS);
     zeros_table(d, d->zeros_region, VHDX_REGION_ZEROS);
+    zeros_table(d, d->zeros_region_input, VHDX_REGION_INPUT_ZEROS);
     return d;
 }
 
@@ -767,6 +771,18 @@ static void vhdx_meta_entry(uint8_t *e, const uint8_t guid[16], uint32_t off, ui
     instar_put_le32(e + 24, flags);
 }
 
+/* The metadata items the facts need, at IT (offset 0x10000 of the
+ * metadata region), where the synthesised table points. */
+static void write_vhdx_items(uint8_t *it, const struct instar_vhdx_resize_opts *o)
+{
+    instar_put_le32(it, o->block_size);
+    instar_put_le32(it + 4, o->leave_blocks_allocated ? 1 : 0);
+    instar_put_le64(it + 8, o->virtual_size);
+    memset(it + 16, 0x5a, 16);
+    instar_put_le32(it + 32, o->logical_sector_size);
+    instar_put_le32(it + 36, 512);
+}
+
 static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
     const struct instar_fuzz_header *h = &c->hdr;
@@ -777,7 +793,8 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     o->virtual_size = h->current_virtual_size;
     o->block_size = h->unit_size;
     /* subformat bit0: 4 KiB logical sectors; bit1: fixed (blocks left
-     * allocated). */
+     * allocated); bit2: region and metadata tables from the input; bits
+     * 3-4: which headers are valid (below). */
     o->logical_sector_size = (h->subformat & 1) ? 4096 : 512;
     o->leave_blocks_allocated = (h->subformat & 2) != 0;
 
@@ -824,9 +841,40 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     uint8_t *h2 = d->hdr2.p;
     fbuf_touch(&d->hdr2, 512);
     memcpy(h2, "head", 4);
-    instar_put_le64(h2 + 8, instar_le64(h1 + 8) + 1);   /* wraps on purpose */
+    /* Subformat bits 3-4: header 2 one sequence number on (0), its twin
+     * (1), or one header with a broken checksum (2: header 2, 3: header 1),
+     * the states qemu's header selection tells apart. */
+    unsigned twin = (h->subformat >> 3) & 3;
+    instar_put_le64(h2 + 8, instar_le64(h1 + 8) + (twin == 1 ? 0 : 1));   /* wraps on purpose */
     instar_put_le32(h2 + 4, 0);
     instar_put_le32(h2 + 4, crc32c_padded(d, h2, VHDX_HDR_CONTENT, d->zeros_hdr));
+    if (twin == 2)
+        h2[4] ^= 1;
+    else if (twin == 3)
+        h1[4] ^= 1;
+
+    /* Subformat bit 2: region and metadata tables from the input (the
+     * dynamic-header carve: metadata table, then region table), only the
+     * signatures and the region table's checksum made right. */
+    if (h->subformat & 4) {
+        uint8_t *r = fbuf_reset(&d->region);
+        size_t n = c->carve[1].len > 512 ? c->carve[1].len - 512 : 0;
+        memcpy(r, c->carve[1].data + 512, n);
+        memcpy(r, "regi", 4);
+        instar_put_le32(r + 4, 0);
+        instar_put_le32(r + 4, crc32c_padded(d, r, VHDX_REGION_INPUT, d->zeros_region_input));
+        fbuf_touch(&d->region, VHDX_REGION_INPUT);
+        d->region_valid = false;
+        o->region1.data = o->region2.data = d->region.p;
+        o->region1.len = o->region2.len = 64 * KiB;
+        struct instar_slice table = {c->carve[1].data, c->carve[1].len < 512 ? c->carve[1].len : 512};
+        o->metadata = fbuf_copy(&d->meta, table, MiB);
+        memcpy(d->meta.p, "metadata", 8);
+        fbuf_touch(&d->meta, 512);
+        write_vhdx_items(d->meta.p + 0x10000, o);
+        o->bat = fbuf_extend(&d->table0, c->carve[2], bat_bytes);
+        return;
+    }
 
     /* Region table (BAT, metadata). */
     if (!d->region_valid || d->region_key[0] != o->bat_region_length ||
@@ -861,13 +909,7 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     vhdx_meta_entry(m + 96, guid_page83, 0x10010, 16, 0x6);
     vhdx_meta_entry(m + 128, guid_logical, 0x10020, 4, 0x6);
     vhdx_meta_entry(m + 160, guid_physical, 0x10024, 4, 0x6);
-    uint8_t *it = m + 0x10000;
-    instar_put_le32(it, o->block_size);
-    instar_put_le32(it + 4, o->leave_blocks_allocated ? 1 : 0);
-    instar_put_le64(it + 8, o->virtual_size);
-    memset(it + 16, 0x5a, 16);
-    instar_put_le32(it + 32, o->logical_sector_size);
-    instar_put_le32(it + 36, 512);
+    write_vhdx_items(m + 0x10000, o);
     /* The table is dirty; the items are rewritten whole by every decode
      * (and this buffer serves vhdx alone), so they need no reset. */
     fbuf_touch(&d->meta, 32 + 5 * 32);

@@ -1,11 +1,12 @@
 /* seed-extract.c -- turn a real image into fuzz seed inputs (used by
  * corpus/generate.sh, which makes the images with qemu-img).
  *
- *   seed-extract planners IMAGE NEW_SIZE FLAGS   > input
+ *   seed-extract planners IMAGE NEW_SIZE FLAGS [SUBFORMAT] > input
  *       the 32-byte header + pool layout of instar/fuzz.h: the image's
  *       facts in the header, its tables in the pool.  FLAGS is the flags
  *       byte (allow_shrink, preallocation); format bits are taken from the
- *       image.  Exit 3 when the image's layout is not the one the decoder
+ *       image, SUBFORMAT bits are added to them (for VHDX bit 2, tables
+ *       from the input, also puts the region table in the pool).  Exit 3 when the image's layout is not the one the decoder
  *       synthesises (the seed would be meaningless).
  *   seed-extract engine IMAGE FMTSEL SPECKIND AMOUNT FLAGS > input
  *       the fuzz_resize_engine layout: parameters + the image's non-zero
@@ -182,7 +183,7 @@ static size_t fmt3(struct instar_fuzz_header *h, uint64_t hdr_off, uint64_t dyn_
     return len;
 }
 
-static size_t planners(uint64_t new_size, uint8_t flags)
+static size_t planners(uint64_t new_size, uint8_t flags, uint8_t sub_or)
 {
     struct instar_fuzz_header h;
     memset(&h, 0, sizeof h);
@@ -221,6 +222,13 @@ static size_t planners(uint64_t new_size, uint8_t flags)
                                 ((instar_le32(img + meta + 0x10004) & 1) ? 2 : 0));
         h.current_virtual_size = instar_le64(img + meta + 0x10008);
         len = fmt3(&h, hoff, meta, bat, 32768);
+        if (sub_or & 4) {
+            /* Tables from the input: the metadata table's first 512 bytes,
+             * then the region table's. */
+            copy_out(pool + 32 + 512 + 512, 192 * 1024, 512);
+            if (len < 32 + 1536)
+                len = 32 + 1536;
+        }
     } else if (img_len >= 512 && memcmp(img + img_len - 512, "conectix", 8) == 0) {
         const uint8_t *f = img + img_len - 512;
         h.format_byte = 4;
@@ -240,6 +248,7 @@ static size_t planners(uint64_t new_size, uint8_t flags)
         h.current_virtual_size = img_len;
         len = 32;
     }
+    h.subformat |= sub_or;
     instar_fuzz_encode_header(&h, pool);
     return len;
 }
@@ -289,13 +298,14 @@ static int engine(unsigned fmtsel, unsigned kind, uint64_t amount, unsigned flag
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "planners") == 0 && load(argv[2]) == 0) {
-        size_t len = planners(strtoull(argv[3], NULL, 0), (uint8_t)strtoul(argv[4], NULL, 0));
+        size_t len = planners(strtoull(argv[3], NULL, 0), (uint8_t)strtoul(argv[4], NULL, 0),
+                              argc >= 6 ? (uint8_t)strtoul(argv[5], NULL, 0) : 0);
         return fwrite(pool, 1, len, stdout) == len ? 0 : 1;
     }
     if (argc >= 7 && strcmp(argv[1], "engine") == 0 && load(argv[2]) == 0)
         return engine((unsigned)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0),
                       strtoull(argv[5], NULL, 0), (unsigned)strtoul(argv[6], NULL, 0));
-    fprintf(stderr, "usage: seed-extract planners IMAGE NEW_SIZE FLAGS\n"
+    fprintf(stderr, "usage: seed-extract planners IMAGE NEW_SIZE FLAGS [SUBFORMAT]\n"
                     "       seed-extract engine IMAGE FMTSEL SPECKIND AMOUNT FLAGS\n");
     return 2;
 }
