@@ -215,6 +215,28 @@ for opts in "cluster_size=4096" "extended_l2=on,cluster_size=16384" "cluster_siz
     engine 2 1 $((32 * M)) 0
     engine 2 0 $((512 * K)) $SHRINK
 done
+# Bitmaps at their limits: dirty bits far out (a shrink drops table entries
+# that hold bitmap data), a grow past what a 512-byte granularity may
+# occupy (qemu marks the bitmap in use), past 2^41 bits (qemu cannot load
+# it), and a bitmap left in use by a killed qemu.
+mk qcow2 "cluster_size=512" $((64 * M))
+qemu-img bitmap --add -g 512 "$tmp/img" b0
+qio "$tmp/img" "write -P 0 $((60 * M)) $((64 * K))" "write -P 0 $((40 * M)) 4096"
+planner $((8 * M)) $SHRINK
+engine 2 0 $((8 * M)) $SHRINK
+mk qcow2 "cluster_size=65536" $((64 * M))
+qemu-img bitmap --add -g 512 "$tmp/img" b0
+qemu-img bitmap --add -g 65536 "$tmp/img" b1
+qio "$tmp/img" "write -P 0 $((60 * M)) $((64 * K))"
+planner $((4 * 1024 * G)) 0
+planner $((2048 * 1024 * G)) 0
+engine 2 0 $((4 * 1024 * G)) 0
+engine 2 0 $((2048 * 1024 * G)) 0
+qemu-io -f qcow2 -c "write -P 0 0 512" -c "sigraise 9" "$tmp/img" >/dev/null 2>&1 || true
+planner $((128 * M)) 0
+planner $((8 * M)) $SHRINK
+engine 2 1 $((64 * M)) 0
+engine 2 0 $((8 * M)) $SHRINK
 # Compressed clusters (several in one host cluster).
 for cs in 4096 65536; do
     rm -f "$tmp/raw"
@@ -278,9 +300,11 @@ for fmt in vpc vhdx vmdk; do
     esac
     for o in $optsets; do
         rm -f "$tmp/raw" "$tmp/img"
-        qemu-img create -q -f raw "$tmp/raw" $((6 * M))
+        # Not a whole number of blocks; data in the first, a middle and
+        # the last block, so cuts and grows meet allocated blocks.
+        qemu-img create -q -f raw "$tmp/raw" $((6 * M + 4096))
         qemu-io -f raw -c "write -P 14 0 $((64 * K))" -c "write -P 15 $((3 * M)) 4096" \
-            -c "write -P 16 $((6 * M - 512)) 512" "$tmp/raw" >/dev/null
+            -c "write -P 16 $((6 * M + 3584)) 512" "$tmp/raw" >/dev/null
         qemu-img convert -q -f raw -O $fmt -o "$o" "$tmp/raw" "$tmp/img"
         s=$("$QEMU_IMG" info --output=json "$tmp/img" |
             sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p' | head -n 1)
@@ -288,10 +312,12 @@ for fmt in vpc vhdx vmdk; do
         planner $((s + 512)) 0
         planner $((s / 2)) $SHRINK
         planner $((s / 3 + 512)) $SHRINK
+        planner $((3 * M + 2048)) $SHRINK
         planner $((s * 2)) $PRE_FULL
         engine $sel 1 $((2 * M)) 0
         engine $sel 2 $((3 * M)) $SHRINK
         engine $sel 0 $((s + 512)) 0
+        engine $sel 0 $((3 * M + 2048)) $SHRINK
     done
 done
 
