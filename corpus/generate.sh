@@ -116,6 +116,16 @@ done
 mk vpc "" $((2 * G))
 planner $((4 * G)) 0
 planner $((1 * G)) $SHRINK
+# force_size: the exact size, creator "qem2" (no CHS rounding), for sizes
+# CHS cannot express.
+for sub in dynamic fixed; do
+    mk vpc "subformat=$sub,force_size=on" $((5 * M + 512))
+    planner $((7 * M + 1024)) 0
+    planner $((3 * M + 512)) $SHRINK
+    planner $((2041 * G)) 0
+    engine 3 1 $((1 * M + 512)) 0
+    engine 3 2 $((1 * M)) $SHRINK
+done
 
 # ---- vhdx -----------------------------------------------------------------
 for opts in "" "block_size=1048576" "subformat=fixed,block_size=1048576" "log_size=2097152"; do
