@@ -80,7 +80,7 @@ P="$srcdir/corpus/fuzz_resize_planners $srcdir/corpus/crashes/fuzz_resize_planne
 E="$srcdir/corpus/fuzz_resize_engine $srcdir/corpus/crashes/fuzz_resize_engine"
 report seeds "$P" "$E"
 if [ -n "$(ls "$FUZZ_WORK"/fuzz_resize_planners/corpus "$FUZZ_WORK"/fuzz_resize_engine/corpus 2>/dev/null)" ]; then
-    report after-fuzz-resize "$P $FUZZ_WORK/fuzz_resize_planners/corpus" \
+    report with-fuzz-work "$P $FUZZ_WORK/fuzz_resize_planners/corpus" \
         "$E $FUZZ_WORK/fuzz_resize_engine/corpus"
 fi
 if [ "$FUZZ_TIME" -gt 0 ]; then
