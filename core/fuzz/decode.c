@@ -49,6 +49,7 @@ struct instar_fuzz_decoder {
      * content to checksum. */
     uint32_t zeros_hdr[4][256];
     uint32_t zeros_region[4][256];
+    uint32_t zeros_region_input[4][256];    /* after a 512-byte table from the input */
     /* The vhdx region table depends on three numbers only: memoised, so its
      * 64 KiB CRC is not recomputed per input. */
     uint64_t region_key[3];
@@ -123,6 +124,8 @@ static struct instar_slice fbuf_copy(struct fbuf *b, struct instar_slice carve, 
 #define VHDX_HDR_ZEROS (VHDX_HEADER_SIZE - VHDX_HDR_CONTENT)
 #define VHDX_REGION_CONTENT 80
 #define VHDX_REGION_ZEROS (VHDX_REGION_SIZE - VHDX_REGION_CONTENT)
+#define VHDX_REGION_INPUT 512
+#define VHDX_REGION_INPUT_ZEROS (VHDX_REGION_SIZE - VHDX_REGION_INPUT)
 
 /* Z[k][v]: the CRC state v << 8k after N zero bytes, built from the 32
  * single-bit states (the update is linear over GF(2)). */
@@ -188,6 +191,7 @@ struct instar_fuzz_decoder *instar_fuzz_decoder_new(void)
     }
     zeros_table(d, d->zeros_hdr, VHDX_HDR_ZEROS);
     zeros_table(d, d->zeros_region, VHDX_REGION_ZEROS);
+    zeros_table(d, d->zeros_region_input, VHDX_REGION_INPUT_ZEROS);
     return d;
 }
 
@@ -355,6 +359,70 @@ static size_t stage_tables(struct fbuf *buf, struct instar_slice carve, uint64_t
 
 /* ---- qcow2 -------------------------------------------------------------- */
 
+struct layout {
+    size_t len;                 /* bytes of the pool it takes; 0: none */
+    bool backing;
+    uint32_t nb_snapshots, nb_bitmaps, bmdir_size;
+    uint64_t l1_offset, rt_offset, snap_offset, bmdir_offset;
+    const uint8_t *body;        /* directory, then tables */
+    size_t body_len;
+};
+
+static void layout_read(struct layout *l, const struct instar_fuzz_header *h,
+                        const uint8_t *pool, size_t pool_len)
+{
+    uint8_t b[INSTAR_FUZZ_QCOW2_LAYOUT_HEAD] = {0};
+    memset(l, 0, sizeof *l);
+    if (!(h->flags & INSTAR_FUZZ_FLAG_QCOW2_LAYOUT))
+        return;
+    memcpy(b, pool, pool_len < sizeof b ? pool_len : sizeof b);
+    size_t len = instar_le16(b);
+    if (len < INSTAR_FUZZ_QCOW2_LAYOUT_HEAD)
+        len = INSTAR_FUZZ_QCOW2_LAYOUT_HEAD;
+    if (len > INSTAR_FUZZ_QCOW2_LAYOUT_MAX)
+        len = INSTAR_FUZZ_QCOW2_LAYOUT_MAX;
+    l->len = len < pool_len ? len : pool_len;
+    l->backing = (b[2] & 1) != 0;
+    l->nb_snapshots = instar_le32(b + 4);
+    l->l1_offset = instar_le64(b + 8);
+    l->rt_offset = instar_le64(b + 16);
+    l->snap_offset = instar_le64(b + 24);
+    l->bmdir_offset = instar_le64(b + 32);
+    l->nb_bitmaps = instar_le32(b + 40);
+    l->bmdir_size = instar_le32(b + 44);
+    if (l->len > INSTAR_FUZZ_QCOW2_LAYOUT_HEAD) {
+        l->body = pool + INSTAR_FUZZ_QCOW2_LAYOUT_HEAD;
+        l->body_len = l->len - INSTAR_FUZZ_QCOW2_LAYOUT_HEAD;
+    }
+}
+
+/* The bitmap directory at its offset, then each entry's table (walked as
+ * the entries' own sizes say, whatever they are) from the bytes after it.
+ * Short bytes give short ranges: the planner asks for more. */
+static size_t layout_stage(const struct layout *l, struct instar_staged_table *out)
+{
+    if (l->bmdir_offset == 0 || l->body == NULL)
+        return 0;
+    size_t n = 0, dlen = l->bmdir_size < l->body_len ? l->bmdir_size : l->body_len;
+    out[n].index = l->bmdir_offset;
+    out[n].bytes = (struct instar_slice){l->body, dlen};
+    n++;
+    size_t at = dlen;
+    for (size_t pos = 0; pos + 24 <= dlen && n < INSTAR_FUZZ_MAX_BYTE_RANGES;) {
+        const uint8_t *e = l->body + pos;
+        uint64_t tbytes = (uint64_t)instar_be32(e + 8) * 8;
+        size_t take = l->body_len - at;
+        if (take > tbytes)
+            take = (size_t)tbytes;
+        out[n].index = instar_be64(e);
+        out[n].bytes = (struct instar_slice){l->body + at, take};
+        n++;
+        at += take;
+        pos += (24 + (size_t)instar_be16(e + 18) + instar_be32(e + 20) + 7) & ~(size_t)7;
+    }
+    return n;
+}
+
 static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
     const struct instar_fuzz_header *h = &c->hdr;
@@ -406,6 +474,29 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
             o->snapshots_offset = 0;
     }
 
+    /* A layout block: a real image's offsets, snapshots and bitmaps. */
+    struct layout lay;
+    const uint8_t *pool = c->carve[0].data;
+    size_t pool_len = c->pool_len;
+    layout_read(&lay, h, pool, pool_len);
+    pool += lay.len;
+    pool_len -= lay.len;
+    if (lay.len > 0) {
+        if (lay.l1_offset)
+            o->l1_table_offset = lay.l1_offset;
+        if (lay.rt_offset)
+            o->refcount_table_offset = lay.rt_offset;
+        o->nb_snapshots = lay.nb_snapshots;
+        if (lay.nb_snapshots && lay.snap_offset)
+            o->snapshots_offset = lay.snap_offset;
+        else if (!lay.nb_snapshots)
+            o->snapshots_offset = lay.snap_offset;
+        if (lay.bmdir_offset) {
+            o->has_bitmaps = true;
+            o->autoclear_features |= 1;
+        }
+    }
+
     /* Cluster 0: the header the options describe. */
     uint8_t *p = fbuf_reset(&d->qhdr);
     instar_put_be32(p + QCOW2_HDR_MAGIC, QCOW2_MAGIC);
@@ -428,21 +519,38 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
         used = QCOW2_V3_HEADER_LENGTH;
     }
     if (o->has_bitmaps) {
-        /* Bitmaps extension: count 1, directory (not staged) after L1. */
+        /* Bitmaps extension: the layout block's directory, or count 1 and
+         * a directory (not staged) after L1. */
         instar_put_be32(p + used, QCOW2_EXT_BITMAPS);
         instar_put_be32(p + used + 4, 24);
-        instar_put_be32(p + used + 8, 1);
-        instar_put_be64(p + used + 16, 64);
-        instar_put_be64(p + used + 24, o->snapshots_offset ? o->snapshots_offset + unit_cs
-                                                           : o->l1_table_offset + unit_cs);
+        if (lay.bmdir_offset) {
+            instar_put_be32(p + used + 8, lay.nb_bitmaps);
+            instar_put_be64(p + used + 16, lay.bmdir_size);
+            instar_put_be64(p + used + 24, lay.bmdir_offset);
+        } else {
+            instar_put_be32(p + used + 8, 1);
+            instar_put_be64(p + used + 16, 64);
+            instar_put_be64(p + used + 24, o->snapshots_offset
+                                           ? o->snapshots_offset + unit_cs
+                                           : o->l1_table_offset + unit_cs);
+        }
         used += 32;
     }
     used += 8;                  /* end-of-extensions marker: zeros */
+    if (lay.backing && used + 8 <= d->qhdr.cap) {
+        /* A backing file name right after the extensions. */
+        instar_put_be64(p + 8, used);
+        instar_put_be32(p + 16, 4);
+        memcpy(p + used, "base", 4);
+        used += 8;
+    }
     fbuf_touch(&d->qhdr, used);
     o->header.data = p;
     o->header.len = cs && cs < d->qhdr.cap ? (size_t)cs : d->qhdr.cap;
 
-    carve_pool(c, c->carve[0].data, c->pool_len, sizes, 4);
+    carve_pool(c, pool, pool_len, sizes, 4);
+    o->byte_ranges = c->byte_ranges;
+    o->n_byte_ranges = layout_stage(&lay, c->byte_ranges);
     uint64_t rt_len = mul_sat(o->refcount_table_clusters, unit_cs);
     if (h->raw_slices) {
         o->l1 = c->carve[0];
@@ -641,6 +749,18 @@ static void vhdx_meta_entry(uint8_t *e, const uint8_t guid[16], uint32_t off, ui
     instar_put_le32(e + 24, flags);
 }
 
+/* The metadata items the facts need, at IT (offset 0x10000 of the
+ * metadata region), where the synthesised table points. */
+static void write_vhdx_items(uint8_t *it, const struct instar_vhdx_resize_opts *o)
+{
+    instar_put_le32(it, o->block_size);
+    instar_put_le32(it + 4, o->leave_blocks_allocated ? 1 : 0);
+    instar_put_le64(it + 8, o->virtual_size);
+    memset(it + 16, 0x5a, 16);
+    instar_put_le32(it + 32, o->logical_sector_size);
+    instar_put_le32(it + 36, 512);
+}
+
 static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
     const struct instar_fuzz_header *h = &c->hdr;
@@ -651,7 +771,8 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     o->virtual_size = h->current_virtual_size;
     o->block_size = h->unit_size;
     /* subformat bit0: 4 KiB logical sectors; bit1: fixed (blocks left
-     * allocated). */
+     * allocated); bit2: region and metadata tables from the input; bits
+     * 3-4: which headers are valid (below). */
     o->logical_sector_size = (h->subformat & 1) ? 4096 : 512;
     o->leave_blocks_allocated = (h->subformat & 2) != 0;
 
@@ -698,9 +819,40 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     uint8_t *h2 = d->hdr2.p;
     fbuf_touch(&d->hdr2, 512);
     memcpy(h2, VHDX_HEADER_SIGNATURE, VHDX_SIG_LEN(VHDX_HEADER_SIGNATURE));
-    instar_put_le64(h2 + 8, instar_le64(h1 + 8) + 1);   /* wraps on purpose */
+    /* Subformat bits 3-4: header 2 one sequence number on (0), its twin
+     * (1), or one header with a broken checksum (2: header 2, 3: header 1),
+     * the states qemu's header selection tells apart. */
+    unsigned twin = (h->subformat >> 3) & 3;
+    instar_put_le64(h2 + 8, instar_le64(h1 + 8) + (twin == 1 ? 0 : 1));   /* wraps on purpose */
     instar_put_le32(h2 + 4, 0);
     instar_put_le32(h2 + 4, crc32c_padded(d, h2, VHDX_HDR_CONTENT, d->zeros_hdr));
+    if (twin == 2)
+        h2[4] ^= 1;
+    else if (twin == 3)
+        h1[4] ^= 1;
+
+    /* Subformat bit 2: region and metadata tables from the input (the
+     * dynamic-header carve: metadata table, then region table), only the
+     * signatures and the region table's checksum made right. */
+    if (h->subformat & 4) {
+        uint8_t *r = fbuf_reset(&d->region);
+        size_t n = c->carve[1].len > 512 ? c->carve[1].len - 512 : 0;
+        memcpy(r, c->carve[1].data + 512, n);
+        memcpy(r, "regi", 4);
+        instar_put_le32(r + 4, 0);
+        instar_put_le32(r + 4, crc32c_padded(d, r, VHDX_REGION_INPUT, d->zeros_region_input));
+        fbuf_touch(&d->region, VHDX_REGION_INPUT);
+        d->region_valid = false;
+        o->region1.data = o->region2.data = d->region.p;
+        o->region1.len = o->region2.len = 64 * KiB;
+        struct instar_slice table = {c->carve[1].data, c->carve[1].len < 512 ? c->carve[1].len : 512};
+        o->metadata = fbuf_copy(&d->meta, table, MiB);
+        memcpy(d->meta.p, "metadata", 8);
+        fbuf_touch(&d->meta, 512);
+        write_vhdx_items(d->meta.p + 0x10000, o);
+        o->bat = fbuf_extend(&d->table0, c->carve[2], bat_bytes);
+        return;
+    }
 
     /* Region table (BAT, metadata). */
     if (!d->region_valid || d->region_key[0] != o->bat_region_length ||
@@ -735,13 +887,7 @@ static void decode_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_case *
     vhdx_meta_entry(m + 96, instar_vhdx_guid_page83, 0x10010, 16, 0x6);
     vhdx_meta_entry(m + 128, instar_vhdx_guid_logical_sector, 0x10020, 4, 0x6);
     vhdx_meta_entry(m + 160, instar_vhdx_guid_physical_sector, 0x10024, 4, 0x6);
-    uint8_t *it = m + 0x10000;
-    instar_put_le32(it, o->block_size);
-    instar_put_le32(it + 4, o->leave_blocks_allocated ? 1 : 0);
-    instar_put_le64(it + 8, o->virtual_size);
-    memset(it + 16, 0x5a, 16);
-    instar_put_le32(it + 32, o->logical_sector_size);
-    instar_put_le32(it + 36, 512);
+    write_vhdx_items(m + 0x10000, o);
     /* The table is dirty; the items are rewritten whole by every decode
      * (and this buffer serves vhdx alone), so they need no reset. */
     fbuf_touch(&d->meta, 32 + 5 * 32);

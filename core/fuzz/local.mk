@@ -218,7 +218,7 @@ fuzz: $(fuzz_targets)
 # FUZZ_TIME > 0, after a short run.
 fuzz-coverage: $(FUZZ_DIR)/fuzz_resize_planners
 	FUZZ_CC='$(FUZZ_CC)' FUZZ_TIME='$(FUZZ_TIME)' srcdir='$(srcdir)' \
-	FUZZ_DIR='$(FUZZ_DIR)' FUZZ_CPPFLAGS='$(FUZZ_CPPFLAGS)' FUZZ_SOURCES='$(filter %.c,$(core_libinstar_la_SOURCES))' \
+	FUZZ_DIR='$(FUZZ_DIR)' FUZZ_WORK='$(FUZZ_WORK)' FUZZ_CPPFLAGS='$(FUZZ_CPPFLAGS)' FUZZ_SOURCES='$(filter %.c,$(core_libinstar_la_SOURCES))' \
 	$(SHELL) $(srcdir)/core/fuzz/coverage.sh
 # The OSS-Fuzz / ClusterFuzzLite entry point, run locally.
 fuzz-oss-build:

@@ -77,6 +77,10 @@ void instar_fuzz_case_print(FILE *out, const struct instar_fuzz_case *c)
             fprintf(out, " (indices 0..%zu, %zu bytes each)", o->n_l2_tables - 1,
                     o->l2_tables[0].bytes.len);
         fputc('\n', out);
+        /* The layout block's bitmap directory and tables. */
+        for (size_t i = 0; i < o->n_byte_ranges; i++)
+            fprintf(out, "  %-22s at 0x%llx, %zu bytes\n", i == 0 ? "bitmap directory" : "bitmap table",
+                    (unsigned long long)o->byte_ranges[i].index, o->byte_ranges[i].bytes.len);
         break;
     }
     case INSTAR_FUZZ_VHD: {

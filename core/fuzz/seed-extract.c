@@ -2,17 +2,19 @@
 /* seed-extract.c -- turn a real image into fuzz seed inputs (used by
  * corpus/generate.sh, which makes the images with qemu-img).
  *
- *   seed-extract planners IMAGE NEW_SIZE FLAGS   > input
+ *   seed-extract planners IMAGE NEW_SIZE FLAGS [SUBFORMAT] > input
  *       the 32-byte header + pool layout of instar/fuzz.h: the image's
  *       facts in the header, its tables in the pool.  FLAGS is the flags
  *       byte (allow_shrink, preallocation); format bits are taken from the
- *       image.  Exit 3 when the image's layout is not the one the decoder
+ *       image, SUBFORMAT bits are added to them (for VHDX bit 2, tables
+ *       from the input, also puts the region table in the pool).  Exit 3 when the image's layout is not the one the decoder
  *       synthesises (the seed would be meaningless).
  *   seed-extract engine IMAGE FMTSEL SPECKIND AMOUNT FLAGS > input
  *       the fuzz_resize_engine layout: parameters + the image's non-zero
  *       sectors as extents. */
 #include <config.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +56,63 @@ static void copy_out(uint8_t *dst, uint64_t off, size_t len)
         memcpy(dst, img + off, img_len - off < len ? img_len - off : len);
 }
 
-static uint8_t pool[32 + 4096 * 2 + 32768 * 2];
+static uint8_t pool[32 + INSTAR_FUZZ_QCOW2_LAYOUT_MAX + 4096 * 2 + 32768 * 2];
+
+/* The qcow2 layout block (instar/fuzz.h) at P for an image whose layout
+ * is not the decoder's default, or that has snapshots, bitmaps or a
+ * backing file; returns its length, 0 when not needed. */
+static size_t qcow2_layout(uint8_t *p, uint64_t cs, uint32_t version, uint32_t hlen)
+{
+    uint64_t l1_off = instar_be64(img + 40), rt_off = instar_be64(img + 48);
+    uint32_t rt_clusters = instar_be32(img + 56), nb_snap = instar_be32(img + 60);
+    uint64_t snap_off = instar_be64(img + 64);
+    bool backing = instar_be64(img + 8) != 0;
+    uint64_t bm_off = 0;
+    uint32_t nb_bm = 0, bm_size = 0;
+    /* Header extensions: the bitmaps one. */
+    for (uint64_t off = version == 3 ? hlen : 72; off + 8 <= cs && off + 8 <= img_len;) {
+        uint32_t type = instar_be32(img + off), elen = instar_be32(img + off + 4);
+        if (type == 0)
+            break;
+        if (type == 0x23852875 && elen >= 24 && off + 32 <= img_len) {
+            nb_bm = instar_be32(img + off + 8);
+            bm_size = (uint32_t)instar_be64(img + off + 16);
+            bm_off = instar_be64(img + off + 24);
+        }
+        off += 8 + (((uint64_t)elen + 7) & ~7ull);
+    }
+    bool dflt = rt_off == cs && rt_clusters >= 1 && rt_clusters <= 8
+                && l1_off == cs * (2 + rt_clusters);
+    if (dflt && nb_snap == 0 && !backing && bm_off == 0)
+        return 0;
+    memset(p, 0, INSTAR_FUZZ_QCOW2_LAYOUT_HEAD);
+    p[2] = backing ? 1 : 0;
+    instar_put_le32(p + 4, nb_snap);
+    instar_put_le64(p + 8, l1_off);
+    instar_put_le64(p + 16, rt_off);
+    instar_put_le64(p + 24, snap_off);
+    instar_put_le64(p + 32, bm_off);
+    instar_put_le32(p + 40, nb_bm);
+    instar_put_le32(p + 44, bm_size);
+    size_t len = INSTAR_FUZZ_QCOW2_LAYOUT_HEAD, room = INSTAR_FUZZ_QCOW2_LAYOUT_MAX - len;
+    if (bm_off && bm_size <= room) {
+        copy_out(p + len, bm_off, bm_size);
+        const uint8_t *d = p + len;
+        len += bm_size;
+        for (size_t pos = 0; pos + 24 <= bm_size;) {
+            uint64_t t = instar_be64(d + pos);
+            size_t tb = (size_t)instar_be32(d + pos + 8) * 8;
+            if (tb > INSTAR_FUZZ_QCOW2_LAYOUT_MAX - len)
+                break;
+            copy_out(p + len, t, tb);
+            len += tb;
+            pos += (24 + (size_t)instar_be16(d + pos + 18) + instar_be32(d + pos + 20) + 7)
+                   & ~(size_t)7;
+        }
+    }
+    instar_put_le16(p, (uint16_t)len);
+    return len;
+}
 
 static size_t qcow2(struct instar_fuzz_header *h)
 {
@@ -66,19 +124,23 @@ static size_t qcow2(struct instar_fuzz_header *h)
     uint64_t incompat = version == 3 ? instar_be64(img + 72) : 0;
     uint64_t compat = version == 3 ? instar_be64(img + 80) : 0;
     uint32_t order = version == 3 ? instar_be32(img + 96) : 4;
-    if (rt_off != cs || rt_clusters < 1 || rt_clusters > 8 ||
-        l1_off != cs * (2 + rt_clusters) || instar_be32(img + 60) != 0) {
-        fprintf(stderr, "seed-extract: qcow2 layout differs from the decoder's\n");
+    uint8_t *p = pool + 32;
+    size_t lay = qcow2_layout(p, cs, version, version == 3 ? instar_be32(img + 100) : 72);
+    if (lay)
+        h->flags |= INSTAR_FUZZ_FLAG_QCOW2_LAYOUT;
+    if (rt_clusters < 1 || rt_clusters > 8) {
+        fprintf(stderr, "seed-extract: qcow2 refcount table of %u clusters\n", rt_clusters);
         exit(3);
     }
     h->current_virtual_size = instar_be64(img + 24);
     h->unit_size = (uint32_t)cs;
     h->refcount_sel = (uint8_t)order;
-    h->subformat = (uint8_t)((version == 2 ? 1 : 0) | (rt_clusters - 1) << 4);
+    h->subformat = (uint8_t)((version == 2 ? 1 : 0) | (rt_clusters - 1) << 4
+                             | (instar_be64(img + 88) & 1 && version == 3 ? 2 : 0));
     h->flags |= (incompat & 0x10) ? 0x02 : 0;
     h->flags |= (compat & 1) ? 0x04 : 0;
     h->format_byte = h->new_virtual_size >= h->current_virtual_size ? 1 : 2;
-    uint8_t *p = pool + 32;
+    p += lay;
     size_t l1n = (size_t)l1_size * 8 < 4096 ? (size_t)l1_size * 8 : 4096;
     copy_out(p, l1_off, l1n);
     memset(p + l1n, 0, 4096 - l1n);
@@ -126,7 +188,7 @@ static size_t fmt3(struct instar_fuzz_header *h, uint64_t hdr_off, uint64_t dyn_
     return len;
 }
 
-static size_t planners(uint64_t new_size, uint8_t flags)
+static size_t planners(uint64_t new_size, uint8_t flags, uint8_t sub_or)
 {
     struct instar_fuzz_header h;
     memset(&h, 0, sizeof h);
@@ -165,6 +227,13 @@ static size_t planners(uint64_t new_size, uint8_t flags)
                                 ((instar_le32(img + meta + 0x10004) & 1) ? 2 : 0));
         h.current_virtual_size = instar_le64(img + meta + 0x10008);
         len = fmt3(&h, hoff, meta, bat, 32768);
+        if (sub_or & 4) {
+            /* Tables from the input: the metadata table's first 512 bytes,
+             * then the region table's. */
+            copy_out(pool + 32 + 512 + 512, 192 * 1024, 512);
+            if (len < 32 + 1536)
+                len = 32 + 1536;
+        }
     } else if (img_len >= 512 && memcmp(img + img_len - 512, VHD_FOOTER_COOKIE, VHD_COOKIE_LEN) == 0) {
         const uint8_t *f = img + img_len - 512;
         h.format_byte = 4;
@@ -184,6 +253,7 @@ static size_t planners(uint64_t new_size, uint8_t flags)
         h.current_virtual_size = img_len;
         len = 32;
     }
+    h.subformat |= sub_or;
     instar_fuzz_encode_header(&h, pool);
     return len;
 }
@@ -233,13 +303,14 @@ static int engine(unsigned fmtsel, unsigned kind, uint64_t amount, unsigned flag
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "planners") == 0 && load(argv[2]) == 0) {
-        size_t len = planners(strtoull(argv[3], NULL, 0), (uint8_t)strtoul(argv[4], NULL, 0));
+        size_t len = planners(strtoull(argv[3], NULL, 0), (uint8_t)strtoul(argv[4], NULL, 0),
+                              argc >= 6 ? (uint8_t)strtoul(argv[5], NULL, 0) : 0);
         return fwrite(pool, 1, len, stdout) == len ? 0 : 1;
     }
     if (argc >= 7 && strcmp(argv[1], "engine") == 0 && load(argv[2]) == 0)
         return engine((unsigned)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0),
                       strtoull(argv[5], NULL, 0), (unsigned)strtoul(argv[6], NULL, 0));
-    fprintf(stderr, "usage: seed-extract planners IMAGE NEW_SIZE FLAGS\n"
+    fprintf(stderr, "usage: seed-extract planners IMAGE NEW_SIZE FLAGS [SUBFORMAT]\n"
                     "       seed-extract engine IMAGE FMTSEL SPECKIND AMOUNT FLAGS\n");
     return 2;
 }

@@ -12,6 +12,7 @@
 #include "instar/error.h"
 #include "resize/qcow2.h"
 #include "util/checked.h"
+#include "util/nocov.h"
 
 int q2_clip_to_reach(struct q2 *q, uint64_t *end)
 {
@@ -112,6 +113,103 @@ static bool is_free(struct q2 *q, uint64_t c, int *rc)
     return !shares_byte(q, c);
 }
 
+/* The first index in [K, END) of BLOCK whose refcount is 0, or END: the
+ * bulk of a scan over clusters in use, without a traced compare each. */
+INSTAR_NO_COVERAGE
+static uint64_t next_zero_refcount(const uint8_t *block, unsigned rbits, uint64_t k,
+                                   uint64_t end)
+{
+    /* Inline reads (q2_rc_get is traced): a refcount is zero when all its
+     * bytes are, or for sub-byte widths when its bits are. */
+    size_t w = rbits >= 8 ? rbits / 8 : 0;
+    for (; k < end; k++) {
+        if (w > 0) {
+            const uint8_t *p = block + k * w;
+            uint8_t any = 0;
+            for (size_t i = 0; i < w; i++)
+                any |= p[i];
+            if (any == 0)
+                break;
+        } else {
+            uint64_t bit = k * rbits;
+            if (((block[bit >> 3] >> (bit & 7)) & ((1u << rbits) - 1)) == 0)
+                break;
+        }
+    }
+    return k;
+}
+
+/* Past C (inside the file, below LIMIT): the clusters from C on whose
+ * original refcount is non-zero, in C's refcount block.  is_free says "in
+ * use" for each of them without an error, so q2_alloc can step over them
+ * at once; a hostile image can fill whole blocks, and a scan cluster by
+ * cluster made each allocation cost ~100 traced compares per cluster.
+ * Returns C when it cannot skip. */
+static uint64_t skip_used(struct q2 *q, uint64_t c, uint64_t limit)
+{
+    uint64_t off, base = c & ~(q->rb_entries - 1), end;
+    struct q2_rb *rb;
+    if (c >= q->file_clusters || q2_reftable_entry(q, c >> q->rb_shift, &off) != INSTAR_OK
+        || off == 0 || (rb = q2_find_rb(q, c >> q->rb_shift)) == NULL)
+        return c;
+    end = base + q->rb_entries;
+    if (end > q->file_clusters)
+        end = q->file_clusters;
+    if (end > limit)
+        end = limit;
+    if (c >= end)
+        return c;
+    return base + next_zero_refcount(rb->orig, q->rbits, c - base, end - base);
+}
+
+/* From C (below LIMIT), how many clusters in a row is_free would call
+ * free, when that is plain to see: no run among them, and either past the
+ * file or in a refcount block the table has none for (all counts 0) and
+ * no header-referenced metadata there; refcounts of a byte or more (no
+ * byte shared with a protected cluster).  0 when it cannot say.  Lets
+ * q2_alloc count the free clusters of a hostile, huge file by the block,
+ * not one by one. */
+static uint64_t free_span(struct q2 *q, uint64_t c, uint64_t limit)
+{
+    uint64_t e = limit, off, block_end = (c | (q->rb_entries - 1)) + 1;
+    if (c >= limit)
+        return 0;
+    if (c < q->file_clusters) {
+        if (q2_reftable_entry(q, c >> q->rb_shift, &off) != INSTAR_OK || off != 0)
+            return 0;
+        if (e > q->file_clusters)
+            e = q->file_clusters;
+    }
+    if (q->rbits < 8) {
+        /* Sub-byte refcounts: shares_byte looks at the block's staged
+         * copy and at protected clusters in the same bytes. */
+        uint64_t per = 8 / q->rbits, lo, hi;
+        if (q2_find_rb(q, c >> q->rb_shift) != NULL)
+            return 0;
+        if (e > block_end)
+            e = block_end;
+        lo = c & ~(per - 1);
+        hi = (e + per - 1) & ~(per - 1);
+        for (size_t i = 0; i < q->nprotect; i++) {
+            uint64_t ps = q->protect[i].start, pc = q->protect[i].count;
+            if (ps < hi && (ps >= lo || lo - ps < pc))
+                return 0;
+        }
+    } else if (c < q->file_clusters && e > block_end) {
+        e = block_end;
+    }
+    for (size_t i = 0; i < q->nruns; i++) {
+        const struct q2_run *r = &q->runs[i];
+        if (c >= r->start && c - r->start < r->count)
+            return 0;
+        if (r->start > c && r->start < e)
+            e = r->start;
+    }
+    if (c < q->file_clusters && q2_metadata_in_range(q, c, e))
+        return 0;
+    return e - c;
+}
+
 /* The first cluster past every refcount the plan can see (the existing or
  * new table's reach, and every run): all refcounts from there on are 0. */
 uint64_t q2_refcount_reach(const struct q2 *q)
@@ -122,10 +220,10 @@ uint64_t q2_refcount_reach(const struct q2 *q)
     return reach > q->runs_end ? reach : q->runs_end;
 }
 
-int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
-             uint64_t *start)
+/* The first cluster from which every cluster is free, so q2_alloc takes
+ * them without looking at each. */
+static int all_free_from(struct q2 *q, uint64_t *out)
 {
-    uint64_t c = q->cursor, run_start = c, len = 0, limit = QCOW2_MAX_HOST_OFFSET >> q->cluster_bits;
     uint64_t free_from = q->file_clusters > q->runs_end ? q->file_clusters : q->runs_end;
     /* Inside a (possibly hostile, huge) file but past the refcount table's
      * reach everything is free too: never count such clusters one by one.
@@ -137,6 +235,18 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
      * not within the byte of the last cluster in use. */
     if (q->rbits < 8)
         free_from = (free_from + 8 / q->rbits - 1) & ~(uint64_t)(8 / q->rbits - 1);
+    *out = free_from;
+    return INSTAR_OK;
+}
+
+int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
+             uint64_t *start)
+{
+    uint64_t c = q->cursor, run_start = c, len = 0, limit = QCOW2_MAX_HOST_OFFSET >> q->cluster_bits;
+    uint64_t free_from;
+    int frc = all_free_from(q, &free_from);
+    if (frc != INSTAR_OK)
+        return frc;
     struct q2_run *prev = q->nruns ? &q->runs[q->nruns - 1] : NULL;
 
     if (n == 0 || n > limit)
@@ -148,6 +258,22 @@ int q2_alloc(struct q2 *q, uint64_t n, enum q2_kind kind, uint64_t first_index,
                 run_start = c;
             len = n;
             break;
+        }
+        uint64_t next = skip_used(q, c, free_from);
+        if (next > c) {
+            len = 0;
+            c = next;
+            continue;
+        }
+        uint64_t span = free_span(q, c, free_from);
+        if (span > 0) {
+            if (span > n - len)
+                span = n - len;
+            if (len == 0)
+                run_start = c;
+            len += span;
+            c += span;
+            continue;
         }
         if (is_free(q, c, &rc)) {
             if (len++ == 0)
@@ -200,30 +326,51 @@ int q2_refblock_cluster(struct q2 *q, uint64_t i, uint64_t *cluster)
     return rc;
 }
 
+/* The end of the new refcount blocks' indices that include I, or I when
+ * no new block has index I. */
+static uint64_t covered_until(const struct q2 *q, uint64_t i)
+{
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        if (run->kind == Q2_RUN_REFBLOCK && i >= run->first_index
+            && i - run->first_index < run->count)
+            return run->first_index + run->count;
+    }
+    return i;
+}
+
 /* The first reftable index covering an allocated cluster that has no
  * refcount block yet; UINT64_MAX when all are covered.  Coverage only
  * grows while a plan is built, so each run remembers how far it is known
  * covered: the whole cover loop stays linear in the number of blocks
  * (rescanning from the start made big preallocations quadratic). */
-static int first_uncovered(struct q2 *q, uint64_t *out)
+static int first_uncovered(struct q2 *q, uint64_t *out, uint64_t *out_last)
 {
     *out = UINT64_MAX;
+    *out_last = 0;
     for (size_t r = 0; r < q->nruns; r++) {
         struct q2_run *run = &q->runs[r];
         uint64_t first = run->start >> q->rb_shift;
         uint64_t last = (run->start + run->count - 1) >> q->rb_shift;
         uint64_t bi = run->scan > first ? run->scan : first;
-        for (; bi <= last; bi++) {
-            uint64_t cl;
+        while (bi <= last) {
+            uint64_t cl, skip = covered_until(q, bi);
+            if (skip > bi) {        /* a whole run of new blocks at once */
+                bi = skip;
+                continue;
+            }
             int rc = q2_refblock_cluster(q, bi, &cl);
             if (rc != INSTAR_OK)
                 return rc;
             if (cl == 0)
                 break;
+            bi++;
         }
         run->scan = bi;
-        if (bi <= last && bi < *out)
+        if (bi <= last && bi < *out) {
             *out = bi;
+            *out_last = last;
+        }
     }
     return INSTAR_OK;
 }
@@ -252,11 +399,41 @@ static int size_new_table(struct q2 *q, uint64_t *clusters)
     return INSTAR_OK;
 }
 
+/* How many refcount blocks, from index BI (the lowest uncovered one, in a
+ * run whose blocks end at LAST), one q2_alloc can place exactly as one
+ * allocation per block would: every index from BI on is uncovered (past
+ * the old table and every new block), the cursor is where everything is
+ * free (the blocks land at cursor, cursor + 1, ...), and no new block
+ * lies in a block below the last one taken (it would be the next lowest
+ * uncovered index).  At least 1. */
+static uint64_t batch_blocks(struct q2 *q, uint64_t bi, uint64_t last, uint64_t cap)
+{
+    uint64_t free_from, n, top = q->cursor >> q->rb_shift;
+    /* Sub-byte refcounts: a block next to one just taken may share its
+     * refcount byte with a protected cluster (shares_byte). */
+    if (q->rbits < 8 || bi < q->rt_entries || all_free_from(q, &free_from) != INSTAR_OK
+        || q->cursor < free_from || top <= bi)
+        return 1;
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        if (run->kind == Q2_RUN_REFBLOCK && run->first_index + run->count > bi)
+            return 1;
+    }
+    if (last > top)
+        last = top;
+    if (last >= cap)
+        last = cap - 1;
+    n = last - bi + 1;
+    return n > 0 ? n : 1;
+}
+
 int q2_cover_refcounts(struct q2 *q)
 {
-    for (unsigned guard = 0; guard < (1u << 22); guard++) {
-        uint64_t bi, cap, at;
-        int rc = first_uncovered(q, &bi);
+    /* The guard counts blocks (and table moves), as when every block was
+     * one iteration: a batch changes the work, never the answer. */
+    for (uint64_t guard = 0; guard < (1u << 22);) {
+        uint64_t bi, last, cap, at, n;
+        int rc = first_uncovered(q, &bi, &last);
         if (rc != INSTAR_OK)
             return rc;
         if (bi == UINT64_MAX)
@@ -274,11 +451,21 @@ int q2_cover_refcounts(struct q2 *q)
             q->rt_moved = true;
             q->new_rt_cluster = at;
             q->new_rt_entries = tcl * q->cs / 8;
+            guard++;
             continue;
         }
-        rc = q2_alloc(q, 1, Q2_RUN_REFBLOCK, bi, &at);
+        n = batch_blocks(q, bi, last, cap);
+        if (n > (1u << 22) - guard) {
+            /* One block per iteration would stop at the guard: the same
+             * blocks up to it, then the same error. */
+            n = (1u << 22) - guard;
+            rc = q2_alloc(q, n, Q2_RUN_REFBLOCK, bi, &at);
+            return rc != INSTAR_OK ? rc : INSTAR_E_TOO_LARGE;
+        }
+        rc = q2_alloc(q, n, Q2_RUN_REFBLOCK, bi, &at);
         if (rc != INSTAR_OK)
             return rc;
+        guard += n;
     }
     return q2_refuse(q, INSTAR_E_TOO_LARGE, "more than 4 Mi new refcount blocks");
 }

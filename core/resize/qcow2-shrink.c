@@ -64,6 +64,12 @@ static int entry_clusters(const struct q2 *q, uint64_t e, uint64_t *first, uint6
  * its tables in a few rounds. */
 static int release(struct q2 *q, struct shrink *s, uint64_t c, uint64_t n)
 {
+    /* Data or a table the cut drops that lies in the header, L1, refcount
+     * table or snapshot table: the image is corrupt (qemu-img check counts
+     * too few references), and the release would free live metadata for
+     * the next allocation to overwrite.  Repair first. */
+    if (q2_metadata_in_range(q, c, c + n))
+        return INSTAR_E_NEEDS_CHECK;
     if (s->discover) {
         for (uint64_t i = 0; i < n; i++) {
             uint64_t v;

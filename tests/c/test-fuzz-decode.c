@@ -11,7 +11,7 @@
 #include "tests/c/tap.h"
 #include "util/endian.h"
 
-static uint8_t input[32 + 4096 * 2 + 32768 * 2];
+static uint8_t input[32 + INSTAR_FUZZ_QCOW2_LAYOUT_MAX + 4096 * 2 + 32768 * 2];
 
 static size_t make(uint8_t sel, uint8_t flags, uint8_t rc, uint8_t sub, uint32_t unit,
                    uint64_t cur, uint64_t new_size, uint64_t file, size_t pool, uint8_t fill)
@@ -250,6 +250,55 @@ static void test_vmdk_vhdx(struct instar_fuzz_decoder *d, struct instar_fuzz_cas
     is_u64(x->bat.len, 128 * 8, "BAT: 128 payload blocks, chunk ratio 4096 -> 128 entries");
 }
 
+/* The qcow2 layout block: offsets, snapshots, backing file and bitmaps
+ * of a real image; the carves follow it. */
+static void test_qcow2_layout(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
+{
+    size_t n = make(1, INSTAR_FUZZ_FLAG_QCOW2_LAYOUT, 4, INSTAR_FUZZ_QCOW2_BITMAPS, 65536,
+                    1 << 30, 2u << 30, 1 << 20, 64 + 48 + 16 + 4096, 0);
+    uint8_t *lay = input + 32;
+    instar_put_le16(lay, 64 + 48 + 16);
+    lay[2] = 1;                                     /* backing file */
+    instar_put_le32(lay + 4, 2);                    /* 2 snapshots */
+    instar_put_le64(lay + 8, 5 * 65536);            /* L1 */
+    instar_put_le64(lay + 16, 7 * 65536);           /* refcount table */
+    instar_put_le64(lay + 24, 9 * 65536);           /* snapshots */
+    instar_put_le64(lay + 32, 10 * 65536);          /* bitmap directory */
+    instar_put_le32(lay + 40, 1);
+    instar_put_le32(lay + 44, 48);
+    /* One directory entry: table at cluster 11, 2 entries, name "b0". */
+    uint8_t *e = lay + 64;
+    instar_put_be64(e, 11 * 65536);
+    instar_put_be32(e + 8, 2);
+    e[16] = 1;
+    e[17] = 16;
+    instar_put_be16(e + 18, 2);
+    memcpy(e + 24, "b0", 2);
+    memset(lay + 64 + 48, 0x5c, 16);                /* the table */
+    memset(lay + 128, 0xab, 8);                     /* first L1 entry */
+    is_int(instar_fuzz_decode(d, input, n, c), INSTAR_OK, "qcow2 layout decode");
+    const struct instar_qcow2_resize_opts *o = &c->qcow2;
+    is_u64(o->l1_table_offset, 5 * 65536, "layout: L1 offset");
+    is_u64(o->refcount_table_offset, 7 * 65536, "layout: refcount table offset");
+    is_int(o->nb_snapshots, 2, "layout: snapshots");
+    is_u64(o->snapshots_offset, 9 * 65536, "layout: snapshot table offset");
+    is_u64(instar_be64(o->header.data + 64), 9 * 65536, "header snapshot offset agrees");
+    ok(instar_be64(o->header.data + 8) != 0, "layout: backing file offset set");
+    ok(o->has_bitmaps && (o->autoclear_features & 1), "layout: bitmaps extension");
+    is_int(o->n_byte_ranges, 2, "directory and one table staged");
+    is_u64(o->byte_ranges[0].index, 10 * 65536, "directory at its offset");
+    is_u64(o->byte_ranges[0].bytes.len, 48, "directory: its size");
+    is_u64(o->byte_ranges[1].index, 11 * 65536, "table at the entry's offset");
+    ok(o->byte_ranges[1].bytes.len == 16 && all(o->byte_ranges[1].bytes.data, 16, 0x5c),
+       "table: the entry's 2 entries from after the directory");
+    ok(all(o->l1.data, 8, 0xab), "L1 carve starts after the layout block");
+    /* Without the flag the same pool is the L1 carve. */
+    input[1] = 0;
+    instar_fuzz_decode(d, input, n, c);
+    is_u64(c->qcow2.l1_table_offset, 3 * 65536, "no layout flag: default L1 offset");
+    is_int(c->qcow2.n_byte_ranges, 0, "no layout flag: nothing staged");
+}
+
 static void test_plan(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
 {
     static uint8_t scratch[4096];
@@ -270,6 +319,7 @@ int main(void)
         return tap_done();
     test_header();
     test_qcow2(d, c);
+    test_qcow2_layout(d, c);
     test_vhd(d, c);
     test_vmdk_vhdx(d, c);
     test_plan(d, c);

@@ -10,7 +10,8 @@
  *   0   1    format selector mod 6: 0 raw, 1 qcow2 grow, 2 qcow2 shrink,
  *            3 vmdk, 4 vhd, 5 vhdx
  *   1   1    flags: bit0 allow_shrink, bit1 extended_l2, bit2 lazy_refcounts,
- *            bit3 raw slices (see below), bits4-5 preallocation 0..3
+ *            bit3 raw slices (see below), bits4-5 preallocation 0..3,
+ *            bit6 qcow2 layout block (see INSTAR_FUZZ_FLAG_QCOW2_LAYOUT)
  *   2   1    refcount-bits selector mod 8 -> 1 2 4 8 16 32 64 0xff
  *   3   1    subformat selector
  *   4   4    cluster / grain / block size in bytes (passed on unvalidated)
@@ -52,6 +53,7 @@ extern "C" {
 #define INSTAR_FUZZ_FLAG_LAZY_REFCOUNTS 0x04
 #define INSTAR_FUZZ_FLAG_RAW_SLICES     0x08
 #define INSTAR_FUZZ_PREALLOC_SHIFT      4
+#define INSTAR_FUZZ_FLAG_QCOW2_LAYOUT   0x40  /* qcow2: the pool starts with a layout block */
 
 /* qcow2 subformat selector bits (the design leaves the byte to vmdk and vhd;
  * qcow2 uses it for header variations a real image can have). */
@@ -61,6 +63,23 @@ extern "C" {
 #define INSTAR_FUZZ_QCOW2_CORRUPT   0x08  /* incompatible bit 1 */
 #define INSTAR_FUZZ_QCOW2_RT_SHIFT  4     /* bits 4-6: extra refcount-table clusters */
 #define INSTAR_FUZZ_QCOW2_SNAPSHOT  0x80  /* one internal snapshot */
+
+/* The qcow2 layout block (flag bit 6): a real image's layout and its
+ * persistent bitmaps, so seeds taken from any qcow2 image line up.
+ *   0  u16 block length (64 .. INSTAR_FUZZ_QCOW2_LAYOUT_MAX, clamped)
+ *   2  u8  bit 0: a backing file (the header's backing offset non-zero)
+ *   4  u32 nb_snapshots          8 u64 L1 table offset (0: the default)
+ *   16 u64 refcount table offset (0: the default)
+ *   24 u64 snapshot table offset (0 with snapshots: the default)
+ *   32 u64 bitmap directory offset (non-zero: a bitmaps extension)
+ *   40 u32 nb_bitmaps            44 u32 bitmap directory size
+ *   64 the bitmap directory, then each entry's bitmap table in directory
+ *      order; each is staged as a byte range at its file offset.
+ * Little-endian like the fuzz header; the directory and tables are as on
+ * disk (big-endian).  The L1, refcount-table, ... carves follow it. */
+#define INSTAR_FUZZ_QCOW2_LAYOUT_HEAD 64
+#define INSTAR_FUZZ_QCOW2_LAYOUT_MAX  16384
+#define INSTAR_FUZZ_MAX_BYTE_RANGES   17   /* the directory + 16 tables */
 
 /* Pool carve sizes. */
 #define INSTAR_FUZZ_QCOW2_L1_CARVE       4096
@@ -118,6 +137,7 @@ struct instar_fuzz_case {
     struct instar_vmdk_resize_opts vmdk;
     struct instar_staged_table refblocks[INSTAR_FUZZ_MAX_STAGED];
     struct instar_staged_table l2_tables[INSTAR_FUZZ_MAX_STAGED];
+    struct instar_staged_table byte_ranges[INSTAR_FUZZ_MAX_BYTE_RANGES];
 };
 
 /* Owns the zero- (or 0xff-) filled buffers cooked slices live in.  Made
