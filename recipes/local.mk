@@ -58,7 +58,7 @@ DIFF_SCM_TESTS = \
 	tests/scm/test-consistency.scm \
 	tests/scm/test-corpus.scm
 
-EXTRA_DIST += recipes/warm-cache.scm $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
+EXTRA_DIST += tests/corpus-diff-seeds recipes/warm-cache.scm $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
 	bench/diff-bench.sh
 
