@@ -26,6 +26,7 @@ core_libinstar_la_SOURCES = \
 	core/resize/builder.c \
 	core/resize/builder.h \
 	core/resize/request.c \
+	core/resize/refuse.h \
 	core/image/engine.h \
 	core/image/backing.c core/image/backing.h \
 	core/image/create.c \
