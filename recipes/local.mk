@@ -78,7 +78,8 @@ dist_recipes_DATA = recipes/load-paths.scm
 all-local: recipes/warm-cache.stamp
 recipes/warm-cache.stamp: $(DIFF_RECIPES) recipes/load-paths.scm \
 		recipes/warm-cache.scm $(instarobject_DATA) scm/instar.go
-	$(AM_V_GEN)if [ "$$(cd $(srcdir) && pwd -P)" = "$$(pwd -P)" ]; then \
+	$(AM_V_GEN)$(MKDIR_P) recipes && \
+	if [ "$$(cd $(srcdir) && pwd -P)" = "$$(pwd -P)" ]; then \
 	  $(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile \
 	    $(srcdir)/recipes/warm-cache.scm $(DIFF_RECIPES) >/dev/null; \
 	fi && touch $@
