@@ -10,7 +10,11 @@ cd "$abs_top_srcdir" || exit 99
 if [ -e .git ] && command -v git >/dev/null 2>&1; then
     git ls-files > "$TMPD/all" || exit 99
 else
+    # A distribution tree: its own files only, not a build tree inside it
+    # (distcheck's _build, _inst) nor what configure and make generate.
     find . -type f ! -path './build-aux/*' ! -path './m4/*' ! -path './autom4te.cache/*' \
+        ! -path './_build/*' ! -path './_inst/*' \
+        ! -name config.status ! -name libtool ! -name config.h ! -name instar-deps.mk \
         ! -name Makefile.in ! -name configure ! -name aclocal.m4 \
         ! -name version.texi ! -name config.h.in | sed 's|^\./||' > "$TMPD/all"
 fi
