@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "image/backing.h"
 #include "image/engine.h"
 #include "instar/error.h"
 #include "instar/image.h"
