@@ -35,6 +35,34 @@ require() {
     fi
 }
 
+# require_tools TOOL...: each of instar-img, qemu-img, qemu-io and
+# apply-prefix (then at $PREFIX) required, as `require' does.
+require_tools() {
+    for _rt in "$@"; do
+        case $_rt in
+        instar-img) require "$INSTAR_IMG" instar-img ;;
+        qemu-img) require "$QEMU_IMG" qemu-img ;;
+        qemu-io) require "$QEMU_IO" qemu-io ;;
+        apply-prefix)
+            PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
+            require "$PREFIX" apply-prefix ;;
+        *) echo "Bail out! require_tools: no such tool: $_rt"; exit 99 ;;
+        esac
+    done
+}
+
+# create_by CREATOR ARG...: `qemu-img create ARG...' when CREATOR is qemu,
+# else `instar-img create ARG...' (the start images of the consistency
+# tests come from both).
+create_by() {
+    _cb=$1; shift
+    if [ "$_cb" = qemu ]; then
+        "$QEMU_IMG" create "$@"
+    else
+        "$INSTAR_IMG" create "$@"
+    fi
+}
+
 # A private tmpfs of SIZE at $MNT ($TMPD/mnt), unmounted on exit.  Without
 # the right to mount (not root, no mount namespace) the test says so as
 # its one TAP line, a skip, and ends: the in-memory C tests cover the
@@ -77,6 +105,14 @@ qemu_io() {  # qemu_io FMT FILE CMD...: 0 when every command ran and matched
     fi
     return 0
 }
+
+# The consistency tests read one format through qemu: after
+# `qemu_reads FMT', vsize FILE, qio FILE CMD... and checks_clean FILE are
+# qemu_vsize, qemu_io and qemu_clean for FMT.
+qemu_reads() { QFMT=$1; }
+vsize() { qemu_vsize "$QFMT" "$1"; }
+qio() { qemu_io "$QFMT" "$@"; }
+checks_clean() { qemu_clean "$QFMT" "$1"; }
 
 # ---- the differential recipes (tests/diff-*.sh) --------------------------
 

@@ -8,23 +8,13 @@
 # must leave an image qemu opens with the old data intact; hostile images
 # must be refused with the file byte-identical.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
-require "$PREFIX" apply-prefix
+require_tools instar-img qemu-img qemu-io apply-prefix
+qemu_reads vpc
 
 K64=65536
 
-vsize() { qemu_vsize vpc "$1"; }   # vsize FILE: what qemu reads, or nothing
-qio() { qemu_io vpc "$@"; }         # qio FILE CMD...
-
 mk() {  # mk CREATOR SUB FORCE FILE SIZE
-    if [ "$1" = qemu ]; then
-        "$QEMU_IMG" create -q -f vpc -o "subformat=$2,force_size=$3" "$4" "$5"
-    else
-        "$INSTAR_IMG" create -q -f vpc -o "subformat=$2,force_size=$3" "$4" "$5"
-    fi
+    create_by "$1" -q -f vpc -o "subformat=$2,force_size=$3" "$4" "$5"
 }
 
 expected() {  # expected FORCE SIZE: what qemu-img create stores for SIZE

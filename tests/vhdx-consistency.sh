@@ -12,15 +12,8 @@
 # qemu opens and checks clean, showing the old or the new size and the old
 # data.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
-require "$PREFIX" apply-prefix
-
-vsize() { qemu_vsize vhdx "$1"; }
-qio() { qemu_io vhdx "$@"; }        # qio FILE CMD...
-clean() { qemu_clean vhdx "$1"; }
+require_tools instar-img qemu-img qemu-io apply-prefix
+qemu_reads vhdx
 
 # The zero check of the new range reads at most 2 MiB at each of its ends.
 zero_reads() {  # zero_reads OLD NEW: qemu-io read commands
@@ -31,6 +24,31 @@ zero_reads() {  # zero_reads OLD NEW: qemu-io read commands
         echo "read -P 0 $1 2097152"
         echo "read -P 0 $(($2 - 2097152)) 2097152"
     fi
+}
+
+# start_image CREATOR START OPTIONS: $img, START bytes, made by qemu-img or
+# instar-img with OPTIONS; when it cannot be made, a failed check and 1.
+start_image() {
+    img="$TMPD/img.vhdx"
+    rm -f "$img" "$TMPD/start.vhdx"
+    create_by "$1" -q -f vhdx ${3:+-o "$3"} "$img" "$2" >/dev/null ||
+        { ok 1 "create $2 $3"; return 1; }
+}
+
+# qio_lines FILE LINES: qio FILE with each line of LINES as a command.
+qio_lines() {
+    _ql=$1
+    echo "$2" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$_ql" "$@"; }
+}
+
+# resize_checked [--shrink]: instar-img resizes $img to $end; it succeeds,
+# qemu reads $end bytes and checks the image clean (three checks of $desc).
+resize_checked() {
+    "$INSTAR_IMG" resize -q -f vhdx "$@" "$img" "$end" 2>"$TMPD/err"
+    ok $? "$desc: instar-img resize${1:+ $1}"
+    [ -s "$TMPD/err" ] && diag "$(cat "$TMPD/err")"
+    ok $([ "$(vsize "$img")" = "$end" ]; echo $?) "$desc: qemu-img info shows $end"
+    checks_clean "$img"; ok $? "$desc: qemu-img check clean"
 }
 
 # Every crash prefix of the plan start.vhdx -> END (tests/tools/apply-prefix)
@@ -44,7 +62,7 @@ crash_prefixes() {  # crash_prefixes START END DESC DATAFN
         "$PREFIX" -f vhdx --shrink "$TMPD/p.vhdx" "$2" $k >/dev/null || bad="$bad $k(apply)"
         s=$(vsize "$TMPD/p.vhdx")
         { [ "$s" = "$1" ] || [ "$s" = "$2" ]; } || bad="$bad $k(size=$s)"
-        clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
+        checks_clean "$TMPD/p.vhdx" || bad="$bad $k(check)"
         "$4" "$TMPD/p.vhdx" "$s" || bad="$bad $k(data)"
         k=$((k + 1))
     done
@@ -53,8 +71,7 @@ crash_prefixes() {  # crash_prefixes START END DESC DATAFN
 
 # Grow prefixes keep every pattern written before the resize ($pats).
 grow_data() {  # grow_data FILE SIZE
-    f=$1
-    [ -z "$pats" ] || echo "$pats" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$f" "$@"; }
+    [ -z "$pats" ] || qio_lines "$1" "$pats"
 }
 
 # Shrink prefixes keep what stays visible, and the old tail while the old
@@ -66,14 +83,7 @@ shrink_data() {  # shrink_data FILE SIZE
 
 run_case() {  # run_case CREATOR START END OPTIONS
     creator=$1 start=$2 end=$3 opts=$4
-    img="$TMPD/img.vhdx"
-    rm -f "$img" "$TMPD/start.vhdx"
-    if [ -n "$opts" ]; then set -- -o "$opts"; else set --; fi
-    if [ "$creator" = qemu ]; then
-        "$QEMU_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
-    else
-        "$INSTAR_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
-    fi
+    start_image "$creator" "$start" "$opts" || return
     desc="$creator $start -> $end ${opts:-(defaults)}"
     # Patterns: the first 64 KiB, and the last 512 bytes of the old disk.
     pats=""
@@ -86,23 +96,18 @@ read -P 0xa3 $last 512"
     fi
     cp --sparse=always "$img" "$TMPD/start.vhdx"
 
-    "$INSTAR_IMG" resize -q -f vhdx "$img" "$end" 2>"$TMPD/err"
-    ok $? "$desc: instar-img resize"
-    [ -s "$TMPD/err" ] && diag "$(cat "$TMPD/err")"
-    ok $([ "$(vsize "$img")" = "$end" ]; echo $?) "$desc: qemu-img info shows $end"
-    clean "$img"; ok $? "$desc: qemu-img check clean"
+    resize_checked
     if [ -n "$pats" ]; then    # (a 0-byte start image has no old content)
-        echo "$pats" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$img" "$@"; }
+        qio_lines "$img" "$pats"
         ok $? "$desc: old content reads back"
     fi
-    z=$(zero_reads "$start" "$end")
-    echo "$z" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$img" "$@"; }
+    qio_lines "$img" "$(zero_reads "$start" "$end")"
     ok $? "$desc: the new range reads as zeros"
     w=$((end - 512)); [ $((end - start)) -ge 65536 ] && w=$((end - 65536))
     wl=$((end - w))
     qio "$img" "write -P 0xb7 $w $wl" && qio "$img" "read -P 0xb7 $w $wl"
     ok $? "$desc: qemu-io writes into the new range and reads it back"
-    clean "$img"; ok $? "$desc: still clean after the write"
+    checks_clean "$img"; ok $? "$desc: still clean after the write"
 
     [ "$creator" = qemu ] || return
     crash_prefixes "$start" "$end" "$desc" grow_data
@@ -112,34 +117,24 @@ read -P 0xa3 $last 512"
 # instar-img) shows zeros, not the old data, past the new size.
 run_shrink() {  # run_shrink CREATOR START END OPTIONS
     creator=$1 start=$2 end=$3 opts=$4
-    img="$TMPD/img.vhdx"
-    rm -f "$img" "$TMPD/start.vhdx"
-    if [ -n "$opts" ]; then set -- -o "$opts"; else set --; fi
-    if [ "$creator" = qemu ]; then
-        "$QEMU_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
-    else
-        "$INSTAR_IMG" create -q -f vhdx "$@" "$img" "$start" >/dev/null || { ok 1 "create $start $opts"; return; }
-    fi
+    start_image "$creator" "$start" "$opts" || return
     desc="$creator shrink $start -> $end ${opts:-(defaults)}"
     keep1="read -P 0xa1 0 512"
     keep2="read -P 0xa4 $((end - 512)) 512"
     qio "$img" "write -P 0xa1 0 512" "write -P 0xa4 $((end - 512)) 512" \
         "write -P 0xa5 $((start - 512)) 512" || { ok 1 "$desc: start patterns"; return; }
     cp --sparse=always "$img" "$TMPD/start.vhdx"
-    "$INSTAR_IMG" resize -q -f vhdx --shrink "$img" "$end" 2>"$TMPD/err"
-    ok $? "$desc: instar-img resize --shrink"
-    [ -s "$TMPD/err" ] && diag "$(cat "$TMPD/err")"
-    ok $([ "$(vsize "$img")" = "$end" ]; echo $?) "$desc: qemu-img info shows $end"
-    clean "$img"; ok $? "$desc: qemu-img check clean"
+    resize_checked --shrink
     qio "$img" "$keep1" "$keep2"; ok $? "$desc: content below the new size reads back"
     "$INSTAR_IMG" resize -q -f vhdx "$img" "$start"
     ok $([ "$(vsize "$img")" = "$start" ]; echo $?) "$desc: grown back to $start"
-    z=$(zero_reads "$end" "$start")
-    echo "$z" | { set --; while read -r l; do set -- "$@" "$l"; done; qio "$img" "$@" "$keep1" "$keep2"; }
+    qio_lines "$img" "$(zero_reads "$end" "$start")
+$keep1
+$keep2"
     ok $? "$desc: grown back, the range past $end reads as zeros (no old data)"
     qio "$img" "write -P 0xb8 $((start - 512)) 512" && qio "$img" "read -P 0xb8 $((start - 512)) 512"
     ok $? "$desc: qemu-io writes there and reads it back"
-    clean "$img"; ok $? "$desc: still clean"
+    checks_clean "$img"; ok $? "$desc: still clean"
 
     [ "$creator" = qemu ] || return
     crash_prefixes "$start" "$end" "$desc" shrink_data

@@ -9,17 +9,11 @@
 # header).  Every crash prefix of a plan must leave an image qemu opens, and
 # hostile images must be refused with the file left byte-identical.
 . "$abs_top_srcdir/tests/lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
-PREFIX="$abs_top_builddir/tests/tools/apply-prefix"
-require "$PREFIX" apply-prefix
+require_tools instar-img qemu-img qemu-io apply-prefix
 SYNTH="$abs_top_builddir/tests/tools/vmdk-synth"
 require "$SYNTH" vmdk-synth
+qemu_reads vmdk
 
-qio() { qemu_io vmdk "$@"; }        # qio FILE 'cmd' ['cmd'...]
-vsize() { qemu_vsize vmdk "$1"; }
-checks_clean() { qemu_clean vmdk "$1"; }
 magic_ok() { [ "$(head -c 4 "$1")" = KDMV ]; }
 
 # round_up N to 512 (qemu-img create and our resize round sizes to sectors)
@@ -164,11 +158,7 @@ shrink_case() {  # shrink_case CREATOR START END
     who=$1 start=$2 end=$3
     f="$TMPD/shrink.vmdk"
     rm -f "$f"
-    if [ "$who" = qemu ]; then
-        "$QEMU_IMG" create -q -f vmdk "$f" "$start"
-    else
-        "$INSTAR_IMG" create -q -f vmdk "$f" "$start" >/dev/null
-    fi
+    create_by "$who" -q -f vmdk "$f" "$start" >/dev/null
     old=$(sect "$start") new=$(sect "$end")
     d="$who shrink $start -> $end"
     qio "$f" "write -P 0x41 0 4k" "write -P 0x42 $(( new - 512 )) 512" \
