@@ -11,9 +11,7 @@
 # loop are refused with qemu's words, the overlay untouched.
 . "$abs_top_srcdir/tests/lib.sh"
 . "$abs_top_srcdir/tests/qcow2-lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
+require_tools instar-img qemu-img qemu-io
 
 cd "$TMPD" || exit 99
 ncase=0

@@ -15,8 +15,7 @@
 # at their 128G L1 limit take qemu minutes: only one sector past is here.)
 . "$abs_top_srcdir/tests/lib.sh"
 . "$abs_top_srcdir/tests/qcow2-lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
+require_tools instar-img qemu-img
 
 # warn_text FILE: the stderr line's text from "Bitmap '" on, or "".
 warn_text() {
@@ -40,25 +39,11 @@ make_image() {
 
 # compare DESC TARGET: resize copies of $TMPD/orig with both tools.
 compare() {
-    desc=$1 tgt=$2
-    cp --sparse=always "$TMPD/orig" "$TMPD/q"
-    cp --sparse=always "$TMPD/orig" "$TMPD/i"
-    "$QEMU_IMG" resize -f qcow2 "$TMPD/q" "$tgt" >"$TMPD/q.out" 2>"$TMPD/q.err"; qrc=$?
-    "$INSTAR_IMG" resize -f qcow2 "$TMPD/i" "$tgt" >"$TMPD/i.out" 2>"$TMPD/i.err"; irc=$?
-    [ $qrc -eq 0 ] && qc=ok || qc=fail
-    [ $irc -eq 0 ] && ic=ok || ic=fail
-    desc="$desc -> $tgt: qemu $qc, instar $ic"
-    if [ $qc != $ic ]; then
-        ok 1 "$desc"
-        diag "qemu: $(cat "$TMPD/q.err")" "instar: $(cat "$TMPD/i.err")"
-        return
-    fi
+    resize_both "$2" -f qcow2
+    outcome "$1 -> $2"
+    split_outcome && return
     if [ $qc = fail ]; then
-        qm=$(err_text "$TMPD/q.err"); im=$(err_text "$TMPD/i.err")
-        r=0; [ "$qm" = "$im" ] || r=1
-        cmp -s "$TMPD/orig" "$TMPD/i" || r=1
-        ok $r "$desc: same message, file untouched"
-        [ $r -eq 0 ] || diag "qemu: $qm" "instar: $im"
+        same_refusal
         return
     fi
     qw=$(warn_text "$TMPD/q.err"); iw=$(warn_text "$TMPD/i.err")
@@ -66,14 +51,8 @@ compare() {
     cmp -s "$TMPD/q.out" "$TMPD/i.out" || r=1
     ok $r "$desc: same output and warning (${qw:-none})"
     [ $r -eq 0 ] || diag "qemu: $qw $(cat "$TMPD/q.out")" "instar: $iw $(cat "$TMPD/i.out")"
-    norm_info "$TMPD/q" "$TMPD/q.info"
-    norm_info "$TMPD/i" "$TMPD/i.info"
-    cmp -s "$TMPD/q.info" "$TMPD/i.info"; r=$?
-    ok $r "$desc: same info"
-    [ $r -eq 0 ] || diag "$(diff "$TMPD/q.info" "$TMPD/i.info")"
-    check_clean "$TMPD/i" "$TMPD/i.check"; r=$?
-    ok $r "$desc: check clean"
-    [ $r -eq 0 ] || diag "$(tr -d '\n' < "$TMPD/i.check")"
+    same_info
+    ours_clean
 }
 
 # case CS BITMAPS TARGET...

@@ -9,8 +9,7 @@
 # preallocation off) -- the very same bytes.
 . "$abs_top_srcdir/tests/lib.sh"
 . "$abs_top_srcdir/tests/qcow2-lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
+require_tools instar-img qemu-img
 
 run_case() {  # run_case OPTIONS SIZE
     opts=$1 size=$2
@@ -19,14 +18,8 @@ run_case() {  # run_case OPTIONS SIZE
     [ -n "$opts" ] && set -- "$@" -o "$opts"
     "$QEMU_IMG" create "$@" "$TMPD/q.qcow2" "$size" >/dev/null 2>"$TMPD/q.err"; qrc=$?
     "$INSTAR_IMG" create "$@" "$TMPD/i.qcow2" "$size" >/dev/null 2>"$TMPD/i.err"; irc=$?
-    [ $qrc -eq 0 ] && qc=ok || qc=fail
-    [ $irc -eq 0 ] && ic=ok || ic=fail
-    desc="create -o '$opts' $size: qemu $qc, instar $ic"
-    if [ $qc != $ic ]; then
-        ok 1 "$desc"
-        diag "qemu: $(cat "$TMPD/q.err")" "instar: $(cat "$TMPD/i.err")"
-        return
-    fi
+    outcome "create -o '$opts' $size"
+    split_outcome && return
     if [ $qc = fail ]; then
         qm=$(err_text "$TMPD/q.err"); im=$(err_text "$TMPD/i.err")
         [ "$qm" = "$im" ]; ok $? "$desc: same message ($qm)"
@@ -36,11 +29,7 @@ run_case() {  # run_case OPTIONS SIZE
         ok $r "$desc: no file left behind (as qemu)"
         return
     fi
-    norm_info "$TMPD/q.qcow2" "$TMPD/q.info"
-    norm_info "$TMPD/i.qcow2" "$TMPD/i.info"
-    cmp -s "$TMPD/q.info" "$TMPD/i.info"; r=$?
-    ok $r "$desc: same info"
-    [ $r -eq 0 ] || diag "$(diff "$TMPD/q.info" "$TMPD/i.info")"
+    same_info "$TMPD/q.qcow2" "$TMPD/i.qcow2"
 
     check_json "$TMPD/q.qcow2" "$TMPD/q.check"
     check_clean "$TMPD/i.qcow2" "$TMPD/i.check"; r=$?

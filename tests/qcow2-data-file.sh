@@ -7,9 +7,7 @@
 # file as they were (the manual lists the difference).
 . "$abs_top_srcdir/tests/lib.sh"
 . "$abs_top_srcdir/tests/qcow2-lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
+require_tools instar-img qemu-img qemu-io
 
 cd "$TMPD" || exit 99
 want="Cannot resize a qcow2 image with an external data file: resizing the data file along with the image (and, with data_file_raw, mapping the new range into it) is not supported"

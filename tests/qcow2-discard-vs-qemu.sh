@@ -10,9 +10,7 @@
 # qemu's.  Clusters a snapshot still uses keep their space.
 . "$abs_top_srcdir/tests/lib.sh"
 . "$abs_top_srcdir/tests/qcow2-lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
+require_tools instar-img qemu-img qemu-io
 
 cd "$TMPD" || exit 99
 # Without holes nothing can be given back (the engine then leaves the

@@ -79,3 +79,62 @@ require_holes() {
 unsupported() {
     grep -q 'not supported' "$1"
 }
+
+# ---- one case side by side with qemu-img --------------------------------
+# qemu-img works on $TMPD/q and instar-img on $TMPD/i (for a resize,
+# copies of $TMPD/orig); each tool's stderr is in $TMPD/q.err and
+# $TMPD/i.err, its exit status in $qrc and $irc.  The checks name $desc.
+
+# resize_both SIZE ARG...: fresh copies q and i of orig resized to SIZE by
+# qemu-img and by instar-img, each given ARG... (stdout in q.out, i.out).
+resize_both() {
+    _rs=$1; shift
+    cp --sparse=always "$TMPD/orig" "$TMPD/q"
+    cp --sparse=always "$TMPD/orig" "$TMPD/i"
+    "$QEMU_IMG" resize "$@" "$TMPD/q" "$_rs" >"$TMPD/q.out" 2>"$TMPD/q.err"; qrc=$?
+    "$INSTAR_IMG" resize "$@" "$TMPD/i" "$_rs" >"$TMPD/i.out" 2>"$TMPD/i.err"; irc=$?
+}
+
+# outcome DESC: $qc and $ic (ok or fail) from $qrc and $irc, and $desc:
+# DESC and both outcomes.
+outcome() {
+    [ "$qrc" -eq 0 ] && qc=ok || qc=fail
+    [ "$irc" -eq 0 ] && ic=ok || ic=fail
+    desc="$1: qemu $qc, instar $ic"
+}
+
+# split_outcome: when one tool failed and the other did not, the case's
+# failed check (with both tools' words) and 0; else 1, no check.
+split_outcome() {
+    [ "$qc" != "$ic" ] || return 1
+    ok 1 "$desc"
+    diag "qemu: $(cat "$TMPD/q.err")" "instar: $(cat "$TMPD/i.err")"
+}
+
+# same_refusal: both refused: the same message (err_text), and instar's
+# copy still byte-identical to orig.
+same_refusal() {
+    qm=$(err_text "$TMPD/q.err"); im=$(err_text "$TMPD/i.err")
+    r=0; [ "$qm" = "$im" ] || r=1
+    cmp -s "$TMPD/orig" "$TMPD/i" || r=1
+    ok $r "$desc: same message, file untouched"
+    [ $r -eq 0 ] || diag "qemu: $qm" "instar: $im"
+}
+
+# same_info [Q I]: equal normalised `qemu-img info' of qemu's and
+# instar's image (default q and i; kept in $TMPD/q.info and i.info).
+same_info() {
+    norm_info "${1:-$TMPD/q}" "$TMPD/q.info"
+    norm_info "${2:-$TMPD/i}" "$TMPD/i.info"
+    cmp -s "$TMPD/q.info" "$TMPD/i.info"; r=$?
+    ok $r "$desc: same info"
+    [ $r -eq 0 ] || diag "$(diff "$TMPD/q.info" "$TMPD/i.info")"
+}
+
+# ours_clean: `qemu-img check' finds neither corruptions nor leaks in
+# instar's image i (its report in $TMPD/i.check).
+ours_clean() {
+    check_clean "$TMPD/i" "$TMPD/i.check"; r=$?
+    ok $r "$desc: check clean"
+    [ $r -eq 0 ] || diag "$(tr -d '\n' < "$TMPD/i.check")"
+}

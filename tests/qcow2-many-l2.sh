@@ -8,9 +8,7 @@
 # dropped entry); the benchmark measures the large sizes.
 . "$abs_top_srcdir/tests/lib.sh"
 . "$abs_top_srcdir/tests/qcow2-lib.sh"
-require "$INSTAR_IMG" instar-img
-require "$QEMU_IMG" qemu-img
-require "$QEMU_IO" qemu-io
+require_tools instar-img qemu-img qemu-io
 
 N=3000
 "$QEMU_IMG" create -q -f qcow2 -o cluster_size=512 "$TMPD/orig" $((N * 32768)) >/dev/null 2>&1
@@ -25,23 +23,15 @@ l1=$(be_u32 "$TMPD/orig" 36)
 ok $([ "$l1" -eq $N ]; echo $?) "an image whose L1 has $N entries ($l1)"
 
 for end in 1M 1064960 50M; do
-    cp --sparse=always "$TMPD/orig" "$TMPD/q"
-    cp --sparse=always "$TMPD/orig" "$TMPD/i"
-    "$QEMU_IMG" resize -q -f qcow2 --shrink "$TMPD/q" $end >/dev/null 2>"$TMPD/q.err"; qrc=$?
-    "$INSTAR_IMG" resize -q -f qcow2 --shrink "$TMPD/i" $end >/dev/null 2>"$TMPD/i.err"; irc=$?
+    resize_both $end -q -f qcow2 --shrink
+    desc="$N L2 tables --shrink $end"
     r=0; [ $qrc -eq 0 ] && [ $irc -eq 0 ] || r=1
-    ok $r "$N L2 tables --shrink $end: both succeed"
+    ok $r "$desc: both succeed"
     [ $r -eq 0 ] || { diag "qemu: $(cat "$TMPD/q.err")" "instar: $(cat "$TMPD/i.err")"; continue; }
-    norm_info "$TMPD/q" "$TMPD/q.info"
-    norm_info "$TMPD/i" "$TMPD/i.info"
-    cmp -s "$TMPD/q.info" "$TMPD/i.info"; r=$?
-    ok $r "$N L2 tables --shrink $end: same info"
-    [ $r -eq 0 ] || diag "$(diff "$TMPD/q.info" "$TMPD/i.info")"
-    check_clean "$TMPD/i" "$TMPD/i.check"; r=$?
-    ok $r "$N L2 tables --shrink $end: check clean"
-    [ $r -eq 0 ] || diag "$(tr -d '\n' < "$TMPD/i.check")"
+    same_info
+    ours_clean
     "$QEMU_IMG" compare -q -f qcow2 -F qcow2 "$TMPD/q" "$TMPD/i" >/dev/null 2>&1; r=$?
-    ok $r "$N L2 tables --shrink $end: same guest data"
+    ok $r "$desc: same guest data"
 done
 
 done_testing
