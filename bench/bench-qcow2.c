@@ -11,6 +11,7 @@
 #include "bench/bench.h"
 #include "instar/image.h"
 #include "../tests/c/qcow2-testimg.h"
+#include "../tests/c/testutil.h"
 
 struct job {
     struct timg *t;
@@ -36,23 +37,11 @@ static void measure(const char *name, struct timg *t, const char *spec, int shri
     int rc;
     memset(&j, 0, sizeof j);
     j.t = t;
-    j.a.format = INSTAR_FORMAT_QCOW2;
-    j.a.allow_shrink = shrink;
-    j.a.prealloc = pa;
-    instar_parse_size_spec(spec, &j.a.size);
+    test_resize_args(&j.a, INSTAR_FORMAT_QCOW2, spec, shrink, pa);
     rc = instar_image_plan(&t->m.io, &j.a, &p, NULL);
     snprintf(extra, sizeof extra, "\"rc\": %d, \"patches\": %zu", rc, p.plan.npatches);
     instar_image_plan_free(&p);
     bench_report(name, "plans/s", bench_rate(plan_once, &j, 0.3), extra);
-}
-
-static struct timg_opts opts(uint64_t size, unsigned cb)
-{
-    struct timg_opts o;
-    memset(&o, 0, sizeof o);
-    o.size = size;
-    o.cluster_bits = cb;
-    return o;
 }
 
 /* Whole resize (plan + apply) of an in-memory image, in milliseconds. */
@@ -61,10 +50,7 @@ static void resize_ms(const char *name, struct timg *t, const char *spec, int sh
     struct instar_resize_args a;
     double t0;
     int rc;
-    memset(&a, 0, sizeof a);
-    a.format = INSTAR_FORMAT_QCOW2;
-    a.allow_shrink = shrink;
-    instar_parse_size_spec(spec, &a.size);
+    test_resize_args(&a, INSTAR_FORMAT_QCOW2, spec, shrink, INSTAR_PREALLOC_OFF);
     t0 = bench_now();
     rc = instar_image_resize(&t->m.io, &a, NULL);
     bench_report(name, "ms", (bench_now() - t0) * 1e3, rc ? "\"rc\": \"error\"" : NULL);
@@ -126,7 +112,7 @@ void bench_qcow2(void)
     struct timg t;
     struct timg_opts o;
 
-    o = opts(16 << 20, 16);
+    o = timg_defaults(16 << 20, 16);
     timg_create(&t, &o);
     measure("qcow2-plan-header-only-grow", &t, "64M", 0, INSTAR_PREALLOC_OFF);
     measure("qcow2-plan-l1-grow-1T", &t, "1T", 0, INSTAR_PREALLOC_OFF);
@@ -134,19 +120,19 @@ void bench_qcow2(void)
     measure("qcow2-plan-metadata-prealloc-1G", &t, "1G", 0, INSTAR_PREALLOC_METADATA);
     timg_free(&t);
 
-    o = opts(1 << 20, 9);
+    o = timg_defaults(1 << 20, 9);
     timg_create(&t, &o);
     measure("qcow2-plan-reftable-growth", &t, "64G", 0, INSTAR_PREALLOC_OFF);
     timg_free(&t);
 
-    o = opts(1ull << 30, 16);
+    o = timg_defaults(1ull << 30, 16);
     timg_create(&t, &o);
     for (uint64_t g = 0; g < 16384; g += 37)
         timg_write_cluster(&t, g, 1);
     measure("qcow2-plan-shrink-data-1G-256M", &t, "256M", 1, INSTAR_PREALLOC_OFF);
     timg_free(&t);
 
-    o = opts(1ull << 40, 16);
+    o = timg_defaults(1ull << 40, 16);
     timg_create(&t, &o);
     resize_ms("qcow2-resize-1T-to-2T", &t, "2T", 0);
     resize_ms("qcow2-resize-2T-to-1G-shrink", &t, "1G", 1);

@@ -69,6 +69,8 @@ SH_TESTS = \
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh
+# Shared by the C tests of every format fragment and by bench/.
+EXTRA_DIST += tests/c/testutil.h
 
 # Run only the C unit tests (the sanitizer build uses this).
 check-c:

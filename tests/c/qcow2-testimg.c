@@ -144,6 +144,15 @@ uint64_t timg_alloc(struct timg *t)
     return c;
 }
 
+struct timg_opts timg_defaults(uint64_t size, unsigned cluster_bits)
+{
+    struct timg_opts o;
+    memset(&o, 0, sizeof o);
+    o.size = size;
+    o.cluster_bits = cluster_bits;
+    return o;
+}
+
 int timg_create(struct timg *t, const struct timg_opts *o)
 {
     uint8_t h[512];

@@ -36,6 +36,9 @@ struct timg_opts {
     unsigned rt_clusters;       /* refcount table length (0: 1) */
 };
 
+/* Options for a SIZE-byte image of 2^CLUSTER_BITS-byte clusters (0: 64K),
+ * everything else at its default. */
+struct timg_opts timg_defaults(uint64_t size, unsigned cluster_bits);
 int timg_create(struct timg *t, const struct timg_opts *o);
 void timg_free(struct timg *t);
 /* A 512-byte-cluster v3 image whose L1 names N distinct L2 tables, each

@@ -11,6 +11,7 @@
 #include "instar/image.h"
 #include "qcow2-testimg.h"
 #include "tap.h"
+#include "testutil.h"
 
 struct rs {
     int rc;
@@ -29,12 +30,8 @@ static inline struct rs rs_do(struct timg *t, const char *spec, int shrink,
     struct instar_image_plan p;
     struct instar_diag d;
     memset(&r, 0, sizeof r);
-    memset(&a, 0, sizeof a);
-    a.format = INSTAR_FORMAT_QCOW2;
-    a.allow_shrink = shrink;
-    a.prealloc = pa;
     instar_diag_clear(&d);
-    if (instar_parse_size_spec(spec, &a.size) != INSTAR_OK) {
+    if (test_resize_args(&a, INSTAR_FORMAT_QCOW2, spec, shrink, pa) != 0) {
         r.rc = -1;
         return r;
     }
@@ -94,11 +91,7 @@ static inline void rs_crash_prefixes(struct timg *t, const char *spec, int shrin
     uint8_t *orig = rs_snapshot_bytes(t, &len);
     unsigned bad = 0;
     size_t n;
-    memset(&a, 0, sizeof a);
-    a.format = INSTAR_FORMAT_QCOW2;
-    a.allow_shrink = shrink;
-    a.prealloc = pa;
-    instar_parse_size_spec(spec, &a.size);
+    test_resize_args(&a, INSTAR_FORMAT_QCOW2, spec, shrink, pa);
     if (!ok(instar_image_plan(&t->m.io, &a, &p, &d) == INSTAR_OK, "%s: planned", what)) {
         printf("#   %s\n", d.message);
         instar_image_plan_free(&p);

@@ -12,6 +12,7 @@
 #include "instar/error.h"
 #include "instar/io.h"
 #include "tests/c/tap.h"
+#include "tests/c/testutil.h"
 
 #define LIMIT ((uint64_t)5 * INSTAR_SPARSE_CHUNK + 1234)
 
@@ -19,10 +20,7 @@ static uint64_t rng = 88172645463325252ull;
 
 static uint64_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return test_xorshift(&rng);
 }
 
 /* An offset near something interesting: 0, a chunk edge, the limit. */

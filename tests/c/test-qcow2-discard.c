@@ -20,6 +20,7 @@
 #include "instar/io.h"
 #include "qcow2-testimg.h"
 #include "tap.h"
+#include "testutil.h"
 
 struct store {
     struct instar_mem_io *m;
@@ -80,11 +81,8 @@ static int plan(struct timg *t, const char *spec, bool shrink, struct instar_ima
 {
     struct instar_resize_args a;
     struct instar_diag d;
-    memset(&a, 0, sizeof a);
-    a.format = INSTAR_FORMAT_QCOW2;
-    a.allow_shrink = shrink;
     instar_diag_clear(&d);
-    if (instar_parse_size_spec(spec, &a.size) != INSTAR_OK)
+    if (test_resize_args(&a, INSTAR_FORMAT_QCOW2, spec, shrink, INSTAR_PREALLOC_OFF) != 0)
         return -1;
     return instar_image_plan(&t->m.io, &a, p, &d);
 }

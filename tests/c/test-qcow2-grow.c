@@ -11,18 +11,10 @@
 #include "qcow2-testutil.h"
 #include "util/endian.h"
 
-static struct timg_opts def(uint64_t size)
-{
-    struct timg_opts o;
-    memset(&o, 0, sizeof o);
-    o.size = size;
-    return o;
-}
-
 static void test_header_only(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct rs r;
     uint64_t len;
     uint8_t *before;
@@ -57,7 +49,7 @@ static void test_header_only(void)
 static void test_l1_grow(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct rs r;
     uint8_t buf[4];
     o.feature_table = true;
@@ -101,7 +93,7 @@ static void test_l1_grow(void)
 static void test_limit(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct rs r;
     uint64_t len;
     uint8_t *before;
@@ -137,7 +129,7 @@ static void test_widths(void)
     for (unsigned order = 0; order <= 6; order++) {
         for (unsigned cb = 9; cb <= 16; cb += 7) {
             struct timg t;
-            struct timg_opts o = def(1 << 20);
+            struct timg_opts o = timg_defaults(1 << 20, 0);
             struct rs r;
             char what[96];
             uint64_t want;
@@ -175,7 +167,7 @@ static void test_widths(void)
 static void test_versions(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct rs r;
     uint64_t len;
     uint8_t *before;
@@ -226,7 +218,7 @@ static void test_versions(void)
 static void hostile(const char *what, uint64_t off, unsigned width, uint64_t value, int want)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct rs r;
     uint64_t len;
     uint8_t *before;
@@ -250,7 +242,7 @@ static void hostile(const char *what, uint64_t off, unsigned width, uint64_t val
 static void test_hostile(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct rs r;
     hostile("cluster_bits 30", 20, 4, 30, INSTAR_E_PARSE);
     hostile("cluster_bits 8", 20, 4, 8, INSTAR_E_PARSE);
@@ -304,7 +296,7 @@ static void test_hostile(void)
 static void test_protocol(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct instar_qcow2_resize_opts q;
     static struct instar_resize_plan plan;
     static uint8_t scratch[1 << 20];
@@ -381,7 +373,7 @@ static void test_holed_reftable(void)
      * data goes to block 2.  Shrinking away the second set empties block
      * 1: a hole between live entries 0 and 2. */
     struct timg t;
-    struct timg_opts o = def(4 << 20);
+    struct timg_opts o = timg_defaults(4 << 20, 0);
     struct rs r;
     uint64_t rt = 512, e[4], hole = 0;
     o.cluster_bits = 9;
@@ -417,7 +409,7 @@ static void test_holed_reftable(void)
 static void test_bitmaps(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20);
+    struct timg_opts o = timg_defaults(16 << 20, 0);
     struct rs r;
     uint64_t dir, len, blen;
     uint8_t *before, *bm;
@@ -488,7 +480,7 @@ static void test_bitmaps(void)
 static void test_bitmap_limits(void)
 {
     struct timg t;
-    struct timg_opts o = def(1ull << 30);
+    struct timg_opts o = timg_defaults(1ull << 30, 0);
     struct rs r;
     uint64_t dir, tab, len;
     uint8_t *before;
@@ -535,9 +527,7 @@ static void test_bitmap_limits(void)
         struct instar_image_plan p;
         size_t at_dir = SIZE_MAX, at_size = SIZE_MAX;
         uint64_t d = timg_u64(&t, 112 + 24);
-        memset(&a, 0, sizeof a);
-        a.format = INSTAR_FORMAT_QCOW2;
-        instar_parse_size_spec("2199023256064", &a.size);
+        test_resize_args(&a, INSTAR_FORMAT_QCOW2, "2199023256064", false, INSTAR_PREALLOC_OFF);
         is_int(instar_image_plan(&t.m.io, &a, &p, NULL), INSTAR_OK, "planned again");
         for (size_t k = 0; k < p.plan.npatches; k++) {
             if (p.plan.patches[k].offset == d && at_dir == SIZE_MAX)

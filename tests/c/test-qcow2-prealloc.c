@@ -14,15 +14,6 @@
 #define OFFMASK 0x00fffffffffffe00ull
 #define COPIED (1ull << 63)
 
-static struct timg_opts def(uint64_t size, unsigned cb)
-{
-    struct timg_opts o;
-    memset(&o, 0, sizeof o);
-    o.size = size;
-    o.cluster_bits = cb;
-    return o;
-}
-
 /* Guest clusters [G0, G1) map to consecutive host clusters with COPIED. */
 static int contiguous(struct timg *t, uint64_t g0, uint64_t g1, uint64_t *first)
 {
@@ -42,7 +33,7 @@ static void test_modes(void)
         INSTAR_PREALLOC_METADATA, INSTAR_PREALLOC_FALLOC, INSTAR_PREALLOC_FULL};
     for (int m = 0; m < 3; m++) {
         struct timg t;
-        struct timg_opts o = def(16 << 20, 16);
+        struct timg_opts o = timg_defaults(16 << 20, 16);
         struct rs r;
         char what[64];
         uint64_t first;
@@ -65,7 +56,7 @@ static void test_modes(void)
 static void test_partial(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20, 16);
+    struct timg_opts o = timg_defaults(16 << 20, 16);
     struct rs r;
     uint64_t first;
     uint8_t b[4];
@@ -81,7 +72,7 @@ static void test_partial(void)
     timg_free(&t);
 
     /* A freed cluster in the middle of the file is reused: zeroed first. */
-    o = def(64 << 20, 16);
+    o = timg_defaults(64 << 20, 16);
     timg_create(&t, &o);
     timg_write_cluster(&t, 0, 1);
     timg_write_cluster(&t, 1000, 0xee);     /* L2 at c4, data c5, this at c6 */
@@ -98,7 +89,7 @@ static void test_partial(void)
 static void test_l1_and_refcounts(void)
 {
     struct timg t;
-    struct timg_opts o = def(1 << 20, 9);
+    struct timg_opts o = timg_defaults(1 << 20, 9);
     struct rs r;
     uint64_t first;
     timg_create(&t, &o);
@@ -119,7 +110,7 @@ static void test_l1_and_refcounts(void)
 
     for (unsigned order = 0; order <= 6; order++) {
         char what[64];
-        o = def(1 << 20, 9);
+        o = timg_defaults(1 << 20, 9);
         o.refcount_order = order;
         o.order_set = true;
         timg_create(&t, &o);
@@ -130,7 +121,7 @@ static void test_l1_and_refcounts(void)
         timg_free(&t);
     }
 
-    o = def(16 << 20, 16);
+    o = timg_defaults(16 << 20, 16);
     o.version = 2;
     timg_create(&t, &o);
     r = rs_do(&t, "1G", 0, INSTAR_PREALLOC_FULL, "v2 16M -> 1G full");
@@ -141,7 +132,7 @@ static void test_l1_and_refcounts(void)
 static void test_extl2(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20, 16);
+    struct timg_opts o = timg_defaults(16 << 20, 16);
     struct rs r;
     uint64_t first, l2;
     o.extl2 = true;
@@ -157,7 +148,7 @@ static void test_extl2(void)
 static void test_snapshot(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20, 16);
+    struct timg_opts o = timg_defaults(16 << 20, 16);
     struct rs r;
     uint64_t old_l2, first;
     timg_create(&t, &o);

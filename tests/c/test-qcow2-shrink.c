@@ -16,15 +16,6 @@
 
 #define COPIED (1ull << 63)
 
-static struct timg_opts def(uint64_t size, unsigned cb)
-{
-    struct timg_opts o;
-    memset(&o, 0, sizeof o);
-    o.size = size;
-    o.cluster_bits = cb;
-    return o;
-}
-
 static uint64_t host_of(struct timg *t, uint64_t gc)
 {
     return (timg_l2_entry(t, gc) & 0x00fffffffffffe00ull) >> t->cb;
@@ -33,7 +24,7 @@ static uint64_t host_of(struct timg *t, uint64_t gc)
 static void test_data(void)
 {
     struct timg t;
-    struct timg_opts o = def(64 << 20, 16);
+    struct timg_opts o = timg_defaults(64 << 20, 16);
     struct rs r;
     uint64_t h[4], gcs[4] = {0, 300, 600, 1000};
     uint8_t b[2];
@@ -68,7 +59,7 @@ static void test_data(void)
 static void test_across_l1(void)
 {
     struct timg t;
-    struct timg_opts o = def(2ull << 30, 16);
+    struct timg_opts o = timg_defaults(2ull << 30, 16);
     struct rs r;
     uint64_t l2, d;
     timg_create(&t, &o);
@@ -97,7 +88,7 @@ static void test_across_l1(void)
 static void test_entries(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20, 12);
+    struct timg_opts o = timg_defaults(16 << 20, 12);
     struct rs r;
     uint64_t cgc = 3000, c, zgc = 3100, l2;
     timg_create(&t, &o);
@@ -119,7 +110,7 @@ static void test_entries(void)
     timg_free(&t);
 
     /* Entries cleared inside a straddling table. */
-    o = def(16 << 20, 16);
+    o = timg_defaults(16 << 20, 16);
     timg_create(&t, &o);
     timg_write_cluster(&t, 1, 1);
     timg_zero_entry(&t, 200);
@@ -135,7 +126,7 @@ static void test_entries(void)
 static void test_snapshot(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20, 16);
+    struct timg_opts o = timg_defaults(16 << 20, 16);
     struct rs r;
     uint64_t hkeep, hdrop, old_l2, snap_l1;
     uint8_t b[2];
@@ -173,7 +164,7 @@ static void test_snapshot(void)
 static void test_tail(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20, 16);
+    struct timg_opts o = timg_defaults(16 << 20, 16);
     struct rs r;
     uint8_t b[4];
     timg_create(&t, &o);
@@ -211,7 +202,7 @@ static void test_widths(void)
     for (unsigned order = 0; order <= 6; order++) {
         for (unsigned v = 2; v <= 3; v++) {
             struct timg t;
-            struct timg_opts o = def(4 << 20, 9);
+            struct timg_opts o = timg_defaults(4 << 20, 9);
             struct rs r;
             char what[80];
             uint64_t hosts = 0, rt = 512, live_before = 0, live_after = 0;
@@ -250,7 +241,7 @@ static void test_widths(void)
 static void test_extl2(void)
 {
     struct timg t;
-    struct timg_opts o = def(64 << 20, 16);
+    struct timg_opts o = timg_defaults(64 << 20, 16);
     struct rs r;
     uint64_t h;
     o.extl2 = true;
@@ -270,7 +261,7 @@ static void test_extl2(void)
 static void test_rewrite(void)
 {
     struct timg t;
-    struct timg_opts o = def(16 << 20, 9);
+    struct timg_opts o = timg_defaults(16 << 20, 9);
     struct rs r;
     uint64_t x = 1, old_rt;
     o.refcount_order = 6;
@@ -315,7 +306,7 @@ static void test_rewrite(void)
 static void test_unreferenced_metadata(void)
 {
     struct timg t;
-    struct timg_opts o = def(4 << 20, 16);
+    struct timg_opts o = timg_defaults(4 << 20, 16);
     struct rs r;
     uint64_t before;
 

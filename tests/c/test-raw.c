@@ -11,6 +11,7 @@
 #include "instar/image.h"
 #include "instar/resize.h"
 #include "tap.h"
+#include "testutil.h"
 
 static int plan_raw(uint64_t cur, uint64_t new_size, int shrink,
                     enum instar_prealloc pa, struct instar_resize_plan *plan)
@@ -92,15 +93,7 @@ static uint64_t mem_size(struct instar_mem_io *m)
 static int engine_resize(struct instar_mem_io *m, const char *spec, int shrink,
                          enum instar_prealloc pa, struct instar_diag *diag)
 {
-    struct instar_resize_args a;
-    memset(&a, 0, sizeof a);
-    a.format = INSTAR_FORMAT_RAW;
-    a.allow_shrink = shrink;
-    a.prealloc = pa;
-    if (instar_parse_size_spec(spec, &a.size) != INSTAR_OK)
-        return -1;
-    instar_diag_clear(diag);
-    return instar_image_resize(&m->io, &a, diag);
+    return test_resize_mem(m, INSTAR_FORMAT_RAW, spec, shrink, pa, diag);
 }
 
 static void test_engine(void)

@@ -16,6 +16,7 @@
 #include "resize/vhd-format.h"
 #include "resize/vmdk-format.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util/endian.h"
 
 #define MEM_LIMIT (256ull << 20)
@@ -25,9 +26,7 @@ static void make(struct instar_mem_io *m, enum instar_format fmt, uint64_t size,
 {
     struct instar_create_opts o;
     struct instar_diag d;
-    instar_mem_io_init(m, MEM_LIMIT);
-    instar_create_opts_init(&o, fmt);
-    o.size = size;
+    test_create_start(m, MEM_LIMIT, &o, fmt, size);
     o.size_set = true;
     if (subformat) {
         strcpy(o.subformat, subformat);

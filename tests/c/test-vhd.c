@@ -14,6 +14,7 @@
 #include "instar/resize.h"
 #include "resize/vhd-format.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util/endian.h"
 
 #define MEM_LIMIT (256u << 20)
@@ -25,11 +26,9 @@ static uint8_t scratch[8u << 20];
 static int create(struct instar_mem_io *m, const char *sub, bool force, uint64_t size)
 {
     struct instar_create_opts o;
-    instar_create_opts_init(&o, INSTAR_FORMAT_VPC);
+    test_create_start(m, MEM_LIMIT, &o, INSTAR_FORMAT_VPC, size);
     strcpy(o.subformat, sub);
     o.force_size = force;
-    o.size = size;
-    instar_mem_io_init(m, MEM_LIMIT);
     return instar_image_create(&m->io, &o, NULL);
 }
 
@@ -605,7 +604,7 @@ static void test_random(void)
         struct instar_vhd_resize_opts o;
         memset(&o, 0, sizeof o);
         for (size_t i = 0; i < sizeof pool; i += 8) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            test_xorshift(&x);
             memcpy(pool + i, &x, 8);
         }
         memcpy(pool, "conectix", 8);
@@ -678,7 +677,7 @@ static void test_engine_mutations(void)
         char spec[32];
         int nmut = 1 + it % 4;
         for (int j = 0; j < nmut; j++) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            test_xorshift(&x);
             /* Metadata: footer copy, dynamic header, BAT, or the EOF footer. */
             uint64_t off = (x >> 8) % 2048;
             if (x & 1)

@@ -17,6 +17,7 @@
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "tap.h"
+#include "testutil.h"
 
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * MIB)
@@ -33,9 +34,7 @@ static int mk(struct instar_mem_io *m, const char *subformat, uint64_t size,
 {
     struct instar_create_opts o;
     struct instar_diag d;
-    instar_mem_io_init(m, MEM_LIMIT);
-    instar_create_opts_init(&o, INSTAR_FORMAT_VHDX);
-    o.size = size;
+    test_create_start(m, MEM_LIMIT, &o, INSTAR_FORMAT_VHDX, size);
     o.block_size = block_size;
     o.block_state_zero = zero;
     strcpy(o.subformat, subformat);
@@ -184,15 +183,7 @@ static struct facts reparse(struct instar_mem_io *m)
 static int resize_engine(struct instar_mem_io *m, const char *spec, bool shrink,
                          enum instar_prealloc pa, struct instar_diag *d)
 {
-    struct instar_resize_args a;
-    memset(&a, 0, sizeof a);
-    a.format = INSTAR_FORMAT_VHDX;
-    a.allow_shrink = shrink;
-    a.prealloc = pa;
-    if (instar_parse_size_spec(spec, &a.size) != INSTAR_OK)
-        return -1;
-    instar_diag_clear(d);
-    return instar_image_resize(&m->io, &a, d);
+    return test_resize_mem(m, INSTAR_FORMAT_VHDX, spec, shrink, pa, d);
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -832,7 +823,7 @@ static void test_mutations(void)
         uint8_t *copies[] = {h1, h2, r1, r2, meta, bat};
         (void)c;
         for (int n = 0; n < 4; n++) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            test_xorshift(&x);
             int a = (int)(x % 6);
             size_t at = (size_t)((x >> 8) % lens[a]);
             copies[a][at] = (uint8_t)(x >> 40);

@@ -13,6 +13,7 @@
 #include "instar/image.h"
 #include "instar/resize.h"
 #include "tap.h"
+#include "testutil.h"
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -59,9 +60,7 @@ static int make_image(struct instar_mem_io *m, uint64_t size, const char *opts)
 {
     struct instar_create_opts o;
     struct instar_diag diag;
-    instar_mem_io_init(m, UINT64_C(1) << 32);
-    instar_create_opts_init(&o, INSTAR_FORMAT_VMDK);
-    o.size = size;
+    test_create_start(m, UINT64_C(1) << 32, &o, INSTAR_FORMAT_VMDK, size);
     o.path = "/some/dir/t.vmdk";
     if (opts && strcmp(opts, "zeroed") == 0)
         o.zeroed_grain = true;
@@ -73,15 +72,7 @@ static int make_image(struct instar_mem_io *m, uint64_t size, const char *opts)
 static int resize_mem(struct instar_mem_io *m, const char *spec, bool shrink,
                       enum instar_prealloc pa, struct instar_diag *diag)
 {
-    struct instar_resize_args a;
-    memset(&a, 0, sizeof a);
-    a.format = INSTAR_FORMAT_VMDK;
-    a.allow_shrink = shrink;
-    a.prealloc = pa;
-    if (instar_parse_size_spec(spec, &a.size) != INSTAR_OK)
-        return -1;
-    instar_diag_clear(diag);
-    return instar_image_resize(&m->io, &a, diag);
+    return test_resize_mem(m, INSTAR_FORMAT_VMDK, spec, shrink, pa, diag);
 }
 
 /* ---- a small independent reader: is this image one qemu can use? ---- */
@@ -442,7 +433,7 @@ static void test_random(void)
         memcpy(img, pristine, m.size);
         int nflip = (int)(x % 4);
         for (int k = 0; k < nflip; k++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            test_xorshift(&x);
             static const int fields[] = { 4, 8, 12, 20, 28, 36, 44, 48, 56, 64, 72 };
             int fi = fields[x % 11];
             uint64_t v = (x >> 8) & 1 ? edge[(x >> 16) % 15] : x >> 20;
@@ -455,7 +446,7 @@ static void test_random(void)
             if ((x >> 30) % 4 == 0)     /* sometimes hit a directory entry */
                 put_le32(img + 21 * 512 + 4 * ((x >> 40) % 4), (uint32_t)v);
         }
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        test_xorshift(&x);
         uint64_t ns = (x >> 1) % 3 == 0 ? edge[x % 15]
                       : (x >> 1) % 3 == 1 ? ((x >> 24) % (UINT64_C(8) << 30)) : (x >> 24) << 9;
         int rc = plan_bytes(img, m.size, m.size, ns, x & 1, INSTAR_PREALLOC_OFF, &plan,
