@@ -171,22 +171,32 @@ ok $([ ! -d "$TMPD/gl/findings" ] && grep -q '"environment-error": "' "$TMPD/gl/
     "garbage JSON inside a case: no finding; summary.json says why it stopped"
 ok $(empty "$TMPD/t3"; echo $?) "garbage JSON inside a case: no case directory left"
 
-# A reference whose disk is full (as qemu-img reports it): the
-# machine's fault, exit 3, not a finding.
-cat > "$TMPD/full-disk" <<'EOS'
+# reference_resize NAME ACTION: $TMPD/NAME, a qemu-img that runs ACTION
+# (sh) when it resizes a reference image and is the real one otherwise.
+reference_resize() {
+    cat > "$TMPD/$1" <<EOS
 #!/bin/sh
-if [ "$1" = resize ]; then
-    for a in "$@"; do
-        case $a in */reference.*)
-            echo "qemu-img: Could not resize file: No space left on device" >&2; exit 1;;
-        esac
+if [ "\$1" = resize ]; then
+    for a in "\$@"; do
+        case \$a in */reference.*) $2;; esac
     done
 fi
-exec "$QEMU_IMG" "$@"
+exec "\$QEMU_IMG" "\$@"
 EOS
-chmod +x "$TMPD/full-disk"
-rd --instar "$QEMU_IMG" --qemu-img "$TMPD/full-disk" --seed 1 --iterations 2 --formats raw \
-    --ops resize --out "$TMPD/fd" --tmpdir "$TMPD" -q >"$TMPD/fd.log" 2>&1; rc=$?
+    chmod +x "$TMPD/$1"
+}
+# rd_reference NAME OUT: two raw resize cases with $TMPD/NAME as the
+# reference, into $TMPD/OUT (log OUT.log); the exit status in $rc.
+rd_reference() {
+    rd --instar "$QEMU_IMG" --qemu-img "$TMPD/$1" --seed 1 --iterations 2 --formats raw \
+        --ops resize --out "$TMPD/$2" --tmpdir "$TMPD" -q >"$TMPD/$2.log" 2>&1; rc=$?
+}
+
+# A reference whose disk is full (as qemu-img reports it): the
+# machine's fault, exit 3, not a finding.
+reference_resize full-disk \
+    'echo "qemu-img: Could not resize file: No space left on device" >&2; exit 1'
+rd_reference full-disk fd
 ok $([ $rc -eq 3 ] && [ ! -d "$TMPD/fd/findings" ]; echo $?) \
     "reference out of disk space: exit 3, no finding (got $rc)"
 grep -q "the reference qemu-img ($TMPD/full-disk), step resize on the reference side.*No space left" "$TMPD/fd.log"
@@ -194,18 +204,8 @@ ok $? "reference out of disk space: the tool and the errno are named"
 
 # A reference that crashes on its own image: inconclusive, not a
 # finding blamed on the engine.
-cat > "$TMPD/crashing" <<'EOS'
-#!/bin/sh
-if [ "$1" = resize ]; then
-    for a in "$@"; do
-        case $a in */reference.*) kill -SEGV $$;; esac
-    done
-fi
-exec "$QEMU_IMG" "$@"
-EOS
-chmod +x "$TMPD/crashing"
-rd --instar "$QEMU_IMG" --qemu-img "$TMPD/crashing" --seed 1 --iterations 2 --formats raw \
-    --ops resize --out "$TMPD/cr" --tmpdir "$TMPD" -q >"$TMPD/cr.log" 2>&1; rc=$?
+reference_resize crashing 'kill -SEGV $$'
+rd_reference crashing cr
 ok $([ $rc -eq 0 ] && [ ! -d "$TMPD/cr/findings" ]; echo $?) \
     "reference crashing: no finding, exit 0 (got $rc)"
 grep -q 'inconclusive: 2 x resize on reference: killed by a signal' "$TMPD/cr.log"

@@ -148,14 +148,31 @@ no_pause_env() {
     unset INSTAR_TEST_PAUSE_AFTER_PATCH INSTAR_TEST_PAUSE_READY INSTAR_TEST_PAUSE_RESUME
 }
 ready() { [ -e "$TMPD/ready" ]; }
+# resize_paused ARG...: `instar-img resize ARG...' in the background
+# (pid $apid), paused after its first patch; 0 once it says it paused.
+resize_paused() {
+    pause_env 1
+    "$INSTAR_IMG" resize "$@" >a.out 2>a.err &
+    apid=$!
+    no_pause_env
+    wait_for ready
+}
+# resume_checked DESC SIZE PAT DESC2: the paused resize goes on and
+# completes (DESC); t.img then checks clean, has SIZE bytes and PAT in
+# its first 64k (DESC2).
+resume_checked() {
+    touch "$TMPD/resume"
+    wait $apid; arc=$?
+    ok $arc "$1"
+    "$QEMU_IMG" check -q t.img &&
+        [ "$("$QEMU_IMG" info --output=json t.img | grep '"virtual-size"')" = "    \"virtual-size\": $2," ] &&
+        "$QEMU_IO" -f qcow2 -c "read -P $3 0 64k" t.img | grep -q 'read 65536/65536'
+    ok $? "$4"
+}
 
 rm -f t.img; "$QEMU_IMG" create -q -f qcow2 t.img 1G
 "$QEMU_IO" -f qcow2 -c 'write -P 0x33 0 64k' t.img >/dev/null
-pause_env 1
-"$INSTAR_IMG" resize t.img 2T >a.out 2>a.err &
-apid=$!
-no_pause_env
-wait_for ready
+resize_paused t.img 2T
 ok $? "instar-img resize paused after its first patch (test hook)"
 "$QEMU_IO" -f qcow2 -c 'write -P 0x44 0 512' t.img >q.out 2>q.err; qrc=$?
 grep -q 'Failed to get "write" lock' q.err && grep -q 'Is another process using the image' q.err
@@ -163,32 +180,20 @@ ok $? "qemu-io cannot open the image for writing while instar-img holds it"
 "$QEMU_IMG" info t.img >/dev/null 2>q.err
 grep -q 'Failed to get shared "write" lock' q.err
 ok $? "qemu-img info sees instar-img's unshared write"
-touch "$TMPD/resume"
-wait $apid; arc=$?
-ok $arc "the paused resize then completes"
-"$QEMU_IMG" check -q t.img && [ "$("$QEMU_IMG" info --output=json t.img | grep '"virtual-size"')" = '    "virtual-size": 2199023255552,' ] \
-    && "$QEMU_IO" -f qcow2 -c 'read -P 0x33 0 64k' t.img | grep -q 'read 65536/65536'
-ok $? "the image is consistent, 2T, data intact"
+resume_checked "the paused resize then completes" 2199023255552 0x33 \
+    "the image is consistent, 2T, data intact"
 
 # ---- two instar-img resizes at once -----------------------------------------
 rm -f t.img; "$QEMU_IMG" create -q -f qcow2 -o cluster_size=512 t.img 1M
 "$QEMU_IO" -f qcow2 -c 'write -P 0x21 0 64k' t.img >/dev/null
-pause_env 1
-"$INSTAR_IMG" resize --preallocation=metadata t.img 64M >a.out 2>a.err &
-apid=$!
-no_pause_env
-wait_for ready
+resize_paused --preallocation=metadata t.img 64M
 cp t.img mid.img
 "$INSTAR_IMG" resize --preallocation=metadata t.img 96M >b.out 2>b.err; brc=$?
 [ $brc -eq 1 ] && grep -q "Could not open 't.img': Failed to get \"write\" lock" b.err
 ok $? "a second concurrent resize fails with qemu's lock message"
 cmp -s t.img mid.img
 ok $? "the second resize changed nothing"
-touch "$TMPD/resume"
-wait $apid; arc=$?
-ok $arc "the first resize completes"
-"$QEMU_IMG" check -q t.img && [ "$("$QEMU_IMG" info --output=json t.img | grep '"virtual-size"')" = '    "virtual-size": 67108864,' ] \
-    && "$QEMU_IO" -f qcow2 -c 'read -P 0x21 0 64k' t.img | grep -q 'read 65536/65536'
-ok $? "the image is consistent (qemu-img check), 64M, data intact"
+resume_checked "the first resize completes" 67108864 0x21 \
+    "the image is consistent (qemu-img check), 64M, data intact"
 
 done_testing
