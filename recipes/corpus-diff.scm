@@ -214,9 +214,7 @@ read as zeros)."
          (end (spec-end start (assoc-ref r0 "spec")))
          (e (res "resize" "engine")))
     (cond
-     ((any (lambda (s) (and (result? (caddr s))
-                            (memq (result-class (caddr s)) '(timeout spawn-failed))))
-           (trace-steps trace))
+     ((trace-tool-failed? trace)
       (values 'inconclusive '() "timeout or tool failure"))
      ((not (and (res "create" "reference") (result-ok? (res "create" "reference"))
                 (res "copy" "engine") (result-ok? (res "copy" "engine")) e))
@@ -241,10 +239,7 @@ read as zeros)."
              (diffs
               (append
                (cond ((not vsize) (list (mk "info" "open" "error" "ok")))
-                     ((if (equal? fmt "vpc")
-                          (and (>= vsize want) (< vsize (+ want (* 1024 1024))))
-                          (= vsize want))
-                      '())
+                     ((virtual-size-as-created? fmt vsize want) '())
                      (else (list (mk "size" "virtual-size" vsize want))))
                (if (and (res "check" "engine")
                         (not (string-contains (result-stderr (res "check" "engine"))

@@ -260,6 +260,11 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
     (define (run argv) (run-command argv #:timeout timeout #:scratch dir))
     (define (live? side) (not (member side dead)))
     (define (kill-side! side) (set! dead (cons side dead)))
+    (define (run-live-sides! name step argv-of)
+      ;; Run (ARGV-OF side) for each live side of STEP, recorded as NAME.
+      (for-each (lambda (side)
+                  (when (live? side) (record! name side (run (argv-of side)))))
+                (sides-of step)))
     (define (do-step step)
       (let ((name (or (assoc-ref step "name") (assoc-ref step "step"))))
         (match (assoc-ref step "step")
@@ -373,31 +378,18 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
           ("verify"
            ;; qemu-io reads with -P: the bytes must be the pattern.
            ;; (The step's name, e.g. tail-zero, is what gets recorded.)
-           (for-each
+           (run-live-sides!
+            name step
             (lambda (side)
-              (when (live? side)
-                (record! name side
-                         (run `(,qemu-io "-f" ,fmt
-                                         ,@(append-map (lambda (c) (list "-c" c))
-                                                       (vector->list (assoc-ref step "commands")))
-                                         ,(path side))))))
-            (sides-of step)))
-          ("info"
-           (for-each
+              `(,qemu-io "-f" ,fmt
+                         ,@(append-map (lambda (c) (list "-c" c))
+                                       (vector->list (assoc-ref step "commands")))
+                         ,(path side)))))
+          ((and verb (or "info" "check"))
+           (run-live-sides!
+            name step
             (lambda (side)
-              (when (live? side)
-                (record! name side
-                         (run `(,(engine-program qemu-img) "info" "--output=json"
-                                "-f" ,fmt ,(path side))))))
-            (sides-of step)))
-          ("check"
-           (for-each
-            (lambda (side)
-              (when (live? side)
-                (record! name side
-                         (run `(,(engine-program qemu-img) "check" "--output=json"
-                                "-f" ,fmt ,(path side))))))
-            (sides-of step)))
+              `(,(engine-program qemu-img) ,verb "--output=json" "-f" ,fmt ,(path side)))))
           ("compare"
            (when (and (live? "engine") (live? "reference"))
              (record! name "both"

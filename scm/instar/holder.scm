@@ -9,8 +9,8 @@
 ;;; start-up.
 
 (define-module (instar holder)
+  #:use-module (instar util)
   #:use-module (srfi srfi-9)
-  #:use-module (ice-9 popen)
   #:use-module (ice-9 rdelim)
   #:export (start-holder
             holder?
@@ -68,22 +68,6 @@ qemu takes) that reaches byte 203, the last of qemu's lock bytes, per
                           #t)
                          (else (loop)))))))))))
 
-(define spawn-child
-  ;; As (instar process) does: Guile 3.0.9's `spawn', or 3.0.8's
-  ;; piped-process inheriting the current ports' descriptors.
-  (if (defined? 'spawn)
-      (lambda (prog args in out)
-        ((module-ref (resolve-interface '(guile)) 'spawn) prog (cons prog args)
-         #:input in #:output out #:error out))
-      (let ((piped-process (@@ (ice-9 popen) piped-process)))
-        (lambda (prog args in out)
-          (with-input-from-port in
-            (lambda ()
-              (with-output-to-port out
-                (lambda ()
-                  (with-error-to-port out
-                    (lambda () (piped-process prog args)))))))))))
-
 (define* (start-holder qemu-io format path #:key (log "/dev/null") (timeout 20))
   "Start QEMU-IO holding PATH (FORMAT) open read-write, its output to LOG.
 Returns a holder once its locks are in place, or #f if it could not start
@@ -95,7 +79,7 @@ or did not lock PATH within TIMEOUT seconds (it is then stopped)."
                   ;; Our end must not leak into the child: the child would
                   ;; keep its own stdin open and never see end of file.
                   (fcntl (cdr fds) F_SETFD FD_CLOEXEC)
-                  (spawn-child qemu-io (list "-f" format path) (car fds) out))
+                  (spawn-with-ports qemu-io (list "-f" format path) (car fds) out out))
                 (lambda args #f))))
     (close-port (car fds))
     (close-port out)

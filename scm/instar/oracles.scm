@@ -65,7 +65,9 @@
             refusal-diff?
             family-phrase
             refusal-title
-            usage-tolerance))
+            usage-tolerance
+            trace-tool-failed?
+            virtual-size-as-created?))
 
 (define (usage-tolerance cluster-size engine reference)
   "How far apart the allocated bytes of two results of one case may be,
@@ -511,6 +513,21 @@ recipe may append reader steps (see (instar readers))."
   (let ((l (string-split (string-trim-both s) #\newline)))
     (if (null? l) "" (car l))))
 
+(define (trace-tool-failed? trace)
+  "Whether a step of TRACE timed out or its tool could not be started:
+the case then says nothing about the engine (inconclusive)."
+  (any (lambda (s) (and (result? (caddr s))
+                        (memq (result-class (caddr s)) '(timeout spawn-failed))))
+       (trace-steps trace)))
+
+(define (virtual-size-as-created? fmt vsize want)
+  "Whether VSIZE, the virtual size qemu-img reads after a resize to WANT
+bytes (whole sectors), is the one qemu-img create gives: WANT itself, or
+for vpc WANT rounded up to its CHS geometry (less than 1 MiB more)."
+  (if (equal? fmt "vpc")
+      (and (>= vsize want) (< vsize (+ want (* 1024 1024))))
+      (= vsize want)))
+
 (define* (judge-consistency case trace #:key (more-diffs (lambda (vsize start end) '())))
   "Judge the TRACE of `consistency-chain' CASE: (values VERDICT DIFFS
 REASON).  A timeout or a start image qemu-img could not make is
@@ -530,9 +547,7 @@ other oracles (the recipe's independent readers)."
          (family (assoc-ref r0 "family"))
          (expect (assoc-ref r0 "expect")))
     (cond
-     ((any (lambda (s) (and (result? (caddr s))
-                            (memq (result-class (caddr s)) '(timeout spawn-failed))))
-           (trace-steps trace))
+     ((trace-tool-failed? trace)
       (values 'inconclusive '() "timeout or tool failure"))
      ((not (and (res "create" "reference") (result-ok? (res "create" "reference"))
                 (res "copy" "engine") (result-ok? (res "copy" "engine"))))
@@ -564,10 +579,7 @@ other oracles (the recipe's independent readers)."
              (diffs
               (append
                (cond ((not vsize) (list (consistency-diff "size" "info" "unreadable" want)))
-                     ((if (equal? fmt "vpc")
-                          (and (>= vsize want) (< vsize (+ want (* 1024 1024))))
-                          (= vsize want))
-                      '())
+                     ((virtual-size-as-created? fmt vsize want) '())
                      (else (list (consistency-diff "size" "virtual-size" vsize want))))
                (if (or (string-contains (result-stderr (res "check" "engine"))
                                         "does not support checks")

@@ -18,7 +18,6 @@
 
 (define-module (instar process)
   #:use-module (instar util)
-  #:use-module (ice-9 popen)
   #:use-module (ice-9 textual-ports)
   #:use-module (srfi srfi-9)
   #:use-module (ice-9 threads)
@@ -175,22 +174,6 @@ killed on a timeout or an interrupt."
       prog
       (search-path (parse-path (or (getenv "PATH") "")) prog)))
 
-(define fallback-start-child
-  ;; Guile 3.0.9 has `spawn'; 3.0.8 has the internal `piped-process',
-  ;; which execs PROG with ARGS and inherits the current ports' fds.
-  (if (defined? 'spawn)
-      (lambda (prog args in out err)
-        ((module-ref (resolve-interface '(guile)) 'spawn) prog (cons prog args)
-         #:input in #:output out #:error err))
-      (let ((piped-process (@@ (ice-9 popen) piped-process)))
-        (lambda (prog args in out err)
-          (with-input-from-port in
-            (lambda ()
-              (with-output-to-port out
-                (lambda ()
-                  (with-error-to-port err
-                    (lambda () (piped-process prog args)))))))))))
-
 (define name-counter 0)
 (define (next-name!)
   (with-mutex child-mutex
@@ -235,7 +218,7 @@ result record."
                                    (core-spawn (cons prog (cdr argv)) (port->fdes in)
                                                (port->fdes out) (port->fdes err))
                                    (begin (set! spawn-error "not found in PATH") #f)))
-                             (fallback-start-child (car argv) (cdr argv) in out err)))
+                             (spawn-with-ports (car argv) (cdr argv) in out err)))
                        (lambda args
                          (set! spawn-error
                                (false-if-exception

@@ -1,14 +1,17 @@
 ;;; SPDX-License-Identifier: GPL-3.0-or-later
 ;;; (instar util) -- small helpers every other module shares, defined once:
-;;; the wall clock, directories, JSON files and ISO times.
+;;; the wall clock, directories, JSON files, ISO times and starting a
+;;; child on given ports.
 
 (define-module (instar util)
   #:use-module (json)
+  #:use-module (ice-9 popen)
   #:export (now
             mkdir-p
             read-json-file
             write-json-file
-            iso-time))
+            iso-time
+            spawn-with-ports))
 
 (define (now)
   "The wall-clock time in seconds since the epoch, as a real number with
@@ -39,3 +42,26 @@ arrays as vectors)."
   "T (seconds since the epoch) as an ISO 8601 UTC time, e.g.
 2026-01-31T12:00:00Z."
   (strftime "%Y-%m-%dT%H:%M:%SZ" (gmtime t)))
+
+(define spawn-on-ports
+  ;; Guile 3.0.9 has `spawn'; 3.0.8 has the internal `piped-process',
+  ;; which execs PROG with ARGS and inherits the current ports' fds.
+  (if (defined? 'spawn)
+      (lambda (prog args in out err)
+        ((module-ref (resolve-interface '(guile)) 'spawn) prog (cons prog args)
+         #:input in #:output out #:error err))
+      (let ((piped-process (@@ (ice-9 popen) piped-process)))
+        (lambda (prog args in out err)
+          (with-input-from-port in
+            (lambda ()
+              (with-output-to-port out
+                (lambda ()
+                  (with-error-to-port err
+                    (lambda () (piped-process prog args)))))))))))
+
+(define (spawn-with-ports prog args in out err)
+  "Start PROG (a file name, or a name looked up in PATH) with the argument
+list ARGS, its standard input, output and error the file ports IN, OUT and
+ERR; return its pid without waiting.  No shell is involved.  Raises
+`system-error' when PROG cannot be started."
+  (spawn-on-ports prog args in out err))
