@@ -128,8 +128,31 @@ ok $([ $rc -eq 2 ] && [ ! -e "$CALLS" ]; echo $?) "--junit under a file: exit 2,
 
 ## A broken reference is an environment error: exit 3, the tool named,
 ## no finding.
-rd --instar "$QEMU_IMG" --qemu-img /bin/false --seed 1 --iterations 3 --out "$TMPD/f" \
-    --tmpdir "$TMPD" -q >"$TMPD/f.log" 2>&1; rc=$?
+# rd_reference QEMU-IMG OUT ARG...: the recipe (seed 1, ARG...) with the
+# engine qemu-img itself and QEMU-IMG as the reference, into $TMPD/OUT
+# (its log $TMPD/OUT.log); the exit status in $rc.
+rd_reference() {
+    _rq=$1 _ro=$2; shift 2
+    rd --instar "$QEMU_IMG" --qemu-img "$_rq" --seed 1 "$@" --out "$TMPD/$_ro" -q \
+        >"$TMPD/$_ro.log" 2>&1; rc=$?
+}
+# reference_on NAME VERB ACTION: $TMPD/NAME, a qemu-img that runs ACTION
+# (sh) when it is run as `qemu-img VERB' on a reference image, and is the
+# real one otherwise.
+reference_on() {
+    cat > "$TMPD/$1" <<EOS
+#!/bin/sh
+if [ "\$1" = $2 ]; then
+    for a in "\$@"; do
+        case \$a in */reference.*) $3;; esac
+    done
+fi
+exec "\$QEMU_IMG" "\$@"
+EOS
+    chmod +x "$TMPD/$1"
+}
+
+rd_reference /bin/false f --iterations 3 --tmpdir "$TMPD"
 ok $([ $rc -eq 3 ]; echo $?) "--qemu-img /bin/false: exit 3 (got $rc)"
 grep -q 'qemu-img (/bin/false)' "$TMPD/f.log"
 ok $? "--qemu-img /bin/false: the tool is named"
@@ -141,8 +164,7 @@ cat > "$TMPD/garbage" <<'EOS'
 exec "$QEMU_IMG" "$@"
 EOS
 chmod +x "$TMPD/garbage"
-rd --instar "$QEMU_IMG" --qemu-img "$TMPD/garbage" --seed 1 --iterations 3 --out "$TMPD/g" \
-    --tmpdir "$TMPD" -q >"$TMPD/g.log" 2>&1; rc=$?
+rd_reference "$TMPD/garbage" g --iterations 3 --tmpdir "$TMPD"
 ok $([ $rc -eq 3 ]; echo $?) "garbage JSON from info: exit 3 (got $rc)"
 grep -q "qemu-img ($TMPD/garbage).*info.*no valid JSON" "$TMPD/g.log"
 ok $? "garbage JSON from info: the tool and the command are named"
@@ -151,19 +173,9 @@ ok $([ ! -d "$TMPD/g/findings" ]; echo $?) "garbage JSON from info: no findings 
 # A reference that passes the first check and breaks inside a case (its
 # info turns to garbage on the case's reference image): still exit 3,
 # still no finding blamed on the engine.
-cat > "$TMPD/garbage-later" <<'EOS'
-#!/bin/sh
-if [ "$1" = info ]; then
-    for a in "$@"; do
-        case $a in */reference.*) echo 'garbage {'; exit 0;; esac
-    done
-fi
-exec "$QEMU_IMG" "$@"
-EOS
-chmod +x "$TMPD/garbage-later"
+reference_on garbage-later info "echo 'garbage {'; exit 0"
 mkdir "$TMPD/t3"
-rd --instar "$QEMU_IMG" --qemu-img "$TMPD/garbage-later" --seed 1 --iterations 3 --out "$TMPD/gl" \
-    --tmpdir "$TMPD/t3" -q >"$TMPD/gl.log" 2>&1; rc=$?
+rd_reference "$TMPD/garbage-later" gl --iterations 3 --tmpdir "$TMPD/t3"
 ok $([ $rc -eq 3 ]; echo $?) "garbage JSON inside a case: exit 3 (got $rc)"
 grep -q "environment error: the reference qemu-img ($TMPD/garbage-later), step info on the reference side, printed no valid JSON" "$TMPD/gl.log"
 ok $? "garbage JSON inside a case: the tool and the step are named"
@@ -171,32 +183,11 @@ ok $([ ! -d "$TMPD/gl/findings" ] && grep -q '"environment-error": "' "$TMPD/gl/
     "garbage JSON inside a case: no finding; summary.json says why it stopped"
 ok $(empty "$TMPD/t3"; echo $?) "garbage JSON inside a case: no case directory left"
 
-# reference_resize NAME ACTION: $TMPD/NAME, a qemu-img that runs ACTION
-# (sh) when it resizes a reference image and is the real one otherwise.
-reference_resize() {
-    cat > "$TMPD/$1" <<EOS
-#!/bin/sh
-if [ "\$1" = resize ]; then
-    for a in "\$@"; do
-        case \$a in */reference.*) $2;; esac
-    done
-fi
-exec "\$QEMU_IMG" "\$@"
-EOS
-    chmod +x "$TMPD/$1"
-}
-# rd_reference NAME OUT: two raw resize cases with $TMPD/NAME as the
-# reference, into $TMPD/OUT (log OUT.log); the exit status in $rc.
-rd_reference() {
-    rd --instar "$QEMU_IMG" --qemu-img "$TMPD/$1" --seed 1 --iterations 2 --formats raw \
-        --ops resize --out "$TMPD/$2" --tmpdir "$TMPD" -q >"$TMPD/$2.log" 2>&1; rc=$?
-}
-
 # A reference whose disk is full (as qemu-img reports it): the
 # machine's fault, exit 3, not a finding.
-reference_resize full-disk \
+reference_on full-disk resize \
     'echo "qemu-img: Could not resize file: No space left on device" >&2; exit 1'
-rd_reference full-disk fd
+rd_reference "$TMPD/full-disk" fd --iterations 2 --formats raw --ops resize --tmpdir "$TMPD"
 ok $([ $rc -eq 3 ] && [ ! -d "$TMPD/fd/findings" ]; echo $?) \
     "reference out of disk space: exit 3, no finding (got $rc)"
 grep -q "the reference qemu-img ($TMPD/full-disk), step resize on the reference side.*No space left" "$TMPD/fd.log"
@@ -204,8 +195,8 @@ ok $? "reference out of disk space: the tool and the errno are named"
 
 # A reference that crashes on its own image: inconclusive, not a
 # finding blamed on the engine.
-reference_resize crashing 'kill -SEGV $$'
-rd_reference crashing cr
+reference_on crashing resize 'kill -SEGV $$'
+rd_reference "$TMPD/crashing" cr --iterations 2 --formats raw --ops resize --tmpdir "$TMPD"
 ok $([ $rc -eq 0 ] && [ ! -d "$TMPD/cr/findings" ]; echo $?) \
     "reference crashing: no finding, exit 0 (got $rc)"
 grep -q 'inconclusive: 2 x resize on reference: killed by a signal' "$TMPD/cr.log"
