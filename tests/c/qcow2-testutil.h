@@ -78,6 +78,22 @@ static inline int rs_same(struct timg *t, const uint8_t *bytes, uint64_t len)
 
 #endif
 
+/* Grow to SPEC (no --shrink, no preallocation) refused with WANT -- and,
+ * when MSG is not NULL, with qemu's message MSG -- and the image left
+ * byte-identical; REFUSED and UNTOUCHED describe those two checks. */
+static inline void rs_refused(struct timg *t, const char *spec, const char *what, int want,
+                              const char *refused, const char *msg, const char *untouched)
+{
+    uint64_t len;
+    uint8_t *before = rs_snapshot_bytes(t, &len);
+    struct rs r = rs_do(t, spec, 0, INSTAR_PREALLOC_OFF, what);
+    is_int(r.rc, want, "%s", refused);
+    if (msg)
+        ok(strcmp(r.msg, msg) == 0, "qemu's message (%s)", r.msg);
+    ok(rs_same(t, before, len), "%s", untouched);
+    free(before);
+}
+
 /* Plan SPEC once, then apply every prefix of the plan (a crash after k
  * patches) to a fresh copy: none may leave a corrupt image (leaks are
  * allowed).  The full plan must also leave no leak. */
