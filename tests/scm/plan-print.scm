@@ -2,6 +2,7 @@
 ;;; plan-print.scm -- the plan pretty-printer and its header-field diffs.
 (use-modules (srfi srfi-64)
              (srfi srfi-1)
+             (srfi srfi-11)
              (rnrs bytevectors)
              (instar core)
              (instar plan-print))
@@ -151,27 +152,27 @@
     (define (field changes structure name)
       (let ((s (assoc structure changes)))
         (and s (assoc name (cddr s)))))
-    (image-create (path "a.vhd") #:format 'vpc #:size "64M")
-    (let* ((plan (image-plan (path "a.vhd") "+64M"))
-           (changes (header-changes plan #:image (path "a.vhd"))))
+    (define (grown file fmt)
+      ;; A 64M image FILE of FMT and its plan to grow by 64M: (values
+      ;; plan header-changes).
+      (image-create (path file) #:format fmt #:size "64M")
+      (let ((plan (image-plan (path file) "+64M")))
+        (values plan (header-changes plan #:image (path file)))))
+    (let-values (((plan changes) (grown "a.vhd" 'vpc)))
       (test-equal "VHD footer copy: current_size old -> new"
         (list "current_size" (plan-old-virtual-size plan) (plan-new-virtual-size plan))
         (field changes "VHD footer copy" "current_size"))
       (test-equal "VHD footer at the end agrees"
         (field changes "VHD footer copy" "current_size")
         (field changes "VHD footer" "current_size")))
-    (image-create (path "a.vmdk") #:format 'vmdk #:size "64M")
-    (let* ((plan (image-plan (path "a.vmdk") "+64M"))
-           (changes (header-changes plan #:image (path "a.vmdk"))))
+    (let-values (((plan changes) (grown "a.vmdk" 'vmdk)))
       (test-equal "VMDK capacity in sectors"
         (list "capacity" (/ (plan-old-virtual-size plan) 512) (/ (plan-new-virtual-size plan) 512))
         (field changes "VMDK header" "capacity"))
       (test-assert "VMDK descriptor extent line rewritten"
         (member (list "+" #f (format #f "RW ~d SPARSE \"a.vmdk\"" (/ (plan-new-virtual-size plan) 512)))
                 (cddr (assoc "VMDK descriptor" changes)))))
-    (image-create (path "a.vhdx") #:format 'vhdx #:size "64M")
-    (let* ((plan (image-plan (path "a.vhdx") "+64M"))
-           (changes (header-changes plan #:image (path "a.vhdx"))))
+    (let-values (((plan changes) (grown "a.vhdx" 'vhdx)))
       (test-equal "VHDX virtual disk size item, old -> new"
         (list "virtual_disk_size" (plan-old-virtual-size plan) (plan-new-virtual-size plan))
         (field changes "VHDX virtual disk size item" "virtual_disk_size"))

@@ -7,6 +7,16 @@
   (map (lambda (i) (apply pick-resize-case (make-rng (iteration-seed 42 i)) keys)) (iota n)))
 (define (opt case k) (assoc-ref (assoc-ref case "options") k))
 (define (num s) (and s (string->number s)))
+(define (start-mode-only-as mode op drawn plain)
+  ;; What the draw of every start mode promises: DRAWN (the cases in
+  ;; MODE) are qcow2 cases of op OP, and PLAIN (drawn without OP among
+  ;; the ops) has none in MODE.
+  (test-assert (string-append "only qcow2, only as op " op)
+    (every (lambda (c) (and (equal? (assoc-ref c "format") "qcow2")
+                            (equal? (assoc-ref c "op") op)))
+           drawn))
+  (test-assert (string-append "never without " op " among the ops")
+    (not (any (lambda (c) (equal? (assoc-ref c "start-mode") mode)) plain))))
 
 (test-begin "pickers")
 
@@ -148,12 +158,7 @@
   (test-assert "drawn among the default ops" (pair? held))
   (test-assert "rarely: at most 1 in 10 of the cases"
     (< (* 10 (length held)) (length all-cases)))
-  (test-assert "only qcow2, only as op resize-held"
-    (every (lambda (c) (and (equal? (assoc-ref c "format") "qcow2")
-                            (equal? (assoc-ref c "op") "resize-held")))
-           held))
-  (test-assert "never without resize-held among the ops"
-    (not (any (lambda (c) (equal? (assoc-ref c "start-mode") "held")) plain)))
+  (start-mode-only-as "held" "resize-held" held plain)
   (test-assert "the draw shifts no other choice: old seeds pick the same cases"
     (and (= (length all-cases) (length plain))
          (every (lambda (a b) (or (equal? (assoc-ref a "start-mode") "backing")
@@ -179,12 +184,7 @@
   (define (bsize c) (string->number (assoc-ref (assoc-ref c "backing") "size")))
   (test-assert "drawn among the default ops, not for most cases"
     (and (pair? backing) (< (* 5 (length backing)) (length all-cases))))
-  (test-assert "only qcow2, only as op resize-backing"
-    (every (lambda (c) (and (equal? (assoc-ref c "format") "qcow2")
-                            (equal? (assoc-ref c "op") "resize-backing")))
-           backing))
-  (test-assert "never without resize-backing among the ops"
-    (not (any (lambda (c) (equal? (assoc-ref c "start-mode") "backing")) plain)))
+  (start-mode-only-as "backing" "resize-backing" backing plain)
   (test-assert "the draw shifts no other choice"
     (every (lambda (a b) (or (equal? (assoc-ref a "start-mode") "backing") (equal? a b)))
            all-cases plain))
