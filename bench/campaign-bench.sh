@@ -10,18 +10,12 @@
 #   campaign-merge     `findings merge' of 8 synthetic shard stores
 #                      holding 10,000 findings (bench/synthetic-stores.py)
 # Skips the Slurm part, saying so, when slurm-wlm or munge is missing.
-set -u
-srcdir=${srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${builddir:-$(pwd)}
+. "$(dirname "$0")/bench-lib.sh"
 PYTHON3=${PYTHON3:-python3}
-QEMU_IMG=${QEMU_IMG:-$(command -v qemu-img)}
-QEMU_IO=${QEMU_IO:-$(command -v qemu-io)}
 ITER=${CAMPAIGN_BENCH_ITERATIONS:-40}
 SHARDS=4
 MERGE_STORES=8
 MERGE_FINDINGS=${CAMPAIGN_BENCH_FINDINGS:-10000}
-export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
-d=$(mktemp -d "${TMPDIR:-/tmp}/instar-bench.XXXXXX") || exit 1
 pids=
 . "$srcdir/tests/slurm-cluster.sh"
 trap 'slurm_stop; rm -rf "$d"' EXIT

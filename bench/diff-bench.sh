@@ -6,22 +6,15 @@
 # fixed seed with --jobs 1 and --jobs 2, and prints JSON lines: iterations
 # per second, and the share of wall time spent inside qemu-img / qemu-io /
 # cp children (the floor) -- the rest is orchestration overhead.
-set -u
-srcdir=${srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${builddir:-$(pwd)}
+. "$(dirname "$0")/bench-lib.sh"
 GUILE=${GUILE:-guile}
-QEMU_IMG=${QEMU_IMG:-$(command -v qemu-img)}
-QEMU_IO=${QEMU_IO:-$(command -v qemu-io)}
 ITER=${DIFF_BENCH_ITERATIONS:-40}
 if [ -z "$QEMU_IMG" ] || [ -z "$QEMU_IO" ]; then
     echo '{"bench": "diff", "skipped": "qemu-img or qemu-io missing"}'
     exit 0
 fi
-export QEMU_IMG QEMU_IO GUILE_AUTO_COMPILE=0
 GUILE_LOAD_COMPILED_PATH="$builddir/scm${GUILE_LOAD_COMPILED_PATH:+:$GUILE_LOAD_COMPILED_PATH}"
 export GUILE_LOAD_COMPILED_PATH
-d=$(mktemp -d "${TMPDIR:-/tmp}/instar-bench.XXXXXX") || exit 1
-trap 'rm -rf "$d"' EXIT
 
 for jobs in 1 2; do
     "$GUILE" -s "$srcdir/recipes/resize-diff.scm" --instar "$QEMU_IMG" --seed 42 \

@@ -60,7 +60,7 @@ DIFF_SCM_TESTS = \
 
 EXTRA_DIST += tests/corpus-diff-seeds recipes/warm-cache.scm $(DIFF_RECIPES) $(DIFF_WRONG_ENGINES) $(DIFF_SH_TESTS) $(DIFF_SCM_TESTS) \
 	tests/diff-wrong-lib.sh \
-	bench/diff-bench.sh
+	bench/diff-bench.sh bench/bench-lib.sh
 
 if HAVE_GUILE
 recipesdir = $(pkgdatadir)/recipes

@@ -276,6 +276,14 @@ a missing file, is left as it is."
                     (integer->char (+ 48 (modulo b 8))))))
         (iota (quotient (string-length hex) 2)))))
 
+;; The reproducer's exit-class bookkeeping: each side's step notes ok or
+;; error in $classes; a step where one side failed and the other did not
+;; sets status 1.
+(define sh-note-class
+  "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \"")
+(define sh-split-classes
+  "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes=")
+
 (define* (repro-script chain #:key engine qemu-img qemu-io title replay)
   "A shell script (a string) that reruns CHAIN with ENGINE and the
 reference QEMU-IMG (QEMU-IO writes the patterns) and exits 1 when the
@@ -333,9 +341,9 @@ missing; REPLAY, the finding's signature, is quoted in its comments."
                                                          (assoc-ref step "options")
                                                          (assoc-ref step "prealloc")))
                             "; rc=$?; echo \"" side " create: $rc\"; "
-                            "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \""))
+                            sh-note-class))
                     (sides step))
-          (emit "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes="))
+          (emit sh-split-classes))
          ("write-pattern"
           (for-each (lambda (side)
                       (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt ,@(qemu-io-commands
@@ -415,9 +423,9 @@ missing; REPLAY, the finding's signature, is quoted in its comments."
                             "; rc=$?; echo \"" side " " (assoc-ref step "name") ": $rc\"; "
                             "[ $rc -eq 0 ] && [ \"${held:-0}\" = 1 ] && { echo '" side
                             " accepted a resize of a held image'; status=1; }; "
-                            "[ $rc -eq 0 ] && classes=\"${classes}ok \" || classes=\"${classes}error \""))
+                            sh-note-class))
                     (sides step))
-          (emit "case \"$classes\" in \"ok error \"|\"error ok \") status=1;; esac; classes="))
+          (emit sh-split-classes))
          ((or "info" "check")
           (=> skip)
           (if (equal? (assoc-ref step "side") "both")
