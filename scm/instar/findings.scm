@@ -309,6 +309,15 @@ missing; REPLAY, the finding's signature, is quoted in its comments."
                   (or (not sides-wanted)
                       (member (or (assoc-ref step "side") "both") sides-wanted))))
            chain))
+    (define (emit-classed-step step label argv-of after)
+      ;; Each side of STEP runs (ARGV-OF side), echoes its exit status as
+      ;; LABEL, runs the shell text (AFTER side) and notes its class; one
+      ;; side failing alone then sets status 1.
+      (for-each (lambda (side)
+                  (emit (tool-argv side (argv-of side)) "; rc=$?; echo \"" side " " label
+                        ": $rc\"; " (after side) sh-note-class))
+                (sides step))
+      (emit sh-split-classes))
     (emit "#!/bin/sh")
     (emit "# repro.sh -- standalone reproducer written by instar-fuzz.")
     (emit "# Divergence: " title)
@@ -335,15 +344,12 @@ missing; REPLAY, the finding's signature, is quoted in its comments."
      (lambda (step)
        (match (assoc-ref step "step")
          ("create"
-          (for-each (lambda (side)
-                      (emit (tool-argv side (create-argv "x" fmt (path side)
-                                                         (assoc-ref step "size")
-                                                         (assoc-ref step "options")
-                                                         (assoc-ref step "prealloc")))
-                            "; rc=$?; echo \"" side " create: $rc\"; "
-                            sh-note-class))
-                    (sides step))
-          (emit sh-split-classes))
+          (emit-classed-step
+           step "create"
+           (lambda (side)
+             (create-argv "x" fmt (path side) (assoc-ref step "size")
+                          (assoc-ref step "options") (assoc-ref step "prealloc")))
+           (const "")))
          ("write-pattern"
           (for-each (lambda (side)
                       (emit "\"$QEMU_IO\" " (sh-argv `("-f" ,fmt ,@(qemu-io-commands
@@ -415,17 +421,14 @@ missing; REPLAY, the finding's signature, is quoted in its comments."
                             " 2>&1 | grep -i 'fail' && status=1"))
                     (sides step)))
          ("resize"
-          (for-each (lambda (side)
-                      (emit (tool-argv side (resize-argv "x" fmt (path side)
-                                                         (assoc-ref step "spec")
-                                                         (assoc-ref step "shrink")
-                                                         (assoc-ref step "prealloc")))
-                            "; rc=$?; echo \"" side " " (assoc-ref step "name") ": $rc\"; "
-                            "[ $rc -eq 0 ] && [ \"${held:-0}\" = 1 ] && { echo '" side
-                            " accepted a resize of a held image'; status=1; }; "
-                            sh-note-class))
-                    (sides step))
-          (emit sh-split-classes))
+          (emit-classed-step
+           step (assoc-ref step "name")
+           (lambda (side)
+             (resize-argv "x" fmt (path side) (assoc-ref step "spec")
+                          (assoc-ref step "shrink") (assoc-ref step "prealloc")))
+           (lambda (side)
+             (string-append "[ $rc -eq 0 ] && [ \"${held:-0}\" = 1 ] && { echo '" side
+                            " accepted a resize of a held image'; status=1; }; "))))
          ((or "info" "check")
           (=> skip)
           (if (equal? (assoc-ref step "side") "both")
