@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,24 +52,23 @@ static int f_reserve(struct instar_io *io, uint64_t off, uint64_t len)
     return f->base->reserve(io, off, len);
 }
 
+/* Both ways of preallocating fail alike: the disk is full. */
+static bool prealloc_fails(struct instar_io *io)
+{
+    if (!FAULTY(io)->fail_prealloc)
+        return false;
+    io->sys_errno = ENOSPC;
+    return true;
+}
+
 static int f_allocate(struct instar_io *io, uint64_t off, uint64_t len)
 {
-    struct faulty *f = FAULTY(io);
-    if (f->fail_prealloc) {
-        io->sys_errno = ENOSPC;
-        return INSTAR_E_IO;
-    }
-    return f->base->allocate(io, off, len);
+    return prealloc_fails(io) ? INSTAR_E_IO : FAULTY(io)->base->allocate(io, off, len);
 }
 
 static int f_zero(struct instar_io *io, uint64_t off, uint64_t len)
 {
-    struct faulty *f = FAULTY(io);
-    if (f->fail_prealloc) {
-        io->sys_errno = ENOSPC;
-        return INSTAR_E_IO;
-    }
-    return f->base->zero(io, off, len);
+    return prealloc_fails(io) ? INSTAR_E_IO : FAULTY(io)->base->zero(io, off, len);
 }
 
 struct kase {

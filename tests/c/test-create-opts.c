@@ -20,6 +20,16 @@ static int parse(enum instar_format f, const char *list, struct instar_create_op
     return instar_create_opts_parse_list(o, list, d);
 }
 
+/* The options TEXT of format F for SIZE bytes, as instar_create_check
+ * judges them (parse errors are for test_parse to check). */
+static int checked(enum instar_format f, const char *text, uint64_t size,
+                   struct instar_create_opts *o, struct instar_diag *d)
+{
+    parse(f, text, o, d);
+    o->size = size;
+    return instar_create_check(o, d);
+}
+
 static void test_list_syntax(void)
 {
     ok(!instar_create_option_list_valid(""), "empty list invalid");
@@ -87,40 +97,28 @@ static void test_check(void)
     struct instar_create_opts o;
     struct instar_diag d;
 
-    parse(INSTAR_FORMAT_VHDX, "log_size=0", &o, &d);
-    o.size = 1 << 20;
-    ok(instar_create_check(&o, &d) == INSTAR_E_INVALID_OPTION
+    ok(checked(INSTAR_FORMAT_VHDX, "log_size=0", 1 << 20, &o, &d) == INSTAR_E_INVALID_OPTION
        && strcmp(d.message, "Log size must be a multiple of 1 MB") == 0,
        "vhdx log_size=0 refused (%s)", d.message);
-    parse(INSTAR_FORMAT_VHDX, "log_size=1", &o, &d);
-    o.size = 1 << 20;
-    ok(instar_create_check(&o, &d) == INSTAR_OK, "vhdx log_size=1 rounds up to 1 MiB");
-    parse(INSTAR_FORMAT_VHDX, "subformat=", &o, &d);
-    o.size = 1 << 20;
-    ok(instar_create_check(&o, &d) == INSTAR_E_INVALID_OPTION, "vhdx explicit empty subformat");
-    parse(INSTAR_FORMAT_VMDK, "adapter_type=", &o, &d);
-    o.size = 1 << 20;
-    ok(instar_create_check(&o, &d) == INSTAR_E_INVALID_OPTION
+    ok(checked(INSTAR_FORMAT_VHDX, "log_size=1", 1 << 20, &o, &d) == INSTAR_OK,
+       "vhdx log_size=1 rounds up to 1 MiB");
+    ok(checked(INSTAR_FORMAT_VHDX, "subformat=", 1 << 20, &o, &d) == INSTAR_E_INVALID_OPTION,
+       "vhdx explicit empty subformat");
+    ok(checked(INSTAR_FORMAT_VMDK, "adapter_type=", 1 << 20, &o, &d) == INSTAR_E_INVALID_OPTION
        && strcmp(d.message, "invalid parameter value: ") == 0, "vmdk explicit empty adapter");
-    parse(INSTAR_FORMAT_VMDK, "subformat=monolithicFlat", &o, &d);
-    o.size = 1 << 20;
-    ok(instar_create_check(&o, &d) == INSTAR_E_UNSUPPORTED_SUBFORMAT, "vmdk monolithicFlat");
-    parse(INSTAR_FORMAT_QCOW2, "cluster_size=3000", &o, &d);
-    o.size = 1 << 20;
-    ok(instar_create_check(&o, &d) == INSTAR_E_INVALID_OPTION, "qcow2 bad cluster size");
-    parse(INSTAR_FORMAT_QCOW2, "", &o, &d);
-    o.size = UINT64_C(1) << 63;
-    ok(instar_create_check(&o, &d) != INSTAR_OK
+    ok(checked(INSTAR_FORMAT_VMDK, "subformat=monolithicFlat", 1 << 20, &o, &d)
+       == INSTAR_E_UNSUPPORTED_SUBFORMAT, "vmdk monolithicFlat");
+    ok(checked(INSTAR_FORMAT_QCOW2, "cluster_size=3000", 1 << 20, &o, &d)
+       == INSTAR_E_INVALID_OPTION, "qcow2 bad cluster size");
+    ok(checked(INSTAR_FORMAT_QCOW2, "", UINT64_C(1) << 63, &o, &d) != INSTAR_OK
        && strcmp(d.message, "Could not resize image: Image size cannot be negative") == 0,
        "qcow2 8E (%s)", d.message);
-    parse(INSTAR_FORMAT_RAW, "", &o, &d);
-    o.size = UINT64_C(1) << 63;
-    ok(instar_create_check(&o, &d) != INSTAR_OK
+    ok(checked(INSTAR_FORMAT_RAW, "", UINT64_C(1) << 63, &o, &d) != INSTAR_OK
        && strcmp(d.message, "Could not resize file: Invalid argument") == 0,
        "raw 8E: what ftruncate would say (%s)", d.message);
-    parse(INSTAR_FORMAT_RAW, "", &o, &d);
-    o.size = UINT64_MAX;     /* rounding up to 512 overflows */
-    ok(instar_create_check(&o, &d) != INSTAR_OK, "raw 2^64-1 refused, no wrap to 0");
+    /* rounding up to 512 overflows */
+    ok(checked(INSTAR_FORMAT_RAW, "", UINT64_MAX, &o, &d) != INSTAR_OK,
+       "raw 2^64-1 refused, no wrap to 0");
 }
 
 int main(void)
