@@ -21,6 +21,9 @@ core_libinstar_la_SOURCES = \
 	core/util/size.c \
 	core/util/random.c \
 	core/util/random.h \
+	core/io/io.c \
+	core/io/io-fd.c \
+	core/io/io-mem.c \
 	core/check/invariants.c \
 	core/check/plan-names.c \
 	core/resize/builder.c \
@@ -34,9 +37,6 @@ core_libinstar_la_SOURCES = \
 	core/image/diag.c \
 	core/image/file.c \
 	core/image/format.c \
-	core/image/io.c \
-	core/image/io-fd.c \
-	core/image/io-mem.c \
 	core/image/lock.c \
 	core/image/pause.c \
 	core/image/resize.c
