@@ -184,14 +184,10 @@ static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
     uint64_t size;
     int rc;
 
-    rc = instar_io_size(io, &size);
+    rc = instar_engine_start(io, out, sizeof *s, release_staging, &size, diag);
     if (rc != INSTAR_OK)
-        return instar_diag_set(diag, rc, "Could not get file size");
-    s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    out->staging = s;
-    out->release_staging = release_staging;
+        return rc;
+    s = out->staging;
 
     rc = read_footer(io, size, s, &type, diag);
     if (rc != INSTAR_OK)
