@@ -14,6 +14,7 @@ instar_public_headers = \
 
 core_libinstar_la_SOURCES = \
 	$(instar_public_headers) \
+	core/util/array.h \
 	core/util/checked.h \
 	core/util/nocov.h \
 	core/util/endian.h \

@@ -13,6 +13,7 @@
 #include "fuzz/oracle.h"
 #include "fuzz/spec.h"
 #include "instar/error.h"
+#include "util/array.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -139,14 +140,11 @@ static bool digest(struct instar_oracle *o, struct instar_io *io, uint64_t fsize
 
 static bool add_block(struct instar_oracle_view *v, uint64_t guest, uint64_t d)
 {
-    if (v->nblocks == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        struct instar_oracle_block *p = realloc(v->blocks, cap * sizeof *p);
-        if (p == NULL)
-            return false;
-        v->blocks = p;
-        v->cap = cap;
-    }
+    struct instar_oracle_block *p = instar_array_room(v->blocks, v->nblocks, &v->cap,
+                                                      sizeof *p, 64);
+    if (p == NULL)
+        return false;
+    v->blocks = p;
     v->blocks[v->nblocks].guest = guest;
     v->blocks[v->nblocks].digest = d;
     v->nblocks++;
@@ -243,14 +241,11 @@ static bool add_span(struct instar_oracle *o, uint64_t off, uint64_t len, uint32
 {
     if (len == 0)
         return true;
-    if (o->nspans == o->spancap) {
-        size_t cap = o->spancap ? o->spancap * 2 : 64;
-        struct instar_oracle_span *p = realloc(o->spans, cap * sizeof *p);
-        if (p == NULL)
-            return false;
-        o->spans = p;
-        o->spancap = cap;
-    }
+    struct instar_oracle_span *p = instar_array_room(o->spans, o->nspans, &o->spancap,
+                                                     sizeof *p, 64);
+    if (p == NULL)
+        return false;
+    o->spans = p;
     o->spans[o->nspans].off = off;
     o->spans[o->nspans].len = len;
     o->spans[o->nspans].what = what;
