@@ -38,22 +38,29 @@ void instar_lock_init(struct instar_lock *lk, int fd)
 
 #ifdef F_OFD_SETLK
 
+/* fcntl CMD (F_OFD_SETLK or F_OFD_GETLK) with a lock of TYPE on byte OFF,
+ * retried on EINTR; 0 or errno.  FL is the lock, as GETLK leaves it. */
+static int byte_lock(int fd, int cmd, int off, short type, struct flock *fl)
+{
+    memset(fl, 0, sizeof *fl);
+    fl->l_type = type;
+    fl->l_whence = SEEK_SET;
+    fl->l_start = off;
+    fl->l_len = 1;
+    while (fcntl(fd, cmd, fl) == -1) {
+        if (errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
 /* A shared (read) lock on one byte, or its release.  OFD locks belong to
  * the open file description, not the process: a second open of the same
  * image in this process conflicts like another process would. */
 static int set_byte(int fd, int off, short type)
 {
     struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = type;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = off;
-    fl.l_len = 1;
-    while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-        if (errno != EINTR)
-            return errno;
-    }
-    return 0;
+    return byte_lock(fd, F_OFD_SETLK, off, type, &fl);
 }
 
 /* 0 if nobody else holds byte OFF; EAGAIN if someone does (a test for an
@@ -61,15 +68,9 @@ static int set_byte(int fd, int off, short type)
 static int test_byte(int fd, int off)
 {
     struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = off;
-    fl.l_len = 1;
-    while (fcntl(fd, F_OFD_GETLK, &fl) == -1) {
-        if (errno != EINTR)
-            return errno;
-    }
+    int err = byte_lock(fd, F_OFD_GETLK, off, F_WRLCK, &fl);
+    if (err != 0)
+        return err;
     return fl.l_type == F_UNLCK ? 0 : EAGAIN;
 }
 
