@@ -65,22 +65,25 @@ static SCM_NORETURN void out_of_range(SCM v, const char *subr, int pos, const ch
     abort();
 }
 
-uint64_t instar_guile_to_u64(SCM v, const char *subr, int pos, const char *what)
+/* V as an exact integer from 0 to MAX (RANGE says it in words). */
+static uint64_t to_unsigned(SCM v, const char *subr, int pos, const char *what, uint64_t max,
+                            const char *range)
 {
     if (!scm_is_exact_integer(v))
         wrong_type(v, subr, pos, what, "exact integer");
-    if (!scm_is_unsigned_integer(v, 0, UINT64_MAX))
-        out_of_range(v, subr, pos, what, "0 to 2^64-1");
+    if (!scm_is_unsigned_integer(v, 0, max))
+        out_of_range(v, subr, pos, what, range);
     return scm_to_uint64(v);
+}
+
+uint64_t instar_guile_to_u64(SCM v, const char *subr, int pos, const char *what)
+{
+    return to_unsigned(v, subr, pos, what, UINT64_MAX, "0 to 2^64-1");
 }
 
 uint32_t instar_guile_to_u32(SCM v, const char *subr, int pos, const char *what)
 {
-    if (!scm_is_exact_integer(v))
-        wrong_type(v, subr, pos, what, "exact integer");
-    if (!scm_is_unsigned_integer(v, 0, UINT32_MAX))
-        out_of_range(v, subr, pos, what, "0 to 2^32-1");
-    return scm_to_uint32(v);
+    return (uint32_t)to_unsigned(v, subr, pos, what, UINT32_MAX, "0 to 2^32-1");
 }
 
 int instar_guile_to_bool(SCM v, const char *subr, int pos, const char *what)
