@@ -239,21 +239,6 @@ static int make_uuid(uint8_t u[16])
     return INSTAR_OK;
 }
 
-static int write_ff(struct instar_io *io, uint64_t off, uint64_t len)
-{
-    uint8_t buf[65536];
-    memset(buf, 0xff, sizeof buf);
-    while (len > 0) {
-        size_t n = len < sizeof buf ? (size_t)len : sizeof buf;
-        int rc = instar_io_write(io, buf, n, off);
-        if (rc != INSTAR_OK)
-            return rc;
-        off += n;
-        len -= n;
-    }
-    return INSTAR_OK;
-}
-
 /* The options qemu's vpc driver refuses, and the stored size. */
 static int vhd_create_params(const struct instar_create_opts *o, bool *dynamic,
                              uint64_t *stored, struct vhd_chs *chs, struct instar_diag *diag)
@@ -331,7 +316,7 @@ static int vhd_create(struct instar_io *io, const struct instar_create_opts *o,
         if (rc == INSTAR_OK)
             rc = instar_io_write(io, hdr, sizeof hdr, VHD_FOOTER_SIZE);
         if (rc == INSTAR_OK)
-            rc = write_ff(io, 3 * VHD_SECTOR, bat_len);
+            rc = instar_io_fill(io, 0xff, 3 * VHD_SECTOR, bat_len);
         if (rc == INSTAR_OK)
             rc = instar_io_write(io, footer, sizeof footer, 3 * VHD_SECTOR + bat_len);
         /* qemu's file layer honours falloc/full for nothing here either:
