@@ -807,18 +807,10 @@ static bool walk_vhdx(struct walk *w)
     uint64_t log_off = instar_le64(hd[cur] + 72);
     if (instar_io_read(w->io, rt, sizeof rt, 192 * 1024) != INSTAR_OK || memcmp(rt, "regi", 4))
         return fail(w->why, w->whylen, "vhdx: no region table");
-    uint64_t bat_off = 0, meta_off = 0;
-    uint32_t bat_len = 0, meta_len = 0, n = instar_le32(rt + 8);
-    for (uint32_t i = 0; i < n && i < 16; i++) {
-        const uint8_t *e = rt + 16 + 32 * i;
-        if (memcmp(e, instar_spec_vhdx_bat, 16) == 0) {
-            bat_off = instar_le64(e + 16);
-            bat_len = instar_le32(e + 24);
-        } else if (memcmp(e, instar_spec_vhdx_meta, 16) == 0) {
-            meta_off = instar_le64(e + 16);
-            meta_len = instar_le32(e + 24);
-        }
-    }
+    uint32_t n = instar_le32(rt + 8);
+    const struct instar_spec_vhdx_regions reg = instar_spec_vhdx_find_regions(rt, n < 16 ? n : 16);
+    const uint64_t bat_off = reg.bat_off, meta_off = reg.meta_off;
+    const uint32_t bat_len = reg.bat_len, meta_len = reg.meta_len;
     if (bat_off == 0 || meta_off == 0 || !inside(meta_off, sizeof mt, w->fsize) ||
         instar_io_read(w->io, mt, sizeof mt, meta_off) != INSTAR_OK ||
         memcmp(mt, "metadata", 8) != 0)
