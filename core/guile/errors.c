@@ -93,9 +93,11 @@ int instar_guile_to_bool(SCM v, const char *subr, int pos, const char *what)
     return scm_is_true(v);
 }
 
-/* A symbol or a string as a C string in BUF (NULL when neither, or too
- * long to be any name we know). */
-static const char *name_of(SCM v, char *buf, size_t cap)
+/* V, a symbol or a string, as a C string in BUF ("" when too long to be
+ * any name we know); a wrong-type error naming EXPECTED when it is
+ * neither. */
+static const char *name_of(SCM v, char *buf, size_t cap, const char *subr, int pos,
+                           const char *what, const char *expected)
 {
     SCM s;
     if (scm_is_symbol(v))
@@ -103,7 +105,7 @@ static const char *name_of(SCM v, char *buf, size_t cap)
     else if (scm_is_string(v))
         s = v;
     else
-        return NULL;
+        wrong_type(v, subr, pos, what, expected);
     size_t n;
     char *c = scm_to_utf8_stringn(s, &n);
     if (n >= cap || memchr(c, '\0', n) != NULL) {
@@ -130,9 +132,8 @@ enum instar_prealloc instar_guile_to_prealloc(SCM v, const char *subr, int pos,
         return INSTAR_PREALLOC_FULL;
     if (scm_is_eq(v, sym_metadata))
         return INSTAR_PREALLOC_METADATA;
-    const char *s = name_of(v, buf, sizeof buf);
-    if (s == NULL)
-        wrong_type(v, subr, pos, what, "symbol (off metadata falloc full)");
+    const char *s = name_of(v, buf, sizeof buf, subr, pos, what,
+                            "symbol (off metadata falloc full)");
     if (instar_prealloc_parse(s, &p) != INSTAR_OK)
         out_of_range(v, subr, pos, what, "off, metadata, falloc or full");
     return p;
@@ -145,9 +146,8 @@ enum instar_format instar_guile_to_format(SCM v, const char *subr, int pos,
     enum instar_format f;
     if (SCM_UNBNDP(v) || scm_is_false(v))
         return INSTAR_FORMAT_UNKNOWN;
-    const char *s = name_of(v, buf, sizeof buf);
-    if (s == NULL)
-        wrong_type(v, subr, pos, what, "symbol (raw qcow2 vpc vhdx vmdk)");
+    const char *s = name_of(v, buf, sizeof buf, subr, pos, what,
+                            "symbol (raw qcow2 vpc vhdx vmdk)");
     if (instar_format_parse(s, &f) != INSTAR_OK)
         out_of_range(v, subr, pos, what, "raw, qcow2, vpc (vhd), vhdx or vmdk");
     return f;
