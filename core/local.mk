@@ -14,6 +14,7 @@ instar_public_headers = \
 
 core_libinstar_la_SOURCES = \
 	$(instar_public_headers) \
+	core/util/array.h \
 	core/util/checked.h \
 	core/util/nocov.h \
 	core/util/endian.h \
@@ -21,6 +22,9 @@ core_libinstar_la_SOURCES = \
 	core/util/size.c \
 	core/util/random.c \
 	core/util/random.h \
+	core/io/io.c \
+	core/io/io-fd.c \
+	core/io/io-mem.c \
 	core/check/invariants.c \
 	core/check/plan-names.c \
 	core/resize/builder.c \
@@ -34,9 +38,6 @@ core_libinstar_la_SOURCES = \
 	core/image/diag.c \
 	core/image/file.c \
 	core/image/format.c \
-	core/image/io.c \
-	core/image/io-fd.c \
-	core/image/io-mem.c \
 	core/image/lock.c \
 	core/image/pause.c \
 	core/image/resize.c

@@ -2,7 +2,9 @@
 ## core/vhdx.mk -- the vhdx planner, engine, create path, their tests and benchmarks.
 
 core_libinstar_la_SOURCES += \
-	core/resize/vhdx.c core/resize/vhdx-parse.c core/resize/vhdx-format.h \
+	core/resize/vhdx.c core/resize/vhdx.h core/resize/vhdx-facts.c core/resize/vhdx-emit.c \
+	core/resize/vhdx-shrink.c core/resize/vhdx-grow.c \
+	core/resize/vhdx-parse.c core/resize/vhdx-format.h \
 	core/image/vhdx.c core/image/vhdx-create.c core/image/vhdx-create.h \
 	core/util/crc32c.c core/util/crc32c.h
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 ## core/vmdk.mk -- the vmdk planner, engine, create path, their tests and benchmarks.
 
-core_libinstar_la_SOURCES += core/resize/vmdk.c core/image/vmdk.c
+core_libinstar_la_SOURCES += core/resize/vmdk.c core/resize/vmdk.h core/resize/vmdk-layout.c \
+	core/resize/vmdk-shrink.c core/resize/vmdk-grow.c core/image/vmdk.c
 core_libinstar_la_SOURCES += core/resize/vmdk-format.h core/resize/vmdk-header.c \
 	core/resize/vmdk-desc.c
 core_libinstar_la_SOURCES += core/image/vmdk-create.c core/image/vmdk-create.h

@@ -13,6 +13,7 @@
 #include "fuzz/oracle.h"
 #include "fuzz/spec.h"
 #include "instar/error.h"
+#include "util/array.h"
 #include "util/checked.h"
 #include "util/endian.h"
 
@@ -139,14 +140,11 @@ static bool digest(struct instar_oracle *o, struct instar_io *io, uint64_t fsize
 
 static bool add_block(struct instar_oracle_view *v, uint64_t guest, uint64_t d)
 {
-    if (v->nblocks == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        struct instar_oracle_block *p = realloc(v->blocks, cap * sizeof *p);
-        if (p == NULL)
-            return false;
-        v->blocks = p;
-        v->cap = cap;
-    }
+    struct instar_oracle_block *p = instar_array_room(v->blocks, v->nblocks, &v->cap,
+                                                      sizeof *p, 64);
+    if (p == NULL)
+        return false;
+    v->blocks = p;
     v->blocks[v->nblocks].guest = guest;
     v->blocks[v->nblocks].digest = d;
     v->nblocks++;
@@ -243,14 +241,11 @@ static bool add_span(struct instar_oracle *o, uint64_t off, uint64_t len, uint32
 {
     if (len == 0)
         return true;
-    if (o->nspans == o->spancap) {
-        size_t cap = o->spancap ? o->spancap * 2 : 64;
-        struct instar_oracle_span *p = realloc(o->spans, cap * sizeof *p);
-        if (p == NULL)
-            return false;
-        o->spans = p;
-        o->spancap = cap;
-    }
+    struct instar_oracle_span *p = instar_array_room(o->spans, o->nspans, &o->spancap,
+                                                     sizeof *p, 64);
+    if (p == NULL)
+        return false;
+    o->spans = p;
     o->spans[o->nspans].off = off;
     o->spans[o->nspans].len = len;
     o->spans[o->nspans].what = what;
@@ -812,18 +807,10 @@ static bool walk_vhdx(struct walk *w)
     uint64_t log_off = instar_le64(hd[cur] + 72);
     if (instar_io_read(w->io, rt, sizeof rt, 192 * 1024) != INSTAR_OK || memcmp(rt, "regi", 4))
         return fail(w->why, w->whylen, "vhdx: no region table");
-    uint64_t bat_off = 0, meta_off = 0;
-    uint32_t bat_len = 0, meta_len = 0, n = instar_le32(rt + 8);
-    for (uint32_t i = 0; i < n && i < 16; i++) {
-        const uint8_t *e = rt + 16 + 32 * i;
-        if (memcmp(e, instar_spec_vhdx_bat, 16) == 0) {
-            bat_off = instar_le64(e + 16);
-            bat_len = instar_le32(e + 24);
-        } else if (memcmp(e, instar_spec_vhdx_meta, 16) == 0) {
-            meta_off = instar_le64(e + 16);
-            meta_len = instar_le32(e + 24);
-        }
-    }
+    uint32_t n = instar_le32(rt + 8);
+    const struct instar_spec_vhdx_regions reg = instar_spec_vhdx_find_regions(rt, n < 16 ? n : 16);
+    const uint64_t bat_off = reg.bat_off, meta_off = reg.meta_off;
+    const uint32_t bat_len = reg.bat_len, meta_len = reg.meta_len;
     if (bat_off == 0 || meta_off == 0 || !inside(meta_off, sizeof mt, w->fsize) ||
         instar_io_read(w->io, mt, sizeof mt, meta_off) != INSTAR_OK ||
         memcmp(mt, "metadata", 8) != 0)

@@ -322,18 +322,10 @@ bool instar_reparse_vhdx(struct instar_io *io, uint64_t want, char *why, size_t 
         memcmp(big, "regi", 4) != 0 || !crc_ok(big, sizeof big))
         return fail(why, whylen, "vhdx: region table 1 invalid");
     uint32_t n = instar_le32(big + 8);
-    uint64_t bat_off = 0, meta_off = 0;
-    uint32_t bat_len = 0, meta_len = 0;
-    for (uint32_t i = 0; i < n && i < 2047; i++) {
-        const uint8_t *e = big + 16 + 32 * (size_t)i;
-        if (memcmp(e, instar_spec_vhdx_bat, 16) == 0) {
-            bat_off = instar_le64(e + 16);
-            bat_len = instar_le32(e + 24);
-        } else if (memcmp(e, instar_spec_vhdx_meta, 16) == 0) {
-            meta_off = instar_le64(e + 16);
-            meta_len = instar_le32(e + 24);
-        }
-    }
+    const struct instar_spec_vhdx_regions reg =
+        instar_spec_vhdx_find_regions(big, n < 2047 ? n : 2047);
+    const uint64_t bat_off = reg.bat_off, meta_off = reg.meta_off;
+    const uint32_t bat_len = reg.bat_len, meta_len = reg.meta_len;
     if (bat_off == 0 || meta_off == 0 || !inside(meta_off, 65536, size) ||
         !inside(bat_off, bat_len, size))
         return fail(why, whylen, "vhdx: BAT or metadata region missing or outside the file");

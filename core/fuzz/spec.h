@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "util/checked.h"
 #include "util/endian.h"
@@ -66,5 +67,28 @@ static const uint8_t instar_spec_vhdx_size[16] = {
 static const uint8_t instar_spec_vhdx_lss[16] = {
     0x1D, 0xBF, 0x41, 0x81, 0x6F, 0xA9, 0x09, 0x47,
     0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F};
+
+/* Where the first N entries of a VHDX region table (at RT) put the BAT and
+ * the metadata region; offsets 0 when an entry is missing. */
+struct instar_spec_vhdx_regions {
+    uint64_t bat_off, meta_off;
+    uint32_t bat_len, meta_len;
+};
+static inline struct instar_spec_vhdx_regions instar_spec_vhdx_find_regions(const uint8_t *rt,
+                                                                             uint32_t n)
+{
+    struct instar_spec_vhdx_regions r = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = rt + 16 + 32 * (size_t)i;
+        if (memcmp(e, instar_spec_vhdx_bat, 16) == 0) {
+            r.bat_off = instar_le64(e + 16);
+            r.bat_len = instar_le32(e + 24);
+        } else if (memcmp(e, instar_spec_vhdx_meta, 16) == 0) {
+            r.meta_off = instar_le64(e + 16);
+            r.meta_len = instar_le32(e + 24);
+        }
+    }
+    return r;
+}
 
 #endif

@@ -65,22 +65,25 @@ static SCM_NORETURN void out_of_range(SCM v, const char *subr, int pos, const ch
     abort();
 }
 
-uint64_t instar_guile_to_u64(SCM v, const char *subr, int pos, const char *what)
+/* V as an exact integer from 0 to MAX (RANGE says it in words). */
+static uint64_t to_unsigned(SCM v, const char *subr, int pos, const char *what, uint64_t max,
+                            const char *range)
 {
     if (!scm_is_exact_integer(v))
         wrong_type(v, subr, pos, what, "exact integer");
-    if (!scm_is_unsigned_integer(v, 0, UINT64_MAX))
-        out_of_range(v, subr, pos, what, "0 to 2^64-1");
+    if (!scm_is_unsigned_integer(v, 0, max))
+        out_of_range(v, subr, pos, what, range);
     return scm_to_uint64(v);
+}
+
+uint64_t instar_guile_to_u64(SCM v, const char *subr, int pos, const char *what)
+{
+    return to_unsigned(v, subr, pos, what, UINT64_MAX, "0 to 2^64-1");
 }
 
 uint32_t instar_guile_to_u32(SCM v, const char *subr, int pos, const char *what)
 {
-    if (!scm_is_exact_integer(v))
-        wrong_type(v, subr, pos, what, "exact integer");
-    if (!scm_is_unsigned_integer(v, 0, UINT32_MAX))
-        out_of_range(v, subr, pos, what, "0 to 2^32-1");
-    return scm_to_uint32(v);
+    return (uint32_t)to_unsigned(v, subr, pos, what, UINT32_MAX, "0 to 2^32-1");
 }
 
 int instar_guile_to_bool(SCM v, const char *subr, int pos, const char *what)
@@ -90,9 +93,11 @@ int instar_guile_to_bool(SCM v, const char *subr, int pos, const char *what)
     return scm_is_true(v);
 }
 
-/* A symbol or a string as a C string in BUF (NULL when neither, or too
- * long to be any name we know). */
-static const char *name_of(SCM v, char *buf, size_t cap)
+/* V, a symbol or a string, as a C string in BUF ("" when too long to be
+ * any name we know); a wrong-type error naming EXPECTED when it is
+ * neither. */
+static const char *name_of(SCM v, char *buf, size_t cap, const char *subr, int pos,
+                           const char *what, const char *expected)
 {
     SCM s;
     if (scm_is_symbol(v))
@@ -100,7 +105,7 @@ static const char *name_of(SCM v, char *buf, size_t cap)
     else if (scm_is_string(v))
         s = v;
     else
-        return NULL;
+        wrong_type(v, subr, pos, what, expected);
     size_t n;
     char *c = scm_to_utf8_stringn(s, &n);
     if (n >= cap || memchr(c, '\0', n) != NULL) {
@@ -127,9 +132,8 @@ enum instar_prealloc instar_guile_to_prealloc(SCM v, const char *subr, int pos,
         return INSTAR_PREALLOC_FULL;
     if (scm_is_eq(v, sym_metadata))
         return INSTAR_PREALLOC_METADATA;
-    const char *s = name_of(v, buf, sizeof buf);
-    if (s == NULL)
-        wrong_type(v, subr, pos, what, "symbol (off metadata falloc full)");
+    const char *s = name_of(v, buf, sizeof buf, subr, pos, what,
+                            "symbol (off metadata falloc full)");
     if (instar_prealloc_parse(s, &p) != INSTAR_OK)
         out_of_range(v, subr, pos, what, "off, metadata, falloc or full");
     return p;
@@ -142,9 +146,8 @@ enum instar_format instar_guile_to_format(SCM v, const char *subr, int pos,
     enum instar_format f;
     if (SCM_UNBNDP(v) || scm_is_false(v))
         return INSTAR_FORMAT_UNKNOWN;
-    const char *s = name_of(v, buf, sizeof buf);
-    if (s == NULL)
-        wrong_type(v, subr, pos, what, "symbol (raw qcow2 vpc vhdx vmdk)");
+    const char *s = name_of(v, buf, sizeof buf, subr, pos, what,
+                            "symbol (raw qcow2 vpc vhdx vmdk)");
     if (instar_format_parse(s, &f) != INSTAR_OK)
         out_of_range(v, subr, pos, what, "raw, qcow2, vpc (vhd), vhdx or vmdk");
     return f;

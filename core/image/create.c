@@ -111,38 +111,37 @@ static int copy_enum(const struct instar_create_opts *o, const char *key, char *
     return INSTAR_OK;
 }
 
+/* RC, after noting in *SET that the option was given when RC is OK. */
+static int note_set(int rc, bool *set)
+{
+    if (rc == INSTAR_OK)
+        *set = true;
+    return rc;
+}
+
 int instar_create_opts_set(struct instar_create_opts *o, const char *key,
                            const char *value, struct instar_diag *diag)
 {
     enum instar_format f = o->format;
     bool q = f == INSTAR_FORMAT_QCOW2, vhd = f == INSTAR_FORMAT_VPC;
     bool vhdx = f == INSTAR_FORMAT_VHDX, vmdk = f == INSTAR_FORMAT_VMDK;
-    int rc;
 
-    if (strcmp(key, "size") == 0) {
-        rc = parse_size_opt(key, value, &o->size, diag);
-        o->size_set = o->size_set || rc == INSTAR_OK;
-        return rc;
-    }
+    if (strcmp(key, "size") == 0)
+        return note_set(parse_size_opt(key, value, &o->size, diag), &o->size_set);
     if (strcmp(key, "preallocation") == 0) {
         if (instar_prealloc_parse(value, &o->prealloc) != INSTAR_OK)
             return bad_enum(o, key, value, diag);
         return INSTAR_OK;
     }
-    if (q && strcmp(key, "cluster_size") == 0) {
-        rc = parse_size_opt(key, value, &o->cluster_size, diag);
-        o->cluster_size_set = o->cluster_size_set || rc == INSTAR_OK;
-        return rc;
-    }
+    if (q && strcmp(key, "cluster_size") == 0)
+        return note_set(parse_size_opt(key, value, &o->cluster_size, diag), &o->cluster_size_set);
     if (q && strcmp(key, "extended_l2") == 0)
         return parse_bool(key, value, &o->extended_l2, diag);
     if (q && strcmp(key, "lazy_refcounts") == 0)
         return parse_bool(key, value, &o->lazy_refcounts, diag);
-    if (q && strcmp(key, "refcount_bits") == 0) {
-        rc = parse_number_opt(key, value, &o->refcount_bits, diag);
-        o->refcount_bits_set = o->refcount_bits_set || rc == INSTAR_OK;
-        return rc;
-    }
+    if (q && strcmp(key, "refcount_bits") == 0)
+        return note_set(parse_number_opt(key, value, &o->refcount_bits, diag),
+                        &o->refcount_bits_set);
     if (q && strcmp(key, "compat") == 0) {
         /* QAPI names the field "version". */
         if (strcmp(value, "0.10") == 0 || strcmp(value, "v2") == 0)
@@ -160,11 +159,8 @@ int instar_create_opts_set(struct instar_create_opts *o, const char *key,
         return parse_bool(key, value, &o->force_size, diag);
     if (vhdx && strcmp(key, "block_size") == 0)
         return parse_size_opt(key, value, &o->block_size, diag);
-    if (vhdx && strcmp(key, "log_size") == 0) {
-        rc = parse_size_opt(key, value, &o->log_size, diag);
-        o->log_size_set = o->log_size_set || rc == INSTAR_OK;
-        return rc;
-    }
+    if (vhdx && strcmp(key, "log_size") == 0)
+        return note_set(parse_size_opt(key, value, &o->log_size, diag), &o->log_size_set);
     if (vhdx && strcmp(key, "block_state_zero") == 0)
         return parse_bool(key, value, &o->block_state_zero, diag);
     if (vmdk && strcmp(key, "adapter_type") == 0)

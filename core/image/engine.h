@@ -34,6 +34,13 @@ int instar_vhd_create_check(const struct instar_create_opts *o, struct instar_di
 
 const struct instar_format_engine *instar_engine_for(enum instar_format fmt);
 
+/* How an engine's plan starts: the file's size into *FILE_SIZE, then a
+ * zeroed staging area of SIZE bytes into OUT (RELEASE frees it with the
+ * plan).  Failures are worded once, here. */
+int instar_engine_start(struct instar_io *io, struct instar_image_plan *out, size_t size,
+                        void (*release)(void *), uint64_t *file_size,
+                        struct instar_diag *diag);
+
 /* The generic "New image size" resolution every engine uses: resolve the
  * spec against CURRENT and apply qemu's block-layer maximum. */
 int instar_engine_resolve_size(const struct instar_resize_args *args,

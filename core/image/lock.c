@@ -38,22 +38,29 @@ void instar_lock_init(struct instar_lock *lk, int fd)
 
 #ifdef F_OFD_SETLK
 
+/* fcntl CMD (F_OFD_SETLK or F_OFD_GETLK) with a lock of TYPE on byte OFF,
+ * retried on EINTR; 0 or errno.  FL is the lock, as GETLK leaves it. */
+static int byte_lock(int fd, int cmd, int off, short type, struct flock *fl)
+{
+    memset(fl, 0, sizeof *fl);
+    fl->l_type = type;
+    fl->l_whence = SEEK_SET;
+    fl->l_start = off;
+    fl->l_len = 1;
+    while (fcntl(fd, cmd, fl) == -1) {
+        if (errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
 /* A shared (read) lock on one byte, or its release.  OFD locks belong to
  * the open file description, not the process: a second open of the same
  * image in this process conflicts like another process would. */
 static int set_byte(int fd, int off, short type)
 {
     struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = type;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = off;
-    fl.l_len = 1;
-    while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-        if (errno != EINTR)
-            return errno;
-    }
-    return 0;
+    return byte_lock(fd, F_OFD_SETLK, off, type, &fl);
 }
 
 /* 0 if nobody else holds byte OFF; EAGAIN if someone does (a test for an
@@ -61,15 +68,9 @@ static int set_byte(int fd, int off, short type)
 static int test_byte(int fd, int off)
 {
     struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = off;
-    fl.l_len = 1;
-    while (fcntl(fd, F_OFD_GETLK, &fl) == -1) {
-        if (errno != EINTR)
-            return errno;
-    }
+    int err = byte_lock(fd, F_OFD_GETLK, off, F_WRLCK, &fl);
+    if (err != 0)
+        return err;
     return fl.l_type == F_UNLCK ? 0 : EAGAIN;
 }
 
@@ -98,6 +99,25 @@ static int lock_error(struct instar_diag *diag, int err, const char *what, int o
     return instar_diag_set(diag, INSTAR_E_IO, "%s %d: %s", what, off, strerror(err));
 }
 
+/* A shared lock on byte BASE + i for each bit i of WANT not yet in
+ * *LOCKED, noted there; 0, or the errno of the first failure (its byte
+ * in *AT). */
+static int take_bytes(int fd, uint32_t want, uint32_t *locked, int base, int *at)
+{
+    for (int i = 0; i < PERM_BITS; i++) {
+        uint32_t bit = 1u << i;
+        if ((want & bit) && !(*locked & bit)) {
+            int err = set_byte(fd, base + i, F_RDLCK);
+            if (err != 0) {
+                *at = base + i;
+                return err;
+            }
+            *locked |= bit;
+        }
+    }
+    return 0;
+}
+
 int instar_lock_acquire(struct instar_lock *lk, uint32_t perm, uint32_t shared,
                         const char *path, struct instar_diag *diag)
 {
@@ -107,27 +127,14 @@ int instar_lock_acquire(struct instar_lock *lk, uint32_t perm, uint32_t shared,
     int err;
 
     /* Step one: take our bytes (qemu's raw_apply_lock_bytes). */
-    for (int i = 0; i < PERM_BITS; i++) {
-        uint32_t bit = 1u << i;
-        if ((want_perm & bit) && !(lk->locked_perm & bit)) {
-            err = set_byte(lk->fd, INSTAR_LOCK_PERM_BASE + i, F_RDLCK);
-            if (err != 0) {
-                drop_new(lk, old_perm, old_unshared);
-                return lock_error(diag, err, "Failed to lock byte", INSTAR_LOCK_PERM_BASE + i);
-            }
-            lk->locked_perm |= bit;
-        }
-    }
-    for (int i = 0; i < PERM_BITS; i++) {
-        uint32_t bit = 1u << i;
-        if ((want_unshared & bit) && !(lk->locked_unshared & bit)) {
-            err = set_byte(lk->fd, INSTAR_LOCK_SHARED_BASE + i, F_RDLCK);
-            if (err != 0) {
-                drop_new(lk, old_perm, old_unshared);
-                return lock_error(diag, err, "Failed to lock byte", INSTAR_LOCK_SHARED_BASE + i);
-            }
-            lk->locked_unshared |= bit;
-        }
+    int at = 0;
+    err = take_bytes(lk->fd, want_perm, &lk->locked_perm, INSTAR_LOCK_PERM_BASE, &at);
+    if (err == 0)
+        err = take_bytes(lk->fd, want_unshared, &lk->locked_unshared, INSTAR_LOCK_SHARED_BASE,
+                         &at);
+    if (err != 0) {
+        drop_new(lk, old_perm, old_unshared);
+        return lock_error(diag, err, "Failed to lock byte", at);
     }
 
     /* Step two: nobody else may refuse to share what we use, nor use what

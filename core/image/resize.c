@@ -22,6 +22,21 @@
  * 1 GiB (BDRV_MAX_LENGTH), before any format is asked. */
 #define BDRV_MAX_LENGTH 0x7fffffffc0000000ULL
 
+int instar_engine_start(struct instar_io *io, struct instar_image_plan *out, size_t size,
+                        void (*release)(void *), uint64_t *file_size,
+                        struct instar_diag *diag)
+{
+    int rc = instar_io_size(io, file_size);
+    if (rc != INSTAR_OK)
+        return instar_diag_set(diag, rc, "Could not get file size");
+    void *s = calloc(1, size);
+    if (s == NULL)
+        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+    out->staging = s;
+    out->release_staging = release;
+    return INSTAR_OK;
+}
+
 int instar_engine_resolve_size(const struct instar_resize_args *args,
                                uint64_t current, uint64_t *new_size,
                                struct instar_diag *diag)

@@ -184,14 +184,10 @@ static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
     uint64_t size;
     int rc;
 
-    rc = instar_io_size(io, &size);
+    rc = instar_engine_start(io, out, sizeof *s, release_staging, &size, diag);
     if (rc != INSTAR_OK)
-        return instar_diag_set(diag, rc, "Could not get file size");
-    s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    out->staging = s;
-    out->release_staging = release_staging;
+        return rc;
+    s = out->staging;
 
     rc = read_footer(io, size, s, &type, diag);
     if (rc != INSTAR_OK)
@@ -240,21 +236,6 @@ static int make_uuid(uint8_t u[16])
         return rc;
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);    /* version 4 */
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);    /* RFC 4122 variant */
-    return INSTAR_OK;
-}
-
-static int write_ff(struct instar_io *io, uint64_t off, uint64_t len)
-{
-    uint8_t buf[65536];
-    memset(buf, 0xff, sizeof buf);
-    while (len > 0) {
-        size_t n = len < sizeof buf ? (size_t)len : sizeof buf;
-        int rc = instar_io_write(io, buf, n, off);
-        if (rc != INSTAR_OK)
-            return rc;
-        off += n;
-        len -= n;
-    }
     return INSTAR_OK;
 }
 
@@ -335,7 +316,7 @@ static int vhd_create(struct instar_io *io, const struct instar_create_opts *o,
         if (rc == INSTAR_OK)
             rc = instar_io_write(io, hdr, sizeof hdr, VHD_FOOTER_SIZE);
         if (rc == INSTAR_OK)
-            rc = write_ff(io, 3 * VHD_SECTOR, bat_len);
+            rc = instar_io_fill(io, 0xff, 3 * VHD_SECTOR, bat_len);
         if (rc == INSTAR_OK)
             rc = instar_io_write(io, footer, sizeof footer, 3 * VHD_SECTOR + bat_len);
         /* qemu's file layer honours falloc/full for nothing here either:

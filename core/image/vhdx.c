@@ -101,15 +101,10 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
     uint8_t sig[8];
     int rc;
 
-    struct vhdx_staging *st = calloc(1, sizeof *st);
-    if (st == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    out->staging = st;
-    out->release_staging = release_staging;
-
-    rc = instar_io_size(io, &fsize);
+    rc = instar_engine_start(io, out, sizeof(struct vhdx_staging), release_staging, &fsize, diag);
     if (rc != INSTAR_OK)
-        return instar_diag_set(diag, rc, "Could not get file size");
+        return rc;
+    struct vhdx_staging *st = out->staging;
     if (fsize < VHDX_HEADER_SECTION)
         return corrupt(diag, "truncated file (shorter than the 1 MiB header section)");
     if ((rc = read_at(io, sig, 8, 0, diag)) != INSTAR_OK

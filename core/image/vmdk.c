@@ -63,14 +63,10 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
     struct vmdk_staging *s;
     struct instar_refusal why = {NULL, NULL, 0};
     uint64_t fsize;
-    int rc = instar_io_size(io, &fsize);
+    int rc = instar_engine_start(io, out, sizeof *s, release, &fsize, diag);
     if (rc != INSTAR_OK)
-        return instar_diag_set(diag, rc, "Could not get file size");
-    s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    out->staging = s;
-    out->release_staging = release;
+        return rc;
+    s = out->staging;
     /* Flat and split subformats keep their descriptor in a text file of
      * its own, which points at the extents. */
     static const char text_desc[] = "# Disk DescriptorFile";

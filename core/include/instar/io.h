@@ -79,6 +79,9 @@ void instar_mem_io_free(struct instar_mem_io *mio);
 int instar_io_read(struct instar_io *io, void *buf, size_t len, uint64_t off);
 int instar_io_write(struct instar_io *io, const void *buf, size_t len, uint64_t off);
 int instar_io_size(struct instar_io *io, uint64_t *size);
+/* Write LEN bytes of value BYTE at OFF, in chunks (no hole punching, no
+ * fallocate: the bytes are written). */
+int instar_io_fill(struct instar_io *io, uint8_t byte, uint64_t off, uint64_t len);
 
 #ifdef __cplusplus
 }

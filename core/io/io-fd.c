@@ -78,20 +78,6 @@ static int fd_set_size(struct instar_io *io, uint64_t size)
     return INSTAR_OK;
 }
 
-static int write_zeros(struct instar_io *io, uint64_t off, uint64_t len)
-{
-    static const uint8_t zeros[65536];
-    while (len > 0) {
-        size_t chunk = len < sizeof zeros ? (size_t)len : sizeof zeros;
-        int rc = fd_pwrite(io, zeros, chunk, off);
-        if (rc != INSTAR_OK)
-            return rc;
-        off += chunk;
-        len -= chunk;
-    }
-    return INSTAR_OK;
-}
-
 static int fd_zero(struct instar_io *io, uint64_t off, uint64_t len)
 {
     uint64_t end;
@@ -102,7 +88,7 @@ static int fd_zero(struct instar_io *io, uint64_t off, uint64_t len)
     if (len > 0 && fallocate(FD_IO(io)->fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
         return INSTAR_OK;
 #endif
-    return write_zeros(io, off, len);
+    return instar_io_fill(io, 0, off, len);
 }
 
 static int fd_allocate(struct instar_io *io, uint64_t off, uint64_t len)
@@ -118,7 +104,7 @@ static int fd_allocate(struct instar_io *io, uint64_t off, uint64_t len)
         return fail(io, err);
     return INSTAR_OK;
 #else
-    return write_zeros(io, off, len);
+    return instar_io_fill(io, 0, off, len);
 #endif
 }
 
@@ -132,7 +118,7 @@ static int zero_data(struct instar_io *io, uint64_t off, uint64_t end)
                   (off_t)(end - off)) == 0)
         return INSTAR_OK;
 #endif
-    return write_zeros(io, off, end - off);
+    return instar_io_fill(io, 0, off, end - off);
 }
 
 static int fd_clear(struct instar_io *io, uint64_t off, uint64_t len)
