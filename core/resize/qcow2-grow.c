@@ -456,12 +456,16 @@ int q2_grow(struct q2 *q)
         if (e > end)
             end = e;
     }
+    /* A copy into a host cluster the file does not hold in full yet
+     * (qemu writes only up to what it uses) extends it. */
+    uint64_t cow_at = g.z.cow_new ? g.data_start << q->cluster_bits : g.z.cow_host;
+    if (g.z.cow && cow_at + g.z.cow_end > end)
+        end = cow_at + g.z.cow_end;
     q->b.plan->total_file_size = end;
 
     /* Prepare.  Data clusters are never written by the plan: when they end
      * the file, one byte extends it first, so no entry ever points past
      * the end of the file, even after a crash. */
-    uint64_t cow_at = g.z.cow_new ? g.data_start << q->cluster_bits : g.z.cow_host;
     bool cow_ends_file = g.z.cow && cow_at + g.z.cow_end == end;
     if (g.n_data > 0 && (g.data_start + g.n_data) << q->cluster_bits == end && end > q->file_size
         && !cow_ends_file) {

@@ -127,7 +127,7 @@ static int head(struct q2 *q, struct q2_zero *z, uint64_t old, uint64_t end)
 static int falloc_head(struct q2 *q, struct q2_zero *z, uint64_t old)
 {
     uint64_t h = old >> q->cluster_bits, e, bm, host, keep = old & (q->cs - 1);
-    uint64_t sub = q->cs >> 5, from = old;
+    uint64_t sub = q->cs >> 5;
     bool has_table;
     int rc = entry_of(q, h, &has_table, &e, &bm);
     if (rc != INSTAR_OK)
@@ -146,19 +146,20 @@ static int falloc_head(struct q2 *q, struct q2_zero *z, uint64_t old)
     if ((rc = q2_entry_offset(q, e, &host)) != INSTAR_OK)
         return rc;
     if (q->extl2) {
-        unsigned sc = (unsigned)((old & (q->cs - 1)) / sub);
-        if (old % sub != 0 && !((bm >> sc) & 1)) {
-            if ((bm >> (32 + sc)) & 1)
-                from = old - old % sub;                 /* a zero subcluster: all of it */
-            else if ((rc = cow(q, z, h, (uint64_t)sc * sub, keep, host, bm)) != INSTAR_OK)
-                return rc;                              /* its head is the backing file's */
-        }
+        /* qemu moves the cluster to a new one, every subcluster allocated:
+         * here it stays, and the subclusters before the old end that are
+         * not allocated get what they read (the backing file's bytes, or
+         * zeros) before they become allocated. */
+        uint64_t below = instar_div_round_up_u64(keep, sub);
+        uint64_t unalloc = ~bm & ((1ull << below) - 1);
+        if (unalloc != 0 && (rc = cow(q, z, h, 0, keep, host, bm)) != INSTAR_OK)
+            return rc;
         z->hfix = true;
         z->hx = h;
-        z->hsc = (unsigned)((old & (q->cs - 1)) / sub);
+        z->hsc = 0;
     }
-    z->head_off = host + (from & (q->cs - 1));
-    z->head_len = q->cs - (from & (q->cs - 1));
+    z->head_off = host + keep;
+    z->head_len = q->cs - keep;
     if (z->head_off >= q->file_size)
         z->head_len = 0;
     else if (z->head_len > q->file_size - z->head_off)
@@ -265,6 +266,13 @@ void q2_zero_emit_head(struct q2 *q, const struct q2_zero *z)
         instar_builder_zero(&q->b, z->head_off, z->head_len);
 }
 
+/* Is in-cluster offset AT in a subcluster of the copy's target that is
+ * allocated already (its data stays)? */
+static bool in_place_alloc(const struct q2 *q, const struct q2_zero *z, uint64_t at)
+{
+    return q->extl2 && !z->cow_new && (z->cow_bm >> (at / (q->cs >> 5))) & 1;
+}
+
 int q2_zero_emit_cow(struct q2 *q, const struct q2_zero *z, uint64_t host)
 {
     uint64_t sub = q->extl2 ? q->cs >> 5 : q->cs;
@@ -285,6 +293,19 @@ int q2_zero_emit_cow(struct q2 *q, const struct q2_zero *z, uint64_t host)
             memcpy(buf + (at - z->cow_lo), q->o->backing_head.data + at, (size_t)n);
         at += n;
     }
-    instar_builder_write(&q->b, host + z->cow_lo, buf, z->cow_end - z->cow_lo);
+    /* In place, the allocated subclusters keep their data: one write per
+     * run of the others. */
+    for (uint64_t at = z->cow_lo; at < z->cow_end;) {
+        uint64_t run = at;
+        while (run < z->cow_end && !(in_place_alloc(q, z, run)))
+            run += sub - run % sub;
+        if (run > z->cow_end)
+            run = z->cow_end;
+        if (run > at)
+            instar_builder_write(&q->b, host + at, buf + (at - z->cow_lo), run - at);
+        at = run;
+        while (at < z->cow_end && in_place_alloc(q, z, at))
+            at += sub - at % sub;
+    }
     return q->b.err;
 }
