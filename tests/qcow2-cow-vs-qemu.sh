@@ -24,19 +24,21 @@ require "$APPLY" apply-prefix
 cd "$TMPD" || exit 99
 ncase=0
 
-# mkbase NAME FMT SIZE [BACKING]: a file full of 0x55, then 0x66 over
-# its second 64 KiB and a zeroed 64 KiB at 960 KiB (a zero cluster in a
-# qcow2 file); with BACKING, a qcow2 file over it holding only those two.
+# mkbase NAME FMT SIZE: a file of 0x55 with 0x66 over [983040, 991232),
+# the start of the cluster (and subclusters) every case's old end lies in.
 mkbase() {
     rm -f "$1"
-    if [ -n "$4" ]; then
-        "$QEMU_IMG" create -q -f qcow2 -b "$4" -F qcow2 "$1" "$3"
-    else
-        "$QEMU_IMG" create -q -f "$2" "$1" "$3" &&
-            "$QEMU_IO" -f "$2" -c "write -q -P 0x55 0 $3" "$1" >/dev/null
-    fi
-    "$QEMU_IO" -f "$2" -c "write -q -P 0x66 65536 65536" -c "write -q -z 983040 65536" \
-        "$1" >/dev/null
+    "$QEMU_IMG" create -q -f "$2" "$1" "$3" &&
+        "$QEMU_IO" -f "$2" -c "write -q -P 0x55 0 $3" -c "write -q -P 0x66 983040 8192" \
+            "$1" >/dev/null
+}
+
+# mkover NAME BACKING OPTS CMD: a 2 MiB qcow2 file over BACKING holding
+# what qemu-io CMD writes.
+mkover() {
+    rm -f "$1"
+    "$QEMU_IMG" create -q -f qcow2 -o "${3:+$3,}backing_file=$2,backing_fmt=qcow2" "$1" 2M &&
+        "$QEMU_IO" -f qcow2 -c "$4" "$1" >/dev/null
 }
 
 # depth_map FILE: qemu-img map's ranges as "start+length:depth", ranges
@@ -126,13 +128,17 @@ mkbase long.raw raw 2M
 mkbase same.raw raw 1000448
 mkbase short.raw raw 990208
 mkbase bottom.qcow2 qcow2 2M
-mkbase chain.qcow2 qcow2 2M bottom.qcow2
+# Chains: the old end's cluster falls through to bottom.qcow2; is a zero
+# cluster in the middle file; has one 2 KiB subcluster of its own there.
+mkover chain.qcow2 bottom.qcow2 "" "write -q -P 0x77 65536 65536"
+mkover zchain.qcow2 bottom.qcow2 "" "write -q -z 983040 65536"
+mkover xchain.qcow2 bottom.qcow2 extended_l2=on "write -q -P 0x88 985088 2048"
 
 # Old size 1000448: 17408 bytes into its last 64 KiB cluster (in subcluster
 # 8 of 2 KiB with extended L2, 1 KiB into it).
 for mode in metadata falloc full; do
     p=--preallocation=$mode
-    for bk in same.raw short.raw long.raw chain.qcow2; do
+    for bk in same.raw short.raw long.raw chain.qcow2 zchain.qcow2 xchain.qcow2; do
         run_case "" $bk 1000448 1500160 a1:0:65536 $p
         run_case extended_l2=on $bk 1000448 1500160 a1:0:65536 $p
     done
@@ -145,7 +151,7 @@ done
 crash=1 run_case "" same.raw 1000448 1500160 a1:0:65536 --preallocation=falloc
 crash=1 run_case "" long.raw 1000448 1500160 a1:0:65536 --preallocation=metadata
 # Without preallocation only a grow over a longer backing file copies.
-for bk in long.raw chain.qcow2; do
+for bk in long.raw chain.qcow2 xchain.qcow2; do
     crash=1 run_case "" $bk 1000448 1500160 a1:0:65536
     crash=1 run_case extended_l2=on $bk 1000448 1500160 a1:0:65536
     run_case extended_l2=on,cluster_size=128k $bk 1000448 1500160 none
