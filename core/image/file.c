@@ -170,10 +170,10 @@ static int open_chain(struct instar_image_file *f, const char *path,
     if (rc == INSTAR_OK) {
         a->backing_known = chain->present;
         a->backing_length = chain->length;
-        if (chain->n > 0) {
-            a->backing_read = chain_read;
-            a->backing_ctx = chain;
-        }
+        /* Also without a backing file (a header whose name is empty):
+         * the guest then reads zeros where it would show one. */
+        a->backing_read = chain_read;
+        a->backing_ctx = chain;
     }
     return rc;
 }
