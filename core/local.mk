@@ -33,6 +33,7 @@ core_libinstar_la_SOURCES = \
 	core/resize/refuse.h \
 	core/image/engine.h \
 	core/image/backing.c core/image/backing.h \
+	core/image/backing-read.c \
 	core/image/create.c \
 	core/image/discard.c \
 	core/image/diag.c \

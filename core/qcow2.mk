@@ -32,10 +32,10 @@ BENCH_FORMAT_SOURCES += bench/bench-qcow2.c tests/c/qcow2-testimg.c tests/c/qcow
 # A small qcow2 comparison with qemu-img (the broad matrix is qcow2-create.mk's).
 TESTS += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh \
 	tests/qcow2-backing-vs-qemu.sh tests/qcow2-discard-vs-qemu.sh \
-	tests/qcow2-prealloc-head-vs-qemu.sh tests/qcow2-data-file.sh
+	tests/qcow2-prealloc-head-vs-qemu.sh tests/qcow2-data-file.sh tests/qcow2-cow-vs-qemu.sh
 EXTRA_DIST += tests/qcow2-smoke.sh tests/qcow2-bitmap-limits.sh tests/qcow2-many-l2.sh \
 	tests/qcow2-backing-vs-qemu.sh tests/qcow2-discard-vs-qemu.sh \
-	tests/qcow2-prealloc-head-vs-qemu.sh tests/qcow2-data-file.sh
+	tests/qcow2-prealloc-head-vs-qemu.sh tests/qcow2-data-file.sh tests/qcow2-cow-vs-qemu.sh
 FORMAT_C_TESTS += tests/c/test-qcow2-hostile
 check_PROGRAMS += tests/c/test-qcow2-hostile
 TESTS += tests/c/test-qcow2-hostile

@@ -46,4 +46,18 @@ for c in "65536 0" "65000 536" "512 1023"; do
         "offset $1 length $2: qemu-img opens it, instar-img resizes it (exit $rc)"
 done
 
+# A name of length 0 is no backing file (qemu reads the name as a C
+# string): an old end's cluster with no data reads zeros, so a
+# preallocation from inside it copies nothing and goes ahead.
+rm -f "$TMPD/a.qcow2"
+"$QEMU_IMG" create -q -f qcow2 "$TMPD/a.qcow2" 1000448 || exit 99
+printf '\000\000\000\000\000\000\002\000\000\000\000\000' |
+    dd of="$TMPD/a.qcow2" bs=1 seek=8 conv=notrunc status=none
+cp "$TMPD/a.qcow2" "$TMPD/q.qcow2"
+"$QEMU_IMG" resize -q --preallocation=metadata "$TMPD/q.qcow2" 1500160; q=$?
+"$INSTAR_IMG" resize -q --preallocation=metadata "$TMPD/a.qcow2" 1500160 2>"$TMPD/err"; rc=$?
+ok $([ $q -eq 0 ] && [ $rc -eq 0 ] && "$QEMU_IMG" compare -q "$TMPD/q.qcow2" "$TMPD/a.qcow2"
+     echo $?) "empty backing name: a preallocation from a partly used cluster, as qemu (exit $rc)"
+[ $rc -eq 0 ] || diag "$(cat "$TMPD/err")"
+
 done_testing

@@ -31,14 +31,8 @@ run_case() {
     ncase=$((ncase + 1))
     desc="#$ncase -o '$opts' over $bk ($bf) $start -> $end [$writes] $*"
     rm -f orig q i
-    "$QEMU_IMG" create -q -f qcow2 -o "${opts:+$opts,}backing_file=$bk,backing_fmt=$bf" \
-        orig "$start" >c.err 2>&1 || { ok 1 "$desc: qemu-img create"; diag "$(cat c.err)"; return; }
-    for w in $(echo "$writes" | tr ',' ' '); do
-        [ "$w" = none ] && continue
-        pat=${w%%:*} rest=${w#*:}
-        "$QEMU_IO" -f qcow2 -c "write -q -P 0x$pat ${rest%%:*} ${rest#*:}" orig >/dev/null 2>&1 ||
-            diag "qemu-io write $w failed"
-    done
+    overlay_with orig "$opts" "$bk" "$bf" "$start" "$writes" ||
+        { ok 1 "$desc: qemu-img create"; diag "$(cat c.err)"; return; }
     cp --sparse=always orig q
     cp --sparse=always orig i
     "$QEMU_IMG" resize -q "$@" q "$end" >/dev/null 2>q.err; qrc=$?

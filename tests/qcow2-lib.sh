@@ -138,3 +138,18 @@ ours_clean() {
     ok $r "$desc: check clean"
     [ $r -eq 0 ] || diag "$(tr -d '\n' < "$TMPD/i.check")"
 }
+
+# overlay_with OUT OPTS BACKING BFMT SIZE WRITES: a qcow2 overlay of SIZE
+# bytes over BACKING (format BFMT), created with -o OPTS, then WRITES (a
+# list of PAT:OFF:LEN, or none) written into it by qemu-io.  Fails, with
+# qemu-img's message in c.err, when it cannot be created.
+overlay_with() {
+    "$QEMU_IMG" create -q -f qcow2 -o "${2:+$2,}backing_file=$3,backing_fmt=$4" "$1" "$5" \
+        >c.err 2>&1 || return 1
+    for w in $(echo "$6" | tr ',' ' '); do
+        [ "$w" = none ] && continue
+        pat=${w%%:*} rest=${w#*:}
+        "$QEMU_IO" -f qcow2 -c "write -q -P 0x$pat ${rest%%:*} ${rest#*:}" "$1" >/dev/null 2>&1 ||
+            diag "qemu-io write $w failed"
+    done
+}

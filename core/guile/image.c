@@ -134,7 +134,8 @@ static void resize_args(struct instar_resize_args *a, SCM spec, SCM format, SCM 
 
 SCM_DEFINE(scm_instar_image_plan, "image-plan", 2, 0, 1, (SCM path, SCM spec, SCM rest),
            "(image-plan PATH SIZE-SPEC #:format #f #:shrink? #f #:prealloc 'off) --\n"
-           "plan resizing PATH without touching it (the file is only read).\n"
+           "plan resizing PATH without touching it (the file is only read;\n"
+           "a qcow2 image's backing chain is opened too, as for image-resize).\n"
            "SIZE-SPEC: \"+1M\", \"-512\", \"2G\", a non-negative integer (absolute) or\n"
            "(sign . amount).  #:format #f probes.")
 #define FUNC_NAME s_scm_instar_image_plan

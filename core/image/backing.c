@@ -168,7 +168,7 @@ static bool same_file(const struct stat *a, const struct stat *b)
 }
 
 int instar_backing_open(struct instar_backing_chain *c, const char *path,
-                        struct instar_io *io, enum instar_format fmt,
+                        struct instar_io *io, enum instar_format fmt, bool force_share,
                         struct instar_diag *diag)
 {
     struct stat seen[INSTAR_BACKING_MAX_DEPTH + 1];
@@ -208,7 +208,9 @@ int instar_backing_open(struct instar_backing_chain *c, const char *path,
         if ((c->paths[depth] = combine(cur_path, nm.name)) == NULL)
             return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
         struct instar_image_file *f = &c->files[depth];
-        rc = instar_image_file_open(f, c->paths[depth], INSTAR_LOCK_READ, bfmt, diag);
+        rc = instar_image_file_open(f, c->paths[depth], force_share ? INSTAR_LOCK_READ_SHARED
+                                                                     : INSTAR_LOCK_READ,
+                                    bfmt, diag);
         if (rc != INSTAR_OK) {
             /* qemu words a lock conflict on a backing file without the
              * "Could not open 'FILE'" the open error carries. */
@@ -238,6 +240,7 @@ int instar_backing_open(struct instar_backing_chain *c, const char *path,
             if (rc != INSTAR_OK)
                 return refuse(diag, rc, path, depth);
         }
+        c->formats[depth] = bfmt;
         if (depth == 0) {
             rc = virtual_length(&f->fio.io, bfmt, &c->length, diag);
             if (rc != INSTAR_OK)

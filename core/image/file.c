@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -147,18 +148,62 @@ int instar_probe_file(const char *path, enum instar_format *out, struct instar_d
     return instar_image_file_close(&f, rc, diag);
 }
 
+static int chain_read(void *ctx, uint8_t *buf, uint64_t len, uint64_t off,
+                      struct instar_diag *diag)
+{
+    return instar_backing_read(ctx, buf, len, off, diag);
+}
+
+/* Open the backing chain of the image F (at PATH) as qemu opens it,
+ * read-only, and point A at it: the backing file's length and data shape
+ * the plan.  Close *OUT with close_chain, also on error. */
+static int open_chain(struct instar_image_file *f, const char *path,
+                      struct instar_resize_args *a, bool force_share,
+                      struct instar_backing_chain **out, struct instar_diag *diag)
+{
+    struct instar_backing_chain *chain = calloc(1, sizeof *chain);
+    int rc;
+    *out = chain;
+    if (chain == NULL)
+        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+    rc = instar_backing_open(chain, path, &f->fio.io, a->format, force_share, diag);
+    if (rc == INSTAR_OK) {
+        a->backing_known = chain->present;
+        a->backing_length = chain->length;
+        /* Also without a backing file (a header whose name is empty):
+         * the guest then reads zeros where it would show one. */
+        a->backing_read = chain_read;
+        a->backing_ctx = chain;
+    }
+    return rc;
+}
+
+static void close_chain(struct instar_backing_chain *chain)
+{
+    if (chain != NULL)
+        instar_backing_close(chain);
+    free(chain);
+}
+
 int instar_plan_file(const char *path, const struct instar_resize_args *args, bool force_share,
                      struct instar_image_plan *out, struct instar_diag *diag)
 {
     struct instar_image_file f;
     struct instar_resize_args a = *args;
     /* The read-side locks of qemu-img measure (none against writers with
-     * FORCE_SHARE), held while planning; the file is never written. */
+     * FORCE_SHARE), held while planning; the file is never written.  The
+     * backing chain is opened as a resize opens it, so the plan is the
+     * one a resize would apply. */
     enum instar_lock_use use = force_share ? INSTAR_LOCK_READ_SHARED : INSTAR_LOCK_READ;
     memset(out, 0, sizeof *out);
+    struct instar_backing_chain *chain = NULL;
     int rc = open_probed(&f, path, use, &a.format, diag);
+    if (rc != INSTAR_OK)
+        return rc;
+    rc = open_chain(&f, path, &a, force_share, &chain, diag);
     if (rc == INSTAR_OK)
         rc = instar_image_plan(&f.fio.io, &a, out, diag);
+    close_chain(chain);
     return instar_image_file_close(&f, rc, diag);
 }
 
@@ -186,14 +231,10 @@ int instar_resize_file(const char *path, const struct instar_resize_args *args,
         return rc;
     /* qemu opens the backing chain with the image, before anything else
      * is checked, and keeps it open (and locked) throughout. */
-    struct instar_backing_chain chain;
-    memset(&chain, 0, sizeof chain);
-    rc = instar_backing_open(&chain, path, &f.fio.io, a.format, diag);
-    if (rc == INSTAR_OK) {
-        a.backing_known = chain.present;
-        a.backing_length = chain.length;
+    struct instar_backing_chain *chain = NULL;
+    rc = open_chain(&f, path, &a, false, &chain, diag);
+    if (rc == INSTAR_OK)
         rc = instar_image_resize(&f.fio.io, &a, diag);
-    }
-    instar_backing_close(&chain);
+    close_chain(chain);
     return instar_image_file_close(&f, rc, diag);
 }

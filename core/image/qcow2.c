@@ -7,6 +7,7 @@
  * allocate gigabytes. */
 #include <config.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@ struct q2_staging {
     size_t nrbs, caprbs, nl2s, capl2s, nbytes, capbytes;
     uint64_t staged_bytes;
     uint8_t *rb_map, *l2_map;   /* which indices are staged (one bit each) */
+    uint8_t *backing_head;      /* the backing file's bytes in the old end's cluster */
+    char backing_err[sizeof ((struct instar_diag *)0)->message];  /* why not read */
 };
 
 static void release(void *p)
@@ -46,6 +49,7 @@ static void release(void *p)
     free(s->l2_map);
     free(s->rbs);
     free(s->l2s);
+    free(s->backing_head);
     free(s->header);
     free(s->l1);
     free(s->reftable);
@@ -204,7 +208,7 @@ static bool past_l1_limit(const struct instar_qcow2_resize_opts *o)
  * True when the words are qemu's own for the same case: they stand alone,
  * as qemu prints them. */
 static bool refusal_words(int rc, const struct instar_qcow2_resize_opts *o,
-                          struct instar_diag *diag)
+                          const struct q2_staging *s, struct instar_diag *diag)
 {
     char name[1024];
     int kind;
@@ -288,16 +292,17 @@ static bool refusal_words(int rc, const struct instar_qcow2_resize_opts *o,
         instar_diag_set(diag, rc, "Could not open the image: invalid qcow2 metadata");
         return false;
     case INSTAR_E_UNSUPPORTED_PREALLOC:
-        if (o->zero_grow) {
-            instar_diag_set(diag, rc, "Cannot make the new area read as zeros: the "
-                            "cluster at the old end reads from the backing file, is "
-                            "compressed or shared, and copying it first is not "
-                            "supported");
+        if (o->backing_head.data == NULL) {
+            /* The copy-on-write of the old end's cluster needs its data. */
+            instar_diag_set(diag, rc, "Cannot copy the cluster at the old end from the "
+                            "backing file: %s", s && s->backing_err[0] ? s->backing_err
+                            : "the backing chain is not open (resize or plan the image "
+                              "by its path)");
             return true;
         }
-        instar_diag_set(diag, rc, "Cannot preallocate from inside a cluster that "
-                        "reads from the backing file: copying its data from the "
-                        "backing file first (qemu's copy-on-write) is not supported");
+        instar_diag_set(diag, rc, "Cannot make the new area read as zeros: the cluster "
+                        "at the old end is compressed or shared with a snapshot, and "
+                        "copying it first is not supported");
         return true;
     case INSTAR_E_PREALLOC_NOT_GROW:
         if (o->req.new_size > (o->virtual_size & ~511ull)) {
@@ -327,10 +332,10 @@ static bool zero_refused(const struct instar_qcow2_resize_opts *o)
         && o->req.new_size > (old + cs - 1) / cs * cs;
 }
 
-static int refuse(int rc, const struct instar_qcow2_resize_opts *o,
+static int refuse(int rc, const struct instar_qcow2_resize_opts *o, const struct q2_staging *s,
                   const struct instar_refusal *why, struct instar_diag *diag)
 {
-    bool qemus_words = refusal_words(rc, o, diag);
+    bool qemus_words = refusal_words(rc, o, s, diag);
     return instar_engine_refusal(rc, qemus_words ? NULL : why, diag);
 }
 
@@ -405,6 +410,27 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
                         (uint64_t)o.refcount_table_clusters * cs, &s->reftable);
     if (rc != INSTAR_OK)
         return instar_diag_set(diag, rc, "Could not read the qcow2 metadata");
+    /* A grow that starts inside a cluster: what the backing file shows
+     * there, for its copy-on-write (read only when the planner may need
+     * it; a failure refuses only a plan that does). */
+    if (rc == INSTAR_OK && args->backing_read != NULL && o.req.new_size > out->current_size
+        && (out->current_size & (cs - 1)) != 0) {
+        uint64_t keep = out->current_size & (cs - 1);
+        struct instar_diag bd;
+        instar_diag_clear(&bd);
+        s->backing_head = malloc((size_t)keep);
+        if (s->backing_head == NULL)
+            return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+        if (args->backing_read(args->backing_ctx, s->backing_head, keep,
+                               out->current_size - keep, &bd) != INSTAR_OK) {
+            snprintf(s->backing_err, sizeof s->backing_err, "%s",
+                     bd.message[0] ? bd.message : "Could not read the backing file");
+            free(s->backing_head);
+            s->backing_head = NULL;
+        }
+        o.backing_head.data = s->backing_head;
+        o.backing_head.len = s->backing_head ? (size_t)keep : 0;
+    }
     o.header.data = s->header;
     o.header.len = s->header ? (size_t)hlen : 0;
     o.l1.data = s->l1;
@@ -445,11 +471,11 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             for (size_t i = 0; i < out->plan.nneeds && rc != INSTAR_OK; i++) {
                 int src = stage_one(io, s, file_size, &o, &out->plan.needs[i], &staged);
                 if (src != INSTAR_OK)
-                    return refuse(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE, &o, NULL, diag);
+                    return refuse(src == INSTAR_E_NOMEM ? src : INSTAR_E_PARSE, &o, s, NULL, diag);
             }
             /* Asked again only for what is staged or unusable. */
             if (staged == 0)
-                return refuse(INSTAR_E_PARSE, &o, NULL, diag);
+                return refuse(INSTAR_E_PARSE, &o, s, NULL, diag);
             continue;
         }
         if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
@@ -465,7 +491,7 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
                 return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
             continue;
         }
-        return refuse(rc, &o, &why, diag);
+        return refuse(rc, &o, s, &why, diag);
     }
     return instar_diag_set(diag, INSTAR_E_TIMEOUT, "too many staging rounds");
 }

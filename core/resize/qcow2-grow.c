@@ -40,17 +40,11 @@ static bool needs_data(const struct q2 *q, const uint8_t *l2, uint64_t g)
     return (e & QCOW2_OFFSET_MASK) == 0;
 }
 
-/* Does guest cluster G read from the backing file?  Allocating it would
- * need its head copied from there (qemu's copy-on-write): not done. */
-static bool backing_shows(const struct q2 *q, const uint8_t *l2, uint64_t g)
+/* Without preallocation, does guest cluster X get a data cluster?  Only
+ * the old end's cluster, copied from the backing file. */
+static bool cow_links(const struct grow *g, uint64_t x)
 {
-    const uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
-    uint64_t e = instar_be64(p);
-    if ((e & QCOW2_OFFSET_MASK) || (e & QCOW2_OFLAG_COMPRESSED))
-        return false;
-    if (q->extl2)
-        return (instar_be64(p + 8) >> 32) != 0xffffffffu;
-    return !(q->version == 3 && (e & QCOW2_OFLAG_ZERO));
+    return !g->prealloc && g->z.cow_new && x == g->z.cx;
 }
 
 static uint64_t first_g(const struct q2 *q, const struct grow *g, uint64_t i)
@@ -82,9 +76,14 @@ static bool shared(const struct q2 *q, uint64_t i)
 static int prealloc_count(struct q2 *q, struct grow *g)
 {
     int result = INSTAR_OK;
-    /* Without preallocation only the entries that become zero change. */
-    g->g0 = g->prealloc ? q->old_size >> q->cluster_bits : g->z.first;
-    g->g1 = instar_div_round_up_u64(q->new_size, q->cs);
+    /* Without preallocation only the entries that become zero change,
+     * and the old end's cluster when it is copied from the backing file. */
+    g->g0 = g->prealloc ? q->old_size >> q->cluster_bits : g->z.zero ? g->z.first : UINT64_MAX;
+    g->g1 = g->prealloc || g->z.zero ? instar_div_round_up_u64(q->new_size, q->cs) : 0;
+    if (g->z.cow && !g->prealloc) {
+        g->g0 = g->z.cx < g->g0 ? g->z.cx : g->g0;
+        g->g1 = g->z.cx + 1 > g->g1 ? g->z.cx + 1 : g->g1;
+    }
     g->i0 = g->g0 >> q->l2_shift;
     g->i1 = (g->g1 - 1) >> q->l2_shift;
     /* Past the current L1 every entry is 0: each index there is a new
@@ -105,12 +104,11 @@ static int prealloc_count(struct q2 *q, struct grow *g)
         if (rc != INSTAR_OK)
             return rc;
         if (off == 0) {
-            if (g->prealloc && q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0)
-                return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_PREALLOC, "L1 entry", i,
-                                    "is unallocated in a cluster the backing file shows");
             g->n_tables++;
             if (g->prealloc)
                 g->n_data += end_g(q, g, i) - first_g(q, g, i);
+            else if (g->z.cow_new && g->z.cx >= first_g(q, g, i) && g->z.cx < end_g(q, g, i))
+                g->n_data++;
             continue;
         }
         l2 = q2_find_l2(q, i);
@@ -130,11 +128,9 @@ static int prealloc_count(struct q2 *q, struct grow *g)
                 return zrc;
             if (g->prealloc)
                 g->n_data += needs_data(q, l2, x);
+            else
+                g->n_data += cow_links(g, x);
         }
-        if (g->prealloc && q->has_backing && (q->old_size & (q->cs - 1)) && i == g->i0
-            && backing_shows(q, l2, g->g0))
-            return q2_refuse_at(q, INSTAR_E_UNSUPPORTED_PREALLOC, "L2 table", i,
-                                "maps the last cluster to the backing file");
     }
     return result;
 }
@@ -223,18 +219,21 @@ static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool
             ordinal++;
         }
         uint64_t x0 = first_g(q, g, i), x1 = end_g(q, g, i);
-        bool zeroing = g->z.zero || g->z.zpart || g->z.alloc_all;
+        bool zeroing = g->z.zero || g->z.zpart || g->z.alloc_all || g->z.cow_bit;
         if (off == 0) {
             if (t && !zeroing && g->prealloc)
                 put_l2_run(q, t, x0, x1, next);
             else if (t)
                 for (uint64_t x = x0; x < x1; x++) {
                     static const uint8_t fresh[16];
-                    (void)q2_zero_entry(q, &g->z, x, g->prealloc ? next + (x - x0) : 0, fresh,
+                    uint64_t host = g->prealloc ? next + (x - x0) : cow_links(g, x) ? next : 0;
+                    (void)q2_zero_entry(q, &g->z, x, host, fresh,
                                         t + (x & (q->l2_entries - 1)) * q->l2_esize);
                 }
             if (g->prealloc)
                 next += x1 - x0;
+            else if (g->z.cow_new && g->z.cx >= x0 && g->z.cx < x1)
+                next++;
             continue;
         }
         l2 = q2_find_l2(q, i);
@@ -243,7 +242,7 @@ static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool
         for (uint64_t x = x0; x < x1; x++) {
             uint64_t slot = x & (q->l2_entries - 1), host = 0;
             uint8_t e[16];
-            if (g->prealloc && needs_data(q, l2, x))
+            if (g->prealloc ? needs_data(q, l2, x) : cow_links(g, x))
                 host = next++;
             if (host == 0 && !zeroing)
                 continue;
@@ -316,7 +315,7 @@ static int emit_links(struct q2 *q, struct grow *gp)
 {
     struct grow g = *gp;
     int rc = INSTAR_OK;
-    if (g.n_data > 0 || g.z.zero || g.z.zpart || g.z.hfix)
+    if (g.n_data > 0 || g.z.zero || g.z.zpart || g.z.hfix || g.z.cow_bit)
         rc = prealloc_walk(q, gp, NULL, true);      /* links into existing tables */
     if (rc == INSTAR_OK && !g.l1_grows && g.n_tables > 0) {
         /* New tables hooked into the live L1: entries [lo, hi]. */
@@ -379,14 +378,14 @@ int q2_grow(struct q2 *q)
     if ((rc = q2_zero_setup(q, &g.z)) != INSTAR_OK)
         return rc;
 
-    if (!g.l1_grows && !g.prealloc && !g.z.zero && q->nbm == 0) {
+    if (!g.l1_grows && !g.prealloc && !g.z.zero && !g.z.cow && q->nbm == 0) {
         q2_zero_emit_head(q, &g.z);
         return q2_emit_header(q, false, 0, 0);      /* the L1 covers it already */
     }
     if ((rc = q2_bitmaps_release(q)) != INSTAR_OK)
         return rc;
 
-    if (g.prealloc || g.z.zero) {
+    if (g.prealloc || g.z.zero || g.z.cow) {
         rc = prealloc_count(q, &g);
         if (rc == INSTAR_OK)
             rc = release_copied(q, &g);
@@ -457,19 +456,30 @@ int q2_grow(struct q2 *q)
         if (e > end)
             end = e;
     }
+    /* A copy into a host cluster the file does not hold in full yet
+     * (qemu writes only up to what it uses) extends it. */
+    uint64_t cow_at = g.z.cow_new ? g.data_start << q->cluster_bits : g.z.cow_host;
+    if (g.z.cow && cow_at + g.z.cow_end > end)
+        end = cow_at + g.z.cow_end;
     q->b.plan->total_file_size = end;
 
     /* Prepare.  Data clusters are never written by the plan: when they end
      * the file, one byte extends it first, so no entry ever points past
      * the end of the file, even after a crash. */
-    if (g.n_data > 0 && (g.data_start + g.n_data) << q->cluster_bits == end && end > q->file_size) {
+    bool cow_ends_file = g.z.cow && cow_at + g.z.cow_end == end;
+    if (g.n_data > 0 && (g.data_start + g.n_data) << q->cluster_bits == end && end > q->file_size
+        && !cow_ends_file) {
         uint8_t *z = instar_builder_alloc(&q->b, 1);
         if (z == NULL)
             return q->b.err;
         instar_builder_write(&q->b, end - 1, z, 1);
     }
     q2_zero_emit_head(q, &g.z);
-    rc = q2_emit_new_clusters(q, l1_image, l1_image_len);
+    /* The copied bytes are on disk (a barrier follows every patch) before
+     * an entry points at them. */
+    rc = q2_zero_emit_cow(q, &g.z, cow_at);
+    if (rc == INSTAR_OK)
+        rc = q2_emit_new_clusters(q, l1_image, l1_image_len);
     if (rc == INSTAR_OK && !q->compact)
         rc = q2_emit_refblock_phase(q, false);
     if (rc == INSTAR_OK && !q->compact)
@@ -485,9 +495,20 @@ int q2_grow(struct q2 *q)
     rc = q2_emit_header(q, g.l1_grows, (uint32_t)g.new_l1, g.l1_cluster << q->cluster_bits);
     if (rc == INSTAR_OK)
         rc = q->compact ? emit_links(q, &g) : q2_emit_refblock_phase(q, true);
-    if (rc == INSTAR_OK && g.n_data > 0 && q->o->req.prealloc != INSTAR_PREALLOC_METADATA) {
+    if (rc == INSTAR_OK && g.prealloc && g.n_data > 0
+        && q->o->req.prealloc != INSTAR_PREALLOC_METADATA) {
         q->b.plan->prealloc_offset = g.data_start << q->cluster_bits;
         q->b.plan->prealloc_length = g.n_data << q->cluster_bits;
+        if (g.z.cow_new) {
+            /* The first data cluster holds the copied bytes: only the
+             * rest of it is preallocated as zeros. */
+            q->b.plan->prealloc_offset += q->cs;
+            q->b.plan->prealloc_length -= q->cs;
+            q->b.plan->prealloc_head_offset = cow_at;
+            q->b.plan->prealloc_head_length = end - cow_at < q->cs ? end - cow_at : q->cs;
+            q->b.plan->prealloc_head_keep = g.z.cow_end;
+            return rc;
+        }
     }
     if (rc == INSTAR_OK)
         prealloc_head(q);

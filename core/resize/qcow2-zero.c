@@ -60,29 +60,56 @@ static int entry_of(struct q2 *q, uint64_t h, bool *has_table, uint64_t *e, uint
     return INSTAR_OK;
 }
 
+/* Copy-on-write of the old end's cluster X: guest bytes [LO, old) of it
+ * come from the backing file, [old, END) become zeros (in-cluster
+ * offsets), into a new data cluster (HOST 0) or into HOST.  Refused when
+ * the backing file's bytes were not read. */
+static int cow(struct q2 *q, struct q2_zero *z, uint64_t x, uint64_t lo, uint64_t end,
+               uint64_t host, uint64_t bm)
+{
+    uint64_t keep = q->old_size & (q->cs - 1);
+    if (q->o->backing_head.data == NULL || q->o->backing_head.len < keep)
+        return q2_refuse(q, INSTAR_E_UNSUPPORTED_PREALLOC, "the backing file's data in "
+                         "the old end's cluster is not staged");
+    z->cow = true;
+    z->cow_new = host == 0;
+    z->cow_host = host;
+    z->cx = x;
+    z->cow_lo = lo;
+    z->cow_keep = keep;
+    z->cow_end = end;
+    z->cow_bm = bm;
+    return INSTAR_OK;
+}
+
 /* The old end's cluster: what the zeros written over [OLD, END) need. */
 static int head(struct q2 *q, struct q2_zero *z, uint64_t old, uint64_t end)
 {
     uint64_t e, bm, host;
-    uint64_t sub = q->extl2 ? q->cs >> 5 : q->cs;
+    uint64_t sub = q->extl2 ? q->cs >> 5 : q->cs, h = old >> q->cluster_bits;
     unsigned sc = (unsigned)((old & (q->cs - 1)) / sub);
     bool has_table;
-    int rc = entry_of(q, old >> q->cluster_bits, &has_table, &e, &bm);
+    int rc = entry_of(q, h, &has_table, &e, &bm);
     if (rc != INSTAR_OK)
         return rc;
-    if (!has_table)
-        return INSTAR_E_UNSUPPORTED_PREALLOC;       /* reads from the backing file */
-    if (e & QCOW2_OFLAG_COMPRESSED)
+    if (has_table && (e & QCOW2_OFLAG_COMPRESSED))
         return INSTAR_E_UNSUPPORTED_PREALLOC;
-    if (q->extl2 ? (bm >> (32 + sc)) & 1 : (q->version >= 3 && (e & QCOW2_OFLAG_ZERO)))
+    if (has_table && (q->extl2 ? (bm >> (32 + sc)) & 1
+                               : (q->version >= 3 && (e & QCOW2_OFLAG_ZERO))))
         return INSTAR_OK;                           /* reads zeros already */
     host = e & QCOW2_OFFSET_MASK;
-    if (host == 0 || (q->extl2 && !((bm >> sc) & 1)))
-        return INSTAR_E_UNSUPPORTED_PREALLOC;       /* reads from the backing file */
-    if (!(e & QCOW2_OFLAG_COPIED))
+    if (host != 0 && !(e & QCOW2_OFLAG_COPIED))
         return INSTAR_E_UNSUPPORTED_PREALLOC;       /* a snapshot shares it: qemu copies */
-    if ((rc = q2_entry_offset(q, e, &host)) != INSTAR_OK)
+    if (host != 0 && (rc = q2_entry_offset(q, e, &host)) != INSTAR_OK)
         return rc;
+    if (host == 0 || (q->extl2 && !((bm >> sc) & 1))) {
+        /* It reads from the backing file: qemu copies the (sub)cluster
+         * first, then writes the zeros; with extended L2 only subcluster
+         * SC becomes allocated. */
+        z->cow_bit = q->extl2;
+        z->csc = sc;
+        return cow(q, z, h, (uint64_t)sc * sub, (uint64_t)(sc + 1) * sub, host, bm);
+    }
     z->head_off = host + (old & (q->cs - 1));
     z->head_len = end - old;
     /* Bytes past the end of the file read as zeros already. */
@@ -93,36 +120,46 @@ static int head(struct q2 *q, struct q2_zero *z, uint64_t old, uint64_t end)
     return INSTAR_OK;
 }
 
-/* falloc/full: the old end's cluster, when it is allocated data. */
+/* falloc/full: the old end's cluster.  The preallocation links a new
+ * cluster when it is unallocated: what it showed of the backing file is
+ * copied there (its subclusters all become allocated); an allocated one
+ * stays, its bytes past the old size zeroed. */
 static int falloc_head(struct q2 *q, struct q2_zero *z, uint64_t old)
 {
-    uint64_t h = old >> q->cluster_bits, e, bm, host;
-    uint64_t sub = q->cs >> 5, from = old;
+    uint64_t h = old >> q->cluster_bits, e, bm, host, keep = old & (q->cs - 1);
+    uint64_t sub = q->cs >> 5;
     bool has_table;
     int rc = entry_of(q, h, &has_table, &e, &bm);
-    if (rc != INSTAR_OK || !has_table)
-        return rc;              /* unallocated: the preallocation links a new one */
+    if (rc != INSTAR_OK)
+        return rc;
+    if (!has_table)
+        return cow(q, z, h, 0, keep, 0, 0);
     if (e & QCOW2_OFLAG_COMPRESSED)
         return INSTAR_E_UNSUPPORTED_PREALLOC;
-    if ((e & QCOW2_OFFSET_MASK) == 0)
-        return INSTAR_OK;       /* linked by the preallocation */
+    if ((e & QCOW2_OFFSET_MASK) == 0) {
+        if (!q->extl2 && q->version >= 3 && (e & QCOW2_OFLAG_ZERO))
+            return INSTAR_OK;   /* reads zeros: so does the new cluster */
+        return cow(q, z, h, 0, keep, 0, bm);
+    }
     if (!(e & QCOW2_OFLAG_COPIED))
         return INSTAR_E_UNSUPPORTED_PREALLOC;
     if ((rc = q2_entry_offset(q, e, &host)) != INSTAR_OK)
         return rc;
     if (q->extl2) {
-        unsigned sc = (unsigned)((old & (q->cs - 1)) / sub);
-        if (old % sub != 0 && !((bm >> sc) & 1)) {
-            if (!((bm >> (32 + sc)) & 1))
-                return INSTAR_E_UNSUPPORTED_PREALLOC;   /* its head is the backing file's */
-            from = old - old % sub;                     /* a zero subcluster: all of it */
-        }
+        /* qemu moves the cluster to a new one, every subcluster allocated:
+         * here it stays, and the subclusters before the old end that are
+         * not allocated get what they read (the backing file's bytes, or
+         * zeros) before they become allocated. */
+        uint64_t below = instar_div_round_up_u64(keep, sub);
+        uint64_t unalloc = ~bm & ((1ull << below) - 1);
+        if (unalloc != 0 && (rc = cow(q, z, h, 0, keep, host, bm)) != INSTAR_OK)
+            return rc;
         z->hfix = true;
         z->hx = h;
-        z->hsc = (unsigned)((from & (q->cs - 1)) / sub);
+        z->hsc = 0;
     }
-    z->head_off = host + (from & (q->cs - 1));
-    z->head_len = q->cs - (from & (q->cs - 1));
+    z->head_off = host + keep;
+    z->head_len = q->cs - keep;
     if (z->head_off >= q->file_size)
         z->head_len = 0;
     else if (z->head_len > q->file_size - z->head_off)
@@ -130,13 +167,35 @@ static int falloc_head(struct q2 *q, struct q2_zero *z, uint64_t old)
     return INSTAR_OK;
 }
 
+/* A preallocation that is not over a longer backing file: with standard
+ * L2 entries the new cluster linked for the old end's cluster holds what
+ * the backing file showed there (qemu copies it); extended L2 entries keep
+ * showing it (qemu leaves the subclusters unallocated). */
+static int prealloc_head_cow(struct q2 *q, struct q2_zero *z)
+{
+    uint64_t h = q->old_size >> q->cluster_bits, e, bm;
+    bool has_table;
+    int rc;
+    if (q->o->req.prealloc == INSTAR_PREALLOC_OFF || !q->has_backing || q->extl2
+        || (q->old_size & (q->cs - 1)) == 0)
+        return INSTAR_OK;
+    if ((rc = entry_of(q, h, &has_table, &e, &bm)) != INSTAR_OK)
+        return rc;
+    if (has_table && ((e & QCOW2_OFFSET_MASK) || (e & QCOW2_OFLAG_COMPRESSED)
+                      || (q->version >= 3 && (e & QCOW2_OFLAG_ZERO))))
+        return INSTAR_OK;       /* its own data, or zeros */
+    return cow(q, z, h, 0, q->old_size & (q->cs - 1), 0, 0);
+}
+
 int q2_zero_setup(struct q2 *q, struct q2_zero *z)
 {
     uint64_t old = q->old_size, sub = q->extl2 ? q->cs >> 5 : q->cs, zs;
     enum instar_prealloc mode = q->o->req.prealloc;
     memset(z, 0, sizeof *z);
-    if (!q->o->zero_grow || q->new_size <= old)
+    if (q->new_size <= old)
         return INSTAR_OK;
+    if (!q->o->zero_grow)
+        return prealloc_head_cow(q, z);
     if (mode == INSTAR_PREALLOC_FALLOC || mode == INSTAR_PREALLOC_FULL) {
         z->alloc_all = q->extl2;
         return old & (q->cs - 1) ? falloc_head(q, z, old) : INSTAR_OK;
@@ -191,6 +250,10 @@ bool q2_zero_entry(const struct q2 *q, const struct q2_zero *z, uint64_t x, uint
         bm |= range << (32 + z->zsc);
         bm &= ~(range << z->zsc);
     }
+    if (z->cow_bit && x == z->cx) {
+        bm |= 1ull << z->csc;                           /* the copied subcluster */
+        bm &= ~(1ull << (32 + z->csc));
+    }
     instar_put_be64(out, e);
     if (q->extl2)
         instar_put_be64(out + 8, bm);
@@ -201,4 +264,48 @@ void q2_zero_emit_head(struct q2 *q, const struct q2_zero *z)
 {
     if (z->head_len > 0)
         instar_builder_zero(&q->b, z->head_off, z->head_len);
+}
+
+/* Is in-cluster offset AT in a subcluster of the copy's target that is
+ * allocated already (its data stays)? */
+static bool in_place_alloc(const struct q2 *q, const struct q2_zero *z, uint64_t at)
+{
+    return q->extl2 && !z->cow_new && (z->cow_bm >> (at / (q->cs >> 5))) & 1;
+}
+
+int q2_zero_emit_cow(struct q2 *q, const struct q2_zero *z, uint64_t host)
+{
+    uint64_t sub = q->extl2 ? q->cs >> 5 : q->cs;
+    uint8_t *buf;
+    if (!z->cow || z->cow_end <= z->cow_lo)
+        return INSTAR_OK;
+    buf = instar_builder_alloc(&q->b, z->cow_end - z->cow_lo);
+    if (buf == NULL)
+        return q->b.err;
+    memset(buf, 0, (size_t)(z->cow_end - z->cow_lo));
+    for (uint64_t at = z->cow_lo; at < z->cow_keep;) {
+        uint64_t n = sub - at % sub;
+        unsigned sc = (unsigned)(at / sub);
+        if (n > z->cow_keep - at)
+            n = z->cow_keep - at;
+        /* A subcluster that reads as zeros copies as zeros. */
+        if (!(q->extl2 && (z->cow_bm >> (32 + sc)) & 1))
+            memcpy(buf + (at - z->cow_lo), q->o->backing_head.data + at, (size_t)n);
+        at += n;
+    }
+    /* In place, the allocated subclusters keep their data: one write per
+     * run of the others. */
+    for (uint64_t at = z->cow_lo; at < z->cow_end;) {
+        uint64_t run = at;
+        while (run < z->cow_end && !(in_place_alloc(q, z, run)))
+            run += sub - run % sub;
+        if (run > z->cow_end)
+            run = z->cow_end;
+        if (run > at)
+            instar_builder_write(&q->b, host + at, buf + (at - z->cow_lo), run - at);
+        at = run;
+        while (at < z->cow_end && in_place_alloc(q, z, at))
+            at += sub - at % sub;
+    }
+    return q->b.err;
 }

@@ -236,9 +236,21 @@ struct q2_zero {
     bool hfix;                  /* falloc/full, extended L2: cluster hx allocated */
     uint64_t hx;                /* from subcluster hsc on */
     unsigned hsc;
+    /* Copy-on-write of the old end's cluster CX, which shows the backing
+     * file: its guest bytes [cow_lo, cow_keep) (in-cluster offsets) are
+     * copied from the backing file, [cow_keep, cow_end) written as zeros,
+     * before any entry links it (qemu's perform_cow). */
+    bool cow;
+    bool cow_new;               /* into the data cluster newly linked for CX */
+    uint64_t cow_host;          /* else: into CX's host cluster (offset) */
+    uint64_t cx, cow_lo, cow_keep, cow_end;
+    uint64_t cow_bm;            /* CX's old bitmap: its zero subclusters copy as zeros */
+    bool cow_bit;               /* extended L2: subcluster csc becomes allocated */
+    unsigned csc;
 };
-/* What the grow must do so the new range reads as zeros; refusals
- * (compat 0.10, a head that needs the backing file's data) included. */
+/* What the grow must do so the new range reads as zeros, and the
+ * copy-on-write of an old end's cluster the backing file shows (for any
+ * preallocation); refusals included. */
 int q2_zero_setup(struct q2 *q, struct q2_zero *z);
 /* The entry guest cluster X gets, from its old entry OLD (l2_esize bytes)
  * and HOST (a new data cluster linked now, 0 if none), into OUT; false
@@ -249,6 +261,9 @@ bool q2_zero_entry(const struct q2 *q, const struct q2_zero *z, uint64_t x, uint
 int q2_zero_check(const struct q2 *q, const struct q2_zero *z, uint64_t x, const uint8_t *old);
 /* Prepare: zero the host bytes of the old end's cluster past the old size. */
 void q2_zero_emit_head(struct q2 *q, const struct q2_zero *z);
+/* Prepare: the copy-on-write of Z (when any) into host cluster HOST
+ * (offset); before the entry that links it. */
+int q2_zero_emit_cow(struct q2 *q, const struct q2_zero *z, uint64_t host);
 
 /* ---- released space (qcow2-discard.c) ---- */
 /* Name the clusters phase B released, inside the final file, as the

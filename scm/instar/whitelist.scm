@@ -93,6 +93,11 @@
      ("reference" . "doc/fmt-qcow2.texi (Refused, with the image untouched)")
      ("when" . (resize-family "dirty"))
      ("explains" . ("exit-class:resize:error/ok")))
+    (("id" . "qcow2-v2-zero-qemu-leaves-changes")
+     ("reason" . "qemu-img fails a compat 0.10 grow over a longer backing file (preallocation off or metadata) only after it has grown the L1 table and preallocated, so the file it refuses to resize has changed; instar refuses before writing anything and leaves the file untouched.")
+     ("reference" . "doc/fmt-qcow2.texi (Backing files)")
+     ("when" . (resize-family "v2-zero"))
+     ("explains" . ("untouched:file")))
     ,@resize-refusal-rules))
 
 ;; Documented limits of the independent readers of (instar readers): each

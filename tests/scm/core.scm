@@ -175,6 +175,20 @@
     (test-equal "preallocation through options" 4096
       (begin (image-create raw #:size 4096 #:options '(("preallocation" . falloc)))
              (file-size raw))))
+  (test-group "image-plan opens the backing chain"
+    ;; An overlay over a longer backing file: the grow zeroes the new
+    ;; range (a new L2 table), so the plan is the one image-resize applies.
+    (let ((base (tmp "long.raw")) (ov (tmp "overlay.qcow2")))
+      (image-create base #:format 'raw #:size (* 2 1024 1024))
+      (test-assert "qemu-img made the overlay"
+        (and (getenv "QEMU_IMG")
+             (zero? (system* (getenv "QEMU_IMG") "create" "-q" "-f" "qcow2" "-b" base
+                             "-F" "raw" ov "1M"))))
+      (let ((p (image-plan ov "3M")))
+        (test-assert "the plan writes more than the header" (> (plan-patch-count p) 1))
+        (image-resize ov "3M")
+        (test-equal "its file size is the resized one" (file-size ov)
+          (plan-total-file-size p)))))
   (test-group "image-apply-plan"
     (let ((f (tmp "apply.raw")))
       (image-create f #:size 4096)

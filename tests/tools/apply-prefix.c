@@ -8,7 +8,9 @@
  * then applies only the first K patches and nothing else (no length
  * change, no preallocation, no sync): what a crash after K patches leaves.
  * K "all" applies the whole plan as a real resize does.  Without K nothing
- * is written.  Every format's crash-prefix suite uses this one driver.  Exit 0 on success, 1 when
+ * is written.  The image is planned and applied by path, its backing
+ * chain open, as instar-img does.  Every format's crash-prefix suite uses
+ * this one driver.  Exit 0 on success, 1 when
  * planning or applying fails (message on stderr), 2 on usage errors. */
 #include <config.h>
 
@@ -72,24 +74,17 @@ int main(int argc, char **argv)
     if (instar_parse_size_spec(pos[1], &args.size) != INSTAR_OK)
         return usage();
 
-    int fd = open(pos[0], O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "apply-prefix: %s: %s\n", pos[0], strerror(errno));
-        return 1;
-    }
-    struct instar_fd_io fio;
+    /* By path, as instar-img plans and resizes: the backing chain is
+     * opened (its length and data shape a qcow2 plan). */
     struct instar_image_plan p;
-    instar_fd_io_init(&fio, fd);
-    int rc = instar_image_plan(&fio.io, &args, &p, &diag);
+    int rc = instar_plan_file(pos[0], &args, false, &p, &diag);
     if (rc == INSTAR_OK) {
         printf("%zu\n", p.plan.npatches);
         fflush(stdout);
         if (!count_only)
-            rc = instar_plan_apply(&fio.io, &p.plan, args.prealloc, limit, &diag);
+            rc = instar_apply_file(pos[0], p.format, &p.plan, args.prealloc, limit, &diag);
     }
     instar_image_plan_free(&p);
-    if (close(fd) != 0 && rc == INSTAR_OK)
-        rc = INSTAR_E_IO;
     if (rc != INSTAR_OK) {
         fprintf(stderr, "apply-prefix: %s\n",
                 diag.message[0] ? diag.message : instar_strerror(rc));

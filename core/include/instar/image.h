@@ -64,6 +64,12 @@ struct instar_resize_args {
      * backing file makes the new range read as zeros, as qemu's does. */
     bool backing_known;
     uint64_t backing_length;
+    /* Reads LEN guest bytes at OFF of the backing file (the image's view
+     * through its chain), for the copy-on-write of a cluster a grow starts
+     * in; NULL when the chain is not open (such grows are then refused). */
+    int (*backing_read)(void *ctx, uint8_t *buf, uint64_t len, uint64_t off,
+                        struct instar_diag *diag);
+    void *backing_ctx;
 };
 
 /* The outcome of planning against a live image. */

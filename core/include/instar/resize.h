@@ -89,6 +89,12 @@ struct instar_qcow2_resize_opts {
     /* A grow must make the new range read as zeros: the backing file is
      * longer than the old size (qemu's BDRV_REQ_ZERO_WRITE). */
     bool zero_grow;
+    /* The guest bytes the backing chain shows in the old end's cluster,
+     * [old size rounded down to a cluster, old size): a grow that starts
+     * inside a cluster the backing file shows copies them into the image
+     * first (qemu's copy-on-write).  data NULL when not read; such a grow
+     * is then refused. */
+    struct instar_slice backing_head;
     /* Existing state. */
     struct instar_slice header;     /* cluster 0 (at least header_length bytes) */
     struct instar_slice l1;         /* l1_size * 8 bytes */
