@@ -118,7 +118,7 @@ tests_c_test_fuzz_sparse_io_LDADD = core/libinstar.la
 
 fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh \
 	tests/fuzz-status-lines.sh \
-	tests/fuzz-oracle.sh
+	tests/fuzz-oracle.sh tests/fuzz-plan-digests.sh
 TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
 	$(fuzz_sh_tests)
 EXTRA_DIST += $(fuzz_sh_tests) corpus tests/planted/plant.sh \
@@ -231,6 +231,21 @@ clean-local: clean-fuzz
 clean-fuzz:
 	rm -rf $(FUZZ_DIR)
 .PHONY: clean-fuzz
+
+# Plan digests over the corpora and variants (tests/fuzz-plan-digests.sh):
+# speed work on the planners must leave every plan byte-identical.
+check_PROGRAMS += core/fuzz/plan-digest
+core_fuzz_plan_digest_SOURCES = core/fuzz/plan-digest.c core/fuzz/sparse-io.c core/fuzz/sparse-io.h
+core_fuzz_plan_digest_LDADD = core/libinstar.la
+EXTRA_DIST += tests/plan-digests/planners.txt tests/plan-digests/engine.txt
+# Re-record the digests (a deliberate change of plans).
+plan-digests: core/fuzz/plan-digest$(EXEEXT)
+	for t in planners engine; do \
+	  $(builddir)/core/fuzz/plan-digest $$t $(srcdir)/corpus/fuzz_resize_$$t/* \
+	    $(srcdir)/corpus/crashes/fuzz_resize_$$t/* >$(srcdir)/tests/plan-digests/$$t.txt.tmp \
+	  && mv $(srcdir)/tests/plan-digests/$$t.txt.tmp $(srcdir)/tests/plan-digests/$$t.txt || exit 1; \
+	done
+.PHONY: plan-digests
 
 # corpus/generate.sh's helper: real images -> seed inputs.
 noinst_PROGRAMS += core/fuzz/seed-extract
