@@ -21,6 +21,7 @@ core_libinstar_la_SOURCES = \
 	core/util/size.c \
 	core/util/random.c \
 	core/util/random.h \
+	core/util/scan.c core/util/scan.h \
 	core/check/invariants.c \
 	core/check/plan-names.c \
 	core/resize/builder.c \
