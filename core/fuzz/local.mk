@@ -256,7 +256,10 @@ noinst_PROGRAMS += core/fuzz/seed-mark
 core_fuzz_seed_mark_SOURCES = core/fuzz/seed-mark.c core/fuzz/seed-mark.h
 
 # make bench: executions per second, each target vs the empty target.
+# FUZZ_BASE_DIR: targets built from an earlier commit, measured alongside.
+FUZZ_BASE_DIR =
 bench-fuzz:
 	@if test -n "$(FUZZ_CC)"; then $(MAKE) $(AM_MAKEFLAGS) fuzz-build >/dev/null; fi
-	@FUZZ_DIR='$(FUZZ_DIR)' srcdir='$(srcdir)' $(SHELL) $(srcdir)/bench/fuzz-bench.sh
+	@FUZZ_DIR='$(FUZZ_DIR)' FUZZ_BASE_DIR='$(FUZZ_BASE_DIR)' srcdir='$(srcdir)' \
+	  $(SHELL) $(srcdir)/bench/fuzz-bench.sh
 .PHONY: bench-fuzz
