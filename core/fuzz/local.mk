@@ -14,6 +14,7 @@ core_libinstar_la_SOURCES += \
 fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
+	core/fuzz/engine-input.c core/fuzz/engine-input.h \
 	core/fuzz/seed-mark.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
 	core/fuzz/oracle.c core/fuzz/oracle.h core/fuzz/spec.h
@@ -170,7 +171,7 @@ $(FUZZ_DIR)/fuzz_resize_planners: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-planners
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_resize_engine: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-engine.o \
 		$(FUZZ_DIR)/obj/core/fuzz/reparse.o $(FUZZ_DIR)/obj/core/fuzz/sparse-io.o \
-		$(FUZZ_DIR)/obj/core/fuzz/oracle.o \
+		$(FUZZ_DIR)/obj/core/fuzz/oracle.o $(FUZZ_DIR)/obj/core/fuzz/engine-input.o \
 		$(FUZZ_DIR)/libinstar-fuzz.a
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_empty: $(FUZZ_DIR)/obj/core/fuzz/fuzz-empty.o
@@ -235,7 +236,8 @@ clean-fuzz:
 # Plan digests over the corpora and variants (tests/fuzz-plan-digests.sh):
 # speed work on the planners must leave every plan byte-identical.
 check_PROGRAMS += core/fuzz/plan-digest
-core_fuzz_plan_digest_SOURCES = core/fuzz/plan-digest.c core/fuzz/sparse-io.c core/fuzz/sparse-io.h
+core_fuzz_plan_digest_SOURCES = core/fuzz/plan-digest.c core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
+	core/fuzz/engine-input.c core/fuzz/engine-input.h
 core_fuzz_plan_digest_LDADD = core/libinstar.la
 EXTRA_DIST += tests/plan-digests/planners.txt tests/plan-digests/engine.txt
 # Re-record the digests (a deliberate change of plans).

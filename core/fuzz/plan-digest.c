@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/engine-input.h"
 #include "fuzz/sparse-io.h"
 #include "instar/error.h"
 #include "instar/fuzz.h"
@@ -21,9 +22,6 @@
 #include "instar/io.h"
 #include "util/endian.h"
 
-#define ENGINE_HEADER_LEN 24
-#define ENGINE_MAX_IMAGE ((uint64_t)64 << 20)
-#define ENGINE_MAX_EXTENT_OFFSET ((uint64_t)16 << 20)
 #define ENGINE_MEM_LIMIT ((uint64_t)96 << 20)
 
 struct fnv {
@@ -193,32 +191,6 @@ static int planners(const char *name, const uint8_t *data, size_t size,
 
 #define ENGINE_VARIANTS 7
 
-static const enum instar_format formats[6] = {
-    INSTAR_FORMAT_UNKNOWN, INSTAR_FORMAT_RAW, INSTAR_FORMAT_QCOW2,
-    INSTAR_FORMAT_VPC, INSTAR_FORMAT_VHDX, INSTAR_FORMAT_VMDK};
-
-static int load_image(struct instar_sparse_io *m, const uint8_t *data, size_t size,
-                      uint64_t length)
-{
-    size_t pos = ENGINE_HEADER_LEN;
-    if (m->io.ops->set_size(&m->io, length) != INSTAR_OK)
-        return -1;
-    while (size - pos >= 10) {
-        uint64_t off = instar_le64(data + pos);
-        size_t len = instar_le16(data + pos + 8);
-        pos += 10;
-        if (len > size - pos)
-            len = size - pos;
-        if (off < length && off < ENGINE_MAX_EXTENT_OFFSET) {
-            size_t n = length - off < len ? (size_t)(length - off) : len;
-            if (instar_io_write(&m->io, data + pos, n, off) != INSTAR_OK)
-                return -1;
-        }
-        pos += len;
-    }
-    return 0;
-}
-
 static void engine_variant(uint8_t *d, unsigned v)
 {
     uint64_t amount = instar_le64(d + 16);
@@ -239,7 +211,7 @@ static int engine(const char *name, const uint8_t *data, size_t size,
     uint8_t *copy = malloc(size ? size : 1);
     if (copy == NULL)
         return 1;
-    for (unsigned v = 0; v < (size >= ENGINE_HEADER_LEN ? ENGINE_VARIANTS : 1); v++) {
+    for (unsigned v = 0; v < (size >= INSTAR_FUZZ_ENGINE_HEADER_LEN ? ENGINE_VARIANTS : 1); v++) {
         struct instar_resize_args args;
         struct instar_image_plan p;
         struct instar_diag diag;
@@ -250,18 +222,11 @@ static int engine(const char *name, const uint8_t *data, size_t size,
         instar_diag_clear(&diag);
         instar_sparse_io_reset(m);
         rnd_reset();
-        if (size >= ENGINE_HEADER_LEN) {
+        if (size >= INSTAR_FUZZ_ENGINE_HEADER_LEN) {
+            uint64_t length;
             engine_variant(copy, v);
-            memset(&args, 0, sizeof args);
-            args.format = formats[copy[0] % 6];
-            args.allow_shrink = (copy[1] & 1) != 0;
-            args.prealloc = (enum instar_prealloc)((copy[1] >> 4) & 3);
-            args.size.sign = (enum instar_size_sign)(copy[2] % 3);
-            args.size.amount = instar_le64(copy + 16);
-            uint64_t length = instar_le64(copy + 8);
-            if (length > ENGINE_MAX_IMAGE)
-                length = ENGINE_MAX_IMAGE;
-            if (load_image(m, copy, size, length) == 0)
+            instar_fuzz_engine_args(copy, &args, &length);
+            if (instar_fuzz_engine_load(&m->io, copy, size, length) == 0)
                 rc = instar_image_plan(&m->io, &args, &p, &diag);
             else
                 rc = INSTAR_E_IO;
