@@ -14,6 +14,9 @@
 #     average), target and read-once target with the same options.
 #
 #   FUZZ_DIR           where the targets are (make fuzz-build)
+#   FUZZ_BASE_DIR      optional: the same targets built from an earlier
+#                      commit (make fuzz-build FUZZ_DIR=...), measured in
+#                      the same loops: "base_*" fields, before -> after
 #   FUZZ_BENCH_TIME    seconds per fuzzing-rate measurement (default 5)
 #   FUZZ_BENCH_REPEAT  tries per cost measurement (default 3)
 set -u
@@ -73,20 +76,28 @@ for t in fuzz_resize_planners fuzz_resize_engine; do
     set -- $(find "$seeds" -type f ! -name README ! -name '.*' | sort)
     # Enough runs that the read-once target's share is well above the
     # clock's 10 ms resolution.
+    # Enough runs that the read-once target's share (~100 us an input)
+    # is well above the clock's 10 ms resolution with 200+ inputs.
     case $t in
     fuzz_resize_planners) runs=40; goal=3 ;;
-    *) runs=200; goal=10 ;;
+    *) runs=40; goal=10 ;;
     esac
+    base=
+    [ -n "${FUZZ_BASE_DIR:-}" ] && [ -x "$FUZZ_BASE_DIR/$t" ] && base=$FUZZ_BASE_DIR/$t
     tc=
     rc=
+    bc=
     i=0
     while [ "$i" -lt "$FUZZ_BENCH_REPEAT" ]; do
         tc=$(min "$tc" "$(per_input "$FUZZ_DIR/$t" "$runs" "$@")")
         rc=$(min "$rc" "$(per_input "$ro" "$runs" "$@")")
+        [ -n "$base" ] && bc=$(min "$bc" "$(per_input "$base" "$runs" "$@")")
         i=$((i + 1))
     done
-    printf '{"bench": "%s per-input cost", "unit": "us", "value": %s, "read_once_us": %s, "ratio_to_read_once": %s, "goal_ratio": %s, "inputs": %d, "runs_each": %d}\n' \
-        "$t" "$tc" "$rc" "$(ratio "$tc" "$rc")" "$goal" "$#" "$runs"
+    extra=
+    [ -n "$base" ] && extra=$(printf ', "base_us": %s, "base_ratio_to_read_once": %s' "$bc" "$(ratio "$bc" "$rc")")
+    printf '{"bench": "%s per-input cost", "unit": "us", "value": %s, "read_once_us": %s, "ratio_to_read_once": %s, "goal_ratio": %s, "inputs": %d, "runs_each": %d%s}\n' \
+        "$t" "$tc" "$rc" "$(ratio "$tc" "$rc")" "$goal" "$#" "$runs" "$extra"
 
     # The target's own libFuzzer options (max_len, timeout) for all three.
     opts=$(sed -n 's/^[[:space:]]*\([a-z_]*\)[[:space:]]*=[[:space:]]*\([^[:space:]]*\).*/-\1=\2/p' \
@@ -97,7 +108,13 @@ for t in fuzz_resize_planners fuzz_resize_engine; do
     e=$(rate "$ro" "$seeds" $opts)
     # shellcheck disable=SC2086
     z=$(rate "$FUZZ_DIR/fuzz_empty" "$seeds" $opts)
-    printf '{"bench": "%s fuzzing rate", "unit": "execs/s", "value": %s, "read_once_execs_per_s": %s, "ratio_to_read_once": %s, "empty_target_execs_per_s": %s, "ratio_to_empty": %s, "goal_ratio": 0.1, "seconds": %s}\n' \
+    extra=
+    if [ -n "$base" ]; then
+        # shellcheck disable=SC2086
+        br=$(rate "$base" "$seeds" $opts)
+        extra=$(printf ', "base_execs_per_s": %s, "base_ratio_to_read_once": %s' "${br:-null}" "$(ratio "$br" "$e")")
+    fi
+    printf '{"bench": "%s fuzzing rate", "unit": "execs/s", "value": %s, "read_once_execs_per_s": %s, "ratio_to_read_once": %s, "empty_target_execs_per_s": %s, "ratio_to_empty": %s, "goal_ratio": 0.1, "seconds": %s%s}\n' \
         "$t" "${r:-null}" "${e:-null}" "$(ratio "$r" "$e")" "${z:-null}" "$(ratio "$r" "$z")" \
-        "$FUZZ_BENCH_TIME"
+        "$FUZZ_BENCH_TIME" "$extra"
 done

@@ -25,6 +25,7 @@ core_libinstar_la_SOURCES = \
 	core/io/io.c \
 	core/io/io-fd.c \
 	core/io/io-mem.c \
+	core/util/scan.c core/util/scan.h \
 	core/check/invariants.c \
 	core/check/plan-names.c \
 	core/resize/builder.c \

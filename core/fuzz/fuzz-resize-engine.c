@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/engine-input.h"
 #include "fuzz/oracle.h"
 #include "fuzz/reparse.h"
 #include "fuzz/seed-mark.h"
@@ -38,43 +39,10 @@
 #include "instar/image.h"
 #include "util/endian.h"
 
-#define ENGINE_HEADER_LEN 24
-#define MAX_IMAGE ((uint64_t)64 << 20)
-/* Extents start below this: every real seed's metadata does (a VHDX's
- * ends near 4 MiB, its first data block sits at 8 MiB), and it bounds
- * what an input makes us materialise. */
-#define MAX_EXTENT_OFFSET ((uint64_t)16 << 20)
 /* What the engine may materialise while resizing (sparse beyond). */
 #define MEM_LIMIT ((uint64_t)96 << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const enum instar_format formats[6] = {
-    INSTAR_FORMAT_UNKNOWN, INSTAR_FORMAT_RAW, INSTAR_FORMAT_QCOW2,
-    INSTAR_FORMAT_VPC, INSTAR_FORMAT_VHDX, INSTAR_FORMAT_VMDK};
-
-static int load_image(struct instar_sparse_io *m, const uint8_t *data, size_t size,
-                      uint64_t length)
-{
-    size_t pos = ENGINE_HEADER_LEN;
-    if (m->io.ops->set_size(&m->io, length) != INSTAR_OK)
-        return -1;
-    while (size - pos >= 10) {
-        uint64_t off = instar_le64(data + pos);
-        size_t len = instar_le16(data + pos + 8);
-        pos += 10;
-        if (len > size - pos)
-            len = size - pos;
-        /* Extents stay inside the declared length. */
-        if (off < length && off < MAX_EXTENT_OFFSET) {
-            size_t n = length - off < len ? (size_t)(length - off) : len;
-            if (instar_io_write(&m->io, data + pos, n, off) != INSTAR_OK)
-                return -1;
-        }
-        pos += len;
-    }
-    return 0;
-}
 
 /* Plan "+4096" on the resized image; true when the engine accepts it. */
 static bool instar_fuzz_replan(struct instar_io *io, enum instar_format fmt,
@@ -112,17 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     instar_fuzz_exec_count();
-    if (size < ENGINE_HEADER_LEN)
+    if (size < INSTAR_FUZZ_ENGINE_HEADER_LEN)
         return 0;
-    memset(&args, 0, sizeof args);
-    args.format = formats[data[0] % 6];
-    args.allow_shrink = (data[1] & 1) != 0;
-    args.prealloc = (enum instar_prealloc)((data[1] >> 4) & 3);
-    args.size.sign = (enum instar_size_sign)(data[2] % 3);
-    args.size.amount = instar_le64(data + 16);
-    uint64_t length = instar_le64(data + 8);
-    if (length > MAX_IMAGE)
-        length = MAX_IMAGE;
+    uint64_t length;
+    instar_fuzz_engine_args(data, &args, &length);
 
     if (!ready) {
         if (instar_sparse_io_init(&m, MEM_LIMIT) != INSTAR_OK)
@@ -130,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ready = true;
     }
     instar_sparse_io_reset(&m);
-    if (load_image(&m, data, size, length) != 0)
+    if (instar_fuzz_engine_load(&m.io, data, size, length) != 0)
         return 0;
     /* Only a structurally valid start image makes the result's validity
      * the engine's responsibility; a broken one is just refused or not. */

@@ -14,6 +14,7 @@ core_libinstar_la_SOURCES += \
 fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
+	core/fuzz/engine-input.c core/fuzz/engine-input.h \
 	core/fuzz/seed-mark.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
 	core/fuzz/oracle.c core/fuzz/oracle.h core/fuzz/spec.h
@@ -118,7 +119,7 @@ tests_c_test_fuzz_sparse_io_LDADD = core/libinstar.la
 
 fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh \
 	tests/fuzz-status-lines.sh \
-	tests/fuzz-oracle.sh
+	tests/fuzz-oracle.sh tests/fuzz-plan-digests.sh
 TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
 	$(fuzz_sh_tests)
 EXTRA_DIST += $(fuzz_sh_tests) corpus tests/planted/plant.sh \
@@ -170,7 +171,7 @@ $(FUZZ_DIR)/fuzz_resize_planners: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-planners
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_resize_engine: $(FUZZ_DIR)/obj/core/fuzz/fuzz-resize-engine.o \
 		$(FUZZ_DIR)/obj/core/fuzz/reparse.o $(FUZZ_DIR)/obj/core/fuzz/sparse-io.o \
-		$(FUZZ_DIR)/obj/core/fuzz/oracle.o \
+		$(FUZZ_DIR)/obj/core/fuzz/oracle.o $(FUZZ_DIR)/obj/core/fuzz/engine-input.o \
 		$(FUZZ_DIR)/libinstar-fuzz.a
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_LINK) -o $@ $^
 $(FUZZ_DIR)/fuzz_empty: $(FUZZ_DIR)/obj/core/fuzz/fuzz-empty.o
@@ -232,6 +233,22 @@ clean-fuzz:
 	rm -rf $(FUZZ_DIR)
 .PHONY: clean-fuzz
 
+# Plan digests over the corpora and variants (tests/fuzz-plan-digests.sh):
+# speed work on the planners must leave every plan byte-identical.
+check_PROGRAMS += core/fuzz/plan-digest
+core_fuzz_plan_digest_SOURCES = core/fuzz/plan-digest.c core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
+	core/fuzz/engine-input.c core/fuzz/engine-input.h
+core_fuzz_plan_digest_LDADD = core/libinstar.la
+EXTRA_DIST += tests/plan-digests/planners.txt tests/plan-digests/engine.txt
+# Re-record the digests (a deliberate change of plans).
+plan-digests: core/fuzz/plan-digest$(EXEEXT)
+	for t in planners engine; do \
+	  $(builddir)/core/fuzz/plan-digest $$t $(srcdir)/corpus/fuzz_resize_$$t/* \
+	    $(srcdir)/corpus/crashes/fuzz_resize_$$t/* >$(srcdir)/tests/plan-digests/$$t.txt.tmp \
+	  && mv $(srcdir)/tests/plan-digests/$$t.txt.tmp $(srcdir)/tests/plan-digests/$$t.txt || exit 1; \
+	done
+.PHONY: plan-digests
+
 # corpus/generate.sh's helper: real images -> seed inputs.
 noinst_PROGRAMS += core/fuzz/seed-extract
 core_fuzz_seed_extract_SOURCES = core/fuzz/seed-extract.c
@@ -241,7 +258,10 @@ noinst_PROGRAMS += core/fuzz/seed-mark
 core_fuzz_seed_mark_SOURCES = core/fuzz/seed-mark.c core/fuzz/seed-mark.h
 
 # make bench: executions per second, each target vs the empty target.
+# FUZZ_BASE_DIR: targets built from an earlier commit, measured alongside.
+FUZZ_BASE_DIR =
 bench-fuzz:
 	@if test -n "$(FUZZ_CC)"; then $(MAKE) $(AM_MAKEFLAGS) fuzz-build >/dev/null; fi
-	@FUZZ_DIR='$(FUZZ_DIR)' srcdir='$(srcdir)' $(SHELL) $(srcdir)/bench/fuzz-bench.sh
+	@FUZZ_DIR='$(FUZZ_DIR)' FUZZ_BASE_DIR='$(FUZZ_BASE_DIR)' srcdir='$(srcdir)' \
+	  $(SHELL) $(srcdir)/bench/fuzz-bench.sh
 .PHONY: bench-fuzz

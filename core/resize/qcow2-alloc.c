@@ -13,6 +13,7 @@
 #include "resize/qcow2.h"
 #include "util/checked.h"
 #include "util/nocov.h"
+#include "util/scan.h"
 
 int q2_clip_to_reach(struct q2 *q, uint64_t *end)
 {
@@ -162,41 +163,79 @@ static uint64_t skip_used(struct q2 *q, uint64_t c, uint64_t limit)
     return base + next_zero_refcount(rb->orig, q->rbits, c - base, end - base);
 }
 
+/* The first metadata cluster (header, L1, refcount table, snapshot
+ * table) in (C, E), or E: a free span stops before it (is_free refuses
+ * it when its refcount is 0). */
+static uint64_t metadata_bound(const struct q2 *q, uint64_t c, uint64_t e)
+{
+    uint64_t l1n = ((uint64_t)q->l1_size * 8 + q->cs - 1) >> q->cluster_bits;
+    uint64_t starts[3] = {l1n > 0 ? q->l1_offset >> q->cluster_bits : 0,
+                          q->rt_offset >> q->cluster_bits,
+                          q->snap_offset ? q->snap_offset >> q->cluster_bits : 0};
+    for (size_t i = 0; i < 3; i++)
+        if (starts[i] > c && starts[i] < e)
+            e = starts[i];
+    return e;
+}
+
 /* From C (below LIMIT), how many clusters in a row is_free would call
- * free, when that is plain to see: no run among them, and either past the
- * file or in a refcount block the table has none for (all counts 0) and
- * no header-referenced metadata there; refcounts of a byte or more (no
- * byte shared with a protected cluster).  0 when it cannot say.  Lets
- * q2_alloc count the free clusters of a hostile, huge file by the block,
- * not one by one. */
+ * free, when that is plain to see: no run among them; inside the file
+ * only clusters whose refcount is 0 (no block, or zeros in its staged
+ * block) and no header-referenced metadata; for sub-byte refcounts no
+ * byte shared with a protected cluster or with a phase-B change.  0 when
+ * it cannot say.  Lets q2_alloc count the free clusters of a hostile,
+ * huge file by the block, not one by one (each is_free costs dozens of
+ * traced compares). */
 static uint64_t free_span(struct q2 *q, uint64_t c, uint64_t limit)
 {
-    uint64_t e = limit, off, block_end = (c | (q->rb_entries - 1)) + 1;
+    uint64_t e = limit, off, bi = c >> q->rb_shift;
+    uint64_t base = bi << q->rb_shift, block_end = base + q->rb_entries;
+    struct q2_rb *rb;
     if (c >= limit)
         return 0;
     if (c < q->file_clusters) {
-        if (q2_reftable_entry(q, c >> q->rb_shift, &off) != INSTAR_OK || off != 0)
+        if (q2_reftable_entry(q, bi, &off) != INSTAR_OK)
             return 0;
         if (e > q->file_clusters)
             e = q->file_clusters;
-    }
-    if (q->rbits < 8) {
-        /* Sub-byte refcounts: shares_byte looks at the block's staged
-         * copy and at protected clusters in the same bytes. */
-        uint64_t per = 8 / q->rbits, lo, hi;
-        if (q2_find_rb(q, c >> q->rb_shift) != NULL)
-            return 0;
         if (e > block_end)
             e = block_end;
-        lo = c & ~(per - 1);
-        hi = (e + per - 1) & ~(per - 1);
+        if (off != 0) {
+            /* Zeros in the staged block; a block not staged is a need,
+             * which is_free records. */
+            if ((rb = q2_find_rb(q, bi)) == NULL)
+                return 0;
+            e = base + instar_first_set_bit(rb->orig, (c - base) * q->rbits,
+                                            (e - base) * q->rbits) / q->rbits;
+        }
+        e = metadata_bound(q, c, e);
+    }
+    if (q->rbits < 8) {
+        /* Sub-byte refcounts: shares_byte looks at protected clusters in
+         * the same byte and at the block's phase-B copy. */
+        uint64_t per = 8 / q->rbits, lo = c & ~(per - 1);
+        if (e > block_end)
+            e = block_end;
         for (size_t i = 0; i < q->nprotect; i++) {
             uint64_t ps = q->protect[i].start, pc = q->protect[i].count;
-            if (ps < hi && (ps >= lo || lo - ps < pc))
+            uint64_t pl = ps & ~(per - 1);
+            if (pc == 0 || ps + pc <= lo)
+                continue;
+            if (pl <= lo)
                 return 0;
+            if (pl < e)
+                e = pl;
         }
-    } else if (c < q->file_clusters && e > block_end) {
-        e = block_end;
+        rb = q2_find_rb(q, bi);
+        if (rb && rb->fin) {
+            size_t b0 = (size_t)(((c - base) * q->rbits) >> 3);
+            size_t b1 = (size_t)(((e - base) * q->rbits + 7) >> 3);
+            uint64_t d = base + (uint64_t)instar_first_diff(rb->fin, rb->orig, b0, b1) * per;
+            if (d <= c)
+                return 0;
+            if (d < e)
+                e = d;
+        }
     }
     for (size_t i = 0; i < q->nruns; i++) {
         const struct q2_run *r = &q->runs[i];
@@ -207,7 +246,7 @@ static uint64_t free_span(struct q2 *q, uint64_t c, uint64_t limit)
     }
     if (c < q->file_clusters && q2_metadata_in_range(q, c, e))
         return 0;
-    return e - c;
+    return e > c ? e - c : 0;
 }
 
 /* The first cluster past every refcount the plan can see (the existing or
@@ -402,17 +441,18 @@ static int size_new_table(struct q2 *q, uint64_t *clusters)
 /* How many refcount blocks, from index BI (the lowest uncovered one, in a
  * run whose blocks end at LAST), one q2_alloc can place exactly as one
  * allocation per block would: every index from BI on is uncovered (past
- * the old table and every new block), the cursor is where everything is
- * free (the blocks land at cursor, cursor + 1, ...), and no new block
- * lies in a block below the last one taken (it would be the next lowest
- * uncovered index).  At least 1. */
+ * the old table and every new block), the blocks land at cursor, cursor
+ * + 1, ... (everything is free from the cursor on, or q2_alloc would find
+ * each of those clusters free: sub-byte refcounts make free_from round
+ * up to a byte and may share a byte with a protected cluster), and no new
+ * block lies in a block below the last one taken (it would be the next
+ * lowest uncovered index).  At least 1. */
 static uint64_t batch_blocks(struct q2 *q, uint64_t bi, uint64_t last, uint64_t cap)
 {
     uint64_t free_from, n, top = q->cursor >> q->rb_shift;
-    /* Sub-byte refcounts: a block next to one just taken may share its
-     * refcount byte with a protected cluster (shares_byte). */
-    if (q->rbits < 8 || bi < q->rt_entries || all_free_from(q, &free_from) != INSTAR_OK
-        || q->cursor < free_from || top <= bi)
+    if (bi < q->rt_entries || all_free_from(q, &free_from) != INSTAR_OK || top <= bi)
+        return 1;
+    if (q->cursor < free_from && q->rbits >= 8)
         return 1;
     for (size_t r = 0; r < q->nruns; r++) {
         const struct q2_run *run = &q->runs[r];
@@ -424,6 +464,12 @@ static uint64_t batch_blocks(struct q2 *q, uint64_t bi, uint64_t last, uint64_t 
     if (last >= cap)
         last = cap - 1;
     n = last - bi + 1;
+    if (q->rbits < 8) {
+        /* Each block after the first lands below the rounded free_from. */
+        uint64_t span = free_span(q, q->cursor, q->cursor + n);
+        if (span < n)
+            n = span;
+    }
     return n > 0 ? n : 1;
 }
 

@@ -135,17 +135,6 @@ static int prealloc_count(struct q2 *q, struct grow *g)
     return result;
 }
 
-INSTAR_NO_COVERAGE
-static void put_l2_entry(const struct q2 *q, uint8_t *l2, uint64_t g, uint64_t host)
-{
-    uint8_t *p = l2 + (g & (q->l2_entries - 1)) * q->l2_esize;
-    /* Extended L2: the subcluster bitmap stays 0 for preallocated
-     * clusters, as qemu leaves it. */
-    instar_put_be64(p, (host << q->cluster_bits) | QCOW2_OFLAG_COPIED);
-    if (q->l2_esize == 16)
-        instar_put_be64(p + 8, 0);
-}
-
 /* qemu 7.2 puts falloc/full data right after the last cluster in use
  * and new refcount structures (qcow2_refcount_area, exact size), then
  * truncates the file to the end of that data with the same mode; when
@@ -196,8 +185,14 @@ static int qemu_prealloc_fits(struct q2 *q)
 INSTAR_NO_COVERAGE
 static void put_l2_run(const struct q2 *q, uint8_t *t, uint64_t x0, uint64_t x1, uint64_t next)
 {
-    for (uint64_t x = x0; x < x1; x++, next++)
-        put_l2_entry(q, t, x, next);
+    /* Extended L2: the subcluster bitmap stays 0 for preallocated
+     * clusters, as qemu leaves it. */
+    uint8_t *p = t + (x0 & (q->l2_entries - 1)) * q->l2_esize;
+    for (uint64_t x = x0; x < x1; x++, next++, p += q->l2_esize) {
+        instar_put_be64(p, (next << q->cluster_bits) | QCOW2_OFLAG_COPIED);
+        if (q->l2_esize == 16)
+            instar_put_be64(p + 8, 0);
+    }
 }
 
 /* Walk the range in guest order, handing out data clusters in sequence:
@@ -282,17 +277,31 @@ static bool gets_new_table(struct q2 *q, uint64_t i)
     return l2_of(q, i, &off) == INSTAR_OK && (off == 0 || shared(q, i));
 }
 
+/* L1 entries [FROM, TO] pointing to consecutive new tables from TABLE:
+ * nothing to decide per entry. */
+INSTAR_NO_COVERAGE
+static void put_l1_run(const struct q2 *q, uint8_t *l1, uint64_t from, uint64_t to,
+                       uint64_t base_index, uint64_t table)
+{
+    for (uint64_t i = from; i <= to; i++, table++)
+        instar_put_be64(l1 + (i - base_index) * 8, (table << q->cluster_bits) | QCOW2_OFLAG_COPIED);
+}
+
 /* The L1 entries of the new tables, in order. */
 static void put_l1_entries(struct q2 *q, struct grow *g, uint8_t *l1, uint64_t base_index)
 {
-    uint64_t ordinal = 0;
-    for (uint64_t i = g->i0; i <= g->i1; i++) {
+    uint64_t ordinal = 0, i = g->i0;
+    /* Past the current L1 every index gets a new table (its entry reads
+     * as 0): a grow to a huge size writes millions of them. */
+    for (; i <= g->i1 && i < q->l1_size; i++) {
         if (!gets_new_table(q, i))
             continue;
         instar_put_be64(l1 + (i - base_index) * 8,
                         ((g->l2_start + ordinal) << q->cluster_bits) | QCOW2_OFLAG_COPIED);
         ordinal++;
     }
+    if (i <= g->i1)
+        put_l1_run(q, l1, i, g->i1, base_index, g->l2_start + ordinal);
 }
 
 /* Phase B: the copied tables lose the active image's reference. */

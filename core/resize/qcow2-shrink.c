@@ -22,6 +22,7 @@
 #include "resize/qcow2.h"
 #include "util/checked.h"
 #include "util/endian.h"
+#include "util/scan.h"
 
 struct shrink {
     uint64_t cut;               /* first guest cluster dropped */
@@ -87,8 +88,14 @@ static int release(struct q2 *q, struct shrink *s, uint64_t c, uint64_t n)
 static int release_entries(struct q2 *q, struct shrink *s, const uint8_t *l2,
                            uint64_t from, uint64_t to)
 {
+    uint64_t bits = (uint64_t)q->l2_esize * 8;
     for (uint64_t j = from; j < to; j++) {
         uint64_t first, n;
+        /* An entry of zeros holds no cluster: step over runs of them at
+         * eight bytes a compare. */
+        j = instar_first_set_bit(l2, j * bits, to * bits) / bits;
+        if (j >= to)
+            break;
         int rc = entry_clusters(q, instar_be64(l2 + j * q->l2_esize), &first, &n);
         if (rc == INSTAR_OK && n > 0)
             rc = release(q, s, first, n);
@@ -108,10 +115,20 @@ static const uint8_t *get_l2(struct q2 *q, struct shrink *s, uint64_t i)
     return l2;
 }
 
+/* The first L1 index from I whose entry is not 0, or the L1's end: a
+ * zero entry has no table to release, and a shrink to a small size
+ * passes millions of them. */
+static uint64_t next_l1_set(const struct q2 *q, uint64_t i)
+{
+    if (i >= q->l1_size)
+        return q->l1_size;
+    return instar_first_set_bit(q->o->l1.data, i * 64, (uint64_t)q->l1_size * 64) / 64;
+}
+
 /* Walk what the cut drops; in pass 2 also decide about the straddler. */
 static int walk(struct q2 *q, struct shrink *s)
 {
-    for (uint64_t i = s->new_l1; i < q->l1_size; i++) {
+    for (uint64_t i = next_l1_set(q, s->new_l1); i < q->l1_size; i = next_l1_set(q, i + 1)) {
         uint64_t off;
         const uint8_t *l2;
         int rc = q2_entry_offset(q, q2_l1_entry(q, i), &off);
@@ -158,11 +175,21 @@ static bool block_empty(struct q2 *q, struct q2_rb *rb, uint64_t self)
 {
     uint64_t first = rb->index << q->rb_shift;
     const uint8_t *st = rb->fin ? rb->fin : rb->orig;
+    /* Non-zero refcounts found a word at a time; then the runs. */
     for (uint64_t k = 0; k < q->rb_entries; k++) {
-        uint64_t c = first + k;
-        if (c == self)
-            continue;
-        if (q2_rc_get(st, q->rbits, k) != 0 || q2_in_runs(q, c))
+        k = instar_first_set_bit(st, k * q->rbits, q->rb_entries * q->rbits) / q->rbits;
+        if (k >= q->rb_entries)
+            break;
+        if (first + k != self)
+            return false;
+    }
+    for (size_t r = 0; r < q->nruns; r++) {
+        uint64_t lo = q->runs[r].start, hi = lo + q->runs[r].count;
+        if (lo < first)
+            lo = first;
+        if (hi > first + q->rb_entries)
+            hi = first + q->rb_entries;
+        if (lo < hi && !(lo == self && hi - lo == 1))
             return false;
     }
     return true;
@@ -267,10 +294,7 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
 
 static bool any_nonzero(const uint8_t *p, uint64_t len)
 {
-    for (uint64_t i = 0; i < len; i++)
-        if (p[i])
-            return true;
-    return false;
+    return instar_first_set_bit(p, 0, len * 8) < len * 8;
 }
 
 /* Zero the kept cluster's bytes beyond the new end (see the top). */

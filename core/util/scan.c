@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* scan.c -- first set bit / first differing byte, a word at a time. */
+#include <config.h>
+
+#include <string.h>
+
+#include "util/nocov.h"
+#include "util/scan.h"
+
+INSTAR_NO_COVERAGE
+uint64_t instar_first_set_bit(const uint8_t *p, uint64_t bit, uint64_t end)
+{
+    uint64_t byte, last;
+    unsigned mask;
+    if (bit >= end)
+        return end;
+    byte = bit >> 3;
+    last = (end - 1) >> 3;
+    mask = (0xffu << (bit & 7)) & 0xffu;
+    for (;;) {
+        unsigned v = p[byte] & mask;
+        if (byte == last)
+            v &= 0xffu >> (7 - ((end - 1) & 7));
+        if (v != 0)
+            return (byte << 3) + (uint64_t)__builtin_ctz(v);
+        if (byte == last)
+            return end;
+        byte++;
+        mask = 0xffu;
+        /* Whole words strictly before the last byte. */
+        while (last - byte >= 8) {
+            uint64_t w;
+            memcpy(&w, p + byte, 8);
+            if (w != 0)
+                break;
+            byte += 8;
+        }
+    }
+}
+
+INSTAR_NO_COVERAGE
+size_t instar_first_diff(const uint8_t *a, const uint8_t *b, size_t from, size_t to)
+{
+    while (from < to && to - from >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a + from, 8);
+        memcpy(&y, b + from, 8);
+        if (x != y)
+            break;
+        from += 8;
+    }
+    while (from < to && a[from] == b[from])
+        from++;
+    return from;
+}
