@@ -99,7 +99,8 @@ same image: it must open it with qemu's size and bytes.  Each case knows
 whether the manual says it must be resized or refused: an unexpected
 refusal, a refusal that changes the file, or an accepted case that must
 be refused is a finding.  Options as resize-diff (see resize-diff(1));
---formats vpc,vhdx,vmdk (default: all); --readers LIST
+--formats vpc,vhdx,vmdk (default: all); --only-formats (as resize-diff);
+--readers LIST
 (libvhdi,libvmdk,7zip; default: every one installed; a listed reader
 that is missing is an environment error, exit 3).  The per-reader counts
 (every read, the reducer's replays of a finding included) go to standard

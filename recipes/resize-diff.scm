@@ -107,6 +107,9 @@ Differential fuzzing of resize: the engine under test against qemu-img.
                      image, for 1 in 4 other supported qcow2 cases, or for
                      each it can take when it is the only op)
   --formats LIST     raw,qcow2 (default: both)
+  --only-formats LIST  draw every case as usual, run only those of these
+                     formats (the others are skipped after the draw, so
+                     each kept case is the one a full run draws)
   --junit FILE       write a JUnit XML report
   --reduce-time S    time to reduce each new finding (default 30)
   --tmpdir DIR       where private case directories go (default $TMPDIR or /tmp)
