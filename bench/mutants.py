@@ -44,6 +44,7 @@ MUTANT_DIFF_ITERATIONS, MUTANT_CONSISTENCY_ITERATIONS, MUTANT_TIMEOUT,
 MUTANT_TEST_TIMEOUT,
 MUTANT_JOBS, MUTANT_OUT, MUTANT_WORK, MUTANT_BASELINE, MUTANT_RESUME,
 MUTANT_REJUDGE, MUTANT_FROM, MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
+MUTANT_SITES_FROM, MUTANT_DETECTORS,
 srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
 
   mutants.py               run (see above)
@@ -501,6 +502,9 @@ def judge(ctx, mutant, tag, only=None):
     for name, fn in DETECTORS:
         if only is not None and name not in only:
             continue
+        if mutant and name not in ctx['detectors']:
+            res[name] = {'verdict': 'not-run', 'detail': 'MUTANT_DETECTORS', 'seconds': 0}
+            continue
         log = os.path.join(ctx['work'], 'logs', '%s-%s.log' % (tag, name))
         open(log, 'w').close()
         t0 = time.time()
@@ -647,6 +651,9 @@ def main(argv):
         'c_tests': os.environ.get('C_TESTS', '').split(),
         'all_tests': os.environ.get('ALL_TESTS', '').split(),
         'configure_flags': os.environ.get('MUTANT_CONFIGURE_FLAGS', '').split(),
+        # MUTANT_DETECTORS=recipes: run only these (timing one detector);
+        # the others are 'not-run' and the run's scores are partial.
+        'detectors': (os.environ.get('MUTANT_DETECTORS') or 'suite,fuzz,recipes').split(','),
     }
     if not ctx['all_tests']:
         sys.exit('mutants: ALL_TESTS is empty (run me through `make mutants\')')
@@ -659,6 +666,19 @@ def main(argv):
     # Judged in sample order, so a run stopped early is still a random sample.
     print('mutants: %d candidate sites in core/resize/*.c, %d sampled with seed %d'
           % (len(sites), len(chosen), seed), flush=True)
+    # MUTANT_SITES_FROM=FILE: judge the mutants of a saved run instead (by
+    # file and exact line text, so line drift does not matter) -- to
+    # re-judge an earlier sample's survivors with today's detectors, or to
+    # time detectors on known mutants.  Not a random sample: the scores of
+    # such a run measure those mutants only.
+    sites_from = os.environ.get('MUTANT_SITES_FROM')
+    if sites_from:
+        want = [(m['file'], m['original'].strip(), m['mutated'].strip())
+                for m in json.load(open(sites_from))['mutants']]
+        by_key = {(c['file'], c['original'].strip(), c['mutated'].strip()): c for c in sites}
+        chosen = [by_key[k] for k in want if k in by_key]
+        print('mutants: %d of the %d mutants of %s still apply (MUTANT_SITES_FROM)'
+              % (len(chosen), len(want), sites_from), flush=True)
     os.makedirs(os.path.join(work, 'logs'), exist_ok=True)
     ctx['wrapper'] = os.path.join(work, 'test-wrapper.sh')
     ctx['times_file'] = os.path.join(work, 'test-times.txt')
@@ -702,6 +722,7 @@ def main(argv):
                   'requested': len(chosen), 'complete': complete,
                   'budgets': budgets,
                   'seconds': round(time.time() - t_start), 'scores': scores(mutants),
+                  'sites_from': sites_from or None, 'detectors': ctx['detectors'],
                   'mutants': mutants}
         with open(out_json + '.tmp', 'w') as f:
             json.dump(result, f, indent=1)
