@@ -518,7 +518,7 @@ inconclusive; an engine crash, an accepted case the family says to
 refuse, or a refusal that changed the file is a divergence; a refusal
 that left the file alone is a refusal diff (only a whitelist rule of its
 family excuses it).  A resize the engine made must show the new size
-(vpc: rounded up to its geometry, within 1 MiB), a clean check (qemu-img
+(vpc: rounded up to its geometry, within a cylinder), a clean check (qemu-img
 has none for vpc) and the kept and zero bytes.  MORE-DIFFS, called with
 the size qemu-img reads and the start and end sizes, adds the diffs of
 other oracles (the recipe's independent readers)."
@@ -565,7 +565,13 @@ other oracles (the recipe's independent readers)."
               (append
                (cond ((not vsize) (list (consistency-diff "size" "info" "unreadable" want)))
                      ((if (equal? fmt "vpc")
-                          (and (>= vsize want) (< vsize (+ want (* 1024 1024))))
+                          ;; Rounded up to less than one CHS cylinder: at
+                          ;; most 16 heads x 63 sectors (under 1 MiB) up to
+                          ;; 65535 cylinders of those, 16 x 255 past them.
+                          (and (>= vsize want)
+                               (< vsize (+ want (if (> want (* 65535 16 63 512))
+                                                    (* 16 255 512)
+                                                    (* 1024 1024)))))
                           (= vsize want))
                       '())
                      (else (list (consistency-diff "size" "virtual-size" vsize want))))

@@ -37,7 +37,9 @@
             readers-for-format
             reader-probe-argv
             reader-step
-            reader-diffs))
+            reader-diffs
+            vmdk-descriptor-step
+            vmdk-descriptor-diffs))
 
 (define known-readers
   '("libvhdi" "libvmdk" "libqcow" "7zip"))
@@ -279,3 +281,44 @@ the size, and each range's bytes (by hash)."
       (((or "--out" "-o") d . _) d)
       (((? (lambda (a) (string-prefix? "--out=" a)) a) . _) (substring a 6))
       ((_ . more) (loop more)))))
+
+;;; The VMDK descriptor: the size it states twice more (extent lines and
+;;; BIOS geometry), which neither qemu nor libvmdk checks on a sparse
+;;; extent.  scm/instar/vmdk-descriptor.py reads it.
+
+(define (vmdk-descriptor-step)
+  "A chain step reading the descriptor of the engine's VMDK (step name
+\"descriptor\")."
+  `(("step" . "external") ("name" . "descriptor") ("side" . "engine")
+    ("argv" . ,(vector (python3) (search-path %load-path "instar/vmdk-descriptor.py")))))
+
+(define (vmdk-descriptor-diffs result vsize)
+  "Diffs (oracle \"descriptor\") when the descriptor RESULT (the step's
+run) disagrees with VSIZE, the virtual size qemu-img reports: the extent
+lines' sectors must add up to it, and ddb.geometry.cylinders must be
+what qemu-img create writes for it, VSIZE / (heads x sectors x 512)
+with the descriptor's own heads and sectors (16 and 63 when absent)."
+  (define (diff field got want)
+    `(("op" . "resize") ("oracle" . "descriptor") ("field" . ,field)
+      ("engine" . ,(format #f "~a" got)) ("reference" . ,(format #f "~a" want))))
+  (let* ((json (and result (result-ok? result)
+                    (false-if-exception (json-string->scm (result-stdout result))))))
+    (if (not json)
+        (list (diff "open" (if result (first-line-of (result-stdout result)) "not run")
+                    "a descriptor"))
+        (let* ((extents (vector->list (assoc-ref json "extents")))
+               (sectors (apply + (map (lambda (e) (assoc-ref e "sectors")) extents)))
+               (geo (assoc-ref json "geometry"))
+               (heads (or (assoc-ref geo "heads") 16))
+               (secs (or (assoc-ref geo "sectors") 63))
+               (cyl (assoc-ref geo "cylinders"))
+               (want-cyl (quotient vsize (* heads secs 512))))
+          (append
+           (if (= (* 512 sectors) vsize) '()
+               (list (diff "extent-sectors" sectors (quotient vsize 512))))
+           (if (or (not cyl) (= cyl want-cyl)) '()
+               (list (diff "geometry-cylinders" cyl want-cyl))))))))
+
+(define (first-line-of s)
+  (let ((i (string-index s #\newline)))
+    (if i (substring s 0 i) s)))
