@@ -53,6 +53,7 @@
   #:use-module (instar chain)
   #:export (judge
             judge-consistency
+            plan-diffs
             consistency-chain
             consistency-check-ranges
             exit-class
@@ -511,6 +512,35 @@ recipe may append reader steps (see (instar readers))."
   (let ((l (string-split (string-trim-both s) #\newline)))
     (if (null? l) "" (car l))))
 
+(define (plan-diffs trace name fmt vsize)
+  "Diffs (oracle \"plan\") between the dry-run plan an in-process engine
+made before resize step NAME (recorded as NAME:plan, see (instar chain))
+and what the resize did: qemu-img reads VSIZE.  The plan's action must
+follow its sizes (grow when the new size is larger, shrink when smaller,
+noop when equal) and, but for vpc (qemu reads a VHD's size from its
+geometry), its new size must be VSIZE (in whole sectors); a plan refused for a resize that
+then succeeded is a diff too.  '() for an external engine (no plan)."
+  (define (diff field got want)
+    `(("op" . ,name) ("oracle" . "plan") ("field" . ,field)
+      ("engine" . ,(format #f "~a" got)) ("reference" . ,(format #f "~a" want))))
+  (let ((steps (filter (lambda (s) (and (equal? (car s) (string-append name ":plan"))
+                                        (equal? (cadr s) "engine")))
+                       (trace-steps trace))))
+    (cond
+     ((null? steps) '())
+     ((not (caddr (car steps))) (list (diff "refused" "refused" "the resize it made")))
+     (else
+      (let* ((p (caddr (car steps)))
+             (old (assoc-ref p "old-size")) (new (assoc-ref p "new-size"))
+             (want (cond ((> new old) "grow") ((< new old) "shrink") (else "noop"))))
+        (append
+         (if (equal? (assoc-ref p "action") want) '()
+             (list (diff "action" (assoc-ref p "action") want)))
+         ;; qemu counts whole sectors: a raw file's odd length reads
+         ;; as the next multiple of 512.
+         (if (or (equal? fmt "vpc") (not vsize) (= (* 512 (quotient (+ new 511) 512)) vsize)) '()
+             (list (diff "new-size" new vsize)))))))))
+
 (define* (judge-consistency case trace #:key (more-diffs (lambda (vsize start end) '())))
   "Judge the TRACE of `consistency-chain' CASE: (values VERDICT DIFFS
 REASON).  A timeout or a start image qemu-img could not make is
@@ -587,7 +617,8 @@ other oracles (the recipe's independent readers)."
                         (not (string-contains (result-stderr verify) "fail")))
                    '()
                    (list (consistency-diff "data" "kept-and-zero" "mismatch" "pattern")))))
-             (diffs (append diffs (more-diffs (or vsize 0) start end))))
+             (diffs (append diffs (plan-diffs trace "resize" fmt vsize)
+                            (more-diffs (or vsize 0) start end))))
         (if (null? diffs)
             (values 'match '() #f)
             (values 'divergence diffs #f)))))))
