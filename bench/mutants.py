@@ -738,6 +738,9 @@ def main(argv):
         if prev.get('seed') == seed and prev.get('budgets') == budgets:
             done = {(m['file'], m['original'], m['mutated']): m for m in prev['mutants']
                     if m['status'] in ('judged', 'stillborn')}
+            # Which tree judged each: a resumed run may mix detector versions.
+            for m in done.values():
+                m.setdefault('commit', prev.get('commit'))
         else:
             print('mutants: %s is of another seed or budget; not resumed' % out_json)
 
@@ -783,6 +786,7 @@ def main(argv):
                 print('mutants:   stillborn (does not build)', flush=True)
             else:
                 m['detectors'] = judge(ctx, m, 'm%02d' % i)
+                m['commit'] = commit
                 errs = [d for d, r in m['detectors'].items() if r['verdict'] == 'error']
                 m['status'] = 'error' if errs else 'judged'
         finally:
