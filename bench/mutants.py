@@ -687,6 +687,9 @@ def main(argv):
         f.write(TEST_WRAPPER)
     os.chmod(ctx['wrapper'], 0o755)
     t_start = time.time()
+    # The tree the source copy is made of (before prepare copies it).
+    commit = subprocess.run(['git', '-C', srcdir, 'describe', '--always', '--dirty'],
+                            capture_output=True, text=True).stdout.strip() or None
     prepare(ctx)
 
     # MUTANT_BASELINE: 1 (every detector), 0 (none) or a list like fuzz,recipes.
@@ -712,8 +715,6 @@ def main(argv):
         print('mutants: per-test limits from %d baseline times (at least %ds)'
               % (len(times), ctx['test_timeout']), flush=True)
 
-    commit = subprocess.run(['git', '-C', srcdir, 'describe', '--always', '--dirty'],
-                            capture_output=True, text=True).stdout.strip() or None
 
     def save(mutants, complete):
         """Write the JSON after every mutant: a stopped run keeps its part."""
