@@ -304,7 +304,8 @@ def failed_tests(build, tests):
 # process group; the marker line lands in the test's .log.
 TEST_WRAPPER = r'''#!/bin/sh
 # mutants.py's per-test wrapper: a time limit, and the time each test took.
-t=$1
+# Keyed by the path from tests/ on, so times carry over between work dirs.
+t=$(printf '%s\n' "$1" | sed 's|^.*/tests/|tests/|')
 limit=$(awk -v t="$t" '$1 == t { print $2 }' "$MUTANT_LIMITS" 2>/dev/null)
 [ -n "$limit" ] || limit=$MUTANT_TEST_TIMEOUT
 start=$(date +%s)
@@ -326,6 +327,7 @@ def test_limits(ctx):
     try:
         for line in open(ctx['times_file']):
             t, sec = line.split()
+            t = re.sub(r'^.*/tests/', 'tests/', t)    # as the wrapper keys it
             times[t] = max(times.get(t, 0), int(sec))
     except OSError:
         pass
