@@ -51,5 +51,6 @@ bench-campaign: all
 bench: bench-campaign
 .PHONY: bench-campaign
 EXTRA_DIST += bench/campaign-bench.sh bench/synthetic-stores.py
-EXTRA_DIST += bench/mutants.py bench/mutants-equivalent.txt bench/mutants-last.json
+EXTRA_DIST += bench/mutants.py bench/mutants-equivalent.txt bench/mutants-last.json \
+	bench/mutants-rejudged.json
 DISTCLEANFILES += mutants.json

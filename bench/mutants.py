@@ -12,12 +12,23 @@ does not compile is 'stillborn' and not counted.  Three detectors judge
 each mutant; each stops at its first failure:
 
   suite    make check: the C tests and the mutated format's own tests
-           first, the rest of the suite only if those pass
+           first, the rest of the suite only if those pass.  Each test
+           runs under a time limit (MUTANT_TEST_TIMEOUT seconds, or 4x
+           what it took in the baseline when that is longer), so a hung
+           test costs about a minute, not the whole stage
   fuzz     make fuzz-resize for MUTANT_FUZZ_TIME seconds from the
-           committed corpus (any crash/leak/timeout artifact kills)
+           committed corpus (any crash/leak/timeout artifact kills), with
+           a findings store of its own per mutant
   recipes  resize-diff --seed 42 and resize-consistency --seed 42 with the
            in-process engine (the mutant's extension: pre-inst-env sets
-           INSTAR_EXTENSION_DIR to the mutant build); a new finding kills
+           INSTAR_EXTENSION_DIR to the mutant build); a new finding kills.
+           A mutant in a format's own file (qcow2*.c, vhdx*.c, vhd*.c,
+           vmdk*.c, raw.c: called only through that format's planner)
+           cannot change another format's case, so the recipes draw
+           every case as usual and run only that format's
+           (--only-formats: the same seed, the same cases, the others
+           skipped after the draw); a recipe without that format is not
+           run.  Shared files (builder.c, request.c) run every case.
 
 A detector that runs past its time limit counts as a kill ('timeout'): a
 fault that hangs the engine is caught by anyone who waits.  Before any
@@ -30,8 +41,10 @@ the table as 'equivalent' and leave the denominator.
 
 Environment (set by `make mutants'): MUTANTS, MUTANT_SEED, MUTANT_FUZZ_TIME,
 MUTANT_DIFF_ITERATIONS, MUTANT_CONSISTENCY_ITERATIONS, MUTANT_TIMEOUT,
+MUTANT_TEST_TIMEOUT,
 MUTANT_JOBS, MUTANT_OUT, MUTANT_WORK, MUTANT_BASELINE, MUTANT_RESUME,
 MUTANT_REJUDGE, MUTANT_FROM, MUTANT_KEEP, MUTANT_CONFIGURE_FLAGS,
+MUTANT_SITES_FROM, MUTANT_DETECTORS,
 srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
 
   mutants.py               run (see above)
@@ -286,6 +299,57 @@ def failed_tests(build, tests):
     return bad
 
 
+# The per-test time limit: make check runs each test through this wrapper
+# (LOG_COMPILER / SH_LOG_COMPILER).  timeout(1) kills the test's whole
+# process group; the marker line lands in the test's .log.
+TEST_WRAPPER = r'''#!/bin/sh
+# mutants.py's per-test wrapper: a time limit, and the time each test took.
+# Keyed by the path from tests/ on, so times carry over between work dirs.
+t=$(printf '%s\n' "$1" | sed 's|^.*/tests/|tests/|')
+limit=$(awk -v t="$t" '$1 == t { print $2 }' "$MUTANT_LIMITS" 2>/dev/null)
+[ -n "$limit" ] || limit=$MUTANT_TEST_TIMEOUT
+start=$(date +%s)
+timeout -k 10 "$limit" "$@"
+rc=$?
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "mutants: TEST TIMED OUT after ${limit}s" >&2
+fi
+[ -z "${MUTANT_TIMES:-}" ] || echo "$t $(( $(date +%s) - start ))" >>"$MUTANT_TIMES"
+exit $rc
+'''
+TIMED_OUT = 'mutants: TEST TIMED OUT'
+
+
+def test_limits(ctx):
+    """Write the per-test limits file from the baseline's times: each test
+    gets 4x its baseline time, at least MUTANT_TEST_TIMEOUT seconds."""
+    times = {}
+    try:
+        for line in open(ctx['times_file']):
+            t, sec = line.split()
+            t = re.sub(r'^.*/tests/', 'tests/', t)    # as the wrapper keys it
+            times[t] = max(times.get(t, 0), int(sec))
+    except OSError:
+        pass
+    ctx['limits'] = {t: max(ctx['test_timeout'], 4 * sec) for t, sec in times.items()}
+    with open(ctx['limits_file'], 'w') as f:
+        for t, sec in sorted(ctx['limits'].items()):
+            f.write('%s %d\n' % (t, sec))
+    return times
+
+
+def timed_out_tests(build, tests):
+    out = []
+    for t in tests:
+        lg = os.path.join(build, re.sub(r'(\.sh|\.scm)?$', '.log', t, count=1))
+        try:
+            if TIMED_OUT in open(lg, errors='replace').read():
+                out.append(t)
+        except OSError:
+            pass
+    return out
+
+
 def detect_suite(ctx, mutant, log):
     stage1 = ctx['c_tests'] + ['tests/fuzz-replay.sh', 'tests/fuzz-oracle.sh'] + (
         own_tests(mutant['file'], ctx['all_tests']) if mutant else [])
@@ -294,11 +358,27 @@ def detect_suite(ctx, mutant, log):
     for name, tests in (('fast', stage1), ('rest', stage2)):
         if not tests:
             continue
-        st, rc = run([ctx['make'], '-j%d' % ctx['jobs'], 'check', 'TESTS=' + ' '.join(tests)],
-                     ctx['build'], log, ctx['timeout'])
+        wrap = ctx['wrapper']
+        env = clean_env({'MUTANT_LIMITS': ctx['limits_file'],
+                         'MUTANT_TEST_TIMEOUT': str(ctx['test_timeout'] if mutant else ctx['timeout'])})
+        if not mutant:
+            env['MUTANT_TIMES'] = ctx['times_file']
+        # With per-test limits a hang is caught test by test; the stage's
+        # own limit only bounds the whole, and must not be what a slow,
+        # shared machine trips over: the sum of its tests' limits.
+        limit = ctx['timeout']
+        if mutant and ctx.get('limits'):
+            limit = max(limit, sum(ctx['limits'].get(re.sub(r'^.*/tests/', 'tests/', t),
+                                                     ctx['test_timeout']) for t in tests))
+        st, rc = run([ctx['make'], '-j%d' % ctx['jobs'], 'check', 'TESTS=' + ' '.join(tests),
+                      'LOG_COMPILER=' + wrap, 'SH_LOG_COMPILER=' + wrap],
+                     ctx['build'], log, limit, env=env)
         if st == 'timeout':
-            return 'timeout', '%s stage ran past %ds' % (name, ctx['timeout'])
+            return 'timeout', '%s stage ran past %ds' % (name, limit)
         if rc != 0:
+            hung = timed_out_tests(ctx['build'], tests)
+            if hung:
+                return 'timeout', '%s: %s past its limit' % (name, ', '.join(hung[:3]))
             bad = failed_tests(ctx['build'], tests)
             return 'killed', '%s: %s' % (name, ', '.join(bad[:3]) or 'make check failed')
     return 'survived', ''
@@ -307,8 +387,9 @@ def detect_suite(ctx, mutant, log):
 def detect_fuzz(ctx, mutant, log):
     work = os.path.join(ctx['work'], 'fuzz-work')
     found = os.path.join(ctx['work'], 'fuzz-findings')
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(found, ignore_errors=True)
+    store = os.path.join(ctx['work'], 'fuzz-store')
+    for d in (work, found, store):
+        shutil.rmtree(d, ignore_errors=True)
     arts = re.compile(r'^(crash|leak|timeout|oom)-')
 
     def artifact():
@@ -321,7 +402,10 @@ def detect_fuzz(ctx, mutant, log):
     artifact.name = None
     t = ctx['fuzz_time']
     st, rc = run([ctx['make'], 'fuzz-resize', 'FUZZ_TIME=%d' % t, 'FUZZ_JOBS=1',
-                  'FUZZ_WORK=' + work, 'FUZZ_FINDINGS=' + found],
+                  'FUZZ_WORK=' + work, 'FUZZ_FINDINGS=' + found,
+                  # A store of its own: another mutant's findings are not
+                  # this one's to replay.
+                  'FUZZ_STORE=' + store],
                  ctx['build'], log, t + ctx['timeout'], watch=artifact)
     if st == 'watch':
         return 'killed', artifact.name
@@ -339,13 +423,36 @@ def detect_fuzz(ctx, mutant, log):
 FINDINGS_RE = re.compile(r', ([1-9][0-9]*) findings?$', re.M)
 
 
+# The recipe's format name of each format's own files (VHD is 'vpc').
+RECIPE_FORMAT = (('qcow2', 'qcow2'), ('vhdx', 'vhdx'), ('vhd', 'vpc'), ('vmdk', 'vmdk'),
+                 ('raw.', 'raw'))
+RECIPE_FORMATS = {'resize-diff': ('raw', 'qcow2'),
+                  'resize-consistency': ('vpc', 'vhdx', 'vmdk')}
+
+
+def mutant_format(rel):
+    """The one format whose cases a mutant of REL can change, or None (a
+    shared file: every format)."""
+    base = os.path.basename(rel)
+    for prefix, fmt in RECIPE_FORMAT:
+        if base.startswith(prefix):
+            return fmt
+    return None
+
+
 def detect_recipes(ctx, mutant, log):
     base = os.path.basename(mutant['file']) if mutant else ''
+    fmt = mutant_format(mutant['file']) if mutant else None
     recipes = [('resize-diff', ctx['diff_iterations']),
                ('resize-consistency', ctx['consistency_iterations'])]
     if base.startswith(('vhd', 'vmdk')):
         recipes.reverse()     # the recipe that reaches the mutated format first
     for name, iters in recipes:
+        only = []
+        if fmt:
+            if fmt not in RECIPE_FORMATS[name]:
+                continue      # no case of this recipe reaches the mutant
+            only = ['--only-formats', fmt]
         out = os.path.join(ctx['work'], 'recipe-out')
         tmp = os.path.join(ctx['work'], 'recipe-tmp')
         shutil.rmtree(out, ignore_errors=True)
@@ -363,7 +470,7 @@ def detect_recipes(ctx, mutant, log):
                       '--no-auto-compile', '-s',
                       os.path.join(ctx['src'], 'recipes', name + '.scm'),
                       '--seed', '42', '--iterations', str(iters), '--out', out,
-                      '--tmpdir', tmp, '--reduce-time', '0'],
+                      '--tmpdir', tmp, '--reduce-time', '0'] + only,
                      ctx['build'], sublog, ctx['timeout'], watch=finding)
         shutil.rmtree(tmp, ignore_errors=True)
         if st == 'watch':
@@ -376,7 +483,7 @@ def detect_recipes(ctx, mutant, log):
             return 'killed', '%s: engine crashed (signal %d)' % (name, -rc)
         if rc != 0:
             return 'error', '%s: exit %d: %s' % (name, rc, tail(sublog, 2))
-    return 'survived', ''
+    return 'survived', ('%s only' % fmt) if fmt else ''
 
 
 DETECTORS = (('suite', detect_suite), ('fuzz', detect_fuzz), ('recipes', detect_recipes))
@@ -404,6 +511,9 @@ def judge(ctx, mutant, tag, only=None):
     res = {}
     for name, fn in DETECTORS:
         if only is not None and name not in only:
+            continue
+        if mutant and name not in ctx['detectors']:
+            res[name] = {'verdict': 'not-run', 'detail': 'MUTANT_DETECTORS', 'seconds': 0}
             continue
         log = os.path.join(ctx['work'], 'logs', '%s-%s.log' % (tag, name))
         open(log, 'w').close()
@@ -547,9 +657,13 @@ def main(argv):
         'diff_iterations': env_int('MUTANT_DIFF_ITERATIONS', 200),
         'consistency_iterations': env_int('MUTANT_CONSISTENCY_ITERATIONS', 200),
         'timeout': env_int('MUTANT_TIMEOUT', 900),
+        'test_timeout': env_int('MUTANT_TEST_TIMEOUT', 60),
         'c_tests': os.environ.get('C_TESTS', '').split(),
         'all_tests': os.environ.get('ALL_TESTS', '').split(),
         'configure_flags': os.environ.get('MUTANT_CONFIGURE_FLAGS', '').split(),
+        # MUTANT_DETECTORS=recipes: run only these (timing one detector);
+        # the others are 'not-run' and the run's scores are partial.
+        'detectors': (os.environ.get('MUTANT_DETECTORS') or 'suite,fuzz,recipes').split(','),
     }
     if not ctx['all_tests']:
         sys.exit('mutants: ALL_TESTS is empty (run me through `make mutants\')')
@@ -562,8 +676,30 @@ def main(argv):
     # Judged in sample order, so a run stopped early is still a random sample.
     print('mutants: %d candidate sites in core/resize/*.c, %d sampled with seed %d'
           % (len(sites), len(chosen), seed), flush=True)
+    # MUTANT_SITES_FROM=FILE: judge the mutants of a saved run instead (by
+    # file and exact line text, so line drift does not matter) -- to
+    # re-judge an earlier sample's survivors with today's detectors, or to
+    # time detectors on known mutants.  Not a random sample: the scores of
+    # such a run measure those mutants only.
+    sites_from = os.environ.get('MUTANT_SITES_FROM')
+    if sites_from:
+        want = [(m['file'], m['original'].strip(), m['mutated'].strip())
+                for m in json.load(open(sites_from))['mutants']]
+        by_key = {(c['file'], c['original'].strip(), c['mutated'].strip()): c for c in sites}
+        chosen = [by_key[k] for k in want if k in by_key]
+        print('mutants: %d of the %d mutants of %s still apply (MUTANT_SITES_FROM)'
+              % (len(chosen), len(want), sites_from), flush=True)
     os.makedirs(os.path.join(work, 'logs'), exist_ok=True)
+    ctx['wrapper'] = os.path.join(work, 'test-wrapper.sh')
+    ctx['times_file'] = os.path.join(work, 'test-times.txt')
+    ctx['limits_file'] = os.path.join(work, 'test-limits.txt')
+    with open(ctx['wrapper'], 'w') as f:
+        f.write(TEST_WRAPPER)
+    os.chmod(ctx['wrapper'], 0o755)
     t_start = time.time()
+    # The tree the source copy is made of (before prepare copies it).
+    commit = subprocess.run(['git', '-C', srcdir, 'describe', '--always', '--dirty'],
+                            capture_output=True, text=True).stdout.strip() or None
     prepare(ctx)
 
     # MUTANT_BASELINE: 1 (every detector), 0 (none) or a list like fuzz,recipes.
@@ -572,14 +708,23 @@ def main(argv):
              else which.split(','))
     if which:
         print('mutants: baseline: the unmutated tree must survive %s' % ', '.join(which), flush=True)
+        if 'suite' in which and os.path.exists(ctx['times_file']):
+            os.remove(ctx['times_file'])
         base = judge(ctx, None, 'baseline', which)
         bad = [d for d, r in base.items() if r['verdict'] != 'survived']
         if bad:
             sys.exit('mutants: the unmutated tree fails %s; no score is possible (logs in %s/logs)'
                      % (', '.join(bad), work))
+    # Per-test limits from the baseline's times (or an earlier baseline's
+    # in the same MUTANT_WORK); without any, each stage keeps MUTANT_TIMEOUT.
+    times = test_limits(ctx)
+    if not times:
+        ctx['test_timeout'] = ctx['timeout']
+        print('mutants: no baseline test times: no per-test limit', flush=True)
+    else:
+        print('mutants: per-test limits from %d baseline times (at least %ds)'
+              % (len(times), ctx['test_timeout']), flush=True)
 
-    commit = subprocess.run(['git', '-C', srcdir, 'describe', '--always', '--dirty'],
-                            capture_output=True, text=True).stdout.strip() or None
 
     def save(mutants, complete):
         """Write the JSON after every mutant: a stopped run keeps its part."""
@@ -588,6 +733,7 @@ def main(argv):
                   'requested': len(chosen), 'complete': complete,
                   'budgets': budgets,
                   'seconds': round(time.time() - t_start), 'scores': scores(mutants),
+                  'sites_from': sites_from or None, 'detectors': ctx['detectors'],
                   'mutants': mutants}
         with open(out_json + '.tmp', 'w') as f:
             json.dump(result, f, indent=1)
@@ -603,6 +749,9 @@ def main(argv):
         if prev.get('seed') == seed and prev.get('budgets') == budgets:
             done = {(m['file'], m['original'], m['mutated']): m for m in prev['mutants']
                     if m['status'] in ('judged', 'stillborn')}
+            # Which tree judged each: a resumed run may mix detector versions.
+            for m in done.values():
+                m.setdefault('commit', prev.get('commit'))
         else:
             print('mutants: %s is of another seed or budget; not resumed' % out_json)
 
@@ -648,6 +797,7 @@ def main(argv):
                 print('mutants:   stillborn (does not build)', flush=True)
             else:
                 m['detectors'] = judge(ctx, m, 'm%02d' % i)
+                m['commit'] = commit
                 errs = [d for d, r in m['detectors'].items() if r['verdict'] == 'error']
                 m['status'] = 'error' if errs else 'judged'
         finally:

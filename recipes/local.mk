@@ -35,6 +35,7 @@ DIFF_SH_TESTS = \
 	tests/diff-wrong-data.sh \
 	tests/diff-wrong-leak.sh \
 	tests/diff-wrong-refusals.sh \
+	tests/diff-only-formats.sh \
 	tests/diff-held.sh \
 	tests/diff-wrong-backing.sh \
 	tests/diff-rerun.sh \

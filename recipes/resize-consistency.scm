@@ -13,7 +13,7 @@ exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
 ;;; and qemu-io writes patterns; the engine under test resizes it; then
 ;;; qemu-img is the reader oracle:
 ;;;   size      `info' reports the new size (vpc: rounded up to its CHS
-;;;             geometry, within 1 MiB)
+;;;             geometry: within one cylinder, 1 MiB up to 31.5 GiB, 2 MiB past it)
 ;;;   check     `check' finds no errors, corruptions or leaks (qemu-img
 ;;;             has no check for vpc)
 ;;;   kept      every pattern byte below the new end reads back
@@ -31,6 +31,8 @@ exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
 ;;; same bytes in those ranges ((instar readers): libvhdi and 7-Zip for vpc
 ;;; and vhdx, libvmdk and 7-Zip for vmdk).  A reader's documented limits
 ;;; are whitelist rules (reader-rules in (instar whitelist)).
+;;; A VMDK's descriptor is read too (scm/instar/vmdk-descriptor.py): its
+;;; extent lines and BIOS geometry must state qemu's new size.
 
 ;; Find our modules, the extension and instar-img relative to this file
 ;; (source tree or installed tree): see load-paths.scm beside it.
@@ -61,7 +63,8 @@ consistency oracle of (instar oracles), the readers' verdicts added."
          (chain (append (consistency-chain case)
                         (map (lambda (r)
                                (reader-step r fmt (consistency-check-ranges case start (max end 0))))
-                             (case-readers case))))
+                             (case-readers case))
+                        (if (equal? fmt "vmdk") (list (vmdk-descriptor-step)) '())))
          (trace (run-chain chain (context-engine ctx)
                            #:qemu-img (context-qemu-img ctx) #:qemu-io (context-qemu-io ctx)
                            #:timeout (context-timeout ctx) #:tmpdir (context-tmpdir ctx))))
@@ -69,7 +72,12 @@ consistency oracle of (instar oracles), the readers' verdicts added."
         (lambda ()
           (judge-consistency case trace
                              #:more-diffs (lambda (vsize start end)
-                                            (reader-oracles case trace vsize start end))))
+                                            (append
+                                             (reader-oracles case trace vsize start end)
+                                             (if (equal? (assoc-ref case "format") "vmdk")
+                                                 (vmdk-descriptor-diffs
+                                                  (trace-result trace "descriptor" "engine") vsize)
+                                                 '())))))
       (lambda (verdict diffs reason)
         (values verdict diffs reason chain trace)))))
 
@@ -99,7 +107,8 @@ same image: it must open it with qemu's size and bytes.  Each case knows
 whether the manual says it must be resized or refused: an unexpected
 refusal, a refusal that changes the file, or an accepted case that must
 be refused is a finding.  Options as resize-diff (see resize-diff(1));
---formats vpc,vhdx,vmdk (default: all); --readers LIST
+--formats vpc,vhdx,vmdk (default: all); --only-formats (as resize-diff);
+--readers LIST
 (libvhdi,libvmdk,7zip; default: every one installed; a listed reader
 that is missing is an environment error, exit 3).  The per-reader counts
 (every read, the reducer's replays of a finding included) go to standard

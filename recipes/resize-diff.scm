@@ -15,16 +15,18 @@ exec "${GUILE:-guile}" --no-auto-compile -s "$0" "$@"
 ;;; file length.  Every independent reader of the format found on the
 ;;; machine (libqcow for qcow2; --readers LIST) then reads both results
 ;;; of a case qemu's oracles passed: it must see the same size and bytes
-;;; in each pattern range and the last MiB.  See resize-diff(1) and the manual's "Differential fuzzing"
+;;; in each pattern range and the last MiB.  The in-process engine's
+;;; dry-run plan of each resize must say what the resize did (action, new
+;;; size: `plan-diffs').  See resize-diff(1) and the manual's "Differential fuzzing"
 ;;; chapter.
 
 ;; Find our modules, the extension and instar-img relative to this file
 ;; (source tree or installed tree): see load-paths.scm beside it.
 (include "load-paths.scm")
 
-(use-modules (ice-9 match) (srfi srfi-1)
+(use-modules (ice-9 match) (srfi srfi-1) (json)
              (instar run) (instar pickers) (instar chain) (instar oracles)
-             (instar readers) (instar whitelist))
+             (instar readers) (instar whitelist) (instar process))
 
 (define-values (readers recipe-args)
   (take-readers-option "resize-diff" (cdr (command-line))))
@@ -77,9 +79,28 @@ sides' bytes are compared) and the last MiB of the final size."
                                (tally-reader! reader-tally r "disagree"))
                            ds))
                        rs)))
-              (if (and (null? diffs) (null? rd))
-                  (values verdict diffs reason chain trace)
-                  (values 'divergence (append diffs rd) reason chain trace))))))))
+              (let ((pd (plan-check case chain trace)))
+                (if (and (null? diffs) (null? rd) (null? pd))
+                    (values verdict diffs reason chain trace)
+                    (values 'divergence (append diffs rd pd) reason chain trace)))))))))
+
+(define (plan-check case chain trace)
+  "The in-process engine's dry-run plans against what each resize did
+(`plan-diffs'): the last resize's new size against qemu-img info's."
+  (let* ((names (filter-map (lambda (s) (and (equal? (assoc-ref s "step") "resize")
+                                             (assoc-ref s "name")))
+                            chain))
+         (info (trace-result trace "info" "engine"))
+         (json (and info (result-ok? info)
+                    (false-if-exception (json-string->scm (result-stdout info)))))
+         (vsize (and json (assoc-ref json "virtual-size"))))
+    (append-map (lambda (n)
+                  (let ((r (trace-result trace n "engine")))
+                    (if (and r (result-ok? r))
+                        (plan-diffs trace n (assoc-ref case "format")
+                                    (and (equal? n (last names)) vsize))
+                        '())))
+                names)))
 
 (define help "\
 usage: guile -s resize-diff.scm [OPTIONS]
@@ -107,6 +128,9 @@ Differential fuzzing of resize: the engine under test against qemu-img.
                      image, for 1 in 4 other supported qcow2 cases, or for
                      each it can take when it is the only op)
   --formats LIST     raw,qcow2 (default: both)
+  --only-formats LIST  draw every case as usual, run only those of these
+                     formats (the others are skipped after the draw, so
+                     each kept case is the one a full run draws)
   --junit FILE       write a JUnit XML report
   --reduce-time S    time to reduce each new finding (default 30)
   --tmpdir DIR       where private case directories go (default $TMPDIR or /tmp)

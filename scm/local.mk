@@ -44,8 +44,10 @@ INSTAR_SCM_MODULES = \
 	scm/instar/run.scm \
 	scm/instar/cli.scm
 
-# reader-probe.py: the Python side of (instar readers), found on %load-path.
-dist_instarmodule_DATA = $(INSTAR_SCM_MODULES) scm/instar/reader-probe.py
+# reader-probe.py, vmdk-descriptor.py: the Python side of (instar readers),
+# found on %load-path.
+dist_instarmodule_DATA = $(INSTAR_SCM_MODULES) scm/instar/reader-probe.py \
+	scm/instar/vmdk-descriptor.py
 nodist_instarmodule_DATA = scm/instar/config.scm
 instarobject_DATA = scm/instar/config.go $(INSTAR_SCM_MODULES:.scm=.go)
 CLEANFILES += scm/instar/config.scm $(instarobject_DATA)

@@ -25,7 +25,8 @@ CORE_C_TESTS = \
 	tests/c/test-create-opts \
 	tests/c/test-random \
 	tests/c/test-refusals \
-	tests/c/test-scan
+	tests/c/test-scan \
+	tests/c/test-builder
 # The format fragments register their own C tests in TESTS; C_TESTS is the
 # whole list for the sanitizer run.
 C_TESTS = $(CORE_C_TESTS) $(FORMAT_C_TESTS)
@@ -47,6 +48,8 @@ tests_c_test_scan_SOURCES = tests/c/test-scan.c tests/c/tap.h
 tests_c_test_scan_LDADD = core/libinstar.la
 tests_c_test_refusals_SOURCES = tests/c/test-refusals.c tests/c/tap.h
 tests_c_test_refusals_LDADD = core/libinstar.la
+tests_c_test_builder_SOURCES = tests/c/test-builder.c tests/c/tap.h
+tests_c_test_builder_LDADD = core/libinstar.la
 
 # Crash simulation for every format's crash-prefix suite.
 check_PROGRAMS += tests/tools/apply-prefix

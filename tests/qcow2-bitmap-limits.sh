@@ -99,4 +99,15 @@ cmp -s "$TMPD/orig" "$TMPD/i" || r=1
 grep -q "more than 2^41 bits" "$TMPD/i.err" || r=1
 ok $r "2M clusters, 64K granularity -> 1E: refused, file untouched ($(err_text "$TMPD/i.err"))"
 
+# Exactly 2^41 granules is still loadable (the limit is inclusive): 512-byte
+# granularity at 1P is resized, the bitmap lost with qemu's warning (its
+# data would take 256 GiB).  qemu-img 7.2 itself dies here, allocating
+# those 256 GiB in memory, so this is the engine's side alone.
+make_image 2097152 b0:512
+cp --sparse=always "$TMPD/orig" "$TMPD/j"
+"$INSTAR_IMG" resize -f qcow2 "$TMPD/j" 1125899906842624 >/dev/null 2>"$TMPD/j.err"; jrc=$?
+r=0; [ $jrc -eq 0 ] || r=1
+grep -q "Lost persistent bitmaps: Bitmap 'b0'" "$TMPD/j.err" || r=1
+ok $r "2M clusters, 512 granularity -> exactly 2^41 granules (1P): resized, bitmap lost ($(warn_text "$TMPD/j.err"))"
+
 done_testing

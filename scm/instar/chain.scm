@@ -366,6 +366,13 @@ TMPDIR (removed afterwards unless KEEP-DIR).  Returns a trace."
               (when (live? side)
                 (let ((before (file-fingerprint (path side))))
                   (record! (string-append name ":before") side before)
+                  ;; An in-process engine's dry-run plan, first: it must
+                  ;; say what the resize then does.
+                  (when (eq? (engine-kind (tool side)) 'in-process)
+                    (record! (string-append name ":plan") side
+                             (engine-plan-summary (tool side) fmt (path side)
+                                                  (assoc-ref step "spec") (assoc-ref step "shrink")
+                                                  (assoc-ref step "prealloc"))))
                   (let ((r (record! name side
                                     (engine-resize (tool side) fmt (path side)
                                                    (assoc-ref step "spec") (assoc-ref step "shrink")

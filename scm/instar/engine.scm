@@ -23,6 +23,7 @@
             engine-program
             engine-create
             engine-resize
+            engine-plan-summary
             create-argv
             resize-argv
             options->string))
@@ -92,6 +93,22 @@ leave a half-made module behind, so look for the primitives themselves."
             (done 'signal #f (format #f "~a: ~s" key args)))))))
 
 (define (core-ref engine name) (module-ref (engine-core engine) name))
+
+(define (engine-plan-summary engine format path spec shrink? prealloc)
+  "What an in-process ENGINE's dry-run plan of this resize says (the file
+is only read): ((\"action\" . \"grow\"|\"shrink\"|\"noop\") (\"old-size\" . N)
+(\"new-size\" . N)); #f when it refuses the resize, or for an external
+engine (there is no plan to ask for).  A plan a user previews must say
+what the resize then does (see `plan-diffs' in (instar oracles))."
+  (and (eq? (engine-kind engine) 'in-process)
+       (false-if-exception
+        (let ((p ((core-ref engine 'image-plan) path spec
+                  #:format (string->symbol format)
+                  #:shrink? shrink?
+                  #:prealloc (string->symbol (or prealloc "off")))))
+          `(("action" . ,(symbol->string ((core-ref engine 'plan-action) p)))
+            ("old-size" . ,((core-ref engine 'plan-old-virtual-size) p))
+            ("new-size" . ,((core-ref engine 'plan-new-virtual-size) p)))))))
 
 (define* (engine-create engine format path size options prealloc
                         #:key (timeout 60) (scratch #f))

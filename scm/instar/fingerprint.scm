@@ -12,7 +12,7 @@
   #:use-module (ice-9 binary-ports)
   #:use-module (ice-9 format)
   #:use-module (system foreign)
-  #:export (file-fingerprint))
+  #:export (file-fingerprint string-xxh64))
 
 (define libxxhash (delay (dynamic-link "libxxhash")))
 
@@ -27,6 +27,14 @@
           ;; XXH128_hash_t is { low64, high64 }, returned by value.
           (xxh "XXH3_128bits_digest" (list uint64 uint64) '(*))
           (xxh "XXH3_freeState" int '(*)))))
+
+;; XXH3-64 in one call: a short key for a string (a drawn case's JSON).
+(define xxh3-64 (delay (xxh "XXH3_64bits" uint64 (list '* size_t))))
+
+(define (string-xxh64 s)
+  "16 hex digits of XXH3-64 of the UTF-8 bytes of string S."
+  (let ((bv (string->utf8 s)))
+    (format #f "~16,'0x" ((force xxh3-64) (bytevector->pointer bv) (bytevector-length bv)))))
 
 ;; Holes are skipped (SEEK_DATA/SEEK_HOLE): reading one makes the kernel
 ;; fill the page cache with zero pages, seconds for a fresh sparse 1 GiB

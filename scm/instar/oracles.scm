@@ -53,6 +53,7 @@
   #:use-module (instar chain)
   #:export (judge
             judge-consistency
+            plan-diffs
             consistency-chain
             consistency-check-ranges
             exit-class
@@ -523,10 +524,45 @@ the case then says nothing about the engine (inconclusive)."
 (define (virtual-size-as-created? fmt vsize want)
   "Whether VSIZE, the virtual size qemu-img reads after a resize to WANT
 bytes (whole sectors), is the one qemu-img create gives: WANT itself, or
-for vpc WANT rounded up to its CHS geometry (less than 1 MiB more)."
+for vpc WANT rounded up to its CHS geometry (less than one cylinder more)."
   (if (equal? fmt "vpc")
-      (and (>= vsize want) (< vsize (+ want (* 1024 1024))))
+      ;; Rounded up to less than one CHS cylinder: at most 16 heads x 63
+      ;; sectors (under 1 MiB) up to 65535 cylinders of those, 16 x 255
+      ;; past them.
+      (and (>= vsize want)
+           (< vsize (+ want (if (> want (* 65535 16 63 512))
+                                (* 16 255 512)
+                                (* 1024 1024)))))
       (= vsize want)))
+
+(define (plan-diffs trace name fmt vsize)
+  "Diffs (oracle \"plan\") between the dry-run plan an in-process engine
+made before resize step NAME (recorded as NAME:plan, see (instar chain))
+and what the resize did: qemu-img reads VSIZE.  The plan's action must
+follow its sizes (grow when the new size is larger, shrink when smaller,
+noop when equal) and, but for vpc (qemu reads a VHD's size from its
+geometry), its new size must be VSIZE (in whole sectors); a plan refused for a resize that
+then succeeded is a diff too.  '() for an external engine (no plan)."
+  (define (diff field got want)
+    `(("op" . ,name) ("oracle" . "plan") ("field" . ,field)
+      ("engine" . ,(format #f "~a" got)) ("reference" . ,(format #f "~a" want))))
+  (let ((steps (filter (lambda (s) (and (equal? (car s) (string-append name ":plan"))
+                                        (equal? (cadr s) "engine")))
+                       (trace-steps trace))))
+    (cond
+     ((null? steps) '())
+     ((not (caddr (car steps))) (list (diff "refused" "refused" "the resize it made")))
+     (else
+      (let* ((p (caddr (car steps)))
+             (old (assoc-ref p "old-size")) (new (assoc-ref p "new-size"))
+             (want (cond ((> new old) "grow") ((< new old) "shrink") (else "noop"))))
+        (append
+         (if (equal? (assoc-ref p "action") want) '()
+             (list (diff "action" (assoc-ref p "action") want)))
+         ;; qemu counts whole sectors: a raw file's odd length reads
+         ;; as the next multiple of 512.
+         (if (or (equal? fmt "vpc") (not vsize) (= (* 512 (quotient (+ new 511) 512)) vsize)) '()
+             (list (diff "new-size" new vsize)))))))))
 
 (define* (judge-consistency case trace #:key (more-diffs (lambda (vsize start end) '())))
   "Judge the TRACE of `consistency-chain' CASE: (values VERDICT DIFFS
@@ -535,7 +571,7 @@ inconclusive; an engine crash, an accepted case the family says to
 refuse, or a refusal that changed the file is a divergence; a refusal
 that left the file alone is a refusal diff (only a whitelist rule of its
 family excuses it).  A resize the engine made must show the new size
-(vpc: rounded up to its geometry, within 1 MiB), a clean check (qemu-img
+(vpc: rounded up to its geometry, within a cylinder), a clean check (qemu-img
 has none for vpc) and the kept and zero bytes.  MORE-DIFFS, called with
 the size qemu-img reads and the start and end sizes, adds the diffs of
 other oracles (the recipe's independent readers)."
@@ -593,7 +629,8 @@ other oracles (the recipe's independent readers)."
                         (not (string-contains (result-stderr verify) "fail")))
                    '()
                    (list (consistency-diff "data" "kept-and-zero" "mismatch" "pattern")))))
-             (diffs (append diffs (more-diffs (or vsize 0) start end))))
+             (diffs (append diffs (plan-diffs trace "resize" fmt vsize)
+                            (more-diffs (or vsize 0) start end))))
         (if (null? diffs)
             (values 'match '() #f)
             (values 'divergence diffs #f)))))))

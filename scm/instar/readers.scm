@@ -10,6 +10,11 @@
 ;;;   data   each checked range (the patterns qemu-io wrote, zeros in the
 ;;;          grown range) reads back as the byte qemu-io reads there
 ;;; A diff's oracle is "reader:NAME", so whitelist rules name one reader.
+;;; 7-Zip can only stream a disk from its first byte: a range far out (the
+;;; last MiB of a 2 TiB VHD) would cost a read of terabytes of zeros, so
+;;; it reads only the ranges that end within `sevenzip-stream-limit'
+;;; (it still opens the image and reports its size); the other readers
+;;; seek, and read every range.
 
 (define-module (instar readers)
   #:use-module (srfi srfi-1)
@@ -32,7 +37,9 @@
             readers-for-format
             reader-probe-argv
             reader-step
-            reader-diffs))
+            reader-diffs
+            vmdk-descriptor-step
+            vmdk-descriptor-diffs))
 
 (define known-readers
   '("libvhdi" "libvmdk" "libqcow" "7zip"))
@@ -112,10 +119,21 @@ cannot run here)."
       "-"
       (string-join (map (match-lambda ((_ off len) (format #f "~d:~d" off len))) ranges) ",")))
 
+(define sevenzip-stream-limit (expt 2 30))
+
+(define (readable-ranges reader ranges)
+  "The RANGES ((BYTE OFFSET LENGTH) ...) READER reads: for 7zip, only
+those ending within `sevenzip-stream-limit' bytes (it streams the disk
+from its start)."
+  (if (equal? reader "7zip")
+      (filter (lambda (r) (<= (+ (cadr r) (caddr r)) sevenzip-stream-limit)) ranges)
+      ranges))
+
 (define (reader-probe-argv reader fmt ranges)
   "The argument list that reads RANGES ((BYTE OFFSET LENGTH) ...) of a
-FMT image through READER; the image path goes last."
-  (list (python3) (probe-script) reader fmt (ranges->string ranges)))
+FMT image through READER (those it reads, see `readable-ranges'); the
+image path goes last."
+  (list (python3) (probe-script) reader fmt (ranges->string (readable-ranges reader ranges))))
 
 (define (reader-step reader fmt ranges)
   "A chain step running READER on the engine's image (see chain.scm's
@@ -135,7 +153,8 @@ reading as BYTE.  Ranges at or past GROWN-FROM (the old size of a grow)
 are reported as field \"zero\", the others as \"data\", so a rule about
 the grown range never covers the kept data.  '() when they agree."
   (let* ((json (and result (false-if-exception (json-string->scm (result-stdout result)))))
-         (err (and json (assoc-ref json "error"))))
+         (err (and json (assoc-ref json "error")))
+         (ranges (readable-ranges reader ranges)))
     (cond
      ((or (not json) (not (result-ok? result)))
       (list (mkdiff reader "open" (or err (and result (result-stderr result)) "no output")
@@ -262,3 +281,44 @@ the size, and each range's bytes (by hash)."
       (((or "--out" "-o") d . _) d)
       (((? (lambda (a) (string-prefix? "--out=" a)) a) . _) (substring a 6))
       ((_ . more) (loop more)))))
+
+;;; The VMDK descriptor: the size it states twice more (extent lines and
+;;; BIOS geometry), which neither qemu nor libvmdk checks on a sparse
+;;; extent.  scm/instar/vmdk-descriptor.py reads it.
+
+(define (vmdk-descriptor-step)
+  "A chain step reading the descriptor of the engine's VMDK (step name
+\"descriptor\")."
+  `(("step" . "external") ("name" . "descriptor") ("side" . "engine")
+    ("argv" . ,(vector (python3) (search-path %load-path "instar/vmdk-descriptor.py")))))
+
+(define (vmdk-descriptor-diffs result vsize)
+  "Diffs (oracle \"descriptor\") when the descriptor RESULT (the step's
+run) disagrees with VSIZE, the virtual size qemu-img reports: the extent
+lines' sectors must add up to it, and ddb.geometry.cylinders must be
+what qemu-img create writes for it, VSIZE / (heads x sectors x 512)
+with the descriptor's own heads and sectors (16 and 63 when absent)."
+  (define (diff field got want)
+    `(("op" . "resize") ("oracle" . "descriptor") ("field" . ,field)
+      ("engine" . ,(format #f "~a" got)) ("reference" . ,(format #f "~a" want))))
+  (let* ((json (and result (result-ok? result)
+                    (false-if-exception (json-string->scm (result-stdout result))))))
+    (if (not json)
+        (list (diff "open" (if result (first-line-of (result-stdout result)) "not run")
+                    "a descriptor"))
+        (let* ((extents (vector->list (assoc-ref json "extents")))
+               (sectors (apply + (map (lambda (e) (assoc-ref e "sectors")) extents)))
+               (geo (assoc-ref json "geometry"))
+               (heads (or (assoc-ref geo "heads") 16))
+               (secs (or (assoc-ref geo "sectors") 63))
+               (cyl (assoc-ref geo "cylinders"))
+               (want-cyl (quotient vsize (* heads secs 512))))
+          (append
+           (if (= (* 512 sectors) vsize) '()
+               (list (diff "extent-sectors" sectors (quotient vsize 512))))
+           (if (or (not cyl) (= cyl want-cyl)) '()
+               (list (diff "geometry-cylinders" cyl want-cyl))))))))
+
+(define (first-line-of s)
+  (let ((i (string-index s #\newline)))
+    (if i (substring s 0 i) s)))

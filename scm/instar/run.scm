@@ -44,6 +44,7 @@
   #:use-module (instar reduce)
   #:use-module (instar report)
   #:use-module (instar preflight)
+  #:use-module (instar fingerprint)
   #:export (run-recipe
             exit-no-findings
             exit-findings
@@ -120,6 +121,7 @@ or child process is left behind, no stored finding is marked fixed.
     (timeout (value #t))
     (ops (value #t))
     (formats (value #t))
+    (only-formats (value #t))
     (junit (value #t))
     (reduce-time (value #t))
     (tmpdir (value #t))
@@ -295,13 +297,18 @@ directory); absolute names are kept as given."
                (else (values 'known diffs reason chain trace hits #f))))))
         (else (values verdict diffs reason chain trace '() #f))))))
 
-(define (run-one i master ctx pick execute rules)
+(define* (run-one i master ctx pick execute rules #:optional (keep? (const #t)))
+  "Draw iteration I's case and judge it: an outcome, or 'skipped when
+KEEP? (--only-formats) rejects the case.  The draw comes first, so a
+kept case is exactly the case a run without the filter draws."
   (let* ((seed (iteration-seed master i))
          (case (pick (make-rng seed) i)))
+    (if (not (keep? case))
+        'skipped
     (call-with-values (lambda () (judge-case case ctx execute rules))
       (lambda (verdict diffs reason chain trace known sig)
         (make-outcome i seed case verdict diffs reason chain
-                      (and (eq? verdict 'divergence) trace) known sig)))))
+                      (and (eq? verdict 'divergence) trace) known sig))))))
 
 (define (print-diffs diffs port)
   (for-each (lambda (d)
@@ -349,6 +356,7 @@ with the status `exit-status-help' describes."
          (reduce-time (if (opt 'reduce-time) (parse-count name "reduce-time" (opt 'reduce-time) 0) 30))
          (ops (if (opt 'ops) (split-list (opt 'ops)) default-ops))
          (formats (if (opt 'formats) (split-list (opt 'formats)) default-formats))
+         (only-formats (and (opt 'only-formats) (split-list (opt 'only-formats))))
          (out (or (opt 'out) "instar-out"))
          (tmpdir (or (opt 'tmpdir) (getenv "TMPDIR") "/tmp"))
          (quiet? (opt 'quiet)))
@@ -362,6 +370,12 @@ with the status `exit-status-help' describes."
               formats)
     (when (or (null? ops) (null? formats))
       (usage-error name "--ops and --formats must not be empty"))
+    (for-each (lambda (f) (unless (member f default-formats)
+                            (usage-error name "--only-formats: unknown format '~a' (known: ~a)" f
+                                         (string-join default-formats ","))))
+              (or only-formats '()))
+    (when (and only-formats (null? only-formats))
+      (usage-error name "--only-formats must not be empty"))
     ;; From here on a signal stops the run cleanly.
     (install-stop-handlers! name)
     ;; Where results go, before any case runs (a --replay only reads).
@@ -417,7 +431,7 @@ with the status `exit-status-help' describes."
             (campaign name #:seed seed #:iterations iterations #:jobs jobs #:shard shard
                       #:out out #:ctx ctx #:pick pick #:execute execute #:rules rules
                       #:reduce-time reduce-time #:junit (opt 'junit) #:quiet? quiet?
-                      #:ops ops #:formats formats))))
+                      #:ops ops #:formats formats #:only-formats only-formats))))
         (lambda (key . args)
           (exit-after-signal name))))))
 
@@ -529,8 +543,12 @@ replayed then is left as it was."
 (define (host-name) (or (false-if-exception (gethostname)) "unknown"))
 
 (define* (campaign name #:key seed iterations jobs shard out ctx pick execute rules
-                   reduce-time junit quiet? ops formats)
-  (let* ((started (current-time))
+                   reduce-time junit quiet? ops formats (only-formats #f))
+  (let* ((keep? (if only-formats
+                    (lambda (case) (member (assoc-ref case "format") only-formats))
+                    (const #t)))
+         (skipped 0)
+         (started (current-time))
          (engine-id (engine-identity (context-engine ctx)))
          (reference-version (tool-version (engine-program (context-qemu-img ctx))))
          (replayed-rev '())
@@ -577,14 +595,18 @@ replayed then is left as it was."
             (let* ((i (vector-ref indices k))
                    (started (now))
                    (o (catch #t
-                        (lambda () (run-one i seed ctx pick execute rules))
+                        (lambda () (run-one i seed ctx pick execute rules keep?))
                         (lambda (key . args)
                           ;; An abort abandons the case: it did not run.
                           (and (not (abort-key? key))
                                (make-outcome i (iteration-seed seed i) #f 'inconclusive '()
                                              (format #f "internal error: ~a ~s" key args)
                                              #f #f '() #f))))))
-              (when o
+              (when (eq? o 'skipped)
+                (with-mutex mutex
+                  (set! skipped (+ skipped 1))
+                  (set! done (+ done 1))))
+              (when (outcome? o)
                 (with-mutex mutex
                   (hash-set! timings i (cons started (- (now) started)))
                   (vector-set! results k o)
@@ -601,6 +623,15 @@ replayed then is left as it was."
                     (scm->json `(("run" . ,run-id) ("recipe" . ,name)
                                  ("t" . ,(- (now) t0)) ("seed" . ,seed)
                                  ("iteration" . ,(outcome-index o))
+                                 ;; The drawn case: its format and a key
+                                 ;; (XXH3-64 of its JSON), so runs can be
+                                 ;; compared case by case.
+                                 ("format" . ,(or (and (outcome-case o)
+                                                       (assoc-ref (outcome-case o) "format"))
+                                                  'null))
+                                 ("case" . ,(if (outcome-case o)
+                                                (string-xxh64 (scm->json-string (outcome-case o)))
+                                                'null))
                                  ("verdict" . ,(symbol->string (outcome-verdict o)))
                                  ("signature" . ,(or (outcome-sig o) 'null))
                                  ("done" . ,done) ("total" . ,total)
@@ -642,6 +673,7 @@ replayed then is left as it was."
                        #:out out #:ctx ctx #:execute execute #:rules rules
                        #:reduce-time reduce-time #:junit junit #:quiet? quiet?
                        #:ops ops #:formats formats #:t0 t0 #:known-before known-before
+                       #:only-formats only-formats #:skipped skipped
                        #:outcomes (filter (lambda (o)
                                             (and o (not (eq? (outcome-verdict o) 'environment))))
                                           (vector->list results))
@@ -653,7 +685,8 @@ replayed then is left as it was."
 (define* (finish-campaign name #:key seed total jobs shard out ctx execute rules
                           reduce-time junit quiet? ops formats t0 known-before outcomes
                           signal environment-failure started engine-id reference-version
-                          replayed (timings (make-hash-table)))
+                          replayed (timings (make-hash-table))
+                          (only-formats #f) (skipped 0))
   "Aggregate OUTCOMES (the completed cases, in iteration order), store and
 reduce new findings, write summary.json (and JUnit), print the summary and
 exit.  SIGNAL or ENVIRONMENT-FAILURE: the run stopped early; findings are
@@ -743,6 +776,9 @@ SECONDS)."
               ("seed" . ,seed)
               ("iterations" . ,total)
               ("iterations-run" . ,ran)
+              ;; --only-formats: cases drawn but not run (another format).
+              ("only-formats" . ,(if only-formats (list->vector only-formats) 'null))
+              ("skipped" . ,skipped)
               ("interrupted" . ,(and signal #t))
               ("signal" . ,(if signal (signal-name signal) 'null))
               ("environment-error" . ,(or environment-failure 'null))

@@ -342,4 +342,23 @@
                                   (equal? (assoc-ref c "start-mode") "shared"))))
              all))))
 
+;; Table grows: resize-consistency draws, for every format, supported
+;; grows past what the block table qemu-img laid out can map (VHDX: the
+;; 1 MiB BAT region, 1022 GiB of 8 MiB blocks; VMDK: the one-sector
+;; grain directory, 4 GiB), so a planner that moves the table is tested.
+(let* ((cases (map (lambda (i) (pick-consistency-case (make-rng (iteration-seed 42 i))))
+                   (iota 200)))
+       (end-of (lambda (c) (resolve-spec (parse-size-string (assoc-ref c "size"))
+                                         (assoc-ref (vector-ref (assoc-ref c "resizes") 0) "spec"))))
+       (ok? (lambda (c) (equal? "ok" (assoc-ref (vector-ref (assoc-ref c "resizes") 0) "expect")))))
+  (test-assert "consistency: a supported VHDX grow past its BAT region"
+    (any (lambda (c) (and (equal? (assoc-ref c "format") "vhdx") (ok? c)
+                          (not (assoc-ref (assoc-ref c "options") "block_size"))
+                          (> (end-of c) (* 1022 (expt 2 30)))))
+         cases))
+  (test-assert "consistency: a supported VMDK grow past its grain directory"
+    (any (lambda (c) (and (equal? (assoc-ref c "format") "vmdk") (ok? c)
+                          (> (end-of c) (* 4 (expt 2 30)))))
+         cases)))
+
 (test-end "pickers")

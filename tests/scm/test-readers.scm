@@ -6,7 +6,7 @@
 ;;; where zeros are expected.  A missing reader is never skipped: the
 ;;; test fails.
 (use-modules (srfi srfi-1) (srfi srfi-64) (ice-9 match) (ice-9 binary-ports)
-             (rnrs bytevectors) (ice-9 regex)
+             (rnrs bytevectors) (ice-9 regex) (ice-9 iconv)
              (instar process) (instar readers))
 
 (define qemu-img (or (getenv "QEMU_IMG") "qemu-img"))
@@ -163,6 +163,48 @@ in the 64 KiB at 1 MiB; its path."
     (poke! f l1 '(0 0 0 0 0 0 0 0))
     (test-assert "libqcow qcow2: flipped L1 entry"
       (member "data" (fields (diffs "libqcow" "qcow2" f (* 8 mib)))))))
+
+;; The VMDK descriptor states the size in its extent line and geometry:
+;; qemu-img's own image agrees with itself; a stale cylinder count or
+;; extent line (the size qemu reads from the header) is a diff.
+(define (descriptor-diffs f vsize)
+  (let ((st (vmdk-descriptor-step)))
+    (vmdk-descriptor-diffs
+     (run-command (append (vector->list (assoc-ref st "argv")) (list f)) #:timeout 60)
+     vsize)))
+(define (replace-in-file! f from to)
+  ;; Same length, so the descriptor keeps its place and padding.
+  (let* ((bv (call-with-input-file f get-bytevector-all #:binary #t))
+         (text (bytevector->string bv "ISO-8859-1"))
+         (i (string-contains text from)))
+    (when i (poke! f i (bytevector->u8-list (string->utf8 to))))
+    i))
+(let ((f (make-image "vmdk" "descriptor" (* 300 mib))))
+  (test-equal "vmdk descriptor: qemu-img's image states its size" '()
+    (descriptor-diffs f (* 300 mib)))
+  (test-assert "vmdk descriptor: another size disagrees"
+    (lset= equal? '("extent-sectors" "geometry-cylinders")
+           (fields (descriptor-diffs f (* 600 mib)))))
+  (test-assert "vmdk descriptor: a stale cylinder count"
+    (and (replace-in-file! f "cylinders = \"609\"" "cylinders = \"608\"")
+         (equal? '("geometry-cylinders") (fields (descriptor-diffs f (* 300 mib))))))
+  (test-assert "vmdk descriptor: a stale extent line"
+    (and (replace-in-file! f "RW 614400 " "RW 614399 ")
+         (member "extent-sectors" (fields (descriptor-diffs f (* 300 mib)))))))
+
+;; 7-Zip streams the disk from its start: a range past its first GiB is
+;; not read (a 3 TiB read of zeros otherwise); the size is still compared.
+(let* ((big (* 2000 1024 mib))
+       (f (make-image "vpc" "far-7zip" big))
+       (size (qemu-size "vpc" f))
+       (far `((#x21 0 65536) (0 ,(- size mib) ,mib)))
+       (t0 (current-time))
+       (r (run-command (append (reader-probe-argv "7zip" "vpc" far) (list f)) #:timeout 60)))
+  (test-equal "7zip: a range past its first GiB is left out" '()
+    (reader-diffs "7zip" r size far))
+  (test-assert "7zip: and costs no stream of the disk" (< (- (current-time) t0) 30))
+  (test-assert "7zip: the size is still compared"
+    (member "size" (fields (reader-diffs "7zip" r (+ size mib) far)))))
 
 (test-end "readers")
 
