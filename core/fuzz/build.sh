@@ -36,9 +36,9 @@ else
 CONF
 fi
 
-# The core: every source of libinstar (util, check, resize, image, fuzz
+# The core: every source of libinstar (util, io, check, resize, image, fuzz
 # decoder), not the CLI, tests or fuzz entry points.
-srcs=$(cd "$root" && ls core/util/*.c core/check/*.c core/resize/*.c core/image/*.c \
+srcs=$(cd "$root" && ls core/util/*.c core/io/*.c core/check/*.c core/resize/*.c core/image/*.c \
        core/fuzz/decode.c core/fuzz/print.c)
 objs=()
 for s in $srcs; do
@@ -69,5 +69,5 @@ build_target() {  # build_target NAME SOURCES...
 
 build_target fuzz_resize_planners core/fuzz/fuzz-resize-planners.c
 build_target fuzz_resize_engine core/fuzz/fuzz-resize-engine.c core/fuzz/reparse.c core/fuzz/sparse-io.c \
-    core/fuzz/oracle.c
+    core/fuzz/oracle.c core/fuzz/engine-input.c
 echo "build.sh: targets in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')"
