@@ -33,32 +33,18 @@ run_case() {
     rm -f orig q i
     overlay_with orig "$opts" "$bk" "$bf" "$start" "$writes" ||
         { ok 1 "$desc: qemu-img create"; diag "$(cat c.err)"; return; }
-    cp --sparse=always orig q
-    cp --sparse=always orig i
-    "$QEMU_IMG" resize -q "$@" q "$end" >/dev/null 2>q.err; qrc=$?
-    "$INSTAR_IMG" resize -q "$@" i "$end" >/dev/null 2>i.err; irc=$?
-    [ $qrc -eq 0 ] && qc=ok || qc=fail
-    [ $irc -eq 0 ] && ic=ok || ic=fail
-    desc="$desc: qemu $qc, instar $ic"
+    resize_both "$end" -q "$@"
+    outcome "$desc"
     if [ $qc = ok ] && [ $ic = fail ] && unsupported i.err && cmp -s orig i; then
         todo "$desc ($(err_text i.err); file untouched)"
         return
     fi
-    if [ $qc != $ic ]; then
-        ok 1 "$desc"; diag "qemu: $(cat q.err)" "instar: $(cat i.err)"; return
-    fi
+    split_outcome && return
     if [ $qc = fail ]; then
-        qm=$(err_text q.err); im=$(err_text i.err)
-        r=0; [ "$qm" = "$im" ] || r=1
-        cmp -s orig i || r=1
-        ok $r "$desc: same message, file untouched"
-        [ $r -eq 0 ] || diag "qemu: $qm" "instar: $im"
+        same_refusal
         return
     fi
-    norm_info q q.info; norm_info i i.info
-    cmp -s q.info i.info; r=$?
-    ok $r "$desc: same info"
-    [ $r -eq 0 ] || diag "$(diff q.info i.info)"
+    same_info
     check_json q q.check; qck=$?
     check_clean i i.check; r=$?
     ok $r "$desc: check clean (qemu: $qck)"
