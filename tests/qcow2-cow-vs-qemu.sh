@@ -182,4 +182,18 @@ r=$?
 ok $r "plan over a longer backing file: $npatch patches, the resize's"
 [ $r -eq 0 ] || diag "$(cat plan.err)" "$(head -c 400 plan.json)"
 
+# A hostile backing file: its L1 table offset lies past 2^63 (aligned, so
+# only the bound catches it).  qemu will not open it; the copy must not
+# read "zeros" there either: refused, the overlay byte-identical.
+mkbase evil.qcow2 qcow2 2M
+"$QEMU_IMG" create -q -f qcow2 -b evil.qcow2 -F qcow2 orig 1000448
+printf '\377\377\377\377\377\377\000\000' |
+    dd of=evil.qcow2 bs=1 seek=40 conv=notrunc 2>/dev/null
+"$QEMU_IMG" resize -q --preallocation=metadata orig 1500160 >/dev/null 2>q.err; qrc=$?
+cp orig i
+"$INSTAR_IMG" resize -q --preallocation=metadata i 1500160 >/dev/null 2>i.err; irc=$?
+r=0; [ $qrc -ne 0 ] && [ $irc -ne 0 ] && cmp -s orig i || r=1
+ok $r "backing file with its L1 table past 2^63: both refuse (qemu $qrc, instar $irc), overlay untouched"
+[ $r -eq 0 ] || diag "qemu: $(cat q.err)" "instar: $(cat i.err)"
+
 done_testing

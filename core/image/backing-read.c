@@ -61,6 +61,14 @@ static int q2_open(struct instar_io *io, struct q2file *f, struct instar_diag *d
         return instar_diag_set(diag, INSTAR_E_PARSE, "backing file: unsupported cluster "
                                "size 2^%u", f->cluster_bits);
     f->cs = 1ull << f->cluster_bits;
+    /* qemu will not open such a file ("Invalid L1 table offset"); past
+     * 2^63 or unaligned, the lookups below would read other bytes. */
+    uint64_t l1_end;
+    if ((f->l1_offset & (f->cs - 1)) != 0
+        || !instar_add_u64(f->l1_offset, (uint64_t)f->l1_size * 8, &l1_end)
+        || l1_end > (uint64_t)INT64_MAX)
+        return instar_diag_set(diag, INSTAR_E_PARSE, "backing file: invalid L1 table "
+                               "offset %llu", (unsigned long long)f->l1_offset);
     if (f->version >= 3)
         incompat = instar_be64(h + QCOW2_HDR_INCOMPAT);
     if (instar_be32(h + QCOW2_HDR_CRYPT_METHOD) != 0)
@@ -110,6 +118,9 @@ static int q2_read_cluster(struct instar_backing_chain *c, size_t level, const s
         return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_SUBFORMAT, "reading a compressed "
                                "cluster of the backing file is not supported");
     host = e & QCOW2_OFFSET_MASK;
+    if (host & (f->cs - 1))     /* qemu marks the file corrupt and fails the read */
+        return instar_diag_set(diag, INSTAR_E_PARSE, "backing file: L2 entry of guest "
+                               "cluster %llu is not cluster-aligned", (unsigned long long)g);
     if (!f->extl2) {
         if (f->version >= 3 && (e & QCOW2_OFLAG_ZERO)) {
             memset(buf, 0, (size_t)len);
