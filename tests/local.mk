@@ -14,7 +14,15 @@ AM_TESTS_ENVIRONMENT = \
 	VMDKINFO='$(VMDKINFO)'; export VMDKINFO; \
 	PYTHON3='$(PYTHON3)'; export PYTHON3; \
 	abs_top_srcdir='$(abs_top_srcdir)'; export abs_top_srcdir; \
-	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir;
+	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir; \
+	INSTAR_OSS_SOURCES='$(oss_sources_expected)'; export INSTAR_OSS_SOURCES;
+
+# What the OSS-Fuzz build script must compile, from automake's own lists
+# (tests/oss-build-sources.sh compares: the script cannot read them).
+oss_sources_expected = \
+	$(addprefix core:,$(filter %.c,$(core_libinstar_la_SOURCES))) \
+	$(addprefix fuzz_resize_planners:,$(filter %.c,$(fuzz_target_sources_planners))) \
+	$(addprefix fuzz_resize_engine:,$(filter %.c,$(fuzz_target_sources_engine)))
 
 # The C unit tests: also what CI's sanitizer build runs (make check-c).
 CORE_C_TESTS = \
@@ -71,7 +79,8 @@ SH_TESTS = \
 	tests/create-blockdev.sh \
 	tests/readers-interop.sh \
 	tests/readers-limits.sh \
-	tests/spdx.sh
+	tests/spdx.sh \
+	tests/oss-build-sources.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh

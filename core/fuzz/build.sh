@@ -13,7 +13,24 @@
 # No configure run is needed: the core needs only a few config.h facts,
 # written here unless INSTAR_CONFIG_DIR names a configured build tree.
 # Locally: `make fuzz-oss-build' runs this with clang into fuzz-build/oss/.
+# `build.sh --list-sources' prints the sources it would compile and stops;
+# tests/oss-build-sources.sh compares them with the automake lists.
 root=$(cd "$(dirname "$0")/../.." && pwd)
+
+# The core: every source of libinstar (util, io, check, resize, image, fuzz
+# decoder), not the CLI, tests or fuzz entry points.  Globs, so a new file
+# in these directories needs no edit here; a new directory does.
+core_srcs=$(cd "$root" && ls core/util/*.c core/io/*.c core/check/*.c core/resize/*.c \
+            core/image/*.c core/fuzz/decode.c core/fuzz/print.c)
+planners_srcs="core/fuzz/fuzz-resize-planners.c"
+engine_srcs="core/fuzz/fuzz-resize-engine.c core/fuzz/reparse.c core/fuzz/sparse-io.c
+    core/fuzz/oracle.c core/fuzz/engine-input.c"
+if [ "${1:-}" = --list-sources ]; then
+    for s in $core_srcs; do echo "core $s"; done
+    for s in $planners_srcs; do echo "fuzz_resize_planners $s"; done
+    for s in $engine_srcs; do echo "fuzz_resize_engine $s"; done
+    exit 0
+fi
 : "${CC:=clang}" "${CFLAGS:=}" "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}" "${OUT:?set OUT}"
 LD=${CXX:-$CC}
 own_work=
@@ -36,12 +53,8 @@ else
 CONF
 fi
 
-# The core: every source of libinstar (util, io, check, resize, image, fuzz
-# decoder), not the CLI, tests or fuzz entry points.
-srcs=$(cd "$root" && ls core/util/*.c core/io/*.c core/check/*.c core/resize/*.c core/image/*.c \
-       core/fuzz/decode.c core/fuzz/print.c)
 objs=()
-for s in $srcs; do
+for s in $core_srcs; do
     o="$WORK/obj/$(echo "$s" | tr / _ | sed 's/\.c$/.o/')"
     # shellcheck disable=SC2086
     $CC $CFLAGS -std=c11 -I"$WORK/inc" -I"$root/core/include" -I"$root/core" -c "$root/$s" -o "$o"
@@ -67,7 +80,8 @@ build_target() {  # build_target NAME SOURCES...
         xargs -0 zip -q -j "$OUT/${name}_seed_corpus.zip")
 }
 
-build_target fuzz_resize_planners core/fuzz/fuzz-resize-planners.c
-build_target fuzz_resize_engine core/fuzz/fuzz-resize-engine.c core/fuzz/reparse.c core/fuzz/sparse-io.c \
-    core/fuzz/oracle.c core/fuzz/engine-input.c
+# shellcheck disable=SC2086
+build_target fuzz_resize_planners $planners_srcs
+# shellcheck disable=SC2086
+build_target fuzz_resize_engine $engine_srcs
 echo "build.sh: targets in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')"
