@@ -21,7 +21,8 @@ for unit in core fuzz_resize_planners fuzz_resize_engine; do
     if diff "$TMPD/e.$unit" "$TMPD/l.$unit" > "$TMPD/d.$unit"; then
         ok 0 "build.sh compiles automake's sources for $unit"
     else
-        diag "$unit: < automake only, > build.sh only:" $(grep '^[<>]' "$TMPD/d.$unit")
+        diag "$unit: < automake only, > build.sh only:"
+        grep '^[<>]' "$TMPD/d.$unit" | while IFS= read -r l; do diag "$l"; done
         ok 1 "build.sh compiles automake's sources for $unit"
     fi
 done
