@@ -361,4 +361,23 @@
                           (> (end-of c) (* 4 (expt 2 30)))))
          cases)))
 
+;; Snapshot images: now and then a preallocating grow by one L2 table's
+;; reach, so copy-on-write of the shared table holding the old end and
+;; new tables past it meet in one plan.
+(let* ((cases (map (lambda (i) (pick-resize-case (make-rng (iteration-seed 42 i))))
+                   (iota 200)))
+       (grow? (lambda (c)
+                (let ((r (vector-ref (assoc-ref c "resizes") 0))
+                      (cs (string->number (or (assoc-ref (assoc-ref c "options") "cluster_size")
+                                              "65536"))))
+                  (and (equal? (assoc-ref c "image-state") "snapshots")
+                       (equal? (assoc-ref r "expect") "ok")
+                       (member (assoc-ref r "prealloc") '("metadata" "falloc" "full"))
+                       (>= (- (resolve-spec (parse-size-string (assoc-ref c "size"))
+                                            (assoc-ref r "spec"))
+                              (parse-size-string (assoc-ref c "size")))
+                           (* cs (quotient cs 16))))))))
+  (test-assert "resize-diff --seed 42: a snapshot image grown with preallocation across an L2 table"
+    (any grow? cases)))
+
 (test-end "pickers")
