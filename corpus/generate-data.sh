@@ -100,6 +100,27 @@ w vpc 0x66 $((4 * M + 2048)) 512                # in the partial last block
 engine 3 1 $((4 * M)) 0; engine 3 0 $((2 * M)) $SHRINK
 mk vhdx "block_size=1048576" $((4 * M)); fill vhdx
 engine 4 1 $((4 * M)) 0; engine 4 0 $((2 * M)) $SHRINK
+# Header 1 current (qemu and the engine update both headers, so header 2
+# stays current; a writer that updates one at a time alternates): its
+# SequenceNumber one past header 2's, CRC-32C redone.
+python3 - "$tmp/img" <<'PY'
+import struct, sys
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+    return c ^ 0xFFFFFFFF
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(128 * 1024); h2 = f.read(4096)
+    f.seek(64 * 1024); h1 = bytearray(f.read(4096))
+    h1[8:16] = struct.pack('<Q', struct.unpack('<Q', h2[8:16])[0] + 1)
+    h1[4:8] = bytes(4)
+    h1[4:8] = struct.pack('<I', crc32c(bytes(h1)))
+    f.seek(64 * 1024); f.write(h1)
+PY
+engine 4 1 $((4 * M)) 0
 mk vmdk "" $((4 * M)); fill vmdk
 engine 5 1 $((4 * M)) 0; engine 5 0 $((2 * M)) $SHRINK
 engine 5 1 $((512 * K)) 0                       # 9216 sectors: a '9' in the descriptor

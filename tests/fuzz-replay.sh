@@ -13,6 +13,13 @@ for t in planners engine; do
     n=$(find "$corpus" -type f ! -name README ! -name '.*' | wc -l)
     [ "$n" -ge 10 ]
     ok $? "fuzz_resize_$t: seed corpus has $n inputs"
+    # libFuzzer cuts every input to the target's max_len as it loads the
+    # corpus: a longer seed is never run whole by make fuzz-resize (and a
+    # marked one loses its mark), so each must fit.
+    max=$(sed -n 's/^max_len *= *\([0-9]*\)$/\1/p' "$abs_top_srcdir/core/fuzz/fuzz_resize_$t.options")
+    long=$(find "$corpus" "$crashes" -type f ! -name README ! -name '.*' -size +"${max:-0}"c 2>/dev/null | wc -l)
+    [ -n "$max" ] && [ "$long" -eq 0 ]
+    ok $? "fuzz_resize_$t: every corpus and crash input fits max_len ($max bytes; $long longer)"
     "$bin" "$corpus" >"$TMPD/out" 2>"$TMPD/err"
     st=$?
     [ $st -eq 0 ] || tail -20 "$TMPD/err" | sed 's/^/# /'

@@ -301,5 +301,13 @@ ok $? "probing: a descriptor file is VMDK (not raw) and is refused untouched"
 "$QEMU_IMG" create -q -f vmdk "$TMPD/base.vmdk" 1G
 "$QEMU_IMG" create -q -f vmdk -b "$TMPD/base.vmdk" -F vmdk "$TMPD/child.vmdk" >/dev/null
 hostile "image with a parent" "parent" "$TMPD/child.vmdk" 2G
+# A parentCID alone names a parent (the VMDK spec: the parent's CID,
+# ffffffff for none): the hint line hidden as a comment, length kept.
+cp "$TMPD/child.vmdk" "$TMPD/cid-only.vmdk"
+sed -i 's/^parentFileNameHint=/#arentFileNameHint=/' "$TMPD/cid-only.vmdk"
+grep -aq '^#arentFileNameHint=' "$TMPD/cid-only.vmdk" && grep -aq '^parentCID=[0-9a-f]' "$TMPD/cid-only.vmdk" \
+    && ! grep -aq '^parentCID=ffffffff' "$TMPD/cid-only.vmdk"
+ok $? "the parentCID-only image has no parentFileNameHint line and a parentCID"
+hostile "a parentCID without parentFileNameHint" "parent" "$TMPD/cid-only.vmdk" 2G
 
 done_testing

@@ -15,6 +15,7 @@
 #include "instar/error.h"
 #include "util/array.h"
 #include "util/checked.h"
+#include "util/crc32c.h"
 #include "util/endian.h"
 
 /* Short names for spec.h's shared helpers. */
@@ -785,6 +786,35 @@ static bool walk_vhd(struct walk *w)
 /* ---- vhdx ----------------------------------------------------------------- */
 
 
+/* MS-VHDX 2.2.2: a header is valid when its signature is "head", its
+ * Version is 1 and its Checksum is the CRC-32C of the 4 KiB header with
+ * the checksum field taken as zero.  Records the valid headers'
+ * sequence numbers in V. */
+static bool vhdx_headers(struct walk *w, struct instar_oracle_view *v)
+{
+    static const uint8_t zero4[4];
+    uint8_t h[4096];
+    v->hdr_valid = 0;
+    v->hdr_seq_min = UINT64_MAX;
+    v->hdr_seq_max = 0;
+    for (int i = 0; i < 2; i++) {
+        if (instar_io_read(w->io, h, sizeof h, (uint64_t)(i + 1) * 65536) != INSTAR_OK)
+            return false;
+        uint32_t c = instar_crc32c(0, h, 4);
+        c = instar_crc32c(c, zero4, 4);
+        c = instar_crc32c(c, h + 8, sizeof h - 8);
+        if (memcmp(h, "head", 4) != 0 || instar_le16(h + 66) != 1 || instar_le32(h + 4) != c)
+            continue;
+        uint64_t seq = instar_le64(h + 8);
+        v->hdr_valid++;
+        if (seq < v->hdr_seq_min)
+            v->hdr_seq_min = seq;
+        if (seq > v->hdr_seq_max)
+            v->hdr_seq_max = seq;
+    }
+    return true;
+}
+
 static bool walk_vhdx(struct walk *w)
 {
     struct instar_oracle *o = w->o;
@@ -803,6 +833,8 @@ static bool walk_vhdx(struct walk *w)
     }
     if (cur < 0)
         return fail(w->why, w->whylen, "vhdx: no header");
+    if (!vhdx_headers(w, v))
+        return fail(w->why, w->whylen, "vhdx: header unreadable");
     uint32_t log_len = instar_le32(hd[cur] + 68);
     uint64_t log_off = instar_le64(hd[cur] + 72);
     if (instar_io_read(w->io, rt, sizeof rt, 192 * 1024) != INSTAR_OK || memcmp(rt, "regi", 4))
@@ -1107,6 +1139,16 @@ bool instar_oracle_after(struct instar_oracle *o, struct instar_io *io, bool all
     }
     if (b->exact && !a->exact)
         return fail(why, whylen, "oracle: bookkeeping exact before, not after: %s", a->inexact);
+    /* MS-VHDX 2.2.2.1: a writer updates the non-current header with a
+     * SequenceNumber greater than the current one's, and (as qemu does
+     * on every open for writing, and the engine on every resize) then
+     * the other one too: after a resize both headers are valid and
+     * newer than any header before it. */
+    if (o->fmt == INSTAR_FORMAT_VHDX && a->vsize != b->vsize && b->hdr_valid > 0
+        && (a->hdr_valid != 2 || a->hdr_seq_min <= b->hdr_seq_max))
+        return fail(why, whylen, "oracle: vhdx: after the resize %d valid header(s), sequence "
+                    "numbers %" PRIu64 "..%" PRIu64 ", not both past the old current %" PRIu64,
+                    a->hdr_valid, a->hdr_seq_min, a->hdr_seq_max, b->hdr_seq_max);
     if (b->geometry && !a->geometry)
         return fail(why, whylen, "oracle: geometry matched the size before, not after: %s",
                     a->geometry_why);

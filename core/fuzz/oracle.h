@@ -68,6 +68,8 @@ struct instar_oracle_view {
     char geometry_why[200];
     bool stale;                 /* before: data mapped past the end */
     char refuse[80];            /* before: what the engine must refuse */
+    uint64_t hdr_seq_min, hdr_seq_max;  /* vhdx: SequenceNumber of the valid headers */
+    int hdr_valid;              /* vhdx: how many headers are valid */
     struct instar_oracle_block *blocks;
     size_t nblocks, cap;
 };

@@ -825,11 +825,72 @@ from RNG after the ordinary case, so ordinary cases stay as they were."
                       (cons '("compat" . "0.10")
                             (filter (lambda (o) (not (member (car o) (cons "compat" v3-only-options))))
                                     opts))
-                      (alist-delete "compat" opts))))
-       (set "image-state" state
-            (set "start-mode" "shared"
-                 (set "op" (if (equal? (assoc-ref c "op") "resize") "resize-shared" (assoc-ref c "op"))
-                      (set "options" opts c))))))))
+                      (alist-delete "compat" opts)))
+            (c (set "image-state" state
+                    (set "start-mode" "shared"
+                         (set "op" (if (equal? (assoc-ref c "op") "resize") "resize-shared"
+                                       (assoc-ref c "op"))
+                              (set "options" opts c)))))
+            ;; Drawn last (only here), so every other case stays as it was.
+            (reach (l2-reach opts)))
+       (cond ((and (string=? state "snapshots") (<= reach (expt 2 29)))
+              (shared-table-grow rng c reach))
+             ((and (string=? state "bitmaps") (<= (bitmap-entry-reach opts) (expt 2 36)))
+              (prepend-resize c `(("spec" . ,(string-append
+                                                "+" (number->string (bitmap-entry-reach opts))))
+                                  ("shrink" . #f) ("prealloc" . null))))
+             (else c))))))
+
+(define (bitmap-entry-reach options)
+  "The guest bytes one bitmap table entry covers in a qcow2 made with
+OPTIONS, for a bitmap of qemu's default granularity (the cluster size,
+at least 4 KiB): one cluster of bits, each for a granule."
+  (let ((cs (string->number (or (assoc-ref options "cluster_size") "65536"))))
+    (* (max 4096 cs) cs 8)))
+
+(define (prepend-resize kase resize)
+  "KASE with RESIZE (a grow) put before its first drawn resize, whose
+--shrink is set again for the grown size (qemu-img opening an image with
+bitmaps to refuse a shrink without it still rewrites the file) and
+whose preallocation is kept only where it stays cheap from there.  A
+regrow case becomes a resize-shared one: its grow back to the start
+size would now be a shrink."
+  (let* ((start (parse-size-string (assoc-ref kase "size")))
+         (grown (resolve-spec start (assoc-ref resize "spec")))
+         (first (vector-ref (assoc-ref kase "resizes") 0))
+         (end (resolve-spec grown (assoc-ref first "spec")))
+         (p (assoc-ref first "prealloc"))
+         ;; Its preallocation was drawn for the start size: kept only
+         ;; where it stays cheap from the grown one.
+         (p (if (and (string? p) (> end grown) (not (prealloc-allowed? "qcow2" p grown end)))
+                'null p))
+         (first (append (alist-delete "prealloc" (alist-delete "shrink" first))
+                        `(("shrink" . ,(< end grown)) ("prealloc" . ,p)))))
+    (append (alist-delete "resizes" (alist-delete "op" kase))
+            `(("op" . "resize-shared")
+              ("resizes" . ,(vector resize first))))))
+
+(define (l2-reach options)
+  "The guest bytes one L2 table of a qcow2 made with OPTIONS maps."
+  (let ((cs (string->number (or (assoc-ref options "cluster_size") "65536"))))
+    (* cs (quotient cs (if (equal? (assoc-ref options "extended_l2") "on") 16 8)))))
+
+(define (shared-table-grow rng kase reach)
+  "KASE (a qcow2 with an internal snapshot) with a first resize put
+before its own: a preallocating grow by REACH bytes, so it crosses an L2
+table boundary.  The L2 table holding the old end is still shared with
+the snapshot, so the engine must copy it before linking new clusters
+into it, and the tables past it are new: copy-on-write of shared tables
+and new tables in one plan, which the drawn resizes (rarely a
+preallocating grow, ends mostly within one table) almost never reach.
+The drawn resizes follow, from the grown size."
+  (let* ((start (parse-size-string (assoc-ref kase "size")))
+         (end (+ start reach))
+         (mode (choose rng '(weighted (3 "metadata") (1 "falloc") (1 "full"))))
+         (mode (if (prealloc-allowed? "qcow2" mode start end) mode "metadata"))
+         (grow `(("spec" . ,(string-append "+" (number->string reach)))
+                 ("shrink" . #f) ("prealloc" . ,mode))))
+    (prepend-resize kase grow)))
 
 ;;; create-diff: every format, with valid and (rarely) invalid options.
 

@@ -130,12 +130,14 @@
            many))
   (test-assert "preallocation only where cheap"
     (every (lambda (c)
-             (let ((start (parse-size-string (assoc-ref c "size"))))
-               (every (lambda (r end)
+             (let ((ends (case-end-bytes c)))
+               (every (lambda (r from end)
                         (let ((p (assoc-ref r "prealloc")))
-                          (or (not (string? p)) (<= end start)
-                              (prealloc-allowed? (assoc-ref c "format") p start end))))
-                      (vector->list (assoc-ref c "resizes")) (case-end-bytes c))))
+                          (or (not (string? p)) (<= end from)
+                              (prealloc-allowed? (assoc-ref c "format") p from end))))
+                      (vector->list (assoc-ref c "resizes"))
+                      (cons (parse-size-string (assoc-ref c "size")) ends)
+                      ends)))
            many))
   (test-assert "raw never gets metadata preallocation at create"
     (every (lambda (c) (or (equal? (assoc-ref c "format") "qcow2")
@@ -360,5 +362,49 @@
     (any (lambda (c) (and (equal? (assoc-ref c "format") "vmdk") (ok? c)
                           (> (end-of c) (* 4 (expt 2 30)))))
          cases)))
+
+;; Snapshot images: first a preallocating grow by one L2 table's reach,
+;; so copy-on-write of the shared table holding the old end and new
+;; tables past it meet in one plan.
+(let* ((cases (map (lambda (i) (pick-resize-case (make-rng (iteration-seed 42 i))))
+                   (iota 200)))
+       (grow? (lambda (c)
+                (let ((r (vector-ref (assoc-ref c "resizes") 0))
+                      (cs (string->number (or (assoc-ref (assoc-ref c "options") "cluster_size")
+                                              "65536"))))
+                  (and (equal? (assoc-ref c "image-state") "snapshots")
+                       (equal? (assoc-ref r "expect") "ok")
+                       (member (assoc-ref r "prealloc") '("metadata" "falloc" "full"))
+                       (>= (- (resolve-spec (parse-size-string (assoc-ref c "size"))
+                                            (assoc-ref r "spec"))
+                              (parse-size-string (assoc-ref c "size")))
+                           (* cs (quotient cs 16))))))))
+  (test-assert "resize-diff --seed 42: a snapshot image grown with preallocation across an L2 table"
+    (any grow? cases))
+  ;; Bitmap images: first a grow by one bitmap table entry's reach, so
+  ;; the bitmap tables change size and are rewritten.
+  (test-assert "resize-diff --seed 42: a bitmap image grown so its bitmap table changes size"
+    (any (lambda (c)
+           (let* ((r (vector-ref (assoc-ref c "resizes") 0))
+                  (cs (string->number (or (assoc-ref (assoc-ref c "options") "cluster_size")
+                                          "65536")))
+                  (per (* (max 4096 cs) cs 8))
+                  (start (parse-size-string (assoc-ref c "size")))
+                  (end (resolve-spec start (assoc-ref r "spec"))))
+             (and (equal? (assoc-ref c "image-state") "bitmaps")
+                  (equal? (assoc-ref r "expect") "ok")
+                  (> (quotient (+ end per -1) per) (quotient (+ start per -1) per)))))
+         cases))
+  (test-assert "a prepended grow leaves one drawn resize, --shrink set for the grown size"
+    (every (lambda (c)
+             (let ((rs (assoc-ref c "resizes")))
+               (or (not (member (assoc-ref c "image-state") '("snapshots" "bitmaps")))
+                   (= (vector-length rs) 1)
+                   (let* ((start (parse-size-string (assoc-ref c "size")))
+                          (grown (resolve-spec start (assoc-ref (vector-ref rs 0) "spec")))
+                          (end (resolve-spec grown (assoc-ref (vector-ref rs 1) "spec"))))
+                     (and (= (vector-length rs) 2)
+                          (eq? (assoc-ref (vector-ref rs 1) "shrink") (< end grown)))))))
+           cases)))
 
 (test-end "pickers")
