@@ -84,6 +84,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint64_t length;
     instar_fuzz_engine_args(data, &args, &length);
+    /* A plan carrying more bytes than the store holds could never be
+     * applied and judged; building one (hundreds of MiB for a preallocated
+     * grow by terabytes) only spent the session's time. */
+    args.scratch_limit = (size_t)MEM_LIMIT;
 
     if (!ready) {
         if (instar_sparse_io_init(&m, MEM_LIMIT) != INSTAR_OK)

@@ -440,7 +440,11 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
 
     /* Start small: the loop below grows it when a plan needs more, and
      * every byte allocated costs (sanitizer builds poison it all). */
+    size_t max_scratch = args->scratch_limit != 0 && args->scratch_limit < Q2E_MAX_SCRATCH
+                         ? args->scratch_limit : (size_t)Q2E_MAX_SCRATCH;
     out->scratch_len = (size_t)(64u << 10) + 2 * (size_t)cs;
+    if (out->scratch_len > max_scratch)
+        out->scratch_len = max_scratch;
     out->scratch = malloc(out->scratch_len);
     if (out->scratch == NULL)
         return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
@@ -479,9 +483,8 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             continue;
         }
         if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
-            && out->scratch_len < Q2E_MAX_SCRATCH) {
-            size_t n = out->scratch_len * 4 < Q2E_MAX_SCRATCH ? out->scratch_len * 4
-                                                              : (size_t)Q2E_MAX_SCRATCH;
+            && out->scratch_len < max_scratch) {
+            size_t n = out->scratch_len < max_scratch / 4 ? out->scratch_len * 4 : max_scratch;
             /* A failed round leaves nothing in scratch worth keeping:
              * no realloc (it would copy up to 256 MiB on the way to 1 GiB). */
             free(out->scratch);

@@ -70,6 +70,13 @@ struct instar_resize_args {
     int (*backing_read)(void *ctx, uint8_t *buf, uint64_t len, uint64_t off,
                         struct instar_diag *diag);
     void *backing_ctx;
+    /* The most scratch (the plan's payload bytes) one plan may use; 0:
+     * the engine's own bound (1 GiB).  A plan that needs more is refused
+     * (INSTAR_E_SCRATCH_TOO_SMALL) before it is built.  Honoured by the
+     * qcow2 engine, whose scratch grows on demand; the others size theirs
+     * from the image's facts.  The engine fuzz target sets its store's
+     * limit: a bigger plan could never be applied there. */
+    size_t scratch_limit;
 };
 
 /* The outcome of planning against a live image. */
