@@ -369,7 +369,8 @@ static bool q_walk_l1(struct qc *q, const uint8_t *l1, uint64_t n, bool active)
     l2 = malloc((size_t)q->cs);
     if (l2 == NULL)
         return fail(w->why, w->whylen, "out of memory");
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = instar_spec_next_entry(l1, 0, n, 8); i < n;
+         i = instar_spec_next_entry(l1, i + 1, n, 8)) {
         uint64_t off = instar_be64(l1 + 8 * i) & Q_OFF_MASK;
         if (off == 0)
             continue;
@@ -379,7 +380,8 @@ static bool q_walk_l1(struct qc *q, const uint8_t *l1, uint64_t n, bool active)
             fail(w->why, w->whylen, "qcow2: cannot read L2 table %" PRIu64, i);
             goto out;
         }
-        for (uint64_t k = 0; k < q->l2_entries; k++) {
+        for (uint64_t k = instar_spec_next_entry(l2, 0, q->l2_entries, q->entry);
+             k < q->l2_entries; k = instar_spec_next_entry(l2, k + 1, q->l2_entries, q->entry)) {
             uint64_t e = instar_be64(l2 + q->entry * k), guest = i * q->l2_entries + k;
             uint64_t extra = 0;
             if (e & Q_COMPRESSED) {
@@ -654,7 +656,8 @@ static bool walk_qcow2(struct walk *w)
                      ") has refcount %" PRIu64 " but %u references", c, c * q.cs, rc, q.refs[c]);
         }
     }
-    for (uint64_t i = 0; i < l1_size && v->exact; i++) {
+    for (uint64_t i = instar_spec_next_entry(l1, 0, l1_size, 8); i < l1_size && v->exact;
+         i = instar_spec_next_entry(l1, i + 1, l1_size, 8)) {
         uint64_t e = instar_be64(l1 + 8 * i), off = e & Q_OFF_MASK;
         if (off == 0)
             continue;

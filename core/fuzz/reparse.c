@@ -142,7 +142,8 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
     ref(&q, 0, q.cs);
     ref(&q, q.rt_off, rt_len);
     ref(&q, q.l1_off, (uint64_t)q.l1_size * 8);
-    for (uint64_t i = 0; i < rt_len / 8; i++) {
+    for (uint64_t i = instar_spec_next_entry(rt, 0, rt_len / 8, 8); i < rt_len / 8;
+         i = instar_spec_next_entry(rt, i + 1, rt_len / 8, 8)) {
         uint64_t off = instar_be64(rt + 8 * i) & ~(uint64_t)511;
         if (off == 0)
             continue;
@@ -153,20 +154,23 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
         }
         ref(&q, off, q.cs);
     }
-    for (uint32_t i = 0; i < q.l1_size; i++) {
-        uint64_t off = instar_be64(l1 + 8 * (uint64_t)i) & 0x00fffffffffffe00ULL;
+    for (uint64_t i = instar_spec_next_entry(l1, 0, q.l1_size, 8); i < q.l1_size;
+         i = instar_spec_next_entry(l1, i + 1, q.l1_size, 8)) {
+        uint64_t off = instar_be64(l1 + 8 * i) & 0x00fffffffffffe00ULL;
         if (off == 0)
             continue;
         if (off % q.cs != 0 || !inside(off, q.cs, q.file_size)) {
-            fail(why, whylen, "qcow2: L2 table %u at 0x%" PRIx64 " outside the file", i, off);
+            fail(why, whylen, "qcow2: L2 table %" PRIu64 " at 0x%" PRIx64 " outside the file",
+                 i, off);
             goto out;
         }
         ref(&q, off, q.cs);
         if (instar_io_read(io, tbl, (size_t)q.cs, off) != INSTAR_OK) {
-            fail(why, whylen, "qcow2: cannot read L2 table %u", i);
+            fail(why, whylen, "qcow2: cannot read L2 table %" PRIu64, i);
             goto out;
         }
-        for (uint64_t k = 0; k < l2_entries; k++) {
+        for (uint64_t k = instar_spec_next_entry(tbl, 0, l2_entries, entry); k < l2_entries;
+             k = instar_spec_next_entry(tbl, k + 1, l2_entries, entry)) {
             uint64_t e = instar_be64(tbl + entry * k);
             if (e & (1ULL << 62))
                 continue;       /* compressed: not produced by resize */
@@ -174,7 +178,7 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
             if (data == 0)
                 continue;
             if (data % q.cs != 0 || data >= q.file_size) {
-                fail(why, whylen, "qcow2: L2 %u entry %" PRIu64 " -> 0x%" PRIx64
+                fail(why, whylen, "qcow2: L2 %" PRIu64 " entry %" PRIu64 " -> 0x%" PRIx64
                      " unaligned or beyond the file", i, k, data);
                 goto out;
             }

@@ -16,6 +16,7 @@
 
 #include "util/checked.h"
 #include "util/endian.h"
+#include "util/scan.h"
 
 /* Format a one-line reason into WHY; always false, for `return fail(...)'. */
 static inline bool instar_spec_fail(char *why, size_t whylen, const char *fmt, ...)
@@ -28,6 +29,16 @@ static inline bool instar_spec_fail(char *why, size_t whylen, const char *fmt, .
         vsnprintf(why, whylen, fmt, ap);
     va_end(ap);
     return false;
+}
+
+/* The first of entries [I, N) of table T (SIZE bytes each) with a bit
+ * set, N when none.  An all-zero entry maps nothing, so the checkers'
+ * loops step over runs of them: one untraced scan instead of a traced
+ * compare per entry (a 2 PiB image's L1 is 4 Mi entries, nearly all 0). */
+static inline uint64_t instar_spec_next_entry(const uint8_t *t, uint64_t i, uint64_t n,
+                                              uint64_t size)
+{
+    return i >= n ? n : instar_first_set_bit(t, i * size * 8, n * size * 8) / (size * 8);
 }
 
 /* [OFF, OFF+LEN) inside a file of SIZE bytes. */
