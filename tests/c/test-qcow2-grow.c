@@ -604,6 +604,31 @@ static void test_scratch_limit(void)
     ok(same_plan(&free_p.plan, &lim_p.plan), "  the same plan as without a limit");
     ok(lim_p.scratch_len <= (64u << 20), "  in scratch within the limit (%zu)", lim_p.scratch_len);
     instar_image_plan_free(&lim_p);
+
+    /* The caller's buffer: planned in it, the same plan; too small a
+     * buffer refused as too small a limit is. */
+    size_t blen = 32u << 20;
+    uint8_t *buf = malloc(blen);
+    a.scratch = buf;
+    a.scratch_limit = 1u << 20;
+    instar_diag_clear(&d);
+    is_int(instar_image_plan(&t.m.io, &a, &lim_p, &d), INSTAR_E_SCRATCH_TOO_SMALL,
+           "a caller's 1 MiB buffer: refused");
+    instar_image_plan_free(&lim_p);
+    a.scratch_limit = blen;
+    instar_diag_clear(&d);
+    is_int(instar_image_plan(&t.m.io, &a, &lim_p, &d), INSTAR_OK,
+           "a caller's 32 MiB buffer: planned");
+    ok(same_plan(&free_p.plan, &lim_p.plan), "  the same plan as in the engine's own scratch");
+    bool inside = lim_p.scratch == NULL;
+    for (size_t i = 0; i < lim_p.plan.npatches; i++) {
+        const struct instar_patch *x = &lim_p.plan.patches[i];
+        if (x->data != NULL && (x->data < buf || x->data + x->length > buf + blen))
+            inside = false;
+    }
+    ok(inside, "  every payload in the caller's buffer, none in memory of the engine's own");
+    instar_image_plan_free(&lim_p);
+    free(buf);
     instar_image_plan_free(&free_p);
     ok(rs_same(&t, before, len), "planning wrote nothing");
     free(before);

@@ -77,6 +77,12 @@ struct instar_resize_args {
      * from the image's facts.  The engine fuzz target sets its store's
      * limit: a bigger plan could never be applied there. */
     size_t scratch_limit;
+    /* With SCRATCH_LIMIT: the caller's buffer of that many bytes, which
+     * the qcow2 engine plans in instead of allocating (the plan's
+     * payloads then point into it: keep it until the plan is applied).
+     * A caller planning many times (the fuzz target) reuses memory
+     * already paged in rather than fresh scratch per plan. */
+    uint8_t *scratch;
 };
 
 /* The outcome of planning against a live image. */
