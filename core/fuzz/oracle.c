@@ -74,6 +74,30 @@ static uint8_t *read_alloc(struct instar_io *io, uint64_t fsize, uint64_t off, u
     return p;
 }
 
+/* As read_alloc, into kept table buffer SLOT of O: fresh memory for a
+ * table of tens of MiB (a 2 PiB image's L1) cost page faults and
+ * sanitizer poisoning on every input. */
+static uint8_t *read_kept(struct instar_oracle *o, int slot, struct instar_io *io,
+                          uint64_t fsize, uint64_t off, uint64_t len)
+{
+    if (len > MAX_TABLE)
+        return NULL;
+    size_t need = len ? (size_t)len : 1;
+    if (need > o->tablecap[slot]) {
+        free(o->tables[slot]);      /* nothing in it to keep */
+        o->tables[slot] = malloc(need);
+        o->tablecap[slot] = o->tables[slot] ? need : 0;
+        if (o->tables[slot] == NULL)
+            return NULL;
+    }
+    uint8_t *p = o->tables[slot];
+    uint64_t n = off >= fsize ? 0 : fsize - off < len ? fsize - off : len;
+    if (n && instar_io_read(io, p, (size_t)n, off) != INSTAR_OK)
+        return NULL;
+    memset(p + n, 0, (size_t)(len - n));
+    return p;
+}
+
 /* ---- digests ------------------------------------------------------------ */
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -520,8 +544,8 @@ static bool walk_qcow2(struct walk *w)
     uint64_t rt_len = (uint64_t)rt_clusters * q.cs, rt_entries = rt_len / 8;
     if (l1_off % q.cs || rt_off % q.cs || rt_clusters == 0)
         return fail(w->why, w->whylen, "qcow2: L1 or refcount table unaligned");
-    l1 = read_alloc(w->io, w->fsize, l1_off, (uint64_t)l1_size * 8);
-    rt = read_alloc(w->io, w->fsize, rt_off, rt_len);
+    l1 = read_kept(o, 0, w->io, w->fsize, l1_off, (uint64_t)l1_size * 8);
+    rt = read_kept(o, 1, w->io, w->fsize, rt_off, rt_len);
     blk = malloc((size_t)q.cs);
     if (l1 == NULL || rt == NULL || blk == NULL) {
         limit(w, "qcow2: L1 or refcount table");
@@ -669,8 +693,6 @@ static bool walk_qcow2(struct walk *w)
     }
     ok = true;
 out:
-    free(l1);
-    free(rt);
     free(snap);
     free(blk);
     free(bmdir);
@@ -1123,5 +1145,7 @@ void instar_oracle_free(struct instar_oracle *o)
     free(o->buf);
     free(o->refs);
     free(o->spans);
+    free(o->tables[0]);
+    free(o->tables[1]);
     memset(o, 0, sizeof *o);
 }

@@ -37,6 +37,30 @@ static uint8_t *read_table(struct instar_io *io, uint64_t off, uint64_t len)
     return p;
 }
 
+/* As read_table, into kept buffer SLOT (one per table of a qcow2 walk):
+ * the fuzz target re-parses every result, and fresh memory for a table of
+ * tens of MiB (a 2 PiB image's L1) cost page faults and sanitizer
+ * poisoning each time.  Single-threaded callers only (the fuzz target,
+ * the tests). */
+static uint8_t *read_kept(int slot, struct instar_io *io, uint64_t off, uint64_t len)
+{
+    static uint8_t *kept[2];
+    static size_t cap[2];
+    if (len > INSTAR_REPARSE_MAX_TABLE)
+        return NULL;
+    size_t need = len ? (size_t)len : 1;
+    if (need > cap[slot]) {
+        free(kept[slot]);           /* nothing in it to keep */
+        kept[slot] = malloc(need);
+        cap[slot] = kept[slot] ? need : 0;
+        if (kept[slot] == NULL)
+            return NULL;
+    }
+    if (len && instar_io_read(io, kept[slot], (size_t)len, off) != INSTAR_OK)
+        return NULL;
+    return kept[slot];
+}
+
 bool instar_reparse_raw(struct instar_io *io, uint64_t want, char *why, size_t whylen)
 {
     uint64_t size;
@@ -132,8 +156,8 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
         q.refs = calloc((size_t)ncl, sizeof *q.refs);
         q.nclusters = q.refs ? ncl : 0;
     }
-    l1 = read_table(io, q.l1_off, (uint64_t)q.l1_size * 8);
-    rt = read_table(io, q.rt_off, rt_len);
+    l1 = read_kept(0, io, q.l1_off, (uint64_t)q.l1_size * 8);
+    rt = read_kept(1, io, q.rt_off, rt_len);
     tbl = malloc((size_t)q.cs);
     if (l1 == NULL || rt == NULL || tbl == NULL) {
         fail(why, whylen, "qcow2: tables too large to check");
@@ -215,8 +239,6 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
     ok = true;
 out:
     free(q.refs);
-    free(l1);
-    free(rt);
     free(tbl);
     return ok;
 }
