@@ -84,12 +84,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint64_t length;
     instar_fuzz_engine_args(data, &args, &length);
+    /* A plan carrying more bytes than the store holds could never be
+     * applied and judged; building one (hundreds of MiB for a preallocated
+     * grow by terabytes) only spent the session's time.  Plans are made in
+     * one buffer for the session: pages already in, not fresh scratch
+     * (page faults, sanitizer poisoning) per plan. */
+    static uint8_t *scratch;
 
     if (!ready) {
         if (instar_sparse_io_init(&m, MEM_LIMIT) != INSTAR_OK)
             abort();
+        scratch = malloc((size_t)MEM_LIMIT);
+        if (scratch == NULL)
+            abort();
         ready = true;
     }
+    args.scratch_limit = (size_t)MEM_LIMIT;
+    args.scratch = scratch;
     instar_sparse_io_reset(&m);
     if (instar_fuzz_engine_load(&m.io, data, size, length) != 0)
         return 0;

@@ -75,6 +75,30 @@ static uint8_t *read_alloc(struct instar_io *io, uint64_t fsize, uint64_t off, u
     return p;
 }
 
+/* As read_alloc, into kept table buffer SLOT of O: fresh memory for a
+ * table of tens of MiB (a 2 PiB image's L1) cost page faults and
+ * sanitizer poisoning on every input. */
+static uint8_t *read_kept(struct instar_oracle *o, int slot, struct instar_io *io,
+                          uint64_t fsize, uint64_t off, uint64_t len)
+{
+    if (len > MAX_TABLE)
+        return NULL;
+    size_t need = len ? (size_t)len : 1;
+    if (need > o->tablecap[slot]) {
+        free(o->tables[slot]);      /* nothing in it to keep */
+        o->tables[slot] = malloc(need);
+        o->tablecap[slot] = o->tables[slot] ? need : 0;
+        if (o->tables[slot] == NULL)
+            return NULL;
+    }
+    uint8_t *p = o->tables[slot];
+    uint64_t n = off >= fsize ? 0 : fsize - off < len ? fsize - off : len;
+    if (n && instar_io_read(io, p, (size_t)n, off) != INSTAR_OK)
+        return NULL;
+    memset(p + n, 0, (size_t)(len - n));
+    return p;
+}
+
 /* ---- digests ------------------------------------------------------------ */
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -370,7 +394,8 @@ static bool q_walk_l1(struct qc *q, const uint8_t *l1, uint64_t n, bool active)
     l2 = malloc((size_t)q->cs);
     if (l2 == NULL)
         return fail(w->why, w->whylen, "out of memory");
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = instar_spec_next_entry(l1, 0, n, 8); i < n;
+         i = instar_spec_next_entry(l1, i + 1, n, 8)) {
         uint64_t off = instar_be64(l1 + 8 * i) & Q_OFF_MASK;
         if (off == 0)
             continue;
@@ -380,7 +405,8 @@ static bool q_walk_l1(struct qc *q, const uint8_t *l1, uint64_t n, bool active)
             fail(w->why, w->whylen, "qcow2: cannot read L2 table %" PRIu64, i);
             goto out;
         }
-        for (uint64_t k = 0; k < q->l2_entries; k++) {
+        for (uint64_t k = instar_spec_next_entry(l2, 0, q->l2_entries, q->entry);
+             k < q->l2_entries; k = instar_spec_next_entry(l2, k + 1, q->l2_entries, q->entry)) {
             uint64_t e = instar_be64(l2 + q->entry * k), guest = i * q->l2_entries + k;
             uint64_t extra = 0;
             if (e & Q_COMPRESSED) {
@@ -519,8 +545,8 @@ static bool walk_qcow2(struct walk *w)
     uint64_t rt_len = (uint64_t)rt_clusters * q.cs, rt_entries = rt_len / 8;
     if (l1_off % q.cs || rt_off % q.cs || rt_clusters == 0)
         return fail(w->why, w->whylen, "qcow2: L1 or refcount table unaligned");
-    l1 = read_alloc(w->io, w->fsize, l1_off, (uint64_t)l1_size * 8);
-    rt = read_alloc(w->io, w->fsize, rt_off, rt_len);
+    l1 = read_kept(o, 0, w->io, w->fsize, l1_off, (uint64_t)l1_size * 8);
+    rt = read_kept(o, 1, w->io, w->fsize, rt_off, rt_len);
     blk = malloc((size_t)q.cs);
     if (l1 == NULL || rt == NULL || blk == NULL) {
         limit(w, "qcow2: L1 or refcount table");
@@ -655,7 +681,8 @@ static bool walk_qcow2(struct walk *w)
                      ") has refcount %" PRIu64 " but %u references", c, c * q.cs, rc, q.refs[c]);
         }
     }
-    for (uint64_t i = 0; i < l1_size && v->exact; i++) {
+    for (uint64_t i = instar_spec_next_entry(l1, 0, l1_size, 8); i < l1_size && v->exact;
+         i = instar_spec_next_entry(l1, i + 1, l1_size, 8)) {
         uint64_t e = instar_be64(l1 + 8 * i), off = e & Q_OFF_MASK;
         if (off == 0)
             continue;
@@ -667,8 +694,6 @@ static bool walk_qcow2(struct walk *w)
     }
     ok = true;
 out:
-    free(l1);
-    free(rt);
     free(snap);
     free(blk);
     free(bmdir);
@@ -1162,5 +1187,7 @@ void instar_oracle_free(struct instar_oracle *o)
     free(o->buf);
     free(o->refs);
     free(o->spans);
+    free(o->tables[0]);
+    free(o->tables[1]);
     memset(o, 0, sizeof *o);
 }

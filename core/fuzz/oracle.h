@@ -91,6 +91,8 @@ struct instar_oracle {
     size_t nrefs;
     struct instar_oracle_span *spans;
     size_t nspans, spancap;
+    uint8_t *tables[2];         /* qcow2: the L1 and refcount tables */
+    size_t tablecap[2];
 };
 
 /* Walk the start image.  FMT is the image's format (known: probed),

@@ -37,6 +37,30 @@ static uint8_t *read_table(struct instar_io *io, uint64_t off, uint64_t len)
     return p;
 }
 
+/* As read_table, into kept buffer SLOT (one per table of a qcow2 walk):
+ * the fuzz target re-parses every result, and fresh memory for a table of
+ * tens of MiB (a 2 PiB image's L1) cost page faults and sanitizer
+ * poisoning each time.  Single-threaded callers only (the fuzz target,
+ * the tests). */
+static uint8_t *read_kept(int slot, struct instar_io *io, uint64_t off, uint64_t len)
+{
+    static uint8_t *kept[2];
+    static size_t cap[2];
+    if (len > INSTAR_REPARSE_MAX_TABLE)
+        return NULL;
+    size_t need = len ? (size_t)len : 1;
+    if (need > cap[slot]) {
+        free(kept[slot]);           /* nothing in it to keep */
+        kept[slot] = malloc(need);
+        cap[slot] = kept[slot] ? need : 0;
+        if (kept[slot] == NULL)
+            return NULL;
+    }
+    if (len && instar_io_read(io, kept[slot], (size_t)len, off) != INSTAR_OK)
+        return NULL;
+    return kept[slot];
+}
+
 bool instar_reparse_raw(struct instar_io *io, uint64_t want, char *why, size_t whylen)
 {
     uint64_t size;
@@ -132,8 +156,8 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
         q.refs = calloc((size_t)ncl, sizeof *q.refs);
         q.nclusters = q.refs ? ncl : 0;
     }
-    l1 = read_table(io, q.l1_off, (uint64_t)q.l1_size * 8);
-    rt = read_table(io, q.rt_off, rt_len);
+    l1 = read_kept(0, io, q.l1_off, (uint64_t)q.l1_size * 8);
+    rt = read_kept(1, io, q.rt_off, rt_len);
     tbl = malloc((size_t)q.cs);
     if (l1 == NULL || rt == NULL || tbl == NULL) {
         fail(why, whylen, "qcow2: tables too large to check");
@@ -142,7 +166,8 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
     ref(&q, 0, q.cs);
     ref(&q, q.rt_off, rt_len);
     ref(&q, q.l1_off, (uint64_t)q.l1_size * 8);
-    for (uint64_t i = 0; i < rt_len / 8; i++) {
+    for (uint64_t i = instar_spec_next_entry(rt, 0, rt_len / 8, 8); i < rt_len / 8;
+         i = instar_spec_next_entry(rt, i + 1, rt_len / 8, 8)) {
         uint64_t off = instar_be64(rt + 8 * i) & ~(uint64_t)511;
         if (off == 0)
             continue;
@@ -153,20 +178,23 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
         }
         ref(&q, off, q.cs);
     }
-    for (uint32_t i = 0; i < q.l1_size; i++) {
-        uint64_t off = instar_be64(l1 + 8 * (uint64_t)i) & 0x00fffffffffffe00ULL;
+    for (uint64_t i = instar_spec_next_entry(l1, 0, q.l1_size, 8); i < q.l1_size;
+         i = instar_spec_next_entry(l1, i + 1, q.l1_size, 8)) {
+        uint64_t off = instar_be64(l1 + 8 * i) & 0x00fffffffffffe00ULL;
         if (off == 0)
             continue;
         if (off % q.cs != 0 || !inside(off, q.cs, q.file_size)) {
-            fail(why, whylen, "qcow2: L2 table %u at 0x%" PRIx64 " outside the file", i, off);
+            fail(why, whylen, "qcow2: L2 table %" PRIu64 " at 0x%" PRIx64 " outside the file",
+                 i, off);
             goto out;
         }
         ref(&q, off, q.cs);
         if (instar_io_read(io, tbl, (size_t)q.cs, off) != INSTAR_OK) {
-            fail(why, whylen, "qcow2: cannot read L2 table %u", i);
+            fail(why, whylen, "qcow2: cannot read L2 table %" PRIu64, i);
             goto out;
         }
-        for (uint64_t k = 0; k < l2_entries; k++) {
+        for (uint64_t k = instar_spec_next_entry(tbl, 0, l2_entries, entry); k < l2_entries;
+             k = instar_spec_next_entry(tbl, k + 1, l2_entries, entry)) {
             uint64_t e = instar_be64(tbl + entry * k);
             if (e & (1ULL << 62))
                 continue;       /* compressed: not produced by resize */
@@ -174,7 +202,7 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
             if (data == 0)
                 continue;
             if (data % q.cs != 0 || data >= q.file_size) {
-                fail(why, whylen, "qcow2: L2 %u entry %" PRIu64 " -> 0x%" PRIx64
+                fail(why, whylen, "qcow2: L2 %" PRIu64 " entry %" PRIu64 " -> 0x%" PRIx64
                      " unaligned or beyond the file", i, k, data);
                 goto out;
             }
@@ -211,8 +239,6 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
     ok = true;
 out:
     free(q.refs);
-    free(l1);
-    free(rt);
     free(tbl);
     return ok;
 }

@@ -28,6 +28,7 @@ struct instar_sparse_io {
     size_t nchunks;             /* ceil(limit / chunk): slots in `chunk' */
     uint8_t **chunk;            /* materialised chunks, NULL: all zero */
     size_t *used;               /* indices of the non-NULL slots */
+    uint64_t *present;          /* one bit per slot: non-NULL (next_data) */
     size_t nused;
     uint8_t **pool;             /* zeroed chunks kept for reuse */
     size_t npool;

@@ -41,6 +41,15 @@ int instar_engine_start(struct instar_io *io, struct instar_image_plan *out, siz
                         void (*release)(void *), uint64_t *file_size,
                         struct instar_diag *diag);
 
+/* *LEN bytes of scratch for a plan (an engine's bound on what the plan
+ * may need), cut to ARGS->scratch_limit when one is set (a plan needing
+ * more is then refused as too big): the caller's buffer ARGS->scratch
+ * when there is one, else memory OUT owns.  A plan that fits is the same
+ * either way.  NULL (and DIAG set) when out of memory. */
+uint8_t *instar_engine_scratch(const struct instar_resize_args *args,
+                               struct instar_image_plan *out, size_t *len,
+                               struct instar_diag *diag);
+
 /* The generic "New image size" resolution every engine uses: resolve the
  * spec against CURRENT and apply qemu's block-layer maximum. */
 int instar_engine_resolve_size(const struct instar_resize_args *args,

@@ -439,11 +439,24 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
     o.reftable.len = s->reftable ? (size_t)((uint64_t)o.refcount_table_clusters * cs) : 0;
 
     /* Start small: the loop below grows it when a plan needs more, and
-     * every byte allocated costs (sanitizer builds poison it all). */
-    out->scratch_len = (size_t)(64u << 10) + 2 * (size_t)cs;
-    out->scratch = malloc(out->scratch_len);
-    if (out->scratch == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+     * every byte allocated costs (sanitizer builds poison it all).  A
+     * caller's buffer is used whole: it costs nothing more. */
+    size_t max_scratch = args->scratch_limit != 0 && args->scratch_limit < Q2E_MAX_SCRATCH
+                         ? args->scratch_limit : (size_t)Q2E_MAX_SCRATCH;
+    uint8_t *scratch;
+    size_t scratch_len;
+    if (args->scratch != NULL && args->scratch_limit != 0) {
+        scratch = args->scratch;
+        scratch_len = max_scratch;
+    } else {
+        scratch_len = (size_t)(64u << 10) + 2 * (size_t)cs;
+        if (scratch_len > max_scratch)
+            scratch_len = max_scratch;
+        out->scratch = scratch = malloc(scratch_len);
+        out->scratch_len = scratch_len;
+        if (scratch == NULL)
+            return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+    }
     for (unsigned round = 0; round < Q2E_MAX_ROUNDS; round++) {
         o.refblocks = s->rbs;
         o.n_refblocks = s->nrbs;
@@ -451,7 +464,7 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
         o.n_l2_tables = s->nl2s;
         o.byte_ranges = s->bytes;
         o.n_byte_ranges = s->nbytes;
-        rc = instar_plan_resize_qcow2(&o, out->scratch, out->scratch_len, &out->plan);
+        rc = instar_plan_resize_qcow2(&o, scratch, scratch_len, &out->plan);
         if (rc == INSTAR_OK && zero_refused(&o)) {
             instar_plan_init(&out->plan);
             return instar_diag_set(diag, INSTAR_E_UNSUPPORTED_SUBFORMAT, "Failed to zero out "
@@ -479,15 +492,14 @@ static int qcow2_plan(struct instar_io *io, const struct instar_resize_args *arg
             continue;
         }
         if (rc == INSTAR_E_SCRATCH_TOO_SMALL && out->plan.npatches == 0
-            && out->scratch_len < Q2E_MAX_SCRATCH) {
-            size_t n = out->scratch_len * 4 < Q2E_MAX_SCRATCH ? out->scratch_len * 4
-                                                              : (size_t)Q2E_MAX_SCRATCH;
+            && scratch_len < max_scratch) {
+            size_t n = scratch_len < max_scratch / 4 ? scratch_len * 4 : max_scratch;
             /* A failed round leaves nothing in scratch worth keeping:
              * no realloc (it would copy up to 256 MiB on the way to 1 GiB). */
             free(out->scratch);
-            out->scratch = malloc(n);
-            out->scratch_len = out->scratch ? n : 0;
-            if (out->scratch == NULL)
+            out->scratch = scratch = malloc(n);
+            out->scratch_len = scratch_len = scratch ? n : 0;
+            if (scratch == NULL)
                 return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
             continue;
         }

@@ -37,6 +37,21 @@ int instar_engine_start(struct instar_io *io, struct instar_image_plan *out, siz
     return INSTAR_OK;
 }
 
+uint8_t *instar_engine_scratch(const struct instar_resize_args *args,
+                               struct instar_image_plan *out, size_t *len,
+                               struct instar_diag *diag)
+{
+    if (args->scratch_limit != 0 && *len > args->scratch_limit)
+        *len = args->scratch_limit;
+    if (args->scratch != NULL && args->scratch_limit != 0)
+        return args->scratch;
+    out->scratch = malloc(*len ? *len : 1);
+    out->scratch_len = out->scratch ? *len : 0;
+    if (out->scratch == NULL)
+        instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+    return out->scratch;
+}
+
 int instar_engine_resolve_size(const struct instar_resize_args *args,
                                uint64_t current, uint64_t *new_size,
                                struct instar_diag *diag)

@@ -215,11 +215,11 @@ static int vhd_plan(struct instar_io *io, const struct instar_resize_args *args,
     if (rc != INSTAR_OK)
         return rc;
 
-    out->scratch_len = scratch_bound(&o, o.req.new_size);
-    out->scratch = malloc(out->scratch_len);
-    if (out->scratch == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    rc = instar_plan_resize_vhd(&o, out->scratch, out->scratch_len, &out->plan);
+    size_t scratch_len = scratch_bound(&o, o.req.new_size);
+    uint8_t *scratch = instar_engine_scratch(args, out, &scratch_len, diag);
+    if (scratch == NULL)
+        return INSTAR_E_NOMEM;
+    rc = instar_plan_resize_vhd(&o, scratch, scratch_len, &out->plan);
     if (rc != INSTAR_OK) {
         refusal_words(rc, &out->plan, args->prealloc, diag);
         return instar_engine_refusal(rc, &why, diag);

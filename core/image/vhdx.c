@@ -189,13 +189,13 @@ static int vhdx_plan(struct instar_io *io, const struct instar_resize_args *args
     uint64_t need = new_entries * 8 + 2 * VHDX_REGION_SIZE + 2 * VHDX_HEADER_SIZE + 256;
     if (need > VHDX_BAT_STAGE_MAX + VHDX_MIB)
         return instar_diag_set(diag, INSTAR_E_TOO_LARGE, "BAT too large to plan");
-    out->scratch = malloc((size_t)need);
-    if (out->scratch == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
-    out->scratch_len = (size_t)need;
+    size_t scratch_len = (size_t)need;
+    uint8_t *scratch = instar_engine_scratch(args, out, &scratch_len, diag);
+    if (scratch == NULL)
+        return INSTAR_E_NOMEM;
 
     for (int round = 0; round < 2; round++) {
-        rc = instar_plan_resize_vhdx(&o, out->scratch, out->scratch_len, &out->plan);
+        rc = instar_plan_resize_vhdx(&o, scratch, scratch_len, &out->plan);
         if (rc != INSTAR_E_NOT_STAGED || round == 1)
             break;
         /* The planner names the BAT bytes it needs: stage exactly those. */

@@ -115,15 +115,15 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
         return rc;
 
     size_t hint = instar_vmdk_scratch_hint(&o);
-    out->scratch_len = hint == SIZE_MAX ? 4096 : hint;
-    out->scratch = malloc(out->scratch_len);
-    if (out->scratch == NULL)
-        return instar_diag_set(diag, INSTAR_E_NOMEM, "out of memory");
+    size_t scratch_len = hint == SIZE_MAX ? 4096 : hint;
+    uint8_t *scratch = instar_engine_scratch(args, out, &scratch_len, diag);
+    if (scratch == NULL)
+        return INSTAR_E_NOMEM;
 
     /* Each round stages what the planner named; it asks for at most the
      * descriptor and the directories, then the last grain's table entry. */
     for (int round = 0; round < 4; round++) {
-        rc = instar_plan_resize_vmdk(&o, out->scratch, out->scratch_len, &out->plan);
+        rc = instar_plan_resize_vmdk(&o, scratch, scratch_len, &out->plan);
         if (rc != INSTAR_E_NOT_STAGED)
             break;
         for (size_t i = 0; i < out->plan.nneeds; i++) {

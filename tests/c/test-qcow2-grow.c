@@ -5,6 +5,8 @@
  * extended L2, snapshots and the planner's staging protocol. */
 #include <config.h>
 
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "instar/resize.h"
@@ -536,8 +538,106 @@ static void test_bitmap_limits(void)
     timg_free(&t);
 }
 
+/* The payload bytes of P's patches (scratch they point into). */
+static uint64_t payload_bytes(const struct instar_image_plan *p)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < p->plan.npatches; i++)
+        if (p->plan.patches[i].data != NULL)
+            n += p->plan.patches[i].length;
+    return n;
+}
+
+static bool same_plan(const struct instar_resize_plan *a, const struct instar_resize_plan *b)
+{
+    if (a->npatches != b->npatches || a->total_file_size != b->total_file_size
+        || a->new_virtual_size != b->new_virtual_size || a->prealloc_offset != b->prealloc_offset
+        || a->prealloc_length != b->prealloc_length || a->ndiscards != b->ndiscards)
+        return false;
+    for (size_t i = 0; i < a->npatches; i++) {
+        const struct instar_patch *x = &a->patches[i], *y = &b->patches[i];
+        if (x->kind != y->kind || x->offset != y->offset || x->length != y->length
+            || (x->data == NULL) != (y->data == NULL)
+            || (x->data != NULL && memcmp(x->data, y->data, (size_t)x->length) != 0))
+            return false;
+    }
+    return true;
+}
+
+/* args.scratch_limit: a plan needing more scratch is refused before it is
+ * built (the engine fuzz target's store could never hold it); a limit it
+ * fits in plans byte for byte as no limit does. */
+static void test_scratch_limit(void)
+{
+    struct timg t;
+    struct timg_opts o = timg_defaults(16 << 20, 0);
+    struct instar_resize_args a;
+    struct instar_image_plan free_p, lim_p;
+    struct instar_diag d;
+    uint8_t *before;
+    uint64_t len, need;
+    timg_create(&t, &o);
+    before = rs_snapshot_bytes(&t, &len);
+    /* 64 GiB of preallocated metadata: 1 Mi L2 entries, 8 MiB of L2 tables. */
+    test_resize_args(&a, INSTAR_FORMAT_QCOW2, "+64G", false, INSTAR_PREALLOC_METADATA);
+    instar_diag_clear(&d);
+    is_int(instar_image_plan(&t.m.io, &a, &free_p, &d), INSTAR_OK, "+64G metadata: planned");
+    need = payload_bytes(&free_p);
+    ok(need > (8u << 20), "the plan carries its L2 tables (%" PRIu64 " bytes)", need);
+
+    size_t limits[] = {4096, 1u << 20, (size_t)need - 1};
+    for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
+        a.scratch_limit = limits[k];
+        instar_diag_clear(&d);
+        is_int(instar_image_plan(&t.m.io, &a, &lim_p, &d), INSTAR_E_SCRATCH_TOO_SMALL,
+               "scratch limit %zu below the plan's payload: refused", limits[k]);
+        ok(strcmp(d.message, "The resize needs more metadata than one plan may carry "
+                  "(not supported)") == 0, "  saying so (%s)", d.message);
+        ok(lim_p.scratch_len <= limits[k], "  scratch never beyond the limit (%zu)",
+           lim_p.scratch_len);
+        instar_image_plan_free(&lim_p);
+    }
+    a.scratch_limit = 64u << 20;
+    instar_diag_clear(&d);
+    is_int(instar_image_plan(&t.m.io, &a, &lim_p, &d), INSTAR_OK,
+           "a limit the plan fits in: planned");
+    ok(same_plan(&free_p.plan, &lim_p.plan), "  the same plan as without a limit");
+    ok(lim_p.scratch_len <= (64u << 20), "  in scratch within the limit (%zu)", lim_p.scratch_len);
+    instar_image_plan_free(&lim_p);
+
+    /* The caller's buffer: planned in it, the same plan; too small a
+     * buffer refused as too small a limit is. */
+    size_t blen = 32u << 20;
+    uint8_t *buf = malloc(blen);
+    a.scratch = buf;
+    a.scratch_limit = 1u << 20;
+    instar_diag_clear(&d);
+    is_int(instar_image_plan(&t.m.io, &a, &lim_p, &d), INSTAR_E_SCRATCH_TOO_SMALL,
+           "a caller's 1 MiB buffer: refused");
+    instar_image_plan_free(&lim_p);
+    a.scratch_limit = blen;
+    instar_diag_clear(&d);
+    is_int(instar_image_plan(&t.m.io, &a, &lim_p, &d), INSTAR_OK,
+           "a caller's 32 MiB buffer: planned");
+    ok(same_plan(&free_p.plan, &lim_p.plan), "  the same plan as in the engine's own scratch");
+    bool inside = lim_p.scratch == NULL;
+    for (size_t i = 0; i < lim_p.plan.npatches; i++) {
+        const struct instar_patch *x = &lim_p.plan.patches[i];
+        if (x->data != NULL && (x->data < buf || x->data + x->length > buf + blen))
+            inside = false;
+    }
+    ok(inside, "  every payload in the caller's buffer, none in memory of the engine's own");
+    instar_image_plan_free(&lim_p);
+    free(buf);
+    instar_image_plan_free(&free_p);
+    ok(rs_same(&t, before, len), "planning wrote nothing");
+    free(before);
+    timg_free(&t);
+}
+
 int main(void)
 {
+    test_scratch_limit();
     test_bitmaps();
     test_bitmap_limits();
     test_holed_reftable();

@@ -4,6 +4,8 @@
  * every crash prefix re-parsed, and hostile values up to 2^64. */
 #include <config.h>
 
+#include <inttypes.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -720,8 +722,53 @@ static void test_engine_mutations(void)
     instar_mem_io_free(&base);
 }
 
+/* The engine with a caller's scratch buffer (the engine fuzz target's):
+ * the same plan as in its own, every payload in the buffer; a limit below
+ * what the plan needs is refused as too big, the file untouched. */
+static void test_caller_scratch(void)
+{
+    struct instar_mem_io m;
+    struct instar_resize_args a;
+    struct instar_image_plan own, lent;
+    static uint8_t buf[4u << 20];
+    create(&m, "dynamic", false, 16 << 20);
+    alloc_block(&m, 0, 0x5a);
+    struct instar_mem_io before = copy_of(&m);
+    memset(&a, 0, sizeof a);
+    a.format = INSTAR_FORMAT_VPC;
+    instar_parse_size_spec("2G", &a.size);
+    is_int(instar_image_plan(&m.io, &a, &own, NULL), INSTAR_OK, "caller scratch: 16M -> 2G planned");
+    a.scratch = buf;
+    a.scratch_limit = sizeof buf;
+    is_int(instar_image_plan(&m.io, &a, &lent, NULL), INSTAR_OK, "  and in a caller's buffer");
+    bool same = own.plan.npatches == lent.plan.npatches && lent.scratch == NULL;
+    uint64_t used = 0;          /* how far into the buffer payloads reach */
+    for (size_t i = 0; same && i < own.plan.npatches; i++) {
+        const struct instar_patch *x = &own.plan.patches[i], *y = &lent.plan.patches[i];
+        same = x->kind == y->kind && x->offset == y->offset && x->length == y->length
+               && (x->data == NULL) == (y->data == NULL)
+               && (x->data == NULL || memcmp(x->data, y->data, (size_t)x->length) == 0);
+        if (y->data != NULL && y->data >= buf && y->data < buf + sizeof buf
+            && (uint64_t)(y->data - buf) + y->length > used)
+            used = (uint64_t)(y->data - buf) + y->length;
+    }
+    ok(same, "  the same plan, and no scratch of the engine's own");
+    ok(used > 0, "  its new payloads in the caller's buffer (%" PRIu64 " bytes)", used);
+    instar_image_plan_free(&lent);
+    a.scratch_limit = (size_t)used - 1;
+    is_int(instar_image_plan(&m.io, &a, &lent, NULL), INSTAR_E_SCRATCH_TOO_SMALL,
+           "  a limit below the %" PRIu64 " bytes it needs: refused", used);
+    instar_image_plan_free(&lent);
+    instar_image_plan_free(&own);
+    ok(m.size == before.size && memcmp(m.data, before.data, (size_t)m.size) == 0,
+       "  planning wrote nothing");
+    instar_mem_io_free(&before);
+    instar_mem_io_free(&m);
+}
+
 int main(void)
 {
+    test_caller_scratch();
     test_rounding();
     test_create();
     test_dynamic();

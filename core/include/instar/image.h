@@ -70,6 +70,19 @@ struct instar_resize_args {
     int (*backing_read)(void *ctx, uint8_t *buf, uint64_t len, uint64_t off,
                         struct instar_diag *diag);
     void *backing_ctx;
+    /* The most scratch (the plan's payload bytes) one plan may use; 0:
+     * the engine's own bound (qcow2: 1 GiB; the others size theirs from
+     * the image's facts).  A plan that needs more is refused
+     * (INSTAR_E_SCRATCH_TOO_SMALL) before it is built.  The engine fuzz
+     * target sets its store's limit: a bigger plan could never be applied
+     * there. */
+    size_t scratch_limit;
+    /* With SCRATCH_LIMIT: the caller's buffer of that many bytes, which
+     * the engines plan in instead of allocating (the plan's payloads then
+     * point into it: keep it until the plan is applied).  A caller
+     * planning many times (the fuzz target) reuses memory already paged
+     * in rather than fresh scratch per plan. */
+    uint8_t *scratch;
 };
 
 /* The outcome of planning against a live image. */
