@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* scan.c -- first set bit / first differing byte, a word at a time. */
+/* scan.c -- first set bit / first or last differing byte, a word at a
+ * time. */
 #include <config.h>
 
 #include <string.h>
@@ -52,4 +53,21 @@ size_t instar_first_diff(const uint8_t *a, const uint8_t *b, size_t from, size_t
     while (from < to && a[from] == b[from])
         from++;
     return from;
+}
+
+INSTAR_NO_COVERAGE
+size_t instar_last_diff(const uint8_t *a, const uint8_t *b, size_t from, size_t to)
+{
+    size_t end = to;
+    while (end > from && end - from >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a + end - 8, 8);
+        memcpy(&y, b + end - 8, 8);
+        if (x != y)
+            break;
+        end -= 8;
+    }
+    while (end > from && a[end - 1] == b[end - 1])
+        end--;
+    return end > from ? end - 1 : to;
 }
