@@ -171,6 +171,32 @@ int q2_refcount_final(struct q2 *q, uint64_t c, uint64_t *out)
     return INSTAR_OK;
 }
 
+int q2_final_zero_from(struct q2 *q, uint64_t lo, uint64_t hi, uint64_t *from)
+{
+    uint64_t x = lo, first = lo >> q->rb_shift << q->rb_shift;
+    int rc;
+    struct q2_rb *rb;
+    /* A run reaching into [X, HI) holds refcount 1 up to its end. */
+    for (size_t r = 0; r < q->nruns; r++) {
+        uint64_t s = q->runs[r].start, e = s + q->runs[r].count;
+        if (e > hi)
+            e = hi;
+        if (s < hi && e > x)
+            x = e;
+    }
+    *from = x;
+    rb = block_for(q, lo >> q->rb_shift, &rc);
+    if (rc != INSTAR_OK)
+        return rc;
+    if (rb && !rb->dropped && x < hi) {
+        uint64_t end = (hi - first) * q->rbits;
+        uint64_t b = instar_last_set_bit(rb->fin ? rb->fin : rb->orig, (x - first) * q->rbits, end);
+        if (b < end)
+            *from = first + b / q->rbits + 1;
+    }
+    return INSTAR_OK;
+}
+
 /* Widen the dirty byte range [*LO, *HI) by refcount entry K. */
 static void widen(const struct q2 *q, size_t *lo, size_t *hi, uint64_t k)
 {

@@ -256,7 +256,7 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
     if (rc0 != INSTAR_OK)
         return rc0;
     while (c > 0) {
-        uint64_t bi = (c - 1) >> q->rb_shift, cl, v;
+        uint64_t bi = (c - 1) >> q->rb_shift, cl, v, z;
         struct q2_rb *rb;
         int rc;
         if (q2_in_runs(q, c - 1)) {
@@ -274,6 +274,29 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
                 return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block", bi,
                                     "is missing but covers metadata");
             c = bi << q->rb_shift;
+            continue;
+        }
+        /* Zero refcounts below C in this block (a file far longer than
+         * its clusters in use): stepped over at once, a word at a time. */
+        rc = q2_final_zero_from(q, bi << q->rb_shift, c, &z);
+        if (rc != INSTAR_OK)
+            return rc;
+        if (z < c) {
+            if (q2_metadata_in_range(q, z, c)) {
+                /* Refused at the highest metadata cluster among them, as
+                 * a walk one cluster at a time would. */
+                uint64_t m = z, top = c - 1;
+                while (m < top) {
+                    uint64_t mid = m + (top - m + 1) / 2;
+                    if (q2_metadata_in_range(q, mid, c))
+                        m = mid;
+                    else
+                        top = mid - 1;
+                }
+                return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", m,
+                                    "holds metadata but has refcount 0");
+            }
+            c = z;
             continue;
         }
         rc = q2_refcount_final(q, c - 1, &v);

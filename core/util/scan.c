@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* scan.c -- first set bit / first or last differing byte, a word at a
- * time. */
+/* scan.c -- first or last set bit / differing byte, a word at a time. */
 #include <config.h>
 
 #include <string.h>
@@ -35,6 +34,37 @@ uint64_t instar_first_set_bit(const uint8_t *p, uint64_t bit, uint64_t end)
             if (w != 0)
                 break;
             byte += 8;
+        }
+    }
+}
+
+INSTAR_NO_COVERAGE
+uint64_t instar_last_set_bit(const uint8_t *p, uint64_t bit, uint64_t end)
+{
+    uint64_t first, byte;
+    unsigned mask;
+    if (bit >= end)
+        return end;
+    first = bit >> 3;
+    byte = (end - 1) >> 3;
+    mask = 0xffu >> (7 - ((end - 1) & 7));
+    for (;;) {
+        unsigned v = p[byte] & mask;
+        if (byte == first)
+            v &= (0xffu << (bit & 7)) & 0xffu;
+        if (v != 0)
+            return (byte << 3) + (uint64_t)(31 - __builtin_clz(v));
+        if (byte == first)
+            return end;
+        byte--;
+        mask = 0xffu;
+        /* Whole words strictly after the first byte. */
+        while (byte - first >= 8) {
+            uint64_t w;
+            memcpy(&w, p + byte - 7, 8);
+            if (w != 0)
+                break;
+            byte -= 8;
         }
     }
 }

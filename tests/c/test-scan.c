@@ -18,6 +18,14 @@ static uint64_t naive_bit(const uint8_t *p, uint64_t bit, uint64_t end)
     return end;
 }
 
+static uint64_t naive_last_bit(const uint8_t *p, uint64_t bit, uint64_t end)
+{
+    for (uint64_t i = end; i > bit; i--)
+        if ((p[(i - 1) >> 3] >> ((i - 1) & 7)) & 1)
+            return i - 1;
+    return end;
+}
+
 static size_t naive_diff(const uint8_t *a, const uint8_t *b, size_t from, size_t to)
 {
     for (; from < to; from++)
@@ -47,7 +55,7 @@ int main(void)
 {
     enum { LEN = 96 };
     uint8_t a[LEN], b[LEN];
-    int bad_bit = 0, bad_diff = 0, bad_last = 0;
+    int bad_bit = 0, bad_last_bit = 0, bad_diff = 0, bad_last = 0;
     for (int round = 0; round < 400; round++) {
         /* Mostly zero, a few set bits / differing bytes. */
         memset(a, 0, sizeof a);
@@ -65,6 +73,10 @@ int main(void)
             for (uint64_t hi = lo; hi <= LEN * 8; hi += 1 + next() % 11)
                 if (instar_first_set_bit(a, lo, hi) != naive_bit(a, lo, hi))
                     bad_bit++;
+        for (uint64_t lo = 0; lo <= LEN * 8; lo += 1 + next() % 13)
+            for (uint64_t hi = lo; hi <= LEN * 8; hi += 1 + next() % 11)
+                if (instar_last_set_bit(a, lo, hi) != naive_last_bit(a, lo, hi))
+                    bad_last_bit++;
         for (size_t lo = 0; lo <= LEN; lo++)
             for (size_t hi = lo; hi <= LEN; hi++)
                 if (instar_first_diff(a, b, lo, hi) != naive_diff(a, b, lo, hi))
@@ -75,6 +87,7 @@ int main(void)
                     bad_last++;
     }
     ok(bad_bit == 0, "first set bit as bit by bit (%d wrong)", bad_bit);
+    ok(bad_last_bit == 0, "last set bit as bit by bit (%d wrong)", bad_last_bit);
     ok(bad_diff == 0, "first difference as byte by byte (%d wrong)", bad_diff);
     ok(bad_last == 0, "last difference as byte by byte (%d wrong)", bad_last);
 
