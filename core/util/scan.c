@@ -7,20 +7,21 @@
 #include "util/nocov.h"
 #include "util/scan.h"
 
+/* The bits of BIT's byte from BIT up; of END - 1's byte up to END - 1. */
+#define FROM_MASK(bit) ((0xffu << ((bit) & 7)) & 0xffu)
+#define UPTO_MASK(end) (0xffu >> (7 - (((end) - 1) & 7)))
+
 INSTAR_NO_COVERAGE
 uint64_t instar_first_set_bit(const uint8_t *p, uint64_t bit, uint64_t end)
 {
-    uint64_t byte, last;
-    unsigned mask;
+    uint64_t byte = bit >> 3, last = (end - 1) >> 3;
+    unsigned mask = FROM_MASK(bit);
     if (bit >= end)
         return end;
-    byte = bit >> 3;
-    last = (end - 1) >> 3;
-    mask = (0xffu << (bit & 7)) & 0xffu;
     for (;;) {
         unsigned v = p[byte] & mask;
         if (byte == last)
-            v &= 0xffu >> (7 - ((end - 1) & 7));
+            v &= UPTO_MASK(end);
         if (v != 0)
             return (byte << 3) + (uint64_t)__builtin_ctz(v);
         if (byte == last)
@@ -41,17 +42,14 @@ uint64_t instar_first_set_bit(const uint8_t *p, uint64_t bit, uint64_t end)
 INSTAR_NO_COVERAGE
 uint64_t instar_last_set_bit(const uint8_t *p, uint64_t bit, uint64_t end)
 {
-    uint64_t first, byte;
-    unsigned mask;
+    uint64_t first = bit >> 3, byte = (end - 1) >> 3;
+    unsigned mask = UPTO_MASK(end);
     if (bit >= end)
         return end;
-    first = bit >> 3;
-    byte = (end - 1) >> 3;
-    mask = 0xffu >> (7 - ((end - 1) & 7));
     for (;;) {
         unsigned v = p[byte] & mask;
         if (byte == first)
-            v &= (0xffu << (bit & 7)) & 0xffu;
+            v &= FROM_MASK(bit);
         if (v != 0)
             return (byte << 3) + (uint64_t)(31 - __builtin_clz(v));
         if (byte == first)
