@@ -33,7 +33,8 @@ for s in $FUZZ_SOURCES core/fuzz/replay-main.c; do
 done
 p_obj=$(compile core/fuzz/fuzz-resize-planners.c)
 e_objs=
-for s in core/fuzz/fuzz-resize-engine.c core/fuzz/reparse.c core/fuzz/sparse-io.c; do
+for s in core/fuzz/fuzz-resize-engine.c core/fuzz/reparse.c core/fuzz/sparse-io.c \
+    core/fuzz/engine-input.c core/fuzz/oracle.c; do
     e_objs="$e_objs $(compile "$s")"
 done
 # shellcheck disable=SC2086

@@ -42,6 +42,7 @@ struct instar_fuzz_decoder {
     struct fbuf table0;     /* zero-extended tables (vmdk GD, vhdx BAT) */
     struct fbuf table1;     /* vmdk redundant GD */
     struct fbuf tableff;    /* 0xff-extended tables (vhd BAT) */
+    struct fbuf backing;    /* zeros: a backing file's bytes (never written) */
     uint32_t crc32c[256];
     /* CRC-32C state after 3584 and 65456 zero bytes, as byte-indexed
      * tables (the CRC is linear): a 4 KiB vhdx header with 512 bytes of
@@ -154,7 +155,7 @@ void instar_fuzz_decoder_free(struct instar_fuzz_decoder *d)
         return;
     struct fbuf *all[] = {&d->qhdr, &d->l1, &d->reftable, &d->refblocks, &d->l2,
                           &d->hdr, &d->hdr2, &d->dyn, &d->region, &d->meta, &d->table0, &d->table1,
-                          &d->tableff};
+                          &d->tableff, &d->backing};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]->p);
     free(d);
@@ -178,7 +179,8 @@ struct instar_fuzz_decoder *instar_fuzz_decoder_new(void)
         && fbuf_alloc(&d->meta, 1 * MiB, 0)
         && fbuf_alloc(&d->table0, 4 * MiB, 0)
         && fbuf_alloc(&d->table1, 4 * MiB, 0)
-        && fbuf_alloc(&d->tableff, 4 * MiB, 0xff);
+        && fbuf_alloc(&d->tableff, 4 * MiB, 0xff)
+        && fbuf_alloc(&d->backing, 2 * MiB, 0);
     if (!ok) {
         instar_fuzz_decoder_free(d);
         return NULL;
@@ -361,7 +363,7 @@ static size_t stage_tables(struct fbuf *buf, struct instar_slice carve, uint64_t
 
 struct layout {
     size_t len;                 /* bytes of the pool it takes; 0: none */
-    bool backing;
+    bool backing, backing_longer, backing_head;
     uint32_t nb_snapshots, nb_bitmaps, bmdir_size;
     uint64_t l1_offset, rt_offset, snap_offset, bmdir_offset;
     const uint8_t *body;        /* directory, then tables */
@@ -383,6 +385,8 @@ static void layout_read(struct layout *l, const struct instar_fuzz_header *h,
         len = INSTAR_FUZZ_QCOW2_LAYOUT_MAX;
     l->len = len < pool_len ? len : pool_len;
     l->backing = (b[2] & 1) != 0;
+    l->backing_longer = l->backing && (b[2] & 2) != 0;
+    l->backing_head = l->backing && (b[2] & 4) != 0;
     l->nb_snapshots = instar_le32(b + 4);
     l->l1_offset = instar_le64(b + 8);
     l->rt_offset = instar_le64(b + 16);
@@ -545,6 +549,15 @@ static void decode_qcow2(struct instar_fuzz_decoder *d, struct instar_fuzz_case 
         used += 8;
     }
     fbuf_touch(&d->qhdr, used);
+    /* A backing file longer than the image: the grow's new range must
+     * read as zeros (qcow2-zero.c); its bytes in the old end's cluster,
+     * when known, are zeros. */
+    o->zero_grow = lay.backing_longer;
+    if (lay.backing_head) {
+        uint64_t keep = cur & (unit_cs - 1);
+        o->backing_head.data = d->backing.p;
+        o->backing_head.len = keep < d->backing.cap ? (size_t)keep : d->backing.cap;
+    }
     o->header.data = p;
     o->header.len = cs && cs < d->qhdr.cap ? (size_t)cs : d->qhdr.cap;
 

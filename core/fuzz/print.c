@@ -65,6 +65,10 @@ void instar_fuzz_case_print(FILE *out, const struct instar_fuzz_case *c)
         U64("nb_snapshots", o->nb_snapshots);
         U64("snapshots_offset", o->snapshots_offset);
         fprintf(out, "  %-22s %s\n", "has_bitmaps", o->has_bitmaps ? "yes" : "no");
+        if (o->zero_grow)
+            fprintf(out, "  %-22s %s\n", "zero_grow", "yes (backing file longer)");
+        if (o->backing_head.data != NULL)
+            slice(out, "backing_head", o->backing_head);
         slice(out, "header", o->header);
         slice(out, "l1", o->l1);
         slice(out, "reftable", o->reftable);

@@ -188,11 +188,15 @@ static void put_l2_run(const struct q2 *q, uint8_t *t, uint64_t x0, uint64_t x1,
     /* Extended L2: the subcluster bitmap stays 0 for preallocated
      * clusters, as qemu leaves it. */
     uint8_t *p = t + (x0 & (q->l2_entries - 1)) * q->l2_esize;
-    for (uint64_t x = x0; x < x1; x++, next++, p += q->l2_esize) {
-        instar_put_be64(p, (next << q->cluster_bits) | QCOW2_OFLAG_COPIED);
-        if (q->l2_esize == 16)
+    if (q->l2_esize == 16) {
+        for (uint64_t x = x0; x < x1; x++, next++, p += 16) {
+            instar_put_be64(p, (next << q->cluster_bits) | QCOW2_OFLAG_COPIED);
             instar_put_be64(p + 8, 0);
+        }
+        return;
     }
+    for (uint64_t x = x0; x < x1; x++, next++, p += 8)
+        instar_put_be64(p, (next << q->cluster_bits) | QCOW2_OFLAG_COPIED);
 }
 
 /* Walk the range in guest order, handing out data clusters in sequence:

@@ -10,6 +10,7 @@
 #include "resize/qcow2.h"
 #include "util/endian.h"
 #include "util/nocov.h"
+#include "util/scan.h"
 
 uint64_t q2_rc_get(const uint8_t *block, unsigned rbits, uint64_t k)
 {
@@ -51,16 +52,25 @@ void q2_rc_fill(uint8_t *block, unsigned rbits, uint64_t k0, uint64_t k1, uint64
             memset(block + k0, (int)(uint8_t)v, (size_t)(k1 - k0));
         return;
     case 16:
-        for (uint64_t k = k0; k < k1; k++)
-            instar_put_be16(block + k * 2, (uint16_t)v);
-        return;
     case 32:
-        for (uint64_t k = k0; k < k1; k++)
-            instar_put_be32(block + k * 4, (uint32_t)v);
-        return;
     case 64:
-        for (uint64_t k = k0; k < k1; k++)
-            instar_put_be64(block + k * 8, v);
+        if (k0 < k1) {
+            /* One entry, then copies of what is done so far: a big grow
+             * fills millions of refcounts with 1. */
+            size_t unit = rbits / 8, have = unit, total = (size_t)(k1 - k0) * unit;
+            uint8_t *p = block + k0 * unit;
+            if (rbits == 16)
+                instar_put_be16(p, (uint16_t)v);
+            else if (rbits == 32)
+                instar_put_be32(p, (uint32_t)v);
+            else
+                instar_put_be64(p, v);
+            while (have < total) {
+                size_t n = have < total - have ? have : total - have;
+                memcpy(p + have, p, n);
+                have += n;
+            }
+        }
         return;
     default: {
         /* 1, 2 or 4 bits: partial bytes one entry at a time, whole bytes
@@ -161,6 +171,32 @@ int q2_refcount_final(struct q2 *q, uint64_t c, uint64_t *out)
     return INSTAR_OK;
 }
 
+int q2_final_zero_from(struct q2 *q, uint64_t lo, uint64_t hi, uint64_t *from)
+{
+    uint64_t x = lo, first = lo >> q->rb_shift << q->rb_shift;
+    int rc;
+    struct q2_rb *rb;
+    /* A run reaching into [X, HI) holds refcount 1 up to its end. */
+    for (size_t r = 0; r < q->nruns; r++) {
+        uint64_t s = q->runs[r].start, e = s + q->runs[r].count;
+        if (e > hi)
+            e = hi;
+        if (s < hi && e > x)
+            x = e;
+    }
+    *from = x;
+    rb = block_for(q, lo >> q->rb_shift, &rc);
+    if (rc != INSTAR_OK)
+        return rc;
+    if (rb && !rb->dropped && x < hi) {
+        uint64_t end = (hi - first) * q->rbits;
+        uint64_t b = instar_last_set_bit(rb->fin ? rb->fin : rb->orig, (x - first) * q->rbits, end);
+        if (b < end)
+            *from = first + b / q->rbits + 1;
+    }
+    return INSTAR_OK;
+}
+
 /* Widen the dirty byte range [*LO, *HI) by refcount entry K. */
 static void widen(const struct q2 *q, size_t *lo, size_t *hi, uint64_t k)
 {
@@ -220,24 +256,29 @@ static int emit_span(struct q2 *q, uint64_t block_off, const uint8_t *orig,
                      const uint8_t *buf, size_t blo, size_t bhi,
                      const uint8_t *other, size_t olo, size_t ohi)
 {
-    size_t lo = SIZE_MAX, hi = 0, start;
+    size_t lo, hi, start;
     bool open = false;
     if (bhi > q->cs)
         bhi = (size_t)q->cs;
     if (other == NULL)
         olo = ohi = 0;
 #define OTHER_DIFFERS(i) ((i) >= olo && (i) < ohi && other[i] != orig[i])
-    for (size_t i = blo; i < bhi; i++)
-        if (buf[i] != orig[i]) {
-            if (lo == SIZE_MAX)
-                lo = i;
-            hi = i;
-            if (OTHER_DIFFERS(i))       /* shared byte: see qcow2.h */
-                return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "a refcount byte would "
-                                 "change both before and after the header commit");
-        }
-    if (lo == SIZE_MAX)
+    /* The changed span [LO, HI] found a word at a time (a block filled by
+     * a big grow changes all of it); only where it meets OTHER's range
+     * can a byte be shared, so only there byte by byte. */
+    lo = instar_first_diff(buf, orig, blo, bhi);
+    if (lo >= bhi)
         return INSTAR_OK;
+    hi = instar_last_diff(buf, orig, lo, bhi);
+    for (size_t i = lo > olo ? lo : olo; i <= hi && i < ohi; i++)
+        if (buf[i] != orig[i] && OTHER_DIFFERS(i))      /* shared byte: see qcow2.h */
+            return q2_refuse(q, INSTAR_E_UNSUPPORTED_SUBFORMAT, "a refcount byte would "
+                             "change both before and after the header commit");
+    if (ohi <= lo || olo > hi) {
+        /* Nothing blocks: one write, already trimmed at both ends. */
+        instar_builder_write(&q->b, block_off + lo, buf + lo, hi - lo + 1);
+        return q->b.err;
+    }
     start = lo;
     for (size_t i = lo; i <= hi + 1; i++) {
         bool blocked = i > hi || OTHER_DIFFERS(i);

@@ -247,6 +247,54 @@ static int drop_blocks(struct q2 *q)
 
 /* The last cluster in use once the plan is done (qemu's
  * qcow2_get_last_cluster), scanning down from the end of the file. */
+/* The highest cluster in [LO, HI) that holds metadata (one does). */
+static uint64_t top_metadata(const struct q2 *q, uint64_t lo, uint64_t hi)
+{
+    uint64_t top = hi - 1;
+    while (lo < top) {
+        uint64_t mid = lo + (top - lo + 1) / 2;
+        if (q2_metadata_in_range(q, mid, hi))
+            lo = mid;
+        else
+            top = mid - 1;
+    }
+    return lo;
+}
+
+/* The lowest block index J <= BI such that blocks [J, BI) are missing
+ * the way q2_last_used's walk finds BI missing: refcount table entry 0,
+ * no new block for the index, no run among their clusters.  A hostile
+ * file length puts the walk's start thousands of empty table entries up:
+ * they are found a word at a time. */
+static uint64_t missing_from(const struct q2 *q, uint64_t bi)
+{
+    uint64_t j = 0, base = bi << q->rb_shift, top;
+    for (size_t r = 0; r < q->nruns; r++) {
+        const struct q2_run *run = &q->runs[r];
+        uint64_t e = run->start + run->count;
+        if (run->start < base) {
+            if (e > base)
+                e = base;
+            if (((e - 1) >> q->rb_shift) + 1 > j)
+                j = ((e - 1) >> q->rb_shift) + 1;
+        }
+        if (run->kind == Q2_RUN_REFBLOCK && run->first_index < bi) {
+            e = run->first_index + run->count;
+            if (e > bi)
+                e = bi;
+            if (e > j)
+                j = e;
+        }
+    }
+    top = bi < q->rt_entries ? bi : q->rt_entries;
+    if (j < top) {
+        uint64_t b = instar_last_set_bit(q->o->reftable.data, j * 64, top * 64);
+        if (b < top * 64)
+            j = b / 64 + 1;
+    }
+    return j < bi ? j : bi;
+}
+
 int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
 {
     uint64_t c = end_clusters;
@@ -256,7 +304,7 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
     if (rc0 != INSTAR_OK)
         return rc0;
     while (c > 0) {
-        uint64_t bi = (c - 1) >> q->rb_shift, cl, v;
+        uint64_t bi = (c - 1) >> q->rb_shift, cl, v, z;
         struct q2_rb *rb;
         int rc;
         if (q2_in_runs(q, c - 1)) {
@@ -269,11 +317,30 @@ int q2_last_used(struct q2 *q, uint64_t end_clusters, uint64_t *last)
         rb = q2_find_rb(q, bi);
         if (cl == 0 || (rb && rb->dropped)) {
             /* A whole block of zeros; cutting through live metadata would
-             * destroy the image, so such refcounts mean "repair first". */
-            if (q2_metadata_in_range(q, bi << q->rb_shift, c))
-                return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block", bi,
+             * destroy the image, so such refcounts mean "repair first".
+             * Missing blocks below it go with it (refused at the highest
+             * one covering metadata, as one block at a time would). */
+            uint64_t j = cl == 0 ? missing_from(q, bi) : bi;
+            if (q2_metadata_in_range(q, j << q->rb_shift, c))
+                return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block",
+                                    top_metadata(q, j << q->rb_shift, c) >> q->rb_shift,
                                     "is missing but covers metadata");
-            c = bi << q->rb_shift;
+            c = j << q->rb_shift;
+            continue;
+        }
+        /* Zero refcounts below C in this block (a file far longer than
+         * its clusters in use): stepped over at once, a word at a time. */
+        rc = q2_final_zero_from(q, bi << q->rb_shift, c, &z);
+        if (rc != INSTAR_OK)
+            return rc;
+        if (z < c) {
+            if (q2_metadata_in_range(q, z, c)) {
+                /* Refused at the highest metadata cluster among them, as
+                 * a walk one cluster at a time would. */
+                return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "cluster", top_metadata(q, z, c),
+                                    "holds metadata but has refcount 0");
+            }
+            c = z;
             continue;
         }
         rc = q2_refcount_final(q, c - 1, &v);

@@ -183,6 +183,10 @@ int q2_refcount_orig(struct q2 *q, uint64_t c, uint64_t *out);
 int q2_rc_decrement(struct q2 *q, uint64_t c, uint64_t n);
 /* The refcount of C once the plan is complete (runs counted). */
 int q2_refcount_final(struct q2 *q, uint64_t c, uint64_t *out);
+/* The lowest X in [LO, HI) (clusters of one refcount block) such that
+ * every cluster in [X, HI) has final refcount 0 as q2_refcount_final
+ * reads it (none in a run): a run of them found a word at a time. */
+int q2_final_zero_from(struct q2 *q, uint64_t lo, uint64_t hi, uint64_t *from);
 /* Count the allocation runs into copies of the existing blocks. */
 int q2_build_phase_a(struct q2 *q);
 /* Emit the refcount writes for existing blocks of phase A or B. */

@@ -67,7 +67,11 @@ extern "C" {
 /* The qcow2 layout block (flag bit 6): a real image's layout and its
  * persistent bitmaps, so seeds taken from any qcow2 image line up.
  *   0  u16 block length (64 .. INSTAR_FUZZ_QCOW2_LAYOUT_MAX, clamped)
- *   2  u8  bit 0: a backing file (the header's backing offset non-zero)
+ *   2  u8  bit 0: a backing file (the header's backing offset non-zero);
+ *          with it, bit 1: the backing file is longer than the current
+ *          size (a grow must make the new range read as zeros), bit 2:
+ *          the backing file's bytes in the old end's cluster are known
+ *          (read as zeros)
  *   4  u32 nb_snapshots          8 u64 L1 table offset (0: the default)
  *   16 u64 refcount table offset (0: the default)
  *   24 u64 snapshot table offset (0 with snapshots: the default)
