@@ -51,7 +51,10 @@ srcdir, builddir, C_TESTS, ALL_TESTS, GUILE, MAKE.
   mutants.py --list        print every candidate site, run nothing
   mutants.py --bench FILE  JSON lines for `make bench' from a saved run
   mutants.py --table FILE  the table of a saved (or still running) run
-  mutants.py --merge OUT A B...  join runs of one sample (MUTANT_FROM)
+  mutants.py --merge OUT A B...  join runs of one sample (MUTANT_FROM); a later
+                                 part's verdict wins (re-judging runs last).
+                                 The sample is drawn from srcdir's tree: set
+                                 srcdir to the tree the first part judged
 """
 
 import datetime
@@ -545,7 +548,11 @@ def scores(mutants):
 
 
 def table(mutants, sc):
-    lines = ['%-3s %-30s %-44s %-9s %-9s %-9s' % ('#', 'file:line', 'mutation', 'suite', 'fuzz', 'recipes')]
+    # A merged run may hold verdicts of several trees (a re-judged
+    # survivor): then each row says which tree judged it.
+    trees = {m.get('commit') for m in mutants if m['status'] == 'judged'}
+    lines = ['%-3s %-30s %-44s %-9s %-9s %-9s%s' % ('#', 'file:line', 'mutation', 'suite', 'fuzz',
+                                                   'recipes', ' tree' if len(trees) > 1 else '')]
     for i, m in enumerate(mutants, 1):
         where = '%s:%d' % (m['file'].replace('core/resize/', ''), m['line'])
         what = short('%s: %s' % (m['kind'], m['change']), 44)
@@ -553,7 +560,9 @@ def table(mutants, sc):
             v = [m['detectors'][d]['verdict'] for d, _ in DETECTORS]
         else:
             v = [m['status'], '', '']
-        lines.append('%-3d %-30s %-44s %-9s %-9s %-9s' % (i, where, what, v[0], v[1], v[2]))
+        lines.append('%-3d %-30s %-44s %-9s %-9s %-9s%s' % (
+            i, where, what, v[0], v[1], v[2],
+            ' ' + (m.get('commit') or '?') if len(trees) > 1 and m['status'] == 'judged' else ''))
         if m['status'] == 'equivalent':
             lines.append('    equivalent: %s' % m['reason'])
         elif m['status'] == 'error':
@@ -618,11 +627,15 @@ def main(argv):
         for p in parts[1:]:
             if p['seed'] != base['seed'] or p['budgets'] != base['budgets']:
                 sys.exit('mutants: --merge: %s is of another seed or budget' % p)
+        # A judged record of a later part replaces an earlier one: a
+        # re-judging run (MUTANT_SITES_FROM + MUTANT_REJUDGE on a newer
+        # tree) goes last.  Each record keeps the commit that judged it.
         got = {}
         for p in parts:
             for m in p['mutants']:
                 k = (m['file'], m['original'], m['mutated'])
-                if k not in got or got[k]['status'] not in ('judged', 'stillborn'):
+                m.setdefault('commit', p.get('commit'))
+                if k not in got or m['status'] in ('judged', 'stillborn'):
                     got[k] = m
         sites = all_sites(srcdir)
         chosen = random.Random(base['seed']).sample(sites, base['requested'])
