@@ -12,8 +12,10 @@ core_libinstar_la_SOURCES += \
 	core/fuzz/print.c
 
 fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
+	core/fuzz/plan-rules.h \
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
+	core/fuzz/plan-rules.h \
 	core/fuzz/engine-input.c core/fuzz/engine-input.h \
 	core/fuzz/seed-mark.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
