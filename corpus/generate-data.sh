@@ -32,35 +32,36 @@ nr=0
 K=1024; M=$((1024 * 1024))
 SHRINK=1
 
-# engine FMTSEL KIND AMOUNT FLAGS (KIND: 0 abs, 1 +, 2 -): a seed, marked
-# as accepted (core/fuzz/seed-mark.h) when the engine accepts it now, so a
-# later engine that refuses it is a finding.
-engine() {
+# seed MARK FMTSEL KIND AMOUNT FLAGS (KIND: 0 abs, 1 +, 2 -): a seed,
+# marked with seed-mark MARK ("" accepted, --refused refused) when the
+# replay driver passes the marked copy: true when it kept the mark.
+seed() {
+    how=$1
+    shift
+    kept=1
     "$extract" engine "$tmp/img" "$1" "$2" "$3" "$4" >"$tmp/seed"
     cp "$tmp/seed" "$tmp/marked"
-    "$mark" "$tmp/marked"
+    "$mark" ${how:+"$how"} "$tmp/marked"
     if "$replay" "$tmp/marked" >/dev/null 2>&1; then
         cp "$tmp/marked" "$tmp/seed"
-        nm=$((nm + 1))
+        kept=0
     fi
     sum=$(sha1sum "$tmp/seed" | cut -d' ' -f1)
     cp "$tmp/seed" "$E/$sum"
     ne=$((ne + 1))
+    return $kept
+}
+# engine FMTSEL KIND AMOUNT FLAGS: a seed, marked as accepted
+# (core/fuzz/seed-mark.h) when the engine accepts it now, so a later
+# engine that refuses it is a finding.
+engine() {
+    if seed "" "$@"; then nm=$((nm + 1)); fi
 }
 # refused FMTSEL KIND AMOUNT FLAGS: a seed the engine must refuse, marked
-# as refused (seed-mark.h) when the engine refuses it now, so a later
-# engine that accepts it is a finding.
+# as refused when the engine refuses it now, so a later engine that
+# accepts it is a finding.
 refused() {
-    "$extract" engine "$tmp/img" "$1" "$2" "$3" "$4" >"$tmp/seed"
-    cp "$tmp/seed" "$tmp/marked"
-    "$mark" --refused "$tmp/marked"
-    if "$replay" "$tmp/marked" >/dev/null 2>&1; then
-        cp "$tmp/marked" "$tmp/seed"
-        nr=$((nr + 1))
-    fi
-    sum=$(sha1sum "$tmp/seed" | cut -d' ' -f1)
-    cp "$tmp/seed" "$E/$sum"
-    ne=$((ne + 1))
+    if seed --refused "$@"; then nr=$((nr + 1)); fi
 }
 mk() {  # mk FMT OPTS SIZE
     rm -f "$tmp/img"
