@@ -28,23 +28,40 @@ E="$here/fuzz_resize_engine"
 mkdir -p "$E"
 ne=0
 nm=0
+nr=0
 K=1024; M=$((1024 * 1024))
 SHRINK=1
 
-# engine FMTSEL KIND AMOUNT FLAGS (KIND: 0 abs, 1 +, 2 -): a seed, marked
-# as accepted (core/fuzz/seed-mark.h) when the engine accepts it now, so a
-# later engine that refuses it is a finding.
-engine() {
+# seed MARK FMTSEL KIND AMOUNT FLAGS (KIND: 0 abs, 1 +, 2 -): a seed,
+# marked with seed-mark MARK ("" accepted, --refused refused) when the
+# replay driver passes the marked copy: true when it kept the mark.
+seed() {
+    how=$1
+    shift
+    kept=1
     "$extract" engine "$tmp/img" "$1" "$2" "$3" "$4" >"$tmp/seed"
     cp "$tmp/seed" "$tmp/marked"
-    "$mark" "$tmp/marked"
+    "$mark" ${how:+"$how"} "$tmp/marked"
     if "$replay" "$tmp/marked" >/dev/null 2>&1; then
         cp "$tmp/marked" "$tmp/seed"
-        nm=$((nm + 1))
+        kept=0
     fi
     sum=$(sha1sum "$tmp/seed" | cut -d' ' -f1)
     cp "$tmp/seed" "$E/$sum"
     ne=$((ne + 1))
+    return $kept
+}
+# engine FMTSEL KIND AMOUNT FLAGS: a seed, marked as accepted
+# (core/fuzz/seed-mark.h) when the engine accepts it now, so a later
+# engine that refuses it is a finding.
+engine() {
+    if seed "" "$@"; then nm=$((nm + 1)); fi
+}
+# refused FMTSEL KIND AMOUNT FLAGS: a seed the engine must refuse, marked
+# as refused when the engine refuses it now, so a later engine that
+# accepts it is a finding.
+refused() {
+    if seed --refused "$@"; then nr=$((nr + 1)); fi
 }
 mk() {  # mk FMT OPTS SIZE
     rm -f "$tmp/img"
@@ -130,7 +147,14 @@ printf '\001' | dd of="$tmp/img" bs=1 seek=72 conv=notrunc 2>/dev/null
 engine 5 1 $((4 * M)) 0
 mk vmdk "zeroed_grain=on" $((4 * M)); fill vmdk
 engine 5 1 $((9 * M + 512)) 0
+# A child naming its parent by parentCID alone (the hint line hidden as a
+# comment, length kept): an image with a parent, to be refused.
+rm -f "$tmp/img" "$tmp/base.vmdk"
+"$QEMU_IMG" create -q -f vmdk "$tmp/base.vmdk" $((4 * M))
+"$QEMU_IMG" create -q -f vmdk -b "$tmp/base.vmdk" -F vmdk "$tmp/img" >/dev/null
+sed -i 's/^parentFileNameHint=/#arentFileNameHint=/' "$tmp/img"
+refused 5 1 $((4 * M)) 0
 rm -f "$tmp/img"; head -c $((4 * M)) /dev/zero >"$tmp/img"; fill raw
 engine 1 1 $((1 * M)) 0; engine 1 0 $((2 * M - 512)) $SHRINK
 
-echo "generate-data.sh: $ne engine seeds written ($nm marked accepted); $(ls "$E" | wc -l) files in $E"
+echo "generate-data.sh: $ne engine seeds written ($nm marked accepted, $nr refused); $(ls "$E" | wc -l) files in $E"

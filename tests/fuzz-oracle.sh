@@ -8,7 +8,8 @@
 # re-parse only) the faults the oracle alone sees must go unreported, which
 # shows what it adds; the unplanted driver must replay clean both ways.
 # A planted fault that makes the engine refuse every VHDX image is caught
-# by the accepted-seed mark (core/fuzz/seed-mark.h).
+# by the accepted-seed mark (core/fuzz/seed-mark.h); one that accepts
+# VMDK images with a parent, by the refused-seed mark.
 . "$abs_top_srcdir/tests/lib.sh"
 
 corpus="$abs_top_srcdir/corpus/fuzz_resize_engine"
@@ -52,5 +53,8 @@ planted vhd-partial-block "lost its data" yes
 planted vmdk-cylinders "geometry matched the size before, not after" yes
 # One byte of the VHDX metadata region GUID wrong: every VHDX is refused.
 planted vhdx-refuse-all "vhdx: refused a seed it accepted" yes
+# A VMDK planner that ignores the parent: the parentCID-only child seed,
+# marked refused, is accepted.
+planted vmdk-accept-parent "vmdk: accepted a seed it refused" yes
 
 done_testing

@@ -5,8 +5,9 @@
  *   0  u8   format: mod 6 -> 0 probe, 1 raw, 2 qcow2, 3 vpc, 4 vhdx, 5 vmdk
  *   1  u8   flags: bit0 --shrink, bits4-5 preallocation 0..3
  *   2  u8   size spec: mod 3 -> absolute, +N, -N
- *   3  u8   bit 0: a seed the engine accepted when it was made (seed-mark.h)
- *   4  u32  with bit 0: FNV-1a of the input but bytes 3..7 (else ignored)
+ *   3  u8   bit 0: a seed the engine accepted when it was made, bit 1: one it
+ *           refused (seed-mark.h)
+ *   4  u32  with bit 0 or 1: FNV-1a of the input but bytes 3..7 (else ignored)
  *   8  u64  file length (capped at 64 MiB; the image is sparse)
  *   16 u64  size amount
  *   24 ...  extents: u64 offset, u16 length, bytes -- the image's non-zero
@@ -175,6 +176,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     "grow its own result (+4096)\n  %s\n", fmt, diag.message);
             abort();
         }
+    }
+    if (rc == INSTAR_OK && use_oracle && instar_seed_marked_refused(data, size)) {
+        fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: accepted a seed it refused "
+                "when the seed was made\n", instar_format_name(start));
+        abort();
     }
     if (rc != INSTAR_OK && use_oracle && instar_seed_marked_accepted(data, size)) {
         fprintf(stderr, "INSTAR-FINDING: fuzz_resize_engine/%s: refused a seed it accepted "

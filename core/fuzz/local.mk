@@ -12,8 +12,10 @@ core_libinstar_la_SOURCES += \
 	core/fuzz/print.c
 
 fuzz_target_sources_planners = core/fuzz/fuzz-resize-planners.c core/fuzz/report.h \
+	core/fuzz/plan-rules.h \
 	core/fuzz/exec-count.h
 fuzz_target_sources_engine = core/fuzz/fuzz-resize-engine.c core/fuzz/report.h core/fuzz/exec-count.h \
+	core/fuzz/plan-rules.h \
 	core/fuzz/engine-input.c core/fuzz/engine-input.h \
 	core/fuzz/seed-mark.h \
 	core/fuzz/reparse.c core/fuzz/reparse.h core/fuzz/sparse-io.c core/fuzz/sparse-io.h \
@@ -42,7 +44,7 @@ planted_engine_sources = core/fuzz/replay-main.c $(fuzz_target_sources_engine)
 planted_engine = tests/planted/replay-refblock-range tests/planted/replay-free-boundary \
 	tests/planted/replay-digit-nine tests/planted/replay-release-range \
 	tests/planted/replay-vhd-partial-block tests/planted/replay-vmdk-cylinders \
-	tests/planted/replay-vhdx-refuse-all
+	tests/planted/replay-vhdx-refuse-all tests/planted/replay-vmdk-accept-parent
 check_PROGRAMS += $(planted_engine)
 tests_planted_replay_refblock_range_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_refblock_range_SOURCES = tests/planted/refblock-range.c
@@ -65,6 +67,9 @@ tests_planted_replay_vmdk_cylinders_LDADD = core/libinstar.la
 tests_planted_replay_vhdx_refuse_all_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_vhdx_refuse_all_SOURCES = tests/planted/vhdx-refuse-all.c
 tests_planted_replay_vhdx_refuse_all_LDADD = core/libinstar.la
+tests_planted_replay_vmdk_accept_parent_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vmdk_accept_parent_SOURCES = tests/planted/vmdk-accept-parent.c
+tests_planted_replay_vmdk_accept_parent_LDADD = core/libinstar.la
 plant = $(SHELL) $(srcdir)/tests/planted/plant.sh
 # A refcount block found one index past its run: the block after a run of
 # new blocks is taken to exist, so its clusters get no refcounts.
@@ -103,6 +108,11 @@ tests/planted/vhdx-refuse-all.c: $(srcdir)/core/resize/vhdx-parse.c $(srcdir)/te
 	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< '0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E};' \
 	  '0xB8, 0xFE, 0x57, 0x5F, 0x4, 0x0F, 0x88, 0x6E};' >$@.tmp && mv $@.tmp $@
 CLEANFILES += tests/planted/vhdx-refuse-all.c
+# A VMDK planner that ignores the parent: children resized as if standalone.
+tests/planted/vmdk-accept-parent.c: $(srcdir)/core/resize/vmdk.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< '    if (d.has_parent)' \
+	  '    if (false && d.has_parent)' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/vmdk-accept-parent.c
 CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
 	tests/planted/release-range.c tests/planted/vhd-partial-block.c
 

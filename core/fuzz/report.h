@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fuzz/plan-rules.h"
 #include "instar/plan.h"
 
 static inline void instar_fuzz_check_or_abort(const char *target, const char *what,
@@ -17,8 +18,17 @@ static inline void instar_fuzz_check_or_abort(const char *target, const char *wh
 {
     struct instar_check_report rep;
     char line[256];
-    if (instar_plan_check(plan, &rep) == 0)
-        return;
+    long bad;
+    if (instar_plan_check(plan, &rep) == 0) {
+        if ((bad = instar_fuzz_plan_rules(what, plan)) < 0)
+            return;
+        fprintf(stderr, "INSTAR-FINDING: %s/%s: rule qcow2 header fields\n", target, what);
+        fprintf(stderr, "  patch %ld writes [%llu, %llu): part of a header field\n", bad,
+                (unsigned long long)plan->patches[bad].offset,
+                (unsigned long long)(plan->patches[bad].offset + plan->patches[bad].length));
+        fflush(stderr);
+        abort();
+    }
     size_t n = rep.nviolations < INSTAR_MAX_VIOLATIONS ? rep.nviolations : INSTAR_MAX_VIOLATIONS;
     fprintf(stderr, "INSTAR-FINDING: %s/%s: invariant %s\n", target, what,
             instar_invariant_name(rep.violations[0].invariant));

@@ -8,7 +8,12 @@
  * (the request) almost always does too.  A marked input that the engine
  * refuses is a finding: an engine that refuses every image of a format
  * cannot pass the corpus.  corpus/generate-data.sh marks its seeds with
- * core/fuzz/seed-mark after checking the engine accepts them. */
+ * core/fuzz/seed-mark after checking the engine accepts them.
+ *
+ * Bit 1 is the converse, under the same checksum: the engine refused this
+ * input when the seed was made (an image it must refuse: a VMDK with a
+ * parent, ...).  A marked input that the engine accepts is a finding: an
+ * engine that accepts what it should refuse cannot pass the corpus. */
 #ifndef INSTAR_FUZZ_SEED_MARK_H
 #define INSTAR_FUZZ_SEED_MARK_H
 
@@ -17,6 +22,7 @@
 #include <stdint.h>
 
 #define INSTAR_SEED_MARK_ACCEPTED 0x01
+#define INSTAR_SEED_MARK_REFUSED 0x02
 
 /* FNV-1a 32 of DATA[8..SIZE) mixed with bytes 0..2 (format, flags, spec). */
 static inline uint32_t instar_seed_mark_sum(const uint8_t *data, size_t size)
@@ -28,11 +34,22 @@ static inline uint32_t instar_seed_mark_sum(const uint8_t *data, size_t size)
     return h;
 }
 
-static inline bool instar_seed_marked_accepted(const uint8_t *data, size_t size)
+/* DATA carries mark bit BIT and a checksum that matches. */
+static inline bool instar_seed_marked(const uint8_t *data, size_t size, uint8_t bit)
 {
-    return size >= 24 && (data[3] & INSTAR_SEED_MARK_ACCEPTED) &&
+    return size >= 24 && (data[3] & bit) &&
            ((uint32_t)data[4] | (uint32_t)data[5] << 8 | (uint32_t)data[6] << 16 |
             (uint32_t)data[7] << 24) == instar_seed_mark_sum(data, size);
+}
+
+static inline bool instar_seed_marked_accepted(const uint8_t *data, size_t size)
+{
+    return instar_seed_marked(data, size, INSTAR_SEED_MARK_ACCEPTED);
+}
+
+static inline bool instar_seed_marked_refused(const uint8_t *data, size_t size)
+{
+    return instar_seed_marked(data, size, INSTAR_SEED_MARK_REFUSED);
 }
 
 #endif
