@@ -637,6 +637,45 @@ static void test_descriptor(void)
        "every line kept byte for byte but CID, RW count and cylinders (522)");
     instar_mem_io_free(&m);
 
+    /* A key that only starts like a geometry key is another key: the
+     * cylinders follow ddb.geometry.heads (16), not "headsrs" (63). */
+    static const char lookalike[] =
+        "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
+        "ddb.adapterType = \"ide\"\nddb.geometry.cylinders = \"2080\"\n"
+        "ddb.geometry.heads = \"16\"\nddb.geometry.headsrs = \"63\"\n"
+        "ddb.geometry.sectorsX = \"7\"\n";
+    make_image(&m, 1ull << 30, NULL);
+    poke(&m, 512, blank, sizeof blank);
+    poke(&m, 512, lookalike, sizeof lookalike - 1);
+    is_int(resize_mem(&m, "2G", false, INSTAR_PREALLOC_OFF, &diag), INSTAR_OK,
+           "look-alike geometry keys: grow ok %s", diag.message);
+    d = snap(&m);
+    desc_text(d, text, sizeof text);
+    free(d);
+    ok(strstr(text, "ddb.geometry.cylinders = \"4161\"\n") != NULL,
+       "look-alike keys ignored: 2 GiB over 16 heads, 63 sectors is 4161 cylinders");
+    instar_mem_io_free(&m);
+
+    /* A repeated geometry line is ambiguous: refused, nothing written. */
+    static const char twice[] =
+        "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
+        "ddb.geometry.cylinders = \"2080\"\nddb.geometry.heads = \"16\"\n"
+        "ddb.geometry.heads = \"63\"\n";
+    make_image(&m, 1ull << 30, NULL);
+    poke(&m, 512, blank, sizeof blank);
+    poke(&m, 512, twice, sizeof twice - 1);
+    {
+        uint8_t *before = snap(&m);
+        uint64_t blen = m.size;
+        is_int(resize_mem(&m, "2G", false, INSTAR_PREALLOC_OFF, &diag), INSTAR_E_PARSE,
+               "repeated ddb.geometry.heads refused (%s)", diag.message);
+        d = snap(&m);
+        ok(m.size == blen && memcmp(before, d, blen) == 0, "... and nothing was written");
+        free(d);
+        free(before);
+    }
+    instar_mem_io_free(&m);
+
     /* A descriptor that fills its sector: the longer count cannot fit. */
     make_image(&m, 1ull << 30, NULL);
     poke(&m, 512, blank, sizeof blank);
