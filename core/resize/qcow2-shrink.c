@@ -403,6 +403,27 @@ static int check_kept_metadata(struct q2 *q, const struct shrink *s)
     return INSTAR_OK;
 }
 
+/* Is a refcount block still hooked at or past cluster END?  Its own
+ * refcount reads 0 (the last-used scan would have kept it otherwise): a
+ * corrupt image, and cutting the file there would leave the refcount
+ * table pointing past its end.  Unaligned entries are left to the
+ * checks that read them. */
+static int check_blocks_before(struct q2 *q, uint64_t end)
+{
+    const uint8_t *rt = q->o->reftable.data;
+    for (uint64_t i = instar_first_set_bit(rt, 0, q->rt_entries * 64) / 64; i < q->rt_entries;
+         i = instar_first_set_bit(rt, (i + 1) * 64, q->rt_entries * 64) / 64) {
+        uint64_t off = instar_be64(rt + i * 8) & QCOW2_REFT_OFFSET_MASK;
+        struct q2_rb *rb = q2_find_rb(q, i);
+        if (off == 0 || (off & (q->cs - 1)) || (rb != NULL && rb->dropped))
+            continue;
+        if ((off >> q->cluster_bits) >= end)
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block", i,
+                                "lies past the new end of file (its refcount reads 0)");
+    }
+    return INSTAR_OK;
+}
+
 int q2_shrink(struct q2 *q)
 {
     struct shrink s;
@@ -477,6 +498,8 @@ int q2_shrink(struct q2 *q)
     if (rc != INSTAR_OK)
         return rc;
     total = (last + 1) << q->cluster_bits;
+    if (total < cur_len && (rc = check_blocks_before(q, last + 1)) != INSTAR_OK)
+        return rc;
     q->b.plan->total_file_size = total < cur_len ? total : cur_len;
 
     /* Prepare: the copied table and its refcount, then unlink. */
