@@ -128,7 +128,7 @@ tests_c_test_fuzz_sparse_io_SOURCES = tests/c/test-fuzz-sparse-io.c tests/c/tap.
 tests_c_test_fuzz_sparse_io_LDADD = core/libinstar.la
 
 fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh \
-	tests/fuzz-status-lines.sh \
+	tests/fuzz-status-lines.sh tests/fuzz-seed-mark.sh \
 	tests/fuzz-oracle.sh tests/fuzz-plan-digests.sh
 TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
 	$(fuzz_sh_tests)

@@ -948,8 +948,22 @@ static int64_t desc_number(const char *d, const char *key)
     return n > 0 && *p == '"' ? v : -1;
 }
 
+/* Is the adapter in descriptor D "ide" (or unnamed)?  qemu-img create
+ * gives ide disks 16 heads and every other adapter 255. */
+static bool desc_adapter_ide(const char *d)
+{
+    const char *p = strstr(d, "ddb.adapterType");
+    if (p == NULL)
+        return true;
+    p += strlen("ddb.adapterType");
+    while (*p == ' ' || *p == '\t' || *p == '=')
+        p++;
+    return strncmp(p, "\"ide\"", 5) == 0;
+}
+
 /* ddb.geometry.cylinders is the capacity over heads * sectors (as
- * qemu-img create writes it; defaults 16 heads, 63 sectors). */
+ * qemu-img create writes it; without a heads line 16 heads for ide and
+ * 255 for other adapters, as create chooses them; 63 sectors). */
 static void vmdk_geometry(struct walk *w, uint64_t doff, uint64_t dsec)
 {
     struct instar_oracle_view *v = w->v;
@@ -962,11 +976,12 @@ static void vmdk_geometry(struct walk *w, uint64_t doff, uint64_t dsec)
     d[dsec * 512] = '\0';
     int64_t c = desc_number(d, "ddb.geometry.cylinders"), h = desc_number(d, "ddb.geometry.heads");
     int64_t s = desc_number(d, "ddb.geometry.sectors");
+    bool ide = desc_adapter_ide(d);
     free(d);
     if (c < 0)
         return;
     if (h <= 0)
-        h = 16;
+        h = ide ? 16 : 255;
     if (s <= 0)
         s = 63;
     uint64_t want = v->vsize / ((uint64_t)h * (uint64_t)s * 512);

@@ -150,9 +150,13 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
         return fail(why, whylen, "qcow2: refcount table at 0x%" PRIx64 " (%u clusters) outside "
                     "the file or unaligned", q.rt_off, q.rt_clusters);
 
-    /* Count references only when it is affordable and meaningful. */
+    /* Count references only when it is affordable and meaningful.  With
+     * internal snapshots too: their tables only add references, so the
+     * active ones counted here are a lower bound and "refcount below
+     * them" stays a sound finding (skipping it let a start image with a
+     * live cluster at refcount 0 pass as valid). */
     uint64_t ncl = instar_div_round_up_u64(q.file_size, q.cs);
-    if (ncl <= ((uint64_t)16 << 20) && q.nb_snapshots == 0 && (q.autoclear & 1) == 0) {
+    if (ncl <= ((uint64_t)16 << 20) && (q.autoclear & 1) == 0) {
         q.refs = calloc((size_t)ncl, sizeof *q.refs);
         q.nclusters = q.refs ? ncl : 0;
     }

@@ -426,6 +426,71 @@ static int unlink_cut(struct q2 *q, struct shrink *sp)
 
 }
 
+/* Did the releases bring a cluster the image keeps to refcount 0?  Only
+ * a corrupt image does that: a dropped compressed entry reaching into a
+ * kept L2 table or a refcount block (compressed entries are counted by
+ * no check but qemu-img's), its refcount already one short.  Freed, the
+ * next allocation would overwrite the table (qemu 7.2 frees it so).
+ * Checked before drop_blocks, which empties blocks deliberately. */
+static bool freed_by_release(struct q2 *q, uint64_t c)
+{
+    struct q2_rb *rb = q2_find_rb(q, c >> q->rb_shift);
+    uint64_t k = c & (q->rb_entries - 1);
+    return rb != NULL && rb->fin != NULL && q2_rc_get(rb->fin, q->rbits, k) == 0 &&
+           q2_rc_get(rb->orig, q->rbits, k) != 0;
+}
+
+static int check_kept_metadata(struct q2 *q, const struct shrink *s)
+{
+    for (uint64_t i = next_l1_set(q, 0); i < s->new_l1 && i < q->l1_size;
+         i = next_l1_set(q, i + 1)) {
+        uint64_t off = q2_l1_entry(q, i) & QCOW2_OFFSET_MASK;
+        /* A shared straddler is copied, the old one released; an
+         * unaligned kept entry is not this check's business (the shrink
+         * never reads it; refusing it here changed which error such
+         * images get). */
+        if (off == 0 || (off & (q->cs - 1)) || (i == s->si && s->cow))
+            continue;
+        if (freed_by_release(q, off >> q->cluster_bits))
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "L2 table", i,
+                                "is kept but the shrink releases its cluster (refcount too low)");
+    }
+    for (size_t i = 0; i < q->nrbs; i++) {
+        uint64_t off;
+        int rc;
+        if (q->rbs[i].fin == NULL)
+            continue;       /* blocks with no change: nothing freed in them */
+        rc = q2_reftable_entry(q, q->rbs[i].index, &off);
+        if (rc != INSTAR_OK)
+            return rc;
+        if (off != 0 && freed_by_release(q, off >> q->cluster_bits))
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block", q->rbs[i].index,
+                                "is kept but the shrink releases its cluster (refcount too low)");
+    }
+    return INSTAR_OK;
+}
+
+/* Is a refcount block still hooked at or past cluster END?  Its own
+ * refcount reads 0 (the last-used scan would have kept it otherwise): a
+ * corrupt image, and cutting the file there would leave the refcount
+ * table pointing past its end.  Unaligned entries are left to the
+ * checks that read them. */
+static int check_blocks_before(struct q2 *q, uint64_t end)
+{
+    const uint8_t *rt = q->o->reftable.data;
+    for (uint64_t i = instar_first_set_bit(rt, 0, q->rt_entries * 64) / 64; i < q->rt_entries;
+         i = instar_first_set_bit(rt, (i + 1) * 64, q->rt_entries * 64) / 64) {
+        uint64_t off = instar_be64(rt + i * 8) & QCOW2_REFT_OFFSET_MASK;
+        struct q2_rb *rb = q2_find_rb(q, i);
+        if (off == 0 || (off & (q->cs - 1)) || (rb != NULL && rb->dropped))
+            continue;
+        if ((off >> q->cluster_bits) >= end)
+            return q2_refuse_at(q, INSTAR_E_NEEDS_CHECK, "refcount block", i,
+                                "lies past the new end of file (its refcount reads 0)");
+    }
+    return INSTAR_OK;
+}
+
 int q2_shrink(struct q2 *q)
 {
     struct shrink s;
@@ -454,6 +519,8 @@ int q2_shrink(struct q2 *q)
     rc = walk(q, &s);
     if (rc == INSTAR_OK)
         rc = q2_bitmaps_release(q);
+    if (rc == INSTAR_OK)
+        rc = check_kept_metadata(q, &s);
     if (rc != INSTAR_OK)
         return rc;
     if (q->compact) {
@@ -498,6 +565,8 @@ int q2_shrink(struct q2 *q)
     if (rc != INSTAR_OK)
         return rc;
     total = (last + 1) << q->cluster_bits;
+    if (total < cur_len && (rc = check_blocks_before(q, last + 1)) != INSTAR_OK)
+        return rc;
     q->b.plan->total_file_size = total < cur_len ? total : cur_len;
 
     /* Prepare: the copied table and its refcount, then unlink. */

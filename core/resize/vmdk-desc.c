@@ -41,6 +41,18 @@ static size_t skip_blank(const uint8_t *s, size_t n, size_t i)
     return i;
 }
 
+/* Does line S (N bytes) set KEY exactly: KEY, blanks, then '='?  A
+ * prefix is not enough: "ddb.geometry.headsX" is another key, and taking
+ * it for the heads put a wrong cylinder count in the resized image. */
+static bool key_is(const uint8_t *s, size_t n, const char *key)
+{
+    size_t k = strlen(key);
+    if (!starts(s, n, key))
+        return false;
+    k = skip_blank(s, n, k);
+    return k < n && s[k] == '=';
+}
+
 /* For `key = "value"' lines: the value's range inside the quotes. */
 static bool quoted_value(const uint8_t *s, size_t n, size_t *vs, size_t *ve)
 {
@@ -123,28 +135,29 @@ int instar_vmdk_desc_parse(const uint8_t *text, size_t len, struct instar_vmdk_d
             i = skip_blank(l, ll, i);
             if (!starts(l + i, ll - i, "SPARSE ") && !starts(l + i, ll - i, "SPARSE\t"))
                 d->non_sparse_extent = true;
-        } else if (starts(l, ll, "ddb.geometry.cylinders")) {
-            if (!quoted_value(l, ll, &vs, &ve)) {
-                *why = "descriptor cylinders line is malformed";
+        } else if (key_is(l, ll, "ddb.geometry.cylinders")) {
+            if (!quoted_value(l, ll, &vs, &ve) || d->has_cyl) {
+                *why = "descriptor cylinders line is malformed or repeated";
                 return INSTAR_E_PARSE;
             }
             d->has_cyl = true;
             d->cyl_start = ls + vs;
             d->cyl_end = ls + ve;
-        } else if (starts(l, ll, "ddb.geometry.heads") || starts(l, ll, "ddb.geometry.sectors")) {
-            bool heads = starts(l, ll, "ddb.geometry.heads");
+        } else if (key_is(l, ll, "ddb.geometry.heads") || key_is(l, ll, "ddb.geometry.sectors")) {
+            bool heads = key_is(l, ll, "ddb.geometry.heads");
             uint64_t v;
             size_t i;
+            /* A repeated line is ambiguous: which one would a reader take? */
             if (!quoted_value(l, ll, &vs, &ve) || (i = vs, !parse_dec(l, ve, &i, &v))
-                || i != ve || v == 0 || v > 1024) {
-                *why = "descriptor geometry line is malformed";
+                || i != ve || v == 0 || v > 1024 || (heads ? have_heads : have_sectors)) {
+                *why = "descriptor geometry line is malformed or repeated";
                 return INSTAR_E_PARSE;
             }
             if (heads)
                 d->heads = v, have_heads = true;
             else
                 d->sectors = v, have_sectors = true;
-        } else if (starts(l, ll, "ddb.adapterType")) {
+        } else if (key_is(l, ll, "ddb.adapterType")) {
             if (quoted_value(l, ll, &vs, &ve))
                 ide = value_is(l, vs, ve, "ide");
         }

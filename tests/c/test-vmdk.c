@@ -598,6 +598,30 @@ static void test_tail_grain(void)
     }
 }
 
+/* A 1 GiB image whose descriptor sectors hold TEXT. */
+static void with_descriptor(struct instar_mem_io *m, const char *text)
+{
+    static const uint8_t blank[20 * 512];
+    make_image(m, 1ull << 30, NULL);
+    poke(m, 512, blank, sizeof blank);
+    poke(m, 512, text, strlen(text));
+}
+
+/* A grow to SPEC is refused with WANT and leaves every byte as it was. */
+static void refused_untouched(struct instar_mem_io *m, const char *spec, int want,
+                              const char *what)
+{
+    struct instar_diag diag;
+    uint8_t *before = snap(m), *after;
+    uint64_t len = m->size;
+    is_int(resize_mem(m, spec, false, INSTAR_PREALLOC_OFF, &diag), want, "%s refused (%s)",
+           what, diag.message);
+    after = snap(m);
+    ok(m->size == len && memcmp(before, after, len) == 0, "... and nothing was written");
+    free(after);
+    free(before);
+}
+
 /* Descriptors written by other tools: CRLF, extra DDB keys, no cylinders. */
 static void test_descriptor(void)
 {
@@ -637,6 +661,32 @@ static void test_descriptor(void)
        "every line kept byte for byte but CID, RW count and cylinders (522)");
     instar_mem_io_free(&m);
 
+    /* A key that only starts like a geometry key is another key: the
+     * cylinders follow ddb.geometry.heads (16), not "headsrs" (63). */
+    static const char lookalike[] =
+        "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
+        "ddb.adapterType = \"ide\"\nddb.geometry.cylinders = \"2080\"\n"
+        "ddb.geometry.heads = \"16\"\nddb.geometry.headsrs = \"63\"\n"
+        "ddb.geometry.sectorsX = \"7\"\n";
+    with_descriptor(&m, lookalike);
+    is_int(resize_mem(&m, "2G", false, INSTAR_PREALLOC_OFF, &diag), INSTAR_OK,
+           "look-alike geometry keys: grow ok %s", diag.message);
+    d = snap(&m);
+    desc_text(d, text, sizeof text);
+    free(d);
+    ok(strstr(text, "ddb.geometry.cylinders = \"4161\"\n") != NULL,
+       "look-alike keys ignored: 2 GiB over 16 heads, 63 sectors is 4161 cylinders");
+    instar_mem_io_free(&m);
+
+    /* A repeated geometry line is ambiguous: refused, nothing written. */
+    static const char twice[] =
+        "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
+        "ddb.geometry.cylinders = \"2080\"\nddb.geometry.heads = \"16\"\n"
+        "ddb.geometry.heads = \"63\"\n";
+    with_descriptor(&m, twice);
+    refused_untouched(&m, "2G", INSTAR_E_PARSE, "repeated ddb.geometry.heads");
+    instar_mem_io_free(&m);
+
     /* A descriptor that fills its sector: the longer count cannot fit. */
     make_image(&m, 1ull << 30, NULL);
     poke(&m, 512, blank, sizeof blank);
@@ -647,14 +697,8 @@ static void test_descriptor(void)
     poke(&m, 512, hashes, sizeof hashes);
     put_le64(one, 1);
     poke(&m, 36, one, 8);                     /* descriptorSize: 1 sector */
-    uint8_t *copy = snap(&m);
-    uint64_t len = m.size;
-    is_int(resize_mem(&m, "1T", false, INSTAR_PREALLOC_OFF, &diag), INSTAR_E_TOO_LARGE,
-           "descriptor that cannot take a longer count refused (%s)", diag.message);
-    d = snap(&m);
-    ok(m.size == len && memcmp(copy, d, len) == 0, "... and nothing was written");
-    free(d);
-    free(copy);
+    refused_untouched(&m, "1T", INSTAR_E_TOO_LARGE,
+                      "descriptor that cannot take a longer count");
     instar_mem_io_free(&m);
 }
 
