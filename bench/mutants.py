@@ -585,11 +585,23 @@ def env_int(name, default):
     return int(v)
 
 
-def bench_lines(path):
+def with_equivalents(mutants, srcdir):
+    """MUTANTS re-judged with today's equivalents list: a mutant found
+    equivalent after its run leaves the denominator, visibly."""
+    equivalents = load_equivalents(os.path.join(srcdir, 'bench', 'mutants-equivalent.txt'))
+    for m in mutants:
+        reason = equivalent_reason(m, equivalents)
+        if reason and m['status'] != 'equivalent':
+            m.update(status='equivalent', reason=reason)
+    return mutants
+
+
+def bench_lines(path, srcdir):
     if not os.path.exists(path):
         print(json.dumps({'bench': 'mutation-score', 'skipped': 'no %s (run make mutants)' % path}))
         return
     r = json.load(open(path))
+    r['scores'] = scores(with_equivalents(r['mutants'], srcdir))
     for d in ('suite', 'fuzz', 'recipes', 'any'):
         print(json.dumps({'bench': 'mutation-score-' + d, 'unit': 'fraction of mutants killed',
                           'value': r['scores'][d]['score'], 'killed': r['scores'][d]['killed'],
@@ -602,17 +614,13 @@ def main(argv):
     srcdir = os.path.abspath(os.environ.get('srcdir') or
                              os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
     if argv[1:2] == ['--bench']:
-        bench_lines(argv[2])
+        bench_lines(argv[2], srcdir)
         return 0
     if argv[1:2] == ['--table']:
         # A saved run, re-judged with today's equivalents list (a mutant
         # found equivalent after the run leaves the denominator, visibly).
         r = json.load(open(argv[2]))
-        equivalents = load_equivalents(os.path.join(srcdir, 'bench', 'mutants-equivalent.txt'))
-        for m in r['mutants']:
-            reason = equivalent_reason(m, equivalents)
-            if reason and m['status'] != 'equivalent':
-                m.update(status='equivalent', reason=reason)
+        with_equivalents(r['mutants'], srcdir)
         print('mutants: run of %s, seed %s, %s; fuzz %ss, recipes %s+%s iterations'
               % (r['date'], r['seed'], 'complete' if r.get('complete') else 'INCOMPLETE',
                  r['budgets']['fuzz_time'], r['budgets']['diff_iterations'],
@@ -629,18 +637,29 @@ def main(argv):
                 sys.exit('mutants: --merge: %s is of another seed or budget' % p)
         # A judged record of a later part replaces an earlier one: a
         # re-judging run (MUTANT_SITES_FROM + MUTANT_REJUDGE on a newer
-        # tree) goes last.  Each record keeps the commit that judged it.
-        got = {}
+        # tree) goes last.  A resumed run carries copies of the records it
+        # did not judge again; a copy of a record already seen is not a
+        # new verdict and replaces nothing.  Each record keeps the commit
+        # that judged it; mutants match by file and trimmed line text, so
+        # a line re-indented on the newer tree is still the same mutant.
+        def key_of(m):
+            return (m['file'], m['original'].strip(), m['mutated'].strip())
+        got, seen = {}, {}
         for p in parts:
             for m in p['mutants']:
-                k = (m['file'], m['original'], m['mutated'])
+                k = key_of(m)
                 m.setdefault('commit', p.get('commit'))
+                rec = json.dumps({x: m.get(x) for x in ('status', 'commit', 'detectors')},
+                                 sort_keys=True)
+                if rec in seen.setdefault(k, set()):
+                    continue
+                seen[k].add(rec)
                 if k not in got or m['status'] in ('judged', 'stillborn'):
                     got[k] = m
         sites = all_sites(srcdir)
         chosen = random.Random(base['seed']).sample(sites, base['requested'])
-        merged = [got[k] for k in ((c['file'], c['original'], c['mutated']) for c in chosen)
-                  if k in got]
+        merged = [got[k] for k in (key_of(c) for c in chosen) if k in got]
+        with_equivalents(merged, srcdir)
         base.update(mutants=merged, scores=scores(merged),
                     complete=len(merged) == len(chosen),
                     seconds=sum(p['seconds'] for p in parts),
