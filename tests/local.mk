@@ -80,7 +80,8 @@ SH_TESTS = \
 	tests/readers-interop.sh \
 	tests/readers-limits.sh \
 	tests/spdx.sh \
-	tests/oss-build-sources.sh
+	tests/oss-build-sources.sh \
+	tests/mutants-merge.sh
 
 TESTS += $(CORE_C_TESTS) $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh
