@@ -83,15 +83,9 @@ static uint8_t *read_kept(struct instar_oracle *o, int slot, struct instar_io *i
 {
     if (len > MAX_TABLE)
         return NULL;
-    size_t need = len ? (size_t)len : 1;
-    if (need > o->tablecap[slot]) {
-        free(o->tables[slot]);      /* nothing in it to keep */
-        o->tables[slot] = malloc(need);
-        o->tablecap[slot] = o->tables[slot] ? need : 0;
-        if (o->tables[slot] == NULL)
-            return NULL;
-    }
-    uint8_t *p = o->tables[slot];
+    uint8_t *p = instar_spec_kept(&o->tables[slot], &o->tablecap[slot], (size_t)len);
+    if (p == NULL)
+        return NULL;
     uint64_t n = off >= fsize ? 0 : fsize - off < len ? fsize - off : len;
     if (n && instar_io_read(io, p, (size_t)n, off) != INSTAR_OK)
         return NULL;
@@ -817,7 +811,6 @@ static bool walk_vhd(struct walk *w)
  * sequence numbers in V. */
 static bool vhdx_headers(struct walk *w, struct instar_oracle_view *v)
 {
-    static const uint8_t zero4[4];
     uint8_t h[4096];
     v->hdr_valid = 0;
     v->hdr_seq_min = UINT64_MAX;
@@ -825,10 +818,8 @@ static bool vhdx_headers(struct walk *w, struct instar_oracle_view *v)
     for (int i = 0; i < 2; i++) {
         if (instar_io_read(w->io, h, sizeof h, (uint64_t)(i + 1) * 65536) != INSTAR_OK)
             return false;
-        uint32_t c = instar_crc32c(0, h, 4);
-        c = instar_crc32c(c, zero4, 4);
-        c = instar_crc32c(c, h + 8, sizeof h - 8);
-        if (memcmp(h, "head", 4) != 0 || instar_le16(h + 66) != 1 || instar_le32(h + 4) != c)
+        if (memcmp(h, "head", 4) != 0 || instar_le16(h + 66) != 1 ||
+            !instar_spec_vhdx_crc_ok(h, sizeof h))
             continue;
         uint64_t seq = instar_le64(h + 8);
         v->hdr_valid++;

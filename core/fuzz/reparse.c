@@ -16,7 +16,6 @@
 #include "fuzz/spec.h"
 #include "instar/error.h"
 #include "util/checked.h"
-#include "util/crc32c.h"
 #include "util/endian.h"
 
 /* Short names for spec.h's shared helpers. */
@@ -48,17 +47,10 @@ static uint8_t *read_kept(int slot, struct instar_io *io, uint64_t off, uint64_t
     static size_t cap[2];
     if (len > INSTAR_REPARSE_MAX_TABLE)
         return NULL;
-    size_t need = len ? (size_t)len : 1;
-    if (need > cap[slot]) {
-        free(kept[slot]);           /* nothing in it to keep */
-        kept[slot] = malloc(need);
-        cap[slot] = kept[slot] ? need : 0;
-        if (kept[slot] == NULL)
-            return NULL;
-    }
-    if (len && instar_io_read(io, kept[slot], (size_t)len, off) != INSTAR_OK)
+    uint8_t *p = instar_spec_kept(&kept[slot], &cap[slot], (size_t)len);
+    if (p == NULL || (len && instar_io_read(io, p, (size_t)len, off) != INSTAR_OK))
         return NULL;
-    return kept[slot];
+    return p;
 }
 
 bool instar_reparse_raw(struct instar_io *io, uint64_t want, char *why, size_t whylen)
@@ -314,22 +306,7 @@ bool instar_reparse_vhd(struct instar_io *io, uint64_t want, char *why, size_t w
 
 /* The CRC primitive is util/crc32c.c's (tested on both its paths against
  * the bitwise definition in test-vhdx); what is checksummed, and where the
- * field sits, is decided here, independently of the engine. */
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-    return instar_crc32c(0, p, n);
-}
-
-static bool crc_ok(uint8_t *p, size_t n)
-{
-    uint32_t stored = instar_le32(p + 4);
-    instar_put_le32(p + 4, 0);
-    bool ok = crc32c(p, n) == stored;
-    instar_put_le32(p + 4, stored);
-    return ok;
-}
-
-
+ * field sits, is decided in spec.h, independently of the engine. */
 bool instar_reparse_vhdx(struct instar_io *io, uint64_t want, char *why, size_t whylen)
 {
     static uint8_t big[64 * 1024];      /* region table / metadata table */
@@ -341,7 +318,7 @@ bool instar_reparse_vhdx(struct instar_io *io, uint64_t want, char *why, size_t 
     for (int i = 0; i < 2; i++) {
         if (instar_io_read(io, hd[i], 4096, (uint64_t)(i + 1) * 65536) != INSTAR_OK)
             return fail(why, whylen, "vhdx: header %d unreadable", i + 1);
-        valid[i] = memcmp(hd[i], "head", 4) == 0 && crc_ok(hd[i], 4096);
+        valid[i] = memcmp(hd[i], "head", 4) == 0 && instar_spec_vhdx_crc_ok(hd[i], 4096);
     }
     if (!valid[0] && !valid[1])
         return fail(why, whylen, "vhdx: no valid header");
@@ -349,7 +326,7 @@ bool instar_reparse_vhdx(struct instar_io *io, uint64_t want, char *why, size_t 
         memcmp(hd[0], hd[1], 4096) != 0)
         return fail(why, whylen, "vhdx: two different headers with one sequence number");
     if (instar_io_read(io, big, sizeof big, 192 * 1024) != INSTAR_OK ||
-        memcmp(big, "regi", 4) != 0 || !crc_ok(big, sizeof big))
+        memcmp(big, "regi", 4) != 0 || !instar_spec_vhdx_crc_ok(big, sizeof big))
         return fail(why, whylen, "vhdx: region table 1 invalid");
     uint32_t n = instar_le32(big + 8);
     const struct instar_spec_vhdx_regions reg =

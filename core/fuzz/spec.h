@@ -12,9 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/checked.h"
+#include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/scan.h"
 
@@ -47,6 +49,33 @@ static inline uint64_t instar_spec_next_entry(const uint8_t *t, uint64_t i, uint
     while (end - b >= sizeof zero && memcmp(t + b, zero, sizeof zero) == 0)
         b += sizeof zero;
     return instar_first_set_bit(t, b * 8, end * 8) / (size * 8);
+}
+
+/* A buffer of at least NEED bytes in *BUF (capacity *CAP), kept between
+ * calls: the checkers run once per fuzz input, and fresh memory for a
+ * table of tens of MiB (a 2 PiB image's L1) cost page faults and
+ * sanitizer poisoning every time.  NULL when memory runs out. */
+static inline uint8_t *instar_spec_kept(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need == 0)
+        need = 1;
+    if (need > *cap) {
+        free(*buf);                 /* nothing in it to keep */
+        *buf = malloc(need);
+        *cap = *buf ? need : 0;
+    }
+    return *buf;
+}
+
+/* MS-VHDX 2.2.2, 2.2.3: a header's or region table's Checksum (bytes
+ * 4..7) is the CRC-32C of its N bytes with that field taken as zero. */
+static inline bool instar_spec_vhdx_crc_ok(const uint8_t *p, size_t n)
+{
+    static const uint8_t zero4[4];
+    uint32_t c = instar_crc32c(0, p, 4);
+    c = instar_crc32c(c, zero4, 4);
+    c = instar_crc32c(c, p + 8, n - 8);
+    return c == instar_le32(p + 4);
 }
 
 /* [OFF, OFF+LEN) inside a file of SIZE bytes. */
