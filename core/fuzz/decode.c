@@ -247,6 +247,9 @@ int instar_fuzz_decode_header(const uint8_t *data, size_t len,
     h->refcount_sel = data[2];
     h->refcount_bits = refcount_bits_table[data[2] & 7];
     h->subformat = data[3];
+    h->scratch_len = INSTAR_FUZZ_SCRATCH_LEN;
+    if (data[1] & INSTAR_FUZZ_FLAG_TIGHT_SCRATCH)
+        h->scratch_len = INSTAR_FUZZ_SCRATCH_LEN >> (data[2] >> 3);
     h->unit_size = instar_le32(data + 4);
     h->current_virtual_size = instar_le64(data + 8);
     h->new_virtual_size = instar_le64(data + 16);
@@ -964,6 +967,8 @@ int instar_fuzz_plan(const struct instar_fuzz_case *c, uint8_t *scratch, size_t 
                      struct instar_resize_plan *plan)
 {
     instar_plan_init(plan);
+    if (scratch_len > c->hdr.scratch_len)
+        scratch_len = c->hdr.scratch_len;
     switch (c->hdr.target) {
     case INSTAR_FUZZ_RAW:
         return instar_plan_resize_raw(&c->raw, scratch, scratch_len, plan);

@@ -27,10 +27,13 @@ void instar_fuzz_case_print(FILE *out, const struct instar_fuzz_case *c)
     fprintf(out, "  %-22s %u -> %s\n", "format selector", h->format_byte,
             instar_fuzz_target_name(h->target));
     fprintf(out, "  %-22s 0x%02x (allow_shrink=%d extended_l2=%d lazy_refcounts=%d "
-            "raw_slices=%d prealloc=%s)\n", "flags", h->flags, h->allow_shrink,
-            h->extended_l2, h->lazy_refcounts, h->raw_slices, instar_prealloc_name(h->prealloc));
+            "raw_slices=%d prealloc=%s tight_scratch=%d)\n", "flags", h->flags, h->allow_shrink,
+            h->extended_l2, h->lazy_refcounts, h->raw_slices, instar_prealloc_name(h->prealloc),
+            (h->flags & INSTAR_FUZZ_FLAG_TIGHT_SCRATCH) != 0);
     fprintf(out, "  %-22s %u -> %u\n", "refcount-bits sel", h->refcount_sel, h->refcount_bits);
     fprintf(out, "  %-22s %u (0x%02x)\n", "subformat sel", h->subformat, h->subformat);
+    fprintf(out, "  %-22s %zu%s\n", "planner scratch", h->scratch_len,
+            h->flags & INSTAR_FUZZ_FLAG_TIGHT_SCRATCH ? " (tight)" : "");
     U64("unit size", h->unit_size);
     U64("current virtual size", h->current_virtual_size);
     U64("new virtual size", h->new_virtual_size);

@@ -310,6 +310,37 @@ static void test_plan(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
     is_int(instar_plan_check(&plan, NULL), 0, "raw plan passes the invariants");
 }
 
+/* Flag bit 7: the scratch the planner gets shrinks by byte 2's top five
+ * bits, and running out is a clean refusal. */
+static void test_tight_scratch(struct instar_fuzz_decoder *d, struct instar_fuzz_case *c)
+{
+    static uint8_t scratch[1 << 16];
+    struct instar_resize_plan plan;
+    /* qcow2 grow, 64 KiB clusters, 1 MiB -> 64 MiB, 16-bit refcounts. */
+    size_t n = make(1, 0, 4, 0, 65536, 1 << 20, 64 << 20, 5 * 65536, 0, 0);
+    instar_fuzz_decode(d, input, n, c);
+    is_u64(c->hdr.scratch_len, INSTAR_FUZZ_SCRATCH_LEN, "no flag: all the scratch");
+    is_int(instar_fuzz_plan(c, scratch, sizeof scratch, &plan), INSTAR_OK,
+           "no flag: the grow plans");
+    input[1] = INSTAR_FUZZ_FLAG_TIGHT_SCRATCH;
+    instar_fuzz_decode(d, input, n, c);
+    is_u64(c->hdr.scratch_len, INSTAR_FUZZ_SCRATCH_LEN, "flag, shift 0: all the scratch");
+    is_int(c->hdr.refcount_bits, 16, "the shift bits leave the refcount selector alone");
+    input[2] = 4 | (12 << 3);
+    instar_fuzz_decode(d, input, n, c);
+    is_u64(c->hdr.scratch_len, INSTAR_FUZZ_SCRATCH_LEN >> 12, "flag, shift 12");
+    is_int(c->hdr.refcount_bits, 16, "refcount selector still bits 0-2");
+    input[2] = 4 | (31 << 3);
+    instar_fuzz_decode(d, input, n, c);
+    is_u64(c->hdr.scratch_len, 0, "flag, shift 31: no scratch");
+    is_int(instar_fuzz_plan(c, scratch, sizeof scratch, &plan), INSTAR_E_SCRATCH_TOO_SMALL,
+           "no scratch: the planner refuses");
+    /* Without the flag the same byte 2 leaves the scratch whole. */
+    input[1] = 0;
+    instar_fuzz_decode(d, input, n, c);
+    is_u64(c->hdr.scratch_len, INSTAR_FUZZ_SCRATCH_LEN, "shift bits without the flag: ignored");
+}
+
 int main(void)
 {
     struct instar_fuzz_decoder *d = instar_fuzz_decoder_new();
@@ -323,6 +354,7 @@ int main(void)
     test_vhd(d, c);
     test_vmdk_vhdx(d, c);
     test_plan(d, c);
+    test_tight_scratch(d, c);
     instar_fuzz_decoder_free(d);
     free(c);
     return tap_done();

@@ -11,8 +11,10 @@
  *            3 vmdk, 4 vhd, 5 vhdx
  *   1   1    flags: bit0 allow_shrink, bit1 extended_l2, bit2 lazy_refcounts,
  *            bit3 raw slices (see below), bits4-5 preallocation 0..3,
- *            bit6 qcow2 layout block (see INSTAR_FUZZ_FLAG_QCOW2_LAYOUT)
- *   2   1    refcount-bits selector mod 8 -> 1 2 4 8 16 32 64 0xff
+ *            bit6 qcow2 layout block (see INSTAR_FUZZ_FLAG_QCOW2_LAYOUT),
+ *            bit7 tight scratch (see INSTAR_FUZZ_FLAG_TIGHT_SCRATCH)
+ *   2   1    bits0-2: refcount-bits selector -> 1 2 4 8 16 32 64 0xff;
+ *            bits3-7: scratch shift S, with the tight-scratch flag
  *   3   1    subformat selector
  *   4   4    cluster / grain / block size in bytes (passed on unvalidated)
  *   8   8    current virtual size
@@ -54,6 +56,10 @@ extern "C" {
 #define INSTAR_FUZZ_FLAG_RAW_SLICES     0x08
 #define INSTAR_FUZZ_PREALLOC_SHIFT      4
 #define INSTAR_FUZZ_FLAG_QCOW2_LAYOUT   0x40  /* qcow2: the pool starts with a layout block */
+/* The planner gets INSTAR_FUZZ_SCRATCH_LEN >> S bytes of scratch (S from
+ * byte 2), not all of it: a caller's short buffer is an input like any
+ * other, and every planner must refuse it cleanly, wherever it runs out. */
+#define INSTAR_FUZZ_FLAG_TIGHT_SCRATCH  0x80
 
 /* qcow2 subformat selector bits (the design leaves the byte to vmdk and vhd;
  * qcow2 uses it for header variations a real image can have). */
@@ -120,6 +126,7 @@ struct instar_fuzz_header {
     uint8_t refcount_sel;
     uint32_t refcount_bits;             /* 1..64, or 0xff (invalid on purpose) */
     uint8_t subformat;
+    size_t scratch_len;                 /* the most instar_fuzz_plan hands on */
     uint32_t unit_size;
     uint64_t current_virtual_size;
     uint64_t new_virtual_size;
@@ -159,7 +166,8 @@ int instar_fuzz_decode_header(const uint8_t *data, size_t len,
 int instar_fuzz_decode(struct instar_fuzz_decoder *d, const uint8_t *data,
                        size_t len, struct instar_fuzz_case *c);
 
-/* Run the planner C selects. */
+/* Run the planner C selects, on at most C->hdr.scratch_len bytes of
+ * SCRATCH. */
 int instar_fuzz_plan(const struct instar_fuzz_case *c, uint8_t *scratch,
                      size_t scratch_len, struct instar_resize_plan *plan);
 
