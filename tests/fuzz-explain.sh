@@ -11,7 +11,8 @@ printf '\000\000\020\000\000\000\000\000\000\000\000\000\000\000\000\000' >>"$in
 "$INSTAR_IMG" fuzz-explain "$in" >"$TMPD/out" 2>&1
 ok $? "fuzz-explain exits 0"
 grep -q 'format selector *0 -> raw' "$TMPD/out"; ok $? "names the target"
-grep -q 'flags *0x11 (allow_shrink=1 .*prealloc=metadata)' "$TMPD/out"; ok $? "decodes the flags"
+grep -q 'flags *0x11 (allow_shrink=1 .*prealloc=metadata tight_scratch=0)' "$TMPD/out"; ok $? "decodes the flags"
+grep -q 'planner scratch *16777216$' "$TMPD/out"; ok $? "names the planner's scratch"
 grep -q 'new virtual size *1048576 ' "$TMPD/out"; ok $? "decodes the new size"
 grep -q 'planner: error unsupported-prealloc: ' "$TMPD/out"
 ok $? "gives the planner's error (raw refuses metadata preallocation)"
