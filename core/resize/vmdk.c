@@ -18,6 +18,8 @@
  * descriptor's size).  A shrink (with the flag) rewrites the header and
  * the descriptor only.  streamOptimized, flat and split images, images with
  * a parent, and preallocation are refused before anything is planned.
+ * The same size plans nothing, after every check a grow makes: a no-op
+ * vouches for the image as much as a resize does.
  *
  * This file drives the steps (vmdk.h says which file holds each). */
 #include <config.h>
@@ -80,11 +82,6 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     new_cap = instar_div_round_up_u64(opts->req.new_size, 512);
     plan->old_virtual_size = l.old_size;
     const bool shrink = new_cap < h->capacity;  /* allow_shrink was checked */
-    if (new_cap == h->capacity) {
-        plan->new_virtual_size = l.old_size;
-        plan->total_file_size = opts->current_file_size;
-        return instar_builder_finish(&b);
-    }
     new_gt = instar_div_round_up_u64(new_cap, l.cover);
     if (!shrink && new_gt > VMDK_MAX_GD_ENTRIES)
         return vmdk_refuse(&b, why, INSTAR_E_TOO_LARGE,
@@ -123,6 +120,19 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
         return rc;
 
     /* ---- step 4: the plan ---- */
+    /* The same size is a no-op, but only for an image every later step
+     * accepts: answering before the descriptor and the tables were read
+     * "resized" images that a grow of the result then refused. */
+    if (new_cap == h->capacity) {
+        struct vmdk_visible_tail v;
+        memset(&v, 0, sizeof v);
+        rc = vmdk_find_visible_tail(&b, opts, &l, dirs, &v);
+        if (rc != INSTAR_OK)
+            return rc;          /* the builder is finished: need or refusal */
+        plan->new_virtual_size = l.old_size;
+        plan->total_file_size = opts->current_file_size;
+        return instar_builder_finish(&b);
+    }
     if (shrink)
         return vmdk_plan_shrink(&b, opts, &l, &d, new_cap);
     return vmdk_plan_grow(&b, opts, &l, &d, dirs, new_cap, new_gt);
