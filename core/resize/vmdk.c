@@ -19,7 +19,8 @@
  * the descriptor only.  streamOptimized, flat and split images, images with
  * a parent, and preallocation are refused before anything is planned.
  * The same size plans nothing, after every check a grow makes: a no-op
- * vouches for the image as much as a resize does.
+ * vouches for the image as much as a resize does.  A no-op and a shrink
+ * also check the new end as a later grow will, so their result can grow.
  *
  * This file drives the steps (vmdk.h says which file holds each). */
 #include <config.h>
@@ -120,15 +121,22 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
         return rc;
 
     /* ---- step 4: the plan ---- */
-    /* The same size is a no-op, but only for an image every later step
-     * accepts: answering before the descriptor and the tables were read
-     * "resized" images that a grow of the result then refused. */
-    if (new_cap == h->capacity) {
+    /* A no-op or a shrink leaves an image a later grow must accept: what
+     * that grow would find at the new end (the last grain, the last
+     * table's unused slots) is checked now.  A no-op answered before the
+     * descriptor and the tables were read, and a shrink that never looked
+     * at its new last grain, made results the engine then refused. */
+    if (new_cap <= h->capacity) {
+        struct vmdk_layout after = l;
         struct vmdk_visible_tail v;
+        after.h.capacity = new_cap;
+        after.old_gt = new_gt;
         memset(&v, 0, sizeof v);
-        rc = vmdk_find_visible_tail(&b, opts, &l, dirs, &v);
+        rc = vmdk_find_visible_tail(&b, opts, &after, dirs, &v);
         if (rc != INSTAR_OK)
             return rc;          /* the builder is finished: need or refusal */
+    }
+    if (new_cap == h->capacity) {
         plan->new_virtual_size = l.old_size;
         plan->total_file_size = opts->current_file_size;
         return instar_builder_finish(&b);

@@ -70,7 +70,8 @@ struct vmdk_visible_tail {
 };
 /* Find it into V (staging the last grain-table entry when the last grain
  * is partial), refusing when it overlaps metadata or another table.  A
- * same-size request runs it too: what it refuses, no grow could plan. */
+ * same-size request and a shrink run it on L with the new capacity too:
+ * what it refuses, no grow of their result could plan. */
 int vmdk_find_visible_tail(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
                            const struct vmdk_layout *l, const uint8_t *const dirs[2],
                            struct vmdk_visible_tail *v);

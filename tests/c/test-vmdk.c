@@ -754,6 +754,42 @@ static void test_same_size_vouches(void)
     instar_mem_io_free(&m);
 }
 
+/* A shrink must leave an image a grow accepts: its new last grain is the
+ * one a later grow zeroes the tail of.  A grain-table entry pointing into
+ * the descriptor was never looked at by a shrink, so the engine shrank
+ * such an image and then refused to grow its own result. */
+static void test_shrink_stays_growable(void)
+{
+    struct instar_mem_io m;
+    struct instar_diag diag;
+    const uint64_t K64 = 65536, cut = 3 * K64 + 512;   /* grain 3 becomes the last, partial */
+
+    make_image(&m, 1 << 20, NULL);
+    uint8_t *d = snap(&m);
+    uint64_t gt = le32(d + le64(d + 56) * 512);
+    free(d);
+    poke32(&m, gt * 512 + 4 * 3, 2);                    /* grain 3 at sector 2: the descriptor */
+    uint8_t *before = snap(&m);
+    uint64_t len = m.size;
+    char spec[32];
+    snprintf(spec, sizeof spec, "%llu", (unsigned long long)cut);
+    is_int(resize_mem(&m, spec, true, INSTAR_PREALLOC_OFF, &diag), INSTAR_E_PARSE,
+           "shrink whose new last grain lies in the descriptor refused (%s)", diag.message);
+    uint8_t *after = snap(&m);
+    ok(m.size == len && memcmp(before, after, (size_t)len) == 0, "... and nothing was written");
+    free(before);
+    free(after);
+    instar_mem_io_free(&m);
+
+    /* A sound image shrinks to the same partial grain, and grows again. */
+    make_image(&m, 1 << 20, NULL);
+    is_int(resize_mem(&m, spec, true, INSTAR_PREALLOC_OFF, &diag), INSTAR_OK,
+           "sound image: shrink to a partial last grain ok %s", diag.message);
+    is_int(resize_mem(&m, "+4096", false, INSTAR_PREALLOC_OFF, &diag), INSTAR_OK,
+           "... and its result grows by 4096 %s", diag.message);
+    instar_mem_io_free(&m);
+}
+
 int main(void)
 {
     const uint64_t M = 1 << 20, G = UINT64_C(1) << 30;
@@ -771,5 +807,6 @@ int main(void)
     test_tail_grain();
     test_descriptor();
     test_same_size_vouches();
+    test_shrink_stays_growable();
     return tap_done();
 }
