@@ -383,9 +383,11 @@ bool instar_reparse_vmdk(struct instar_io *io, uint64_t want, char *why, size_t 
     uint64_t rgd = instar_le64(h + 48), gd = instar_le64(h + 56);
     if (want != 0 && cap != instar_div_round_up_u64(want, 512))
         return fail(why, whylen, "vmdk: capacity %" PRIu64 " sectors for new size %" PRIu64, cap, want);
-    if (grain == 0 || !instar_is_pow2_u64(grain) || gtes == 0 || gtes > 512)
+    uint64_t span;              /* sectors one table covers; 2^63 * 2 wraps to 0 */
+    if (grain == 0 || !instar_is_pow2_u64(grain) || gtes == 0 || gtes > 512
+        || !instar_mul_u64(grain, gtes, &span))
         return fail(why, whylen, "vmdk: grain %" PRIu64 " / %u GTEs per GT", grain, gtes);
-    uint64_t ngt = instar_div_round_up_u64(cap, (uint64_t)gtes * grain);
+    uint64_t ngt = instar_div_round_up_u64(cap, span);
     uint64_t dirs[2] = {gd, rgd};
     for (int k = 0; k < 2; k++) {
         if (dirs[k] == 0 && k == 1)

@@ -134,7 +134,10 @@ static int vmdk_plan(struct instar_io *io, const struct instar_resize_args *args
                 free(buf);
                 return src;
             }
-            if (n->length == 4 && (h.capacity % h.grain) != 0 && o.tail_gte.data == NULL) {
+            /* Only the last grain's table entry is 4 bytes: the
+             * descriptor and the directories are whole sectors.  It is
+             * asked for the old end (a grow) or the new one (a shrink). */
+            if (n->length == 4 && o.tail_gte.data == NULL) {
                 memcpy(s->tail, buf, 4);
                 free(buf);
                 o.tail_gte.data = s->tail;

@@ -18,17 +18,9 @@
 #include "util/checked.h"
 #include "util/endian.h"
 
-/* What a grow makes guest-visible, to be zeroed: the unused slots of the
- * last grain table of each directory, and the tail of the last grain. */
-struct visible_tail {
-    struct vmdk_range slots[2], tail;
-};
-
-/* Find the visible tail (staging the last grain-table entry when the last
- * grain is partial), refusing when it overlaps metadata or another table. */
-static int find_visible_tail(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
-                             const struct vmdk_layout *l, const uint8_t *const dirs[2],
-                             struct visible_tail *v)
+int vmdk_find_visible_tail(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
+                           const struct vmdk_layout *l, const uint8_t *const dirs[2],
+                           struct vmdk_visible_tail *v)
 {
     const struct instar_resize_request *why = &opts->req;
     const struct instar_vmdk_header *h = &l->h;
@@ -96,10 +88,10 @@ int vmdk_plan_grow(struct instar_builder *b, const struct instar_vmdk_resize_opt
     const bool has_rgd = l->has_rgd;
     const uint64_t fsize = opts->current_file_size;
     const uint64_t old_gt = l->old_gt, gt_sectors = l->gt_sectors;
-    struct visible_tail v = { { {0, 0}, {0, 0} }, {0, 0} };
+    struct vmdk_visible_tail v = { { {0, 0}, {0, 0} }, {0, 0} };
     int rc;
 
-    rc = find_visible_tail(b, opts, l, dirs, &v);
+    rc = vmdk_find_visible_tail(b, opts, l, dirs, &v);
     if (rc != INSTAR_OK)
         return rc;              /* the builder is finished: need or refusal */
 

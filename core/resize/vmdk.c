@@ -18,6 +18,9 @@
  * descriptor's size).  A shrink (with the flag) rewrites the header and
  * the descriptor only.  streamOptimized, flat and split images, images with
  * a parent, and preallocation are refused before anything is planned.
+ * The same size plans nothing, after every check a grow makes: a no-op
+ * vouches for the image as much as a resize does.  A no-op and a shrink
+ * also check the new end as a later grow will, so their result can grow.
  *
  * This file drives the steps (vmdk.h says which file holds each). */
 #include <config.h>
@@ -80,11 +83,6 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
     new_cap = instar_div_round_up_u64(opts->req.new_size, 512);
     plan->old_virtual_size = l.old_size;
     const bool shrink = new_cap < h->capacity;  /* allow_shrink was checked */
-    if (new_cap == h->capacity) {
-        plan->new_virtual_size = l.old_size;
-        plan->total_file_size = opts->current_file_size;
-        return instar_builder_finish(&b);
-    }
     new_gt = instar_div_round_up_u64(new_cap, l.cover);
     if (!shrink && new_gt > VMDK_MAX_GD_ENTRIES)
         return vmdk_refuse(&b, why, INSTAR_E_TOO_LARGE,
@@ -123,6 +121,26 @@ int instar_plan_resize_vmdk(const struct instar_vmdk_resize_opts *opts,
         return rc;
 
     /* ---- step 4: the plan ---- */
+    /* A no-op or a shrink leaves an image a later grow must accept: what
+     * that grow would find at the new end (the last grain, the last
+     * table's unused slots) is checked now.  A no-op answered before the
+     * descriptor and the tables were read, and a shrink that never looked
+     * at its new last grain, made results the engine then refused. */
+    if (new_cap <= h->capacity) {
+        struct vmdk_layout after = l;
+        struct vmdk_visible_tail v;
+        after.h.capacity = new_cap;
+        after.old_gt = new_gt;
+        memset(&v, 0, sizeof v);
+        rc = vmdk_find_visible_tail(&b, opts, &after, dirs, &v);
+        if (rc != INSTAR_OK)
+            return rc;          /* the builder is finished: need or refusal */
+    }
+    if (new_cap == h->capacity) {
+        plan->new_virtual_size = l.old_size;
+        plan->total_file_size = opts->current_file_size;
+        return instar_builder_finish(&b);
+    }
     if (shrink)
         return vmdk_plan_shrink(&b, opts, &l, &d, new_cap);
     return vmdk_plan_grow(&b, opts, &l, &d, dirs, new_cap, new_gt);

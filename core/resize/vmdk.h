@@ -62,6 +62,20 @@ int vmdk_check_header(struct instar_builder *b, const struct instar_vmdk_resize_
 int vmdk_check_tables(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
                       const struct vmdk_layout *l, const uint8_t *const dirs[2]);
 
+/* ---- vmdk-grow.c: what a grow makes guest-visible, to be zeroed: the
+ * unused slots of the last grain table of each directory, and the tail of
+ * the last grain ---- */
+struct vmdk_visible_tail {
+    struct vmdk_range slots[2], tail;
+};
+/* Find it into V (staging the last grain-table entry when the last grain
+ * is partial), refusing when it overlaps metadata or another table.  A
+ * same-size request and a shrink run it on L with the new capacity too:
+ * what it refuses, no grow of their result could plan. */
+int vmdk_find_visible_tail(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,
+                           const struct vmdk_layout *l, const uint8_t *const dirs[2],
+                           struct vmdk_visible_tail *v);
+
 /* ---- vmdk-shrink.c, vmdk-grow.c: the plans; D is the parsed descriptor,
  * NEW_CAP the new capacity in sectors ---- */
 int vmdk_plan_shrink(struct instar_builder *b, const struct instar_vmdk_resize_opts *opts,

@@ -702,6 +702,94 @@ static void test_descriptor(void)
     instar_mem_io_free(&m);
 }
 
+/* A resize to the same size vouches for the image as much as a grow
+ * does: it used to answer "no-op" before reading the descriptor and the
+ * grain tables, so an image the engine refuses to grow was "resized", and
+ * the fuzzer found the engine refusing to grow its own result.  Each
+ * start below is refused for the same size, for a grow, and untouched. */
+static void test_same_size_vouches(void)
+{
+    struct instar_mem_io m;
+    static const struct {
+        const char *text, *what;
+        int want;
+    } bad[] = {
+        { "CID=1\ncreateType=\"monolifhicSparse\"\nRW 2097152 SPARSE \"x\"\n",
+          "createType other than monolithicSparse", INSTAR_E_UNSUPPORTED_SUBFORMAT },
+        { "CID=1\n# Extent d=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n",
+          "no createType line", INSTAR_E_UNSUPPORTED_SUBFORMAT },
+        { "version=1\vCID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n",
+          "no CID line (it hides behind a vertical tab)", INSTAR_E_PARSE },
+        { "CID=1\ncreateType=\"monolithicSparsRW 12297 SPARSE\nRW 2097152 SPARSE \"x\"\n",
+          "createType line without its closing quote", INSTAR_E_PARSE },
+        { "CID=1\ncreateType=\"monolithicSparse\"\nparentFileNameHinton\n"
+          "RW 2097152 SPARSE \"x\"\n", "a parentFileNameHint line", INSTAR_E_UNSUPPORTED_SUBFORMAT },
+        { "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
+          "RW 2097152 SPARSE \"y\"\n", "two extent lines", INSTAR_E_UNSUPPORTED_SUBFORMAT },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        with_descriptor(&m, bad[i].text);
+        refused_untouched(&m, "1G", bad[i].want, bad[i].what);
+        refused_untouched(&m, "+4096", bad[i].want, bad[i].what);
+        instar_mem_io_free(&m);
+    }
+    /* A directory entry of 0: qemu would write guest data over the header. */
+    make_image(&m, 1ull << 30, NULL);
+    uint8_t *d = snap(&m);
+    uint64_t gd = le64(d + 56);
+    free(d);
+    poke32(&m, gd * 512, 0);
+    refused_untouched(&m, "1G", INSTAR_E_NEEDS_CHECK, "grain-directory entry 0 is 0");
+    instar_mem_io_free(&m);
+    /* A sound image still plans the same size as a no-op. */
+    struct instar_diag diag;
+    make_image(&m, 1ull << 30, NULL);
+    uint8_t *before = snap(&m);
+    is_int(resize_mem(&m, "1G", false, INSTAR_PREALLOC_OFF, &diag), INSTAR_OK,
+           "sound image, same size: ok %s", diag.message);
+    uint8_t *after = snap(&m);
+    ok(memcmp(before, after, (size_t)m.size) == 0, "... and nothing was written");
+    free(before);
+    free(after);
+    instar_mem_io_free(&m);
+}
+
+/* A shrink must leave an image a grow accepts: its new last grain is the
+ * one a later grow zeroes the tail of.  A grain-table entry pointing into
+ * the descriptor was never looked at by a shrink, so the engine shrank
+ * such an image and then refused to grow its own result. */
+static void test_shrink_stays_growable(void)
+{
+    struct instar_mem_io m;
+    struct instar_diag diag;
+    const uint64_t K64 = 65536, cut = 3 * K64 + 512;   /* grain 3 becomes the last, partial */
+
+    make_image(&m, 1 << 20, NULL);
+    uint8_t *d = snap(&m);
+    uint64_t gt = le32(d + le64(d + 56) * 512);
+    free(d);
+    poke32(&m, gt * 512 + 4 * 3, 2);                    /* grain 3 at sector 2: the descriptor */
+    uint8_t *before = snap(&m);
+    uint64_t len = m.size;
+    char spec[32];
+    snprintf(spec, sizeof spec, "%llu", (unsigned long long)cut);
+    is_int(resize_mem(&m, spec, true, INSTAR_PREALLOC_OFF, &diag), INSTAR_E_PARSE,
+           "shrink whose new last grain lies in the descriptor refused (%s)", diag.message);
+    uint8_t *after = snap(&m);
+    ok(m.size == len && memcmp(before, after, (size_t)len) == 0, "... and nothing was written");
+    free(before);
+    free(after);
+    instar_mem_io_free(&m);
+
+    /* A sound image shrinks to the same partial grain, and grows again. */
+    make_image(&m, 1 << 20, NULL);
+    is_int(resize_mem(&m, spec, true, INSTAR_PREALLOC_OFF, &diag), INSTAR_OK,
+           "sound image: shrink to a partial last grain ok %s", diag.message);
+    is_int(resize_mem(&m, "+4096", false, INSTAR_PREALLOC_OFF, &diag), INSTAR_OK,
+           "... and its result grows by 4096 %s", diag.message);
+    instar_mem_io_free(&m);
+}
+
 int main(void)
 {
     const uint64_t M = 1 << 20, G = UINT64_C(1) << 30;
@@ -718,5 +806,7 @@ int main(void)
     test_crash_prefixes(G, "5G");
     test_tail_grain();
     test_descriptor();
+    test_same_size_vouches();
+    test_shrink_stays_growable();
     return tap_done();
 }
