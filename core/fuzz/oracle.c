@@ -995,6 +995,10 @@ static bool walk_vmdk(struct walk *w)
     uint64_t cap = instar_le64(h + 12), grain = instar_le64(h + 20);
     uint64_t doff = instar_le64(h + 28), dsec = instar_le64(h + 36);
     uint64_t rgd = instar_le64(h + 48), gd = instar_le64(h + 56);
+    /* Without flag bit 1 the redundant directory is unused (qemu reads
+     * rgdOffset only with it) and the field may name a stale copy. */
+    if ((flags & 2) == 0)
+        rgd = 0;
     if ((flags & 0x30000) != 0 || grain == 0 || grain > 2048 || !instar_is_pow2_u64(grain) ||
         gtes == 0 || gtes > 4096 || cap > (UINT64_MAX >> 10) || gd == 0 ||
         gd > (UINT64_MAX >> 10) || rgd > (UINT64_MAX >> 10) || doff > (UINT64_MAX >> 10) ||

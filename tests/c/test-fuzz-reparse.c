@@ -172,6 +172,25 @@ int main(void)
         ok(!instar_reparse_vmdk(&m.io, 0, why, sizeof why), "vmdk: GD entry 0 caught (%s)", why);
     }
     instar_mem_io_free(&m);
+    /* The redundant GD counts only while header flag bit 1 says it is
+     * used: a grow of an image without the flag leaves the stale RGD
+     * alone (qemu ignores rgdOffset then), and that is no fault. */
+    why[0] = '\0';
+    if (make(&m, "vmdk", NULL, "100M") == 0) {
+        uint8_t z[4] = {0}, h[512];
+        instar_io_read(&m.io, h, 512, 0);
+        ok((instar_le32(h + 8) & 2) != 0, "vmdk: qemu-img create sets the RGD flag");
+        instar_io_write(&m.io, z, 4, instar_le64(h + 48) * 512);    /* RGD entry 0 -> 0 */
+        ok(!instar_reparse_vmdk(&m.io, 0, why, sizeof why), "vmdk: RGD entry 0 caught (%s)", why);
+        instar_put_le32(h + 8, instar_le32(h + 8) & ~2u);
+        instar_io_write(&m.io, h, 512, 0);
+        why[0] = '\0';
+        ok(instar_reparse_vmdk(&m.io, 0, why, sizeof why),
+           "vmdk: stale RGD without the RGD flag ignored (%s)", why);
+    } else {
+        ok(0, "vmdk: qemu-img create");
+    }
+    instar_mem_io_free(&m);
 
     char path[128];
     snprintf(path, sizeof path, "%s/img", dir);
