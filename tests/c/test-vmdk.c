@@ -687,6 +687,25 @@ static void test_descriptor(void)
     refused_untouched(&m, "2G", INSTAR_E_PARSE, "repeated ddb.geometry.heads");
     instar_mem_io_free(&m);
 
+    /* The adapter type picks the default heads when no heads line
+     * exists: an unquoted (unreadable) or repeated adapterType line is
+     * refused, not taken for ide (fuzz finding crash-4465355e: cylinders
+     * for 16 heads written under an adapter line any reader could take
+     * for another adapter's 255). */
+    static const char bad_adapter[] =
+        "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
+        "ddb.geometry.cylinders = \"2080\"\nddb.adapterType = lsilogic\n";
+    with_descriptor(&m, bad_adapter);
+    refused_untouched(&m, "2G", INSTAR_E_PARSE, "unquoted ddb.adapterType");
+    instar_mem_io_free(&m);
+    static const char two_adapters[] =
+        "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
+        "ddb.geometry.cylinders = \"2080\"\nddb.adapterType = \"ide\"\n"
+        "ddb.adapterType = \"lsilogic\"\n";
+    with_descriptor(&m, two_adapters);
+    refused_untouched(&m, "2G", INSTAR_E_PARSE, "repeated ddb.adapterType");
+    instar_mem_io_free(&m);
+
     /* A descriptor that fills its sector: the longer count cannot fit. */
     make_image(&m, 1ull << 30, NULL);
     poke(&m, 512, blank, sizeof blank);
