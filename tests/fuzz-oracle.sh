@@ -64,5 +64,8 @@ planted vmdk-adapter-guess "oracle: resized a VMDK whose descriptor's adapter" y
 # A VMDK grow that leaves the redundant grain directory alone although
 # header flag bit 1 says it is in use.
 planted vmdk-no-rgd "vmdk: RGD entry" no
+# A VMDK descriptor reader matching key prefixes: the seed with a
+# "ddb.geometry.headsX" line and no heads line gets cylinders for 255.
+planted vmdk-key-prefix "geometry matched the size before, not after" yes
 
 done_testing

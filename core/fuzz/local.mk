@@ -45,7 +45,8 @@ planted_engine = tests/planted/replay-refblock-range tests/planted/replay-free-b
 	tests/planted/replay-digit-nine tests/planted/replay-release-range \
 	tests/planted/replay-vhd-partial-block tests/planted/replay-vmdk-cylinders \
 	tests/planted/replay-vhdx-refuse-all tests/planted/replay-vmdk-accept-parent \
-	tests/planted/replay-vmdk-adapter-guess tests/planted/replay-vmdk-no-rgd
+	tests/planted/replay-vmdk-adapter-guess tests/planted/replay-vmdk-no-rgd \
+	tests/planted/replay-vmdk-key-prefix
 check_PROGRAMS += $(planted_engine)
 tests_planted_replay_refblock_range_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_refblock_range_SOURCES = tests/planted/refblock-range.c
@@ -77,6 +78,9 @@ tests_planted_replay_vmdk_adapter_guess_LDADD = core/libinstar.la
 tests_planted_replay_vmdk_no_rgd_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_vmdk_no_rgd_SOURCES = tests/planted/vmdk-no-rgd.c
 tests_planted_replay_vmdk_no_rgd_LDADD = core/libinstar.la
+tests_planted_replay_vmdk_key_prefix_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vmdk_key_prefix_SOURCES = tests/planted/vmdk-key-prefix.c
+tests_planted_replay_vmdk_key_prefix_LDADD = core/libinstar.la
 plant = $(SHELL) $(srcdir)/tests/planted/plant.sh
 # A refcount block found one index past its run: the block after a run of
 # new blocks is taken to exist, so its clusters get no refcounts.
@@ -131,7 +135,13 @@ tests/planted/vmdk-adapter-guess.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/
 tests/planted/vmdk-no-rgd.c: $(srcdir)/core/resize/vmdk-grow.c $(srcdir)/tests/planted/plant.sh
 	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'for (int k = has_rgd ? 0 : 1; k < 2; k++) {' \
 	  'for (int k = 1; k < 2; k++) {' >$@.tmp && mv $@.tmp $@
-CLEANFILES += tests/planted/vmdk-adapter-guess.c tests/planted/vmdk-no-rgd.c
+# A VMDK descriptor reader that takes any line starting with a key's name
+# for the key ("ddb.geometry.headsX" for the heads).
+tests/planted/vmdk-key-prefix.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< "    return k < n && s[k] == '=';" \
+	  '    return true;' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/vmdk-adapter-guess.c tests/planted/vmdk-no-rgd.c \
+	tests/planted/vmdk-key-prefix.c
 CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
 	tests/planted/release-range.c tests/planted/vhd-partial-block.c
 
