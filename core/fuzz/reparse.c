@@ -388,7 +388,9 @@ bool instar_reparse_vmdk(struct instar_io *io, uint64_t want, char *why, size_t 
         rgd = 0;
     if (want != 0 && cap != instar_div_round_up_u64(want, 512))
         return fail(why, whylen, "vmdk: capacity %" PRIu64 " sectors for new size %" PRIu64, cap, want);
-    if (grain == 0 || !instar_is_pow2_u64(grain) || gtes == 0 || gtes > 512)
+    /* qemu's bound on the grain (0x200000 sectors) also keeps grain
+     * times entries per table from wrapping to 0. */
+    if (grain == 0 || grain > 0x200000 || !instar_is_pow2_u64(grain) || gtes == 0 || gtes > 512)
         return fail(why, whylen, "vmdk: grain %" PRIu64 " / %u GTEs per GT", grain, gtes);
     uint64_t ngt = instar_div_round_up_u64(cap, (uint64_t)gtes * grain);
     uint64_t dirs[2] = {gd, rgd};

@@ -187,6 +187,12 @@ int main(void)
         why[0] = '\0';
         ok(instar_reparse_vmdk(&m.io, 0, why, sizeof why),
            "vmdk: stale RGD without the RGD flag ignored (%s)", why);
+        /* A grain of 2^63 sectors times 2 entries wraps to 0: refused,
+         * not divided by (fuzz finding crash-228cffc7, a SIGFPE). */
+        uint8_t big[8] = {0, 0, 0, 0, 0, 0, 0, 0x80}, two[4] = {2, 0, 0, 0};
+        instar_io_write(&m.io, big, 8, 20);
+        instar_io_write(&m.io, two, 4, 44);
+        ok(!instar_reparse_vmdk(&m.io, 0, why, sizeof why), "vmdk: grain 2^63 refused (%s)", why);
     } else {
         ok(0, "vmdk: qemu-img create");
     }
