@@ -347,6 +347,12 @@ mk vpc "" $((8 * M)); engine 3 1 $((8 * M)) 0; engine 0 2 $((4 * M)) $SHRINK
 mk vpc "subformat=fixed" $((1 * M)); engine 3 1 $((1 * M)) 0; engine 3 0 $((3 * M)) 0
 mk vhdx "block_size=1048576" $((8 * M)); engine 4 1 $((8 * M)) 0; engine 0 2 $((4 * M)) $SHRINK
 mk vmdk "" $((64 * M)); engine 5 1 $((32 * M)) 0; engine 0 0 $((256 * M)) 0
+# A look-alike key and no heads line (same length, so the file stays
+# whole): an ide disk's cylinders follow 16 heads, not the "headsX" 255 a
+# reader matching key prefixes would take.
+mk vmdk "" $((64 * M))
+LC_ALL=C sed 's/ddb\.geometry\.heads = "16"/ddb.geometry.headsX="255"/' "$tmp/img" >"$tmp/img2"
+mv "$tmp/img2" "$tmp/img"; engine 5 1 $((32 * M)) 0
 for s in 0 512 1000 $((1 * M)); do
     rm -f "$tmp/img"; head -c "$s" /dev/zero >"$tmp/img"
     engine 1 1 512 0; engine 1 0 $((3 * M)) $PRE_FULL; engine 1 2 512 $SHRINK

@@ -21,11 +21,11 @@ st=$?
 [ $st -eq 0 ] || tail -5 "$TMPD/err" | sed 's/^/# /'
 ok $st "unplanted engine: the corpus replays clean under the oracle"
 
-# planted NAME EXPECTED-REGEX ORACLE-ONLY(yes/no)
+# planted NAME EXPECTED-REGEX ORACLE-ONLY(yes/no) [MORE-INPUTS]
 planted() {
     bin="$abs_top_builddir/tests/planted/replay-$1"
     require "$bin" "replay-$1"
-    "$bin" "$corpus" >/dev/null 2>"$TMPD/err"
+    "$bin" "$corpus" ${4:+"$4"} >/dev/null 2>"$TMPD/err"
     st=$?
     [ "$st" -ge 128 ]
     ok $? "$1: the corpus replay aborts (status $st)"
@@ -33,7 +33,7 @@ planted() {
     grep -E -- "$2" "$TMPD/err" >/dev/null
     ok $? "$1: the finding matches '$2'"
     if [ "$3" = yes ]; then
-        INSTAR_FUZZ_ORACLE=0 "$bin" "$corpus" >/dev/null 2>"$TMPD/err"
+        INSTAR_FUZZ_ORACLE=0 "$bin" "$corpus" ${4:+"$4"} >/dev/null 2>"$TMPD/err"
         ok $? "$1: without the oracle the fault goes unreported"
     fi
 }
@@ -56,5 +56,16 @@ planted vhdx-refuse-all "vhdx: refused a seed it accepted" yes
 # A VMDK planner that ignores the parent: the parentCID-only child seed,
 # marked refused, is accepted.
 planted vmdk-accept-parent "vmdk: accepted a seed it refused" yes
+# A VMDK planner that guesses the adapter of an unreadable adapterType
+# line: the cylinders it writes are for heads nobody can know (the
+# finding crash-4465355e, kept in the crash corpus).
+planted vmdk-adapter-guess "oracle: resized a VMDK whose descriptor's adapter" yes \
+    "$abs_top_srcdir/corpus/crashes/fuzz_resize_engine/4465355e8cfefdc2"
+# A VMDK grow that leaves the redundant grain directory alone although
+# header flag bit 1 says it is in use.
+planted vmdk-no-rgd "vmdk: RGD entry" no
+# A VMDK descriptor reader matching key prefixes: the seed with a
+# "ddb.geometry.headsX" line and no heads line gets cylinders for 255.
+planted vmdk-key-prefix "geometry matched the size before, not after" yes
 
 done_testing

@@ -44,7 +44,9 @@ planted_engine_sources = core/fuzz/replay-main.c $(fuzz_target_sources_engine)
 planted_engine = tests/planted/replay-refblock-range tests/planted/replay-free-boundary \
 	tests/planted/replay-digit-nine tests/planted/replay-release-range \
 	tests/planted/replay-vhd-partial-block tests/planted/replay-vmdk-cylinders \
-	tests/planted/replay-vhdx-refuse-all tests/planted/replay-vmdk-accept-parent
+	tests/planted/replay-vhdx-refuse-all tests/planted/replay-vmdk-accept-parent \
+	tests/planted/replay-vmdk-adapter-guess tests/planted/replay-vmdk-no-rgd \
+	tests/planted/replay-vmdk-key-prefix
 check_PROGRAMS += $(planted_engine)
 tests_planted_replay_refblock_range_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_refblock_range_SOURCES = tests/planted/refblock-range.c
@@ -70,6 +72,15 @@ tests_planted_replay_vhdx_refuse_all_LDADD = core/libinstar.la
 tests_planted_replay_vmdk_accept_parent_SOURCES = $(planted_engine_sources)
 nodist_tests_planted_replay_vmdk_accept_parent_SOURCES = tests/planted/vmdk-accept-parent.c
 tests_planted_replay_vmdk_accept_parent_LDADD = core/libinstar.la
+tests_planted_replay_vmdk_adapter_guess_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vmdk_adapter_guess_SOURCES = tests/planted/vmdk-adapter-guess.c
+tests_planted_replay_vmdk_adapter_guess_LDADD = core/libinstar.la
+tests_planted_replay_vmdk_no_rgd_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vmdk_no_rgd_SOURCES = tests/planted/vmdk-no-rgd.c
+tests_planted_replay_vmdk_no_rgd_LDADD = core/libinstar.la
+tests_planted_replay_vmdk_key_prefix_SOURCES = $(planted_engine_sources)
+nodist_tests_planted_replay_vmdk_key_prefix_SOURCES = tests/planted/vmdk-key-prefix.c
+tests_planted_replay_vmdk_key_prefix_LDADD = core/libinstar.la
 plant = $(SHELL) $(srcdir)/tests/planted/plant.sh
 # A refcount block found one index past its run: the block after a run of
 # new blocks is taken to exist, so its clusters get no refcounts.
@@ -113,6 +124,24 @@ tests/planted/vmdk-accept-parent.c: $(srcdir)/core/resize/vmdk.c $(srcdir)/tests
 	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< '    if (d.has_parent)' \
 	  '    if (false && d.has_parent)' >$@.tmp && mv $@.tmp $@
 CLEANFILES += tests/planted/vmdk-accept-parent.c
+# A VMDK planner that takes an unreadable ddb.adapterType for some
+# non-ide adapter instead of refusing: cylinders for a guessed 255 heads.
+tests/planted/vmdk-adapter-guess.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'if (!quoted_value(l, ll, &vs, &ve) || have_adapter) {' \
+	  'if (!quoted_value(l, ll, &vs, &ve) ? (vs = ve = 0, false) : have_adapter) {' \
+	  >$@.tmp && mv $@.tmp $@
+# A VMDK grow that never writes the redundant grain directory, even when
+# header flag bit 1 says it is in use.
+tests/planted/vmdk-no-rgd.c: $(srcdir)/core/resize/vmdk-grow.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< 'for (int k = has_rgd ? 0 : 1; k < 2; k++) {' \
+	  'for (int k = 1; k < 2; k++) {' >$@.tmp && mv $@.tmp $@
+# A VMDK descriptor reader that takes any line starting with a key's name
+# for the key ("ddb.geometry.headsX" for the heads).
+tests/planted/vmdk-key-prefix.c: $(srcdir)/core/resize/vmdk-desc.c $(srcdir)/tests/planted/plant.sh
+	$(AM_V_GEN)mkdir -p $(@D) && $(plant) $< "    return k < n && s[k] == '=';" \
+	  '    return true;' >$@.tmp && mv $@.tmp $@
+CLEANFILES += tests/planted/vmdk-adapter-guess.c tests/planted/vmdk-no-rgd.c \
+	tests/planted/vmdk-key-prefix.c
 CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
 	tests/planted/release-range.c tests/planted/vhd-partial-block.c
 

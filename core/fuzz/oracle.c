@@ -921,14 +921,35 @@ static bool walk_vhdx(struct walk *w)
 
 /* ---- vmdk ----------------------------------------------------------------- */
 
-/* The decimal number inside the quotes after KEY in descriptor D, or -1. */
+/* What follows the '=' of the line setting KEY in descriptor D, or NULL.
+ * The key must be the whole name at the line's start (after blanks):
+ * found anywhere, "ddb.geometry.heads" would also match inside
+ * "xddb.geometry.heads" or a line starting with a quote, which no reader
+ * takes for the key, and the cylinders judged were not the ones written. */
+static const char *desc_key(const char *d, const char *key)
+{
+    size_t k = strlen(key);
+    for (const char *l = d; l != NULL; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        while (*l == ' ' || *l == '\t')
+            l++;
+        if (strncmp(l, key, k) != 0)
+            continue;
+        const char *p = l + k;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '=')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* The decimal number in KEY's quoted value in descriptor D, or -1. */
 static int64_t desc_number(const char *d, const char *key)
 {
-    const char *p = strstr(d, key);
+    const char *p = desc_key(d, key);
     if (p == NULL)
         return -1;
-    p += strlen(key);
-    while (*p == ' ' || *p == '\t' || *p == '=')
+    while (*p == ' ' || *p == '\t')
         p++;
     if (*p++ != '"')
         return -1;
@@ -939,17 +960,20 @@ static int64_t desc_number(const char *d, const char *key)
     return n > 0 && *p == '"' ? v : -1;
 }
 
-/* Is the adapter in descriptor D "ide" (or unnamed)?  qemu-img create
- * gives ide disks 16 heads and every other adapter 255. */
-static bool desc_adapter_ide(const char *d)
+/* The adapter of descriptor D: 1 for "ide" (or no adapter line), 0 for
+ * another quoted name, -1 for a value that is not quoted on its line.
+ * qemu-img create gives ide disks 16 heads and every other adapter 255. */
+static int desc_adapter_ide(const char *d)
 {
-    const char *p = strstr(d, "ddb.adapterType");
+    const char *p = desc_key(d, "ddb.adapterType");
     if (p == NULL)
-        return true;
-    p += strlen("ddb.adapterType");
-    while (*p == ' ' || *p == '\t' || *p == '=')
+        return 1;
+    while (*p == ' ' || *p == '\t')
         p++;
-    return strncmp(p, "\"ide\"", 5) == 0;
+    const char *close = *p == '"' ? strpbrk(p + 1, "\"\n") : NULL;
+    if (close == NULL || *close != '"')
+        return -1;
+    return close - p == 4 && strncmp(p, "\"ide", 4) == 0;
 }
 
 /* ddb.geometry.cylinders is the capacity over heads * sectors (as
@@ -967,8 +991,17 @@ static void vmdk_geometry(struct walk *w, uint64_t doff, uint64_t dsec)
     d[dsec * 512] = '\0';
     int64_t c = desc_number(d, "ddb.geometry.cylinders"), h = desc_number(d, "ddb.geometry.heads");
     int64_t s = desc_number(d, "ddb.geometry.sectors");
-    bool ide = desc_adapter_ide(d);
+    int ide = desc_adapter_ide(d);
+    bool cyl_line = desc_key(d, "ddb.geometry.cylinders") != NULL;
     free(d);
+    /* No heads line and an adapter no reader can name: the cylinders a
+     * resize must write are unknown, so the resize must be refused. */
+    if (h <= 0 && ide < 0) {
+        if (cyl_line)
+            snprintf(v->refuse, sizeof v->refuse, "a VMDK whose descriptor's adapter "
+                     "(so its heads) cannot be read");
+        return;
+    }
     if (c < 0)
         return;
     if (h <= 0)
@@ -995,6 +1028,10 @@ static bool walk_vmdk(struct walk *w)
     uint64_t cap = instar_le64(h + 12), grain = instar_le64(h + 20);
     uint64_t doff = instar_le64(h + 28), dsec = instar_le64(h + 36);
     uint64_t rgd = instar_le64(h + 48), gd = instar_le64(h + 56);
+    /* Without flag bit 1 the redundant directory is unused (qemu reads
+     * rgdOffset only with it) and the field may name a stale copy. */
+    if ((flags & 2) == 0)
+        rgd = 0;
     if ((flags & 0x30000) != 0 || grain == 0 || grain > 2048 || !instar_is_pow2_u64(grain) ||
         gtes == 0 || gtes > 4096 || cap > (UINT64_MAX >> 10) || gd == 0 ||
         gd > (UINT64_MAX >> 10) || rgd > (UINT64_MAX >> 10) || doff > (UINT64_MAX >> 10) ||

@@ -381,11 +381,18 @@ bool instar_reparse_vmdk(struct instar_io *io, uint64_t want, char *why, size_t 
     uint64_t doff = instar_le64(h + 28), dsec = instar_le64(h + 36);
     uint32_t gtes = instar_le32(h + 44);
     uint64_t rgd = instar_le64(h + 48), gd = instar_le64(h + 56);
+    /* The redundant directory exists only with header flag bit 1 (qemu
+     * reads rgdOffset only then); without it the field may point at a
+     * stale copy that nobody keeps up to date. */
+    if ((instar_le32(h + 8) & 2) == 0)
+        rgd = 0;
     if (want != 0 && cap != instar_div_round_up_u64(want, 512))
         return fail(why, whylen, "vmdk: capacity %" PRIu64 " sectors for new size %" PRIu64, cap, want);
-    uint64_t span;              /* sectors one table covers; 2^63 * 2 wraps to 0 */
-    if (grain == 0 || !instar_is_pow2_u64(grain) || gtes == 0 || gtes > 512
-        || !instar_mul_u64(grain, gtes, &span))
+    /* qemu's bound on the grain (0x200000 sectors); the product is
+     * checked too (2^63 * 2 would wrap to 0). */
+    uint64_t span;              /* sectors one table covers */
+    if (grain == 0 || grain > 0x200000 || !instar_is_pow2_u64(grain) || gtes == 0
+        || gtes > 512 || !instar_mul_u64(grain, gtes, &span))
         return fail(why, whylen, "vmdk: grain %" PRIu64 " / %u GTEs per GT", grain, gtes);
     uint64_t ngt = instar_div_round_up_u64(cap, span);
     uint64_t dirs[2] = {gd, rgd};

@@ -80,7 +80,7 @@ int instar_vmdk_desc_parse(const uint8_t *text, size_t len, struct instar_vmdk_d
 {
     const uint8_t *nul = memchr(text, 0, len);
     size_t n = nul ? (size_t)(nul - text) : len;
-    bool ide = true, have_heads = false, have_sectors = false;
+    bool ide = true, have_adapter = false, have_heads = false, have_sectors = false;
     size_t pos = 0;
 
     memset(d, 0, sizeof *d);
@@ -158,8 +158,15 @@ int instar_vmdk_desc_parse(const uint8_t *text, size_t len, struct instar_vmdk_d
             else
                 d->sectors = v, have_sectors = true;
         } else if (key_is(l, ll, "ddb.adapterType")) {
-            if (quoted_value(l, ll, &vs, &ve))
-                ide = value_is(l, vs, ve, "ide");
+            /* The adapter picks the default heads (16 for ide, else 255):
+             * an unreadable or repeated line leaves the cylinders to write
+             * unknown, so it is refused rather than taken for ide. */
+            if (!quoted_value(l, ll, &vs, &ve) || have_adapter) {
+                *why = "descriptor adapterType line is malformed or repeated";
+                return INSTAR_E_PARSE;
+            }
+            have_adapter = true;
+            ide = value_is(l, vs, ve, "ide");
         }
         pos = end + 1;
     }

@@ -678,14 +678,30 @@ static void test_descriptor(void)
        "look-alike keys ignored: 2 GiB over 16 heads, 63 sectors is 4161 cylinders");
     instar_mem_io_free(&m);
 
-    /* A repeated geometry line is ambiguous: refused, nothing written. */
-    static const char twice[] =
-        "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n"
-        "ddb.geometry.cylinders = \"2080\"\nddb.geometry.heads = \"16\"\n"
-        "ddb.geometry.heads = \"63\"\n";
-    with_descriptor(&m, twice);
-    refused_untouched(&m, "2G", INSTAR_E_PARSE, "repeated ddb.geometry.heads");
-    instar_mem_io_free(&m);
+    /* Descriptor lines the planner cannot take at face value: refused,
+     * nothing written.  A repeated geometry line is ambiguous.  The
+     * adapter type picks the default heads when no heads line exists: an
+     * unquoted (unreadable) or repeated adapterType line is refused, not
+     * taken for ide (fuzz finding crash-4465355e: cylinders for 16 heads
+     * written under an adapter line a reader could take for another
+     * adapter's 255). */
+#define DESC_HEAD "CID=1\ncreateType=\"monolithicSparse\"\nRW 2097152 SPARSE \"x\"\n" \
+    "ddb.geometry.cylinders = \"2080\"\n"
+    static const struct {
+        const char *text, *what;
+    } refused_desc[] = {
+        {DESC_HEAD "ddb.geometry.heads = \"16\"\nddb.geometry.heads = \"63\"\n",
+         "repeated ddb.geometry.heads"},
+        {DESC_HEAD "ddb.adapterType = lsilogic\n", "unquoted ddb.adapterType"},
+        {DESC_HEAD "ddb.adapterType = \"ide\"\nddb.adapterType = \"lsilogic\"\n",
+         "repeated ddb.adapterType"},
+    };
+#undef DESC_HEAD
+    for (size_t i = 0; i < sizeof refused_desc / sizeof refused_desc[0]; i++) {
+        with_descriptor(&m, refused_desc[i].text);
+        refused_untouched(&m, "2G", INSTAR_E_PARSE, refused_desc[i].what);
+        instar_mem_io_free(&m);
+    }
 
     /* A descriptor that fills its sector: the longer count cannot fit. */
     make_image(&m, 1ull << 30, NULL);
