@@ -68,7 +68,7 @@ bool instar_reparse_raw(struct instar_io *io, uint64_t want, char *why, size_t w
 struct q2 {
     uint64_t file_size, cs, size, l1_off, rt_off;
     uint32_t version, cluster_bits, l1_size, rt_clusters, refcount_bits, nb_snapshots;
-    uint64_t incompat, autoclear;
+    uint64_t incompat;
     uint16_t *refs;             /* references per cluster (NULL: not counted) */
     uint64_t nclusters;
 };
@@ -113,7 +113,6 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
     q.refcount_bits = 16;
     if (q.version == 3) {
         q.incompat = instar_be64(h + 72);
-        q.autoclear = instar_be64(h + 88);
         uint32_t order = instar_be32(h + 96);
         uint32_t hlen = instar_be32(h + 100);
         if (order > 6)
@@ -142,13 +141,14 @@ bool instar_reparse_qcow2(struct instar_io *io, uint64_t want, char *why, size_t
         return fail(why, whylen, "qcow2: refcount table at 0x%" PRIx64 " (%u clusters) outside "
                     "the file or unaligned", q.rt_off, q.rt_clusters);
 
-    /* Count references only when it is affordable and meaningful.  With
-     * internal snapshots too: their tables only add references, so the
-     * active ones counted here are a lower bound and "refcount below
-     * them" stays a sound finding (skipping it let a start image with a
-     * live cluster at refcount 0 pass as valid). */
+    /* Count references whenever it is affordable.  With internal
+     * snapshots and persistent bitmaps too: their tables only add
+     * references, so the active ones counted here are a lower bound and
+     * "refcount below them" stays a sound finding (skipping either let a
+     * start image with a live cluster at refcount 0 pass as valid, and
+     * a shrink that trusts refcounts, as qemu-img's does, cut it off). */
     uint64_t ncl = instar_div_round_up_u64(q.file_size, q.cs);
-    if (ncl <= ((uint64_t)16 << 20) && (q.autoclear & 1) == 0) {
+    if (ncl <= ((uint64_t)16 << 20)) {
         q.refs = calloc((size_t)ncl, sizeof *q.refs);
         q.nclusters = q.refs ? ncl : 0;
     }
