@@ -178,6 +178,38 @@ int main(void)
            "qcow2 with a bitmap: data cluster 0x%" PRIx64 " at refcount 0 caught (%s)", data, why);
         instar_mem_io_free(&m);
     }
+    /* Entry kinds the data-cluster rule must not misjudge, as qemu-io
+     * writes them: a compressed cluster (byte offset, the file ending
+     * inside its last sector), a zero-flag entry keeping its offset, and
+     * one subcluster of an extended-L2 cluster at EOF (the file holds
+     * the cluster only partially). */
+    static const char *const kinds[][3] = {
+        {NULL, "write -q -c -P 0x5a 0 64k", "compressed"},
+        {"cluster_size=4096", "write -q -P 1 0 8k", "zero flag with an offset"},
+        {"extended_l2=on", "write -q -P 1 0 512", "extended L2, cluster partly in the file"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/img", dir);
+        char *write[] = {(char *)getenv("QEMU_IO"), "-c", (char *)kinds[i][1], "-c",
+                         i == 1 ? "write -q -z 0 4k" : "flush", path, NULL};
+        why[0] = '\0';
+        int made = write[0] != NULL && create(path, "qcow2", kinds[i][0], "1M") == 0 &&
+                   run(write) == 0 && load(&m, path) == 0;
+        uint8_t h[112] = {0}, e[8] = {0};
+        instar_io_read(&m.io, h, sizeof h, 0);
+        instar_io_read(&m.io, e, 8, instar_be64(h + 40));            /* L1[0] */
+        instar_io_read(&m.io, e, 8, instar_be64(e) & 0x00fffffffffffe00ULL);   /* L2[0] */
+        uint64_t l2e = instar_be64(e);
+        /* The image has the entry kind claimed, with the file length claimed. */
+        bool kind = i == 0 ? (l2e >> 62) == 1 && m.size % 512 != 0
+                  : i == 1 ? (l2e & 1) && (l2e & 0x00fffffffffffe00ULL) != 0
+                  : (l2e & 0x00fffffffffffe00ULL) + 65536 > m.size;
+        ok(made && kind && instar_reparse_qcow2(&m.io, 1u << 20, why, sizeof why),
+           "qcow2 %s valid (L2[0] 0x%016" PRIx64 ", file %" PRIu64 ") (%s)", kinds[i][2], l2e,
+           (uint64_t)m.size, why);
+        instar_mem_io_free(&m);
+    }
 
     /* vpc, vhdx, vmdk */
     ok(make(&m, "vpc", NULL, "1G") == 0 && instar_reparse_vhd(&m.io, 0, why, sizeof why),
