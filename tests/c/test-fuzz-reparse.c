@@ -177,6 +177,28 @@ int main(void)
            !instar_reparse_qcow2(&m.io, 0, why, sizeof why),
            "qcow2 with a bitmap: data cluster 0x%" PRIx64 " at refcount 0 caught (%s)", data, why);
         instar_mem_io_free(&m);
+        /* The bitmap's own clusters are references too: guest data
+         * pointed at its bitmap table (refcount 1, two owners) must be
+         * caught; a grow that moves the table frees it under the data
+         * (fuzz_resize_engine, 30 s session over the corpus). */
+        load(&m, path);
+        why[0] = '\0';
+        uint64_t table = 0, l2 = 0;
+        uint8_t hc[4096];
+        instar_io_read(&m.io, hc, sizeof hc, 0);
+        for (uint64_t pos = instar_be32(hc + 100); pos + 32 <= sizeof hc && instar_be32(hc + pos);
+             pos += 8 + ((instar_be32(hc + pos + 4) + 7ull) & ~7ull))
+            if (instar_be32(hc + pos) == 0x23852875) {
+                instar_io_read(&m.io, e, 8, instar_be64(hc + pos + 24));    /* directory entry 0 */
+                table = instar_be64(e);
+            }
+        instar_io_read(&m.io, e, 8, instar_be64(h + 40));            /* L1[0] */
+        l2 = instar_be64(e) & 0x00fffffffffffe00ULL;
+        instar_put_be64(e, (1ULL << 63) | table);
+        ok(table != 0 && table % 4096 == 0 && instar_io_write(&m.io, e, 8, l2) == INSTAR_OK &&
+           !instar_reparse_qcow2(&m.io, 0, why, sizeof why),
+           "qcow2 with a bitmap: data in its bitmap table 0x%" PRIx64 " caught (%s)", table, why);
+        instar_mem_io_free(&m);
     }
     /* Entry kinds the data-cluster rule must not misjudge, as qemu-io
      * writes them: a compressed cluster (byte offset, the file ending
