@@ -595,7 +595,6 @@ static bool walk_qcow2(struct walk *w)
 
     /* Bitmaps, when the autoclear bit says the extension is valid. */
     if (autoclear & 1) {
-        uint64_t pos = hlen;
         if (!grow_buf(o, q.cs)) {
             fail(w->why, w->whylen, "out of memory");
             goto out;
@@ -607,19 +606,9 @@ static bool walk_qcow2(struct walk *w)
             fail(w->why, w->whylen, "qcow2: header cluster unreadable");
             goto out;
         }
-        uint64_t dir_off = 0, dir_len = 0;
-        uint32_t nbm = 0;
-        while (pos + 8 <= q.cs) {
-            uint32_t type = instar_be32(hc + pos), len = instar_be32(hc + pos + 4);
-            if (type == 0)
-                break;
-            if (type == 0x23852875 && len >= 24 && pos + 8 + 24 <= q.cs) {
-                nbm = instar_be32(hc + pos + 8);
-                dir_len = instar_be64(hc + pos + 16);
-                dir_off = instar_be64(hc + pos + 24);
-            }
-            pos += 8 + (((uint64_t)len + 7) & ~(uint64_t)7);
-        }
+        const struct instar_spec_qcow2_bitmaps bm = instar_spec_qcow2_find_bitmaps(hc, hlen, q.cs);
+        const uint64_t dir_off = bm.dir_off, dir_len = bm.dir_len;
+        const uint32_t nbm = bm.count;
         if (nbm > 0) {
             if (!qref(&q, dir_off, dir_len, "bitmap directory", 0))
                 goto out;

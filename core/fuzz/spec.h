@@ -99,6 +99,32 @@ static inline uint64_t instar_spec_qcow2_refcount(const uint8_t *blk, uint64_t i
     }
 }
 
+/* qcow2 spec, "Header extensions" and "Bitmaps extension": the bitmaps
+ * extension among those from HLEN on in header cluster HC (CS bytes);
+ * count 0 when there is none. */
+struct instar_spec_qcow2_bitmaps {
+    uint32_t count;
+    uint64_t dir_len, dir_off;
+};
+static inline struct instar_spec_qcow2_bitmaps
+instar_spec_qcow2_find_bitmaps(const uint8_t *hc, uint64_t hlen, uint64_t cs)
+{
+    struct instar_spec_qcow2_bitmaps b = {0, 0, 0};
+    uint64_t pos = hlen;
+    while (pos + 8 <= cs) {
+        uint32_t type = instar_be32(hc + pos), len = instar_be32(hc + pos + 4);
+        if (type == 0)
+            break;
+        if (type == 0x23852875 && len >= 24 && pos + 8 + 24 <= cs) {
+            b.count = instar_be32(hc + pos + 8);
+            b.dir_len = instar_be64(hc + pos + 16);
+            b.dir_off = instar_be64(hc + pos + 24);
+        }
+        pos += 8 + (((uint64_t)len + 7) & ~(uint64_t)7);
+    }
+    return b;
+}
+
 /* VHDX region and metadata item GUIDs, in their on-disk byte order. */
 static const uint8_t instar_spec_vhdx_bat[16] = {
     0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42,
