@@ -109,6 +109,7 @@ struct q2 {
     size_t nruns;
     uint64_t cursor;            /* next-fit cursor, as qemu's free_cluster_index */
     uint64_t runs_end;          /* max end cluster of all runs */
+    uint64_t run_bytes;         /* scratch the runs' contents will take */
     /* Clusters whose refcount byte the allocator must not share (widths < 8). */
     struct { uint64_t start, count; } protect[Q2_MAX_PROTECT];
     size_t nprotect;

@@ -636,8 +636,9 @@ static void test_scratch_limit(void)
         instar_diag_clear(&d);
         is_int(instar_image_plan(&t.m.io, &a, &lim_p, &d), INSTAR_E_SCRATCH_TOO_SMALL,
                "scratch limit %zu below the plan's payload: refused", limits[k]);
-        ok(strcmp(d.message, "The resize needs more metadata than one plan may carry "
-                  "(not supported)") == 0, "  saying so (%s)", d.message);
+        /* The planner may add why (the runs alone outgrow the scratch). */
+        ok(strncmp(d.message, "The resize needs more metadata than one plan may carry "
+                   "(not supported)", 70) == 0, "  saying so (%s)", d.message);
         ok(lim_p.scratch_len <= limits[k], "  scratch never beyond the limit (%zu)",
            lim_p.scratch_len);
         instar_image_plan_free(&lim_p);
