@@ -83,6 +83,10 @@ struct instar_oracle {
     uint64_t want;              /* the requested size, resolved here */
     uint64_t old_view;          /* the old size as qemu-img reports it */
     uint64_t limit;             /* bytes compared: min(old, want) */
+    uint64_t tail_from;         /* qcow2: first cluster past the start's end
+                                   when refcounts there are non-zero (leaks a
+                                   grow may bring inside the file); else
+                                   UINT64_MAX */
     struct instar_oracle_view before, after;
     /* Scratch kept from one input to the next. */
     uint8_t *buf;               /* one table or one digest piece */
