@@ -9,7 +9,8 @@
  * and whether its allocation bookkeeping is exact (qcow2: every cluster's
  * refcount equals the references counted from the header, L1/L2 tables,
  * refcount table and blocks, snapshot table and snapshots' L1/L2 tables,
- * bitmap directory and tables, with consistent COPIED flags; vhd, vhdx,
+ * bitmap directory and tables, with consistent COPIED flags, and no
+ * refcount past the end of the file but those the start had; vhd, vhdx,
  * vmdk: allocated blocks, grains and tables inside the file and
  * overlapping nothing).  instar_oracle_after walks the result and demands:
  *
