@@ -145,8 +145,10 @@ CLEANFILES += tests/planted/vmdk-adapter-guess.c tests/planted/vmdk-no-rgd.c \
 CLEANFILES += tests/planted/refblock-range.c tests/planted/free-boundary.c tests/planted/digit-nine.c \
 	tests/planted/release-range.c tests/planted/vhd-partial-block.c
 
-check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
-FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io
+check_PROGRAMS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
+	tests/c/test-fuzz-oracle
+FORMAT_C_TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
+	tests/c/test-fuzz-oracle
 tests_c_test_fuzz_decode_SOURCES = tests/c/test-fuzz-decode.c tests/c/tap.h
 tests_c_test_fuzz_decode_LDADD = core/libinstar.la
 tests_c_test_fuzz_reparse_SOURCES = tests/c/test-fuzz-reparse.c tests/c/tap.h core/fuzz/spec.h \
@@ -155,11 +157,15 @@ tests_c_test_fuzz_reparse_LDADD = core/libinstar.la
 tests_c_test_fuzz_sparse_io_SOURCES = tests/c/test-fuzz-sparse-io.c tests/c/tap.h \
 	core/fuzz/sparse-io.c core/fuzz/sparse-io.h
 tests_c_test_fuzz_sparse_io_LDADD = core/libinstar.la
+tests_c_test_fuzz_oracle_SOURCES = tests/c/test-fuzz-oracle.c tests/c/tap.h \
+	core/fuzz/oracle.c core/fuzz/oracle.h core/fuzz/spec.h
+tests_c_test_fuzz_oracle_LDADD = core/libinstar.la
 
 fuzz_sh_tests = tests/fuzz-replay.sh tests/fuzz-invariants.sh tests/fuzz-explain.sh \
 	tests/fuzz-status-lines.sh tests/fuzz-seed-mark.sh \
 	tests/fuzz-oracle.sh tests/fuzz-plan-digests.sh
 TESTS += tests/c/test-fuzz-decode tests/c/test-fuzz-reparse tests/c/test-fuzz-sparse-io \
+	tests/c/test-fuzz-oracle \
 	$(fuzz_sh_tests)
 EXTRA_DIST += $(fuzz_sh_tests) corpus tests/planted/plant.sh \
 	core/fuzz/build.sh core/fuzz/run.sh core/fuzz/campaign.sh core/fuzz/coverage.sh \

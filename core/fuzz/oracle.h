@@ -9,7 +9,8 @@
  * and whether its allocation bookkeeping is exact (qcow2: every cluster's
  * refcount equals the references counted from the header, L1/L2 tables,
  * refcount table and blocks, snapshot table and snapshots' L1/L2 tables,
- * bitmap directory and tables, with consistent COPIED flags; vhd, vhdx,
+ * bitmap directory and tables, with consistent COPIED flags, and no
+ * refcount past the end of the file but those the start had; vhd, vhdx,
  * vmdk: allocated blocks, grains and tables inside the file and
  * overlapping nothing).  instar_oracle_after walks the result and demands:
  *
@@ -83,6 +84,10 @@ struct instar_oracle {
     uint64_t want;              /* the requested size, resolved here */
     uint64_t old_view;          /* the old size as qemu-img reports it */
     uint64_t limit;             /* bytes compared: min(old, want) */
+    uint64_t tail_from;         /* qcow2: first cluster past the start's end
+                                   when refcounts there are non-zero (leaks a
+                                   grow may bring inside the file); else
+                                   UINT64_MAX */
     struct instar_oracle_view before, after;
     /* Scratch kept from one input to the next. */
     uint8_t *buf;               /* one table or one digest piece */
