@@ -73,6 +73,7 @@ SH_TESTS = \
 	tests/qcow2-sparse-tail.sh \
 	tests/qcow2-backing-header.sh \
 	tests/vhdx-metadata-length.sh \
+	tests/vhdx-size-item-overlap.sh \
 	tests/raw-vs-qemu.sh \
 	tests/create-targets.sh \
 	tests/create-options-vs-qemu.sh \

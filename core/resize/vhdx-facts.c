@@ -43,6 +43,11 @@ int vhdx_read_facts(const struct instar_vhdx_resize_opts *o, struct vhdx_facts *
     if (f->meta.param_bits & VHDX_PARAM_HAS_PARENT)
         return instar_refuse(req, INSTAR_E_UNSUPPORTED_SUBFORMAT,
                              "File Parameters: HasParent (a differencing image)");
+    /* A resize rewrites the size item in place; sharing its bytes with,
+     * say, the File Parameters would rewrite the block size too. */
+    if (f->meta.size_item_shared)
+        return instar_refuse(req, INSTAR_E_PARSE, "the Virtual Disk Size item overlaps "
+                             "another metadata item");
     if (f->meta.virtual_size != o->virtual_size || f->meta.block_size != o->block_size
         || f->meta.logical_sector_size != o->logical_sector_size
         || !(f->meta.param_bits & VHDX_PARAM_LEAVE_BLOCKS_ALLOCATED) != !o->leave_blocks_allocated)

@@ -111,6 +111,9 @@ struct instar_vhdx_meta {
     uint32_t physical_sector_size;
     uint32_t size_item_offset;  /* Virtual Disk Size item, relative to the region */
     bool has_parent_locator;
+    /* The size item's bytes belong to another item too: rewriting the
+     * size would change that item (qemu opens such an image). */
+    bool size_item_shared;
 };
 /* MD holds the first bytes of a region REGION_LENGTH long; every item read
  * must lie inside both. */

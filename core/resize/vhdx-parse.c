@@ -195,6 +195,31 @@ static const uint8_t *item(struct instar_slice md, uint32_t region_length,
     return md.data + off;
 }
 
+/* Does the Virtual Disk Size item's 8 bytes at SIZE_OFF share a byte with
+ * another entry's payload?  Each payload is taken as the larger of what
+ * its entry declares and what qemu reads (NEED), so a rewrite of the size
+ * never lands on bytes another item owns. */
+static bool size_item_shared(struct instar_slice md, uint32_t n, const uint8_t *vs_entry)
+{
+    const uint64_t size_off = instar_le32(vs_entry + 16);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = md.data + 32 + (size_t)i * 32;
+        if (e == vs_entry)
+            continue;
+        uint64_t len = instar_le32(e + 20), need = 0;
+        if (memcmp(e, instar_vhdx_guid_file_params, 16) == 0)
+            need = 8;
+        else if (memcmp(e, instar_vhdx_guid_page83, 16) == 0)
+            need = 16;
+        else if (memcmp(e, instar_vhdx_guid_logical_sector, 16) == 0
+                 || memcmp(e, instar_vhdx_guid_physical_sector, 16) == 0)
+            need = 4;
+        if (overlaps(size_off, 8, instar_le32(e + 16), len > need ? len : need))
+            return true;
+    }
+    return false;
+}
+
 int instar_vhdx_parse_metadata(struct instar_slice md, uint32_t region_length,
                                struct instar_vhdx_meta *out, const char **why)
 {
@@ -244,6 +269,7 @@ int instar_vhdx_parse_metadata(struct instar_slice md, uint32_t region_length,
     out->physical_sector_size = instar_le32(ps);
     out->size_item_offset = instar_le32(vs_entry + 16);
     out->has_parent_locator = pl != NULL;
+    out->size_item_shared = size_item_shared(md, n, vs_entry);
     if (out->block_size < VHDX_MIN_BLOCK_SIZE || out->block_size > VHDX_MAX_BLOCK_SIZE
         || !instar_is_pow2_u64(out->block_size))
         return bad(why, "block size is not a power of two between 1 MiB and 256 MiB");
