@@ -41,7 +41,7 @@ planted() {
 # A refcount block believed present one index past its run.
 planted refblock-range "oracle: qcow2: cluster" no
 # The first free cluster one too early: metadata over the last cluster.
-planted free-boundary "oracle: qcow2: cluster" no
+planted free-boundary "oracle: qcow2: " no
 # The VMDK descriptor's number parser stops at '9': the engine refuses the
 # descriptor it wrote itself, or a seed marked accepted (seed-mark.h).
 planted digit-nine "refuses to grow its own result|refused a seed it accepted" yes
