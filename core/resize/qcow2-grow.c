@@ -222,13 +222,21 @@ static int prealloc_walk(struct q2 *q, struct grow *g, uint8_t *new_tables, bool
         if (off == 0) {
             if (t && !zeroing && g->prealloc)
                 put_l2_run(q, t, x0, x1, next);
-            else if (t)
-                for (uint64_t x = x0; x < x1; x++) {
-                    static const uint8_t fresh[16];
+            else if (t) {
+                static const uint8_t fresh[16];
+                /* Without preallocation every entry from the zeroed
+                 * range on reads as zeros.  The copied cluster (the old
+                 * end's, cut mid-cluster) lies below it: zc rounds up. */
+                uint64_t split = x1;
+                if (!g->prealloc && g->z.zero)
+                    split = g->z.zc < x0 ? x0 : g->z.zc < x1 ? g->z.zc : x1;
+                for (uint64_t x = x0; x < split; x++) {
                     uint64_t host = g->prealloc ? next + (x - x0) : cow_links(g, x) ? next : 0;
                     (void)q2_zero_entry(q, &g->z, x, host, fresh,
                                         t + (x & (q->l2_entries - 1)) * q->l2_esize);
                 }
+                q2_zero_fill_fresh(q, t, split, x1);
+            }
             if (g->prealloc)
                 next += x1 - x0;
             else if (g->z.cow_new && g->z.cx >= x0 && g->z.cx < x1)

@@ -260,6 +260,7 @@ int q2_zero_setup(struct q2 *q, struct q2_zero *z);
 /* The entry guest cluster X gets, from its old entry OLD (l2_esize bytes)
  * and HOST (a new data cluster linked now, 0 if none), into OUT; false
  * when nothing changes. */
+void q2_zero_fill_fresh(const struct q2 *q, uint8_t *t, uint64_t x0, uint64_t x1);
 bool q2_zero_entry(const struct q2 *q, const struct q2_zero *z, uint64_t x, uint64_t host,
                    const uint8_t *old, uint8_t *out);
 /* Refuse zeroing an entry that cannot be (a compressed cluster). */
