@@ -60,7 +60,10 @@ rate() {
     b=$1; seeds=$2; shift 2
     rm -rf "$tmp/c"
     mkdir "$tmp/c"
-    "$b" -max_total_time="$FUZZ_BENCH_TIME" -print_final_stats=1 "$@" "$tmp/c" "$seeds" 2>&1 |
+    # A crash (an older FUZZ_BASE_DIR target meeting a since-fixed bug)
+    # leaves its artifact in the private directory, not in the cwd.
+    "$b" -max_total_time="$FUZZ_BENCH_TIME" -print_final_stats=1 -artifact_prefix="$tmp/" \
+        "$@" "$tmp/c" "$seeds" 2>&1 |
         sed -n 's/^stat::average_exec_per_sec: *\([0-9]*\).*/\1/p'
 }
 
